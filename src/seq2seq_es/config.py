@@ -1,0 +1,128 @@
+"""YAML config files → validated, typed config objects.
+
+Why pydantic models with ``extra="forbid"``: a typo in a config key (``lrr: 1e-3``)
+must stop the run with a message naming the key and listing the valid ones, instead
+of silently training with the default. Overrides from the command line
+(``training.lr=3e-4``) are parsed as YAML scalars and applied before validation, so
+they obey exactly the same rules as the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from seq2seq_es.errors import ConfigError
+
+
+class StrictModel(BaseModel):
+    """Base for every config section: unknown keys are errors, values are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+
+ConfigT = TypeVar("ConfigT", bound=StrictModel)
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping, with errors that name the file and what to do."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Config file {path} not found. Pass an existing YAML file, e.g. one under configs/.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"Config file {path} is not UTF-8 text. Save it as UTF-8.") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Config file {path} is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"Config file {path} must hold a mapping of keys to values, got {type(data).__name__}.")
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse ``a.b.c=value`` into (["a", "b", "c"], value), the value read as YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"Override {text!r} must look like key=value (dotted keys for sections, e.g. training.lr=3e-4).")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``data`` with every ``key=value`` override applied."""
+    result: dict[str, Any] = _deep_copy(data)
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = result
+        for key in keys[:-1]:
+            child = node.get(key)
+            if child is None:
+                child = node[key] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"Override {text!r}: {key!r} is a value, not a section.")
+            node = child
+        node[keys[-1]] = value
+    return result
+
+
+def _deep_copy(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in data.items()}
+
+
+def _valid_keys(schema: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """Walk ``loc`` through nested models to list the field names valid at that point."""
+    model: type[BaseModel] | None = schema
+    for part in loc[:-1]:
+        if model is None or not isinstance(part, str) or part not in model.model_fields:
+            return []
+        annotation = model.model_fields[part].annotation
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return sorted(model.model_fields) if model is not None else []
+
+
+def format_validation_error(exc: ValidationError, schema: type[BaseModel], source: str) -> str:
+    """Turn pydantic's report into lines a user can act on."""
+    lines = [f"Invalid config ({source}):"]
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        key = ".".join(str(part) for part in loc) or "<root>"
+        if error["type"] == "extra_forbidden":
+            valid = _valid_keys(schema, loc)
+            lines.append(f"  - unknown key '{key}'. Valid keys here: {', '.join(valid)}.")
+        elif error["type"] == "missing":
+            lines.append(f"  - missing required key '{key}'.")
+        else:
+            lines.append(f"  - key '{key}': {error['msg']} (got {error.get('input')!r}).")
+    return "\n".join(lines)
+
+
+def validate_config(schema: type[ConfigT], data: dict[str, Any], source: str) -> ConfigT:
+    """Validate a plain mapping into ``schema`` or raise a readable ``ConfigError``."""
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, schema, source)) from None
+
+
+def load_config(schema: type[ConfigT], path: str | Path | None, overrides: list[str] | None = None) -> ConfigT:
+    """Load ``path`` (or the schema defaults when None), apply overrides, validate."""
+    data = read_yaml(path) if path is not None else {}
+    data = apply_overrides(data, overrides or [])
+    source = str(path) if path is not None else "defaults"
+    if overrides:
+        source += " + overrides " + " ".join(overrides)
+    return validate_config(schema, data, source)
+
+
+def dump_config(config: BaseModel) -> str:
+    """The resolved config as YAML, to store next to a run's outputs."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

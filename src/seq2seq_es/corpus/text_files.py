@@ -1,0 +1,40 @@
+"""Find and stream the ``text`` field of JSONL(.gz) files: the corpus shard format.
+
+Stages after the corpus stage (tokenizer, pretraining) read shards through here, so
+the shard format is defined in one place: one JSON object per line with a text field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from seq2seq_es.errors import DataError
+from seq2seq_es.files import iter_jsonl
+
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz")
+
+
+def list_jsonl_files(path: str | Path) -> list[Path]:
+    """One file, or every ``*.jsonl[.gz]`` file under a folder (sorted, recursive)."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise DataError(f"{path}: no such file or folder. Pass a JSONL(.gz) file or a folder of them.")
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(JSONL_SUFFIXES)
+                   and not p.name.startswith("."))
+    if not files:
+        raise DataError(f"{path}: folder holds no *.jsonl or *.jsonl.gz files.")
+    return files
+
+
+def iter_texts(path: str | Path, text_key: str = "text") -> Iterator[str]:
+    """Yield the non-empty text of every record of every JSONL file under ``path``."""
+    for file in list_jsonl_files(path):
+        for record in iter_jsonl(file, required=(text_key,)):
+            text = record[text_key]
+            if not isinstance(text, str):
+                raise DataError(f"{file}: field {text_key!r} must be a string, got {type(text).__name__}.")
+            if text.strip():
+                yield text

@@ -1,0 +1,1 @@
+"""Metrics that are correct for Spanish, with signatures saying how they were computed."""

@@ -1,0 +1,1 @@
+"""Model family: presets as data, built as plain transformers models."""

@@ -1,0 +1,1 @@
+"""Pretraining objectives: the noise functions that turn clean text into (input, label) pairs."""

@@ -1,0 +1,1 @@
+"""Downstream tasks: a registry of data sets, preprocessing, and decoding settings."""

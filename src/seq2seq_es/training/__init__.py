@@ -1,0 +1,1 @@
+"""Training engine shared by pretraining and fine-tuning, on Accelerate."""

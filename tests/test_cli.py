@@ -1,0 +1,91 @@
+"""The CLI as a user meets it: help, errors with exit code 2, and nothing half-written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from seq2seq_es.cli import app
+
+COMMANDS = ["corpus", "tokenizer", "pretrain", "finetune", "predict", "score", "demo"]
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_for_every_command(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--config" in result.output
+
+
+def test_top_level_help_lists_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in COMMANDS:
+        assert command in result.output
+
+
+def _error(args: list[str]) -> str:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    return result.output
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    assert "not found" in _error(["pretrain", "--config", str(tmp_path / "missing.yaml")])
+
+
+def test_unknown_key_and_wrong_type() -> None:
+    output = _error(["pretrain", "optim.lrr=0.1"])
+    assert "optim.lrr" in output and "warmup_steps" in output
+    assert "optim.steps" in _error(["pretrain", "optim.steps=lots"])
+
+
+def test_data_path_that_does_not_exist(tmp_path: Path) -> None:
+    out = tmp_path / "corpus-out"
+    output = _error(["corpus", f"input={tmp_path / 'nowhere'}", f"output_dir={out}"])
+    assert "no such file or folder" in output
+
+
+def test_empty_corpus(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    output = _error(["tokenizer", f"input={empty}", f"output_dir={tmp_path / 'tok'}"])
+    assert "empty" in output
+    assert not (tmp_path / "tok" / "tokenizer.json").exists()
+
+
+def test_broken_jsonl_line_names_file_and_line(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"text": "hola"}\n{"text": \n', encoding="utf-8")
+    output = _error(["tokenizer", f"input={broken}", f"output_dir={tmp_path / 'tok'}"])
+    assert "broken.jsonl:2" in output
+    assert not (tmp_path / "tok" / "tokenizer.json").exists()
+
+
+def test_non_utf8_file(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes('{"text": "año"}\n'.encode("latin-1"))
+    assert "not UTF-8" in _error(["tokenizer", f"input={latin}", f"output_dir={tmp_path / 'tok'}"])
+
+
+def test_demo_without_data_says_how_to_pass_it(tmp_path: Path) -> None:
+    output = _error(["demo", "--data", str(tmp_path / "no-data"), f"output_dir={tmp_path / 'demo'}"])
+    assert "--data" in output
+
+
+def test_score_bad_metric_and_count_mismatch(tmp_path: Path) -> None:
+    pred = tmp_path / "p.jsonl"
+    pred.write_text('{"id": "1", "prediction": "hola", "reference": "hola"}\n', encoding="utf-8")
+    assert "Valid metrics" in _error(["score", "--pred", str(pred), "-m", "blue"])
+    pred.write_text('{"id": "1", "prediction": "hola"}\n', encoding="utf-8")
+    assert "reference" in _error(["score", "--pred", str(pred)])
+
+
+def test_debug_shows_traceback(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--debug", "pretrain", "--config", str(tmp_path / "missing.yaml")])
+    assert result.exit_code != 0
+    assert result.exception is not None

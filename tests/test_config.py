@@ -1,0 +1,67 @@
+from pathlib import Path
+
+import pytest
+
+from seq2seq_es.config import apply_overrides, load_config
+from seq2seq_es.errors import ConfigError
+from seq2seq_es.training.pretrain import PretrainConfig
+
+
+def test_defaults_validate() -> None:
+    config = load_config(PretrainConfig, None)
+    assert config.optim.steps > 0
+
+
+def test_file_and_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("seq_len: 64\noptim:\n  lr: 0.01\n", encoding="utf-8")
+    config = load_config(PretrainConfig, path, ["optim.steps=7", "model=barto-tiny"])
+    assert (config.seq_len, config.optim.lr, config.optim.steps) == (64, 0.01, 7)
+
+
+def test_unknown_key_names_it_and_lists_valid_keys(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("optim:\n  lrr: 0.01\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(PretrainConfig, path)
+    message = str(info.value)
+    assert "optim.lrr" in message and "lr," in message and "warmup_steps" in message
+
+
+def test_wrong_type_names_key() -> None:
+    with pytest.raises(ConfigError, match=r"optim\.steps"):
+        load_config(PretrainConfig, None, ["optim.steps=many"])
+
+
+def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(PretrainConfig, tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [1, 2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(PretrainConfig, bad)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- 1\n- 2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(PretrainConfig, listy)
+
+
+def test_override_syntax_errors() -> None:
+    with pytest.raises(ConfigError, match="key=value"):
+        apply_overrides({}, ["no_equals_sign"])
+    with pytest.raises(ConfigError, match="not a section"):
+        apply_overrides({"seq_len": 3}, ["seq_len.x=1"])
+
+
+def test_presets_in_configs_folder_validate() -> None:
+    """Every configs/<command>/*.yaml validates against that command's schema."""
+    from seq2seq_es.cli import config_schemas
+
+    root = Path(__file__).resolve().parents[1] / "configs"
+    schemas = config_schemas()
+    checked = 0
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and p.name in schemas):
+        for path in sorted(folder.glob("*.yaml")):
+            load_config(schemas[folder.name], path)
+            checked += 1
+    assert checked >= 4, "configs/ holds presets for the stages"

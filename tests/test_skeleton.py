@@ -1,0 +1,75 @@
+"""The walking skeleton end to end: corpus → tokenizer → pretrain → finetune → predict → score."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+from typer.testing import CliRunner
+
+from seq2seq_es.cli import app
+
+runner = CliRunner()
+
+
+def _run(args: list[str]) -> str:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_pipeline_end_to_end_on_tiny_generated_data(tiny_data: Path, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    _run(["corpus", f"input={tiny_data / 'pretrain'}", f"output_dir={runs / 'corpus'}", "min_chars=20"])
+    stats = json.loads((runs / "corpus" / "stats.json").read_text(encoding="utf-8"))
+    length_step = next(v for k, v in stats.items() if "length" in k)
+    assert length_step["dropped"] == 1 and length_step["forwarded"] == 300
+    rejects = list((runs / "corpus" / "rejects").rglob("*.jsonl.gz"))
+    assert rejects, "the dropped document is kept in rejects/"
+
+    _run(["tokenizer", f"input={runs / 'corpus' / 'shards'}", f"output_dir={runs / 'tok'}", "vocab_size=400"])
+    tokenizer = AutoTokenizer.from_pretrained(str(runs / "tok"))
+    text = "¿Dónde está el niño? ¡Qué día!"
+    assert tokenizer.decode(tokenizer(text)["input_ids"], skip_special_tokens=True) == text
+
+    _run(["pretrain", f"data={runs / 'corpus' / 'shards'}", f"tokenizer={runs / 'tok'}",
+          f"output_dir={runs / 'pre'}", "seq_len=32", "validation_blocks=4", "optim.steps=30",
+          "optim.batch_size=8", "optim.warmup_steps=3"])
+    summary = json.loads((runs / "pre" / "summary.json").read_text(encoding="utf-8"))
+    losses = [json.loads(line)["loss"] for line in (runs / "pre" / "metrics.jsonl").read_text().splitlines()]
+    assert losses[-1] < losses[0], "pretraining loss goes down"
+    assert 1_000_000 < summary["parameters"] < 5_000_000
+    info = json.loads((runs / "pre" / "run_info.json").read_text(encoding="utf-8"))
+    assert info["versions"]["transformers"] and "commit" in info["git"]
+    assert yaml.safe_load((runs / "pre" / "config.yaml").read_text(encoding="utf-8"))["seq_len"] == 32
+    AutoModelForSeq2SeqLM.from_pretrained(str(runs / "pre" / "model"))  # loads with plain transformers
+
+    task = tiny_data / "copy_task.yaml"
+    _run(["finetune", f"task={task}", f"data_dir={tiny_data}", f"model={runs / 'pre' / 'model'}",
+          f"output_dir={runs / 'ft'}", "optim.steps=40", "optim.batch_size=8", "optim.lr=2e-3"])
+    scores = json.loads((runs / "ft" / "scores.json").read_text(encoding="utf-8"))
+    assert scores["n"] == 16 and {"bleu", "chrf", "rouge"} <= set(scores)
+    assert "nrefs:1" in scores["bleu"]["signature"]
+
+    _run(["predict", f"task={task}", f"data_dir={tiny_data}", f"model={runs / 'ft' / 'model'}",
+          f"output={runs / 'pred' / 'predictions.jsonl'}", "max_examples=5"])
+    records = [json.loads(line) for line in (runs / "pred" / "predictions.jsonl").read_text().splitlines()]
+    assert len(records) == 5 and {"id", "source", "reference", "prediction"} <= set(records[0])
+    output = _run(["score", "--pred", str(runs / "pred" / "predictions.jsonl"), "-m", "chrf"])
+    assert "chrf" in output
+    assert (runs / "pred" / "scores.json").is_file()
+
+
+@pytest.mark.shared_data
+def test_demo_on_shared_data_short(shared_data: Path, tmp_path: Path) -> None:
+    """The demo command itself on the real Spanish data, with few steps."""
+    output = _run(["demo", "--data", str(shared_data), f"output_dir={tmp_path / 'demo'}",
+                   "pretrain.steps=20", "finetune.steps=20", "max_eval_examples=16", "max_train_examples=200"])
+    scores = json.loads((tmp_path / "demo" / "finetune" / "scores.json").read_text(encoding="utf-8"))
+    assert scores["task"] == "squad-es-qa" and scores["n"] == 16
+    assert "rouge1" in output
+    for stage in ("corpus", "tokenizer", "pretrain", "finetune"):
+        assert (tmp_path / "demo" / stage / "run_info.json").is_file()
