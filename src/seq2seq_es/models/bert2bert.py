@@ -1,0 +1,144 @@
+"""BERT2BERT: an encoder-decoder warm-started from an encoder-only checkpoint.
+
+The paper's BETO2BETO / RoBERTa2RoBERTa baselines (and their "Share" variants) follow
+Rothe et al. 2020, "Leveraging Pre-trained Checkpoints for Sequence Generation Tasks":
+encoder and decoder both start from the same BERT/RoBERTa weights, the decoder gains
+randomly initialised cross-attention and a causal mask, and "Share" ties every encoder
+weight to its decoder counterpart (everything except cross-attention and the LM head).
+
+transformers 5 dropped ``tie_encoder_decoder`` (ties now come only from a model class's
+``_tied_weights_keys``), so sharing is done here: the decoder's modules point at the
+encoder's ``Parameter`` objects, and the config keeps ``tie_encoder_decoder: true`` (the
+transformers 4 name, which transformers 4 honours on load) so ``load_seq2seq`` ties again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import (
+    AutoModel,
+    AutoModelForCausalLM,
+    EncoderDecoderModel,
+    PreTrainedTokenizerBase,
+)
+
+from seq2seq_es.errors import CheckpointError
+from seq2seq_es.models.loading import (
+    check_vocabulary,
+    load_config,
+    load_tokenizer,
+    unreachable_hub_error,
+)
+
+# Decoding settings of the paper's BERT2BERT runs (and of the Rothe et al. recipe).
+GENERATION_DEFAULTS: dict[str, Any] = {
+    "num_beams": 4, "length_penalty": 2.0, "no_repeat_ngram_size": 3, "early_stopping": True}
+
+WARM_START_TYPES = ("bert", "roberta", "xlm-roberta", "camembert", "electra")
+
+
+def wiring_ids(tokenizer: PreTrainedTokenizerBase) -> dict[str, int]:
+    """Start/end/pad ids of a BERT-style tokenizer used as a decoder.
+
+    BERT encodes ``[CLS] text [SEP]`` and RoBERTa ``<s> text </s>``, so the decoder starts
+    from the CLS token (``[CLS]`` / ``<s>``) and stops at SEP (``[SEP]`` / ``</s>``).
+    """
+    ids = {"decoder_start_token_id": tokenizer.cls_token_id if tokenizer.cls_token_id is not None
+           else tokenizer.bos_token_id,
+           "eos_token_id": tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id,
+           "pad_token_id": tokenizer.pad_token_id}
+    missing = [k for k, v in ids.items() if v is None]
+    if missing:
+        raise CheckpointError(f"The tokenizer has no token for {', '.join(missing)}: a BERT2BERT decoder needs "
+                              "CLS (or BOS) to start, SEP (or EOS) to stop and PAD. Use the checkpoint's own tokenizer.")
+    return {k: int(v) for k, v in ids.items() if v is not None}
+
+
+def configure_generation(model: EncoderDecoderModel, tokenizer: PreTrainedTokenizerBase) -> None:
+    """Write the special-token wiring and decoding defaults into config and generation config."""
+    ids = wiring_ids(tokenizer)
+    for key, value in ids.items():
+        setattr(model.config, key, value)
+        setattr(model.generation_config, key, value)
+    model.generation_config.bos_token_id = ids["decoder_start_token_id"]
+    model.config.vocab_size = model.decoder.config.vocab_size
+    for key, value in GENERATION_DEFAULTS.items():
+        setattr(model.generation_config, key, value)
+
+
+def share_encoder_decoder(model: EncoderDecoderModel) -> int:
+    """Tie every decoder weight that has an encoder counterpart; return how many tensors are shared.
+
+    Cross-attention (decoder only) and the LM head stay separate; the LM head remains tied
+    to the (now shared) word embeddings, as in the checkpoint.
+    """
+    encoder_params = dict(model.encoder.named_parameters())
+    decoder_base = model.decoder.base_model
+    shared = 0
+    for name, param in list(decoder_base.named_parameters()):
+        source = encoder_params.get(name)
+        if source is None:
+            continue
+        if source.shape != param.shape:
+            raise CheckpointError(f"Cannot share {name}: encoder {tuple(source.shape)} vs decoder "
+                                  f"{tuple(param.shape)}. Sharing needs encoder and decoder from one checkpoint.")
+        module_name, _, leaf = name.rpartition(".")
+        setattr(decoder_base.get_submodule(module_name), leaf, source)
+        shared += 1
+    if shared == 0:
+        raise CheckpointError("Encoder and decoder have no parameter in common; nothing to share.")
+    model.config.tie_encoder_decoder = True
+    model.tie_weights()  # re-point the decoder's LM head at the shared word embeddings
+    return shared
+
+
+def _pretrained_encoder_only(name: str) -> None:
+    config = load_config(name)
+    if getattr(config, "is_encoder_decoder", False):
+        raise CheckpointError(f"{name} is already an encoder-decoder ({config.model_type}); fine-tune it directly "
+                              "instead of warm-starting a BERT2BERT from it.")
+    if config.model_type not in WARM_START_TYPES:
+        raise CheckpointError(f"{name} is a {config.model_type!r} model; BERT2BERT warm starts from an encoder "
+                              f"with a causal-LM variant that supports cross-attention: {', '.join(WARM_START_TYPES)}.")
+
+
+def _load_weights(auto_class: Any, name: str, **config_overrides: bool) -> Any:
+    try:
+        return auto_class.from_pretrained(name, **config_overrides)
+    except OSError as exc:
+        if Path(name).is_dir():
+            raise CheckpointError(f"{name}: the weights cannot be loaded ({exc}).") from exc
+        raise unreachable_hub_error(name, exc) from exc
+
+
+def warm_start_bert2bert(encoder: str | Path, decoder: str | Path | None = None, *, share: bool = False,
+                         tokenizer: str | Path | None = None, seed: int = 0
+                         ) -> tuple[EncoderDecoderModel, PreTrainedTokenizerBase]:
+    """Build a BERT2BERT from a hub id (``dccuchile/bert-base-spanish-wwm-cased``,
+    ``PlanTL-GOB-ES/roberta-base-bne``) or a local folder.
+
+    ``decoder`` defaults to ``encoder``; ``share=True`` needs them to be the same checkpoint.
+    ``seed`` fixes the random initialisation of the new cross-attention weights.
+    """
+    encoder_name = str(encoder)
+    decoder_name = str(decoder) if decoder is not None else encoder_name
+    if share and decoder_name != encoder_name:
+        raise CheckpointError(f"share=True ties encoder and decoder weights, so both must be the same checkpoint; "
+                              f"got encoder {encoder_name} and decoder {decoder_name}.")
+    for name in dict.fromkeys((encoder_name, decoder_name)):
+        _pretrained_encoder_only(name)
+    tok = load_tokenizer(tokenizer if tokenizer is not None else encoder_name)
+    torch.manual_seed(seed)
+    encoder_model = _load_weights(AutoModel, encoder_name)
+    decoder_model = _load_weights(AutoModelForCausalLM, decoder_name, is_decoder=True, add_cross_attention=True)
+    for part, rows in (("encoder", encoder_model.get_input_embeddings().num_embeddings),
+                       ("decoder", decoder_model.get_input_embeddings().num_embeddings)):
+        check_vocabulary(rows, tok, f"{decoder_name if part == 'decoder' else encoder_name} ({part})")
+    model = EncoderDecoderModel(encoder=encoder_model, decoder=decoder_model)
+    if share:
+        share_encoder_decoder(model)
+    configure_generation(model, tok)
+    return model, tok

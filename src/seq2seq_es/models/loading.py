@@ -1,0 +1,162 @@
+"""Load and save any seq2seq model (ours, or a hub id such as mT5, mBART-50, flan-t5) one way.
+
+Why one function: the fine-tuning and evaluation harness runs BARTO, T5S, LEDO, BERT2BERT
+and multilingual baselines side by side, so they must all enter through the same door with
+the same checks: the model really is an encoder-decoder, the tokenizer fits its embedding
+table, and a hub id that cannot be reached says how to use a local folder instead of
+printing a stack trace.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from transformers import (
+    AutoConfig,
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    EncoderDecoderModel,
+    PreTrainedConfig,
+    PreTrainedTokenizerBase,
+)
+from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
+
+from seq2seq_es.errors import CheckpointError
+from seq2seq_es.files import atomic_dir
+
+# Embedding tables are often padded past the tokenizer for speed (T5: 32,128 rows for
+# 32,100 tokens; mT5: 250,112 for 250,100). More spare rows than this means another
+# model's tokenizer.
+EMBEDDING_PADDING_SLACK = 128
+
+
+def looks_like_path(name_or_path: str) -> bool:
+    """A string the user meant as a folder: it exists, or is written as a path, not ``org/name``."""
+    return (Path(name_or_path).exists() or name_or_path.startswith((".", "/", "~"))
+            or name_or_path.count("/") > 1 or "\\" in name_or_path)
+
+
+def _resolve(name_or_path: str | Path) -> str:
+    name = str(name_or_path)
+    if looks_like_path(name):
+        path = Path(name).expanduser()
+        if not path.is_dir():
+            raise CheckpointError(f"{path}: no such model folder. Pass a folder written by `save_pretrained` "
+                                  "(it holds config.json) or a Hugging Face Hub id such as google/mt5-small.")
+        if not (path / "config.json").is_file():
+            raise CheckpointError(f"{path}: no model here (config.json missing). Pass a folder written by "
+                                  "`seq2seq-es pretrain`, `finetune` or `save_pretrained`.")
+        return str(path)
+    return name
+
+
+def unreachable_hub_error(name: str, exc: BaseException) -> CheckpointError:
+    """The error for a hub id that could not be loaded: why, and how to use a local folder."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return CheckpointError(
+        f"Could not load {name!r} from the Hugging Face Hub ({reason}); no local folder of that name exists "
+        "either. If the id is right and this machine "
+        f"is offline, download it where there is network (`hf download {name} --local-dir models/"
+        f"{name.replace('/', '--')}`), copy the folder here and pass its path instead of the id.")
+
+
+def load_config(name_or_path: str | Path) -> PreTrainedConfig:
+    """The transformers config of a local folder or hub id, with clear errors."""
+    name = _resolve(name_or_path)
+    try:
+        return AutoConfig.from_pretrained(name)
+    except (OSError, ValueError, KeyError) as exc:
+        if Path(name).is_dir():
+            raise CheckpointError(f"{name}/config.json cannot be read by transformers: {exc}") from exc
+        raise unreachable_hub_error(name, exc) from exc
+
+
+def load_tokenizer(name_or_path: str | Path) -> PreTrainedTokenizerBase:
+    name = _resolve(name_or_path)
+    try:
+        return AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError, KeyError) as exc:
+        if Path(name).is_dir():
+            raise CheckpointError(f"{name}: no usable tokenizer in this folder ({exc}). Save the tokenizer next "
+                                  "to the model (`tokenizer.save_pretrained(folder)`).") from exc
+        raise unreachable_hub_error(name, exc) from exc
+
+
+def is_seq2seq(config: PreTrainedConfig) -> bool:
+    return bool(getattr(config, "is_encoder_decoder", False)) and (
+        config.model_type in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES)
+
+
+def require_seq2seq(config: PreTrainedConfig, name: str) -> None:
+    if is_seq2seq(config):
+        return
+    architectures = ", ".join(getattr(config, "architectures", None) or []) or "no architectures listed"
+    hint = ""
+    if config.model_type in ("bert", "roberta", "xlm-roberta", "electra"):
+        hint = (" An encoder-only checkpoint can become a seq2seq model by warm starting: "
+                f"`seq2seq-es model bert2bert {name}` (BERT2BERT, optionally --share).")
+    raise CheckpointError(f"{name} is a {config.model_type!r} model ({architectures}), not a sequence-to-sequence "
+                          f"(encoder-decoder) model, so it cannot be fine-tuned or decoded here.{hint}")
+
+
+def check_vocabulary(embedding_rows: int, tokenizer: PreTrainedTokenizerBase, source: str) -> None:
+    """Fail when the tokenizer does not belong to the model's embedding table.
+
+    More tokens than rows would index past the table (a crash deep in the forward pass, or
+    silent garbage on some devices); many more rows than tokens means another model's
+    tokenizer (ids decode to the wrong words). A few spare rows are padding and fine.
+    """
+    tokens = len(tokenizer)
+    if tokens > embedding_rows or embedding_rows - tokens > EMBEDDING_PADDING_SLACK:
+        raise CheckpointError(
+            f"{source}: the tokenizer has {tokens:,} tokens but the model's embedding table has "
+            f"{embedding_rows:,} rows, so this tokenizer does not belong to this model. Use the tokenizer saved "
+            "with the checkpoint (same folder or hub id), or resize the embeddings on purpose "
+            "(`model.resize_token_embeddings(len(tokenizer))`) and fine-tune.")
+
+
+def load_seq2seq(name_or_path: str | Path, tokenizer: str | Path | None = None) -> tuple[Any, PreTrainedTokenizerBase]:
+    """Load ``(model, tokenizer)`` from a local folder or hub id (mT5, mBART-50, flan-t5, ours).
+
+    A BERT2BERT saved with shared encoder/decoder (``tie_encoder_decoder`` in its config)
+    is shared again after loading, so fine-tuning keeps one set of weights.
+    """
+    name = _resolve(name_or_path)
+    config = load_config(name)
+    require_seq2seq(config, name)
+    tok = load_tokenizer(tokenizer if tokenizer is not None else name)
+    try:
+        model = AutoModelForSeq2SeqLM.from_pretrained(name)
+    except (OSError, ValueError) as exc:
+        if Path(name).is_dir():
+            raise CheckpointError(f"{name}: the weights cannot be loaded ({exc}). The folder may be partial; "
+                                  "save it again with `save_pretrained`.") from exc
+        raise unreachable_hub_error(name, exc) from exc
+    if isinstance(model, EncoderDecoderModel) and getattr(model.config, "tie_encoder_decoder", False):
+        from seq2seq_es.models.bert2bert import share_encoder_decoder
+
+        share_encoder_decoder(model)
+    check_vocabulary(model.get_input_embeddings().num_embeddings, tok, name)
+    return model, tok
+
+
+def _state_dict_for_saving(model: Any) -> dict[str, Any] | None:
+    """Untie encoder↔decoder sharing on disk: safetensors forbids aliases, and transformers 5
+    only knows how to re-create ties declared by the model class (BERT2BERT sharing is not
+    one of them). Every tensor is written once per name, so plain ``from_pretrained``
+    rebuilds the same function; ``load_seq2seq`` re-ties it."""
+    if not (isinstance(model, EncoderDecoderModel) and getattr(model.config, "tie_encoder_decoder", False)):
+        return None
+    state = model.state_dict()
+    encoder_storage = {t.untyped_storage().data_ptr() for k, t in state.items() if k.startswith("encoder.")}
+    return {k: t.clone() if k.startswith("decoder.") and t.untyped_storage().data_ptr() in encoder_storage else t
+            for k, t in state.items()}
+
+
+def save_seq2seq(model: Any, tokenizer: PreTrainedTokenizerBase, folder: str | Path) -> Path:
+    """Write model + tokenizer (+ generation config) atomically: a folder any HF user can load."""
+    with atomic_dir(folder) as tmp:
+        model.save_pretrained(tmp, state_dict=_state_dict_for_saving(model))
+        tokenizer.save_pretrained(tmp)
+    return Path(folder)
