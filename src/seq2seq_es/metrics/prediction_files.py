@@ -136,8 +136,9 @@ def _read_jsonl_predictions(path: Path, references_path: Path | None) -> Scoring
         raise DataError(f"{path}: no predictions to score (the file is empty).")
     if references_path is not None:
         refs, sources = _join_references(path, ids, lines, references_path)
-    have_sources = all(isinstance(s, str) for s in sources)
-    return ScoringInput(path, ids, predictions, refs, sources if have_sources else None, lines)
+    checked_sources = [s for s in sources if isinstance(s, str)]
+    have_sources = len(checked_sources) == len(sources)
+    return ScoringInput(path, ids, predictions, refs, checked_sources if have_sources else None, lines)
 
 
 def _join_references(path: Path, ids: list[str], lines: list[int],

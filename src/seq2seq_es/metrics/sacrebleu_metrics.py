@@ -21,6 +21,7 @@ uses sacreBLEU's ``intl`` tokenizer, which splits all Unicode punctuation.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 from sacrebleu.metrics import BLEU, CHRF
@@ -31,10 +32,13 @@ _MAX_ORDER = 4
 _SACREBLEU_LOG_ZERO = -9999999999.0  # sacrebleu.utils.my_log(0)
 
 
-def reference_streams(references: Sequence[Sequence[str]]) -> list[list[str | None]]:
-    """sacreBLEU's layout: one stream per reference slot, ``None`` where an example has fewer."""
+def reference_streams(references: Sequence[Sequence[str]]) -> list[list[str]]:
+    """sacreBLEU's layout: one stream per reference slot, ``None`` where an example has fewer.
+
+    (sacreBLEU documents ``None`` as "no reference in this slot"; its type hints say ``str``.)
+    """
     width = max(len(refs) for refs in references)
-    return [[refs[k] if k < len(refs) else None for refs in references] for k in range(width)]
+    return [[refs[k] if k < len(refs) else cast(str, None) for refs in references] for k in range(width)]
 
 
 def bleu_from_sums(sums: np.ndarray, n: int) -> dict[str, np.ndarray]:

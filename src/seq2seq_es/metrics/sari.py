@@ -40,7 +40,7 @@ species are currently accepted .") it gives 26.95, Xu's script 26.83.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -51,14 +51,15 @@ from sacrebleu.tokenizers.tokenizer_intl import TokenizerV14International
 from seq2seq_es.metrics.segment_stats import SegmentStats, mean_of_sentence_scores
 
 ORDERS = 4
-_TOKENIZERS = {"13a": Tokenizer13a, "intl": TokenizerV14International}
+_TOKENIZERS: dict[str, type[Tokenizer13a] | type[TokenizerV14International]] = {"13a": Tokenizer13a, "intl": TokenizerV14International}
 SentenceVariant = Literal["xu2016", "evaluate"]
 
 
-def _tokenizer(name: str) -> Tokenizer13a | TokenizerV14International:
+def _tokenizer(name: str) -> Callable[[str], str]:
     if name not in _TOKENIZERS:
         raise ValueError(f"SARI tokenizer must be one of {sorted(_TOKENIZERS)}, got {name!r}")
-    return _TOKENIZERS[name]()
+    tokenizer: Callable[[str], str] = _TOKENIZERS[name]()
+    return tokenizer
 
 
 def _ngram_counts(tokens: Sequence[str]) -> list[Counter[str]]:
@@ -108,7 +109,7 @@ def sari_from_sums(sums: np.ndarray, n: int) -> dict[str, np.ndarray]:
             "keep": per_operation[:, 1], "delete": per_operation[:, 2]}
 
 
-def _tokenize(text: str, tokenizer: Tokenizer13a | TokenizerV14International) -> list[str]:
+def _tokenize(text: str, tokenizer: Callable[[str], str]) -> list[str]:
     return tokenizer(text.lower()).split()
 
 
