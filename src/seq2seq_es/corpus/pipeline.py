@@ -1,68 +1,204 @@
-"""The ``corpus`` stage: a datatrove pipeline from raw JSONL to clean shards.
+"""The ``corpus`` stage: raw Spanish text → clean, deduplicated shards, on datatrove.
 
-Layout of ``output_dir``: ``shards/*.jsonl.gz`` (one JSON object per document with
-``text``, ``id``, ``metadata``), ``rejects/<step>/*.jsonl.gz`` (every dropped
-document with its reason), ``stats.json`` (per-step counters), ``logs/`` (datatrove's
-logs and completion markers, which make a rerun skip finished tasks).
+Stages (each a datatrove executor run, chained with ``depends``; every one resumes):
+
+1. ``filter``: read → normalize → length → language ID → C4 lines → Gopher repetition
+   → Gopher quality → ``work/filtered/`` (+ exact-dedup signatures)
+2. ``exact_find``: find exact duplicates; ``exact_dedup``: drop them (+ MinHash signatures)
+3. ``minhash_buckets``, ``minhash_cluster``; ``minhash_dedup``: drop near-duplicates
+4. (last per-document stage) KenLM perplexity → Gaussian perplexity sampling → shards
+5. ``report``: ``stats.json``
+
+Layout of ``output_dir``: ``shards/*.jsonl.gz`` (or ``.parquet``; one object per
+document with ``text``, ``id``, ``metadata``), ``rejects/<step>/`` (every dropped
+document or unreadable line, with ``metadata.filter_reason``), ``stats.json``,
+``logs/<stage>/`` (datatrove's logs, per-task stats and completion markers: a rerun
+skips finished tasks; delete ``logs/`` or pick a new ``output_dir`` to start over),
+``work/`` (intermediate files and dedup signatures; safe to delete after a run).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from datatrove.executor import LocalPipelineExecutor
-from datatrove.pipeline.readers import JsonlReader
-from datatrove.pipeline.writers import JsonlWriter
-from pydantic import Field
+from datatrove.data import Document
+from datatrove.executor.base import PipelineExecutor
+from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.dedup import (
+    MinhashConfig,
+    MinhashDedupBuckets,
+    MinhashDedupCluster,
+    MinhashDedupFilter,
+    MinhashDedupSignature,
+)
+from datatrove.pipeline.dedup.exact_dedup import (
+    ExactDedupConfig,
+    ExactDedupFilter,
+    ExactDedupSignature,
+    ExactFindDedups,
+)
+from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
+from loguru import logger
 
-from seq2seq_es.config import StrictModel
-from seq2seq_es.corpus.steps import LengthFilter, NormalizeText
-from seq2seq_es.corpus.text_files import list_jsonl_files
-from seq2seq_es.files import write_json
+from seq2seq_es.corpus.config import CorpusConfig
+from seq2seq_es.corpus.executors import make_executor
+from seq2seq_es.corpus.language import LanguageIdFilter
+from seq2seq_es.corpus.perplexity import GaussianPerplexitySampler, PerplexityScorer
+from seq2seq_es.corpus.quality import (
+    LineCleaningFilter,
+    SpanishGopherQuality,
+    SpanishGopherRepetition,
+)
+from seq2seq_es.corpus.readers import RankFileReader, local_files, make_reader, source_name
+from seq2seq_es.corpus.report import WriteReport
+from seq2seq_es.corpus.spanish import RegexWordTokenizer
+from seq2seq_es.corpus.steps import LengthFilter, NormalizeText, RejectWriter, Tally
+from seq2seq_es.errors import DataError
+
+__all__ = ["CorpusConfig", "build_stages", "run_corpus"]
 
 
-class CorpusConfig(StrictModel):
-    input: str = Field("../shared/data/pretrain/sample.jsonl.gz", description="A JSONL(.gz) file or folder.")
-    text_key: str = "text"
-    id_key: str = "id"
-    output_dir: str = "runs/corpus"
-    tasks: int = Field(1, ge=1)
-    workers: int = Field(1, ge=1)
-    min_chars: int = Field(200, ge=0)
-    max_chars: int = Field(1_000_000, ge=1)
-    limit: int = Field(-1, description="Read at most this many documents per file (-1: all).")
+@dataclass
+class Stage:
+    name: str
+    pipeline: list[PipelineStep]
+    tasks: int
 
 
-def run_corpus(config: CorpusConfig) -> dict[str, dict[str, int]]:
-    """Run the pipeline; return ``{step: {counter: value}}`` and write ``stats.json``."""
-    files = list_jsonl_files(config.input)  # fails early, with a clear message, on a bad path
-    source = Path(config.input)
-    folder, pattern = (source.parent, source.name) if source.is_file() else (source, None)
+def document_text(doc: Document) -> str:
+    """What exact dedup hashes: the normalized text."""
+    return doc.text
+
+
+def _rejects(out: Path, step: str, reason: str | None = None) -> RejectWriter:
+    return RejectWriter(str(out / "rejects" / step), reason=reason or step)
+
+
+def _intermediate_writer(folder: Path) -> JsonlWriter:
+    return JsonlWriter(str(folder), output_filename="${rank}.jsonl", compression=None)
+
+
+def _filter_steps(config: CorpusConfig, out: Path) -> list[PipelineStep]:
+    """Readers and per-document filters of stage 1, each followed by its ``Tally``."""
+    steps: list[PipelineStep] = [make_reader(source, _rejects(out / "rejects" / "read", source_name(source), "unreadable"))
+                                 for source in config.resolved_sources()]
+    steps.append(Tally("read"))
+    if config.normalize:
+        steps += [NormalizeText(), Tally("normalize")]
+    steps += [LengthFilter(config.length.min_chars, config.length.max_chars, _rejects(out, "length")), Tally("length")]
+    if config.language.enabled:
+        lid = config.language
+        steps += [LanguageIdFilter(lid.language, lid.min_confidence, lid.prefix_chars, _rejects(out, "language")),
+                  Tally("language")]
+    if config.lines.enabled:
+        steps += [LineCleaningFilter(config.lines, _rejects(out, "lines")), Tally("lines")]
+    if config.repetition.enabled:
+        steps += [SpanishGopherRepetition(config.repetition, _rejects(out, "repetition")), Tally("repetition")]
+    if config.quality.enabled:
+        steps += [SpanishGopherQuality(config.quality, _rejects(out, "quality")), Tally("quality")]
+    return steps
+
+
+def _final_steps(config: CorpusConfig, out: Path) -> list[PipelineStep]:
+    """Perplexity scoring and sampling (when a model is given), then the shard writer."""
+    steps: list[PipelineStep] = []
+    ppl = config.perplexity
+    if ppl.model is not None:
+        steps += [PerplexityScorer(ppl.model, ppl.sentencepiece_model, ppl.cc_net_normalize,
+                                   values_folder=str(out / "work" / "perplexity")), Tally("perplexity")]
+        if ppl.sampling:
+            assert ppl.median is not None  # checked by PerplexityConfig
+            sampled = {source_name(s) for s in config.resolved_sources() if s.perplexity_sampling}
+            steps += [GaussianPerplexitySampler(ppl.median, ppl.width, ppl.factor, ppl.seed, sampled,
+                                                _rejects(out, "sampling")), Tally("sampling")]
+    if config.output_format == "parquet":
+        steps.append(ParquetWriter(str(out / "shards"), output_filename="${rank}.parquet"))
+    else:
+        steps.append(JsonlWriter(str(out / "shards"), output_filename="${rank}.jsonl.gz"))
+    return steps
+
+
+def count_tasks(config: CorpusConfig) -> int:
+    """Tasks for the per-document stages: a task reads whole local files, so no more than files."""
+    sources = config.resolved_sources()
+    if any(source.kind == "hf" for source in sources):
+        return config.tasks
+    most_files = max(len(local_files(s, "jsonl" if s.kind == "auto" else s.kind)) if Path(s.path).is_dir() else 1
+                     for s in sources)
+    return max(1, min(config.tasks, most_files))
+
+
+def build_stages(config: CorpusConfig, out: Path) -> list[Stage]:
+    """The stage list for ``config``; every path lives under ``out``."""
+    work = out / "work"
+    tasks = count_tasks(config)
+    stages: list[Stage] = []
+    body = _filter_steps(config, out)
+    stage_name = "filter"
+    if config.dedup.exact:
+        exact = ExactDedupConfig(content_getter=document_text)
+        stages.append(Stage(stage_name, [*body, _intermediate_writer(work / "filtered"),
+                                         ExactDedupSignature(str(work / "exact_sigs"), config=exact)], tasks))
+        stages.append(Stage("exact_find", [ExactFindDedups(str(work / "exact_sigs"), str(work / "exact_dups"),
+                                                           config=exact)], 1))
+        body = [RankFileReader(str(work / "filtered")),
+                ExactDedupFilter(str(work / "exact_dups"), config=exact,
+                                 exclusion_writer=_rejects(out, "exact_dedup", "exact_duplicate")),
+                Tally("exact_dedup")]
+        stage_name = "exact_dedup"
+    if config.dedup.minhash:
+        d = config.dedup
+        minhash = MinhashConfig(n_grams=d.n_grams, num_buckets=d.num_buckets, hashes_per_bucket=d.hashes_per_bucket,
+                                seed=d.seed)
+        kept = work / ("filtered" if stage_name == "filter" else "exact_kept")
+        stages.append(Stage(stage_name, [*body, _intermediate_writer(kept),
+                                         MinhashDedupSignature(str(work / "minhash_sigs"), config=minhash,
+                                                               language=RegexWordTokenizer())], tasks))
+        stages.append(Stage("minhash_buckets", [MinhashDedupBuckets(str(work / "minhash_sigs"),
+                                                                    str(work / "minhash_buckets"), config=minhash)],
+                            d.num_buckets))
+        stages.append(Stage("minhash_cluster", [MinhashDedupCluster(str(work / "minhash_buckets"),
+                                                                    str(work / "minhash_clusters"), config=minhash)], 1))
+        body = [RankFileReader(str(kept)),
+                MinhashDedupFilter(str(work / "minhash_clusters"),
+                                   exclusion_writer=_rejects(out, "minhash_dedup", "near_duplicate")),
+                Tally("minhash_dedup")]
+        stage_name = "minhash_dedup"
+    stages.append(Stage("write" if stage_name != "filter" else "filter", [*body, *_final_steps(config, out)], tasks))
+    logs = out / "logs"
+    report = WriteReport([(s.name, str(logs / s.name)) for s in stages], str(out / "stats.json"),
+                         str(work / "perplexity") if config.perplexity.model else None)
+    stages.append(Stage("report", [report], 1))
+    return stages
+
+
+def run_corpus(config: CorpusConfig, quiet: bool = True) -> dict[str, Any]:
+    """Run (or resume) the pipeline; return the ``stats.json`` report.
+
+    With ``executor: slurm`` the jobs are submitted and this returns ``{}``: the report
+    stage writes ``stats.json`` when the last job ends.
+    """
     out = Path(config.output_dir)
-    pipeline = [
-        JsonlReader(str(folder), glob_pattern=pattern or "**/*.jsonl*", text_key=config.text_key,
-                    id_key=config.id_key, limit=config.limit),
-        NormalizeText(),
-        LengthFilter(config.min_chars, config.max_chars,
-                     exclusion_writer=JsonlWriter(str(out / "rejects" / "length"))),
-        JsonlWriter(str(out / "shards"), output_filename="${rank}.jsonl.gz"),
-    ]
-    executor = LocalPipelineExecutor(pipeline=pipeline, tasks=min(config.tasks, len(files)),
-                                     workers=config.workers, logging_dir=str(out / "logs"))
-    executor.run()
-    stats = _read_stats(out / "logs" / "stats.json")
-    write_json(out / "stats.json", stats)
-    return stats
-
-
-def _read_stats(path: Path) -> dict[str, dict[str, int]]:
-    """Flatten datatrove's merged stats into ``{step name: {counter: total}}``."""
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    stats: dict[str, dict[str, int]] = {}
-    for step in raw:
-        counters = {}
-        for key, value in step.get("stats", {}).items():
-            counters[key] = value["total"] if isinstance(value, dict) else value
-        stats[step["name"]] = counters
+    stages = build_stages(config, out)  # builds readers: fails early, with a clear message, on a bad path
+    out.mkdir(parents=True, exist_ok=True)
+    if quiet:
+        logger.remove()
+    executor: PipelineExecutor | None = None
+    for stage in stages:
+        executor = make_executor(config, stage.pipeline, stage.name, stage.tasks, str(out / "logs" / stage.name),
+                                 executor, quiet)
+    assert executor is not None
+    try:
+        executor.run()
+    except Exception as exc:
+        raise DataError(f"The corpus pipeline failed ({type(exc).__name__}: {exc}). Task logs: "
+                        f"{out / 'logs'}/<stage>/logs/. Fix the cause and rerun the same command: "
+                        "finished tasks are skipped.") from exc
+    stats_path = out / "stats.json"
+    if config.executor == "slurm" or not stats_path.is_file():
+        return {}
+    stats: dict[str, Any] = json.loads(stats_path.read_text(encoding="utf-8"))
     return stats

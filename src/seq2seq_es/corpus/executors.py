@@ -1,0 +1,104 @@
+"""Run one pipeline stage with the executor the config names: local, Slurm or Ray.
+
+The same stage list runs on a laptop (``LocalPipelineExecutor``, the default), on a
+Slurm cluster (``SlurmPipelineExecutor``: one job array per stage, chained with
+``depends``) or on a Ray cluster (``RayPipelineExecutor``, needs ``pip install
+'seq2seq-es[ray]'``). All three skip tasks whose completion marker exists in the
+stage's logging folder, which is what makes a rerun resume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from datatrove.executor import LocalPipelineExecutor
+from datatrove.executor.base import PipelineExecutor
+from datatrove.pipeline.base import PipelineStep
+from loguru import logger
+
+from seq2seq_es.corpus.config import CorpusConfig
+from seq2seq_es.errors import ConfigError
+
+LOG_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {name}:{function}:{line} - {message}"
+
+
+@contextlib.contextmanager
+def quiet_task_logs() -> Iterator[None]:
+    """Send datatrove's per-task logs to their log file only (no stderr, no progress bars).
+
+    datatrove's ``add_task_logger`` re-adds a stderr sink at INFO level for every task
+    and prints a stats block per task, whatever the caller configured; the CLI wants a
+    clean terminal and prints its own summary. The log files keep everything.
+    """
+    import datatrove.executor.base as base
+    import tqdm
+    from datatrove.pipeline.dedup import exact_dedup, minhash
+
+    def add_task_logger(logging_dir: Any, rank: int, local_rank: int = 0, node_rank: int = -1) -> Any:
+        logger.remove()
+        logfile = logging_dir.open(f"logs/task_{rank:05d}.log", "w")
+        logger.add(logfile, colorize=False, level="DEBUG", format=LOG_FORMAT)
+        logger.info(f"Launching pipeline for {rank=}")
+        return logfile
+
+    def close_task_logger(logfile: Any) -> None:
+        logger.complete()
+        logger.remove()
+        logfile.close()
+
+    # tqdm reads TQDM_DISABLE at import time, so silence the dedup modules' bars directly.
+    bars = {module: module.tqdm for module in (exact_dedup, minhash)}
+    saved = base.add_task_logger, base.close_task_logger
+    base.add_task_logger, base.close_task_logger = add_task_logger, close_task_logger  # type: ignore[assignment]
+    for module in bars:
+        module.tqdm = functools.partial(tqdm.tqdm, disable=True)  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        base.add_task_logger, base.close_task_logger = saved
+        for module, bar in bars.items():
+            module.tqdm = bar  # type: ignore[attr-defined]
+
+
+class QuietLocalExecutor(LocalPipelineExecutor):
+    """``LocalPipelineExecutor`` whose tasks log to files only when ``quiet``."""
+
+    def __init__(self, *args: Any, quiet: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.quiet = quiet
+
+    def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1) -> Any:
+        with quiet_task_logs() if self.quiet else contextlib.nullcontext():
+            return super()._run_for_rank(rank, local_rank, node_rank)
+
+
+def make_executor(config: CorpusConfig, pipeline: list[PipelineStep | Callable[..., Any]], stage: str, tasks: int,
+                  logging_dir: str, depends: PipelineExecutor | None, quiet: bool) -> PipelineExecutor:
+    """The executor for one stage, chained after ``depends``."""
+    if config.executor == "local":
+        return QuietLocalExecutor(pipeline=pipeline, tasks=tasks, workers=min(config.workers, tasks),
+                                  logging_dir=logging_dir, depends=depends, quiet=quiet)
+    if config.executor == "slurm":
+        from datatrove.executor import SlurmPipelineExecutor
+
+        slurm = config.slurm
+        return SlurmPipelineExecutor(
+            pipeline=pipeline, tasks=tasks, time=slurm.time, partition=slurm.partition,
+            cpus_per_task=slurm.cpus_per_task, mem_per_cpu_gb=slurm.mem_per_cpu_gb, qos=slurm.qos,
+            job_name=f"{slurm.job_name}-{stage}", venv_path=slurm.venv_path, env_command=slurm.env_command,
+            sbatch_args=dict(slurm.sbatch_args) or None, logging_dir=logging_dir,
+            slurm_logs_folder=f"{logging_dir}/slurm_logs", depends=depends,  # type: ignore[arg-type]
+        )
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise ConfigError("executor: ray needs the `ray` package: pip install 'seq2seq-es[ray]' "
+                          "(or use executor: local / slurm).") from None
+    from datatrove.executor.ray import RayPipelineExecutor
+
+    return RayPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=config.workers, logging_dir=logging_dir,
+                               depends=depends, cpus_per_task=config.ray.cpus_per_task,  # type: ignore[arg-type]
+                               mem_per_cpu_gb=config.ray.mem_per_cpu_gb)
