@@ -58,6 +58,10 @@ class InfillingCollator:
         self.seed = seed
         self.epoch = 0
 
+    def set_epoch(self, epoch: int) -> None:
+        """Called by the training loop before each epoch: noise depends on (seed, epoch, index)."""
+        self.epoch = epoch
+
     def __call__(self, batch: Sequence[tuple[int, list[int]]]) -> dict[str, torch.Tensor]:
         sources, targets = [], []
         for index, block in batch:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 from pydantic import Field
 from transformers import DataCollatorForSeq2Seq
 
@@ -16,8 +15,9 @@ from seq2seq_es.metrics.scoring import score_predictions
 from seq2seq_es.models.presets import PRESETS, build_model
 from seq2seq_es.tasks.examples import encode_examples, load_examples
 from seq2seq_es.tasks.registry import TaskSpec, get_task
-from seq2seq_es.training.config import OptimConfig
-from seq2seq_es.training.loop import as_dataset, train
+from seq2seq_es.training.config import EngineConfig, OptimConfig
+from seq2seq_es.training.batches import EpochBatches, WithoutIndex
+from seq2seq_es.training.loop import train
 from seq2seq_es.training.pretrain import load_tokenizer
 
 
@@ -36,7 +36,9 @@ class FinetuneConfig(StrictModel):
     max_train_examples: int | None = Field(None, ge=1)
     max_eval_examples: int | None = Field(200, ge=1)
     seed: int = 1234
+    resume: bool = Field(False, description="Continue from the last checkpoint in output_dir/checkpoints.")
     optim: OptimConfig = OptimConfig(lr=5e-4, steps=300, warmup_steps=30)
+    engine: EngineConfig = EngineConfig()
     generation: GenerationConfig = GenerationConfig()
 
 
@@ -74,15 +76,14 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
     model, tokenizer = _initial_model(config)
     features = encode_examples(load_examples(task, config.data_dir, "train", config.max_train_examples),
                                tokenizer, task)
-    collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100)
-
-    def make_epoch(epoch: int) -> torch.utils.data.DataLoader:
-        generator = torch.Generator().manual_seed(config.seed + epoch)
-        return torch.utils.data.DataLoader(as_dataset(features), batch_size=config.optim.batch_size, shuffle=True,
-                                           generator=generator, collate_fn=collator)
-
+    collator = WithoutIndex(DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100))
+    batches = EpochBatches(features, collator, config.optim.batch_size, config.seed, config.engine.num_workers)
     output_dir = Path(config.output_dir)
-    result = train(model, make_epoch, config.optim, output_dir, config.seed, f"fine-tuning {task.name}")
+    result = train(model, batches, config.optim, config.engine, output_dir, config.seed,
+                   f"fine-tuning {task.name}", resume=config.resume)
+    if not result.is_main_process:
+        return {}
+    model = result.model
     with atomic_dir(output_dir / "model") as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

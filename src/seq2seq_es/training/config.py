@@ -1,4 +1,10 @@
-"""Optimisation settings shared by pretraining and fine-tuning."""
+"""Settings of the training engine, shared by pretraining and fine-tuning.
+
+Two sections: ``optim`` (what is optimised and how fast: batch, steps, optimizer,
+schedule) and ``engine`` (how the loop runs: precision, compile, logging,
+checkpoints). ``batch_size`` is the *global* micro-batch, split across processes, so a
+run on 2 processes sees exactly the examples a single-process run sees.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +17,30 @@ from seq2seq_es.config import StrictModel
 
 class OptimConfig(StrictModel):
     steps: int = Field(300, ge=1, description="Optimizer steps.")
-    batch_size: int = Field(16, ge=1)
+    batch_size: int = Field(16, ge=1, description="Global micro-batch (examples), split across processes.")
+    grad_accum_steps: int = Field(1, ge=1, description="Micro-batches per optimizer step.")
+    optimizer: Literal["adamw", "adamwscale"] = Field(
+        "adamw", description="adamwscale: nanoT5's AdamW with updates scaled by each tensor's RMS.")
     lr: float = Field(1e-3, gt=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = Field(1e-8, gt=0)
     weight_decay: float = Field(0.01, ge=0)
     warmup_steps: int = Field(30, ge=0)
-    schedule: Literal["linear", "cosine", "constant_with_warmup"] = "linear"
+    schedule: Literal["linear", "cosine", "inverse_sqrt", "constant"] = "linear"
+    min_lr_ratio: float = Field(0.0, ge=0, le=1, description="Floor of the decay, as a share of lr.")
     max_grad_norm: float = Field(1.0, gt=0)
+
+
+class EngineConfig(StrictModel):
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
+        "auto", description="auto: bf16 on a GPU that supports it, fp32 on CPU.")
+    compile: bool = Field(False, description="torch.compile the model.")
+    tf32: bool = Field(True, description="Allow TF32 matmuls on Ampere+ GPUs (no effect on CPU).")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads per process (None: torch default).")
+    num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
     log_every: int = Field(10, ge=1)
-    threads: int | None = Field(None, ge=1, description="torch CPU threads (None: torch default).")
+    eval_every: int | None = Field(None, ge=1, description="Validation every N steps (None: only at the end).")
+    checkpoint_every: int | None = Field(None, ge=1, description="Checkpoint every N steps (None: only at the end).")
+    keep_checkpoints: int = Field(2, ge=1, description="Keep the last N checkpoints.")
+    tensorboard: bool = True
+    measure_mfu: bool = Field(True, description="Probe the CPU GEMM peak once and log MFU.")

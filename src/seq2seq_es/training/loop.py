@@ -1,28 +1,41 @@
 """One training loop for pretraining and fine-tuning, on Accelerate.
 
 Why Accelerate: the same loop runs on a laptop CPU, one GPU, or many nodes
-(`accelerate launch`) without a home-made distributed layer. The loop is kept short
-enough to read in one sitting (nanoGPT's lesson).
+(``accelerate launch --config_file configs/accelerate/…``; DDP, FSDP, DeepSpeed)
+without a home-made distributed layer. The loop is short enough to read in one
+sitting (nanoGPT's lesson): micro-batches with gradient accumulation, clipping,
+optimizer and schedule step, logging (JSONL, TensorBoard, Rich), validation, and
+atomic checkpoints from which ``resume=True`` continues bit-exactly on CPU.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TextIO, cast
 
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch.utils.data import Dataset
-from transformers import get_scheduler
 
-from seq2seq_es.training.config import OptimConfig
+from seq2seq_es.errors import CheckpointError, DataError
+from seq2seq_es.training.batches import EpochBatches
+from seq2seq_es.training.checkpoint import TrainState, list_checkpoints, load_checkpoint, save_checkpoint
+from seq2seq_es.training.config import EngineConfig, OptimConfig
+from seq2seq_es.training.flops import ModelShape, model_shape, peak_flops, step_flops
+from seq2seq_es.training.optimizers import build_optimizer
+from seq2seq_es.training.schedules import build_scheduler
+
+Batch = dict[str, torch.Tensor]
+Evaluate = Callable[[Any], dict[str, float]]
 
 
 @dataclass
@@ -30,6 +43,10 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
     tokens: int = 0
+    final_state: TrainState = field(default_factory=TrainState)
+    last_eval: dict[str, float] = field(default_factory=dict)
+    model: Any = None  # the trained model, unwrapped from DDP/compile
+    is_main_process: bool = True
 
 
 def as_dataset(items: Sequence[Any]) -> Dataset[Any]:
@@ -37,74 +54,158 @@ def as_dataset(items: Sequence[Any]) -> Dataset[Any]:
     return cast("Dataset[Any]", items)
 
 
-def _cycle(make_epoch: Callable[[int], Iterable[dict[str, torch.Tensor]]]) -> Iterator[dict[str, torch.Tensor]]:
-    epoch = 0
-    while True:
-        empty = True
-        for batch in make_epoch(epoch):
-            empty = False
-            yield batch
-        if empty:
-            raise ValueError("the training data produced no batch")
-        epoch += 1
-
-
 def progress_bar() -> Progress:
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[status]}"), TimeRemainingColumn())
 
 
-def train(model: Any, make_epoch: Callable[[int], Iterable[dict[str, torch.Tensor]]], optim: OptimConfig,
-          output_dir: str | Path, seed: int, description: str = "training") -> TrainResult:
-    """Train ``model`` for ``optim.steps`` steps on batches from ``make_epoch(epoch)``.
+def make_accelerator(engine: EngineConfig) -> Accelerator:
+    """An Accelerator with the precision the hardware supports (bf16 on GPU, fp32 on CPU)."""
+    cuda = torch.cuda.is_available()
+    precision = engine.mixed_precision
+    if precision == "auto":
+        precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else "no"
+    if cuda and engine.tf32:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    return Accelerator(cpu=not cuda, mixed_precision=precision)
 
-    Writes one JSON line per logged step to ``output_dir/metrics.jsonl``
-    (step, loss, lr, grad_norm, tokens/s). Returns the per-step losses.
-    """
-    if optim.threads:
-        torch.set_num_threads(optim.threads)
-    set_seed(seed)
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=optim.lr,
-    )
-    scheduler = get_scheduler(optim.schedule, optimizer, num_warmup_steps=optim.warmup_steps,
-                              num_training_steps=optim.steps)
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    model.train()
+
+def micro_batches(batches: EpochBatches, start: TrainState, rank: int, world: int) -> Iterator[tuple[Batch, int, int]]:
+    """Yield (batch, epoch, next batch index) forever, crossing epoch boundaries."""
+    epoch, first = start.epoch, start.batch_in_epoch
+    while True:
+        produced = False
+        for offset, batch in enumerate(batches.epoch(epoch, first, rank, world)):
+            produced = True
+            yield batch, epoch, first + offset + 1
+        if not produced and first == 0:
+            raise DataError(f"The training data gives no full batch: {len(batches.dataset)} examples, "
+                            f"batch_size {batches.batch_size}. Add data or lower optim.batch_size.")
+        epoch, first = epoch + 1, 0
+
+
+def _open_metrics(path: Path, resume_step: int) -> TextIO:
+    """Open metrics.jsonl for appending, dropping lines a killed run wrote after its checkpoint."""
+    kept: list[str] = []
+    if resume_step and path.is_file():
+        kept = [line for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= resume_step]
+    handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by the caller's ExitStack
+    handle.writelines(line + "\n" for line in kept)
+    return handle
+
+
+def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineConfig, output_dir: str | Path,
+          seed: int, description: str = "training", resume: bool = False,
+          evaluate: Evaluate | None = None) -> TrainResult:
+    """Train ``model`` for ``optim.steps`` optimizer steps; see the module docstring."""
+    if engine.threads:
+        torch.set_num_threads(engine.threads)
     output_dir = Path(output_dir)
+    checkpoints = output_dir / "checkpoints"
+    accelerator = make_accelerator(engine)
+    set_seed(seed)
+    model_config = model.config
+    shape = model_shape(model)
+    if engine.compile:
+        model = torch.compile(model)
+    optimizer = build_optimizer(model, optim)
+    scheduler = build_scheduler(optimizer, optim.schedule, optim.warmup_steps, optim.steps, optim.min_lr_ratio)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    accelerator.register_for_checkpointing(scheduler)
+
+    state = TrainState()
+    existing = list_checkpoints(checkpoints)
+    if existing and not resume:
+        raise CheckpointError(f"{checkpoints} already holds checkpoints. Pass --resume to continue that run, "
+                              "or choose a new output_dir.")
+    if resume and existing:
+        state = load_checkpoint(accelerator, existing[-1], model_config)
+        accelerator.print(f"resuming from {existing[-1]} (step {state.step})")
+
+    peak, peak_source = peak_flops() if engine.measure_mfu else (0.0, "not measured")
+    main = accelerator.is_main_process
     output_dir.mkdir(parents=True, exist_ok=True)
     result = TrainResult()
-    batches = _cycle(make_epoch)
-    start = time.perf_counter()
-    window_tokens, window_start = 0, start
-    with open(output_dir / "metrics.jsonl", "w", encoding="utf-8") as log, progress_bar() as bar:
-        task = bar.add_task(description, total=optim.steps, status="")
-        for step in range(1, optim.steps + 1):
-            batch = {k: v.to(accelerator.device) for k, v in next(batches).items()}
-            loss = model(**batch).loss
-            accelerator.backward(loss)
+    stream = micro_batches(batches, state, accelerator.process_index, accelerator.num_processes)
+    model.train()
+    with contextlib.ExitStack() as stack:
+        log = stack.enter_context(_open_metrics(output_dir / "metrics.jsonl", state.step)) if main else None
+        board = _tensorboard(output_dir, state.step) if main and engine.tensorboard else None
+        if board is not None:
+            stack.callback(board.close)
+        bar = stack.enter_context(progress_bar()) if main else None
+        task = bar.add_task(description, total=optim.steps, completed=state.step, status="") if bar else None
+        window = {"start": time.perf_counter(), "tokens": 0, "flops": 0.0}
+        start_time = time.perf_counter()
+        while state.step < optim.steps:
+            loss_sum = torch.zeros((), device=accelerator.device)
+            for micro in range(optim.grad_accum_steps):
+                batch, state.epoch, state.batch_in_epoch = next(stream)
+                batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+                sync = micro == optim.grad_accum_steps - 1
+                with contextlib.nullcontext() if sync else accelerator.no_sync(model):
+                    loss = model(**batch).loss
+                    accelerator.backward(loss / optim.grad_accum_steps)
+                loss_sum += loss.detach()
+                tokens, flops = _batch_cost(shape, batch)
+                window["tokens"] += tokens * accelerator.num_processes
+                window["flops"] += flops * accelerator.num_processes
             grad_norm = accelerator.clip_grad_norm_(model.parameters(), optim.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise FloatingPointError(f"loss became {value} at step {step}; lower the learning rate")
-            result.losses.append(value)
-            n_tokens = int(batch["attention_mask"].sum())
-            result.tokens += n_tokens
-            window_tokens += n_tokens
-            if step % optim.log_every == 0 or step == optim.steps:
+            state.step += 1
+            loss_value = float(accelerator.reduce(loss_sum / optim.grad_accum_steps, reduction="mean"))
+            if not math.isfinite(loss_value):
+                raise FloatingPointError(f"loss became {loss_value} at step {state.step}; lower optim.lr "
+                                         "or raise optim.warmup_steps")
+            result.losses.append(loss_value)
+            record: dict[str, Any] = {}
+            if state.step % engine.log_every == 0 or state.step == optim.steps:
                 now = time.perf_counter()
-                record = {"step": step, "loss": value, "lr": scheduler.get_last_lr()[0],
-                          "grad_norm": float(grad_norm), "tokens_per_s": window_tokens / max(now - window_start, 1e-9)}
+                elapsed = max(now - cast(float, window["start"]), 1e-9)
+                achieved = window["flops"] / elapsed
+                record = {"step": state.step, "loss": loss_value, "lr": scheduler.get_last_lr()[0],
+                          "grad_norm": float(grad_norm), "tokens_per_s": window["tokens"] / elapsed,
+                          "tflops": achieved / 1e12, "mfu": achieved / peak if peak else None}
+                result.tokens += int(window["tokens"])
+                window = {"start": now, "tokens": 0, "flops": 0.0}
+            if evaluate is not None and engine.eval_every and state.step % engine.eval_every == 0:
+                result.last_eval = evaluate(model)
+                record = {"step": state.step, **record, **result.last_eval}
+            if record and log is not None:
                 log.write(json.dumps(record) + "\n")
                 log.flush()
-                window_tokens, window_start = 0, now
-            bar.update(task, advance=1, status=f"loss {value:.3f}")
-    result.seconds = time.perf_counter() - start
+                if board is not None:
+                    for key, value in record.items():
+                        if key != "step" and isinstance(value, int | float):
+                            board.add_scalar(f"train/{key}", value, state.step)
+            if engine.checkpoint_every and (state.step % engine.checkpoint_every == 0 or state.step == optim.steps):
+                save_checkpoint(accelerator, checkpoints, state, model_config, engine.keep_checkpoints)
+            if bar is not None and task is not None:
+                bar.update(task, completed=state.step, status=f"loss {loss_value:.3f}")
+        result.seconds = time.perf_counter() - start_time
+    result.final_state = state
+    result.model = accelerator.unwrap_model(model)
+    result.is_main_process = main
+    accelerator.wait_for_everyone()
+    if main:
+        Console().print(f"[dim]MFU peak: {peak / 1e9:.1f} GFLOP/s ({peak_source})[/]" if peak else "")
     return result
+
+
+def _batch_cost(shape: ModelShape, batch: Batch) -> tuple[int, float]:
+    """(source + target tokens, training FLOPs) of one padded micro-batch on this process."""
+    rows, source_len = batch["input_ids"].shape
+    target_len = batch["labels"].shape[1]
+    return rows * (source_len + target_len), step_flops(shape, rows, source_len, target_len)
+
+
+def _tensorboard(output_dir: Path, resume_step: int) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(output_dir / "tensorboard"), purge_step=resume_step + 1 if resume_step else None)

@@ -1,9 +1,15 @@
-"""The ``pretrain`` stage: denoising pretraining of a preset model on corpus shards."""
+"""The ``pretrain`` stage: denoising pretraining of a preset model on corpus shards.
+
+corpus shards → token stream on disk (``data/tokens.bin``) → fixed-length blocks →
+noise on the fly in the collator → the shared training loop → ``model/``
+(``save_pretrained``, loads with ``AutoModelForSeq2SeqLM``) and ``summary.json``.
+"""
 
 from __future__ import annotations
 
-import itertools
+import copy
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -11,14 +17,16 @@ from pydantic import Field
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from seq2seq_es.config import StrictModel
-from seq2seq_es.corpus.text_files import iter_texts
 from seq2seq_es.errors import DataError
 from seq2seq_es.files import atomic_dir, write_json
 from seq2seq_es.models.presets import build_model, count_parameters
-from seq2seq_es.objectives.packing import pack_blocks
 from seq2seq_es.objectives.text_infilling import InfillingCollator, InfillingSettings
-from seq2seq_es.training.config import OptimConfig
-from seq2seq_es.training.loop import as_dataset, train
+from seq2seq_es.training.batches import EpochBatches
+from seq2seq_es.training.config import EngineConfig, OptimConfig
+from seq2seq_es.training.loop import train
+from seq2seq_es.training.token_stream import TokenBlocks, build_token_stream
+
+VALIDATION_EPOCH = 2**31  # an epoch number training never reaches: fixed noise for validation
 
 
 class ObjectiveConfig(StrictModel):
@@ -32,12 +40,15 @@ class PretrainConfig(StrictModel):
     tokenizer: str = "runs/tokenizer"
     output_dir: str = "runs/pretrain"
     model: str = "barto-tiny"
-    seq_len: int = Field(128, ge=8)
-    max_blocks: int = Field(20_000, ge=1, description="Cap on packed blocks read from the corpus.")
+    seq_len: int = Field(128, ge=8, description="Tokens per example, <s> and </s> included.")
+    max_tokens: int = Field(50_000_000, ge=1, description="Tokenize at most this many corpus tokens.")
     validation_blocks: int = Field(64, ge=1)
+    dropout: float = Field(0.1, ge=0, lt=1, description="0 for T5-style pretraining (as T5 v1.1 / nanoT5).")
     seed: int = 1234
+    resume: bool = Field(False, description="Continue from the last checkpoint in output_dir/checkpoints.")
     objective: ObjectiveConfig = ObjectiveConfig()
     optim: OptimConfig = OptimConfig()
+    engine: EngineConfig = EngineConfig()
 
 
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
@@ -47,66 +58,66 @@ def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
     return AutoTokenizer.from_pretrained(str(path))
 
 
-def packed_blocks(config: PretrainConfig, tokenizer: PreTrainedTokenizerBase) -> list[list[int]]:
-    """Tokenize the corpus (without specials) and pack it into blocks of seq_len - 2."""
+def make_collator(config: PretrainConfig, tokenizer: PreTrainedTokenizerBase) -> InfillingCollator:
+    settings = InfillingSettings(config.objective.mask_ratio, config.objective.poisson_lambda)
+    return InfillingCollator(tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id,
+                             tokenizer.mask_token_id, tokenizer.eos_token_id, settings, config.seed)
+
+
+def split_blocks(config: PretrainConfig, tokenizer: PreTrainedTokenizerBase) -> tuple[TokenBlocks, TokenBlocks]:
+    """(training, validation) blocks of ``seq_len - 2`` tokens; validation is the stream's tail."""
+    path, meta = build_token_stream(config.data, config.text_key, tokenizer, Path(config.output_dir) / "data",
+                                    config.max_tokens)
     body = config.seq_len - 2
-    need = config.max_blocks + config.validation_blocks
-
-    def documents() -> itertools.chain[list[int]]:
-        texts = iter_texts(config.data, config.text_key)
-        batches = iter(lambda: list(itertools.islice(texts, 256)), [])
-        return itertools.chain.from_iterable(
-            tokenizer(batch, add_special_tokens=False)["input_ids"] for batch in batches)
-
-    blocks = list(itertools.islice(pack_blocks(documents(), body, tokenizer.eos_token_id), need))
-    if len(blocks) <= config.validation_blocks:
-        raise DataError(f"{config.data}: corpus too small: {len(blocks)} blocks of {config.seq_len} tokens, "
-                        f"need more than validation_blocks={config.validation_blocks}. Add text or lower seq_len.")
-    return blocks
+    total = len(TokenBlocks(path, meta["dtype"], body))
+    if total <= config.validation_blocks:
+        raise DataError(f"{config.data}: corpus too small: {total} blocks of {config.seq_len} tokens, need more "
+                        f"than validation_blocks={config.validation_blocks}. Add text or lower seq_len.")
+    training = TokenBlocks(path, meta["dtype"], body, 0, total - config.validation_blocks)
+    validation = TokenBlocks(path, meta["dtype"], body, total - config.validation_blocks)
+    return training, validation
 
 
-def run_pretrain(config: PretrainConfig) -> dict[str, float]:
+@torch.no_grad()
+def validation_loss(model: Any, collator: InfillingCollator, blocks: TokenBlocks, batch_size: int) -> float:
+    """Mean token loss on held-out blocks, with fixed noise (a reserved epoch number)."""
+    fixed = copy.copy(collator)
+    fixed.set_epoch(VALIDATION_EPOCH)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    total, count = 0.0, 0
+    for start in range(0, len(blocks), batch_size):
+        batch = fixed([(i, blocks[i]) for i in range(start, min(start + batch_size, len(blocks)))])
+        n = int((batch["labels"] != -100).sum())
+        total += float(model(**{k: v.to(device) for k, v in batch.items()}).loss) * n
+        count += n
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+def run_pretrain(config: PretrainConfig) -> dict[str, Any]:
     """Pretrain and save a ``save_pretrained`` folder to ``output_dir/model``."""
     tokenizer = load_tokenizer(config.tokenizer)
-    blocks = packed_blocks(config, tokenizer)
-    validation, training = blocks[: config.validation_blocks], blocks[config.validation_blocks:]
-    model = build_model(config.model, tokenizer, seed=config.seed)
-    settings = InfillingSettings(config.objective.mask_ratio, config.objective.poisson_lambda)
-    collator = InfillingCollator(tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id,
-                                 tokenizer.mask_token_id, tokenizer.eos_token_id, settings, config.seed)
-    indexed = list(enumerate(training))
-
-    def make_epoch(epoch: int) -> torch.utils.data.DataLoader:
-        collator.epoch = epoch
-        generator = torch.Generator().manual_seed(config.seed + epoch)
-        return torch.utils.data.DataLoader(as_dataset(indexed), batch_size=config.optim.batch_size, shuffle=True,
-                                           generator=generator, collate_fn=collator, drop_last=True)
-
-    if len(indexed) < config.optim.batch_size:
-        raise DataError(f"Only {len(indexed)} training blocks, fewer than batch_size={config.optim.batch_size}.")
-    result = train(model, make_epoch, config.optim, config.output_dir, config.seed, "pretraining")
+    training, validation = split_blocks(config, tokenizer)
+    model = build_model(config.model, tokenizer, seed=config.seed, dropout=config.dropout)
+    collator = make_collator(config, tokenizer)
+    batches = EpochBatches(training, collator, config.optim.batch_size, config.seed, config.engine.num_workers)
+    result = train(model, batches, config.optim, config.engine, config.output_dir, config.seed, "pretraining",
+                   resume=config.resume,
+                   evaluate=lambda m: {"validation_loss": validation_loss(m, collator, validation,
+                                                                           config.optim.batch_size)})
+    if not result.is_main_process:
+        return {}
+    model = result.model
     val_loss = validation_loss(model, collator, validation, config.optim.batch_size)
     with atomic_dir(Path(config.output_dir) / "model") as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
     summary = {"parameters": count_parameters(model), "train_blocks": len(training),
-               "final_train_loss": float(np.mean(result.losses[-10:])), "validation_loss": val_loss,
-               "seconds": result.seconds, "tokens_per_s": result.tokens / max(result.seconds, 1e-9)}
+               "steps": result.final_state.step,
+               "final_train_loss": float(np.mean(result.losses[-10:])) if result.losses else None,
+               "validation_loss": val_loss, "seconds": result.seconds,
+               "tokens_per_s": result.tokens / max(result.seconds, 1e-9)}
     write_json(Path(config.output_dir) / "summary.json", summary)
     return summary
-
-
-@torch.no_grad()
-def validation_loss(model: torch.nn.Module, collator: InfillingCollator, blocks: list[list[int]], batch_size: int) -> float:
-    """Mean token loss on held-out blocks, with the noise of a fixed epoch."""
-    model.eval()
-    saved_epoch, collator.epoch = collator.epoch, 2**31  # an epoch training never reaches
-    total, count = 0.0, 0
-    for start in range(0, len(blocks), batch_size):
-        batch = collator([(10**9 + start + i, b) for i, b in enumerate(blocks[start:start + batch_size])])
-        n = int((batch["labels"] != -100).sum())
-        total += float(model(**batch).loss) * n
-        count += n
-    collator.epoch = saved_epoch
-    model.train()
-    return total / max(count, 1)

@@ -1,0 +1,21 @@
+"""Fixtures for the training engine: a tiny corpus and tokenizer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seq2seq_es.corpus.text_files import iter_texts
+from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
+from seq2seq_es.tokenizer.save import save_tokenizer
+
+
+@pytest.fixture(scope="session")
+def tiny_pretrain(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Overrides for a pretraining run that takes a few seconds (no dropout: exact comparisons)."""
+    folder = tmp_path_factory.mktemp("tiny_tokenizer")
+    save_tokenizer(train_byte_level_bpe(iter_texts(tiny_data / "pretrain"), vocab_size=400), folder)
+    return [f"data={tiny_data / 'pretrain'}", f"tokenizer={folder}", "seq_len=32", "validation_blocks=4",
+            "dropout=0", "optim.batch_size=8", "optim.warmup_steps=2", "engine.log_every=1",
+            "engine.measure_mfu=false", "engine.tensorboard=false"]
