@@ -26,12 +26,15 @@ from transformers import (
 )
 
 from seq2seq_es.errors import CheckpointError
+from seq2seq_es.files import write_json
 from seq2seq_es.models.loading import (
     check_vocabulary,
     load_config,
     load_tokenizer,
+    save_seq2seq,
     unreachable_hub_error,
 )
+from seq2seq_es.models.presets import count_parameters
 
 # Decoding settings of the paper's BERT2BERT runs (and of the Rothe et al. recipe).
 GENERATION_DEFAULTS: dict[str, Any] = {
@@ -142,3 +145,14 @@ def warm_start_bert2bert(encoder: str | Path, decoder: str | Path | None = None,
         share_encoder_decoder(model)
     configure_generation(model, tok)
     return model, tok
+
+
+def build_bert2bert_checkpoint(encoder: str | Path, output: str | Path, decoder: str | Path | None = None,
+                               share: bool = False, seed: int = 0) -> dict[str, Any]:
+    """Warm start, save model + tokenizer to ``output`` and record where it came from."""
+    model, tokenizer = warm_start_bert2bert(encoder, decoder, share=share, seed=seed)
+    save_seq2seq(model, tokenizer, output)
+    summary = {"encoder": str(encoder), "decoder": str(decoder or encoder), "share": share, "seed": seed,
+               "parameters": count_parameters(model), "output": str(output)}
+    write_json(Path(output) / "warm_start.json", summary)
+    return summary

@@ -26,6 +26,7 @@ from transformers import (
 )
 
 from seq2seq_es.errors import CheckpointError, ConfigError
+from seq2seq_es.files import write_json
 from seq2seq_es.models.loading import load_seq2seq, save_seq2seq
 
 BART_POSITION_OFFSET = 2
@@ -123,4 +124,9 @@ def convert_bart_checkpoint(source: str | Path, output: str | Path, max_encoder_
                               "checkpoint (such as BARTO, vgaraujov/bart-base-spanish).")
     led = bart_to_led(bart, max_encoder_positions, attention_window)
     tokenizer.model_max_length = max_encoder_positions
-    return save_seq2seq(led, tokenizer, output)
+    save_seq2seq(led, tokenizer, output)
+    write_json(Path(output) / "conversion.json", {
+        "source": str(source), "max_encoder_positions": max_encoder_positions,
+        "attention_window": attention_window, "copies_of_bart_positions":
+            max_encoder_positions / bart.config.max_position_embeddings})
+    return Path(output)

@@ -1,0 +1,80 @@
+"""``load_seq2seq``: one door for every seq2seq model, with errors a user can act on (all offline)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import huggingface_hub.constants
+import pytest
+import torch
+from transformers import AutoModelForSeq2SeqLM, BartForConditionalGeneration
+
+from seq2seq_es.errors import CheckpointError
+from seq2seq_es.models.loading import check_vocabulary, load_seq2seq, looks_like_path, save_seq2seq
+from seq2seq_es.models.presets import build_model
+from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
+
+
+def test_loads_a_local_bart_folder(bart_dir: Path) -> None:
+    model, tokenizer = load_seq2seq(bart_dir)
+    assert isinstance(model, BartForConditionalGeneration)
+    assert model.get_input_embeddings().num_embeddings == len(tokenizer)
+
+
+def test_saved_presets_reload_with_plain_transformers(tmp_path: Path, corpus: list[str]) -> None:
+    tokenizer = train_byte_level_bpe(corpus, vocab_size=300, min_frequency=1)
+    for preset in ("barto-tiny", "t5s-tiny"):
+        model = build_model(preset, tokenizer, seed=0).eval()
+        save_seq2seq(model, tokenizer, tmp_path / preset)
+        ids = tokenizer(corpus[:2], padding=True, return_tensors="pt")
+        with torch.no_grad():
+            expected = model(**ids, labels=ids["input_ids"]).logits
+            for reloaded in (AutoModelForSeq2SeqLM.from_pretrained(tmp_path / preset), load_seq2seq(tmp_path / preset)[0]):
+                torch.testing.assert_close(reloaded.eval()(**ids, labels=ids["input_ids"]).logits, expected)
+
+
+def test_encoder_only_model_is_refused_with_a_hint(bert_dir: Path) -> None:
+    with pytest.raises(CheckpointError, match=r"'bert' model .* not a sequence-to-sequence .*bert2bert"):
+        load_seq2seq(bert_dir)
+
+
+def test_missing_or_empty_folders(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="no such model folder"):
+        load_seq2seq(tmp_path / "nowhere")
+    with pytest.raises(CheckpointError, match="config.json missing"):
+        load_seq2seq(tmp_path)
+
+
+def test_unreachable_hub_explains_how_to_use_a_local_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(CheckpointError) as error:
+        load_seq2seq("seq2seq-es-tests/model-that-is-not-cached")
+    message = str(error.value)
+    assert "Hugging Face Hub" in message and "hf download seq2seq-es-tests/model-that-is-not-cached" in message
+    assert "pass its path" in message
+
+
+def test_tokenizer_of_another_model_is_refused(bart_dir: Path, bert_dir: Path, tmp_path: Path) -> None:
+    mixed = tmp_path / "mixed"
+    shutil.copytree(bart_dir, mixed)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        (mixed / name).unlink(missing_ok=True)
+    for file in bert_dir.iterdir():
+        if "token" in file.name or file.name == "vocab.txt":
+            shutil.copy(file, mixed / file.name)
+    with pytest.raises(CheckpointError, match="tokenizer has 120 tokens but the model's embedding table has 300"):
+        load_seq2seq(mixed)
+
+
+def test_padded_embedding_tables_are_accepted(bart_dir: Path) -> None:
+    _, tokenizer = load_seq2seq(bart_dir)
+    check_vocabulary(len(tokenizer) + 28, tokenizer, "t5-like")  # T5 pads 32,100 tokens to 32,128 rows
+    with pytest.raises(CheckpointError):
+        check_vocabulary(len(tokenizer) - 1, tokenizer, "too small")
+
+
+@pytest.mark.parametrize(("text", "is_path"), [("google/mt5-small", False), ("facebook/mbart-large-50", False),
+                                               ("runs/pretrain/model", True), ("./model", True), ("/abs", True)])
+def test_hub_ids_and_paths_are_told_apart(text: str, is_path: bool) -> None:
+    assert looks_like_path(text) is is_path
