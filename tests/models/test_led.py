@@ -6,10 +6,19 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoModelForSeq2SeqLM, BartForConditionalGeneration, LEDForConditionalGeneration
+from transformers import (
+    AutoModelForSeq2SeqLM,
+    BartForConditionalGeneration,
+    LEDForConditionalGeneration,
+)
 
 from seq2seq_es.errors import CheckpointError, ConfigError
-from seq2seq_es.models.led import BART_POSITION_OFFSET, bart_to_led, convert_bart_checkpoint, tile_positions
+from seq2seq_es.models.led import (
+    BART_POSITION_OFFSET,
+    bart_to_led,
+    convert_bart_checkpoint,
+    tile_positions,
+)
 from seq2seq_es.models.loading import load_seq2seq
 from seq2seq_es.models.presets import build_model
 
@@ -69,7 +78,7 @@ def test_converted_led_runs_a_4k_token_input_and_reloads(bart_dir: Path, tmp_pat
     output = convert_bart_checkpoint(bart_dir, tmp_path / "led", max_encoder_positions=64 * 80, attention_window=64)
     led = AutoModelForSeq2SeqLM.from_pretrained(output).eval()
     assert isinstance(led, LEDForConditionalGeneration)
-    model, tokenizer = load_seq2seq(output)
+    _, tokenizer = load_seq2seq(output)
     assert tokenizer.model_max_length == 64 * 80
     length = 4500  # > 4k tokens and far past the BART's 64 positions
     inputs = torch.randint(5, led.config.vocab_size, (1, length))

@@ -42,7 +42,7 @@ def test_encoder_only_model_is_refused_with_a_hint(bert_dir: Path) -> None:
 def test_missing_or_empty_folders(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="no such model folder"):
         load_seq2seq(tmp_path / "nowhere")
-    with pytest.raises(CheckpointError, match="config.json missing"):
+    with pytest.raises(CheckpointError, match=r"config\.json missing"):
         load_seq2seq(tmp_path)
 
 

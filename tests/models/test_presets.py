@@ -6,7 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoModelForSeq2SeqLM, BartForConditionalGeneration, T5ForConditionalGeneration
+from transformers import (
+    AutoModelForSeq2SeqLM,
+    BartForConditionalGeneration,
+    T5ForConditionalGeneration,
+)
 
 from seq2seq_es.errors import ConfigError
 from seq2seq_es.models.presets import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from transformers import EncoderDecoderModel, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
 from seq2seq_es.models.loading import load_seq2seq
 from seq2seq_es.models.presets import PRESETS, build_empty_model, count_parameters
@@ -95,19 +95,18 @@ def model_info(name_or_path: str | Path) -> dict[str, Any]:
     rows["model type"] = config.model_type
     rows.update(architecture(config))
     rows["parameters"] = f"{count_parameters(model):,}"
-    if name in PRESETS and PRESETS[name].paper_parameters:
-        rows["paper parameters"] = f"~{PRESETS[name].paper_parameters / 1e6:.0f}M"
+    paper = PRESETS[name].paper_parameters if name in PRESETS else None
+    if paper is not None:
+        rows["paper parameters"] = f"~{paper / 1e6:.0f}M"
     rows["LM head tied to embeddings"] = _lm_head_tied(model)
     rows["vocab (embedding rows)"] = f"{model.get_input_embeddings().num_embeddings:,}"
     if tokenizer is not None:
         rows["tokenizer"] = f"{type(tokenizer).__name__}, {len(tokenizer):,} tokens, max length " \
                             f"{tokenizer.model_max_length if tokenizer.model_max_length < 10**9 else 'unset'}"
     rows.update(special_tokens(model, tokenizer))
-    rows["dropout"] = _first(config, "dropout", "dropout_rate", "hidden_dropout_prob")
+    rows["dropout"] = _first(getattr(config, "encoder", config), "dropout", "dropout_rate", "hidden_dropout_prob")
     generation = model.generation_config
     settings = {k: getattr(generation, k, None) for k in ("num_beams", "length_penalty", "no_repeat_ngram_size")}
     if any(v is not None for v in settings.values()):
         rows["generation"] = ", ".join(f"{k}={v}" for k, v in settings.items() if v is not None)
-    if isinstance(model, EncoderDecoderModel):
-        rows["encoder checkpoint type"] = model.config.encoder.model_type
     return rows
