@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from training_helpers import losses, run_cli
 
 from seq2seq_es.errors import CheckpointError
 from seq2seq_es.training.checkpoint import check_compatible, list_checkpoints
-from training_helpers import losses, run_cli
 
 
 def test_sigkill_then_resume_is_bit_identical(tiny_pretrain: list[str], tmp_path: Path) -> None:

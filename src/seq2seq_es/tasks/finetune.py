@@ -85,7 +85,7 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
         return {}
     model = result.model
     with atomic_dir(output_dir / "model") as tmp:
-        model.save_pretrained(tmp)
+        result.save_model(tmp)
         tokenizer.save_pretrained(tmp)
     predictions = predict_examples(model, tokenizer, task, config.data_dir, "validation",
                                    config.max_eval_examples, config.generation, output_dir / "predictions.jsonl")

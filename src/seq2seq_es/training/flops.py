@@ -46,11 +46,13 @@ def model_shape(model: Any) -> ModelShape:
     config = model.config
     if hasattr(config, "decoder") and hasattr(config, "encoder"):  # EncoderDecoderModel
         config = config.decoder
-    d_model = getattr(config, "d_model", None) or getattr(config, "hidden_size", 0)
-    enc_layers = getattr(config, "encoder_layers", None) or getattr(config, "num_layers", None) \
-        or getattr(config, "num_hidden_layers", 0)
-    dec_layers = getattr(config, "decoder_layers", None) or getattr(config, "num_decoder_layers", None) or enc_layers
-    vocab = model.config.vocab_size if hasattr(model.config, "vocab_size") else config.vocab_size
+    def first(*names: str) -> int:
+        return int(next((getattr(config, n) for n in names if getattr(config, n, None)), 0))
+
+    d_model = first("d_model", "hidden_size")
+    enc_layers = first("encoder_layers", "num_layers", "num_hidden_layers")
+    dec_layers = first("decoder_layers", "num_decoder_layers") or enc_layers
+    vocab = int(getattr(model.config, "vocab_size", None) or config.vocab_size)
     return ModelShape(encoder, decoder, d_model * vocab, d_model, enc_layers, dec_layers)
 
 

@@ -28,7 +28,12 @@ from torch.utils.data import Dataset
 
 from seq2seq_es.errors import CheckpointError, DataError
 from seq2seq_es.training.batches import EpochBatches
-from seq2seq_es.training.checkpoint import TrainState, list_checkpoints, load_checkpoint, save_checkpoint
+from seq2seq_es.training.checkpoint import (
+    TrainState,
+    list_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+)
 from seq2seq_es.training.config import EngineConfig, OptimConfig
 from seq2seq_es.training.flops import ModelShape, model_shape, peak_flops, step_flops
 from seq2seq_es.training.optimizers import build_optimizer
@@ -46,7 +51,12 @@ class TrainResult:
     final_state: TrainState = field(default_factory=TrainState)
     last_eval: dict[str, float] = field(default_factory=dict)
     model: Any = None  # the trained model, unwrapped from DDP/compile
+    state_dict: dict[str, Any] | None = None  # full weights, gathered when FSDP/ZeRO shard them
     is_main_process: bool = True
+
+    def save_model(self, folder: Path) -> None:
+        """``save_pretrained`` with the gathered weights (call on the main process)."""
+        self.model.save_pretrained(folder, state_dict=self.state_dict)
 
 
 def as_dataset(items: Sequence[Any]) -> Dataset[Any]:
@@ -189,6 +199,7 @@ def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineC
         result.seconds = time.perf_counter() - start_time
     result.final_state = state
     result.model = accelerator.unwrap_model(model)
+    result.state_dict = accelerator.get_state_dict(model) if accelerator.num_processes > 1 else None
     result.is_main_process = main
     accelerator.wait_for_everyone()
     if main:

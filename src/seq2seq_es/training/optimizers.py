@@ -28,7 +28,7 @@ class AdamWScale(Optimizer):
         return float(tensor.norm(2) / math.sqrt(tensor.numel()))
 
     @torch.no_grad()
-    def step(self, closure: Any = None) -> Any:  # type: ignore[override]
+    def step(self, closure: Any = None) -> Any:
         loss = closure() if closure is not None else None
         for group in self.param_groups:
             beta1, beta2 = group["betas"]

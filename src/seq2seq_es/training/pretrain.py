@@ -112,7 +112,7 @@ def run_pretrain(config: PretrainConfig) -> dict[str, Any]:
     model = result.model
     val_loss = validation_loss(model, collator, validation, config.optim.batch_size)
     with atomic_dir(Path(config.output_dir) / "model") as tmp:
-        model.save_pretrained(tmp)
+        result.save_model(tmp)
         tokenizer.save_pretrained(tmp)
     summary = {"parameters": count_parameters(model), "train_blocks": len(training),
                "steps": result.final_state.step,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ def build_token_stream(data: str | Path, text_key: str, tokenizer: PreTrainedTok
     return bin_path, meta
 
 
-class TokenBlocks:
+class TokenBlocks(Sequence[np.ndarray]):
     """Blocks ``[i*length, (i+1)*length)`` of a token stream, as int64 arrays."""
 
     def __init__(self, path: Path, dtype: str, length: int, first: int = 0, count: int | None = None) -> None:
@@ -73,12 +74,12 @@ class TokenBlocks:
         self.length = length
         total = len(self.tokens) // length
         self.first = first
-        self.count = total - first if count is None else min(count, total - first)
+        self.size = total - first if count is None else min(count, total - first)
 
     def __len__(self) -> int:
-        return max(self.count, 0)
+        return max(self.size, 0)
 
-    def __getitem__(self, index: int) -> np.ndarray:
+    def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]
         if not 0 <= index < len(self):
             raise IndexError(index)
         start = (self.first + index) * self.length

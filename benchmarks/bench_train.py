@@ -1,0 +1,130 @@
+"""Training throughput: our Accelerate loop vs Hugging Face's Seq2SeqTrainer, same model/data/batch.
+
+Both loops train the same freshly initialised preset on the same pre-noised BART
+examples (text infilling on packed Spanish blocks), batch size, optimizer (AdamW),
+schedule and padding collator, on this machine's CPU threads. Reported: examples/s
+and tokens/s of each, their ratio, and our model FLOPs utilisation (MFU) against the
+fp32 GEMM peak measured in the same run.
+
+    .venv/bin/python benchmarks/bench_train.py --preset barto-tiny --steps 30
+    .venv/bin/python benchmarks/bench_train.py --preset barto-base --steps 6 --batch 4 --seq-len 256
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments
+from transformers.utils import logging as hf_logging
+
+from seq2seq_es.corpus.text_files import iter_texts
+from seq2seq_es.models.presets import build_model, count_parameters
+from seq2seq_es.objectives.text_infilling import InfillingCollator, InfillingSettings
+from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
+from seq2seq_es.training.batches import EpochBatches, WithoutIndex
+from seq2seq_es.training.config import EngineConfig, OptimConfig
+from seq2seq_es.training.flops import measure_cpu_peak, model_shape, step_flops
+from seq2seq_es.training.loop import train
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pretrain" / "sample.jsonl.gz"
+
+
+def make_examples(tokenizer: Any, data: Path, seq_len: int, count: int, seed: int) -> list[dict[str, list[int]]]:
+    """Pack the corpus into blocks and noise each once: the fixed data both loops train on."""
+    texts = itertools.islice(iter_texts(data), 2000)
+    stream: list[int] = []
+    for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]:
+        stream.extend([*ids, tokenizer.eos_token_id])
+    body = seq_len - 2
+    collator = InfillingCollator(tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id,
+                                 tokenizer.mask_token_id, tokenizer.eos_token_id, InfillingSettings(), seed)
+    examples = []
+    for i in range(min(count, len(stream) // body)):
+        batch = collator([(i, stream[i * body:(i + 1) * body])])
+        source = batch["input_ids"][0]
+        examples.append({"input_ids": source[source != tokenizer.pad_token_id].tolist(),
+                         "labels": batch["labels"][0].tolist()})
+    return examples
+
+
+def run_ours(model: Any, tokenizer: Any, examples: list[dict[str, list[int]]], args: argparse.Namespace,
+             folder: Path) -> float:
+    collate = WithoutIndex(DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100))
+    batches = EpochBatches(examples, collate, args.batch, seed=0)
+    optim = OptimConfig(steps=args.steps, batch_size=args.batch, lr=1e-4, warmup_steps=2, weight_decay=0.0)
+    engine = EngineConfig(log_every=args.steps, tensorboard=False, measure_mfu=False, compile=args.compile)
+    start = time.perf_counter()
+    train(model, batches, optim, engine, folder, seed=0, description="ours")
+    return time.perf_counter() - start
+
+
+def run_hf(model: Any, tokenizer: Any, examples: list[dict[str, list[int]]], args: argparse.Namespace,
+           folder: Path) -> float:
+    training_args = Seq2SeqTrainingArguments(
+        output_dir=str(folder), per_device_train_batch_size=args.batch, max_steps=args.steps, learning_rate=1e-4,
+        warmup_steps=2, weight_decay=0.0, lr_scheduler_type="linear", logging_steps=args.steps,
+        save_strategy="no", report_to=[], use_cpu=True, dataloader_num_workers=0, disable_tqdm=True, seed=0,
+        torch_compile=args.compile,
+    )
+    collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100)
+    trainer = Seq2SeqTrainer(model=model, args=training_args, train_dataset=examples,  # type: ignore[arg-type]
+                             data_collator=collator)
+    start = time.perf_counter()
+    trainer.train()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="barto-tiny")
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--seq-len", type=int, default=128)
+    parser.add_argument("--vocab", type=int, default=8000)
+    parser.add_argument("--repeats", type=int, default=2, help="Alternate the two loops this many times; best of each.")
+    parser.add_argument("--compile", action="store_true", help="torch.compile in both loops.")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    args = parser.parse_args()
+    if not args.data.is_file():
+        sys.exit(f"{args.data} not found: pass --data with a JSONL(.gz) file of Spanish text")
+    hf_logging.set_verbosity_error()
+
+    tokenizer = train_byte_level_bpe(itertools.islice(iter_texts(args.data), 2000), args.vocab)
+    examples = make_examples(tokenizer, args.data, args.seq_len, args.batch * (args.steps + 1), seed=0)
+    source_tokens = sum(len(e["input_ids"]) for e in examples) / len(examples)
+    target_tokens = sum(len(e["labels"]) for e in examples) / len(examples)
+    peak = measure_cpu_peak(seconds=2.0)
+    print(f"torch threads {torch.get_num_threads()}, fp32 GEMM peak {peak / 1e9:.1f} GFLOP/s")
+
+    times: dict[str, list[float]] = {"ours": [], "hf": []}
+    params = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for repeat in range(args.repeats):
+            for name, runner in (("ours", run_ours), ("hf", run_hf)):
+                model = build_model(args.preset, tokenizer, seed=0)
+                params = count_parameters(model)
+                shape = model_shape(model)
+                times[name].append(runner(model, tokenizer, examples, args, Path(tmp) / f"{name}{repeat}"))
+    examples_done = args.batch * args.steps
+    flops = step_flops(shape, examples_done, int(source_tokens), int(target_tokens))
+    print(f"\npreset {args.preset} ({params / 1e6:.1f}M parameters), batch {args.batch}, seq_len {args.seq_len}, "
+          f"{args.steps} steps, mean source/target tokens {source_tokens:.0f}/{target_tokens:.0f}")
+    print(f"{'loop':<22}{'best s':>9}{'examples/s':>12}{'tokens/s':>11}{'MFU':>8}")
+    best = {name: min(values) for name, values in times.items()}
+    for name, seconds in best.items():
+        label = "ours (Accelerate)" if name == "ours" else "HF Seq2SeqTrainer"
+        rate = examples_done / seconds
+        print(f"{label:<22}{seconds:>9.2f}{rate:>12.1f}{rate * (source_tokens + target_tokens):>11.0f}"
+              f"{flops / seconds / peak:>8.1%}")
+    print(f"\nratio ours / HF (tokens/s): {best['hf'] / best['ours']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
