@@ -14,7 +14,7 @@ from seq2seq_es.metrics.rouge_spanish import PAPER_COMPATIBLE, rouge_stats
 from seq2seq_es.metrics.sacrebleu_metrics import bleu_stats
 from seq2seq_es.metrics.sari import corpus_sari, sari_stats
 
-VOCAB = "el niño come pan con su madre en la casa grande . dónde está perro qué día".split()
+VOCAB = ["el", "niño", "come", "pan", "con", "su", "madre", "en", "la", "casa", "grande", ".", "dónde", "está", "perro", "qué", "día"]
 
 
 def _texts(seed: int, n: int) -> list[str]:

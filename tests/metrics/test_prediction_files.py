@@ -81,6 +81,8 @@ def test_empty_file_and_all_empty_predictions(tmp_path: Path) -> None:
     assert "no predictions to score" in _error(empty)
     blank = _jsonl(tmp_path / "blank.jsonl", [{"id": str(i), "prediction": " ", "reference": "x"} for i in range(3)])
     assert "all 3 predictions are empty" in _error(blank)
+    assert read_scoring_input(blank, allow_all_empty=True).empty_predictions == 3
+    assert score_predictions(blank, ["rouge"], bootstrap_samples=0)["rouge"]["rouge1"] == 0.0  # fine-tuning's default
     some = _jsonl(tmp_path / "some.jsonl", [{"id": "1", "prediction": "", "reference": "x"},
                                             {"id": "2", "prediction": "x", "reference": "x"}])
     assert read_scoring_input(some).empty_predictions == 1

@@ -15,7 +15,7 @@ from sacrebleu.metrics import BLEU, CHRF
 from seq2seq_es.metrics.sacrebleu_metrics import bleu_stats, chrf_stats
 from seq2seq_es.metrics.scoring import score_predictions
 
-VOCAB = "el niño come pan con su madre en la casa grande . ¿ dónde está perro ? ¡ qué día !".split()
+VOCAB = ["el", "niño", "come", "pan", "con", "su", "madre", "en", "la", "casa", "grande", ".", "¿", "dónde", "está", "perro", "?", "¡", "qué", "día", "!"]
 
 
 def _corpus(seed: int, n: int, n_refs: int = 1) -> tuple[list[str], list[list[str]]]:

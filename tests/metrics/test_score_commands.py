@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from seq2seq_es.cli import app
 
 runner = CliRunner()
-VOCAB = "el niño come pan con su madre en la casa grande dónde está perro qué día tan bonito".split()
+VOCAB = ["el", "niño", "come", "pan", "con", "su", "madre", "en", "la", "casa", "grande", "dónde", "está", "perro", "qué", "día", "tan", "bonito"]
 
 
 def _write_systems(tmp_path: Path, n: int = 80) -> tuple[Path, Path, Path]:

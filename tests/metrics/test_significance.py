@@ -10,7 +10,7 @@ from seq2seq_es.metrics.rouge_spanish import rouge_stats
 from seq2seq_es.metrics.sacrebleu_metrics import bleu_stats
 from seq2seq_es.metrics.significance import compare_systems, holm
 
-VOCAB = "el niño come pan con su madre en la casa grande dónde está perro qué día tan bonito".split()
+VOCAB = ["el", "niño", "come", "pan", "con", "su", "madre", "en", "la", "casa", "grande", "dónde", "está", "perro", "qué", "día", "tan", "bonito"]
 
 
 def _systems(n: int = 150) -> tuple[list[str], list[str], list[list[str]]]:

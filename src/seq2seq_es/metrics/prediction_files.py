@@ -12,7 +12,7 @@ Two layouts are accepted:
 Every problem a user can cause raises ``DataError`` naming the file and the line:
 missing or duplicate ids, a prediction without a reference and the reverse, line
 count mismatch, a missing or non-string field, bytes that are not UTF-8, an empty
-file, and a file whose predictions are all empty (decoding went wrong).
+file, and (unless allowed) a file whose predictions are all empty (decoding went wrong).
 """
 
 from __future__ import annotations
@@ -181,8 +181,14 @@ def _read_text_predictions(path: Path, references_path: Path | None) -> ScoringI
     return ScoringInput(path, [str(n) for n in numbers], predictions, [[r] for r in references], None, numbers)
 
 
-def read_scoring_input(predictions: str | Path, references: str | Path | None = None) -> ScoringInput:
-    """Load and check one system's predictions against its references."""
+def read_scoring_input(predictions: str | Path, references: str | Path | None = None,
+                       allow_all_empty: bool = False) -> ScoringInput:
+    """Load and check one system's predictions against its references.
+
+    A file whose predictions are *all* empty is an error unless ``allow_all_empty``
+    (fine-tuning evaluates early, barely trained models that may output nothing);
+    some empty predictions are always allowed and counted (``empty_predictions``).
+    """
     path = Path(predictions)
     references_path = Path(references) if references is not None else None
     if not path.is_file():
@@ -191,7 +197,8 @@ def read_scoring_input(predictions: str | Path, references: str | Path | None = 
         raise DataError(f"{references_path}: references file not found. Check the path.")
     data = (_read_jsonl_predictions(path, references_path) if _is_jsonl(path)
             else _read_text_predictions(path, references_path))
-    if data.empty_predictions == len(data.predictions):
+    if data.empty_predictions == len(data.predictions) and not allow_all_empty:
         raise DataError(f"{path}: all {len(data.predictions)} predictions are empty strings; "
-                        "decoding probably failed (check max_new_tokens and the model).")
+                        "decoding probably failed (check max_new_tokens and the model). "
+                        "To score them anyway, pass allow_empty_predictions=true.")
     return data

@@ -57,6 +57,8 @@ def scores_table(scores: dict[str, Any]) -> Table:
         table.add_column(column)
     for row in _score_rows(scores):
         table.add_row(*row)
+    if scores.get("empty_predictions"):
+        table.caption = f"warning: {scores['empty_predictions']} of {scores.get('n')} predictions are empty"
     return table
 
 

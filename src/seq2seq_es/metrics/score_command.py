@@ -22,12 +22,14 @@ class ScoreConfig(StrictModel):
     bootstrap_samples: int = Field(1000, ge=0, description="Bootstrap resamples for the CIs (0: no CIs).")
     confidence: float = Field(0.95, gt=0.0, lt=1.0)
     seed: int = 12345
+    allow_empty_predictions: bool = Field(False, description="Score a file whose predictions are all empty.")
 
 
 def run_score(config: ScoreConfig) -> tuple[dict[str, Any], Path]:
     """Score, write scores.json and a Markdown report (scores.md) beside it."""
     scores = score_predictions(config.predictions, config.metrics, config.references,
-                               config.bootstrap_samples, config.confidence, config.seed)
+                               config.bootstrap_samples, config.confidence, config.seed,
+                               config.allow_empty_predictions)
     output = Path(config.output) if config.output else Path(config.predictions).with_name("scores.json")
     write_json(output, scores)
     with atomic_write(output.with_suffix(".md")) as handle:

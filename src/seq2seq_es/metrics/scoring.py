@@ -116,10 +116,15 @@ def scores_with_intervals(stats: Sequence[SegmentStats], bootstrap_samples: int,
 
 
 def score_predictions(path: str | Path, metrics: Sequence[str], references: str | Path | None = None,
-                      bootstrap_samples: int = 1000, confidence: float = 0.95, seed: int = 12345) -> dict[str, Any]:
-    """Score one predictions file; see the module docstring for the layout."""
+                      bootstrap_samples: int = 1000, confidence: float = 0.95, seed: int = 12345,
+                      allow_empty_predictions: bool = True) -> dict[str, Any]:
+    """Score one predictions file; see the module docstring for the layout.
+
+    All-empty predictions are scored (as 0) by default, because fine-tuning scores
+    early models that may output nothing; the ``score`` command refuses them unless told.
+    """
     check_metric_names(metrics)
-    data = read_scoring_input(path, references)
+    data = read_scoring_input(path, references, allow_all_empty=allow_empty_predictions)
     scores: dict[str, Any] = scores_with_intervals(metric_stats(data, metrics), bootstrap_samples, confidence, seed)
     scores["n"] = len(data.predictions)
     scores["empty_predictions"] = data.empty_predictions
