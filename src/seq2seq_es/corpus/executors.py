@@ -52,15 +52,15 @@ def quiet_task_logs() -> Iterator[None]:
     # tqdm reads TQDM_DISABLE at import time, so silence the dedup modules' bars directly.
     bars = {module: module.tqdm for module in (exact_dedup, minhash)}
     saved = base.add_task_logger, base.close_task_logger
-    base.add_task_logger, base.close_task_logger = add_task_logger, close_task_logger  # type: ignore[assignment]
+    base.add_task_logger, base.close_task_logger = add_task_logger, close_task_logger
     for module in bars:
-        module.tqdm = functools.partial(tqdm.tqdm, disable=True)  # type: ignore[attr-defined]
+        module.tqdm = functools.partial(tqdm.tqdm, disable=True)
     try:
         yield
     finally:
         base.add_task_logger, base.close_task_logger = saved
         for module, bar in bars.items():
-            module.tqdm = bar  # type: ignore[attr-defined]
+            module.tqdm = bar
 
 
 class QuietLocalExecutor(LocalPipelineExecutor):
@@ -90,7 +90,7 @@ def make_executor(config: CorpusConfig, pipeline: list[PipelineStep | Callable[.
             cpus_per_task=slurm.cpus_per_task, mem_per_cpu_gb=slurm.mem_per_cpu_gb, qos=slurm.qos,
             job_name=f"{slurm.job_name}-{stage}", venv_path=slurm.venv_path, env_command=slurm.env_command,
             sbatch_args=dict(slurm.sbatch_args) or None, logging_dir=logging_dir,
-            slurm_logs_folder=f"{logging_dir}/slurm_logs", depends=depends,  # type: ignore[arg-type]
+            slurm_logs_folder=f"{logging_dir}/slurm_logs", depends=depends,
         )
     try:
         import ray  # noqa: F401
@@ -100,5 +100,5 @@ def make_executor(config: CorpusConfig, pipeline: list[PipelineStep | Callable[.
     from datatrove.executor.ray import RayPipelineExecutor
 
     return RayPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=config.workers, logging_dir=logging_dir,
-                               depends=depends, cpus_per_task=config.ray.cpus_per_task,  # type: ignore[arg-type]
+                               depends=depends, cpus_per_task=config.ray.cpus_per_task,
                                mem_per_cpu_gb=config.ray.mem_per_cpu_gb)

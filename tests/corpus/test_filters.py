@@ -1,0 +1,116 @@
+"""Each filter on crafted examples: Spanish kept, the rest dropped for the right reason."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from datatrove.data import Document
+
+from seq2seq_es.corpus.config import LinesConfig, QualityConfig, RepetitionConfig
+from seq2seq_es.corpus.language import LanguageIdFilter
+from seq2seq_es.corpus.quality import (
+    LineCleaningFilter,
+    SpanishGopherQuality,
+    SpanishGopherRepetition,
+    clean_lines,
+)
+from seq2seq_es.corpus.spanish import RegexWordTokenizer, split_words
+from seq2seq_es.corpus.steps import LengthFilter, normalize_text
+
+from .conftest import spanish_doc
+
+SPANISH = ("El pequeño Íñigo se despertó temprano aquel otoño. Su abuela, que vivía junto al río, le había "
+           "prometido una excursión a la montaña. ¿Quién no recuerda el olor del pan recién hecho? La niña "
+           "añadió que el camión de la panadería llegaba siempre después de las ocho.")
+OTHERS = {
+    "en": ("The committee met on Tuesday to discuss the new budget. Most members agreed that the proposal "
+           "was reasonable, although several of them asked for more time to read the final report."),
+    "pt": ("A comissão reuniu-se na terça-feira para discutir o novo orçamento. A maioria dos membros concordou "
+           "que a proposta era razoável, embora vários deles tenham pedido mais tempo para ler o relatório."),
+    "ca": ("La comissió es va reunir dimarts per discutir el nou pressupost. La majoria dels membres van estar "
+           "d'acord que la proposta era raonable, tot i que molts van demanar més temps per llegir l'informe."),
+}
+
+
+def _verdict(step, text: str) -> bool | tuple[bool, str]:
+    return step.filter(Document(text=text, id="x"))
+
+
+def test_word_split_keeps_accents_and_enye() -> None:
+    assert split_words("El niño comió piñones, ¿verdad? ¡Sí!") == ["El", "niño", "comió", "piñones", "verdad", "Sí"]
+    tokenizer = RegexWordTokenizer()
+    assert tokenizer.sent_tokenize("Hola. ¿Qué tal? Bien") == ["Hola.", " ¿Qué tal?", " Bien"]
+
+
+def test_normalize_nfc_controls_and_spaces() -> None:
+    decomposed = "nin\u0303o\x07  y   cafe\u0301\n\n\n\nfin "
+    assert normalize_text(decomposed) == "niño y café\n\nfin"
+
+
+def test_length_filter_reasons() -> None:
+    step = LengthFilter(10, 20)
+    assert _verdict(step, "corto") == (False, "too_short")
+    assert _verdict(step, "x" * 21) == (False, "too_long")
+    assert _verdict(step, "justo bien aquí") is True
+
+
+def test_language_id_keeps_spanish_drops_neighbours() -> None:
+    step = LanguageIdFilter("es", 0.65, 2000)
+    doc = Document(text=SPANISH, id="es")
+    assert step.filter(doc) is True
+    assert doc.metadata["language"] == "es"
+    for code, text in OTHERS.items():
+        assert _verdict(step, text) == (False, f"lang_{code}"), code
+
+
+def test_c4_lines_remove_boilerplate_and_keep_prose() -> None:
+    config = LinesConfig(min_sentences=1)
+    text = "\n".join([
+        "Menú principal",                                              # no terminal punctuation
+        "Esta web utiliza cookies para mejorar su experiencia.",       # policy
+        "Activa JavaScript para ver el contenido completo.",           # javascript
+        "Vale.",                                                       # too few words
+        "La señora Núñez leyó «El Quijote» en voz alta.",              # kept (ends in .)
+        "—¿Vendrás mañana?",                                           # too few words (2)
+        "Todos cantaron la canción del verano",                        # no terminal punctuation
+        "Dijo que volvería pronto, y así lo hizo»",                    # ends in »: kept
+    ])
+    kept, removed, drop = clean_lines(text, config)
+    assert drop == ""
+    assert kept == ["La señora Núñez leyó «El Quijote» en voz alta.", "Dijo que volvería pronto, y así lo hizo»"]
+    assert removed == ["no_terminal_punctuation", "policy", "javascript", "too_few_words", "too_few_words",
+                       "no_terminal_punctuation"]
+
+
+def test_c4_drops_whole_documents() -> None:
+    step = LineCleaningFilter(LinesConfig())
+    assert _verdict(step, "Lorem ipsum dolor sit amet, consectetur.") == (False, "c4_lorem_ipsum")
+    assert _verdict(step, "function f() { return 1; } es código.") == (False, "c4_curly_bracket")
+    assert _verdict(step, SPANISH) == (False, "c4_too_few_sentences")  # 4 sentences < 5
+    doc = Document(text=SPANISH + " Fin de la historia.\nInicio | Contacto", id="x")
+    assert step.filter(doc) is True and doc.text == SPANISH + " Fin de la historia."
+
+
+def test_gopher_repetition_drops_repeated_lines() -> None:
+    step = SpanishGopherRepetition(RepetitionConfig())
+    repeated = "\n".join(["Compre ahora con descuento."] * 6 + ["La tienda abre los lunes."])
+    assert _verdict(step, repeated) == (False, "dup_line_frac")
+    assert _verdict(step, spanish_doc(random.Random(3), paragraphs=2, sentences=5)) is True
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("hola " * 10, "gopher_short_doc"),
+    (" ".join(["extraordinariamente", "incomprensiblemente"] * 40), "gopher_above_avg_threshold"),
+    ("\n".join(f"- elemento número {i} de la lista de la compra" for i in range(60)), "gopher_too_many_bullets"),
+])
+def test_gopher_quality_reasons(text: str, reason: str) -> None:
+    assert _verdict(SpanishGopherQuality(QualityConfig()), text) == (False, reason)
+
+
+def test_gopher_quality_uses_spanish_stop_words() -> None:
+    step = SpanishGopherQuality(QualityConfig())
+    assert _verdict(step, spanish_doc(random.Random(4))) is True
+    # English text passes nothing: no Spanish stop word at all.
+    english = " ".join([OTHERS["en"]] * 3)
+    assert _verdict(step, english) == (False, "gopher_enough_stop_words")
