@@ -41,10 +41,11 @@ def config_schemas() -> dict[str, type]:
     from seq2seq_es.demo import DemoConfig
     from seq2seq_es.metrics.score_command import ScoreConfig
     from seq2seq_es.tasks.finetune import FinetuneConfig, PredictConfig
-    from seq2seq_es.tokenizer.config import TokenizerConfig
+    from seq2seq_es.tokenizer.config import TokenizerConfig, TokenizerReportConfig
     from seq2seq_es.training.pretrain import PretrainConfig
 
-    return {"corpus": CorpusConfig, "tokenizer": TokenizerConfig, "pretrain": PretrainConfig,
+    return {"corpus": CorpusConfig, "tokenizer": TokenizerConfig, "tokenizer-report": TokenizerReportConfig,
+            "pretrain": PretrainConfig,
             "finetune": FinetuneConfig, "predict": PredictConfig, "score": ScoreConfig, "demo": DemoConfig}
 
 
@@ -113,14 +114,29 @@ def corpus(ctx: typer.Context, config: ConfigOption = None, overrides: Overrides
 
 @app.command()
 def tokenizer(ctx: typer.Context, config: ConfigOption = None, overrides: Overrides = None) -> None:
-    """Train a byte-level BPE tokenizer on corpus shards."""
+    """Train a tokenizer on corpus shards: byte-level BPE (kind=bpe) or T5 unigram (kind=unigram)."""
     from seq2seq_es.tokenizer.config import TokenizerConfig
     from seq2seq_es.tokenizer.train import run_tokenizer
 
     cfg = _load(ctx, TokenizerConfig, config, overrides)
     _record(cfg, cfg.output_dir, "tokenizer")
     summary = _execute(ctx, lambda: run_tokenizer(cfg))
-    console.print(f"tokenizer ({summary['vocab_size']} tokens): {cfg.output_dir}")
+    _print_mapping(f"tokenizer: {cfg.output_dir}",
+                   {key: json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value
+                    for key, value in summary.items()})
+
+
+@app.command("tokenizer-report")
+def tokenizer_report(ctx: typer.Context, config: ConfigOption = None, overrides: Overrides = None) -> None:
+    """Compare trained tokenizers and an English BPE on held-out text (fertility, splits, <unk>, round trip)."""
+    from seq2seq_es.tokenizer.config import TokenizerReportConfig
+    from seq2seq_es.tokenizer.report import REPORT_FILE, report_table, run_tokenizer_report
+
+    cfg = _load(ctx, TokenizerReportConfig, config, overrides)
+    _record(cfg, cfg.output_dir, "tokenizer-report")
+    report = _execute(ctx, lambda: run_tokenizer_report(cfg))
+    console.print(report_table(report))
+    console.print(f"report: {Path(cfg.output_dir) / REPORT_FILE}")
 
 
 @app.command()
