@@ -12,26 +12,29 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
-from seq2seq_es.errors import DataError
+from seq2seq_es.models.loading import load_seq2seq
 from seq2seq_es.tasks.examples import Example
 from seq2seq_es.training.loop import progress_bar
 
 
 def load_model(path: str | Path) -> tuple[Any, PreTrainedTokenizerBase]:
-    """Load a ``save_pretrained`` seq2seq folder (model + tokenizer)."""
-    path = Path(path)
-    if not (path / "config.json").is_file():
-        raise DataError(f"{path}: no model here (config.json missing). Pass a folder written by "
-                        "`seq2seq-es pretrain` or `finetune` (…/model).")
-    return AutoModelForSeq2SeqLM.from_pretrained(str(path)), AutoTokenizer.from_pretrained(str(path))
+    """Load model + tokenizer from a ``save_pretrained`` folder or a hub id (mT5, mBART-50, flan-t5, …).
+
+    One door for every model family: see ``seq2seq_es.models.loading.load_seq2seq``.
+    """
+    return load_seq2seq(path)
 
 
 @torch.no_grad()
 def generate(model: Any, tokenizer: PreTrainedTokenizerBase, sources: Sequence[str], max_source_length: int,
-             max_new_tokens: int, num_beams: int, batch_size: int) -> list[str]:
-    """Decode every source; batches are sorted by length to waste less padding."""
+             max_new_tokens: int, num_beams: int, batch_size: int, **decoding: Any) -> list[str]:
+    """Decode every source; batches are sorted by length to waste less padding.
+
+    ``decoding`` passes further ``generate`` settings (length_penalty, no_repeat_ngram_size).
+    """
+    was_training = model.training
     model.eval()
     order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
     outputs: list[str] = [""] * len(sources)
@@ -41,10 +44,11 @@ def generate(model: Any, tokenizer: PreTrainedTokenizerBase, sources: Sequence[s
             chunk = order[start:start + batch_size]
             batch = tokenizer([sources[i] for i in chunk], max_length=max_source_length, truncation=True,
                               padding=True, return_tensors="pt")
-            generated = model.generate(**batch, max_new_tokens=max_new_tokens, num_beams=num_beams)
+            generated = model.generate(**batch, max_new_tokens=max_new_tokens, num_beams=num_beams, **decoding)
             for i, text in zip(chunk, tokenizer.batch_decode(generated, skip_special_tokens=True), strict=True):
                 outputs[i] = text.strip()
             bar.update(task, advance=len(chunk))
+    model.train(was_training)
     return outputs
 
 

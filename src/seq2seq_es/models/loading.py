@@ -141,7 +141,7 @@ def load_seq2seq(name_or_path: str | Path, tokenizer: str | Path | None = None) 
     return model, tok
 
 
-def _state_dict_for_saving(model: Any) -> dict[str, Any] | None:
+def state_dict_for_saving(model: Any) -> dict[str, Any] | None:
     """Untie encoder↔decoder sharing on disk: safetensors forbids aliases, and transformers 5
     only knows how to re-create ties declared by the model class (BERT2BERT sharing is not
     one of them). Every tensor is written once per name, so plain ``from_pretrained``
@@ -157,6 +157,6 @@ def _state_dict_for_saving(model: Any) -> dict[str, Any] | None:
 def save_seq2seq(model: Any, tokenizer: PreTrainedTokenizerBase, folder: str | Path) -> Path:
     """Write model + tokenizer (+ generation config) atomically: a folder any HF user can load."""
     with atomic_dir(folder) as tmp:
-        model.save_pretrained(tmp, state_dict=_state_dict_for_saving(model))
+        model.save_pretrained(tmp, state_dict=state_dict_for_saving(model))
         tokenizer.save_pretrained(tmp)
     return Path(folder)
