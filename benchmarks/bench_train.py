@@ -26,7 +26,7 @@ from transformers.utils import logging as hf_logging
 
 from seq2seq_es.corpus.text_files import iter_texts
 from seq2seq_es.models.presets import build_model, count_parameters
-from seq2seq_es.objectives.text_infilling import InfillingCollator, InfillingSettings
+from seq2seq_es.objectives.bart_denoising import BartDenoisingCollator, BartNoiseSettings
 from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
 from seq2seq_es.training.batches import EpochBatches, WithoutIndex
 from seq2seq_es.training.config import EngineConfig, OptimConfig
@@ -43,8 +43,7 @@ def make_examples(tokenizer: Any, data: Path, seq_len: int, count: int, seed: in
     for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]:
         stream.extend([*ids, tokenizer.eos_token_id])
     body = seq_len - 2
-    collator = InfillingCollator(tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id,
-                                 tokenizer.mask_token_id, tokenizer.eos_token_id, InfillingSettings(), seed)
+    collator = BartDenoisingCollator.from_tokenizer(tokenizer, BartNoiseSettings(), seed)
     examples = []
     for i in range(min(count, len(stream) // body)):
         batch = collator([(i, stream[i * body:(i + 1) * body])])

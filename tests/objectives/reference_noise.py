@@ -106,7 +106,7 @@ def bart_noise(block: list[int], tables: TokenTables, settings: BartNoiseSetting
         gaps = len(maskable) - budget + 1
         if len(lengths) > gaps:
             lengths = [*lengths[:gaps - 1], sum(lengths[gaps - 1:])]
-        slots = sorted(int(x) for x in rng.choice(gaps, size=len(lengths), replace=False)) if lengths else []
+        slots = sorted(int(x) for x in rng.permutation(gaps)[:len(lengths)])
         span_of_word: dict[int, int] = {}
         masked_before = 0
         for j, length in enumerate(lengths):
@@ -114,7 +114,7 @@ def bart_noise(block: list[int], tables: TokenTables, settings: BartNoiseSetting
                 span_of_word[maskable[slots[j] + masked_before + q]] = j
             masked_before += length
         is_random = [bool(x < settings.random_ratio) for x in rng.random(len(lengths))]
-        replacements = [int(tables.random_ids[x]) for x in rng.integers(0, len(tables.random_ids), size=len(lengths))]
+        replacements = [int(tables.random_ids[int(x * len(tables.random_ids))]) for x in rng.random(len(lengths))]
         last_span = -1
         for w, word in enumerate(words):
             span = span_of_word.get(w, -1)
@@ -131,9 +131,9 @@ def bart_noise(block: list[int], tables: TokenTables, settings: BartNoiseSetting
     if insertions == 0:
         return out
     total = len(out) + insertions
-    positions = sorted(int(x) for x in rng.choice(total, size=insertions, replace=False))
+    positions = sorted(int(x) for x in rng.permutation(total)[:insertions])
     is_random = [bool(x < settings.random_ratio) for x in rng.random(insertions)]
-    replacements = [int(tables.random_ids[x]) for x in rng.integers(0, len(tables.random_ids), size=insertions)]
+    replacements = [int(tables.random_ids[int(x * len(tables.random_ids))]) for x in rng.random(insertions)]
     result, source, k = [], iter(out), 0
     for position in range(total):
         if k < insertions and positions[k] == position:

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import reference_noise
-from conftest import SENTENCES, spanish_documents
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from spanish_samples import SENTENCES, spanish_documents
 from transformers import PreTrainedTokenizerFast
 
 from seq2seq_es.objectives.sentence_split import sentence_spans, split_sentences

@@ -104,9 +104,19 @@ def plan_spans(n_words: int, mask_ratio: float, poisson_lambda: float, rng: np.r
     gaps = n_words - budget + 1
     if len(lengths) > gaps:
         lengths = np.concatenate([lengths[: gaps - 1], [lengths[gaps - 1:].sum()]]).astype(np.int64)
-    slots = np.sort(rng.choice(gaps, size=len(lengths), replace=False)) if len(lengths) else lengths
+    slots = random_subset(gaps, len(lengths), rng)
     before = np.cumsum(lengths) - lengths  # masked words before each span
     return SpanPlan(starts=slots + before, lengths=lengths, insertions=insertions)
+
+
+def random_subset(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``k`` distinct integers of ``range(n)``, sorted (cheaper than ``rng.choice(replace=False)``)."""
+    return np.sort(rng.permutation(n)[:k])
+
+
+def random_tokens(pool: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``k`` ids drawn uniformly from ``pool`` (one float each: cheaper than ``rng.integers``)."""
+    return pool[(rng.random(k) * len(pool)).astype(np.int64)]
 
 
 def permutation_order(sentence_starts: np.ndarray, ratio: float, rng: np.random.Generator) -> np.ndarray:
@@ -124,7 +134,9 @@ def permutation_order(sentence_starts: np.ndarray, ratio: float, rng: np.random.
     chosen = rng.permutation(n)[:n_permuted]
     ordering = np.arange(n)
     ordering[chosen] = chosen[rng.permutation(n_permuted)]
-    sizes = np.diff(np.append(starts, length))[ordering]
+    ends = np.empty(n, dtype=np.int64)
+    ends[:-1], ends[-1] = starts[1:], length
+    sizes = (ends - starts)[ordering]
     offsets = np.cumsum(sizes) - sizes
     return np.repeat(starts[ordering] - offsets, sizes) + np.arange(length)
 
@@ -139,9 +151,9 @@ def span_ids(word_start: np.ndarray, maskable: np.ndarray, plan: SpanPlan) -> np
     """
     word_of_token = np.cumsum(word_start) - 1
     maskable_words = np.flatnonzero(maskable[word_start])
-    n_masked = int(plan.lengths.sum())
     span_of_masked = np.repeat(np.arange(len(plan.lengths)), plan.lengths)
-    rank = np.repeat(plan.starts - (np.cumsum(plan.lengths) - plan.lengths), plan.lengths) + np.arange(n_masked)
+    before = np.cumsum(plan.lengths) - plan.lengths
+    rank = (plan.starts - before)[span_of_masked] + np.arange(len(span_of_masked))
     span_of_word = np.full(int(word_start.sum()), -1, dtype=np.int64)
     span_of_word[maskable_words[rank]] = span_of_masked
     return span_of_word[word_of_token]
@@ -154,11 +166,9 @@ def insert_tokens(ids: np.ndarray, count: int, mask_id: int, random_ratio: float
         return ids
     total = len(ids) + count
     where = np.zeros(total, dtype=bool)
-    where[rng.choice(total, size=count, replace=False)] = True
-    inserted = np.full(count, mask_id, dtype=ids.dtype)
+    where[random_subset(total, count, rng)] = True
     is_random = rng.random(count) < random_ratio
-    replacements = random_ids[rng.integers(0, len(random_ids), size=count)]
-    inserted[is_random] = replacements[is_random]
+    inserted = np.where(is_random, random_tokens(random_ids, count, rng), mask_id)
     out = np.empty(total, dtype=ids.dtype)
     out[where] = inserted
     out[~where] = ids
@@ -181,11 +191,12 @@ def bart_noise(ids: np.ndarray, tables: TokenTables, settings: BartNoiseSettings
                           settings.poisson_lambda, rng)
         spans = span_ids(word_start, maskable, plan)
         masked = spans >= 0
-        first = masked & (np.diff(spans, prepend=-1) != 0)
+        first = masked.copy()  # the first token of each masked run becomes the <mask>
+        first[1:] &= spans[1:] != spans[:-1]
         is_random = rng.random(len(plan.lengths)) < settings.random_ratio
-        replacements = tables.random_ids[rng.integers(0, len(tables.random_ids), size=len(plan.lengths))]
+        replacements = random_tokens(tables.random_ids, len(plan.lengths), rng)
         noisy = ids.copy()
-        noisy[first] = np.where(is_random[spans[first]], replacements[spans[first]], mask_id)
+        noisy[first] = np.where(is_random, replacements, mask_id)[spans[first]]
         ids = noisy[~masked | first]
         insertions = plan.insertions
     if settings.insert_ratio > 0:

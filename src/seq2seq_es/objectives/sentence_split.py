@@ -32,14 +32,17 @@ import numpy as np
 # Titles, address and reference abbreviations that are normally followed by more text.
 # Abbreviations that usually end a sentence anyway ("etc.") are not listed: for them
 # the opener rule decides ("etc. y" continues, "etc. Luego" starts a new sentence).
-ABBREVIATIONS: frozenset[str] = frozenset("""
-    sr sra srta sres sras srs dr dra dres dras d dña dn lic lcdo lcda ing arq prof profa
-    gral cnel tte cap cmdt sgto sto sta sn mons pbro fr excmo excma ilmo ilma ud uds vd vds
-    av avda c cl pza pl plza ctra apdo dpto depto tel tfno núm nro nº pág págs pp art arts
-    vol vols ed eds fig figs cf cfr ej vs aprox máx mín cía ee uu ss hnos ltda ca op cit ibíd
-    col cols coord trad comp dir vda mr mrs ms st jr
-    ene feb abr jun jul ago sept sep oct nov dic
-""".split())
+ABBREVIATIONS: frozenset[str] = frozenset({
+    "sr", "sra", "srta", "sres", "sras", "srs", "dr", "dra", "dres", "dras", "d", "dña", "dn",
+    "lic", "lcdo", "lcda", "ing", "arq", "prof", "profa", "gral", "cnel", "tte", "cap", "cmdt",
+    "sgto", "sto", "sta", "sn", "mons", "pbro", "fr", "excmo", "excma", "ilmo", "ilma", "ud", "uds",
+    "vd", "vds", "av", "avda", "c", "cl", "pza", "pl", "plza", "ctra", "apdo", "dpto", "depto",
+    "tel", "tfno", "núm", "nro", "nº", "pág", "págs", "pp", "art", "arts", "vol", "vols", "ed",
+    "eds", "fig", "figs", "cf", "cfr", "ej", "vs", "aprox", "máx", "mín", "cía", "ee", "uu", "ss",
+    "hnos", "ltda", "ca", "op", "cit", "ibíd", "col", "cols", "coord", "trad", "comp", "dir", "vda",
+    "mr", "mrs", "ms", "st", "jr", "ene", "feb", "abr", "jun", "jul", "ago", "sept", "sep", "oct",
+    "nov", "dic",
+})
 
 TERMINALS = ".?!…"
 CLOSERS = "\"'»”’)]"
@@ -138,7 +141,7 @@ class TokenSentenceSplitter:
             positions = np.arange(len(ids))
             word_begin = np.maximum.accumulate(np.where(word_start, positions, 0))
             for period in check[check > 0]:
-                word = _LAST_WORD.search("".join(self.texts[i] for i in ids[word_begin[period - 1]:period]))
+                word = _LAST_WORD.search("".join([self.texts[i] for i in ids[word_begin[period - 1]:period].tolist()]))
                 if word is not None and is_abbreviation(word.group(1)):
                     ends[period] = False
         starts[1:] = ends | self.line_break[prev] | self.special[prev]

@@ -60,8 +60,11 @@ def compute_input_and_target_lengths(input_length: int, noise_density: float = 0
     raw = input_length
     while lengths(raw + 1)[0] <= input_length:
         raw += 1
-    while lengths(raw)[0] > input_length:  # only for tiny lengths, where clamping adds a span
+    while raw > 2 and lengths(raw)[0] > input_length:  # only for tiny lengths, where clamping adds a span
         raw -= 1
+    if lengths(raw)[0] != input_length:  # rounding can skip a length in degenerate settings
+        raise ConfigError(f"No raw length gives exactly input_length={input_length} with noise_density="
+                          f"{noise_density}, mean_span_length={mean_span_length}; try a neighbouring length.")
     return raw, lengths(raw)[1]
 
 
@@ -122,7 +125,7 @@ def t5_sentinel_ids(vocab_size: int, count: int = 100) -> np.ndarray:
 def sentinel_ids_from_tokenizer(tokenizer: Any) -> np.ndarray:
     """The ids of ``<extra_id_0>``, ``<extra_id_1>``, … in order, looked up in ``tokenizer``."""
     vocab = tokenizer.get_vocab()
-    ids = []
+    ids: list[int] = []
     while f"<extra_id_{len(ids)}>" in vocab:
         ids.append(vocab[f"<extra_id_{len(ids)}>"])
     if not ids:

@@ -37,7 +37,7 @@ class TokenTables:
     @classmethod
     def from_tokenizer(cls, tokenizer: PreTrainedTokenizerBase) -> TokenTables:
         size = len(tokenizer)
-        pieces = tokenizer.convert_ids_to_tokens(list(range(size)))
+        pieces = [str(piece) for piece in tokenizer.convert_ids_to_tokens(list(range(size)))]
         texts = tokenizer.batch_decode([[i] for i in range(size)], clean_up_tokenization_spaces=False)
         special = np.zeros(size, dtype=bool)
         special[[i for i in tokenizer.all_special_ids if i != tokenizer.unk_token_id]] = True

@@ -1,0 +1,199 @@
+"""Benchmark the pretraining noise: collator throughput vs a per-token Python reference,
+and the collators' share of a tiny-model training step; also the Spanish sentence
+splitter against the UD Spanish-GSD gold segmentation.
+
+    .venv/bin/python benchmarks/bench_objectives.py            # full run (~1-2 min)
+    .venv/bin/python benchmarks/bench_objectives.py --quick    # smoke run
+
+Numbers are printed; copy them into benchmarks/RESULTS.md (## objectives).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import itertools
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "objectives"))
+
+import reference_noise  # noqa: E402  (the per-token reference lives with the tests)
+
+from seq2seq_es.models.presets import build_model  # noqa: E402
+from seq2seq_es.objectives.bart_denoising import BartDenoisingCollator, BartNoiseSettings  # noqa: E402
+from seq2seq_es.objectives.packing import pack_blocks  # noqa: E402
+from seq2seq_es.objectives.sentence_split import sentence_spans, split_sentences  # noqa: E402
+from seq2seq_es.objectives.span_corruption import SpanCorruptionCollator, t5_sentinel_ids  # noqa: E402
+from seq2seq_es.objectives.token_tables import TokenTables  # noqa: E402
+from seq2seq_es.tokenizer.bpe import train_byte_level_bpe  # noqa: E402
+
+Batch = list[tuple[int, np.ndarray]]
+
+
+def load_texts(path: Path, count: int) -> list[str]:
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line)["text"] for line in itertools.islice(handle, count)]
+
+
+def per_second(function: Callable[[Batch], Any], batches: list[Batch], min_seconds: float) -> tuple[float, float]:
+    """(examples per second, seconds per batch), repeating the batches for at least ``min_seconds``."""
+    examples, start = 0, time.perf_counter()
+    for batch in itertools.cycle(batches):
+        function(batch)
+        examples += len(batch)
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds and examples >= len(batches[0]) * len(batches):
+            return examples / elapsed, elapsed / (examples / len(batch))
+    raise AssertionError("unreachable")
+
+
+def reference_bart_collate(collator: BartDenoisingCollator) -> Callable[[Batch], dict[str, torch.Tensor]]:
+    """The per-token reference noise + list padding, as a straightforward collator would do it."""
+
+    def collate(batch: Batch) -> dict[str, torch.Tensor]:
+        rows, labels = [], []
+        for index, block in batch:
+            rng = np.random.default_rng([collator.seed, collator.epoch, index])
+            noisy = reference_noise.bart_noise(block.tolist(), collator.tables, collator.settings,
+                                               collator.mask_id, rng)
+            rows.append([collator.bos_id, *noisy, collator.eos_id])
+            labels.append([collator.bos_id, *block.tolist(), collator.eos_id])
+        width = max(len(r) for r in rows)
+        inputs = torch.tensor([r + [collator.pad_id] * (width - len(r)) for r in rows])
+        target = torch.tensor(labels)
+        decoder = torch.cat([torch.full((len(batch), 1), collator.decoder_start_id), target[:, :-1]], dim=1)
+        return {"input_ids": inputs, "attention_mask": (inputs != collator.pad_id).long(),
+                "decoder_input_ids": decoder, "labels": target}
+
+    return collate
+
+
+def reference_t5_collate(collator: SpanCorruptionCollator) -> Callable[[Batch], dict[str, torch.Tensor]]:
+    def collate(batch: Batch) -> dict[str, torch.Tensor]:
+        inputs, targets = [], []
+        for index, block in batch:
+            rng = np.random.default_rng([collator.seed, collator.epoch, index])
+            source, target = reference_noise.span_corruption(
+                block.tolist(), collator.sentinel_ids.tolist(), collator.eos_id, collator.noise_density,
+                collator.mean_span_length, rng)
+            inputs.append(source)
+            targets.append(target)
+        labels = torch.tensor(targets)
+        decoder = torch.cat([torch.full((len(batch), 1), collator.decoder_start_id), labels[:, :-1]], dim=1)
+        ids = torch.tensor(inputs)
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "decoder_input_ids": decoder,
+                "labels": labels}
+
+    return collate
+
+
+def training_step_seconds(tokenizer: Any, batch: dict[str, torch.Tensor], steps: int) -> float:
+    """Median seconds of forward + backward + AdamW step of barto-tiny on ``batch``."""
+    model = build_model("barto-tiny", tokenizer, seed=0)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    times = []
+    for step in range(steps + 2):
+        start = time.perf_counter()
+        model(**batch).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if step >= 2:  # warm-up
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def ud_scores(path: Path, tokenizer: Any, tables: TokenTables) -> dict[str, float]:
+    rows = [json.loads(line) for line in path.open(encoding="utf-8")]
+    found = correct = gold_total = agree = 0
+    for row in rows:
+        text, gold, position = row["text"], set(), 0
+        for sentence in row["sentences"][:-1]:
+            position = text.index(sentence, position) + len(sentence)
+            gold.add(position)
+        predicted = {end for _, end in sentence_spans(text)[:-1]}
+        found, correct, gold_total = found + len(predicted), correct + len(predicted & gold), gold_total + len(gold)
+        ids = np.asarray(tokenizer(text, add_special_tokens=False)["input_ids"])
+        starts = np.flatnonzero(tables.sentences.sentence_starts(ids, tables.word_starts(ids)))
+        pieces = [tokenizer.decode(piece).strip() for piece in np.split(ids, starts[1:])]
+        agree += pieces == split_sentences(text)
+    precision, recall = correct / found, correct / gold_total
+    return {"windows": len(rows), "gold_boundaries": gold_total, "precision": precision, "recall": recall,
+            "f1": 2 * precision * recall / (precision + recall), "token_level_same_as_text_level": agree / len(rows)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--documents", type=int, default=600)
+    parser.add_argument("--vocab-size", type=int, default=8000)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--seq-len", type=int, default=128, help="BART example length (<s> and </s> included)")
+    parser.add_argument("--t5-input-length", type=int, default=512)
+    parser.add_argument("--seconds", type=float, default=5.0, help="minimum timing per collator")
+    parser.add_argument("--steps", type=int, default=10, help="timed training steps")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.documents, args.seconds, args.steps, args.vocab_size = 150, 0.5, 2, 2000
+    torch.set_num_threads(args.threads)
+
+    texts = load_texts(args.data / "pretrain" / "sample.jsonl.gz", args.documents)
+    tokenizer = train_byte_level_bpe(texts, args.vocab_size)
+    ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    bart = BartDenoisingCollator.from_tokenizer(tokenizer, BartNoiseSettings(), seed=0)
+    t5 = SpanCorruptionCollator(args.t5_input_length, t5_sentinel_ids(len(tokenizer)), eos_id=tokenizer.eos_token_id,
+                                decoder_start_id=tokenizer.pad_token_id, seed=0)
+    bart_blocks = list(pack_blocks(ids, args.seq_len - 2, tokenizer.eos_token_id))
+    t5_blocks = list(pack_blocks(ids, t5.raw_length, tokenizer.eos_token_id))
+    size = args.batch_size
+
+    def batches(blocks: list[np.ndarray]) -> list[Batch]:
+        return [list(enumerate(blocks))[i:i + size] for i in range(0, len(blocks) - size + 1, size)][:20]
+
+    print(f"corpus: {len(texts)} documents of pretrain/sample.jsonl.gz, byte-level BPE vocab {len(tokenizer)}, "
+          f"{len(bart_blocks)} BART blocks of {args.seq_len}, {len(t5_blocks)} T5 blocks of {t5.raw_length}; "
+          f"batch {size}, torch threads {args.threads}")
+    results: dict[str, Any] = {}
+    for name, collator, reference, blocks in (("bart", bart, reference_bart_collate(bart), bart_blocks),
+                                              ("t5", t5, reference_t5_collate(t5), t5_blocks)):
+        sample = batches(blocks)
+        for a, b in zip(collator(sample[0]).values(), reference(sample[0]).values(), strict=True):
+            assert torch.equal(a, b), f"{name}: vectorized and reference batches differ"
+        fast, fast_batch = per_second(collator, sample, args.seconds)
+        slow, _ = per_second(reference, sample, args.seconds)
+        results[name] = {"examples_per_s": fast, "reference_examples_per_s": slow, "speedup": fast / slow,
+                         "ms_per_batch": fast_batch * 1000}
+        print(f"{name:4s} collator {fast:9.0f} examples/s ({fast_batch * 1000:6.2f} ms/batch of {size}) | "
+              f"per-token reference {slow:8.0f} examples/s | speed-up x{fast / slow:.1f}")
+
+    step = training_step_seconds(tokenizer, bart(batches(bart_blocks)[0]), args.steps)
+    share = results["bart"]["ms_per_batch"] / 1000 / step
+    print(f"barto-tiny training step on {size}x{args.seq_len}: {step * 1000:.0f} ms (median of {args.steps}); "
+          f"BART collator = {share:.2%} of a step (target < 5%)")
+    results["train_step_ms"], results["bart_share_of_step"] = step * 1000, share
+
+    ud = args.data / "ud" / "es_gsd_test_groups.jsonl"
+    if ud.is_file():
+        scores = ud_scores(ud, tokenizer, bart.tables)
+        print(f"UD Spanish-GSD test ({scores['windows']} windows of 5 sentences, {scores['gold_boundaries']} "
+              f"gold boundaries): precision {scores['precision']:.3f} recall {scores['recall']:.3f} "
+              f"F1 {scores['f1']:.3f}; token-level split == text-level split in "
+              f"{scores['token_level_same_as_text_level']:.1%} of windows")
+        results["ud"] = scores
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

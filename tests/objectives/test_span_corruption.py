@@ -1,0 +1,154 @@
+"""T5 span corruption: exact lengths, lossless sentinels, equal to the per-token reference."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import reference_noise
+import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from seq2seq_es.errors import ConfigError, DataError
+from seq2seq_es.objectives.span_corruption import (
+    SpanCorruptionCollator,
+    compute_input_and_target_lengths,
+    noise_masks,
+    span_corruption,
+    span_counts,
+    t5_sentinel_ids,
+)
+
+VOCAB = 1000
+SENTINELS = t5_sentinel_ids(VOCAB)  # 999, 998, …
+EOS, PAD = 1, 0
+
+
+def raw_blocks(count: int, length: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(2, VOCAB - 100, size=length) for _ in range(count)]
+
+
+def test_t5_base_lengths() -> None:
+    """The numbers of t5/seqio and nanoT5 for T5 v1.1 pretraining."""
+    assert compute_input_and_target_lengths(512, 0.15, 3.0) == (568, 114)
+    assert compute_input_and_target_lengths(512, 0.5, 3.0)[0] < 1024
+
+
+@given(input_length=st.integers(3, 2048), density=st.sampled_from([0.05, 0.15, 0.3, 0.5]),
+       mean=st.sampled_from([1.0, 3.0, 8.0]))
+def test_raw_length_is_the_largest_that_fits(input_length: int, density: float, mean: float) -> None:
+    try:
+        raw, target = compute_input_and_target_lengths(input_length, density, mean)
+    except ConfigError:
+        assert (density, mean) != (0.15, 3.0), "T5's setting reaches every length"
+        return
+
+    def corrupted(length: int) -> tuple[int, int]:
+        noise, spans = span_counts(length, density, mean)
+        return length - noise + spans + 1, noise + spans + 1
+
+    assert corrupted(raw) == (input_length, target)
+    assert corrupted(raw + 1)[0] > input_length
+
+
+def test_collator_gives_exact_lengths_without_padding() -> None:
+    collator = SpanCorruptionCollator(512, SENTINELS, eos_id=EOS, decoder_start_id=PAD, seed=3)
+    assert (collator.raw_length, collator.target_length) == (568, 114)
+    batch = collator(list(enumerate(raw_blocks(4, 568))))
+    assert batch["input_ids"].shape == (4, 512) and batch["labels"].shape == (4, 114)
+    assert batch["attention_mask"].all() and (batch["input_ids"] != PAD).all()
+    assert (batch["input_ids"][:, -1] == EOS).all() and (batch["labels"][:, -1] == EOS).all()
+    assert (batch["decoder_input_ids"][:, 0] == PAD).all()
+    assert torch.equal(batch["decoder_input_ids"][:, 1:], batch["labels"][:, :-1])
+    for row in batch["input_ids"]:
+        sentinels = row[row >= VOCAB - 100]
+        assert sentinels.tolist() == SENTINELS[:28].tolist(), "28 sentinels, <extra_id_0> first, in order"
+
+
+def reconstruct(inputs: list[int], targets: list[int]) -> list[int]:
+    """Put every sentinel's target tokens back in its place in the input."""
+    fills: dict[int, list[int]] = {}
+    current: list[int] = []
+    for token in targets[:-1]:
+        if token in SENTINELS:
+            current = fills.setdefault(token, [])
+        else:
+            current.append(token)
+    out = []
+    for token in inputs[:-1]:
+        out.extend(fills[token] if token in SENTINELS else [token])
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(length=st.integers(2, 700), density=st.sampled_from([0.15, 0.3, 0.5, 0.9]),
+       mean=st.sampled_from([1.0, 3.0, 10.0]), seed=st.integers(0, 2**32 - 1))
+def test_interleaving_by_sentinel_restores_the_original(length: int, density: float, mean: float,
+                                                        seed: int) -> None:
+    assume(span_counts(length, density, mean).noise_spans <= len(SENTINELS))
+    ids = raw_blocks(3, length, seed % 1000)
+    rngs = [np.random.default_rng([seed, i]) for i in range(3)]
+    mask = noise_masks(rngs, length, density, mean)
+    inputs, targets = span_corruption(np.stack(ids), mask, SENTINELS, EOS)
+    noise, spans = span_counts(length, density, mean)
+    assert inputs.shape == (3, length - noise + spans + 1) and targets.shape == (3, noise + spans + 1)
+    for row in range(3):
+        assert reconstruct(inputs[row].tolist(), targets[row].tolist()) == ids[row].tolist()
+        expected = reference_noise.span_corruption(ids[row].tolist(), SENTINELS.tolist(), EOS, density, mean,
+                                                   np.random.default_rng([seed, row]))
+        assert (inputs[row].tolist(), targets[row].tolist()) == expected
+
+
+def test_noise_statistics() -> None:
+    """15% of the tokens in spans of mean length 3, spread over the whole block."""
+    rngs = [np.random.default_rng(i) for i in range(400)]
+    mask = noise_masks(rngs, 568, 0.15, 3.0)
+    assert (mask.sum(1) == 85).all()
+    starts = mask & ~np.pad(mask, ((0, 0), (1, 0)))[:, :-1]
+    assert (starts.sum(1) == 28).all()
+    assert not mask[:, 0].any() and mask[:, -1].all(), "as seqio: a non-noise span first, a noise span last"
+    coverage = mask.mean(0)
+    assert abs(coverage.mean() - 85 / 568) < 1e-9 and coverage[1:-10].max() < 0.25
+
+
+def test_same_seed_same_batch_and_workers(tmp_path: object) -> None:
+    collator = SpanCorruptionCollator(128, SENTINELS, eos_id=EOS, decoder_start_id=PAD, seed=11)
+    items = list(enumerate(raw_blocks(12, collator.raw_length)))
+    clone = pickle.loads(pickle.dumps(collator))
+    first = collator(items[:4])
+    assert all(torch.equal(first[k], clone(items[:4])[k]) for k in first)
+    assert torch.equal(collator(items[2:3])["input_ids"][0], first["input_ids"][2])
+    clone.set_epoch(1)
+    assert not torch.equal(clone(items[:4])["input_ids"], first["input_ids"])
+
+    order = [[0, 5, 2], [11, 3, 7], [1, 4, 6]]
+    runs = [list(torch.utils.data.DataLoader(items, batch_sampler=order, collate_fn=collator, num_workers=w))
+            for w in (0, 2)]
+    for one, two in zip(*runs, strict=True):
+        assert all(torch.equal(one[k], two[k]) for k in one)
+
+
+def test_tiny_and_degenerate_inputs() -> None:
+    for input_length in (3, 4, 5, 8):
+        collator = SpanCorruptionCollator(input_length, SENTINELS, eos_id=EOS, decoder_start_id=PAD, seed=0)
+        batch = collator(list(enumerate(raw_blocks(2, collator.raw_length))))
+        assert batch["input_ids"].shape == (2, input_length)
+        assert batch["labels"].shape == (2, collator.target_length)
+    special = SpanCorruptionCollator(8, SENTINELS, eos_id=EOS, decoder_start_id=PAD, seed=0)
+    batch = special([(0, np.full(special.raw_length, EOS)), (1, np.full(special.raw_length, PAD))])
+    assert batch["input_ids"].shape == (2, 8)
+
+
+def test_user_errors_are_clear() -> None:
+    collator = SpanCorruptionCollator(512, SENTINELS, eos_id=EOS, decoder_start_id=PAD, seed=0)
+    with pytest.raises(DataError, match="exactly 568 tokens"):
+        collator([(0, np.arange(100))])
+    with pytest.raises(DataError, match="exactly 568 tokens"):
+        collator([])
+    with pytest.raises(ConfigError, match="sentinels"):
+        SpanCorruptionCollator(4096, SENTINELS[:10], eos_id=EOS, decoder_start_id=PAD, seed=0)
+    with pytest.raises(ConfigError, match="too short"):
+        compute_input_and_target_lengths(2)
