@@ -77,3 +77,16 @@ def test_cli_vocab_too_small_is_a_clear_error(spanish_jsonl: Path, tmp_path: Pat
     result = runner.invoke(app, ["tokenizer", f"input={spanish_jsonl}", f"output_dir={tmp_path}", "vocab_size=100"])
     assert result.exit_code == 2
     assert "byte alphabet" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("kind", ["bpe", "unigram"])
+def test_configured_normalization_reaches_the_saved_tokenizer(kind: str, spanish_jsonl: Path, tmp_path: Path) -> None:
+    """normalization=none keeps decomposed text as is; nfkc also folds compatibility characters."""
+    vocab_size = 400 if kind == "bpe" else 600
+    for form in ("none", "nfkc"):
+        out = tmp_path / form
+        run_tokenizer(TokenizerConfig(input=str(spanish_jsonl), output_dir=str(out), kind=kind,
+                                      vocab_size=vocab_size, normalization=form))
+        tokenizer = AutoTokenizer.from_pretrained(str(out))
+        same = tokenizer("nin\u0303o ²")["input_ids"] == tokenizer("niño 2")["input_ids"]
+        assert same == (form == "nfkc")

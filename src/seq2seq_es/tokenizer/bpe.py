@@ -42,7 +42,9 @@ def train_byte_level_bpe(texts: Iterable[str] | TrainingSample, vocab_size: int,
     """Train a BART-style byte-level BPE tokenizer on the first ``max_chars`` characters of ``texts``.
 
     ``vocab_size`` counts everything (bytes, merges, special tokens); the result can be
-    smaller when the sample has fewer pairs seen ``min_frequency`` times. Raises
+    smaller when the sample has fewer pairs seen ``min_frequency`` times. A ready
+    ``TrainingSample`` brings its own size cap and normalization (``max_chars`` and
+    ``normalization`` are then not used). Raises
     ``DataError`` for an empty corpus and when ``vocab_size`` cannot hold the byte
     alphabet plus the special tokens.
     """
@@ -53,7 +55,7 @@ def train_byte_level_bpe(texts: Iterable[str] | TrainingSample, vocab_size: int,
     sample = texts if isinstance(texts, TrainingSample) else TrainingSample(texts, max_chars, normalization)
     sample.first_text_or_raise()
     tokenizer = Tokenizer(models.BPE())
-    tokenizer.normalizer = tokenizers_normalizer(normalization)
+    tokenizer.normalizer = tokenizers_normalizer(sample.normalization)
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(

@@ -21,8 +21,8 @@ class TokenizerConfig(StrictModel):
     text_key: str = "text"
     output_dir: str = "runs/tokenizer"
     kind: Literal["bpe", "unigram"] = "bpe"
-    vocab_size: int = Field(8000, gt=0, description="Size of the whole vocabulary: special tokens and sentinels included "
-                                                    "(BART 50264, T5 32128).")
+    vocab_size: int = Field(8000, gt=0, description="Size of the whole vocabulary, special tokens and sentinels included "
+                                                    "(BART 50264, T5 32128); an upper bound: a small sample gives fewer.")
     normalization: Normalization = Field("nfc", description="Unicode form applied before training and encoding; "
                                                             "case and accents are always kept.")
     max_chars: int = Field(50_000_000, gt=0, description="Train on the first this-many characters (sample size).")

@@ -18,6 +18,9 @@ from seq2seq_es.tokenizer.normalization import Normalization, normalize_text
 class TrainingSample:
     """Iterate normalized texts until ``max_chars`` characters were yielded; count them.
 
+    ``normalization`` is public: the trainers give the tokenizer the same normalizer, so
+    encoding sees text exactly as training did.
+
     Iterable once. ``first_text_or_raise()`` checks, before a trainer starts, that the
     corpus holds at least one non-blank text, so an empty corpus fails with a clear
     ``DataError`` instead of a library error or an empty vocabulary.
@@ -26,7 +29,7 @@ class TrainingSample:
     def __init__(self, texts: Iterable[str], max_chars: int, normalization: Normalization = "nfc") -> None:
         self._texts = iter(texts)
         self._max_chars = max_chars
-        self._normalization = normalization
+        self.normalization: Normalization = normalization
         self._first: str | None = None
         self.chars = 0
         self.texts = 0
@@ -47,7 +50,7 @@ class TrainingSample:
                 return
             if not text.strip():
                 continue
-            text = normalize_text(text, self._normalization)
+            text = normalize_text(text, self.normalization)
             self.chars += len(text)
             self.texts += 1
             yield text

@@ -29,7 +29,8 @@ def run_tokenizer(config: TokenizerConfig) -> dict[str, Any]:
         tokenizer = train_unigram(sample, config.vocab_size, config.extra_ids, config.character_coverage)
     seconds = time.perf_counter() - start
     save_tokenizer(tokenizer, config.output_dir)
-    summary = {"kind": KIND_NAMES[config.kind], "vocab_size": len(tokenizer), "normalization": config.normalization,
+    summary = {"kind": KIND_NAMES[config.kind], "vocab_size": len(tokenizer), "requested_vocab_size": config.vocab_size,
+               "normalization": config.normalization,
                "trained_on": {**sample.stats(), "seconds": round(seconds, 2)},
                **special_token_ids(tokenizer)}
     write_json(Path(config.output_dir) / "summary.json", summary)

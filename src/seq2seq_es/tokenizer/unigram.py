@@ -59,9 +59,11 @@ def train_unigram(texts: Iterable[str] | TrainingSample, vocab_size: int, extra_
     """Train a T5-style unigram tokenizer of ``vocab_size`` ids (sentinels included).
 
     ``character_coverage`` is sentencepiece's: the share of characters of the sample that
-    get their own piece; the rarest rest is spelled in bytes. Raises ``DataError`` for an
-    empty corpus, a ``vocab_size`` too small for the control, byte and sentinel tokens plus
-    the sample's characters, and a sample too small for ``vocab_size`` pieces.
+    get their own piece; the rarest rest is spelled in bytes. ``vocab_size`` is an upper
+    bound, as for the BPE: a sample too small for it gives fewer learned pieces. Raises
+    ``DataError`` for an empty corpus and a ``vocab_size`` too small for the control, byte
+    and sentinel tokens plus the sample's characters. A ready
+    ``TrainingSample`` brings its own size cap and normalization.
     """
     if vocab_size < min_unigram_vocab_size(extra_ids):
         raise DataError(
@@ -71,7 +73,7 @@ def train_unigram(texts: Iterable[str] | TrainingSample, vocab_size: int, extra_
     sample = texts if isinstance(texts, TrainingSample) else TrainingSample(texts, max_chars, normalization)
     sample.first_text_or_raise()
     proto = sentencepiece_unigram_proto(sample, vocab_size - extra_ids, character_coverage)
-    return unigram_tokenizer_from_sentencepiece(proto, extra_ids, normalization)
+    return unigram_tokenizer_from_sentencepiece(proto, extra_ids, sample.normalization)
 
 
 def _sentences(texts: Iterable[str]) -> Iterator[str]:
@@ -95,13 +97,14 @@ def sentencepiece_unigram_proto(texts: Iterable[str], pieces: int, character_cov
             # The text is already normalized (TrainingSample) and whitespace is kept verbatim.
             normalization_rule_name="identity", remove_extra_whitespaces=False,
             character_coverage=character_coverage, max_sentence_length=MAX_SENTENCE_BYTES,
-            num_threads=os.cpu_count() or 1, minloglevel=2,
+            # A soft limit, like the BPE trainer: a sample too small for ``pieces`` gives fewer
+            # pieces (the summary shows the real size) and the sentinels still come last.
+            hard_vocab_limit=False, num_threads=os.cpu_count() or 1, minloglevel=2,
         )
     except RuntimeError as exc:
         raise DataError(f"sentencepiece could not train a unigram model of {pieces} pieces (+ sentinels): {str(exc).rstrip('.')}. "
                         "If the vocabulary is too small for the characters of the corpus, raise vocab_size or "
-                        "lower character_coverage; if it is too large for the corpus, lower vocab_size or "
-                        "train on more text.") from None
+                        "lower character_coverage.") from None
     return model.getvalue()
 
 
