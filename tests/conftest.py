@@ -58,9 +58,9 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
             pairs.append({"id": f"{split}-{i}", "src": text, "tgt": text})
         write_jsonl(root / "copy" / f"{split}.jsonl", pairs)
     (root / "copy_task.yaml").write_text(
-        "name: copy\nkind: translation\ntrain_file: copy/train.jsonl\nvalidation_file: copy/validation.jsonl\n"
-        "source_template: '{src}'\ntarget_field: tgt\nmetrics: [bleu, chrf, rouge]\n"
-        "max_source_length: 32\nmax_target_length: 32\nnum_beams: 1\n",
+        "name: copy\nkind: copy\nlocal: {train: copy/train.jsonl, validation: copy/validation.jsonl}\n"
+        "source_template: '{src}'\ntarget_field: tgt\nmetrics: [bleu, chrf, rouge]\nselection_metric: chrf.score\n"
+        "max_source_length: 32\nmax_target_length: 32\ndecoding: {num_beams: 1}\n",
         encoding="utf-8",
     )
     return root

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from seq2seq_es.cli import app
 
-COMMANDS = ["corpus", "tokenizer", "pretrain", "finetune", "predict", "score", "demo"]
+COMMANDS = ["corpus", "tokenizer", "pretrain", "finetune", "predict", "eval", "eval-matrix", "score", "demo"]
 runner = CliRunner()
 
 

@@ -39,14 +39,16 @@ def config_schemas() -> dict[str, type]:
     """Config schema of each command: ``configs/<command>/*.yaml`` validate against these."""
     from seq2seq_es.corpus.pipeline import CorpusConfig
     from seq2seq_es.demo import DemoConfig
+    from seq2seq_es.metrics.compare_command import CompareConfig
     from seq2seq_es.metrics.score_command import ScoreConfig
-    from seq2seq_es.tasks.finetune import FinetuneConfig, PredictConfig
+    from seq2seq_es.tasks.evaluate import EvalConfig, MatrixConfig, PredictConfig
+    from seq2seq_es.tasks.finetune import FinetuneConfig
     from seq2seq_es.tokenizer.config import TokenizerConfig, TokenizerReportConfig
     from seq2seq_es.training.pretrain import PretrainConfig
 
     return {"corpus": CorpusConfig, "tokenizer": TokenizerConfig, "tokenizer-report": TokenizerReportConfig,
             "pretrain": PretrainConfig,
-            "finetune": FinetuneConfig, "predict": PredictConfig, "score": ScoreConfig, "demo": DemoConfig}
+            "finetune": FinetuneConfig, "predict": PredictConfig, "eval": EvalConfig, "eval-matrix": MatrixConfig, "score": ScoreConfig, "compare": CompareConfig, "demo": DemoConfig}
 
 
 def _quiet_libraries() -> None:
@@ -102,14 +104,15 @@ def main_options(ctx: typer.Context,
 
 @app.command()
 def corpus(ctx: typer.Context, config: ConfigOption = None, overrides: Overrides = None) -> None:
-    """Clean raw Spanish JSONL into shards (datatrove), with stats.json and rejects/."""
+    """Clean raw Spanish text into deduplicated shards (datatrove), with stats.json and rejects/."""
     from seq2seq_es.corpus.pipeline import CorpusConfig, run_corpus
+    from seq2seq_es.corpus.summary import print_summary
 
     cfg = _load(ctx, CorpusConfig, config, overrides)
     _record(cfg, cfg.output_dir, "corpus")
-    stats = _execute(ctx, lambda: run_corpus(cfg))
-    _print_mapping("corpus stats", {step: json.dumps(c, ensure_ascii=False) for step, c in stats.items()})
-    console.print(f"shards: {Path(cfg.output_dir) / 'shards'}")
+    debug = bool(ctx.obj and ctx.obj.get("debug"))
+    stats = _execute(ctx, lambda: run_corpus(cfg, quiet=not debug))
+    print_summary(console, stats, Path(cfg.output_dir))
 
 
 @app.command()
@@ -139,23 +142,28 @@ def tokenizer_report(ctx: typer.Context, config: ConfigOption = None, overrides:
     console.print(f"report: {Path(cfg.output_dir) / REPORT_FILE}")
 
 
+ResumeOption = Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in output_dir.")]
+
+
 @app.command()
-def pretrain(ctx: typer.Context, config: ConfigOption = None, overrides: Overrides = None) -> None:
+def pretrain(ctx: typer.Context, config: ConfigOption = None, resume: ResumeOption = False,
+             overrides: Overrides = None) -> None:
     """Pretrain a preset model with a denoising objective on corpus shards."""
     from seq2seq_es.training.pretrain import PretrainConfig, run_pretrain
 
-    cfg = _load(ctx, PretrainConfig, config, overrides)
+    cfg = _load(ctx, PretrainConfig, config, [*(overrides or []), *(["resume=true"] if resume else [])])
     _record(cfg, cfg.output_dir, "pretrain")
     summary = _execute(ctx, lambda: run_pretrain(cfg))
     _print_mapping("pretraining", summary)
 
 
 @app.command()
-def finetune(ctx: typer.Context, config: ConfigOption = None, overrides: Overrides = None) -> None:
+def finetune(ctx: typer.Context, config: ConfigOption = None, resume: ResumeOption = False,
+             overrides: Overrides = None) -> None:
     """Fine-tune a model on a task, decode its validation split and score it."""
     from seq2seq_es.tasks.finetune import FinetuneConfig, run_finetune
 
-    cfg = _load(ctx, FinetuneConfig, config, overrides)
+    cfg = _load(ctx, FinetuneConfig, config, [*(overrides or []), *(["resume=true"] if resume else [])])
     _record(cfg, cfg.output_dir, "finetune")
     scores = _execute(ctx, lambda: run_finetune(cfg))
     _print_scores(scores)
@@ -164,7 +172,7 @@ def finetune(ctx: typer.Context, config: ConfigOption = None, overrides: Overrid
 @app.command()
 def predict(ctx: typer.Context, config: ConfigOption = None, overrides: Overrides = None) -> None:
     """Decode a task split with a trained model into predictions.jsonl."""
-    from seq2seq_es.tasks.finetune import PredictConfig, run_predict
+    from seq2seq_es.tasks.evaluate import PredictConfig, run_predict
 
     cfg = _load(ctx, PredictConfig, config, overrides)
     _record(cfg, Path(cfg.output).parent, "predict")
@@ -172,23 +180,93 @@ def predict(ctx: typer.Context, config: ConfigOption = None, overrides: Override
     console.print(f"predictions: {path}")
 
 
+@app.command("eval")
+def evaluate(ctx: typer.Context, config: ConfigOption = None, overrides: Overrides = None) -> None:
+    """Decode and score a task split with any model (cross-domain: a model fine-tuned on another task)."""
+    from seq2seq_es.tasks.evaluate import EvalConfig, run_eval
+
+    cfg = _load(ctx, EvalConfig, config, overrides)
+    _record(cfg, cfg.output_dir, "eval")
+    scores = _execute(ctx, lambda: run_eval(cfg))
+    _print_scores(scores)
+    console.print(f"scores: {Path(cfg.output_dir) / 'scores.json'}")
+
+
+@app.command("eval-matrix")
+def eval_matrix(ctx: typer.Context, config: ConfigOption = None, overrides: Overrides = None) -> None:
+    """Evaluate every model × task pair (e.g. models=[a,b] tasks=[tatoeba-es-en,ntrex-es-en]); writes matrix.md."""
+    from seq2seq_es.tasks.evaluate import MatrixConfig, run_matrix
+
+    cfg = _load(ctx, MatrixConfig, config, overrides)
+    _record(cfg, cfg.output_dir, "eval-matrix")
+    result = _execute(ctx, lambda: run_matrix(cfg))
+    console.print(result["table"])
+    console.print(f"matrix: {Path(cfg.output_dir) / 'matrix.md'}")
+
+
+@app.command()
+def tasks() -> None:
+    """List the registered tasks: source, lengths, metrics."""
+    from seq2seq_es.tasks.registry import get_task, task_names
+
+    table = Table(title="registered tasks")
+    for column in ("task", "kind", "source", "src/tgt", "metrics", "selection"):
+        table.add_column(column)
+    for name in task_names():
+        task = get_task(name)
+        source = (f"hub {task.hub.dataset}" + (f" ({task.hub.config})" if task.hub.config else "")) if task.hub \
+            else "local " + (task.local.file or task.local.validation or "") if task.local else ""
+        table.add_row(name, task.kind, source, f"{task.max_source_length}/{task.max_target_length}",
+                      ", ".join(task.metrics), task.selection_metric)
+    console.print(table)
+
+
 @app.command()
 def score(ctx: typer.Context, config: ConfigOption = None,
-          pred: Annotated[Path | None, typer.Option("--pred", help="predictions.jsonl to score.")] = None,
+          pred: Annotated[Path | None, typer.Option("--pred", help="predictions.jsonl (or .txt) to score.")] = None,
+          ref: Annotated[Path | None, typer.Option("--ref", help="Separate references (JSONL by id, or .txt).")] = None,
           metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Metric (repeatable).")] = None,
           overrides: Overrides = None) -> None:
-    """Score a predictions.jsonl file (BLEU, chrF, ROUGE) into scores.json."""
+    """Score predictions into scores.json + scores.md: values, bootstrap CIs, signatures."""
     from seq2seq_es.metrics.score_command import ScoreConfig, run_score
 
     extra = list(overrides or [])
     if pred is not None:
         extra.append(f"predictions={pred}")
+    if ref is not None:
+        extra.append(f"references={json.dumps(str(ref))}")
     if metric:
         extra.append(f"metrics=[{', '.join(metric)}]")
     cfg = _load(ctx, ScoreConfig, config, extra)
     scores, output = _execute(ctx, lambda: run_score(cfg))
     _print_scores(scores)
     console.print(f"scores: {output}")
+
+
+@app.command()
+def compare(ctx: typer.Context,
+            files: Annotated[list[str], typer.Argument(help="Prediction files, the first is the baseline; "
+                                                            "then optional key=value overrides.", show_default=False)],
+            config: ConfigOption = None,
+            ref: Annotated[Path | None, typer.Option("--ref", help="Separate references (JSONL by id, or .txt).")] = None,
+            metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Metric (repeatable).")] = None) -> None:
+    """Compare systems on the same references: CIs, paired bootstrap + randomization p-values (Holm)."""
+    from seq2seq_es.metrics.compare_command import CompareConfig, run_compare
+    from seq2seq_es.metrics.report import comparison_table
+
+    extra = [item for item in files if "=" in item]
+    systems = [item for item in files if "=" not in item]
+    if systems:
+        extra.append(f"systems=[{', '.join(json.dumps(s) for s in systems)}]")
+    if ref is not None:
+        extra.append(f"references={json.dumps(str(ref))}")
+    if metric:
+        extra.append(f"metrics=[{', '.join(metric)}]")
+    cfg = _load(ctx, CompareConfig, config, extra)
+    _record(cfg, cfg.output_dir, "compare")
+    comparison, output_dir = _execute(ctx, lambda: run_compare(cfg))
+    console.print(comparison_table(comparison))
+    console.print(f"report: {output_dir / 'report.md'}")
 
 
 @app.command()
@@ -212,6 +290,44 @@ def demo(ctx: typer.Context, config: ConfigOption = None,
     _print_scores(report["scores"])
 
 
+model_app = typer.Typer(no_args_is_help=True, help="Inspect and convert models: info, BERT2BERT warm start, BART→LED.")
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("info")
+def model_info(ctx: typer.Context, path: Annotated[str, typer.Argument(
+        help="A model folder, a Hugging Face Hub id, or a preset name (barto-base, t5s-base, …).")]) -> None:
+    """Print architecture, parameters, vocabulary and special tokens of a model or preset."""
+    from seq2seq_es.models.info import model_info as describe
+
+    _print_mapping(f"model: {path}", _execute(ctx, lambda: describe(path)))
+
+
+@model_app.command("bert2bert")
+def model_bert2bert(ctx: typer.Context,
+                    encoder: Annotated[str, typer.Argument(help="BERT/RoBERTa folder or hub id.")],
+                    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write.")],
+                    decoder: Annotated[str | None, typer.Option(help="Decoder checkpoint (default: encoder).")] = None,
+                    share: Annotated[bool, typer.Option("--share", help="Tie encoder and decoder weights.")] = False,
+                    seed: Annotated[int, typer.Option(help="Seed of the new cross-attention weights.")] = 0) -> None:
+    """Warm-start an encoder-decoder (BERT2BERT) from an encoder-only checkpoint."""
+    from seq2seq_es.models.bert2bert import build_bert2bert_checkpoint
+
+    _print_mapping("bert2bert", _execute(ctx, lambda: build_bert2bert_checkpoint(encoder, output, decoder, share, seed)))
+
+
+@model_app.command("to-led")
+def model_to_led(ctx: typer.Context, bart: Annotated[str, typer.Argument(help="BART folder or hub id.")],
+                 output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write.")],
+                 max_positions: Annotated[int, typer.Option(help="Encoder positions of the LED.")] = 16_384,
+                 attention_window: Annotated[int, typer.Option(help="Sliding-window size (even).")] = 512) -> None:
+    """Convert a BART checkpoint to a Longformer-Encoder-Decoder for long inputs (LEDO)."""
+    from seq2seq_es.models.led import convert_bart_checkpoint
+
+    folder = _execute(ctx, lambda: convert_bart_checkpoint(bart, output, max_positions, attention_window))
+    console.print(f"LED ({max_positions} positions, window {attention_window}): {folder}")
+
+
 def _print_mapping(title: str, mapping: dict[str, Any]) -> None:
     table = Table(title=title)
     table.add_column("key")
@@ -222,18 +338,9 @@ def _print_mapping(title: str, mapping: dict[str, Any]) -> None:
 
 
 def _print_scores(scores: dict[str, Any]) -> None:
-    table = Table(title=f"scores ({scores.get('task', 'predictions')}, n={scores.get('n')})")
-    for column in ("metric", "value", "signature"):
-        table.add_column(column)
-    for name, result in scores.items():
-        if not isinstance(result, dict):
-            continue
-        signature = result.get("signature", "")
-        for key, value in result.items():
-            if key != "signature":
-                label = name if key == "score" else key
-                table.add_row(label, f"{value:.2f}", signature)
-    console.print(table)
+    from seq2seq_es.metrics.report import scores_table
+
+    console.print(scores_table(scores))
 
 
 def main() -> None:

@@ -17,7 +17,8 @@ from seq2seq_es.config import StrictModel
 from seq2seq_es.corpus.pipeline import CorpusConfig, run_corpus
 from seq2seq_es.errors import DataError
 from seq2seq_es.run_record import write_run_record
-from seq2seq_es.tasks.finetune import FinetuneConfig, GenerationConfig, run_finetune
+from seq2seq_es.tasks.decode import GenerationConfig
+from seq2seq_es.tasks.finetune import FinetuneConfig, run_finetune
 from seq2seq_es.tasks.registry import get_task
 from seq2seq_es.tokenizer.config import TokenizerConfig
 from seq2seq_es.tokenizer.train import run_tokenizer
@@ -61,13 +62,15 @@ def stage_configs(config: DemoConfig) -> dict[str, StrictModel]:
 def check_data(config: DemoConfig) -> None:
     data = Path(config.data)
     task = get_task(config.task)
-    needed = [data / config.corpus_file, data / task.train_file, data / task.validation_file]
-    missing = [str(p) for p in needed if not p.is_file()]
+    if task.local is None:
+        raise DataError(f"The demo runs offline on local files; task {task.name!r} is a hub task. "
+                        "Pick a local task (see `seq2seq-es tasks`).")
+    files = [config.corpus_file, *(f for f in (task.local.file, task.local.train, task.local.validation) if f)]
+    missing = [str(data / f) for f in files if not (data / f).is_file()]
     if missing:
         raise DataError(
             f"The demo needs a data folder laid out like the project's shared data; missing: {', '.join(missing)}. "
-            "Pass it with `seq2seq-es demo --data /path/to/data` (it must hold "
-            f"{config.corpus_file}, {task.train_file} and {task.validation_file}), "
+            f"Pass it with `seq2seq-es demo --data /path/to/data` (it must hold {', '.join(files)}), "
             "or set `data=...` in a demo config."
         )
 

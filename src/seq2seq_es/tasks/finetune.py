@@ -1,7 +1,18 @@
-"""The ``finetune``, ``predict`` commands: train on a task, decode its validation split, score it."""
+"""The ``finetune`` command: train a model on a task, keep the best checkpoint, decode and score.
+
+Every ``engine.eval_every`` steps the model decodes ``selection_examples`` validation
+examples (greedy by default, for speed) and is scored on the task's
+``selection_metric``; the best model so far is saved to ``best_model/`` and training
+stops early after ``patience`` evaluations without improvement. The final model
+(``model/``: the best one when selection ran, else the last) decodes the validation
+split with the task's decoding settings into ``predictions.jsonl`` and ``scores.json``
+(with bootstrap confidence intervals and metric signatures).
+"""
 
 from __future__ import annotations
 
+import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -9,32 +20,31 @@ from pydantic import Field
 from transformers import DataCollatorForSeq2Seq
 
 from seq2seq_es.config import StrictModel
-from seq2seq_es.files import atomic_dir, write_json, write_jsonl
-from seq2seq_es.inference.generate import generate, load_model, prediction_records
-from seq2seq_es.metrics.scoring import score_predictions
+from seq2seq_es.files import atomic_dir, write_json
+from seq2seq_es.inference.generate import load_model
 from seq2seq_es.models.presets import PRESETS, build_model
+from seq2seq_es.tasks.decode import GenerationConfig, decode_and_score, metric_value
 from seq2seq_es.tasks.examples import encode_examples, load_examples
 from seq2seq_es.tasks.registry import TaskSpec, get_task
-from seq2seq_es.training.config import EngineConfig, OptimConfig
 from seq2seq_es.training.batches import EpochBatches, WithoutIndex
+from seq2seq_es.training.config import EngineConfig, OptimConfig
 from seq2seq_es.training.loop import train
 from seq2seq_es.training.pretrain import load_tokenizer
 
 
-class GenerationConfig(StrictModel):
-    num_beams: int | None = Field(None, ge=1, description="None: the task's default.")
-    max_new_tokens: int | None = Field(None, ge=1, description="None: the task's max_target_length.")
-    batch_size: int = Field(32, ge=1)
-
-
 class FinetuneConfig(StrictModel):
-    task: str = "squad-es-qa"
+    task: str = Field("squad-es-qa", description="A registered task name or a task YAML file.")
     data_dir: str = "../shared/data"
-    model: str = Field("runs/pretrain/model", description="A save_pretrained folder, or a preset name for random init.")
+    model: str = Field("runs/pretrain/model", description="save_pretrained folder, hub id, or preset (random init).")
     tokenizer: str | None = Field(None, description="Tokenizer folder; needed only when `model` is a preset.")
     output_dir: str = "runs/finetune"
     max_train_examples: int | None = Field(None, ge=1)
-    max_eval_examples: int | None = Field(200, ge=1)
+    epochs: float | None = Field(None, gt=0, description="If set, overrides optim.steps (paper: 6 for summarization).")
+    selection_examples: int = Field(200, ge=1, description="Validation examples decoded at each evaluation.")
+    selection_num_beams: int = Field(1, ge=1, description="Beams when decoding for checkpoint selection.")
+    patience: int | None = Field(None, ge=1, description="Stop after this many evaluations without improvement.")
+    max_eval_examples: int | None = Field(None, ge=1, description="Final validation decoding (None: all).")
+    bootstrap_samples: int = Field(1000, ge=0)
     seed: int = 1234
     resume: bool = Field(False, description="Continue from the last checkpoint in output_dir/checkpoints.")
     optim: OptimConfig = OptimConfig(lr=5e-4, steps=300, warmup_steps=30)
@@ -42,62 +52,90 @@ class FinetuneConfig(StrictModel):
     generation: GenerationConfig = GenerationConfig()
 
 
-class PredictConfig(StrictModel):
-    task: str = "squad-es-qa"
-    data_dir: str = "../shared/data"
-    model: str = "runs/finetune/model"
-    split: str = Field("validation", pattern="^(train|validation)$")
-    output: str = "runs/predict/predictions.jsonl"
-    max_examples: int | None = Field(200, ge=1)
-    generation: GenerationConfig = GenerationConfig()
+class BestTracker:
+    """Remembers the best selection score and counts evaluations without improvement."""
+
+    def __init__(self, patience: int | None) -> None:
+        self.patience = patience
+        self.best: float | None = None
+        self.best_step = 0
+        self.stale = 0
+
+    def update(self, value: float, step: int) -> bool:
+        """Record one evaluation; True when it is a new best."""
+        if self.best is None or value > self.best:
+            self.best, self.best_step, self.stale = value, step, 0
+            return True
+        self.stale += 1
+        return False
+
+    def should_stop(self) -> bool:
+        return self.patience is not None and self.stale >= self.patience
 
 
-def _initial_model(config: FinetuneConfig) -> tuple[Any, Any]:
+def initial_model(config: FinetuneConfig) -> tuple[Any, Any]:
+    """A preset with random weights (baseline without pretraining), or a trained/hub model."""
     if config.model in PRESETS:
         tokenizer = load_tokenizer(config.tokenizer or "runs/tokenizer")
         return build_model(config.model, tokenizer, seed=config.seed), tokenizer
     return load_model(config.model)
 
 
-def predict_examples(model: Any, tokenizer: Any, task: TaskSpec, data_dir: str, split: str,
-                     limit: int | None, generation: GenerationConfig, output: str | Path) -> Path:
-    """Decode ``split`` of ``task`` and write predictions.jsonl; returns its path."""
-    examples = load_examples(task, data_dir, split, limit)
-    predictions = generate(model, tokenizer, [e.source for e in examples], task.max_source_length,
-                           generation.max_new_tokens or task.max_target_length,
-                           generation.num_beams or task.num_beams, generation.batch_size)
-    write_jsonl(output, prediction_records(examples, predictions))
-    return Path(output)
+def steps_for(config: FinetuneConfig, train_examples: int) -> OptimConfig:
+    if config.epochs is None:
+        return config.optim
+    per_step = config.optim.batch_size * config.optim.grad_accum_steps
+    return config.optim.model_copy(update={"steps": max(1, math.ceil(config.epochs * train_examples / per_step))})
 
 
 def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
-    """Fine-tune, save ``output_dir/model``, decode validation, write scores.json."""
-    task = get_task(config.task)
-    model, tokenizer = _initial_model(config)
-    features = encode_examples(load_examples(task, config.data_dir, "train", config.max_train_examples),
-                               tokenizer, task)
+    """Fine-tune, select, save ``output_dir/model``, decode validation, write scores.json."""
+    task: TaskSpec = get_task(config.task)
+    model, tokenizer = initial_model(config)
+    train_examples = load_examples(task, config.data_dir, "train", config.max_train_examples)
+    selection = load_examples(task, config.data_dir, "validation", config.selection_examples)
+    features = encode_examples(train_examples, tokenizer, task)
     collator = WithoutIndex(DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100))
-    batches = EpochBatches(features, collator, config.optim.batch_size, config.seed, config.engine.num_workers)
+    optim = steps_for(config, len(features))
+    batches = EpochBatches(features, collator, optim.batch_size, config.seed, config.engine.num_workers)
     output_dir = Path(config.output_dir)
-    result = train(model, batches, config.optim, config.engine, output_dir, config.seed,
-                   f"fine-tuning {task.name}", resume=config.resume)
+    tracker = BestTracker(config.patience)
+    quick = config.generation.model_copy(update={"num_beams": config.selection_num_beams})
+
+    def evaluate(current: Any, step: int) -> dict[str, float]:
+        scores = decode_and_score(current, tokenizer, task, selection, quick, output_dir, bootstrap_samples=0,
+                                  name="selection")
+        value = metric_value(scores, task.selection_metric)
+        if tracker.update(value, step):
+            with atomic_dir(output_dir / "best_model") as tmp:
+                current.save_pretrained(tmp)
+                tokenizer.save_pretrained(tmp)
+        return {f"validation_{task.selection_metric}": value, "best_so_far": float(tracker.best or 0.0)}
+
+    selecting = config.engine.eval_every is not None
+    result = train(model, batches, optim, config.engine, output_dir, config.seed, f"fine-tuning {task.name}",
+                   resume=config.resume, evaluate=evaluate if selecting else None,
+                   should_stop=tracker.should_stop if selecting else None)
     if not result.is_main_process:
         return {}
-    model = result.model
-    with atomic_dir(output_dir / "model") as tmp:
-        result.save_model(tmp)
-        tokenizer.save_pretrained(tmp)
-    predictions = predict_examples(model, tokenizer, task, config.data_dir, "validation",
-                                   config.max_eval_examples, config.generation, output_dir / "predictions.jsonl")
-    scores = score_predictions(predictions, task.metrics)
-    scores["task"] = task.name
-    scores["final_train_loss"] = sum(result.losses[-10:]) / len(result.losses[-10:])
+    best = output_dir / "best_model"
+    if selecting and best.is_dir():
+        final_model, _ = load_model(best)
+        shutil.rmtree(output_dir / "model", ignore_errors=True)
+        best.rename(output_dir / "model")
+    else:
+        final_model = result.model
+        with atomic_dir(output_dir / "model") as tmp:
+            result.save_model(tmp)
+            tokenizer.save_pretrained(tmp)
+    evaluation = load_examples(task, config.data_dir, "validation", config.max_eval_examples)
+    scores = decode_and_score(final_model, tokenizer, task, evaluation, config.generation, output_dir,
+                              config.bootstrap_samples)
+    scores["training"] = {"steps": result.final_state.step, "planned_steps": optim.steps,
+                          "train_examples": len(features),
+                          "final_train_loss": sum(result.losses[-10:]) / max(len(result.losses[-10:]), 1),
+                          "selection": ({"metric": task.selection_metric, "best": tracker.best,
+                                         "evaluations_without_improvement": tracker.stale}
+                                        if selecting else None)}
     write_json(output_dir / "scores.json", scores)
     return scores
-
-
-def run_predict(config: PredictConfig) -> Path:
-    task = get_task(config.task)
-    model, tokenizer = load_model(config.model)
-    return predict_examples(model, tokenizer, task, config.data_dir, config.split, config.max_examples,
-                            config.generation, config.output)

@@ -40,7 +40,7 @@ from seq2seq_es.training.optimizers import build_optimizer
 from seq2seq_es.training.schedules import build_scheduler
 
 Batch = dict[str, torch.Tensor]
-Evaluate = Callable[[Any], dict[str, float]]
+Evaluate = Callable[[Any, int], dict[str, float]]  # (model, step) → numbers to log
 
 
 @dataclass
@@ -108,8 +108,12 @@ def _open_metrics(path: Path, resume_step: int) -> TextIO:
 
 def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineConfig, output_dir: str | Path,
           seed: int, description: str = "training", resume: bool = False,
-          evaluate: Evaluate | None = None) -> TrainResult:
-    """Train ``model`` for ``optim.steps`` optimizer steps; see the module docstring."""
+          evaluate: Evaluate | None = None, should_stop: Callable[[], bool] | None = None) -> TrainResult:
+    """Train ``model`` for ``optim.steps`` optimizer steps; see the module docstring.
+
+    ``evaluate(model, step)`` runs every ``engine.eval_every`` steps (its numbers are logged);
+    ``should_stop()`` is asked after each evaluation (early stopping).
+    """
     if engine.threads:
         torch.set_num_threads(engine.threads)
     output_dir = Path(output_dir)
@@ -182,8 +186,9 @@ def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineC
                           "tflops": achieved / 1e12, "mfu": achieved / peak if peak else None}
                 result.tokens += int(window["tokens"])
                 window = {"start": now, "tokens": 0, "flops": 0.0}
-            if evaluate is not None and engine.eval_every and state.step % engine.eval_every == 0:
-                result.last_eval = evaluate(model)
+            evaluated = evaluate is not None and bool(engine.eval_every) and state.step % (engine.eval_every or 1) == 0
+            if evaluated and evaluate is not None:
+                result.last_eval = evaluate(model, state.step)
                 record = {"step": state.step, **record, **result.last_eval}
             if record and log is not None:
                 log.write(json.dumps(record) + "\n")
@@ -196,6 +201,11 @@ def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineC
                 save_checkpoint(accelerator, checkpoints, state, model_config, engine.keep_checkpoints)
             if bar is not None and task is not None:
                 bar.update(task, completed=state.step, status=f"loss {loss_value:.3f}")
+            if evaluated and should_stop is not None and should_stop():
+                accelerator.print(f"early stop at step {state.step}")
+                if engine.checkpoint_every and state.step % engine.checkpoint_every:
+                    save_checkpoint(accelerator, checkpoints, state, model_config, engine.keep_checkpoints)
+                break
         result.seconds = time.perf_counter() - start_time
     result.final_state = state
     result.model = accelerator.unwrap_model(model)

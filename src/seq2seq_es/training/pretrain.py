@@ -20,7 +20,7 @@ from seq2seq_es.config import StrictModel
 from seq2seq_es.errors import DataError
 from seq2seq_es.files import atomic_dir, write_json
 from seq2seq_es.models.presets import build_model, count_parameters
-from seq2seq_es.objectives.text_infilling import InfillingCollator, InfillingSettings
+from seq2seq_es.objectives.bart_denoising import BartDenoisingCollator, BartNoiseSettings
 from seq2seq_es.training.batches import EpochBatches
 from seq2seq_es.training.config import EngineConfig, OptimConfig
 from seq2seq_es.training.loop import train
@@ -30,8 +30,13 @@ VALIDATION_EPOCH = 2**31  # an epoch number training never reaches: fixed noise 
 
 
 class ObjectiveConfig(StrictModel):
-    mask_ratio: float = Field(0.3, ge=0, lt=1)
-    poisson_lambda: float = Field(3.0, gt=0)
+    """BART denoising (defaults: BARTO / fairseq BART); see objectives/bart_denoising.py."""
+
+    mask_ratio: float = Field(0.3, ge=0, lt=1, description="Share of words masked (text infilling).")
+    poisson_lambda: float = Field(3.0, gt=0, description="Mean masked span length, in words.")
+    permute_sentence_ratio: float = Field(1.0, ge=0, le=1, description="Share of sentences permuted.")
+    insert_ratio: float = Field(0.0, ge=0, description="Extra <mask> insertions, as a share of tokens.")
+    random_ratio: float = Field(0.1, ge=0, le=1, description="Share of <mask> replaced by a random token.")
 
 
 class PretrainConfig(StrictModel):
@@ -58,10 +63,9 @@ def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
     return AutoTokenizer.from_pretrained(str(path))
 
 
-def make_collator(config: PretrainConfig, tokenizer: PreTrainedTokenizerBase) -> InfillingCollator:
-    settings = InfillingSettings(config.objective.mask_ratio, config.objective.poisson_lambda)
-    return InfillingCollator(tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id,
-                             tokenizer.mask_token_id, tokenizer.eos_token_id, settings, config.seed)
+def make_collator(config: PretrainConfig, tokenizer: PreTrainedTokenizerBase) -> BartDenoisingCollator:
+    settings = BartNoiseSettings(**config.objective.model_dump())
+    return BartDenoisingCollator.from_tokenizer(tokenizer, settings, config.seed)
 
 
 def split_blocks(config: PretrainConfig, tokenizer: PreTrainedTokenizerBase) -> tuple[TokenBlocks, TokenBlocks]:
@@ -79,7 +83,7 @@ def split_blocks(config: PretrainConfig, tokenizer: PreTrainedTokenizerBase) -> 
 
 
 @torch.no_grad()
-def validation_loss(model: Any, collator: InfillingCollator, blocks: TokenBlocks, batch_size: int) -> float:
+def validation_loss(model: Any, collator: BartDenoisingCollator, blocks: TokenBlocks, batch_size: int) -> float:
     """Mean token loss on held-out blocks, with fixed noise (a reserved epoch number)."""
     fixed = copy.copy(collator)
     fixed.set_epoch(VALIDATION_EPOCH)
@@ -105,7 +109,7 @@ def run_pretrain(config: PretrainConfig) -> dict[str, Any]:
     batches = EpochBatches(training, collator, config.optim.batch_size, config.seed, config.engine.num_workers)
     result = train(model, batches, config.optim, config.engine, config.output_dir, config.seed, "pretraining",
                    resume=config.resume,
-                   evaluate=lambda m: {"validation_loss": validation_loss(m, collator, validation,
+                   evaluate=lambda m, _step: {"validation_loss": validation_loss(m, collator, validation,
                                                                            config.optim.batch_size)})
     if not result.is_main_process:
         return {}

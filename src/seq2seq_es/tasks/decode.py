@@ -1,0 +1,59 @@
+"""Decode a task split with a model and score it: the shared core of finetune, predict and eval."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from seq2seq_es.config import StrictModel
+from seq2seq_es.files import write_json, write_jsonl
+from seq2seq_es.inference.generate import generate, prediction_records
+from seq2seq_es.metrics.scoring import score_predictions
+from seq2seq_es.tasks.examples import Example
+from seq2seq_es.tasks.registry import TaskSpec
+
+
+class GenerationConfig(StrictModel):
+    """Decoding overrides; None keeps the task's setting (paper: beam 4)."""
+
+    num_beams: int | None = Field(None, ge=1)
+    max_new_tokens: int | None = Field(None, ge=1, description="None: the task's max_target_length.")
+    length_penalty: float | None = None
+    no_repeat_ngram_size: int | None = Field(None, ge=0)
+    batch_size: int = Field(32, ge=1)
+
+
+def decoding_settings(task: TaskSpec, generation: GenerationConfig) -> dict[str, Any]:
+    spec = task.decoding
+    return {
+        "num_beams": generation.num_beams or spec.num_beams,
+        "max_new_tokens": generation.max_new_tokens or task.max_target_length,
+        "length_penalty": spec.length_penalty if generation.length_penalty is None else generation.length_penalty,
+        "no_repeat_ngram_size": (spec.no_repeat_ngram_size if generation.no_repeat_ngram_size is None
+                                 else generation.no_repeat_ngram_size),
+    }
+
+
+def decode_and_score(model: Any, tokenizer: Any, task: TaskSpec, examples: list[Example],
+                     generation: GenerationConfig, output_dir: Path, bootstrap_samples: int = 1000,
+                     name: str = "predictions") -> dict[str, Any]:
+    """Write ``<name>.jsonl`` and ``<name>.scores.json`` (or ``scores.json``) into ``output_dir``."""
+    settings = decoding_settings(task, generation)
+    predictions = generate(model, tokenizer, [e.source for e in examples], task.max_source_length,
+                           settings.pop("max_new_tokens"), settings.pop("num_beams"), generation.batch_size,
+                           **settings)
+    path = output_dir / f"{name}.jsonl"
+    write_jsonl(path, prediction_records(examples, predictions))
+    scores = score_predictions(path, task.metrics, bootstrap_samples=bootstrap_samples)
+    scores["task"] = task.name
+    scores["decoding"] = decoding_settings(task, generation)
+    write_json(output_dir / ("scores.json" if name == "predictions" else f"{name}.scores.json"), scores)
+    return scores
+
+
+def metric_value(scores: dict[str, Any], dotted: str) -> float:
+    """``rouge.rougeL`` → scores["rouge"]["rougeL"]."""
+    metric, _, key = dotted.partition(".")
+    return float(scores[metric][key or "score"])

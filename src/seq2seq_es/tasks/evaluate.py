@@ -1,0 +1,123 @@
+"""The ``predict``, ``eval`` and ``eval-matrix`` commands.
+
+``eval`` decodes a task split with any model (fine-tuned here or a hub id) and scores
+it; ``eval-matrix`` does so for every model × task pair, which is how cross-domain
+generalisation is measured (e.g. a model fine-tuned on Tatoeba evaluated on NTREX
+news, or one fine-tuned on ParlaMint dialogue evaluated on Calderón's plays).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from seq2seq_es.config import StrictModel
+from seq2seq_es.files import atomic_write, write_json, write_jsonl
+from seq2seq_es.inference.generate import generate, load_model, prediction_records
+from seq2seq_es.tasks.decode import (
+    GenerationConfig,
+    decode_and_score,
+    decoding_settings,
+    metric_value,
+)
+from seq2seq_es.tasks.examples import load_examples
+from seq2seq_es.tasks.registry import get_task
+
+
+class PredictConfig(StrictModel):
+    task: str = "squad-es-qa"
+    data_dir: str = "../shared/data"
+    model: str = "runs/finetune/model"
+    split: str = Field("validation", pattern="^(train|validation|test)$")
+    output: str = "runs/predict/predictions.jsonl"
+    max_examples: int | None = Field(200, ge=1)
+    generation: GenerationConfig = GenerationConfig()
+
+
+class EvalConfig(StrictModel):
+    task: str = "squad-es-qa"
+    data_dir: str = "../shared/data"
+    model: str = "runs/finetune/model"
+    split: str = Field("validation", pattern="^(train|validation|test)$")
+    output_dir: str = "runs/eval"
+    max_examples: int | None = Field(None, ge=1)
+    bootstrap_samples: int = Field(1000, ge=0)
+    generation: GenerationConfig = GenerationConfig()
+
+
+class MatrixConfig(StrictModel):
+    models: list[str] = Field(min_length=1, description="Model folders or hub ids (rows).")
+    tasks: list[str] = Field(min_length=1, description="Task names or YAML files (columns).")
+    data_dir: str = "../shared/data"
+    split: str = Field("validation", pattern="^(train|validation|test)$")
+    output_dir: str = "runs/eval-matrix"
+    max_examples: int | None = Field(None, ge=1)
+    bootstrap_samples: int = Field(1000, ge=0)
+    generation: GenerationConfig = GenerationConfig()
+
+
+def run_predict(config: PredictConfig) -> Path:
+    task = get_task(config.task)
+    model, tokenizer = load_model(config.model)
+    examples = load_examples(task, config.data_dir, config.split, config.max_examples)
+    settings = decoding_settings(task, config.generation)
+    predictions = generate(model, tokenizer, [e.source for e in examples], task.max_source_length,
+                           settings.pop("max_new_tokens"), settings.pop("num_beams"), config.generation.batch_size,
+                           **settings)
+    write_jsonl(config.output, prediction_records(examples, predictions))
+    return Path(config.output)
+
+
+def run_eval(config: EvalConfig, model_and_tokenizer: tuple[Any, Any] | None = None) -> dict[str, Any]:
+    task = get_task(config.task)
+    model, tokenizer = model_and_tokenizer or load_model(config.model)
+    examples = load_examples(task, config.data_dir, config.split, config.max_examples)
+    output_dir = Path(config.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    scores = decode_and_score(model, tokenizer, task, examples, config.generation, output_dir,
+                              config.bootstrap_samples)
+    scores["model"] = config.model
+    scores["split"] = config.split
+    write_json(output_dir / "scores.json", scores)
+    return scores
+
+
+def _cell(scores: dict[str, Any], dotted: str) -> str:
+    metric, _, key = dotted.partition(".")
+    value = metric_value(scores, dotted)
+    interval = scores[metric].get("ci", {}).get(key or "score")
+    return f"{value:.2f} [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else f"{value:.2f}"
+
+
+def run_matrix(config: MatrixConfig) -> dict[str, Any]:
+    """Evaluate every model on every task; write matrix.json and matrix.md."""
+    tasks = {name: get_task(name) for name in config.tasks}
+    output_dir = Path(config.output_dir)
+    cells: dict[str, dict[str, dict[str, Any]]] = {}
+    for index, model_name in enumerate(config.models):
+        loaded = load_model(model_name)
+        folder = output_dir / f"model{index}-{Path(model_name).name}"
+        cells[model_name] = {
+            task.name: run_eval(EvalConfig(task=name, data_dir=config.data_dir, model=model_name, split=config.split,
+                                           output_dir=str(folder / task.name), max_examples=config.max_examples,
+                                           bootstrap_samples=config.bootstrap_samples,
+                                           generation=config.generation), loaded)
+            for name, task in tasks.items()}
+    columns = list(tasks.values())
+    lines = ["| model | " + " | ".join(f"{t.name} ({t.selection_metric})" for t in columns) + " |",
+             "|---|" + "---|" * len(columns)]
+    for model_name, row in cells.items():
+        lines.append(f"| {model_name} | " + " | ".join(_cell(row[t.name], t.selection_metric) for t in columns)
+                     + " |")
+    table = "\n".join(lines) + "\n"
+    summary = {"split": config.split,
+               "cells": {model_name: {t.name: {"metric": t.selection_metric,
+                                               "value": metric_value(row[t.name], t.selection_metric)}
+                                      for t in columns}
+                         for model_name, row in cells.items()}}
+    write_json(output_dir / "matrix.json", summary)
+    with atomic_write(output_dir / "matrix.md") as handle:
+        handle.write(f"# Evaluation matrix ({config.split} split; 95% bootstrap intervals)\n\n" + table)
+    return {"table": table, **summary}

@@ -1,0 +1,72 @@
+"""finetune → eval → eval-matrix end to end on tiny generated data (random-init tiny preset)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from seq2seq_es.cli import app
+from seq2seq_es.corpus.text_files import iter_texts
+from seq2seq_es.tasks.finetune import BestTracker
+from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
+from seq2seq_es.tokenizer.save import save_tokenizer
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def tokenizer_dir(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("tok")
+    save_tokenizer(train_byte_level_bpe(iter_texts(tiny_data / "pretrain"), vocab_size=400), folder)
+    return folder
+
+
+def _ok(args: list[str]) -> str:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_best_tracker_patience() -> None:
+    tracker = BestTracker(patience=2)
+    assert tracker.update(1.0, 10) and not tracker.update(0.5, 20)
+    assert not tracker.should_stop()
+    assert not tracker.update(1.0, 30) and tracker.should_stop() and tracker.best_step == 10
+
+
+def test_selection_early_stopping_eval_and_matrix(tiny_data: Path, tokenizer_dir: Path, tmp_path: Path) -> None:
+    task = str(tiny_data / "copy_task.yaml")
+    out = tmp_path / "ft"
+    _ok(["finetune", f"task={task}", f"data_dir={tiny_data}", "model=barto-tiny", f"tokenizer={tokenizer_dir}",
+         f"output_dir={out}", "optim.steps=40", "optim.batch_size=8", "optim.lr=3e-3", "engine.eval_every=5",
+         "patience=1", "selection_examples=8", "bootstrap_samples=50", "engine.measure_mfu=false"])
+    scores = json.loads((out / "scores.json").read_text(encoding="utf-8"))
+    selection = scores["training"]["selection"]
+    assert selection["metric"] == "chrf.score" and selection["best"] is not None
+    evaluations = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()
+                   if "validation_chrf.score" in line]
+    assert evaluations, "selection ran during training"
+    if scores["training"]["steps"] < 40:
+        assert selection["evaluations_without_improvement"] >= 1, "stopped early only after no improvement"
+    assert (out / "model" / "config.json").is_file() and not (out / "best_model").exists()
+    assert "ci" in scores["chrf"] and scores["n"] == 16
+
+    _ok(["eval", f"task={task}", f"data_dir={tiny_data}", f"model={out / 'model'}", f"output_dir={tmp_path / 'ev'}",
+         "max_examples=4", "bootstrap_samples=20"])
+    evaluated = json.loads((tmp_path / "ev" / "scores.json").read_text(encoding="utf-8"))
+    assert evaluated["n"] == 4 and evaluated["split"] == "validation"
+
+    output = _ok(["eval-matrix", f"models=[{out / 'model'}]", f"tasks=[{task}]", f"data_dir={tiny_data}",
+                  f"output_dir={tmp_path / 'mx'}", "max_examples=4", "bootstrap_samples=20"])
+    assert "copy (chrf.score)" in output
+    matrix = json.loads((tmp_path / "mx" / "matrix.json").read_text(encoding="utf-8"))
+    assert matrix["cells"][str(out / "model")]["copy"]["metric"] == "chrf.score"
+
+
+def test_evaluation_only_task_cannot_be_trained(tmp_path: Path, shared_data: Path, tokenizer_dir: Path) -> None:
+    result = runner.invoke(app, ["finetune", "task=ntrex-es-en", f"data_dir={shared_data}", "model=barto-tiny",
+                                 f"tokenizer={tokenizer_dir}", f"output_dir={tmp_path / 'x'}"])
+    assert result.exit_code == 2 and "evaluation-only" in result.output
