@@ -10,16 +10,21 @@ import reference_noise
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from spanish_samples import spanish_documents
+from transformers import PreTrainedTokenizerFast
 
 from seq2seq_es.errors import ConfigError, DataError
+from seq2seq_es.objectives.packing import pack_blocks
 from seq2seq_es.objectives.span_corruption import (
     SpanCorruptionCollator,
     compute_input_and_target_lengths,
     noise_masks,
+    sentinel_ids_from_tokenizer,
     span_corruption,
     span_counts,
     t5_sentinel_ids,
 )
+from seq2seq_es.tokenizer.unigram import train_unigram
 
 VOCAB = 1000
 SENTINELS = t5_sentinel_ids(VOCAB)  # 999, 998, …
@@ -68,19 +73,24 @@ def test_collator_gives_exact_lengths_without_padding() -> None:
         assert sentinels.tolist() == SENTINELS[:28].tolist(), "28 sentinels, <extra_id_0> first, in order"
 
 
-def reconstruct(inputs: list[int], targets: list[int]) -> list[int]:
+def reconstruct_with(inputs: list[int], targets: list[int], sentinel_ids: np.ndarray) -> list[int]:
     """Put every sentinel's target tokens back in its place in the input."""
+    sentinels = set(sentinel_ids.tolist())
     fills: dict[int, list[int]] = {}
     current: list[int] = []
     for token in targets[:-1]:
-        if token in SENTINELS:
+        if token in sentinels:
             current = fills.setdefault(token, [])
         else:
             current.append(token)
     out = []
     for token in inputs[:-1]:
-        out.extend(fills[token] if token in SENTINELS else [token])
+        out.extend(fills[token] if token in sentinels else [token])
     return out
+
+
+def reconstruct(inputs: list[int], targets: list[int]) -> list[int]:
+    return reconstruct_with(inputs, targets, SENTINELS)
 
 
 @settings(max_examples=60, deadline=None)
@@ -152,3 +162,21 @@ def test_user_errors_are_clear() -> None:
         SpanCorruptionCollator(4096, SENTINELS[:10], eos_id=EOS, decoder_start_id=PAD, seed=0)
     with pytest.raises(ConfigError, match="too short"):
         compute_input_and_target_lengths(2)
+
+
+def test_with_a_real_t5_tokenizer(tokenizer: PreTrainedTokenizerFast) -> None:
+    """Sentinels looked up by name follow T5's id convention; packed Spanish text round-trips."""
+    t5_tokenizer = train_unigram(spanish_documents(0, 200), 470)
+    sentinels = sentinel_ids_from_tokenizer(t5_tokenizer)
+    assert len(sentinels) == 100 and sentinels.tolist() == t5_sentinel_ids(len(t5_tokenizer)).tolist()
+    collator = SpanCorruptionCollator(64, sentinels, eos_id=t5_tokenizer.eos_token_id,
+                                      decoder_start_id=t5_tokenizer.pad_token_id, seed=0)
+    documents = t5_tokenizer(spanish_documents(3, 20), add_special_tokens=False)["input_ids"]
+    blocks = list(pack_blocks(documents, collator.raw_length, t5_tokenizer.eos_token_id))
+    batch = collator(list(enumerate(blocks[:4])))
+    assert batch["input_ids"].shape == (4, 64)
+    for row in range(4):
+        restored = reconstruct_with(batch["input_ids"][row].tolist(), batch["labels"][row].tolist(), sentinels)
+        assert t5_tokenizer.decode(restored) == t5_tokenizer.decode(blocks[row])
+    with pytest.raises(ConfigError, match="extra_id_0"):
+        sentinel_ids_from_tokenizer(tokenizer)  # a BART tokenizer has no sentinels
