@@ -62,6 +62,10 @@ def test_language_id_keeps_spanish_drops_neighbours() -> None:
     assert doc.metadata["language"] == "es"
     for code, text in OTHERS.items():
         assert _verdict(step, text) == (False, f"lang_{code}"), code
+    # Upper-case Spanish (an agenda heading) was read as Galician before lower-casing.
+    heading = ("Queda aprobada.\n- DEL GRUPO PARLAMENTARIO SOCIALISTA, SOBRE LAS MEDIDAS QUE PIENSA ADOPTAR EL "
+               "GOBIERNO PARA EVITAR LA EMIGRACIÓN DE LOS JÓVENES ESPAÑOLES Y FAVORECER EL RETORNO.")
+    assert _verdict(step, heading) is True
 
 
 def test_c4_lines_remove_boilerplate_and_keep_prose() -> None:
@@ -108,9 +112,31 @@ def test_gopher_quality_reasons(text: str, reason: str) -> None:
     assert _verdict(SpanishGopherQuality(QualityConfig()), text) == (False, reason)
 
 
+def test_spanish_dialogue_dashes_are_not_bullets() -> None:
+    dialogue = "\n".join(f"-¿Vendrás mañana a la casa de {name}? -preguntó ella.\n--Sí, iré con mi hermano."
+                         for name in ("Pedro", "Juan", "Lucía", "Ana", "Luis", "Marta", "Pablo", "Elena"))
+    assert _verdict(SpanishGopherQuality(QualityConfig()), dialogue) is True
+
+
 def test_gopher_quality_uses_spanish_stop_words() -> None:
     step = SpanishGopherQuality(QualityConfig())
     assert _verdict(step, spanish_doc(random.Random(4))) is True
     # English text passes nothing: no Spanish stop word at all.
     english = " ".join([OTHERS["en"]] * 3)
     assert _verdict(step, english) == (False, "gopher_enough_stop_words")
+
+
+def test_fast_repetition_rules_match_datatrove() -> None:
+    """Our vectorized n-gram rules give datatrove's verdicts (same word split)."""
+    from datatrove.pipeline.filters import GopherRepetitionFilter
+
+    rng = random.Random(11)
+    reference = GopherRepetitionFilter(language=RegexWordTokenizer())
+    ours = SpanishGopherRepetition(RepetitionConfig())
+    texts = [spanish_doc(rng, paragraphs=2, sentences=5) for _ in range(20)]
+    texts += [" ".join(rng.choice(["la casa", "de la playa", "es muy", "bonita y", "grande"]) for _ in range(n))
+              for n in (20, 60, 200)]
+    texts += [spanish_doc(rng) + " " + " ".join(["el perro ladra"] * k) for k in (3, 10, 30)]
+    verdicts = [(ours.filter(Document(text=t, id="a")), reference.filter(Document(text=t, id="b"))) for t in texts]
+    assert all(a == b for a, b in verdicts), verdicts
+    assert any(a is not True for a, _ in verdicts) and any(a is True for a, _ in verdicts)

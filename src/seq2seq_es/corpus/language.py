@@ -41,7 +41,10 @@ class LanguageIdFilter(CharCountingFilter):
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         if self._identifier is None:
             self._identifier = load_identifier()
-        language, probability = self._identifier.classify(doc.text[: self.prefix_chars])
+        # Lower-cased: py3langid lower-cases only all-caps input, and Spanish with upper-case
+        # headings (parliament agendas, laws) was read as Galician/Portuguese (222 of 259
+        # language drops on ../shared/data/pretrain before this; see benchmarks/RESULTS.md).
+        language, probability = self._identifier.classify(doc.text[: self.prefix_chars].lower())
         doc.metadata["language"], doc.metadata["language_score"] = language, round(float(probability), 4)
         if language != self.language:
             return False, f"lang_{language}"

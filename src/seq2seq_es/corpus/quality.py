@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from datatrove.data import Document
 from datatrove.pipeline.filters import GopherQualityFilter, GopherRepetitionFilter
+from datatrove.pipeline.filters.gopher_repetition_filter import find_duplicates
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from seq2seq_es.corpus.config import LinesConfig, QualityConfig, RepetitionConfig
@@ -24,8 +26,12 @@ from seq2seq_es.corpus.spanish import (
     TERMINAL_PUNCTUATION,
     RegexWordTokenizer,
     count_sentences,
+    split_words,
 )
 from seq2seq_es.corpus.steps import CharCountingFilter
+
+_HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+BULLETS = ("•", "·", "*", "- ", "– ")
 
 
 def clean_lines(text: str, config: LinesConfig) -> tuple[list[str], list[str], str]:
@@ -85,8 +91,51 @@ class LineCleaningFilter(CharCountingFilter):
         return True
 
 
+def _ngram_keys(ids: np.ndarray, n: int) -> np.ndarray:
+    """One 64-bit key per word n-gram (polynomial hash of word ids, wrapping mod 2^64)."""
+    count = len(ids) - n + 1
+    keys = np.zeros(count, dtype=np.uint64)
+    for k in range(n):
+        keys = keys * _HASH_MULTIPLIER + ids[k:k + count]
+    return keys
+
+
+def top_ngram_chars(ids: np.ndarray, cum_chars: np.ndarray, n: int) -> int:
+    """datatrove's ``find_top_duplicate(get_n_grams(words, n))``: chars (with spaces) × count of the top n-gram."""
+    keys = _ngram_keys(ids, n)
+    _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+    top = counts.max()
+    start = int(first[counts == top].min())  # ties: the earliest n-gram, as Counter.most_common
+    return (int(cum_chars[start + n] - cum_chars[start]) + n - 1) * int(top)
+
+
+def duplicate_ngram_chars(ids: np.ndarray, cum_chars: np.ndarray, n: int) -> int:
+    """datatrove's ``find_all_duplicate(words, n)``: chars in n-grams seen before, skipping n after a hit."""
+    keys = _ngram_keys(ids, n)
+    if len(np.unique(keys)) == len(keys):  # the usual case for clean text: nothing repeats
+        return 0
+    ngram_chars = (cum_chars[n:] - cum_chars[:-n]).tolist()
+    key_list = keys.tolist()
+    seen: set[int] = set()
+    repeated, idx = 0, 0
+    while idx < len(key_list):
+        if key_list[idx] in seen:
+            repeated += ngram_chars[idx]
+            idx += n
+        else:
+            seen.add(key_list[idx])
+            idx += 1
+    return repeated
+
+
 class SpanishGopherRepetition(CharCountingFilter, GopherRepetitionFilter):
-    """datatrove's ``GopherRepetitionFilter`` with a regex word split."""
+    """datatrove's ``GopherRepetitionFilter`` with a regex word split and vectorized n-gram rules.
+
+    Same rules, thresholds and drop reasons; the n-gram rules (94% of datatrove's time:
+    a string join per n-gram for n = 2..10) run on 64-bit hashes of word-id n-grams
+    instead. Difference: datatrove joins the words of an n-gram *without* a separator
+    for the duplicate rules, so ("ab", "c") and ("a", "bc") collide there and not here.
+    """
 
     name = "👯 repetition (Gopher)"
 
@@ -97,6 +146,39 @@ class SpanishGopherRepetition(CharCountingFilter, GopherRepetitionFilter):
             top_n_grams=tuple(config.top_n_grams), dup_n_grams=tuple(config.dup_n_grams),
             exclusion_writer=exclusion_writer, language=RegexWordTokenizer(),
         )
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        text = doc.text
+        if not text:
+            return False, "empty"
+        paragraphs = self.paragraph_exp.split(text.strip())
+        duplicates, chars = find_duplicates(paragraphs)
+        if self.dup_para_frac and duplicates / len(paragraphs) > self.dup_para_frac:
+            return False, "dup_para_frac"
+        if self.dup_para_char_frac and chars / len(text) > self.dup_para_char_frac:
+            return False, "dup_para_char_frac"
+        lines = self._line_splitter.split(text)
+        duplicates, chars = find_duplicates(lines)
+        if self.dup_line_frac and duplicates / len(lines) > self.dup_line_frac:
+            return False, "dup_line_frac"
+        if self.dup_line_char_frac and chars / len(text) > self.dup_line_char_frac:
+            return False, "dup_line_char_frac"
+
+        words = split_words(text)
+        vocabulary: dict[str, int] = {}
+        ids = np.fromiter((vocabulary.setdefault(w, len(vocabulary) + 1) for w in words), dtype=np.uint64,
+                          count=len(words))
+        cum_chars = np.concatenate([[0], np.cumsum(np.fromiter(map(len, words), dtype=np.int64, count=len(words)))])
+        for n, fraction in self.top_n_grams:
+            if len(words) >= n and top_ngram_chars(ids, cum_chars, n) / len(text) > fraction:
+                return False, f"top_{n}_gram"
+        for n, fraction in sorted(self.dup_n_grams):
+            repeated = duplicate_ngram_chars(ids, cum_chars, n) if len(words) >= n else 0
+            if repeated / len(text) > fraction:
+                return False, f"duplicated_{n}_n_grams"
+            if repeated == 0:  # no repeated n-gram: no longer one repeats either
+                break
+        return True
 
 
 class SpanishGopherQuality(CharCountingFilter, GopherQualityFilter):
@@ -114,3 +196,17 @@ class SpanishGopherQuality(CharCountingFilter, GopherQualityFilter):
             max_non_alpha_words_ratio=config.min_alpha_words_ratio, min_stop_words=config.min_stop_words,
             stop_words=list(stop_words), exclusion_writer=exclusion_writer, language=RegexWordTokenizer(),
         )
+        # datatrove counts every line starting with "-" as a bullet: in Spanish that is
+        # dialogue ("-¿Vienes?", "--Sí."), and the rule dropped whole novels. We count
+        # "•", "·", "*" and "- " (dash then space) instead, in ``filter`` below.
+        self.spanish_bullet_ratio, self.max_bullet_lines_ratio = self.max_bullet_lines_ratio, None
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        verdict = super().filter(doc)
+        if verdict is not True or not self.spanish_bullet_ratio:
+            return verdict
+        lines = doc.text.splitlines()
+        bullets = sum(line.lstrip().startswith(BULLETS) for line in lines)
+        if lines and bullets / len(lines) > self.spanish_bullet_ratio:
+            return False, "gopher_too_many_bullets"
+        return True

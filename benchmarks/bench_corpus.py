@@ -1,0 +1,182 @@
+"""Benchmark the corpus pipeline: MB/s through the full datatrove chain, scaling, time per step.
+
+    .venv/bin/python benchmarks/bench_corpus.py            # the 5 files of ../shared/data/pretrain (100 MB)
+    .venv/bin/python benchmarks/bench_corpus.py --quick    # sample.jsonl.gz only (6 MB)
+
+Prints (1) wall-clock MB/s of ``run_corpus`` with 1 and 2 workers and the scaling ratio,
+(2) each step's MB/s and time share, measured in-process on one core over the same
+documents, and (3) the baseline of the same run: datatrove's stock Gopher filters and
+MinHash shingling with their Spanish word tokenizer (spaCy), on a subset (spaCy is slow),
+against ours on that subset. Ends with the kept/dropped table (markdown) of the 2-worker run.
+MB = megabytes of UTF-8 text in the input documents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from datatrove.data import Document
+from datatrove.pipeline.dedup import MinhashConfig, MinhashDedupSignature
+from datatrove.pipeline.filters import GopherQualityFilter, GopherRepetitionFilter
+
+from seq2seq_es.corpus.config import CorpusConfig, LinesConfig, QualityConfig, RepetitionConfig
+from seq2seq_es.corpus.language import LanguageIdFilter
+from seq2seq_es.corpus.pipeline import run_corpus
+from seq2seq_es.corpus.quality import LineCleaningFilter, SpanishGopherQuality, SpanishGopherRepetition
+from seq2seq_es.corpus.spanish import STOP_WORDS, RegexWordTokenizer
+from seq2seq_es.corpus.steps import LengthFilter, normalize_text
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_texts(files: list[Path]) -> tuple[list[str], float]:
+    texts: list[str] = []
+    for path in files:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            texts += [json.loads(line)["text"] for line in handle]
+    return texts, sum(len(t.encode("utf-8")) for t in texts) / 1e6
+
+
+def mb(texts: list[str]) -> float:
+    return sum(len(t.encode("utf-8")) for t in texts) / 1e6
+
+
+def time_filter(step: Callable[[Document], object], texts: list[str]) -> tuple[float, list[str]]:
+    """Seconds to run ``step`` over ``texts`` and the texts it keeps (with its edits)."""
+    docs = [Document(text=t, id=str(i)) for i, t in enumerate(texts)]
+    start = time.perf_counter()
+    kept = [doc.text for doc in docs if step(doc) is True]
+    return time.perf_counter() - start, kept
+
+
+def step_times(texts: list[str]) -> list[tuple[str, float, float]]:
+    """(step, input MB, seconds) for each step in chain order, each fed what the previous kept."""
+    rows = []
+    start = time.perf_counter()
+    texts = [normalize_text(t) for t in texts]
+    rows.append(("normalize", mb(texts), time.perf_counter() - start))
+    for name, step in (("length", LengthFilter(200, 1_000_000)), ("language", LanguageIdFilter()),
+                       ("lines", LineCleaningFilter(LinesConfig())),
+                       ("repetition", SpanishGopherRepetition(RepetitionConfig())),
+                       ("quality", SpanishGopherQuality(QualityConfig()))):
+        if name == "language":
+            step.filter(Document(text="hola", id="warm-up"))  # model load is a one-off per task
+        size = mb(texts)
+        seconds, texts = time_filter(step.filter, texts)
+        rows.append((name, size, seconds))
+    signer = MinhashDedupSignature(tempfile.mkdtemp(), config=MinhashConfig(), language=RegexWordTokenizer())
+    start = time.perf_counter()
+    for text in texts:
+        signer.get_signature(signer.get_shingles(text))
+    rows.append(("minhash signatures", mb(texts), time.perf_counter() - start))
+    return rows
+
+
+def baseline(texts: list[str]) -> list[tuple[str, float, float]]:
+    """(what, ours s, stock datatrove with spaCy s) on the same texts."""
+    pairs = [
+        ("Gopher repetition", SpanishGopherRepetition(RepetitionConfig()).filter,
+         GopherRepetitionFilter(language="es").filter),
+        ("Gopher quality", SpanishGopherQuality(QualityConfig()).filter,
+         GopherQualityFilter(language="es", stop_words=list(STOP_WORDS)).filter),
+    ]
+    rows = []
+    for name, ours, stock in pairs:
+        stock(Document(text="hola mundo", id="warm-up"))  # spaCy pipeline construction
+        rows.append((name, time_filter(ours, texts)[0], time_filter(stock, texts)[0]))
+    folder = tempfile.mkdtemp()
+    ours_sig = MinhashDedupSignature(folder, config=MinhashConfig(), language=RegexWordTokenizer())
+    stock_sig = MinhashDedupSignature(folder, config=MinhashConfig(), language="es")
+    timings = []
+    for signer in (ours_sig, stock_sig):
+        start = time.perf_counter()
+        for text in texts:
+            signer.get_signature(signer.get_shingles(text))
+        timings.append(time.perf_counter() - start)
+    rows.append(("MinHash shingles+signature", timings[0], timings[1]))
+    return rows
+
+
+def full_run(input_dir: Path, glob: str, workers: int, tasks: int, out: Path) -> tuple[float, dict]:
+    shutil.rmtree(out, ignore_errors=True)
+    config = CorpusConfig.model_validate({"sources": [{"path": str(input_dir), "glob": glob}],
+                                         "output_dir": str(out), "tasks": tasks, "workers": workers})
+    start = time.perf_counter()
+    stats = run_corpus(config)
+    return time.perf_counter() - start, stats
+
+
+def markdown_table(stats: dict) -> str:
+    lines = ["| step | docs in | docs out | dropped | MB chars out | reasons (docs) |", "|---|---:|---:|---:|---:|---|"]
+    for step, row in stats["steps"].items():
+        if "docs_in" not in row:
+            continue
+        reasons = ", ".join(f"{r} {e['docs']}" for r, e in sorted(row["dropped"].items(), key=lambda x: -x[1]["docs"]))
+        dropped = row["docs_in"] - row["docs_out"]
+        lines.append(f"| {step} | {row['docs_in']:,} | {row['docs_out']:,} | {dropped:,} "
+                     f"({dropped / max(1, row['docs_in']):.1%}) | {row['chars_out'] / 1e6:.2f} | {reasons} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--input", type=Path, default=ROOT.parent / "shared" / "data" / "pretrain")
+    parser.add_argument("--glob", default="[!s]*.jsonl.gz", help="files to read (default: all but sample.jsonl.gz)")
+    parser.add_argument("--quick", action="store_true", help="only sample.jsonl.gz (6 MB)")
+    parser.add_argument("--tasks", type=int, default=5)
+    parser.add_argument("--baseline-mb", type=float, default=3.0, help="MB of text for the spaCy baseline")
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "bench_corpus")
+    parser.add_argument("--keep", action="store_true", help="keep the 2-worker run's output (rejects/) under --out")
+    args = parser.parse_args()
+    glob = "sample.jsonl.gz" if args.quick else args.glob
+    files = sorted(args.input.glob(glob))
+    texts, total_mb = load_texts(files)
+    tasks = min(args.tasks, len(files))
+    print(f"input: {len(files)} files, {len(texts):,} documents, {total_mb:.1f} MB of text")
+
+    print("\n== full chain (run_corpus, LocalPipelineExecutor, wall clock incl. process start-up) ==")
+    walls = {}
+    for workers in (1, 2):
+        wall, stats = full_run(args.input, glob, workers, tasks, args.out / f"w{workers}")
+        walls[workers] = wall
+        print(f"workers={workers} tasks={tasks}: {wall:.1f} s, {total_mb / wall:.2f} MB/s, "
+              f"kept {stats['output']['docs']:,} docs")
+    print(f"scaling 1 → 2 workers: {walls[1] / walls[2]:.2f}x")
+
+    print("\n== per step, in-process, 1 core (each step fed what the previous kept) ==")
+    rows = step_times(texts)
+    total = sum(seconds for _, _, seconds in rows)
+    for name, size, seconds in rows:
+        print(f"{name:20s} {size:8.1f} MB in {seconds:7.2f} s  {size / seconds:8.1f} MB/s  {seconds / total:6.1%}")
+    print(f"{'sum of steps':20s} {total_mb:8.1f} MB in {total:7.2f} s  {total_mb / total:8.1f} MB/s")
+
+    subset, size = [], 0.0
+    for text in texts[:: max(1, len(texts) // 2000)]:
+        if size >= args.baseline_mb:
+            break
+        subset.append(normalize_text(text))
+        size += len(subset[-1].encode("utf-8")) / 1e6
+    print(f"\n== baseline: datatrove stock steps with spaCy word tokenizer, on a {size:.1f} MB subset "
+          f"({len(subset)} docs spread over the input) ==")
+    for name, ours, stock in baseline(subset):
+        print(f"{name:28s} ours {size / ours:7.1f} MB/s   stock+spaCy {size / stock:6.2f} MB/s   "
+              f"speed-up {stock / ours:6.1f}x")
+
+    stats = json.loads((args.out / "w2" / "stats.json").read_text(encoding="utf-8"))
+    print("\n== kept / dropped (2-worker run) ==")
+    print(markdown_table(stats))
+    print(f"\nkept {stats['output']['docs']:,} of {stats['input']['docs']:,} documents, "
+          f"{stats['output'].get('kept_chars_fraction', 0):.1%} of the characters")
+    if not args.keep:
+        shutil.rmtree(args.out, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
