@@ -29,7 +29,11 @@ from datatrove.pipeline.filters import GopherQualityFilter, GopherRepetitionFilt
 from seq2seq_es.corpus.config import CorpusConfig, LinesConfig, QualityConfig, RepetitionConfig
 from seq2seq_es.corpus.language import LanguageIdFilter
 from seq2seq_es.corpus.pipeline import run_corpus
-from seq2seq_es.corpus.quality import LineCleaningFilter, SpanishGopherQuality, SpanishGopherRepetition
+from seq2seq_es.corpus.quality import (
+    LineCleaningFilter,
+    SpanishGopherQuality,
+    SpanishGopherRepetition,
+)
 from seq2seq_es.corpus.spanish import STOP_WORDS, RegexWordTokenizer
 from seq2seq_es.corpus.steps import LengthFilter, normalize_text
 
