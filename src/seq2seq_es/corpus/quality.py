@@ -199,7 +199,8 @@ class SpanishGopherQuality(CharCountingFilter, GopherQualityFilter):
         # datatrove counts every line starting with "-" as a bullet: in Spanish that is
         # dialogue ("-¿Vienes?", "--Sí."), and the rule dropped whole novels. We count
         # "•", "·", "*" and "- " (dash then space) instead, in ``filter`` below.
-        self.spanish_bullet_ratio, self.max_bullet_lines_ratio = self.max_bullet_lines_ratio, None
+        self.spanish_bullet_ratio: float | None = config.max_bullet_lines_ratio
+        self.max_bullet_lines_ratio = None
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         verdict = super().filter(doc)
