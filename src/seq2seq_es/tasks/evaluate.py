@@ -26,25 +26,25 @@ from seq2seq_es.tasks.examples import load_examples
 from seq2seq_es.tasks.registry import get_task
 
 
-class PredictConfig(StrictModel):
+class DecodeSplit(StrictModel):
+    """What to decode: a task split and the model that decodes it."""
+
     task: str = "squad-es-qa"
     data_dir: str = "../shared/data"
     model: str = "runs/finetune/model"
     split: str = Field("validation", pattern="^(train|validation|test)$")
-    output: str = "runs/predict/predictions.jsonl"
-    max_examples: int | None = Field(200, ge=1)
     generation: GenerationConfig = GenerationConfig()
 
 
-class EvalConfig(StrictModel):
-    task: str = "squad-es-qa"
-    data_dir: str = "../shared/data"
-    model: str = "runs/finetune/model"
-    split: str = Field("validation", pattern="^(train|validation|test)$")
+class PredictConfig(DecodeSplit):
+    output: str = "runs/predict/predictions.jsonl"
+    max_examples: int | None = Field(200, ge=1)
+
+
+class EvalConfig(DecodeSplit):
     output_dir: str = "runs/eval"
     max_examples: int | None = Field(None, ge=1)
     bootstrap_samples: int = Field(1000, ge=0)
-    generation: GenerationConfig = GenerationConfig()
 
 
 class MatrixConfig(StrictModel):

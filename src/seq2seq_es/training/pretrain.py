@@ -19,8 +19,9 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from seq2seq_es.config import StrictModel
 from seq2seq_es.errors import DataError
 from seq2seq_es.files import atomic_dir, write_json
-from seq2seq_es.models.presets import build_model, count_parameters
+from seq2seq_es.models.presets import build_model, count_parameters, get_preset
 from seq2seq_es.objectives.bart_denoising import BartDenoisingCollator, BartNoiseSettings
+from seq2seq_es.objectives.span_corruption import SpanCorruptionCollator, sentinel_ids_from_tokenizer
 from seq2seq_es.training.batches import EpochBatches
 from seq2seq_es.training.config import EngineConfig, OptimConfig
 from seq2seq_es.training.loop import train
@@ -30,13 +31,17 @@ VALIDATION_EPOCH = 2**31  # an epoch number training never reaches: fixed noise 
 
 
 class ObjectiveConfig(StrictModel):
-    """BART denoising (defaults: BARTO / fairseq BART); see objectives/bart_denoising.py."""
+    """The noise: BART denoising for ``bart`` presets (defaults: BARTO / fairseq BART; see
+    objectives/bart_denoising.py), T5 span corruption for ``t5`` presets (defaults: T5S /
+    nanoT5; see objectives/span_corruption.py). The preset's family picks which applies."""
 
     mask_ratio: float = Field(0.3, ge=0, lt=1, description="Share of words masked (text infilling).")
     poisson_lambda: float = Field(3.0, gt=0, description="Mean masked span length, in words.")
     permute_sentence_ratio: float = Field(1.0, ge=0, le=1, description="Share of sentences permuted.")
     insert_ratio: float = Field(0.0, ge=0, description="Extra <mask> insertions, as a share of tokens.")
     random_ratio: float = Field(0.1, ge=0, le=1, description="Share of <mask> replaced by a random token.")
+    noise_density: float = Field(0.15, gt=0, lt=1, description="T5: share of tokens dropped into spans.")
+    mean_span_length: float = Field(3.0, ge=1, description="T5: mean noise span length, in tokens.")
 
 
 class PretrainConfig(StrictModel):
@@ -45,10 +50,12 @@ class PretrainConfig(StrictModel):
     tokenizer: str = "runs/tokenizer"
     output_dir: str = "runs/pretrain"
     model: str = "barto-tiny"
-    seq_len: int = Field(128, ge=8, description="Tokens per example, <s> and </s> included.")
+    seq_len: int = Field(128, ge=8, description="Encoder input tokens per example, specials included "
+                                                 "(T5: the corrupted input length, e.g. 512 ← 568 raw tokens).")
     max_tokens: int = Field(50_000_000, ge=1, description="Tokenize at most this many corpus tokens.")
     validation_blocks: int = Field(64, ge=1)
-    dropout: float = Field(0.1, ge=0, lt=1, description="0 for T5-style pretraining (as T5 v1.1 / nanoT5).")
+    dropout: float | None = Field(None, ge=0, lt=1, description="None: the preset's (BART 0.1; T5 0, as T5 v1.1 "
+                                                                   "and nanoT5 pretrain).")
     seed: int = 1234
     resume: bool = Field(False, description="Continue from the last checkpoint in output_dir/checkpoints.")
     objective: ObjectiveConfig = ObjectiveConfig()
@@ -63,16 +70,29 @@ def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
     return AutoTokenizer.from_pretrained(str(path))
 
 
-def make_collator(config: PretrainConfig, tokenizer: PreTrainedTokenizerBase) -> BartDenoisingCollator:
-    settings = BartNoiseSettings(**config.objective.model_dump())
-    return BartDenoisingCollator.from_tokenizer(tokenizer, settings, config.seed)
+Collator = BartDenoisingCollator | SpanCorruptionCollator
 
 
-def split_blocks(config: PretrainConfig, tokenizer: PreTrainedTokenizerBase) -> tuple[TokenBlocks, TokenBlocks]:
-    """(training, validation) blocks of ``seq_len - 2`` tokens; validation is the stream's tail."""
+def make_collator(config: PretrainConfig, tokenizer: PreTrainedTokenizerBase) -> tuple[Collator, int]:
+    """The preset family's noise function and the raw block length it consumes."""
+    objective = config.objective
+    if get_preset(config.model).family == "t5":
+        t5 = SpanCorruptionCollator(config.seq_len, sentinel_ids_from_tokenizer(tokenizer),
+                                    eos_id=tokenizer.eos_token_id, decoder_start_id=tokenizer.pad_token_id,
+                                    seed=config.seed, noise_density=objective.noise_density,
+                                    mean_span_length=objective.mean_span_length)
+        return t5, t5.raw_length
+    settings = BartNoiseSettings(mask_ratio=objective.mask_ratio, poisson_lambda=objective.poisson_lambda,
+                                 permute_sentence_ratio=objective.permute_sentence_ratio,
+                                 insert_ratio=objective.insert_ratio, random_ratio=objective.random_ratio)
+    return BartDenoisingCollator.from_tokenizer(tokenizer, settings, config.seed), config.seq_len - 2
+
+
+def split_blocks(config: PretrainConfig, tokenizer: PreTrainedTokenizerBase,
+                 body: int) -> tuple[TokenBlocks, TokenBlocks]:
+    """(training, validation) blocks of ``body`` raw tokens; validation is the stream's tail."""
     path, meta = build_token_stream(config.data, config.text_key, tokenizer, Path(config.output_dir) / "data",
                                     config.max_tokens)
-    body = config.seq_len - 2
     total = len(TokenBlocks(path, meta["dtype"], body))
     if total <= config.validation_blocks:
         raise DataError(f"{config.data}: corpus too small: {total} blocks of {config.seq_len} tokens, need more "
@@ -83,7 +103,7 @@ def split_blocks(config: PretrainConfig, tokenizer: PreTrainedTokenizerBase) -> 
 
 
 @torch.no_grad()
-def validation_loss(model: Any, collator: BartDenoisingCollator, blocks: TokenBlocks, batch_size: int) -> float:
+def validation_loss(model: Any, collator: Collator, blocks: TokenBlocks, batch_size: int) -> float:
     """Mean token loss on held-out blocks, with fixed noise (a reserved epoch number)."""
     fixed = copy.copy(collator)
     fixed.set_epoch(VALIDATION_EPOCH)
@@ -103,9 +123,9 @@ def validation_loss(model: Any, collator: BartDenoisingCollator, blocks: TokenBl
 def run_pretrain(config: PretrainConfig) -> dict[str, Any]:
     """Pretrain and save a ``save_pretrained`` folder to ``output_dir/model``."""
     tokenizer = load_tokenizer(config.tokenizer)
-    training, validation = split_blocks(config, tokenizer)
+    collator, body = make_collator(config, tokenizer)
+    training, validation = split_blocks(config, tokenizer, body)
     model = build_model(config.model, tokenizer, seed=config.seed, dropout=config.dropout)
-    collator = make_collator(config, tokenizer)
     batches = EpochBatches(training, collator, config.optim.batch_size, config.seed, config.engine.num_workers)
     result = train(model, batches, config.optim, config.engine, config.output_dir, config.seed, "pretraining",
                    resume=config.resume,
