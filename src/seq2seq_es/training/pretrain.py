@@ -21,7 +21,10 @@ from seq2seq_es.errors import DataError
 from seq2seq_es.files import atomic_dir, write_json
 from seq2seq_es.models.presets import build_model, count_parameters, get_preset
 from seq2seq_es.objectives.bart_denoising import BartDenoisingCollator, BartNoiseSettings
-from seq2seq_es.objectives.span_corruption import SpanCorruptionCollator, sentinel_ids_from_tokenizer
+from seq2seq_es.objectives.span_corruption import (
+    SpanCorruptionCollator,
+    sentinel_ids_from_tokenizer,
+)
 from seq2seq_es.training.batches import EpochBatches
 from seq2seq_es.training.config import EngineConfig, OptimConfig
 from seq2seq_es.training.loop import train
