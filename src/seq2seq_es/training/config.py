@@ -43,4 +43,5 @@ class EngineConfig(StrictModel):
     checkpoint_every: int | None = Field(None, ge=1, description="Checkpoint every N steps (None: only at the end).")
     keep_checkpoints: int = Field(2, ge=1, description="Keep the last N checkpoints.")
     tensorboard: bool = True
+    trackio: bool = Field(False, description="Also log to trackio (local-first; pip install trackio).")
     measure_mfu: bool = Field(True, description="Probe the CPU GEMM peak once and log MFU.")

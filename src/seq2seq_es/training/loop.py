@@ -38,6 +38,7 @@ from seq2seq_es.training.config import EngineConfig, OptimConfig
 from seq2seq_es.training.flops import ModelShape, model_shape, peak_flops, step_flops
 from seq2seq_es.training.optimizers import build_optimizer
 from seq2seq_es.training.schedules import build_scheduler
+from seq2seq_es.training.trackers import Trackers
 
 Batch = dict[str, torch.Tensor]
 Evaluate = Callable[[Any, int], dict[str, float]]  # (model, step) → numbers to log
@@ -146,9 +147,9 @@ def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineC
     model.train()
     with contextlib.ExitStack() as stack:
         log = stack.enter_context(_open_metrics(output_dir / "metrics.jsonl", state.step)) if main else None
-        board = _tensorboard(output_dir, state.step) if main and engine.tensorboard else None
-        if board is not None:
-            stack.callback(board.close)
+        trackers = Trackers(output_dir, state.step, engine.tensorboard, engine.trackio) if main else None
+        if trackers is not None:
+            stack.callback(trackers.close)
         bar = stack.enter_context(progress_bar()) if main else None
         task = bar.add_task(description, total=optim.steps, completed=state.step, status="") if bar else None
         window = {"start": time.perf_counter(), "tokens": 0, "flops": 0.0}
@@ -193,10 +194,8 @@ def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineC
             if record and log is not None:
                 log.write(json.dumps(record) + "\n")
                 log.flush()
-                if board is not None:
-                    for key, value in record.items():
-                        if key != "step" and isinstance(value, int | float):
-                            board.add_scalar(f"train/{key}", value, state.step)
+                if trackers is not None:
+                    trackers.log(record, state.step)
             if engine.checkpoint_every and (state.step % engine.checkpoint_every == 0 or state.step == optim.steps):
                 save_checkpoint(accelerator, checkpoints, state, model_config, engine.keep_checkpoints)
             if bar is not None and task is not None:
@@ -222,11 +221,3 @@ def _batch_cost(shape: ModelShape, batch: Batch) -> tuple[int, float]:
     rows, source_len = batch["input_ids"].shape
     target_len = batch["labels"].shape[1]
     return rows * (source_len + target_len), step_flops(shape, rows, source_len, target_len)
-
-
-def _tensorboard(output_dir: Path, resume_step: int) -> Any:
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        return None
-    return SummaryWriter(str(output_dir / "tensorboard"), purge_step=resume_step + 1 if resume_step else None)
