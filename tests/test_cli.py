@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from seq2seq_es.cli import app
 
-COMMANDS = ["corpus", "tokenizer", "pretrain", "finetune", "predict", "eval", "eval-matrix", "score", "demo"]
+COMMANDS = ["corpus", "tokenizer", "tokenizer-report", "pretrain", "finetune", "predict", "eval", "eval-matrix", "score",
+            "compare", "demo"]
 runner = CliRunner()
 
 
