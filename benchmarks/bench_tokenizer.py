@@ -15,6 +15,7 @@ of each and the ratio to the baseline.
     .venv/bin/python benchmarks/bench_tokenizer.py                 # 1, 10, 50 MB; BART/T5 vocab sizes
     .venv/bin/python benchmarks/bench_tokenizer.py --quick         # 1 MB, vocab 8000, 1 MB encoded
     .venv/bin/python benchmarks/bench_tokenizer.py --keep runs/bench-tokenizers   # keep the tokenizers
+    .venv/bin/python benchmarks/bench_tokenizer.py --keep runs/bench-tokenizers --reuse --repeats 5  # encode only
 """
 
 from __future__ import annotations
@@ -83,13 +84,18 @@ def run_child(kind: str, chars: int, vocab_size: int, data: Path, output_dir: Pa
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _best_seconds(work: Any, repeats: int) -> float:
-    """Fastest of ``repeats`` runs: the machine is shared, the minimum is the least disturbed."""
-    best = float("inf")
+def _best_seconds(works: dict[str, Any], repeats: int) -> dict[str, float]:
+    """Fastest of ``repeats`` runs of each work, interleaved (a, b, c, a, b, c, …).
+
+    The machine is shared: interleaving spreads the other jobs' load over all modes and
+    the minimum is the least disturbed run.
+    """
+    best = dict.fromkeys(works, float("inf"))
     for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - start)
+        for name, work in works.items():
+            start = time.perf_counter()
+            work()
+            best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 
@@ -108,14 +114,17 @@ def encoding_throughput(folder: Path, texts: list[str], batch_size: int, repeats
         for begin in range(0, len(texts), batch_size):
             tokenizer(texts[begin:begin + batch_size])
 
-    # tokenizers reads TOKENIZERS_PARALLELISM at every batch call
-    single = _best_seconds(one_by_one, repeats)
-    os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    batched_one_thread = _best_seconds(batched, repeats)
-    os.environ["TOKENIZERS_PARALLELISM"] = "true"
-    batched_parallel = _best_seconds(batched, repeats)
-    return {"tokens": tokens, "chars": sum(map(len, texts)), "single": tokens / single,
-            "batched_one_thread": tokens / batched_one_thread, "batched_parallel": tokens / batched_parallel}
+    def batched_one_thread() -> None:  # tokenizers reads TOKENIZERS_PARALLELISM at every batch call
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
+        batched()
+
+    def batched_parallel() -> None:
+        os.environ["TOKENIZERS_PARALLELISM"] = "true"
+        batched()
+
+    seconds = _best_seconds({"single": one_by_one, "batched_one_thread": batched_one_thread,
+                             "batched_parallel": batched_parallel}, repeats)
+    return {"tokens": tokens, "chars": sum(map(len, texts)), **{mode: tokens / s for mode, s in seconds.items()}}
 
 
 def held_out_texts(data: Path, max_chars: float) -> dict[str, list[str]]:
@@ -144,7 +153,8 @@ def main() -> None:
     parser.add_argument("--encode-mb", type=float, default=5.0, help="Held-out characters to encode (millions).")
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--keep", type=Path, default=None, help="Keep the tokenizers of the largest size here.")
+    parser.add_argument("--keep", type=Path, default=None, help="Keep the trained tokenizers here.")
+    parser.add_argument("--reuse", action="store_true", help="Skip training: encode with the tokenizers in --keep.")
     parser.add_argument("--quick", action="store_true", help="1 MB, vocab 8000, 1 MB encoded.")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -153,6 +163,8 @@ def main() -> None:
         print(json.dumps(child_train(spec["kind"], spec["chars"], spec["vocab_size"], Path(spec["data"]),
                                      Path(spec["output_dir"]))))
         return
+    if args.reuse and args.keep is None:
+        parser.error("--reuse needs --keep DIR (a folder filled by an earlier run with --keep)")
     if args.quick:
         args.sizes_mb, args.bpe_vocab, args.unigram_vocab, args.encode_mb = [1], 8000, 8000, 1.0
     if not (args.data / HELD_OUT_FILE).is_file():
@@ -162,11 +174,12 @@ def main() -> None:
     vocab = {"bpe": args.bpe_vocab, "unigram": args.unigram_vocab}
     with tempfile.TemporaryDirectory(prefix="bench-tokenizer-") as tmp:
         keep = args.keep or Path(tmp)
-        print("\ntraining (fresh process each; read = streaming the same sample without training)")
-        print(f"{'kind':8} {'MB':>5} {'vocab':>6} {'read s':>7} {'train s':>8} {'train/read':>10} "
-              f"{'MB/s':>6} {'peak MB':>8} {'+MB over read':>13}")
         largest = max(args.sizes_mb)
-        for kind in args.kinds:
+        if not args.reuse:
+            print("\ntraining (fresh process each; read = streaming the same sample without training)")
+            print(f"{'kind':8} {'MB':>5} {'vocab':>6} {'read s':>7} {'train s':>8} {'train/read':>10} "
+                  f"{'MB/s':>6} {'peak MB':>8} {'+MB over read':>13}")
+        for kind in [] if args.reuse else args.kinds:
             for size in sorted(args.sizes_mb):
                 folder = keep / f"{kind}-{size:g}mb"
                 row = run_child(kind, int(size * 1e6), vocab[kind], args.data, folder)
@@ -176,7 +189,7 @@ def main() -> None:
                       f"{row['peak_rss_mb'] - row['rss_after_read_mb']:13.0f}", flush=True)
 
         print(f"\nencoding held-out Spanish ({HELD_OUT_FILE}, not in the training prefix); fast tokenizer, "
-              f"batches of {args.batch_size}; best of {args.repeats}; ratio = tok/s over one-by-one")
+              f"batches of {args.batch_size}; best of {args.repeats} interleaved; ratio = tok/s over one-by-one")
         print(f"{'kind':8} {'texts':10} {'n':>6} {'tokens':>9} {'one-by-one':>11} {'batched 1 thr':>14} "
               f"{'ratio':>6} {'batched all':>12} {'ratio':>6}")
         for name, texts in held_out_texts(args.data, args.encode_mb * 1e6).items():

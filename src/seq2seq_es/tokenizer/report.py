@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.table import Table
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
@@ -102,12 +103,13 @@ def run_tokenizer_report(config: TokenizerReportConfig) -> dict[str, Any]:
 
 def report_table(report: dict[str, Any]) -> Table:
     """The report as a terminal table: one row per (held-out set, tokenizer)."""
-    table = Table(title="tokenizer quality on held-out text",
+    table = Table(title="tokenizer quality on held-out text", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
                   caption="tok/word: tokens per word (fertility) · split: words cut in 2+ tokens · "
                           "exact: decode(encode(x)) == x · chr/tok: characters per token")
     for column in ("set", "tokenizer", "vocab", "tok/word", "split", "unk", "exact", "chr/tok"):
         text_column = column in ("set", "tokenizer")
-        table.add_column(column, justify="left" if text_column else "right", no_wrap=text_column)
+        table.add_column(column, justify="left" if text_column else "right", no_wrap=text_column,
+                         min_width=len(column))
     for row in sorted(report["results"], key=lambda r: r["heldout"]):
         table.add_row(row["heldout"], row["tokenizer"], str(report["tokenizers"][row["tokenizer"]]["vocab_size"]),
                       f"{row['fertility']:.3f}", f"{row['split_share']:.1%}", f"{row['unk_rate']:.2%}",
