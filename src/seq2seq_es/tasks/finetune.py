@@ -22,6 +22,7 @@ from transformers import DataCollatorForSeq2Seq
 from seq2seq_es.config import StrictModel
 from seq2seq_es.files import atomic_dir, write_json
 from seq2seq_es.inference.generate import load_model
+from seq2seq_es.models.loading import state_dict_for_saving
 from seq2seq_es.models.presets import PRESETS, build_model
 from seq2seq_es.tasks.decode import GenerationConfig, decode_and_score, metric_value
 from seq2seq_es.tasks.examples import encode_examples, load_examples
@@ -108,7 +109,8 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
         value = metric_value(scores, task.selection_metric)
         if tracker.update(value, step):
             with atomic_dir(output_dir / "best_model") as tmp:
-                current.save_pretrained(tmp)
+                unwrapped = getattr(current, "module", current)  # DDP wraps the model
+                unwrapped.save_pretrained(tmp, state_dict=state_dict_for_saving(unwrapped))
                 tokenizer.save_pretrained(tmp)
         return {f"validation_{task.selection_metric}": value, "best_so_far": float(tracker.best or 0.0)}
 

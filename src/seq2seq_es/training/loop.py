@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch.utils.data import Dataset
 
 from seq2seq_es.errors import CheckpointError, DataError
+from seq2seq_es.models.loading import state_dict_for_saving
 from seq2seq_es.training.batches import EpochBatches
 from seq2seq_es.training.checkpoint import (
     TrainState,
@@ -56,8 +57,12 @@ class TrainResult:
     is_main_process: bool = True
 
     def save_model(self, folder: Path) -> None:
-        """``save_pretrained`` with the gathered weights (call on the main process)."""
-        self.model.save_pretrained(folder, state_dict=self.state_dict)
+        """``save_pretrained`` with the gathered weights (call on the main process).
+
+        A shared BERT2BERT is written untied (safetensors forbids aliased tensors);
+        ``models.loading.load_seq2seq`` ties it again.
+        """
+        self.model.save_pretrained(folder, state_dict=self.state_dict or state_dict_for_saving(self.model))
 
 
 def as_dataset(items: Sequence[Any]) -> Dataset[Any]:
