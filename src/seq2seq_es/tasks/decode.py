@@ -36,16 +36,22 @@ def decoding_settings(task: TaskSpec, generation: GenerationConfig) -> dict[str,
     }
 
 
-def decode_and_score(model: Any, tokenizer: Any, task: TaskSpec, examples: list[Example],
-                     generation: GenerationConfig, output_dir: Path, bootstrap_samples: int = 1000,
-                     name: str = "predictions") -> dict[str, Any]:
-    """Write ``<name>.jsonl`` and ``<name>.scores.json`` (or ``scores.json``) into ``output_dir``."""
+def decode_examples(model: Any, tokenizer: Any, task: TaskSpec, examples: list[Example],
+                    generation: GenerationConfig, path: str | Path) -> Path:
+    """Decode every example with the task's (or overridden) settings; write predictions.jsonl to ``path``."""
     settings = decoding_settings(task, generation)
     predictions = generate(model, tokenizer, [e.source for e in examples], task.max_source_length,
                            settings.pop("max_new_tokens"), settings.pop("num_beams"), generation.batch_size,
                            **settings)
-    path = output_dir / f"{name}.jsonl"
     write_jsonl(path, prediction_records(examples, predictions))
+    return Path(path)
+
+
+def decode_and_score(model: Any, tokenizer: Any, task: TaskSpec, examples: list[Example],
+                     generation: GenerationConfig, output_dir: Path, bootstrap_samples: int = 1000,
+                     name: str = "predictions") -> dict[str, Any]:
+    """Write ``<name>.jsonl`` and ``<name>.scores.json`` (or ``scores.json``) into ``output_dir``."""
+    path = decode_examples(model, tokenizer, task, examples, generation, output_dir / f"{name}.jsonl")
     scores = score_predictions(path, task.metrics, bootstrap_samples=bootstrap_samples)
     scores["task"] = task.name
     scores["decoding"] = decoding_settings(task, generation)

@@ -14,12 +14,12 @@ from typing import Any
 from pydantic import Field
 
 from seq2seq_es.config import StrictModel
-from seq2seq_es.files import atomic_write, write_json, write_jsonl
-from seq2seq_es.inference.generate import generate, load_model, prediction_records
+from seq2seq_es.files import atomic_write, write_json
+from seq2seq_es.inference.generate import load_model
 from seq2seq_es.tasks.decode import (
     GenerationConfig,
     decode_and_score,
-    decoding_settings,
+    decode_examples,
     metric_value,
 )
 from seq2seq_es.tasks.examples import load_examples
@@ -62,12 +62,7 @@ def run_predict(config: PredictConfig) -> Path:
     task = get_task(config.task)
     model, tokenizer = load_model(config.model)
     examples = load_examples(task, config.data_dir, config.split, config.max_examples)
-    settings = decoding_settings(task, config.generation)
-    predictions = generate(model, tokenizer, [e.source for e in examples], task.max_source_length,
-                           settings.pop("max_new_tokens"), settings.pop("num_beams"), config.generation.batch_size,
-                           **settings)
-    write_jsonl(config.output, prediction_records(examples, predictions))
-    return Path(config.output)
+    return decode_examples(model, tokenizer, task, examples, config.generation, config.output)
 
 
 def run_eval(config: EvalConfig, model_and_tokenizer: tuple[Any, Any] | None = None) -> dict[str, Any]:

@@ -27,10 +27,10 @@ from seq2seq_es.models.presets import PRESETS, build_model
 from seq2seq_es.tasks.decode import GenerationConfig, decode_and_score, metric_value
 from seq2seq_es.tasks.examples import encode_examples, load_examples
 from seq2seq_es.tasks.registry import TaskSpec, get_task
+from seq2seq_es.tokenizer.save import load_tokenizer_folder
 from seq2seq_es.training.batches import EpochBatches, WithoutIndex
 from seq2seq_es.training.config import EngineConfig, OptimConfig
 from seq2seq_es.training.loop import train
-from seq2seq_es.training.pretrain import load_tokenizer
 
 
 class FinetuneConfig(StrictModel):
@@ -77,7 +77,7 @@ class BestTracker:
 def initial_model(config: FinetuneConfig) -> tuple[Any, Any]:
     """A preset with random weights (baseline without pretraining), or a trained/hub model."""
     if config.model in PRESETS:
-        tokenizer = load_tokenizer(config.tokenizer or "runs/tokenizer")
+        tokenizer = load_tokenizer_folder(config.tokenizer or "runs/tokenizer")
         return build_model(config.model, tokenizer, seed=config.seed), tokenizer
     return load_model(config.model)
 

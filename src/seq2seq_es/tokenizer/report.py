@@ -15,7 +15,7 @@ from typing import Any
 
 from rich import box
 from rich.table import Table
-from transformers import AutoTokenizer, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
 from seq2seq_es.corpus.text_files import iter_texts
 from seq2seq_es.errors import DataError
@@ -24,7 +24,7 @@ from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
 from seq2seq_es.tokenizer.config import EnglishBaselineConfig, HeldOutText, TokenizerReportConfig
 from seq2seq_es.tokenizer.quality import QUALITY_DEFINITIONS, measure_quality
 from seq2seq_es.tokenizer.sampling import TrainingSample
-from seq2seq_es.tokenizer.save import save_tokenizer
+from seq2seq_es.tokenizer.save import load_tokenizer_folder, save_tokenizer
 
 REPORT_FILE = "tokenizer_report.json"
 ENGLISH_BASELINE = "english-bpe"
@@ -44,14 +44,6 @@ def load_heldout(spec: HeldOutText) -> list[str]:
     if not texts:
         raise DataError(f"{spec.path}: no non-blank {spec.text_key!r} text for held-out set {spec.name!r}.")
     return texts
-
-
-def load_trained_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
-    path = Path(path)
-    if not (path / "tokenizer.json").is_file():
-        raise DataError(f"{path}: no tokenizer.json here. Train one with `seq2seq-es tokenizer` "
-                        "or fix the path under `tokenizers:` in the report config.")
-    return AutoTokenizer.from_pretrained(str(path))
 
 
 def train_english_baseline(config: EnglishBaselineConfig, output_dir: Path) -> tuple[PreTrainedTokenizerBase, dict[str, int]]:
@@ -75,7 +67,7 @@ def run_tokenizer_report(config: TokenizerReportConfig) -> dict[str, Any]:
     """Measure every tokenizer on every held-out set; write ``tokenizer_report.json``."""
     output_dir = Path(config.output_dir)
     heldout = {spec.name: load_heldout(spec) for spec in config.heldout}
-    tokenizers = {name: load_trained_tokenizer(path) for name, path in config.tokenizers.items()}
+    tokenizers = {name: load_tokenizer_folder(path) for name, path in config.tokenizers.items()}
     described = {name: describe(tokenizer, config.tokenizers[name]) for name, tokenizer in tokenizers.items()}
     if config.english_baseline is not None:
         if ENGLISH_BASELINE in tokenizers:

@@ -1,4 +1,4 @@
-"""Write a trained tokenizer as a Hugging Face tokenizer folder, never half-written."""
+"""A trained tokenizer as a Hugging Face tokenizer folder: written never half-written, read with a clear error."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from transformers import PreTrainedTokenizerFast
+from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
+
+from seq2seq_es.errors import DataError
 
 
 def save_tokenizer(tokenizer: PreTrainedTokenizerFast, output_dir: str | Path) -> None:
@@ -22,3 +24,11 @@ def save_tokenizer(tokenizer: PreTrainedTokenizerFast, output_dir: str | Path) -
         tokenizer.save_pretrained(tmp)
         for file in Path(tmp).iterdir():
             os.replace(file, output_dir / file.name)
+
+
+def load_tokenizer_folder(path: str | Path) -> PreTrainedTokenizerBase:
+    """Load a folder written by ``save_tokenizer``; a missing ``tokenizer.json`` is a ``DataError``."""
+    path = Path(path)
+    if not (path / "tokenizer.json").is_file():
+        raise DataError(f"{path}: no tokenizer.json here. Train one with `seq2seq-es tokenizer` or fix the path.")
+    return AutoTokenizer.from_pretrained(str(path))

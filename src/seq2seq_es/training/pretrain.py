@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 from pydantic import Field
-from transformers import AutoTokenizer, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
 from seq2seq_es.config import StrictModel
 from seq2seq_es.errors import DataError
@@ -25,6 +25,7 @@ from seq2seq_es.objectives.span_corruption import (
     SpanCorruptionCollator,
     sentinel_ids_from_tokenizer,
 )
+from seq2seq_es.tokenizer.save import load_tokenizer_folder
 from seq2seq_es.training.batches import EpochBatches
 from seq2seq_es.training.config import EngineConfig, OptimConfig
 from seq2seq_es.training.loop import train
@@ -64,13 +65,6 @@ class PretrainConfig(StrictModel):
     objective: ObjectiveConfig = ObjectiveConfig()
     optim: OptimConfig = OptimConfig()
     engine: EngineConfig = EngineConfig()
-
-
-def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
-    path = Path(path)
-    if not (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
-        raise DataError(f"{path}: no tokenizer here. Run `seq2seq-es tokenizer` first or fix the path.")
-    return AutoTokenizer.from_pretrained(str(path))
 
 
 Collator = BartDenoisingCollator | SpanCorruptionCollator
@@ -125,7 +119,7 @@ def validation_loss(model: Any, collator: Collator, blocks: TokenBlocks, batch_s
 
 def run_pretrain(config: PretrainConfig) -> dict[str, Any]:
     """Pretrain and save a ``save_pretrained`` folder to ``output_dir/model``."""
-    tokenizer = load_tokenizer(config.tokenizer)
+    tokenizer = load_tokenizer_folder(config.tokenizer)
     collator, body = make_collator(config, tokenizer)
     training, validation = split_blocks(config, tokenizer, body)
     model = build_model(config.model, tokenizer, seed=config.seed, dropout=config.dropout)
