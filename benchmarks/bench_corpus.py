@@ -5,7 +5,8 @@
 
 Prints (1) wall-clock MB/s of ``run_corpus`` with 1 and 2 workers and the scaling ratio,
 (2) each step's MB/s and time share, measured in-process on one core over the same
-documents, and (3) the baseline of the same run: datatrove's stock Gopher filters and
+documents, (3) our MinHash signature step against datatrove's stock one (same word split,
+bit-identical signatures) on the same texts, and (4) the baseline of the same run: datatrove's stock Gopher filters and
 MinHash shingling with their Spanish word tokenizer (spaCy), on a subset (spaCy is slow),
 against ours on that subset. Ends with the kept/dropped table (markdown) of the 2-worker run.
 MB = megabytes of UTF-8 text in the input documents.
@@ -28,6 +29,7 @@ from datatrove.pipeline.filters import GopherQualityFilter, GopherRepetitionFilt
 
 from seq2seq_es.corpus.config import CorpusConfig, LinesConfig, QualityConfig, RepetitionConfig
 from seq2seq_es.corpus.language import LanguageIdFilter
+from seq2seq_es.corpus.minhash import FastMinhashSignature
 from seq2seq_es.corpus.pipeline import run_corpus
 from seq2seq_es.corpus.quality import (
     LineCleaningFilter,
@@ -75,12 +77,24 @@ def step_times(texts: list[str]) -> list[tuple[str, float, float]]:
         size = mb(texts)
         seconds, texts = time_filter(step.filter, texts)
         rows.append((name, size, seconds))
-    signer = MinhashDedupSignature(tempfile.mkdtemp(), config=MinhashConfig(), language=RegexWordTokenizer())
+    signer = FastMinhashSignature(tempfile.mkdtemp(), config=MinhashConfig(), language=RegexWordTokenizer())
+    rows.append(("minhash signatures", mb(texts), time_signatures(signer, texts)))
+    return rows
+
+
+def time_signatures(signer: MinhashDedupSignature, texts: list[str]) -> float:
     start = time.perf_counter()
     for text in texts:
         signer.get_signature(signer.get_shingles(text))
-    rows.append(("minhash signatures", mb(texts), time.perf_counter() - start))
-    return rows
+    return time.perf_counter() - start
+
+
+def minhash_speedup(texts: list[str]) -> tuple[float, float]:
+    """(ours s, datatrove stock s): same regex word split and config, identical signatures."""
+    folder = tempfile.mkdtemp()
+    ours = FastMinhashSignature(folder, config=MinhashConfig(), language=RegexWordTokenizer())
+    stock = MinhashDedupSignature(folder, config=MinhashConfig(), language=RegexWordTokenizer())
+    return time_signatures(ours, texts), time_signatures(stock, texts)
 
 
 def baseline(texts: list[str]) -> list[tuple[str, float, float]]:
@@ -96,16 +110,21 @@ def baseline(texts: list[str]) -> list[tuple[str, float, float]]:
         stock(Document(text="hola mundo", id="warm-up"))  # spaCy pipeline construction
         rows.append((name, time_filter(ours, texts)[0], time_filter(stock, texts)[0]))
     folder = tempfile.mkdtemp()
-    ours_sig = MinhashDedupSignature(folder, config=MinhashConfig(), language=RegexWordTokenizer())
+    ours_sig = FastMinhashSignature(folder, config=MinhashConfig(), language=RegexWordTokenizer())
     stock_sig = MinhashDedupSignature(folder, config=MinhashConfig(), language="es")
-    timings = []
-    for signer in (ours_sig, stock_sig):
-        start = time.perf_counter()
-        for text in texts:
-            signer.get_signature(signer.get_shingles(text))
-        timings.append(time.perf_counter() - start)
-    rows.append(("MinHash shingles+signature", timings[0], timings[1]))
+    rows.append(("MinHash shingles+signature", time_signatures(ours_sig, texts), time_signatures(stock_sig, texts)))
     return rows
+
+
+def spread_subset(texts: list[str], max_mb: float) -> tuple[list[str], float]:
+    """Normalized documents spread over the input (about 2,000 strides) until ``max_mb``."""
+    subset, size = [], 0.0
+    for text in texts[:: max(1, len(texts) // 2000)]:
+        if size >= max_mb:
+            break
+        subset.append(normalize_text(text))
+        size += len(subset[-1].encode("utf-8")) / 1e6
+    return subset, size
 
 
 def full_run(input_dir: Path, glob: str, workers: int, tasks: int, out: Path) -> tuple[float, dict]:
@@ -137,6 +156,8 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=5)
     parser.add_argument("--baseline-mb", type=float, default=3.0, help="MB of text for the spaCy baseline")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "bench_corpus")
+    parser.add_argument("--minhash-mb", type=float, default=20.0, help="MB of text for the MinHash comparison")
+    parser.add_argument("--skip-full", action="store_true", help="skip the full-chain runs (steps and baselines only)")
     parser.add_argument("--keep", action="store_true", help="keep the 2-worker run's output (rejects/) under --out")
     args = parser.parse_args()
     glob = "sample.jsonl.gz" if args.quick else args.glob
@@ -145,14 +166,15 @@ def main() -> None:
     tasks = min(args.tasks, len(files))
     print(f"input: {len(files)} files, {len(texts):,} documents, {total_mb:.1f} MB of text")
 
-    print("\n== full chain (run_corpus, LocalPipelineExecutor, wall clock incl. process start-up) ==")
-    walls = {}
-    for workers in (1, 2):
-        wall, stats = full_run(args.input, glob, workers, tasks, args.out / f"w{workers}")
-        walls[workers] = wall
-        print(f"workers={workers} tasks={tasks}: {wall:.1f} s, {total_mb / wall:.2f} MB/s, "
-              f"kept {stats['output']['docs']:,} docs")
-    print(f"scaling 1 → 2 workers: {walls[1] / walls[2]:.2f}x")
+    if not args.skip_full:
+        print("\n== full chain (run_corpus, LocalPipelineExecutor, wall clock incl. process start-up) ==")
+        walls = {}
+        for workers in (1, 2):
+            wall, stats = full_run(args.input, glob, workers, tasks, args.out / f"w{workers}")
+            walls[workers] = wall
+            print(f"workers={workers} tasks={tasks}: {wall:.1f} s, {total_mb / wall:.2f} MB/s, "
+                  f"kept {stats['output']['docs']:,} docs")
+        print(f"scaling 1 → 2 workers: {walls[1] / walls[2]:.2f}x")
 
     print("\n== per step, in-process, 1 core (each step fed what the previous kept) ==")
     rows = step_times(texts)
@@ -161,18 +183,21 @@ def main() -> None:
         print(f"{name:20s} {size:8.1f} MB in {seconds:7.2f} s  {size / seconds:8.1f} MB/s  {seconds / total:6.1%}")
     print(f"{'sum of steps':20s} {total_mb:8.1f} MB in {total:7.2f} s  {total_mb / total:8.1f} MB/s")
 
-    subset, size = [], 0.0
-    for text in texts[:: max(1, len(texts) // 2000)]:
-        if size >= args.baseline_mb:
-            break
-        subset.append(normalize_text(text))
-        size += len(subset[-1].encode("utf-8")) / 1e6
+    subset, size = spread_subset(texts, args.minhash_mb)
+    ours, stock = minhash_speedup(subset)
+    print(f"\n== MinHash signatures (14x8 hashes, regex words) on a {size:.1f} MB subset: "
+          f"ours {size / ours:.2f} MB/s ({ours:.1f} s), datatrove stock {size / stock:.2f} MB/s ({stock:.1f} s), "
+          f"speed-up {stock / ours:.2f}x ==")
+
+    subset, size = spread_subset(texts, args.baseline_mb)
     print(f"\n== baseline: datatrove stock steps with spaCy word tokenizer, on a {size:.1f} MB subset "
           f"({len(subset)} docs spread over the input) ==")
     for name, ours, stock in baseline(subset):
         print(f"{name:28s} ours {size / ours:7.1f} MB/s   stock+spaCy {size / stock:6.2f} MB/s   "
               f"speed-up {stock / ours:6.1f}x")
 
+    if args.skip_full:
+        return
     stats = json.loads((args.out / "w2" / "stats.json").read_text(encoding="utf-8"))
     print("\n== kept / dropped (2-worker run) ==")
     print(markdown_table(stats))
