@@ -25,7 +25,7 @@ class TokenizerConfig(StrictModel):
                                                     "(BART 50264, T5 32128); an upper bound: a small sample gives fewer.")
     normalization: Normalization = Field("nfc", description="Unicode form applied before training and encoding; "
                                                             "case and accents are always kept.")
-    max_chars: int = Field(50_000_000, gt=0, description="Train on the first this-many characters (sample size).")
+    max_chars: int = Field(50_000_000, gt=0, description="Sample size: train on the first this-many characters of the shards, read one document of each shard in turn.")
     min_frequency: int = Field(2, ge=1, description="bpe: a merge needs a pair seen at least this often.")
     character_coverage: float = Field(0.9995, gt=0, le=1, description="unigram: share of the sample's characters "
                                                                       "that get a piece; the rest falls back to bytes.")

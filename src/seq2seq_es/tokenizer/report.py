@@ -17,7 +17,7 @@ from rich import box
 from rich.table import Table
 from transformers import PreTrainedTokenizerBase
 
-from seq2seq_es.corpus.text_files import iter_texts
+from seq2seq_es.corpus.text_files import iter_texts_interleaved
 from seq2seq_es.errors import DataError
 from seq2seq_es.files import iter_jsonl, write_json
 from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
@@ -48,7 +48,7 @@ def load_heldout(spec: HeldOutText) -> list[str]:
 
 def train_english_baseline(config: EnglishBaselineConfig, output_dir: Path) -> tuple[PreTrainedTokenizerBase, dict[str, int]]:
     """BARTO's recipe (byte-level BPE, BART specials, NFC) on English text; saved for reuse."""
-    sample = TrainingSample(iter_texts(config.input, config.text_key), config.max_chars)
+    sample = TrainingSample(iter_texts_interleaved(config.input, config.text_key), config.max_chars)
     tokenizer = train_byte_level_bpe(sample, config.vocab_size, config.min_frequency)
     save_tokenizer(tokenizer, output_dir)
     return tokenizer, sample.stats()

@@ -1,8 +1,9 @@
 """The training sample of a tokenizer: the first ``max_chars`` characters of the corpus.
 
 Why a prefix and not a random sample: a prefix streams, so neither trainer has to read
-the whole corpus first, and it is deterministic. To train on another part of a corpus,
-point ``input`` at other shards. The sample counts what it yielded, so the summary can
+the whole corpus first, and it is deterministic. The trainers feed it the shards
+interleaved (one document of each shard in turn, ``iter_texts_interleaved``), so the
+prefix mixes every source instead of holding the first shards only. The sample counts what it yielded, so the summary can
 say exactly what the tokenizer saw.
 """
 

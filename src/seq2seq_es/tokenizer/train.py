@@ -8,7 +8,7 @@ from typing import Any
 
 from transformers import PreTrainedTokenizerBase
 
-from seq2seq_es.corpus.text_files import iter_texts
+from seq2seq_es.corpus.text_files import iter_texts_interleaved
 from seq2seq_es.files import write_json
 from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
 from seq2seq_es.tokenizer.config import TokenizerConfig
@@ -21,7 +21,7 @@ KIND_NAMES = {"bpe": "byte-level-bpe", "unigram": "unigram"}
 
 def run_tokenizer(config: TokenizerConfig) -> dict[str, Any]:
     """Train the configured kind of tokenizer, save it to ``output_dir``, return its summary."""
-    sample = TrainingSample(iter_texts(config.input, config.text_key), config.max_chars, config.normalization)
+    sample = TrainingSample(iter_texts_interleaved(config.input, config.text_key), config.max_chars, config.normalization)
     start = time.perf_counter()
     if config.kind == "bpe":
         tokenizer = train_byte_level_bpe(sample, config.vocab_size, config.min_frequency)
