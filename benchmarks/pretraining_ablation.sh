@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Does pretraining help? Fine-tune the tiny BARTO and T5S checkpoints and the same architectures
+# from random initialisation on QA, translation and summarization, then compare each pair with
+# paired tests. Two streams (one per architecture) run side by side, one thread each.
+#
+#   bash benchmarks/pretraining_ablation.sh   # needs runs/tokenizer-*-8k; waits for runs/pretrain-{barto,t5s}-tiny
+#   .venv/bin/python benchmarks/pretraining_ablation_table.py   # the table for RESULTS.md
+#
+# Results go to $RUNS/<arch>-<init>-<task>/ and $RUNS/compare-<arch>-<task>/ (report.md, compare.json).
+set -euo pipefail
+RUNS=${RUNS:-runs/ablation}
+CLI=${CLI:-seq2seq-es}
+mkdir -p "$RUNS"
+
+# task -> fine-tuning overrides (same for every model) and the metrics compared.
+task_args() {
+  case "$1" in
+    squad-es-qa)   echo "optim.steps=600 optim.batch_size=16 optim.lr=1e-3 optim.warmup_steps=60" ;;
+    tatoeba-en-es) echo "optim.steps=2000 optim.batch_size=32 optim.lr=1e-3 optim.warmup_steps=200 max_eval_examples=1000" ;;
+    legal-ar-sum)  echo "optim.steps=600 optim.batch_size=8 optim.lr=1e-3 optim.warmup_steps=60 max_eval_examples=300" ;;
+  esac
+}
+task_metrics() {
+  case "$1" in
+    squad-es-qa)   echo "-m qa -m rouge" ;;
+    tatoeba-en-es) echo "-m bleu -m chrf" ;;
+    legal-ar-sum)  echo "-m rouge" ;;
+  esac
+}
+
+finetune() {  # arch init task
+  local arch=$1 init=$2 task=$3 out="$RUNS/$1-$2-$3"
+  if [[ -f "$out/scores.json" ]]; then echo "skip $out (done)"; return; fi
+  local model="model=runs/pretrain-$arch-tiny/model"
+  [[ $init == random ]] && model="model=$arch-tiny tokenizer=runs/tokenizer-$arch-8k"
+  echo "$(date -u +%T) start $out"
+  # shellcheck disable=SC2046
+  $CLI finetune task="$task" $model output_dir="$out" $(task_args "$task") \
+    engine.threads=1 generation.num_beams=1 seed=1234 > "$RUNS/$arch-$init-$task.log" 2>&1
+  echo "$(date -u +%T) done  $out"
+}
+
+stream() {  # arch; waits for that architecture's pretraining to finish
+  until [[ -f runs/pretrain-$1-tiny/summary.json ]]; do sleep 30; done
+  for task in squad-es-qa tatoeba-en-es legal-ar-sum; do
+    for init in pretrained random; do finetune "$1" "$init" "$task"; done
+    # shellcheck disable=SC2046
+    $CLI compare "$RUNS/$1-random-$task/predictions.jsonl" "$RUNS/$1-pretrained-$task/predictions.jsonl" \
+      $(task_metrics "$task") output_dir="$RUNS/compare-$1-$task" > "$RUNS/compare-$1-$task.log" 2>&1
+  done
+}
+
+stream barto & stream t5s & wait
+echo "all done"
