@@ -5,8 +5,7 @@
 
 Prints (1) wall-clock MB/s of ``run_corpus`` with 1 and 2 workers and the scaling ratio,
 (2) each step's MB/s and time share, measured in-process on one core over the same
-documents, (3) our MinHash signature step against datatrove's stock one (same word split,
-bit-identical signatures) on the same texts, and (4) the baseline of the same run: datatrove's stock Gopher filters and
+documents, and (3) the baseline of the same run: datatrove's stock Gopher filters and
 MinHash shingling with their Spanish word tokenizer (spaCy), on a subset (spaCy is slow),
 against ours on that subset. Ends with the kept/dropped table (markdown) of the 2-worker run.
 MB = megabytes of UTF-8 text in the input documents.
@@ -16,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import importlib.util
 import json
 import shutil
 import tempfile
@@ -29,7 +29,6 @@ from datatrove.pipeline.filters import GopherQualityFilter, GopherRepetitionFilt
 
 from seq2seq_es.corpus.config import CorpusConfig, LinesConfig, QualityConfig, RepetitionConfig
 from seq2seq_es.corpus.language import LanguageIdFilter
-from seq2seq_es.corpus.minhash import FastMinhashSignature
 from seq2seq_es.corpus.pipeline import run_corpus
 from seq2seq_es.corpus.quality import (
     LineCleaningFilter,
@@ -77,7 +76,7 @@ def step_times(texts: list[str]) -> list[tuple[str, float, float]]:
         size = mb(texts)
         seconds, texts = time_filter(step.filter, texts)
         rows.append((name, size, seconds))
-    signer = FastMinhashSignature(tempfile.mkdtemp(), config=MinhashConfig(), language=RegexWordTokenizer())
+    signer = MinhashDedupSignature(tempfile.mkdtemp(), config=MinhashConfig(), language=RegexWordTokenizer())
     rows.append(("minhash signatures", mb(texts), time_signatures(signer, texts)))
     return rows
 
@@ -87,14 +86,6 @@ def time_signatures(signer: MinhashDedupSignature, texts: list[str]) -> float:
     for text in texts:
         signer.get_signature(signer.get_shingles(text))
     return time.perf_counter() - start
-
-
-def minhash_speedup(texts: list[str]) -> tuple[float, float]:
-    """(ours s, datatrove stock s): same regex word split and config, identical signatures."""
-    folder = tempfile.mkdtemp()
-    ours = FastMinhashSignature(folder, config=MinhashConfig(), language=RegexWordTokenizer())
-    stock = MinhashDedupSignature(folder, config=MinhashConfig(), language=RegexWordTokenizer())
-    return time_signatures(ours, texts), time_signatures(stock, texts)
 
 
 def baseline(texts: list[str]) -> list[tuple[str, float, float]]:
@@ -110,7 +101,7 @@ def baseline(texts: list[str]) -> list[tuple[str, float, float]]:
         stock(Document(text="hola mundo", id="warm-up"))  # spaCy pipeline construction
         rows.append((name, time_filter(ours, texts)[0], time_filter(stock, texts)[0]))
     folder = tempfile.mkdtemp()
-    ours_sig = FastMinhashSignature(folder, config=MinhashConfig(), language=RegexWordTokenizer())
+    ours_sig = MinhashDedupSignature(folder, config=MinhashConfig(), language=RegexWordTokenizer())
     stock_sig = MinhashDedupSignature(folder, config=MinhashConfig(), language="es")
     rows.append(("MinHash shingles+signature", time_signatures(ours_sig, texts), time_signatures(stock_sig, texts)))
     return rows
@@ -156,7 +147,6 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=5)
     parser.add_argument("--baseline-mb", type=float, default=3.0, help="MB of text for the spaCy baseline")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "bench_corpus")
-    parser.add_argument("--minhash-mb", type=float, default=20.0, help="MB of text for the MinHash comparison")
     parser.add_argument("--skip-full", action="store_true", help="skip the full-chain runs (steps and baselines only)")
     parser.add_argument("--keep", action="store_true", help="keep the 2-worker run's output (rejects/) under --out")
     args = parser.parse_args()
@@ -183,28 +173,32 @@ def main() -> None:
         print(f"{name:20s} {size:8.1f} MB in {seconds:7.2f} s  {size / seconds:8.1f} MB/s  {seconds / total:6.1%}")
     print(f"{'sum of steps':20s} {total_mb:8.1f} MB in {total:7.2f} s  {total_mb / total:8.1f} MB/s")
 
-    subset, size = spread_subset(texts, args.minhash_mb)
-    ours, stock = minhash_speedup(subset)
-    print(f"\n== MinHash signatures (14x8 hashes, regex words) on a {size:.1f} MB subset: "
-          f"ours {size / ours:.2f} MB/s ({ours:.1f} s), datatrove stock {size / stock:.2f} MB/s ({stock:.1f} s), "
-          f"speed-up {stock / ours:.2f}x ==")
-
     subset, size = spread_subset(texts, args.baseline_mb)
+    if importlib.util.find_spec("spacy") is None:
+        print("\n== baseline skipped: datatrove's Spanish word tokenizer needs spaCy (pip install spacy) ==")
+    else:
+        print_baseline(subset, size)
+    if args.skip_full:
+        return
+    print_kept_dropped(args.out, args.keep)
+
+
+def print_baseline(subset: list[str], size: float) -> None:
     print(f"\n== baseline: datatrove stock steps with spaCy word tokenizer, on a {size:.1f} MB subset "
           f"({len(subset)} docs spread over the input) ==")
     for name, ours, stock in baseline(subset):
         print(f"{name:28s} ours {size / ours:7.1f} MB/s   stock+spaCy {size / stock:6.2f} MB/s   "
               f"speed-up {stock / ours:6.1f}x")
 
-    if args.skip_full:
-        return
-    stats = json.loads((args.out / "w2" / "stats.json").read_text(encoding="utf-8"))
+
+def print_kept_dropped(out: Path, keep: bool) -> None:
+    stats = json.loads((out / "w2" / "stats.json").read_text(encoding="utf-8"))
     print("\n== kept / dropped (2-worker run) ==")
     print(markdown_table(stats))
     print(f"\nkept {stats['output']['docs']:,} of {stats['input']['docs']:,} documents, "
           f"{stats['output'].get('kept_chars_fraction', 0):.1%} of the characters")
-    if not args.keep:
-        shutil.rmtree(args.out, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from datatrove.pipeline.dedup import (
     MinhashDedupBuckets,
     MinhashDedupCluster,
     MinhashDedupFilter,
+    MinhashDedupSignature,
 )
 from datatrove.pipeline.dedup.exact_dedup import (
     ExactDedupConfig,
@@ -45,7 +46,6 @@ from loguru import logger
 from seq2seq_es.corpus.config import CorpusConfig
 from seq2seq_es.corpus.executors import make_executor
 from seq2seq_es.corpus.language import LanguageIdFilter
-from seq2seq_es.corpus.minhash import FastMinhashSignature
 from seq2seq_es.corpus.perplexity import GaussianPerplexitySampler, PerplexityScorer
 from seq2seq_es.corpus.quality import (
     LineCleaningFilter,
@@ -155,8 +155,8 @@ def build_stages(config: CorpusConfig, out: Path) -> list[Stage]:
                                 seed=d.seed)
         kept = work / ("filtered" if stage_name == "filter" else "exact_kept")
         stages.append(Stage(stage_name, [*body, _intermediate_writer(kept),
-                                         FastMinhashSignature(str(work / "minhash_sigs"), config=minhash,
-                                                              language=RegexWordTokenizer())], tasks))
+                                         MinhashDedupSignature(str(work / "minhash_sigs"), config=minhash,
+                                                               language=RegexWordTokenizer())], tasks))
         stages.append(Stage("minhash_buckets", [MinhashDedupBuckets(str(work / "minhash_sigs"),
                                                                     str(work / "minhash_buckets"), config=minhash)],
                             d.num_buckets))
