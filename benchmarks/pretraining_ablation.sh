@@ -40,6 +40,16 @@ finetune() {  # arch init task
   echo "$(date -u +%T) done  $out"
 }
 
+cross_domain() {  # arch: the Tatoeba (everyday sentences) models on NTREX-128 news, paired tests too
+  local m="$RUNS/matrix-$1" random="$RUNS/$1-random-tatoeba-en-es/model" pre="$RUNS/$1-pretrained-tatoeba-en-es/model"
+  if [[ ! -f $m/matrix.json ]]; then
+    $CLI eval-matrix "models=[$random,$pre]" tasks=[ntrex-en-es] generation.num_beams=1 output_dir="$m" \
+      > "$RUNS/matrix-$1.log" 2>&1
+  fi
+  $CLI compare "$m/model0-model/ntrex-en-es/predictions.jsonl" "$m/model1-model/ntrex-en-es/predictions.jsonl" \
+    -m bleu -m chrf output_dir="$RUNS/compare-$1-ntrex-en-es" > "$RUNS/compare-$1-ntrex-en-es.log" 2>&1
+}
+
 stream() {  # arch; waits for that architecture's pretraining to finish
   until [[ -f runs/pretrain-$1-tiny/summary.json ]]; do sleep 30; done
   for task in squad-es-qa tatoeba-en-es legal-ar-sum; do
@@ -48,6 +58,7 @@ stream() {  # arch; waits for that architecture's pretraining to finish
     $CLI compare "$RUNS/$1-random-$task/predictions.jsonl" "$RUNS/$1-pretrained-$task/predictions.jsonl" \
       $(task_metrics "$task") output_dir="$RUNS/compare-$1-$task" > "$RUNS/compare-$1-$task.log" 2>&1
   done
+  cross_domain "$1"
 }
 
 stream barto & stream t5s & wait

@@ -4,7 +4,7 @@
 
 Reads each ``compare-<arch>-<task>/compare.json`` (random init is the baseline, the
 pretrained model the other system) and each run's ``scores.json`` (training loss), and
-prints one Markdown row per architecture × task × score: both values with their 95%
+prints one Markdown row (``ntrex-en-es``: the Tatoeba en→es models on news, cross-domain) per architecture × task × score: both values with their 95%
 bootstrap intervals, the difference, and the Holm-corrected p-values of the paired
 bootstrap and approximate randomization tests. Nothing is computed here that the
 ``compare`` command did not already write.
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 ARCHS = ("barto", "t5s")
-TASKS = ("squad-es-qa", "tatoeba-en-es", "legal-ar-sum")
+TASKS = ("squad-es-qa", "tatoeba-en-es", "legal-ar-sum", "ntrex-en-es")  # ntrex: cross-domain, Tatoeba models
 SHOWN = {"qa": ("exact_match", "token_f1"), "rouge": ("rouge1", "rouge2", "rougeL"), "bleu": ("score",), "chrf": ("score",)}
 
 
@@ -39,7 +39,8 @@ def rows_for(runs: Path, arch: str, task: str) -> list[str]:
     losses = []
     for init in ("random", "pretrained"):
         scores = _load(runs / f"{arch}-{init}-{task}" / "scores.json") or {}
-        losses.append(scores.get("training", {}).get("final_train_loss", float("nan")))
+        loss = scores.get("training", {}).get("final_train_loss")
+        losses.append("—" if loss is None else f"{loss:.2f}")
     rows = []
     for test in comparison["tests"]:
         if test["score"] not in SHOWN.get(test["metric"], ()):
@@ -50,7 +51,7 @@ def rows_for(runs: Path, arch: str, task: str) -> list[str]:
                     f"| {_cell(comparison['results'][random_path][metric], score)} "
                     f"| {_cell(comparison['results'][pretrained_path][metric], score)} "
                     f"| {test['delta']:+.2f} | {test['p_bootstrap_holm']:.4f} | {test['p_randomization_holm']:.4f} "
-                    f"| {losses[0]:.2f} → {losses[1]:.2f} |")
+                    f"| {losses[0]} → {losses[1]} |")
     return rows
 
 
