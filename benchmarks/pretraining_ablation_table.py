@@ -34,7 +34,7 @@ def _cell(entry: dict[str, Any], score: str) -> str:
 def rows_for(runs: Path, arch: str, task: str) -> list[str]:
     comparison = _load(runs / f"compare-{arch}-{task}" / "compare.json")
     if comparison is None:
-        return [f"| {arch} | {task} | (not run) | | | | | |"]
+        return [f"| {arch} | {task} | (not run) | | | | | | |"]
     random_path, pretrained_path = comparison["systems"]
     losses = []
     for init in ("random", "pretrained"):
