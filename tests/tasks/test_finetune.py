@@ -53,6 +53,9 @@ def test_selection_early_stopping_eval_and_matrix(tiny_data: Path, tokenizer_dir
         assert selection["evaluations_without_improvement"] >= 1, "stopped early only after no improvement"
     assert (out / "model" / "config.json").is_file() and not (out / "best_model").exists()
     assert "ci" in scores["chrf"] and scores["n"] == 16
+    nll = scores["nll"]  # teacher-forced validation loss, with its interval
+    assert nll["nll_per_token"] > 0 and nll["ci"]["nll_per_token"][0] <= nll["nll_per_token"] <= nll["ci"]["nll_per_token"][1]
+    assert "nll" not in json.loads((out / "selection.scores.json").read_text(encoding="utf-8"))
 
     _ok(["eval", f"task={task}", f"data_dir={tiny_data}", f"model={out / 'model'}", f"output_dir={tmp_path / 'ev'}",
          "max_examples=4", "bootstrap_samples=20"])

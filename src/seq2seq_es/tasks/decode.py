@@ -10,8 +10,9 @@ from pydantic import Field
 from seq2seq_es.config import StrictModel
 from seq2seq_es.files import write_json, write_jsonl
 from seq2seq_es.inference.generate import generate, prediction_records
-from seq2seq_es.metrics.scoring import score_predictions
-from seq2seq_es.tasks.examples import Example
+from seq2seq_es.metrics.scoring import score_predictions, scores_with_intervals
+from seq2seq_es.tasks.examples import Example, encode_examples
+from seq2seq_es.tasks.likelihood import nll_stats, reference_nll
 from seq2seq_es.tasks.registry import TaskSpec
 
 
@@ -49,10 +50,19 @@ def decode_examples(model: Any, tokenizer: Any, task: TaskSpec, examples: list[E
 
 def decode_and_score(model: Any, tokenizer: Any, task: TaskSpec, examples: list[Example],
                      generation: GenerationConfig, output_dir: Path, bootstrap_samples: int = 1000,
-                     name: str = "predictions") -> dict[str, Any]:
-    """Write ``<name>.jsonl`` and ``<name>.scores.json`` (or ``scores.json``) into ``output_dir``."""
+                     name: str = "predictions", likelihood: bool = True) -> dict[str, Any]:
+    """Write ``<name>.jsonl`` and ``<name>.scores.json`` (or ``scores.json``) into ``output_dir``.
+
+    With ``likelihood``, the scores also hold ``nll``: the teacher-forced cross-entropy of
+    the (first) reference per target token, with its interval: the validation loss, which
+    still separates models whose decoded text all scores near zero.
+    """
     path = decode_examples(model, tokenizer, task, examples, generation, output_dir / f"{name}.jsonl")
     scores = score_predictions(path, task.metrics, bootstrap_samples=bootstrap_samples)
+    if likelihood:
+        rows = reference_nll(model, tokenizer, encode_examples(examples, tokenizer, task), generation.batch_size)
+        scores.update(scores_with_intervals([nll_stats(rows, f"vocab{len(tokenizer)}")], bootstrap_samples,
+                                            0.95, 12345))
     scores["task"] = task.name
     scores["decoding"] = decoding_settings(task, generation)
     write_json(output_dir / ("scores.json" if name == "predictions" else f"{name}.scores.json"), scores)

@@ -105,7 +105,7 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
 
     def evaluate(current: Any, step: int) -> dict[str, float]:
         scores = decode_and_score(current, tokenizer, task, selection, quick, output_dir, bootstrap_samples=0,
-                                  name="selection")
+                                  name="selection", likelihood=False)
         value = metric_value(scores, task.selection_metric)
         if tracker.update(value, step):
             with atomic_dir(output_dir / "best_model") as tmp:
