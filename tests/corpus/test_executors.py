@@ -1,0 +1,67 @@
+"""One stage list, three executors: local (run), Slurm (built and chained, not submitted), Ray (optional)."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import random
+from pathlib import Path
+
+import pytest
+from datatrove.executor import SlurmPipelineExecutor
+
+from seq2seq_es.corpus.config import CorpusConfig
+from seq2seq_es.corpus.executors import QuietLocalExecutor, make_executor
+from seq2seq_es.corpus.pipeline import build_stages
+from seq2seq_es.errors import ConfigError
+
+from .conftest import read_shards, run, spanish_doc, write_jsonl
+
+HAS_RAY = importlib.util.find_spec("ray") is not None
+
+
+def _config(tmp_path: Path, rng: random.Random, executor: str) -> CorpusConfig:
+    docs = [{"id": f"d{i}", "text": spanish_doc(rng)} for i in range(12)]
+    write_jsonl(tmp_path / "in" / "a.jsonl", docs[:6])
+    write_jsonl(tmp_path / "in" / "b.jsonl", docs[6:])
+    return CorpusConfig.model_validate({"input": str(tmp_path / "in"), "output_dir": str(tmp_path / executor),
+                                        "executor": executor, "tasks": 2,
+                                        "slurm": {"partition": "cpu", "job_name": "corpus"}})
+
+
+def _chain(config: CorpusConfig) -> list:
+    out = Path(config.output_dir)
+    executors: list = []
+    for stage in build_stages(config, out):
+        executors.append(make_executor(config, stage.pipeline, stage.name, stage.tasks, str(out / "logs" / stage.name),
+                                       executors[-1] if executors else None, quiet=True))
+    return executors
+
+
+def test_slurm_runs_the_same_stages_as_local_chained_by_dependencies(tmp_path: Path, rng: random.Random) -> None:
+    local = _chain(_config(tmp_path, rng, "local"))
+    slurm = _chain(_config(tmp_path, rng, "slurm"))
+
+    assert all(isinstance(e, QuietLocalExecutor) for e in local)
+    assert all(isinstance(e, SlurmPipelineExecutor) for e in slurm)
+    assert [e.world_size for e in slurm] == [e.world_size for e in local]
+    assert [[type(step).__name__ for step in e.pipeline] for e in slurm] == \
+           [[type(step).__name__ for step in e.pipeline] for e in local]
+    assert slurm[0].depends is None and all(e.depends is before for before, e in itertools.pairwise(slurm))
+    assert slurm[0].job_name == "corpus-filter" and slurm[0].partition == "cpu"
+
+
+@pytest.mark.skipif(HAS_RAY, reason="ray is installed: the missing-package message cannot be shown")
+def test_ray_without_the_package_is_a_clear_error(tmp_path: Path, rng: random.Random) -> None:
+    with pytest.raises(ConfigError, match=r"pip install 'seq2seq-es\[ray\]'"):
+        _chain(_config(tmp_path, rng, "ray"))
+
+
+@pytest.mark.skipif(not HAS_RAY, reason="the optional `ray` extra is not installed (pip install 'seq2seq-es[ray]')")
+def test_ray_keeps_the_same_documents_as_local(tmp_path: Path, rng: random.Random) -> None:
+    texts = {}
+    for executor in ("local", "ray"):
+        config = _config(tmp_path, random.Random(7), executor)
+        run(Path(config.input or ""), Path(config.output_dir), executor=executor, tasks=2)
+        texts[executor] = sorted(record["text"] for record in read_shards(Path(config.output_dir)))
+    assert texts["ray"] == texts["local"] and len(texts["local"]) == 12
