@@ -30,3 +30,5 @@ def test_t5_tiny_pretrains_with_exact_lengths(tiny_data: Path, tmp_path: Path) -
     assert isinstance(model, T5ForConditionalGeneration) and model.config.dropout_rate == 0.0
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["validation_loss"] < losses[0]
+    # The encoder's share of the loss is logged: finite, and zero only if the encoder is ignored.
+    assert abs(summary["validation_encoder_gain"]) < summary["validation_loss"]

@@ -99,22 +99,40 @@ def split_blocks(config: PretrainConfig, tokenizer: PreTrainedTokenizerBase,
     return training, validation
 
 
+def other_documents_input(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The batch with every example's encoder input replaced by the next example's (rolled by one)."""
+    return {key: value.roll(1, dims=0) if key in ("input_ids", "attention_mask") else value
+            for key, value in batch.items()}
+
+
 @torch.no_grad()
-def validation_loss(model: Any, collator: Collator, blocks: TokenBlocks, batch_size: int) -> float:
-    """Mean token loss on held-out blocks, with fixed noise (a reserved epoch number)."""
+def validation_losses(model: Any, collator: Collator, blocks: TokenBlocks, batch_size: int) -> dict[str, float]:
+    """Mean token loss on held-out blocks (fixed noise: a reserved epoch number), and the encoder's share.
+
+    ``validation_encoder_gain`` is the loss with each example's encoder input swapped for
+    another document's, minus the real loss: the nats per token the decoder gets from its
+    encoder. Why log it: a denoising loss can fall for a long time while the decoder learns
+    only a language model and the encoder collapses to a constant output (a tiny BARTO at
+    lr 2e-3 did, ``benchmarks/RESULTS.md``); such a checkpoint cannot copy from its input,
+    and only this gap shows it. It needs batches of ≥ 2 examples.
+    """
     fixed = copy.copy(collator)
     fixed.set_epoch(VALIDATION_EPOCH)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    total, count = 0.0, 0
+    total, count, gain, gain_count = 0.0, 0, 0.0, 0
     for start in range(0, len(blocks), batch_size):
         batch = fixed([(i, blocks[i]) for i in range(start, min(start + batch_size, len(blocks)))])
+        batch = {k: v.to(device) for k, v in batch.items()}
         n = int((batch["labels"] != -100).sum())
-        total += float(model(**{k: v.to(device) for k, v in batch.items()}).loss) * n
-        count += n
+        loss = float(model(**batch).loss)
+        total, count = total + loss * n, count + n
+        if len(batch["labels"]) > 1:  # a lone example has no other document to swap in
+            gain += (float(model(**other_documents_input(batch)).loss) - loss) * n
+            gain_count += n
     model.train(was_training)
-    return total / max(count, 1)
+    return {"validation_loss": total / max(count, 1), "validation_encoder_gain": gain / max(gain_count, 1)}
 
 
 def run_pretrain(config: PretrainConfig) -> dict[str, Any]:
@@ -126,19 +144,18 @@ def run_pretrain(config: PretrainConfig) -> dict[str, Any]:
     batches = EpochBatches(training, collator, config.optim.batch_size, config.seed, config.engine.num_workers)
     result = train(model, batches, config.optim, config.engine, config.output_dir, config.seed, "pretraining",
                    resume=config.resume,
-                   evaluate=lambda m, _step: {"validation_loss": validation_loss(m, collator, validation,
-                                                                           config.optim.batch_size)})
+                   evaluate=lambda m, _step: validation_losses(m, collator, validation, config.optim.batch_size))
     if not result.is_main_process:
         return {}
     model = result.model
-    val_loss = validation_loss(model, collator, validation, config.optim.batch_size)
+    validation_scores = validation_losses(model, collator, validation, config.optim.batch_size)
     with atomic_dir(Path(config.output_dir) / "model") as tmp:
         result.save_model(tmp)
         tokenizer.save_pretrained(tmp)
     summary = {"parameters": count_parameters(model), "train_blocks": len(training),
                "steps": result.final_state.step,
                "final_train_loss": float(np.mean(result.losses[-10:])) if result.losses else None,
-               "validation_loss": val_loss, "seconds": result.seconds,
+               **validation_scores, "seconds": result.seconds,
                "tokens_per_s": result.tokens / max(result.seconds, 1e-9)}
     write_json(Path(config.output_dir) / "summary.json", summary)
     return summary
