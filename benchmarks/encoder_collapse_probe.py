@@ -1,0 +1,80 @@
+"""When does a tiny BARTO's encoder collapse? A plain PyTorch loop (not ours), watched every 25 steps.
+
+    .venv/bin/python benchmarks/encoder_collapse_probe.py runs/pretrain-barto-tiny/config.yaml --lr 5e-4
+    .venv/bin/python benchmarks/encoder_collapse_probe.py ... --lr 5e-4 --permute-sentence-ratio 0
+    .venv/bin/python benchmarks/encoder_collapse_probe.py ... --lr 1e-4
+
+Trains the pretraining config's model from random init with plain AdamW (constant lr, no
+warm-up, clipping 1.0) on its own noise function, and prints for 4 fixed validation
+examples: the standard deviation over positions of each encoder layer's output (the
+embedding layer first; ~1 when every position carries its own token, ~0 when the encoder
+emits the same vector everywhere), the validation loss and the encoder gain (loss with
+another document's input minus the real loss). Why a plain loop: it rules out our
+training engine as the cause.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seq2seq_es.config import load_config
+from seq2seq_es.models.presets import build_model
+from seq2seq_es.tokenizer.save import load_tokenizer_folder
+from seq2seq_es.training.pretrain import (
+    PretrainConfig,
+    make_collator,
+    other_documents_input,
+    split_blocks,
+)
+
+
+@torch.no_grad()
+def encoder_stats(model: Any, probe: dict[str, torch.Tensor]) -> tuple[list[float], float, float]:
+    model.eval()
+    hidden = model.get_encoder()(input_ids=probe["input_ids"], attention_mask=probe["attention_mask"],
+                                 output_hidden_states=True).hidden_states
+    loss = float(model(**probe).loss)
+    other = float(model(**other_documents_input(probe)).loss)
+    model.train()
+    return [float(layer[0].std(0).mean()) for layer in hidden], loss, other - loss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config", type=Path, help="a BARTO pretraining config (its data and tokenizer must exist)")
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--permute-sentence-ratio", type=float, default=None)
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--seed", type=int, default=1234)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    config = load_config(PretrainConfig, args.config)
+    if args.permute_sentence_ratio is not None:
+        config.objective.permute_sentence_ratio = args.permute_sentence_ratio
+    tokenizer = load_tokenizer_folder(config.tokenizer)
+    collator, body = make_collator(config, tokenizer)
+    training, validation = split_blocks(config, tokenizer, body)
+    model = build_model(config.model, tokenizer, seed=args.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    probe = collator([(i, validation[i]) for i in range(4)])
+    generator = torch.Generator().manual_seed(args.seed)
+    print("step | std over positions: embeddings, layer 1, ... | validation loss | encoder gain")
+    for step in range(args.steps + 1):
+        if step % 25 == 0:
+            stds, loss, gain = encoder_stats(model, probe)
+            print(f"{step} | {', '.join(f'{s:.4f}' for s in stds)} | {loss:.3f} | {gain:+.5f}", flush=True)
+        indices = torch.randint(len(training), (config.optim.batch_size,), generator=generator).tolist()
+        loss = model(**collator([(i, training[i]) for i in indices])).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad()
+
+
+if __name__ == "__main__":
+    main()
