@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from transformers import MBartConfig, MBartForConditionalGeneration
 
 from seq2seq_es.config import load_config
 from seq2seq_es.models.presets import build_model
@@ -51,6 +52,8 @@ def main() -> None:
     parser.add_argument("--permute-sentence-ratio", type=float, default=None)
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--pre-layernorm", action="store_true",
+                        help="the same sizes as mBART layers (LayerNorm before each sub-layer) instead of BART's")
     args = parser.parse_args()
     torch.set_num_threads(1)
     config = load_config(PretrainConfig, args.config)
@@ -60,6 +63,9 @@ def main() -> None:
     collator, body = make_collator(config, tokenizer)
     training, validation = split_blocks(config, tokenizer, body)
     model = build_model(config.model, tokenizer, seed=args.seed)
+    if args.pre_layernorm:
+        torch.manual_seed(args.seed)
+        model = MBartForConditionalGeneration(MBartConfig(**model.config.to_dict()))
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     probe = collator([(i, validation[i]) for i in range(4)])
     generator = torch.Generator().manual_seed(args.seed)
