@@ -50,6 +50,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--permute-sentence-ratio", type=float, default=None)
+    parser.add_argument("--mask-ratio", type=float, default=None, help="0 with no permutation: pure copying")
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--pre-layernorm", action="store_true",
@@ -59,6 +60,8 @@ def main() -> None:
     config = load_config(PretrainConfig, args.config)
     if args.permute_sentence_ratio is not None:
         config.objective.permute_sentence_ratio = args.permute_sentence_ratio
+    if args.mask_ratio is not None:
+        config.objective.mask_ratio = args.mask_ratio
     tokenizer = load_tokenizer_folder(config.tokenizer)
     collator, body = make_collator(config, tokenizer)
     training, validation = split_blocks(config, tokenizer, body)
