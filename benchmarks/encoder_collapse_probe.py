@@ -20,7 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import MBartConfig, MBartForConditionalGeneration
+from transformers import (
+    BartConfig,
+    BartForConditionalGeneration,
+    MBartConfig,
+    MBartForConditionalGeneration,
+)
 
 from seq2seq_es.config import load_config
 from seq2seq_es.models.presets import build_model
@@ -53,6 +58,8 @@ def main() -> None:
     parser.add_argument("--mask-ratio", type=float, default=None, help="0 with no permutation: pure copying")
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--init-std", type=float, default=None,
+                        help="the std of the initial weights (BART's init_std; the preset uses 0.02)")
     parser.add_argument("--pre-layernorm", action="store_true",
                         help="the same sizes as mBART layers (LayerNorm before each sub-layer) instead of BART's")
     args = parser.parse_args()
@@ -66,9 +73,11 @@ def main() -> None:
     collator, body = make_collator(config, tokenizer)
     training, validation = split_blocks(config, tokenizer, body)
     model = build_model(config.model, tokenizer, seed=args.seed)
-    if args.pre_layernorm:
+    settings = model.config.to_dict() | ({"init_std": args.init_std} if args.init_std is not None else {})
+    if args.pre_layernorm or args.init_std is not None:
         torch.manual_seed(args.seed)
-        model = MBartForConditionalGeneration(MBartConfig(**model.config.to_dict()))
+        family = MBartForConditionalGeneration if args.pre_layernorm else BartForConditionalGeneration
+        model = family((MBartConfig if args.pre_layernorm else BartConfig)(**settings))
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     probe = collator([(i, validation[i]) for i in range(4)])
     generator = torch.Generator().manual_seed(args.seed)
