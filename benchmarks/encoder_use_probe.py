@@ -33,40 +33,31 @@ from seq2seq_es.inference.generate import load_model
 from seq2seq_es.models.presets import build_model, get_preset
 from seq2seq_es.tokenizer.save import load_tokenizer_folder
 from seq2seq_es.training.pretrain import (
-    VALIDATION_EPOCH,
     PretrainConfig,
     make_collator,
-    other_documents_input,
     split_blocks,
+    validation_losses,
 )
 
 
-def copy_batch(blocks: list[Any], tokenizer: Any, family: str) -> dict[str, torch.Tensor]:
-    """Clean block → the same clean block, framed as the family's pretraining frames text."""
-    body = torch.as_tensor(list(blocks))
-    eos = torch.full((len(blocks), 1), tokenizer.eos_token_id)
-    if family == "t5":
-        text = torch.cat([body, eos], dim=1)
-    else:
-        text = torch.cat([torch.full((len(blocks), 1), tokenizer.bos_token_id), body, eos], dim=1)
-    # No decoder_input_ids: the model shifts the labels right with its own decoder start token.
-    return {"input_ids": text, "attention_mask": torch.ones_like(text), "labels": text.clone()}
+class CopyCollator:
+    """Clean block → the same clean block, framed as the family's pretraining frames text.
 
+    Shaped like the noise collators (``set_epoch``, ``(index, block)`` pairs) so that
+    ``validation_losses`` scores copying exactly as it scores the objective.
+    """
 
-@torch.no_grad()
-def mean_loss(model: Any, batches: list[dict[str, torch.Tensor]]) -> float:
-    total, count = 0.0, 0
-    for batch in batches:
-        n = int((batch["labels"] != -100).sum())
-        total += float(model(**batch).loss) * n
-        count += n
-    return total / count
+    def __init__(self, tokenizer: Any, family: str) -> None:
+        self.bos = [] if family == "t5" else [tokenizer.bos_token_id]
+        self.eos = [tokenizer.eos_token_id]
 
+    def set_epoch(self, epoch: int) -> None:  # no randomness to seed
+        pass
 
-def probe(model: Any, objective: list[dict[str, torch.Tensor]], copy: list[dict[str, torch.Tensor]]) -> list[float]:
-    model.eval()
-    return [mean_loss(model, objective), mean_loss(model, [other_documents_input(b) for b in objective]),
-            mean_loss(model, copy), mean_loss(model, [other_documents_input(b) for b in copy])]
+    def __call__(self, pairs: list[tuple[int, Any]]) -> dict[str, torch.Tensor]:
+        text = torch.as_tensor([[*self.bos, *block.tolist(), *self.eos] for _, block in pairs])
+        # No decoder_input_ids: the model shifts the labels right with its own decoder start token.
+        return {"input_ids": text, "attention_mask": torch.ones_like(text), "labels": text.clone()}
 
 
 def main() -> None:
@@ -84,18 +75,17 @@ def main() -> None:
         config = load_config(PretrainConfig, run / "config.yaml")
         tokenizer = load_tokenizer_folder(config.tokenizer)
         collator, body = make_collator(config, tokenizer)
-        collator.set_epoch(VALIDATION_EPOCH)
         _, validation = split_blocks(config, tokenizer, body)
-        indices = range(len(validation))
-        chunks = [list(indices[s:s + args.batch_size]) for s in range(0, len(validation), args.batch_size)]
-        objective = [collator([(i, validation[i]) for i in chunk]) for chunk in chunks]
-        family = get_preset(config.model).family
-        copy = [copy_batch([validation[i] for i in chunk], tokenizer, family) for chunk in chunks]
+        copy = CopyCollator(tokenizer, get_preset(config.model).family)
         models = {f"{config.model} pretrained ({run.name})": load_model(run / "model")[0],
                   f"{config.model} random init": build_model(config.model, tokenizer, seed=config.seed)}
         for name, model in models.items():
-            om, oo, cm, co = probe(model, objective, copy)
-            print(f"| {name} | {om:.3f} | {oo:.3f} | {oo - om:+.3f} | {cm:.3f} | {co:.3f} | {co - cm:+.3f} |")
+            objective = validation_losses(model, collator, validation, args.batch_size)
+            copying = validation_losses(model, copy, validation, args.batch_size)
+            cells = [f"{scores['validation_loss']:.3f} | "
+                     f"{scores['validation_loss'] + scores['validation_encoder_gain']:.3f} | "
+                     f"{scores['validation_encoder_gain']:+.3f}" for scores in (objective, copying)]
+            print(f"| {name} | {cells[0]} | {cells[1]} |")
 
 
 if __name__ == "__main__":
