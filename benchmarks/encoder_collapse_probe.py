@@ -60,8 +60,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--init-std", type=float, default=None,
                         help="the std of the initial weights (BART's init_std; the preset uses 0.02)")
+    parser.add_argument("--embed-std", type=float, default=None,
+                        help="re-draw only the token embeddings (tied to the LM head) with this std")
     parser.add_argument("--pre-layernorm", action="store_true",
                         help="the same sizes as mBART layers (LayerNorm before each sub-layer) instead of BART's")
+    parser.add_argument("--unigram-bias", action="store_true",
+                        help="start BART's final_logits_bias at the log unigram distribution of the training blocks")
     args = parser.parse_args()
     torch.set_num_threads(1)
     config = load_config(PretrainConfig, args.config)
@@ -78,6 +82,16 @@ def main() -> None:
         torch.manual_seed(args.seed)
         family = MBartForConditionalGeneration if args.pre_layernorm else BartForConditionalGeneration
         model = family((MBartConfig if args.pre_layernorm else BartConfig)(**settings))
+    if args.embed_std is not None:
+        with torch.no_grad():
+            embeddings = model.get_input_embeddings().weight
+            embeddings.normal_(0.0, args.embed_std, generator=torch.Generator().manual_seed(args.seed))
+            embeddings[model.config.pad_token_id] = 0.0
+    if args.unigram_bias:
+        counts = torch.ones(model.config.vocab_size)
+        for i in range(0, len(training), max(1, len(training) // 2000)):
+            counts += torch.bincount(torch.as_tensor(training[i].astype("int64")), minlength=len(counts))
+        model.final_logits_bias.copy_((counts / counts.sum()).log()[None])
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     probe = collator([(i, validation[i]) for i in range(4)])
     generator = torch.Generator().manual_seed(args.seed)

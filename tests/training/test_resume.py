@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from training_helpers import losses, run_cli
+from transformers import AutoModelForSeq2SeqLM
 
 from seq2seq_es.errors import CheckpointError
 from seq2seq_es.training.checkpoint import check_compatible, list_checkpoints
@@ -20,6 +21,8 @@ def test_sigkill_then_resume_is_bit_identical(tiny_pretrain: list[str], tmp_path
     steps = ["optim.steps=24", "engine.checkpoint_every=6"]
     reference = tmp_path / "reference"
     run_cli(["pretrain", f"output_dir={reference}", *tiny_pretrain, *steps])
+    output_bias = AutoModelForSeq2SeqLM.from_pretrained(reference / "model").final_logits_bias
+    assert abs(float(output_bias.exp().sum()) - 1) < 1e-4, "BART's output bias starts at a unigram distribution"
 
     killed = tmp_path / "killed"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}

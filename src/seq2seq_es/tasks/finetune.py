@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import Field
 from transformers import DataCollatorForSeq2Seq
 
@@ -23,6 +24,7 @@ from seq2seq_es.config import StrictModel
 from seq2seq_es.files import atomic_dir, write_json
 from seq2seq_es.inference.generate import load_model
 from seq2seq_es.models.loading import state_dict_for_saving
+from seq2seq_es.models.output_prior import set_output_prior, unigram_log_probs
 from seq2seq_es.models.presets import PRESETS, build_model
 from seq2seq_es.tasks.decode import GenerationConfig, decode_and_score, metric_value
 from seq2seq_es.tasks.examples import encode_examples, load_examples
@@ -46,6 +48,8 @@ class FinetuneConfig(StrictModel):
     patience: int | None = Field(None, ge=1, description="Stop after this many evaluations without improvement.")
     max_eval_examples: int | None = Field(None, ge=1, description="Final validation decoding (None: all).")
     bootstrap_samples: int = Field(1000, ge=0)
+    unigram_output_bias: bool = Field(True, description="A BART preset (random init): start its output bias at the "
+                                                        "targets' log unigram distribution (models/output_prior.py).")
     seed: int = 1234
     resume: bool = Field(False, description="Continue from the last checkpoint in output_dir/checkpoints.")
     optim: OptimConfig = OptimConfig(lr=5e-4, steps=300, warmup_steps=30)
@@ -96,6 +100,8 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
     train_examples = load_examples(task, config.data_dir, "train", config.max_train_examples)
     selection = load_examples(task, config.data_dir, "validation", config.selection_examples)
     features = encode_examples(train_examples, tokenizer, task)
+    if config.model in PRESETS and config.unigram_output_bias:
+        set_output_prior(model, unigram_log_probs((np.asarray(f["labels"]) for f in features), len(tokenizer)))
     collator = WithoutIndex(DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100))
     optim = steps_for(config, len(features))
     batches = EpochBatches(features, collator, optim.batch_size, config.seed, config.engine.num_workers)

@@ -19,6 +19,7 @@ from transformers import PreTrainedTokenizerBase
 from seq2seq_es.config import StrictModel
 from seq2seq_es.errors import DataError
 from seq2seq_es.files import atomic_dir, write_json
+from seq2seq_es.models.output_prior import set_output_prior, unigram_log_probs
 from seq2seq_es.models.presets import build_model, count_parameters, get_preset
 from seq2seq_es.objectives.bart_denoising import BartDenoisingCollator, BartNoiseSettings
 from seq2seq_es.objectives.span_corruption import (
@@ -60,6 +61,8 @@ class PretrainConfig(StrictModel):
     validation_blocks: int = Field(64, ge=1)
     dropout: float | None = Field(None, ge=0, lt=1, description="None: the preset's (BART 0.1; T5 0, as T5 v1.1 "
                                                                    "and nanoT5 pretrain).")
+    unigram_output_bias: bool = Field(True, description="BART: start the output bias at the training tokens' log "
+                                                        "unigram distribution (models/output_prior.py); T5 has none.")
     seed: int = 1234
     resume: bool = Field(False, description="Continue from the last checkpoint in output_dir/checkpoints.")
     objective: ObjectiveConfig = ObjectiveConfig()
@@ -141,6 +144,8 @@ def run_pretrain(config: PretrainConfig) -> dict[str, Any]:
     collator, body = make_collator(config, tokenizer)
     training, validation = split_blocks(config, tokenizer, body)
     model = build_model(config.model, tokenizer, seed=config.seed, dropout=config.dropout)
+    if config.unigram_output_bias:
+        set_output_prior(model, unigram_log_probs(training.chunks(), model.config.vocab_size))
     batches = EpochBatches(training, collator, config.optim.batch_size, config.seed, config.engine.num_workers)
     result = train(model, batches, config.optim, config.engine, config.output_dir, config.seed, "pretraining",
                    resume=config.resume,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,12 @@ class TokenBlocks(Sequence[np.ndarray]):
             raise IndexError(index)
         start = (self.first + index) * self.length
         return np.asarray(self.tokens[start:start + self.length], dtype=np.int64)
+
+    def chunks(self, size: int = 1 << 22) -> Iterator[np.ndarray]:
+        """All tokens of these blocks in slices of ``size`` tokens (counting without loading it all)."""
+        start, end = self.first * self.length, (self.first + len(self)) * self.length
+        for offset in range(start, end, size):
+            yield np.asarray(self.tokens[offset:min(offset + size, end)])
 
     def __getstate__(self) -> dict[str, Any]:
         """DataLoader workers re-open the memmap instead of pickling the array."""
