@@ -5,6 +5,7 @@
 # random-init runs need no pretraining, so they go first and can overlap it at a lower priority:
 #   nice -n 10 bash benchmarks/pretraining_ablation.sh   (while both pretrain commands run)
 #
+#   ARCHS=barto bash benchmarks/pretraining_ablation.sh   # one architecture only
 #   bash benchmarks/pretraining_ablation.sh   # needs runs/tokenizer-*-8k; waits for runs/pretrain-{barto,t5s}-tiny
 #   .venv/bin/python benchmarks/pretraining_ablation_table.py   # the table for RESULTS.md
 #
@@ -65,5 +66,6 @@ stream() {  # arch; the random-init runs first, then waits for that architecture
   cross_domain "$1"
 }
 
-stream barto & stream t5s & wait
+for arch in ${ARCHS:-barto t5s}; do stream "$arch" & done
+wait
 echo "all done"
