@@ -1,22 +1,28 @@
 """Training throughput: our Accelerate loop vs Hugging Face's Seq2SeqTrainer, same model/data/batch.
 
-Both loops train the same freshly initialised preset on the same pre-noised BART
-examples (text infilling on packed Spanish blocks), batch size, optimizer (AdamW),
-schedule and padding collator, on this machine's CPU threads. Reported: examples/s
-and tokens/s of each, their ratio, and our model FLOPs utilisation (MFU) against the
-fp32 GEMM peak measured in the same run.
+Both loops train the same freshly initialised preset on the same examples, batch size,
+optimizer (AdamW), schedule and padding collator, on this machine's CPU threads. The
+examples are either pre-noised BART pretraining examples (text infilling on packed
+Spanish blocks: nearly equal lengths) or, with ``--task``, a fine-tuning task's training
+pairs (lengths vary: there our loop batches by length, as ``finetune`` does by default,
+and the Trainer is also run with its own ``train_sampling_strategy="group_by_length"``). Reported: examples/s
+and tokens/s (real tokens, padding excluded) of each, their ratio, and the MFU against
+the fp32 GEMM peak measured in the same run.
 
     .venv/bin/python benchmarks/bench_train.py --preset barto-tiny --steps 30
     .venv/bin/python benchmarks/bench_train.py --preset barto-base --steps 6 --batch 4 --seq-len 256
+    .venv/bin/python benchmarks/bench_train.py --task tatoeba-en-es --steps 40 --batch 32
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +33,8 @@ from transformers.utils import logging as hf_logging
 from seq2seq_es.corpus.text_files import iter_texts
 from seq2seq_es.models.presets import build_model, count_parameters
 from seq2seq_es.objectives.bart_denoising import BartDenoisingCollator, BartNoiseSettings
+from seq2seq_es.tasks.examples import encode_examples, load_examples
+from seq2seq_es.tasks.registry import get_task
 from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
 from seq2seq_es.training.batches import EpochBatches, WithoutIndex
 from seq2seq_es.training.config import EngineConfig, OptimConfig
@@ -53,10 +61,17 @@ def make_examples(tokenizer: Any, data: Path, seq_len: int, count: int, seed: in
     return examples
 
 
+def task_examples(tokenizer: Any, task_name: str, data_dir: str, count: int) -> list[dict[str, list[int]]]:
+    """A fine-tuning task's first ``count`` training pairs, tokenized as ``finetune`` does."""
+    task = get_task(task_name)
+    return encode_examples(load_examples(task, data_dir, "train", count), tokenizer, task)
+
+
 def run_ours(model: Any, tokenizer: Any, examples: list[dict[str, list[int]]], args: argparse.Namespace,
              folder: Path) -> float:
     collate = WithoutIndex(DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100))
-    batches = EpochBatches(examples, collate, args.batch, seed=0)
+    lengths = [len(e["input_ids"]) + len(e["labels"]) for e in examples] if args.task else None
+    batches = EpochBatches(examples, collate, args.batch, seed=0, lengths=lengths)
     optim = OptimConfig(steps=args.steps, batch_size=args.batch, lr=1e-4, warmup_steps=2, weight_decay=0.0)
     engine = EngineConfig(log_every=args.steps, tensorboard=False, measure_mfu=False, compile=args.compile)
     start = time.perf_counter()
@@ -65,12 +80,12 @@ def run_ours(model: Any, tokenizer: Any, examples: list[dict[str, list[int]]], a
 
 
 def run_hf(model: Any, tokenizer: Any, examples: list[dict[str, list[int]]], args: argparse.Namespace,
-           folder: Path) -> float:
+           folder: Path, group_by_length: bool = False) -> float:
     training_args = Seq2SeqTrainingArguments(
         output_dir=str(folder), per_device_train_batch_size=args.batch, max_steps=args.steps, learning_rate=1e-4,
         warmup_steps=2, weight_decay=0.0, lr_scheduler_type="linear", logging_steps=args.steps,
         save_strategy="no", report_to=[], use_cpu=True, dataloader_num_workers=0, disable_tqdm=True, seed=0,
-        torch_compile=args.compile,
+        torch_compile=args.compile, train_sampling_strategy="group_by_length" if group_by_length else "random",
     )
     collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100)
     trainer = Seq2SeqTrainer(model=model, args=training_args, train_dataset=examples,  # type: ignore[arg-type]
@@ -90,39 +105,49 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="Alternate the two loops this many times; best of each.")
     parser.add_argument("--compile", action="store_true", help="torch.compile in both loops.")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--task", default=None, help="Train on this task's pairs instead (e.g. tatoeba-en-es).")
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA.parents[1]), help="Task data folder (with --task).")
     args = parser.parse_args()
     if not args.data.is_file():
         sys.exit(f"{args.data} not found: pass --data with a JSONL(.gz) file of Spanish text")
     hf_logging.set_verbosity_error()
 
     tokenizer = train_byte_level_bpe(itertools.islice(iter_texts(args.data), 2000), args.vocab)
-    examples = make_examples(tokenizer, args.data, args.seq_len, args.batch * (args.steps + 1), seed=0)
+    count = args.batch * args.steps  # one epoch: every example once in both loops
+    examples = (task_examples(tokenizer, args.task, args.data_dir, count) if args.task
+                else make_examples(tokenizer, args.data, args.seq_len, count, seed=0))
     source_tokens = sum(len(e["input_ids"]) for e in examples) / len(examples)
     target_tokens = sum(len(e["labels"]) for e in examples) / len(examples)
     peak = measure_cpu_peak(seconds=2.0)
     print(f"torch threads {torch.get_num_threads()}, fp32 GEMM peak {peak / 1e9:.1f} GFLOP/s")
 
-    times: dict[str, list[float]] = {"ours": [], "hf": []}
+    runners: dict[str, Callable[..., float]] = {"ours": run_ours, "hf": run_hf}
+    if args.task:
+        runners["hf-grouped"] = functools.partial(run_hf, group_by_length=True)
+    times: dict[str, list[float]] = {name: [] for name in runners}
     params = 0
     with tempfile.TemporaryDirectory() as tmp:
         for repeat in range(args.repeats):
-            for name, runner in (("ours", run_ours), ("hf", run_hf)):
+            for name, runner in runners.items():
                 model = build_model(args.preset, tokenizer, seed=0)
                 params = count_parameters(model)
                 shape = model_shape(model)
                 times[name].append(runner(model, tokenizer, examples, args, Path(tmp) / f"{name}{repeat}"))
     examples_done = args.batch * args.steps
     flops = step_flops(shape, examples_done, int(source_tokens), int(target_tokens))
-    print(f"\npreset {args.preset} ({params / 1e6:.1f}M parameters), batch {args.batch}, seq_len {args.seq_len}, "
+    data = f"task {args.task}" if args.task else f"seq_len {args.seq_len}"
+    print(f"\npreset {args.preset} ({params / 1e6:.1f}M parameters), batch {args.batch}, {data}, "
           f"{args.steps} steps, mean source/target tokens {source_tokens:.0f}/{target_tokens:.0f}")
     print(f"{'loop':<22}{'best s':>9}{'examples/s':>12}{'tokens/s':>11}{'MFU':>8}")
     best = {name: min(values) for name, values in times.items()}
     for name, seconds in best.items():
-        label = "ours (Accelerate)" if name == "ours" else "HF Seq2SeqTrainer"
+        label = {"ours": "ours (Accelerate)", "hf": "HF Seq2SeqTrainer", "hf-grouped": "HF, group_by_length"}[name]
         rate = examples_done / seconds
         print(f"{label:<22}{seconds:>9.2f}{rate:>12.1f}{rate * (source_tokens + target_tokens):>11.0f}"
               f"{flops / seconds / peak:>8.1%}")
     print(f"\nratio ours / HF (tokens/s): {best['hf'] / best['ours']:.2f}x")
+    if "hf-grouped" in best:
+        print(f"ratio ours / HF with group_by_length: {best['hf-grouped'] / best['ours']:.2f}x")
 
 
 if __name__ == "__main__":

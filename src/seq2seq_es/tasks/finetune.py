@@ -48,6 +48,8 @@ class FinetuneConfig(StrictModel):
     patience: int | None = Field(None, ge=1, description="Stop after this many evaluations without improvement.")
     max_eval_examples: int | None = Field(None, ge=1, description="Final validation decoding (None: all).")
     bootstrap_samples: int = Field(1000, ge=0)
+    group_by_length: bool = Field(True, description="Batch examples of similar length (training/batches.py): "
+                                                    "fewer pad tokens, same examples per epoch.")
     unigram_output_bias: bool = Field(True, description="A BART preset (random init): start its output bias at the "
                                                         "targets' log unigram distribution (models/output_prior.py).")
     seed: int = 1234
@@ -104,7 +106,9 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
         set_output_prior(model, unigram_log_probs((np.asarray(f["labels"]) for f in features), len(tokenizer)))
     collator = WithoutIndex(DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100))
     optim = steps_for(config, len(features))
-    batches = EpochBatches(features, collator, optim.batch_size, config.seed, config.engine.num_workers)
+    lengths = [len(f["input_ids"]) + len(f["labels"]) for f in features] if config.group_by_length else None
+    batches = EpochBatches(features, collator, optim.batch_size, config.seed, config.engine.num_workers,
+                           lengths=lengths)
     output_dir = Path(config.output_dir)
     tracker = BestTracker(config.patience)
     quick = config.generation.model_copy(update={"num_beams": config.selection_num_beams})
