@@ -3,8 +3,10 @@
     .venv/bin/python benchmarks/encoder_collapse_probe.py runs/pretrain-barto-tiny/config.yaml --lr 5e-4
     .venv/bin/python benchmarks/encoder_collapse_probe.py ... --lr 5e-4 --permute-sentence-ratio 0
     .venv/bin/python benchmarks/encoder_collapse_probe.py ... --lr 1e-4
+    .venv/bin/python benchmarks/encoder_collapse_probe.py ... --lr 2e-3 --unigram-bias   (the fix)
 
-Trains the pretraining config's model from random init with plain AdamW (constant lr, no
+Trains the pretraining config's model from random init (zero output bias, as transformers
+builds it, unless ``--unigram-bias``) with plain AdamW (constant lr, no
 warm-up, clipping 1.0) on its own noise function, and prints for 4 fixed validation
 examples: the standard deviation over positions of each encoder layer's output (the
 embedding layer first; ~1 when every position carries its own token, ~0 when the encoder
@@ -28,6 +30,7 @@ from transformers import (
 )
 
 from seq2seq_es.config import load_config
+from seq2seq_es.models.output_prior import set_output_prior, unigram_log_probs
 from seq2seq_es.models.presets import build_model
 from seq2seq_es.tokenizer.save import load_tokenizer_folder
 from seq2seq_es.training.pretrain import (
@@ -88,10 +91,7 @@ def main() -> None:
             embeddings.normal_(0.0, args.embed_std, generator=torch.Generator().manual_seed(args.seed))
             embeddings[model.config.pad_token_id] = 0.0
     if args.unigram_bias:
-        counts = torch.ones(model.config.vocab_size)
-        for i in range(0, len(training), max(1, len(training) // 2000)):
-            counts += torch.bincount(torch.as_tensor(training[i].astype("int64")), minlength=len(counts))
-        model.final_logits_bias.copy_((counts / counts.sum()).log()[None])
+        set_output_prior(model, unigram_log_probs(training.chunks(), model.config.vocab_size))
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     probe = collator([(i, validation[i]) for i in range(4)])
     generator = torch.Generator().manual_seed(args.seed)
