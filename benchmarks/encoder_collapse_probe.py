@@ -30,11 +30,12 @@ from transformers import (
 )
 
 from seq2seq_es.config import load_config
-from seq2seq_es.models.output_prior import set_output_prior, unigram_log_probs
+from seq2seq_es.models.output_prior import set_output_prior
 from seq2seq_es.models.presets import build_model
 from seq2seq_es.tokenizer.save import load_tokenizer_folder
 from seq2seq_es.training.pretrain import (
     PretrainConfig,
+    bart_label_prior,
     make_collator,
     other_documents_input,
     split_blocks,
@@ -91,7 +92,7 @@ def main() -> None:
             embeddings.normal_(0.0, args.embed_std, generator=torch.Generator().manual_seed(args.seed))
             embeddings[model.config.pad_token_id] = 0.0
     if args.unigram_bias:
-        set_output_prior(model, unigram_log_probs(training.chunks(), model.config.vocab_size))
+        set_output_prior(model, bart_label_prior(collator, training, model.config.vocab_size))
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     probe = collator([(i, validation[i]) for i in range(4)])
     generator = torch.Generator().manual_seed(args.seed)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Does pretraining help? Fine-tune the tiny BARTO and T5S checkpoints and the same architectures
 # from random initialisation on QA, translation and summarization, then compare each pair with
-# paired tests. Two streams (one per architecture) run side by side, one thread each; the
-# random-init runs need no pretraining, so they go first and can overlap it at a lower priority:
+# paired tests. Per architecture, the random-init and the pretrained runs go side by side, one
+# thread each; the random-init runs need no pretraining, so they can overlap it at a lower priority:
 #   nice -n 10 bash benchmarks/pretraining_ablation.sh   (while both pretrain commands run)
 #
 #   ARCHS=barto bash benchmarks/pretraining_ablation.sh   # one architecture only
@@ -53,12 +53,14 @@ cross_domain() {  # arch: the Tatoeba (everyday sentences) models on NTREX-128 n
     -m bleu -m chrf output_dir="$RUNS/compare-$1-ntrex-en-es" > "$RUNS/compare-$1-ntrex-en-es.log" 2>&1
 }
 
-stream() {  # arch; the random-init runs first, then waits for that architecture's pretraining
+stream() {  # arch: the random-init runs need no pretraining, so they start at once; the pretrained
+            # runs wait for that architecture's pretraining and run beside them; then the paired tests
   local tasks="squad-es-qa tatoeba-en-es legal-ar-sum"
-  for task in $tasks; do finetune "$1" random "$task"; done
-  until [[ -f runs/pretrain-$1-tiny/summary.json ]]; do sleep 30; done
+  ( for task in $tasks; do finetune "$1" random "$task"; done ) &
+  ( until [[ -f runs/pretrain-$1-tiny/summary.json ]]; do sleep 30; done
+    for task in $tasks; do finetune "$1" pretrained "$task"; done ) &
+  wait
   for task in $tasks; do
-    finetune "$1" pretrained "$task"
     # shellcheck disable=SC2046
     $CLI compare "$RUNS/$1-random-$task/predictions.jsonl" "$RUNS/$1-pretrained-$task/predictions.jsonl" \
       $(task_metrics "$task") output_dir="$RUNS/compare-$1-$task" > "$RUNS/compare-$1-$task.log" 2>&1

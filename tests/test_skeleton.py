@@ -60,7 +60,9 @@ def test_pipeline_end_to_end_on_tiny_generated_data(tiny_data: Path, tmp_path: P
           f"output={runs / 'pred' / 'predictions.jsonl'}", "max_examples=5"])
     records = [json.loads(line) for line in (runs / "pred" / "predictions.jsonl").read_text().splitlines()]
     assert len(records) == 5 and {"id", "source", "reference", "prediction"} <= set(records[0])
-    output = _run(["score", "--pred", str(runs / "pred" / "predictions.jsonl"), "-m", "chrf"])
+    # 30 + 40 steps cannot teach a 2M-parameter model to copy: it may decode nothing but special tokens.
+    output = _run(["score", "--pred", str(runs / "pred" / "predictions.jsonl"), "-m", "chrf",
+                   "allow_empty_predictions=true"])
     assert "chrf" in output
     assert (runs / "pred" / "scores.json").is_file()
 

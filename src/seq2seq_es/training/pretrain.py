@@ -8,6 +8,7 @@ noise on the fly in the collator → the shared training loop → ``model/``
 from __future__ import annotations
 
 import copy
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,16 @@ def split_blocks(config: PretrainConfig, tokenizer: PreTrainedTokenizerBase,
     return training, validation
 
 
+def bart_label_prior(collator: BartDenoisingCollator, blocks: TokenBlocks, vocab_size: int) -> torch.Tensor:
+    """Log unigram distribution of the labels the collator makes of ``blocks``: ``<s> block </s>`` each.
+
+    The wrappers count: a prior without them starts ``<s>`` near -17 nats, and a briefly
+    trained model then pushes ``<s>`` up through its hidden states and repeats it.
+    """
+    wrappers = np.array([collator.bos_id, collator.eos_id]).repeat(len(blocks))
+    return unigram_log_probs(itertools.chain(blocks.chunks(), [wrappers]), vocab_size)
+
+
 def other_documents_input(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The batch with every example's encoder input replaced by the next example's (rolled by one)."""
     return {key: value.roll(1, dims=0) if key in ("input_ids", "attention_mask") else value
@@ -144,8 +155,8 @@ def run_pretrain(config: PretrainConfig) -> dict[str, Any]:
     collator, body = make_collator(config, tokenizer)
     training, validation = split_blocks(config, tokenizer, body)
     model = build_model(config.model, tokenizer, seed=config.seed, dropout=config.dropout)
-    if config.unigram_output_bias:
-        set_output_prior(model, unigram_log_probs(training.chunks(), model.config.vocab_size))
+    if config.unigram_output_bias and isinstance(collator, BartDenoisingCollator):
+        set_output_prior(model, bart_label_prior(collator, training, model.config.vocab_size))
     batches = EpochBatches(training, collator, config.optim.batch_size, config.seed, config.engine.num_workers)
     result = train(model, batches, config.optim, config.engine, config.output_dir, config.seed, "pretraining",
                    resume=config.resume,
