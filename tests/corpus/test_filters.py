@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from datatrove.data import Document
@@ -15,7 +16,7 @@ from seq2seq_es.corpus.quality import (
     SpanishGopherRepetition,
     clean_lines,
 )
-from seq2seq_es.corpus.spanish import RegexWordTokenizer, split_words
+from seq2seq_es.corpus.spanish import STOP_WORDS, RegexWordTokenizer, split_words
 from seq2seq_es.corpus.steps import LengthFilter, normalize_text
 
 from .conftest import spanish_doc
@@ -140,3 +141,44 @@ def test_fast_repetition_rules_match_datatrove() -> None:
     verdicts = [(ours.filter(Document(text=t, id="a")), reference.filter(Document(text=t, id="b"))) for t in texts]
     assert all(a == b for a, b in verdicts), verdicts
     assert any(a is not True for a, _ in verdicts) and any(a is True for a, _ in verdicts)
+
+
+def test_fast_quality_rules_match_datatrove() -> None:
+    """Our quality filter gives datatrove's verdicts (same word split and stop words; no bullet lines here)."""
+    from datatrove.pipeline.filters import GopherQualityFilter
+    from datatrove.utils.text import PUNCTUATION_SET
+
+    assert not any(ch.isalpha() for ch in PUNCTUATION_SET)  # why all-letter words skip the symbol check
+    config = QualityConfig()
+    reference = GopherQualityFilter(
+        min_doc_words=config.min_words, max_doc_words=config.max_words, min_avg_word_length=config.min_avg_word_length,
+        max_avg_word_length=config.max_avg_word_length, max_symbol_word_ratio=config.max_symbol_word_ratio,
+        max_bullet_lines_ratio=None, max_ellipsis_lines_ratio=config.max_ellipsis_lines_ratio,
+        max_non_alpha_words_ratio=config.min_alpha_words_ratio, min_stop_words=config.min_stop_words,
+        stop_words=list(STOP_WORDS), language=RegexWordTokenizer())
+    ours = SpanishGopherQuality(config)
+    rng = random.Random(12)
+    texts = [spanish_doc(rng) for _ in range(10)] + [SPANISH * 3, " ".join([OTHERS["en"]] * 3)]
+    texts += [spanish_doc(rng) + " " + filler for filler in (
+        "___ __ _x_ １２ ١٢٣ ½ Ⅻ 42 3,14 " * 12,            # words without letters and "symbol words"
+        "Nota… " * 20, "### # ## " * 10, "y ... " * 30,  # ellipses and hashes
+        "\n".join(["Sigue…"] * 12), "一二三 二〇二四 " * 40)]  # lines ending in …, CJK numerals are letters
+    verdicts = [(ours.filter(Document(text=t, id="a")), reference.filter(Document(text=t, id="b"))) for t in texts]
+    assert all(a == b for a, b in verdicts), verdicts
+    assert len({str(a) for a, _ in verdicts}) >= 4  # several different reasons were exercised
+
+
+@pytest.mark.shared_data
+def test_compiled_language_id_gives_py3langid_scores(shared_data: Path) -> None:
+    import gzip
+    import json
+
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    from seq2seq_es.corpus.language import load_identifier
+
+    with gzip.open(shared_data / "pretrain" / "sample.jsonl.gz", "rt", encoding="utf-8") as handle:
+        texts = [json.loads(line)["text"][:2000].lower() for line in handle][::5]
+    texts += [SPANISH, *OTHERS.values(), "", "1234 5678", "!!", "ΟΔΥΣΣΕΥΣ"]
+    stock, ours = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True), load_identifier()
+    assert [ours.classify(t) for t in texts] == [stock.classify(t) for t in texts]

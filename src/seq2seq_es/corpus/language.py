@@ -3,24 +3,69 @@
 Why not datatrove's ``LanguageFilter``: it downloads a fastText model at run time,
 which fails offline. Why only a prefix: py3langid walks the bytes in Python, so cost
 grows with length; on our sample the first 2,000 characters decide as well as the
-whole text and run ~2x faster (design/measured.md).
+whole text and run ~2x faster (design/measured.md). That walk is compiled here
+(``CompiledLanguageIdentifier``), which gives py3langid's scores bit for bit.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from functools import cache
 from typing import Any
 
+import numba
+import numpy as np
 from datatrove.data import Document
 from datatrove.pipeline.writers.disk_base import DiskWriter
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from seq2seq_es.corpus.steps import CharCountingFilter
 
 
-def load_identifier() -> Any:
-    """py3langid's bundled model with probabilities normalized to [0, 1]."""
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+@numba.njit(cache=True)
+def visited_features(nextmove: np.ndarray, rowbase: np.ndarray, output: np.ndarray, text: np.ndarray) -> np.ndarray:
+    """The features py3langid's ``visit_counts`` meets walking its byte DFA over ``text``, in order."""
+    features = np.empty(len(text), dtype=np.int64)
+    count, state = 0, 0
+    for letter in text:
+        state = nextmove[rowbase[state] + letter]
+        if output[state] >= 0:
+            features[count] = output[state]
+            count += 1
+    return features[:count]
 
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+class CompiledLanguageIdentifier(LanguageIdentifier):
+    """py3langid's ``LanguageIdentifier`` with its byte-by-byte DFA walk compiled.
+
+    The walk was 85% of language ID time, and casting the gathered float16 weight rows
+    to float32 for every document most of the rest; the weights are cast once here
+    (exact, 57 MB). The feature counts go to py3langid's own scoring in the same
+    (first-seen) order, so the probabilities are py3langid's, bit for bit
+    (``tests/corpus/test_filters.py``).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._walk = (np.frombuffer(self.tk_nextmove, dtype=np.uint32), np.array(self._rowbase, dtype=np.int64),
+                      np.array(self.tk_output, dtype=np.int64))
+        self._weights = self.nb_ptc.astype(np.float32)
+
+    def _raw_score(self, text: bytes) -> np.ndarray:
+        features = visited_features(*self._walk, np.frombuffer(text, dtype=np.uint8))
+        if not len(features):
+            return super()._raw_score(text)  # py3langid's score for featureless input
+        return self._sparse_score(Counter(features.tolist()), self._weights)
+
+
+@cache
+def load_identifier() -> CompiledLanguageIdentifier:
+    """py3langid's bundled model with probabilities normalized to [0, 1], loaded once per process.
+
+    Once: loading it takes ~1 s of CPU, and a worker process runs several tasks.
+    """
+    identifier: CompiledLanguageIdentifier = CompiledLanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return identifier
 
 
 class LanguageIdFilter(CharCountingFilter):

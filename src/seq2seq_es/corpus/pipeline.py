@@ -32,7 +32,6 @@ from datatrove.pipeline.dedup import (
     MinhashDedupBuckets,
     MinhashDedupCluster,
     MinhashDedupFilter,
-    MinhashDedupSignature,
 )
 from datatrove.pipeline.dedup.exact_dedup import (
     ExactDedupConfig,
@@ -46,6 +45,7 @@ from loguru import logger
 from seq2seq_es.corpus.config import CorpusConfig
 from seq2seq_es.corpus.executors import make_executor
 from seq2seq_es.corpus.language import LanguageIdFilter
+from seq2seq_es.corpus.minhash import CompiledMinhashSignature
 from seq2seq_es.corpus.perplexity import GaussianPerplexitySampler, PerplexityScorer
 from seq2seq_es.corpus.quality import (
     LineCleaningFilter,
@@ -54,7 +54,6 @@ from seq2seq_es.corpus.quality import (
 )
 from seq2seq_es.corpus.readers import RankFileReader, local_files, make_reader, source_name
 from seq2seq_es.corpus.report import WriteReport
-from seq2seq_es.corpus.spanish import RegexWordTokenizer
 from seq2seq_es.corpus.steps import LengthFilter, NormalizeText, RejectWriter, Tally
 from seq2seq_es.errors import DataError
 
@@ -155,8 +154,7 @@ def build_stages(config: CorpusConfig, out: Path) -> list[Stage]:
                                 seed=d.seed)
         kept = work / ("filtered" if stage_name == "filter" else "exact_kept")
         stages.append(Stage(stage_name, [*body, _intermediate_writer(kept),
-                                         MinhashDedupSignature(str(work / "minhash_sigs"), config=minhash,
-                                                               language=RegexWordTokenizer())], tasks))
+                                         CompiledMinhashSignature(str(work / "minhash_sigs"), config=minhash)], tasks))
         stages.append(Stage("minhash_buckets", [MinhashDedupBuckets(str(work / "minhash_sigs"),
                                                                     str(work / "minhash_buckets"), config=minhash)],
                             d.num_buckets))

@@ -9,6 +9,7 @@ and gives the same word counts for the Gopher/C4 rules, which only count words.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from datatrove.utils.word_tokenizers import WordTokenizer
 
@@ -38,8 +39,13 @@ POLICY_SUBSTRINGS: tuple[str, ...] = (
 TERMINAL_PUNCTUATION: tuple[str, ...] = (".", "!", "?", '"', "»", "”", "…", "'", ")")
 
 
+@lru_cache(maxsize=1)
 def split_words(text: str) -> list[str]:
-    """Words of ``text`` as runs of Unicode word characters (punctuation dropped)."""
+    """Words of ``text`` as runs of Unicode word characters (punctuation dropped); do not modify the list.
+
+    The last split is kept: the Gopher repetition and quality filters split the same
+    document one after the other (as datatrove's own ``split_into_words`` caches).
+    """
     return WORD_PATTERN.findall(text)
 
 
