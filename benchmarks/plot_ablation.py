@@ -25,9 +25,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=Path, default=Path("runs/ablation"))
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--archs", nargs="+", default=list(ARCHS), choices=ARCHS, help="rows to plot")
     args = parser.parse_args()
-    figure, axes = plt.subplots(len(ARCHS), len(TASKS), figsize=(12, 6), squeeze=False)
-    for row, arch in enumerate(ARCHS):
+    figure, axes = plt.subplots(len(args.archs), len(TASKS), figsize=(12, 3 * len(args.archs)), squeeze=False)
+    for row, arch in enumerate(args.archs):
         for column, task in enumerate(TASKS):
             axis = axes[row][column]
             for init, style in (("random", "--"), ("pretrained", "-")):
