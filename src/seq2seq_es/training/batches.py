@@ -5,9 +5,9 @@ order to be a pure function of (seed, epoch). The global batch ``b`` of epoch ``
 ``permutation(seed, e)[b*B:(b+1)*B]``; process ``r`` of ``P`` takes its contiguous
 slice of it. Resuming at batch ``b`` just starts the sampler there (no replay of
 skipped batches). With ``lengths``, the permutation is first grouped by length (see
-``length_grouped``), which keeps all of the above. Items reach the collator as ``(index, item)`` so a noise function
-can seed itself from (seed, epoch, index); collators with ``set_epoch`` are told the
-epoch before each epoch's workers start.
+``length_grouped``), which keeps all of the above. Items reach the collator as
+``(index, item)`` so a noise function can seed itself from (seed, epoch, index);
+collators with ``set_epoch`` are told the epoch before each epoch's workers start.
 """
 
 from __future__ import annotations

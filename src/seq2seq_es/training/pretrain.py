@@ -62,7 +62,7 @@ class PretrainConfig(StrictModel):
     validation_blocks: int = Field(64, ge=1)
     dropout: float | None = Field(None, ge=0, lt=1, description="None: the preset's (BART 0.1; T5 0, as T5 v1.1 "
                                                                    "and nanoT5 pretrain).")
-    unigram_output_bias: bool = Field(True, description="BART: start the output bias at the training tokens' log "
+    unigram_output_bias: bool = Field(True, description="BART: start the output bias at the training labels' log "
                                                         "unigram distribution (models/output_prior.py); T5 has none.")
     seed: int = 1234
     resume: bool = Field(False, description="Continue from the last checkpoint in output_dir/checkpoints.")
