@@ -33,7 +33,7 @@ from transformers.utils import logging as hf_logging
 from seq2seq_es.corpus.text_files import iter_texts
 from seq2seq_es.models.presets import build_model, count_parameters
 from seq2seq_es.objectives.bart_denoising import BartDenoisingCollator, BartNoiseSettings
-from seq2seq_es.tasks.examples import encode_examples, load_examples
+from seq2seq_es.tasks.examples import encode_examples, load_examples, pair_lengths
 from seq2seq_es.tasks.registry import get_task
 from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
 from seq2seq_es.training.batches import EpochBatches, WithoutIndex
@@ -70,7 +70,7 @@ def task_examples(tokenizer: Any, task_name: str, data_dir: str, count: int) -> 
 def run_ours(model: Any, tokenizer: Any, examples: list[dict[str, list[int]]], args: argparse.Namespace,
              folder: Path) -> float:
     collate = WithoutIndex(DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100))
-    lengths = [len(e["input_ids"]) + len(e["labels"]) for e in examples] if args.task else None
+    lengths = pair_lengths(examples) if args.task else None
     batches = EpochBatches(examples, collate, args.batch, seed=0, lengths=lengths)
     optim = OptimConfig(steps=args.steps, batch_size=args.batch, lr=1e-4, warmup_steps=2, weight_decay=0.0)
     engine = EngineConfig(log_every=args.steps, tensorboard=False, measure_mfu=False, compile=args.compile)

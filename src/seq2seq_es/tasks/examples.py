@@ -172,3 +172,8 @@ def encode_examples(examples: list[Example], tokenizer: PreTrainedTokenizerBase,
     targets = tokenizer(text_target=[e.target for e in examples], max_length=task.max_target_length,
                         truncation=True)
     return [{"input_ids": s, "labels": t} for s, t in zip(sources["input_ids"], targets["input_ids"], strict=True)]
+
+
+def pair_lengths(features: list[dict[str, list[int]]]) -> list[int]:
+    """Source + target tokens of each encoded pair: what length-grouped batches sort by."""
+    return [len(f["input_ids"]) + len(f["labels"]) for f in features]

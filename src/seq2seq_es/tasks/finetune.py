@@ -27,7 +27,7 @@ from seq2seq_es.models.loading import state_dict_for_saving
 from seq2seq_es.models.output_prior import set_output_prior, unigram_log_probs
 from seq2seq_es.models.presets import PRESETS, build_model
 from seq2seq_es.tasks.decode import GenerationConfig, decode_and_score, metric_value
-from seq2seq_es.tasks.examples import encode_examples, load_examples
+from seq2seq_es.tasks.examples import encode_examples, load_examples, pair_lengths
 from seq2seq_es.tasks.registry import TaskSpec, get_task
 from seq2seq_es.tokenizer.save import load_tokenizer_folder
 from seq2seq_es.training.batches import EpochBatches, WithoutIndex
@@ -103,10 +103,11 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
     selection = load_examples(task, config.data_dir, "validation", config.selection_examples)
     features = encode_examples(train_examples, tokenizer, task)
     if config.model in PRESETS and config.unigram_output_bias:
-        set_output_prior(model, unigram_log_probs((np.asarray(f["labels"]) for f in features), len(tokenizer)))
+        set_output_prior(model, unigram_log_probs((np.asarray(f["labels"]) for f in features),
+                                                  model.config.vocab_size))
     collator = WithoutIndex(DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100))
     optim = steps_for(config, len(features))
-    lengths = [len(f["input_ids"]) + len(f["labels"]) for f in features] if config.group_by_length else None
+    lengths = pair_lengths(features) if config.group_by_length else None
     batches = EpochBatches(features, collator, optim.batch_size, config.seed, config.engine.num_workers,
                            lengths=lengths)
     output_dir = Path(config.output_dir)
