@@ -160,9 +160,12 @@ class CorpusConfig(StrictModel):
     limit: int = Field(-1, description="`input` only: read at most this many documents per task (-1: all).")
     output_dir: str = "runs/corpus"
     output_format: Literal["jsonl.gz", "parquet"] = "jsonl.gz"
+    gzip_level: int = Field(3, ge=1, le=9, description="jsonl.gz shards: 1 fastest, 9 smallest (level 3: 4x "
+                                                       "faster than 9, files 9% larger; benchmarks/RESULTS.md).")
     executor: Literal["local", "slurm", "ray"] = "local"
-    tasks: int = Field(1, ge=1, description="Parallel tasks of the per-document stages (≤ input files for "
-                                            "local files: a task reads whole files).")
+    tasks: int = Field(1, ge=1, description="Parallel tasks of the per-document stages. JSONL files are split "
+                                            "into line pieces across them (corpus/pieces.py); Parquet and text "
+                                            "files are read whole, so at most one task per file.")
     workers: int = Field(1, ge=1, description="local: tasks running at once (processes).")
     slurm: SlurmConfig = SlurmConfig()
     ray: RayConfig = RayConfig()

@@ -79,7 +79,10 @@ def make_executor(config: CorpusConfig, pipeline: list[PipelineStep | Callable[.
                   logging_dir: str, depends: PipelineExecutor | None, quiet: bool) -> PipelineExecutor:
     """The executor for one stage, chained after ``depends``."""
     if config.executor == "local":
-        return QuietLocalExecutor(pipeline=pipeline, tasks=tasks, workers=min(config.workers, tasks),
+        # fork, not datatrove's default forkserver: a forkserver worker re-imports numba,
+        # datatrove and our steps for every stage (~1 s per stage here); the tasks use no
+        # threads or locks of the parent (they log to files and touch no console).
+        return QuietLocalExecutor(pipeline=pipeline, tasks=tasks, workers=min(config.workers, tasks), start_method="fork",
                                   logging_dir=logging_dir, depends=depends, quiet=quiet)
     if config.executor == "slurm":
         from datatrove.executor import SlurmPipelineExecutor

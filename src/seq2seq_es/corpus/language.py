@@ -21,6 +21,12 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from seq2seq_es.corpus.steps import CharCountingFilter
 
+# Documents identified at a time. Document by document, the other steps evict the model's
+# 57 MB of weights from the CPU caches; in batches of 64 the hot rows stay: 18.8 -> 11.7
+# CPU s on ../shared/data/pretrain (benchmarks/RESULTS.md). Batching the other filters
+# gained nothing (Gopher quality even lost), so only this one batches.
+BATCH = 64
+
 
 @numba.njit(cache=True)
 def visited_features(nextmove: np.ndarray, rowbase: np.ndarray, output: np.ndarray, text: np.ndarray) -> np.ndarray:
@@ -79,7 +85,7 @@ class LanguageIdFilter(CharCountingFilter):
 
     def __init__(self, language: str = "es", min_confidence: float = 0.65, prefix_chars: int = 2000,
                  exclusion_writer: DiskWriter | None = None) -> None:
-        super().__init__(exclusion_writer)
+        super().__init__(exclusion_writer, batch_size=BATCH)
         self.language, self.min_confidence, self.prefix_chars = language, min_confidence, prefix_chars
         self._identifier: Any = None  # loaded in the task process, not pickled to workers
 

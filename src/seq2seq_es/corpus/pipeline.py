@@ -52,8 +52,15 @@ from seq2seq_es.corpus.quality import (
     SpanishGopherQuality,
     SpanishGopherRepetition,
 )
-from seq2seq_es.corpus.readers import RankFileReader, local_files, make_reader, source_name
+from seq2seq_es.corpus.readers import (
+    RankFileReader,
+    local_files,
+    make_reader,
+    source_kind,
+    source_name,
+)
 from seq2seq_es.corpus.report import WriteReport
+from seq2seq_es.corpus.shards import GzipJsonlWriter
 from seq2seq_es.corpus.steps import LengthFilter, NormalizeText, RejectWriter, Tally
 from seq2seq_es.errors import DataError
 
@@ -116,17 +123,21 @@ def _final_steps(config: CorpusConfig, out: Path) -> list[PipelineStep]:
     if config.output_format == "parquet":
         steps.append(ParquetWriter(str(out / "shards"), output_filename="${rank}.parquet"))
     else:
-        steps.append(JsonlWriter(str(out / "shards"), output_filename="${rank}.jsonl.gz"))
+        steps.append(GzipJsonlWriter(str(out / "shards"), "${rank}.jsonl.gz", config.gzip_level))
     return steps
 
 
 def count_tasks(config: CorpusConfig) -> int:
-    """Tasks for the per-document stages: a task reads whole local files, so no more than files."""
-    sources = config.resolved_sources()
-    if any(source.kind == "hf" for source in sources):
+    """Tasks for the per-document stages.
+
+    JSONL files and Hub datasets split across any number of tasks (``corpus/pieces.py``);
+    Parquet and text sources are read a whole file per task, so more tasks than their
+    files would idle.
+    """
+    kinds = [(source, source_kind(source)) for source in config.resolved_sources()]
+    if any(kind in ("jsonl", "hf") for _, kind in kinds):
         return config.tasks
-    most_files = max(len(local_files(s, "jsonl" if s.kind == "auto" else s.kind)) if Path(s.path).is_dir() else 1
-                     for s in sources)
+    most_files = max(len(local_files(source, kind)) for source, kind in kinds)
     return max(1, min(config.tasks, most_files))
 
 

@@ -20,6 +20,7 @@ from datatrove.pipeline.readers.base import BaseDiskReader, BaseReader
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from seq2seq_es.corpus.config import SourceConfig
+from seq2seq_es.corpus.pieces import FilePart, plan_pieces, text_size
 from seq2seq_es.errors import DataError
 
 SUFFIXES: dict[str, tuple[str, ...]] = {
@@ -55,6 +56,9 @@ class SafeJsonlReader(RejectingReaderMixin, JsonlReader):
 
     Reasons: ``invalid_utf8``, ``invalid_json``, ``not_an_object``, ``missing_text``,
     ``empty_text``, ``unreadable_file`` (truncated gzip: the lines before the damage are kept).
+
+    Tasks share large files: each task reads the line pieces ``plan_pieces`` gives it
+    (``corpus/pieces.py``), not whole files, so ``tasks`` may exceed the number of files.
     """
 
     name = "📖 jsonl"
@@ -65,12 +69,18 @@ class SafeJsonlReader(RejectingReaderMixin, JsonlReader):
         self.reject_writer = reject_writer
 
     def read_file(self, filepath: str) -> DocumentsPipeline:
+        return self.read_part(FilePart(filepath, 1, frozenset({0})))
+
+    def read_part(self, part: FilePart) -> DocumentsPipeline:
+        """The documents on the lines of ``part``; line numbers (and ids) are those of the whole file."""
         import orjson
 
-        line_no = 0
+        filepath, line_no = part.path, 0
         try:
             with self.data_folder.open(filepath, "rb", compression=self.compression) as handle:
                 for line_no, raw in enumerate(handle, start=1):
+                    if not part.wants(line_no - 1):
+                        continue
                     with self.track_time():
                         document, problem, line = self._parse(raw, filepath, line_no, orjson)
                         if problem:
@@ -78,7 +88,8 @@ class SafeJsonlReader(RejectingReaderMixin, JsonlReader):
                     if document is not None:
                         yield document
         except (EOFError, OSError, zlib.error) as exc:
-            self.reject(f"{type(exc).__name__}: {exc}", filepath, line_no + 1, "unreadable_file")
+            if part.wants(line_no):  # the damaged line's task reports it, once
+                self.reject(f"{type(exc).__name__}: {exc}", filepath, line_no + 1, "unreadable_file")
 
     def _parse(self, raw: bytes, filepath: str, line_no: int, orjson: Any) -> tuple[Document | None, str, str]:
         try:
@@ -101,7 +112,31 @@ class SafeJsonlReader(RejectingReaderMixin, JsonlReader):
         return self.get_document_from_dict(data, filepath, line_no - 1), "", line
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        return self.run_with_rejects(super().run, data, rank, world_size)
+        return self.run_with_rejects(self._run_parts, data, rank, world_size)
+
+    def _text_size(self, path: str) -> int:
+        with self.data_folder.open(path, "rb") as handle:
+            return text_size(self.data_folder.size(path), path, handle)
+
+    def _run_parts(self, data: DocumentsPipeline, rank: int, world_size: int) -> DocumentsPipeline:
+        """datatrove's ``BaseDiskReader.run`` over this task's file parts instead of whole files."""
+        if data:
+            yield from data
+        files = self.data_folder.list_files(recursive=self.recursive, glob_pattern=self.glob_pattern)
+        if not files:
+            raise DataError(f"{self.data_folder.path}: no files match {self.glob_pattern!r}.")
+        parts = plan_pieces({path: self._text_size(path) for path in files}, world_size)[rank]
+        count = 0
+        for part in parts:
+            self.stat_update("input_files")
+            documents = 0
+            for document in self.read_part(part):
+                if self.limit != -1 and count >= self.limit:
+                    return
+                self.update_doc_stats(document)
+                yield document
+                count, documents = count + 1, documents + 1
+            self.stat_update("documents", value=documents, unit="input_file")
 
 
 class TextFolderReader(RejectingReaderMixin, BaseDiskReader):
@@ -164,6 +199,11 @@ def detect_kind(path: Path) -> str:
     return next(iter(kinds))
 
 
+def source_kind(source: SourceConfig) -> str:
+    """``source.kind``, or for ``auto`` the kind its file suffixes show."""
+    return detect_kind(Path(source.path)) if source.kind == "auto" else source.kind
+
+
 def local_files(source: SourceConfig, kind: str) -> list[Path]:
     """The files a local source will read (for task counts and early errors)."""
     path = Path(source.path)
@@ -194,7 +234,7 @@ def make_reader(source: SourceConfig, reject_writer: DiskWriter | None) -> BaseR
         options = {"split": source.split} | ({"name": source.subset} if source.subset else {})
         return HuggingFaceDatasetReader(source.path, dataset_options=options, streaming=True, **common)
     path = Path(source.path)
-    kind = detect_kind(path) if source.kind == "auto" else source.kind
+    kind = source_kind(source)
     if not path.exists():
         raise DataError(f"{path}: no such file or folder.")
     files = local_files(source, kind)
