@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,19 @@ def test_word_split_keeps_accents_and_enye() -> None:
 def test_normalize_nfc_controls_and_spaces() -> None:
     decomposed = "nin\u0303o\x07  y   cafe\u0301\n\n\n\nfin "
     assert normalize_text(decomposed) == "niño y café\n\nfin"
+
+
+def _normalize_with_regexes(text: str) -> str:
+    """The regex formulation normalize_text replaced (and must agree with)."""
+    text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", "", unicodedata.normalize("NFC", text))
+    text = re.sub(r"\n{3,}", "\n\n", re.sub(r"[^\S\n]{2,}|[^\S\n ]", " ", text))
+    return "\n".join(line.strip() for line in text.split("\n")).strip()
+
+
+@pytest.mark.parametrize("text", ["a\n  \n\n\nb", "  x\t\ty \u00a0z  \n\n\n\n\nw", "\n\n\na", "a\n\n", " \u2028 a",
+                                  "a\u2028b", "x\r\ny", "uno\n \n \n dos", "\u3000tres\u2003 cuatro\x0c", "cin\x85co", ""])
+def test_normalize_agrees_with_the_regex_formulation(text: str) -> None:
+    assert normalize_text(text) == _normalize_with_regexes(text)
 
 
 def test_length_filter_reasons() -> None:
