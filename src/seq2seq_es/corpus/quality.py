@@ -12,6 +12,7 @@ phrases.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Sequence
 
 import numba
@@ -45,12 +46,18 @@ def clean_lines(text: str, config: LinesConfig) -> tuple[list[str], list[str], s
     """
     kept: list[str] = []
     removed: list[str] = []
+    # Phrase rules look at each line; a phrase absent from the whole (lower-cased) document
+    # is absent from its lines, so most documents skip them (they were a third of this function).
+    document = text.lower()
+    lorem = config.drop_lorem_ipsum and "lorem ipsum" in document
+    javascript = config.drop_javascript_lines and "javascript" in document
+    policy = [phrase for phrase in POLICY_SUBSTRINGS if phrase in document] if config.drop_policy_lines else []
     for raw in text.split("\n"):
         line = raw.strip()
         if not line:
             continue
-        lower = line.lower()
-        if config.drop_lorem_ipsum and "lorem ipsum" in lower:
+        lower = line.lower() if lorem or javascript or policy else ""
+        if lorem and "lorem ipsum" in lower:
             return kept, removed, "lorem_ipsum"
         if config.drop_curly_bracket and "{" in line:
             return kept, removed, "curly_bracket"
@@ -61,15 +68,25 @@ def clean_lines(text: str, config: LinesConfig) -> tuple[list[str], list[str], s
             removed.append("no_terminal_punctuation")
         elif len(line.split()) < config.min_words_per_line:
             removed.append("too_few_words")
-        elif config.drop_javascript_lines and "javascript" in lower:
+        elif javascript and "javascript" in lower:
             removed.append("javascript")
-        elif config.drop_policy_lines and any(phrase in lower for phrase in POLICY_SUBSTRINGS):
+        elif policy and any(phrase in lower for phrase in policy):
             removed.append("policy")
         else:
             kept.append(line)
-    if sum(count_sentences(line) for line in kept) < config.min_sentences:
+    if not _has_sentences(kept, config.min_sentences):
         return kept, removed, "too_few_sentences"
     return kept, removed, ""
+
+
+def _has_sentences(lines: list[str], minimum: int) -> bool:
+    """At least ``minimum`` sentences in ``lines`` (counting stops once there are enough)."""
+    found = 0
+    for line in lines:
+        if found >= minimum:
+            return True
+        found += count_sentences(line)
+    return found >= minimum
 
 
 class LineCleaningFilter(CharCountingFilter):
@@ -162,9 +179,24 @@ def _skip_scan(ngram_ids: np.ndarray, ngram_chars: np.ndarray, n: int, distinct:
 
 
 def word_ids(words: list[str]) -> np.ndarray:
-    """1, 2, 3, ... per distinct word in order of first appearance (dict and map work in C)."""
-    index = {word: i for i, word in enumerate(dict.fromkeys(words), 1)}
-    return np.fromiter(map(index.__getitem__, words), dtype=np.uint64, count=len(words))
+    """A 64-bit id per word: Python's own string hash (computed in C; equal words, equal ids).
+
+    Only equality of ids matters to the rules; two different words of one document share a
+    hash with probability ~words² / 2**64. Was 1, 2, 3, ... by first appearance (a dict
+    of the words): 2.6x slower.
+    """
+    return np.fromiter(map(hash, words), dtype=np.int64, count=len(words)).view(np.uint64)
+
+
+def split_paragraphs_and_lines(text: str) -> tuple[list[str], list[str]]:
+    """datatrove's ``re.split(r"\\n{2,}", text.strip())`` and ``re.split("\\n+", text)``.
+
+    Normalized text has no run of three newlines, and then ``str.split`` gives the same
+    lists (1.8x faster); other text takes the regexes.
+    """
+    if "\n\n\n" in text:
+        return re.split(r"\n{2,}", text.strip()), re.split("\n+", text)
+    return text.strip().split("\n\n"), text.replace("\n\n", "\n").split("\n")
 
 
 class SpanishGopherRepetition(CharCountingFilter, GopherRepetitionFilter):
@@ -190,13 +222,12 @@ class SpanishGopherRepetition(CharCountingFilter, GopherRepetitionFilter):
         text = doc.text
         if not text:
             return False, "empty"
-        paragraphs = self.paragraph_exp.split(text.strip())
+        paragraphs, lines = split_paragraphs_and_lines(text)
         duplicates, chars = find_duplicates(paragraphs)
         if self.dup_para_frac and duplicates / len(paragraphs) > self.dup_para_frac:
             return False, "dup_para_frac"
         if self.dup_para_char_frac and chars / len(text) > self.dup_para_char_frac:
             return False, "dup_para_char_frac"
-        lines = self._line_splitter.split(text)
         duplicates, chars = find_duplicates(lines)
         if self.dup_line_frac and duplicates / len(lines) > self.dup_line_frac:
             return False, "dup_line_frac"
