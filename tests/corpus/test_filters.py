@@ -17,6 +17,7 @@ from seq2seq_es.corpus.quality import (
     SpanishGopherQuality,
     SpanishGopherRepetition,
     clean_lines,
+    split_paragraphs_and_lines,
 )
 from seq2seq_es.corpus.spanish import STOP_WORDS, RegexWordTokenizer, split_words
 from seq2seq_es.corpus.steps import LengthFilter, normalize_text
@@ -62,6 +63,11 @@ def _normalize_with_regexes(text: str) -> str:
                                   "a\u2028b", "x\r\ny", "uno\n \n \n dos", "\u3000tres\u2003 cuatro\x0c", "cin\x85co", ""])
 def test_normalize_agrees_with_the_regex_formulation(text: str) -> None:
     assert normalize_text(text) == _normalize_with_regexes(text)
+
+
+@pytest.mark.parametrize("text", ["uno\ndos\n\ntres", "\nuno\n\n", "a\n\n\n\nb\nc", "sin saltos", "x\n\ny\n\n\nz", ""])
+def test_paragraph_and_line_split_agrees_with_datatrove_regexes(text: str) -> None:
+    assert split_paragraphs_and_lines(text) == (re.split(r"\n{2,}", text.strip()), re.split("\n+", text))
 
 
 def test_length_filter_reasons() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import random
 from collections import Counter
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from seq2seq_es.corpus.pieces import plan_pieces, text_size
+from seq2seq_es.corpus.pieces import FilePart, plan_pieces, text_size
 
 from .conftest import read_shards, run, spanish_doc, write_jsonl
 
@@ -21,27 +22,39 @@ def test_every_line_of_every_file_belongs_to_exactly_one_task(tasks: int) -> Non
     sizes = {f"f{i}.jsonl.gz": rng.choice([10, 1_000, 40_000, 150_000]) for i in range(5)}
     plan = plan_pieces(sizes, tasks)
     assert len(plan) == tasks
-    for path in sizes:
-        owners = Counter(task for task, parts in enumerate(plan) for part in parts if part.path == path
-                         for line in range(997) if part.wants(line))
-        assert sum(owners.values()) == 997, path  # 997 lines: a prime, so no piece count divides it
+    for path, size in sizes.items():
+        starts = sorted({0, *rng.sample(range(1, 2 * size), min(300, 2 * size - 1))})  # line starts, some past the estimate
+        owners = Counter(offset for parts in plan for part in parts if part.path == path
+                         for offset in starts if part.wants(offset))
+        assert owners == Counter(starts), path
+        for parts in plan:
+            for part in (p for p in parts if p.path == path):
+                assert not any(part.wants(offset) for offset in starts if part.done(offset))
+
+
+def _loads(sizes: dict[str, int], tasks: int) -> list[float]:
+    def covered(part: FilePart) -> int:
+        return sum((sizes[part.path] if end is None else end) - start for start, end in part.ranges)
+    return [sum(covered(part) for part in parts) for parts in plan_pieces(sizes, tasks)]
 
 
 def test_loads_are_even_and_the_heaviest_task_comes_first() -> None:
     sizes = {"gutenberg": 40_552_191, "eltec": 25_377_829, "parlamint": 15_771_706, "legal": 15_304_418,
              "caldracor": 5_154_164}  # the text bytes of ../shared/data/pretrain
     for tasks in (4, 8, 16):
-        loads = [sum(sizes[p.path] * len(p.keep) / p.every for p in parts) for parts in plan_pieces(sizes, tasks)]
-        assert loads == sorted(loads, reverse=True)
+        loads = _loads(sizes, tasks)
+        assert all(a >= b - 16 for a, b in itertools.pairwise(loads))  # up to integer rounding of the ranges
+        assert sum(loads) == sum(sizes.values())
         assert max(loads) <= 1.5 * sum(sizes.values()) / tasks, (tasks, loads)  # whole files: gutenberg is 40%
 
 
 def test_a_small_file_stays_whole_and_a_task_reads_a_file_once() -> None:
     plan = plan_pieces({"big": 1_000, "small": 10}, 2)
     small = [part for parts in plan for part in parts if part.path == "small"]
-    assert len(small) == 1 and small[0].every == 1
+    assert small == [FilePart("small")]
     for parts in plan:
         assert len({part.path for part in parts}) == len(parts)
+    assert plan_pieces({"only": 100}, 1) == [[FilePart("only")]]  # adjacent pieces merge into one range
 
 
 def test_text_size_reads_the_gzip_trailer(tmp_path: Path) -> None:

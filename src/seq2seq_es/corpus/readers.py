@@ -69,17 +69,20 @@ class SafeJsonlReader(RejectingReaderMixin, JsonlReader):
         self.reject_writer = reject_writer
 
     def read_file(self, filepath: str) -> DocumentsPipeline:
-        return self.read_part(FilePart(filepath, 1, frozenset({0})))
+        return self.read_part(FilePart(filepath))
 
     def read_part(self, part: FilePart) -> DocumentsPipeline:
         """The documents on the lines of ``part``; line numbers (and ids) are those of the whole file."""
         import orjson
 
-        filepath, line_no = part.path, 0
+        filepath, line_no, offset = part.path, 0, 0
         try:
             with self.data_folder.open(filepath, "rb", compression=self.compression) as handle:
                 for line_no, raw in enumerate(handle, start=1):
-                    if not part.wants(line_no - 1):
+                    offset += len(raw)
+                    if not part.wants(offset - len(raw)):
+                        if part.done(offset):
+                            return
                         continue
                     with self.track_time():
                         document, problem, line = self._parse(raw, filepath, line_no, orjson)
@@ -88,7 +91,7 @@ class SafeJsonlReader(RejectingReaderMixin, JsonlReader):
                     if document is not None:
                         yield document
         except (EOFError, OSError, zlib.error) as exc:
-            if part.wants(line_no):  # the damaged line's task reports it, once
+            if part.wants(offset):  # the damaged line's task reports it, once
                 self.reject(f"{type(exc).__name__}: {exc}", filepath, line_no + 1, "unreadable_file")
 
     def _parse(self, raw: bytes, filepath: str, line_no: int, orjson: Any) -> tuple[Document | None, str, str]:
