@@ -4,9 +4,11 @@ Stages (each a datatrove executor run, chained with ``depends``; every one resum
 
 1. ``filter``: read → normalize → length → language ID → C4 lines → Gopher repetition
    → Gopher quality → ``work/filtered/`` (+ exact-dedup signatures)
-2. ``exact_find``: find exact duplicates; ``exact_dedup``: drop them (+ MinHash signatures)
-3. ``minhash_buckets``, ``minhash_cluster``; ``minhash_dedup``: drop near-duplicates
-4. (last per-document stage) KenLM perplexity → Gaussian perplexity sampling → shards
+2. ``exact_find``: find exact duplicates
+3. ``minhash_signatures`` (of the documents exact dedup keeps), ``minhash_buckets``,
+   ``minhash_cluster``: find near-duplicates
+4. ``write``: drop exact and near duplicates → (KenLM perplexity → Gaussian perplexity
+   sampling) → shards
 5. ``report``: ``stats.json``
 
 Layout of ``output_dir``: ``shards/*.jsonl.gz`` (or ``.parquet``; one object per
@@ -142,44 +144,59 @@ def count_tasks(config: CorpusConfig) -> int:
 
 
 def build_stages(config: CorpusConfig, out: Path) -> list[Stage]:
-    """The stage list for ``config``; every path lives under ``out``."""
+    """The stage list for ``config``; every path lives under ``out``.
+
+    With dedup, the filter stage writes the kept documents to ``work/filtered/`` once;
+    later stages read them back. MinHash signatures are taken after exact dedup, so the
+    signature stage applies the exact-duplicate list (an index lookup) on the fly, and
+    the write stage applies it again, with the MinHash list, instead of an extra copy
+    of the corpus on disk between them.
+    """
     work = out / "work"
     tasks = count_tasks(config)
-    stages: list[Stage] = []
     body = _filter_steps(config, out)
-    stage_name = "filter"
+    if not (config.dedup.exact or config.dedup.minhash):
+        return _with_report(config, out, [Stage("filter", [*body, *_final_steps(config, out)], tasks)])
+    filtered = work / "filtered"
+    stages = [Stage("filter", [*body, _intermediate_writer(filtered)], tasks)]
+    final: list[PipelineStep] = [RankFileReader(str(filtered))]
+    exact = ExactDedupConfig(content_getter=document_text)
+
+    def drop_exact(rejects: RejectWriter | None) -> ExactDedupFilter:
+        return ExactDedupFilter(str(work / "exact_dups"), config=exact, exclusion_writer=rejects)
+
     if config.dedup.exact:
-        exact = ExactDedupConfig(content_getter=document_text)
-        stages.append(Stage(stage_name, [*body, _intermediate_writer(work / "filtered"),
-                                         ExactDedupSignature(str(work / "exact_sigs"), config=exact)], tasks))
+        stages[0].pipeline.append(ExactDedupSignature(str(work / "exact_sigs"), config=exact))
         stages.append(Stage("exact_find", [ExactFindDedups(str(work / "exact_sigs"), str(work / "exact_dups"),
                                                            config=exact)], 1))
-        body = [RankFileReader(str(work / "filtered")),
-                ExactDedupFilter(str(work / "exact_dups"), config=exact,
-                                 exclusion_writer=_rejects(out, "exact_dedup", "exact_duplicate")),
-                Tally("exact_dedup")]
-        stage_name = "exact_dedup"
+        final += [drop_exact(_rejects(out, "exact_dedup", "exact_duplicate")), Tally("exact_dedup")]
     if config.dedup.minhash:
         d = config.dedup
         minhash = MinhashConfig(n_grams=d.n_grams, num_buckets=d.num_buckets, hashes_per_bucket=d.hashes_per_bucket,
                                 seed=d.seed)
-        kept = work / ("filtered" if stage_name == "filter" else "exact_kept")
-        stages.append(Stage(stage_name, [*body, _intermediate_writer(kept),
-                                         CompiledMinhashSignature(str(work / "minhash_sigs"), config=minhash)], tasks))
+        signatures = CompiledMinhashSignature(str(work / "minhash_sigs"), config=minhash)
+        if config.dedup.exact:
+            stages.append(Stage("minhash_signatures", [RankFileReader(str(filtered)), drop_exact(None), signatures],
+                                tasks))
+        else:
+            stages[0].pipeline.append(signatures)
         stages.append(Stage("minhash_buckets", [MinhashDedupBuckets(str(work / "minhash_sigs"),
                                                                     str(work / "minhash_buckets"), config=minhash)],
                             d.num_buckets))
         stages.append(Stage("minhash_cluster", [MinhashDedupCluster(str(work / "minhash_buckets"),
                                                                     str(work / "minhash_clusters"), config=minhash)], 1))
-        body = [RankFileReader(str(kept)),
-                MinhashDedupFilter(str(work / "minhash_clusters"),
-                                   exclusion_writer=_rejects(out, "minhash_dedup", "near_duplicate")),
-                Tally("minhash_dedup")]
-        stage_name = "minhash_dedup"
-    stages.append(Stage("write" if stage_name != "filter" else "filter", [*body, *_final_steps(config, out)], tasks))
+        final += [MinhashDedupFilter(str(work / "minhash_clusters"),
+                                     exclusion_writer=_rejects(out, "minhash_dedup", "near_duplicate")),
+                  Tally("minhash_dedup")]
+    stages.append(Stage("write", [*final, *_final_steps(config, out)], tasks))
+    return _with_report(config, out, stages)
+
+
+def _with_report(config: CorpusConfig, out: Path, stages: list[Stage]) -> list[Stage]:
+    """``stages`` and the last one, which sums their stats into ``stats.json``."""
     logs = out / "logs"
     report = WriteReport([(s.name, str(logs / s.name)) for s in stages], str(out / "stats.json"),
-                         str(work / "perplexity") if config.perplexity.model else None)
+                         str(out / "work" / "perplexity") if config.perplexity.model else None)
     stages.append(Stage("report", [report], 1))
     return stages
 
