@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--input", type=Path, default=ROOT.parent / "shared" / "data" / "pretrain")
     parser.add_argument("--glob", default="[!s]*.jsonl.gz", help="files to read (default: all but sample.jsonl.gz)")
     parser.add_argument("--quick", action="store_true", help="only sample.jsonl.gz (6 MB)")
-    parser.add_argument("--tasks", type=int, default=16, help="tasks (JSONL files are split into pieces across them)")
+    parser.add_argument("--tasks", type=int, default=8, help="tasks (JSONL files are split into pieces across them)")
     parser.add_argument("--repeat", type=int, default=3, help="full-chain runs per worker count (min and median)")
     parser.add_argument("--baseline-mb", type=float, default=3.0, help="MB of text for the spaCy baseline")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "bench_corpus")

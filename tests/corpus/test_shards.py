@@ -32,3 +32,18 @@ def test_levels_trade_size_and_reruns_write_the_same_bytes(tmp_path: Path) -> No
 def test_a_bad_level_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="gzip level"):
         GzipJsonlWriter(str(tmp_path), "${rank}.jsonl.gz", 0)
+
+
+def test_document_record_is_datatroves_record(tmp_path: Path) -> None:
+    from datatrove.data import Media
+    from datatrove.pipeline.writers import JsonlWriter
+    from datatrove.pipeline.writers.disk_base import DiskWriter
+
+    from seq2seq_es.corpus.shards import document_record
+
+    writer = JsonlWriter(str(tmp_path))
+    docs = [Document(text="hola", id="a", metadata={"language": "es", "score": 0.5, "nested": {"k": [1, 2]}}),
+            Document(text="adiós", id="b"), Document(text="", id="c", metadata={"x": 1}),
+            Document(text="con imagen", id="d", media=[Media(id="m", type=0, url="file://x")])]
+    for doc in docs:
+        assert document_record(writer, doc) == DiskWriter._default_adapter(writer, doc)

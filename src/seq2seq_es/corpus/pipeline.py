@@ -62,7 +62,7 @@ from seq2seq_es.corpus.readers import (
     source_name,
 )
 from seq2seq_es.corpus.report import WriteReport
-from seq2seq_es.corpus.shards import GzipJsonlWriter
+from seq2seq_es.corpus.shards import GzipJsonlWriter, document_record
 from seq2seq_es.corpus.steps import LengthFilter, NormalizeText, RejectWriter, Tally
 from seq2seq_es.errors import DataError
 
@@ -86,7 +86,7 @@ def _rejects(out: Path, step: str, reason: str | None = None) -> RejectWriter:
 
 
 def _intermediate_writer(folder: Path) -> JsonlWriter:
-    return JsonlWriter(str(folder), output_filename="${rank}.jsonl", compression=None)
+    return JsonlWriter(str(folder), output_filename="${rank}.jsonl", compression=None, adapter=document_record)
 
 
 def _filter_steps(config: CorpusConfig, out: Path) -> list[PipelineStep]:
