@@ -198,4 +198,4 @@ class CompiledMinhashSignature(MinhashDedupSignature):
     def get_signature(self, shingles: np.ndarray) -> list[list[int]]:
         a, b = self.parameters
         mins = min_permuted(shingles.ravel(), a.ravel(), b.ravel())
-        return [bucket.tolist() for bucket in np.split(mins, self.config.num_buckets)]
+        return mins.reshape(self.config.num_buckets, -1).tolist()

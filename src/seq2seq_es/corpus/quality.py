@@ -249,6 +249,21 @@ class SpanishGopherRepetition(CharCountingFilter, GopherRepetitionFilter):
         return True
 
 
+def has_stop_words(words: list[str], stop_words: set[str], minimum: int) -> bool:
+    """``len(stop_words.intersection(words)) >= minimum``, stopping at the ``minimum``-th distinct one.
+
+    Spanish prose meets two stop words within its first few words; the full
+    intersection hashed every word of the document.
+    """
+    found: set[str] = set()
+    for word in words:
+        if word in stop_words:
+            found.add(word)
+            if len(found) >= minimum:
+                return True
+    return len(found) >= minimum
+
+
 class SpanishGopherQuality(CharCountingFilter, GopherQualityFilter):
     """datatrove's ``GopherQualityFilter`` with Spanish stop words, a regex word split and Spanish bullets.
 
@@ -298,17 +313,17 @@ class SpanishGopherQuality(CharCountingFilter, GopherQualityFilter):
             return False, "gopher_too_many_ellipsis"
         lines = text.splitlines()
         if (self.max_ellipsis_lines_ratio
-                and sum(line.rstrip().endswith(("...", "…")) for line in lines) / len(lines)
+                and sum(map(str.endswith, map(str.rstrip, lines), itertools.repeat(("...", "…")))) / len(lines)
                 > self.max_ellipsis_lines_ratio):
             return False, "gopher_too_many_end_ellipsis"
         if self.max_non_alpha_words_ratio:
             no_letter = sum(not any(ch.isalpha() for ch in w) for w in not_all_letters)
             if (n_words - no_letter) / n_words < self.max_non_alpha_words_ratio:
                 return False, "gopher_below_alpha_threshold"
-        if self.min_stop_words and len(self.stop_words.intersection(words)) < self.min_stop_words:
+        if self.min_stop_words and not has_stop_words(words, self.stop_words, self.min_stop_words):
             return False, "gopher_enough_stop_words"
         if self.spanish_bullet_ratio:
-            bullets = sum(line.lstrip().startswith(BULLETS) for line in lines)
+            bullets = sum(map(str.startswith, map(str.lstrip, lines), itertools.repeat(BULLETS)))
             if lines and bullets / len(lines) > self.spanish_bullet_ratio:
                 return False, "gopher_too_many_bullets"
         return True
