@@ -17,6 +17,7 @@ from seq2seq_es.corpus.quality import (
     SpanishGopherQuality,
     SpanishGopherRepetition,
     clean_lines,
+    has_stop_words,
     split_paragraphs_and_lines,
 )
 from seq2seq_es.corpus.spanish import STOP_WORDS, RegexWordTokenizer, split_words
@@ -68,6 +69,16 @@ def test_normalize_agrees_with_the_regex_formulation(text: str) -> None:
 @pytest.mark.parametrize("text", ["uno\ndos\n\ntres", "\nuno\n\n", "a\n\n\n\nb\nc", "sin saltos", "x\n\ny\n\n\nz", ""])
 def test_paragraph_and_line_split_agrees_with_datatrove_regexes(text: str) -> None:
     assert split_paragraphs_and_lines(text) == (re.split(r"\n{2,}", text.strip()), re.split("\n+", text))
+
+
+def test_stop_word_count_agrees_with_the_set_intersection() -> None:
+    rng = random.Random(3)
+    vocabulary = ["de", "la", "que", "el", "casa", "perro", "luz", "río", "La", "DE"]
+    stop_words = {"de", "la", "que", "el"}
+    for _ in range(300):
+        words = rng.choices(vocabulary, k=rng.randint(0, 8))
+        for minimum in (1, 2, 3):
+            assert has_stop_words(words, stop_words, minimum) == (len(stop_words.intersection(words)) >= minimum)
 
 
 def test_length_filter_reasons() -> None:
