@@ -79,8 +79,8 @@ class SafeJsonlReader(RejectingReaderMixin, JsonlReader):
         try:
             with self.data_folder.open(filepath, "rb", compression=self.compression) as handle:
                 for line_no, raw in enumerate(handle, start=1):
-                    offset += len(raw)
-                    if not part.wants(offset - len(raw)):
+                    start, offset = offset, offset + len(raw)
+                    if not part.wants(start):
                         if part.done(offset):
                             return
                         continue

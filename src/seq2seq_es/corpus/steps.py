@@ -21,6 +21,8 @@ from datatrove.pipeline.formatters.base import BaseFormatter
 from datatrove.pipeline.writers import JsonlWriter
 from datatrove.utils.stats import Stats
 
+from seq2seq_es.corpus.shards import document_record
+
 # C0/C1 control characters except tab and newline.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 TALLY_PREFIX = "Σ tally"
@@ -116,7 +118,7 @@ class RejectWriter(JsonlWriter):
     """
 
     def __init__(self, output_folder: str, reason: str, **kwargs: Any) -> None:
-        super().__init__(output_folder, output_filename="${rank}.jsonl.gz", **kwargs)
+        super().__init__(output_folder, output_filename="${rank}.jsonl.gz", adapter=document_record, **kwargs)
         self.reason = reason
 
     def write(self, document: Document, rank: int = 0, **kwargs: Any) -> None:
