@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from seq2seq_es.config import load_config
-from seq2seq_es.inference.generate import load_model
+from seq2seq_es.models.loading import load_seq2seq
 from seq2seq_es.models.presets import build_model, get_preset
 from seq2seq_es.tokenizer.save import load_tokenizer_folder
 from seq2seq_es.training.pretrain import (
@@ -77,7 +77,7 @@ def main() -> None:
         collator, body = make_collator(config, tokenizer)
         _, validation = split_blocks(config, tokenizer, body)
         copy = CopyCollator(tokenizer, get_preset(config.model).family)
-        models = {f"{config.model} pretrained ({run.name})": load_model(run / "model")[0],
+        models = {f"{config.model} pretrained ({run.name})": load_seq2seq(run / "model")[0],
                   f"{config.model} random init": build_model(config.model, tokenizer, seed=config.seed)}
         for name, model in models.items():
             objective = validation_losses(model, collator, validation, args.batch_size)

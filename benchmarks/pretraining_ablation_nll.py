@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seq2seq_es.inference.generate import load_model
+from seq2seq_es.models.loading import load_seq2seq
 from seq2seq_es.metrics.bootstrap import confidence_intervals
 from seq2seq_es.metrics.significance import compare_systems, holm
 from seq2seq_es.tasks.examples import encode_examples, load_examples
@@ -43,7 +43,7 @@ def pair_rows(runs: Path, arch: str, task_name: str, data_dir: str) -> dict[str,
     examples = load_examples(task, data_dir, "validation", limit)
     rows = {}
     for init, folder in folders.items():
-        model, tokenizer = load_model(folder)
+        model, tokenizer = load_seq2seq(folder)
         rows[init] = reference_nll(model, tokenizer, encode_examples(examples, tokenizer, task))
     return rows
 

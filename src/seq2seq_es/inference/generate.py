@@ -1,30 +1,18 @@
-"""Batched generation: a model folder + examples → predictions.jsonl.
+"""Batched generation with transformers: source texts in, decoded texts out.
 
-The predictions file is the contract between inference and metrics: one JSON object
-per line with ``id``, ``source``, ``reference`` (first reference), ``references``
-(all of them) and ``prediction``.
+Generic over text: it knows nothing of tasks or references (``tasks.decode`` turns
+task examples into sources and the outputs into ``predictions.jsonl``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from seq2seq_es.models.loading import load_seq2seq
-from seq2seq_es.tasks.examples import Example
-from seq2seq_es.training.loop import progress_bar
-
-
-def load_model(path: str | Path) -> tuple[Any, PreTrainedTokenizerBase]:
-    """Load model + tokenizer from a ``save_pretrained`` folder or a hub id (mT5, mBART-50, flan-t5, …).
-
-    One door for every model family: see ``seq2seq_es.models.loading.load_seq2seq``.
-    """
-    return load_seq2seq(path)
+from seq2seq_es.progress import progress_bar
 
 
 @torch.no_grad()
@@ -51,7 +39,3 @@ def generate(model: Any, tokenizer: PreTrainedTokenizerBase, sources: Sequence[s
     model.train(was_training)
     return outputs
 
-
-def prediction_records(examples: Sequence[Example], predictions: Sequence[str]) -> list[dict[str, Any]]:
-    return [{"id": e.id, "source": e.source, "reference": e.target, "references": list(e.references),
-             "prediction": p} for e, p in zip(examples, predictions, strict=True)]

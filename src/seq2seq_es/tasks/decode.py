@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import Field
 
 from seq2seq_es.config import StrictModel
 from seq2seq_es.files import write_json, write_jsonl
-from seq2seq_es.inference.generate import generate, prediction_records
+from seq2seq_es.inference.generate import generate
 from seq2seq_es.metrics.scoring import score_predictions, scores_with_intervals
 from seq2seq_es.tasks.examples import Example, encode_examples
 from seq2seq_es.tasks.likelihood import nll_stats, reference_nll
@@ -24,6 +25,13 @@ class GenerationConfig(StrictModel):
     length_penalty: float | None = None
     no_repeat_ngram_size: int | None = Field(None, ge=0)
     batch_size: int = Field(32, ge=1)
+
+
+def prediction_records(examples: Sequence[Example], predictions: Sequence[str]) -> list[dict[str, Any]]:
+    """The rows of ``predictions.jsonl``, the contract between decoding and metrics: ``id``,
+    ``source``, ``reference`` (the first), ``references`` (all) and ``prediction``."""
+    return [{"id": e.id, "source": e.source, "reference": e.target, "references": list(e.references),
+             "prediction": p} for e, p in zip(examples, predictions, strict=True)]
 
 
 def decoding_settings(task: TaskSpec, generation: GenerationConfig) -> dict[str, Any]:

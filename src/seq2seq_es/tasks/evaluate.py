@@ -15,7 +15,7 @@ from pydantic import Field
 
 from seq2seq_es.config import StrictModel
 from seq2seq_es.files import atomic_write, write_json
-from seq2seq_es.inference.generate import load_model
+from seq2seq_es.models.loading import load_seq2seq
 from seq2seq_es.tasks.decode import (
     GenerationConfig,
     decode_and_score,
@@ -60,14 +60,14 @@ class MatrixConfig(StrictModel):
 
 def run_predict(config: PredictConfig) -> Path:
     task = get_task(config.task)
-    model, tokenizer = load_model(config.model)
+    model, tokenizer = load_seq2seq(config.model)
     examples = load_examples(task, config.data_dir, config.split, config.max_examples)
     return decode_examples(model, tokenizer, task, examples, config.generation, config.output)
 
 
 def run_eval(config: EvalConfig, model_and_tokenizer: tuple[Any, Any] | None = None) -> dict[str, Any]:
     task = get_task(config.task)
-    model, tokenizer = model_and_tokenizer or load_model(config.model)
+    model, tokenizer = model_and_tokenizer or load_seq2seq(config.model)
     examples = load_examples(task, config.data_dir, config.split, config.max_examples)
     output_dir = Path(config.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -92,7 +92,7 @@ def run_matrix(config: MatrixConfig) -> dict[str, Any]:
     output_dir = Path(config.output_dir)
     cells: dict[str, dict[str, dict[str, Any]]] = {}
     for index, model_name in enumerate(config.models):
-        loaded = load_model(model_name)
+        loaded = load_seq2seq(model_name)
         folder = output_dir / f"model{index}-{Path(model_name).name}"
         cells[model_name] = {
             task.name: run_eval(EvalConfig(task=name, data_dir=config.data_dir, model=model_name, split=config.split,

@@ -22,7 +22,7 @@ from transformers import DataCollatorForSeq2Seq
 
 from seq2seq_es.config import StrictModel
 from seq2seq_es.files import atomic_dir, write_json
-from seq2seq_es.inference.generate import load_model
+from seq2seq_es.models.loading import load_seq2seq
 from seq2seq_es.models.loading import state_dict_for_saving
 from seq2seq_es.models.output_prior import set_output_prior, unigram_log_probs
 from seq2seq_es.models.presets import PRESETS, build_model
@@ -85,7 +85,7 @@ def initial_model(config: FinetuneConfig) -> tuple[Any, Any]:
     if config.model in PRESETS:
         tokenizer = load_tokenizer_folder(config.tokenizer or "runs/tokenizer")
         return build_model(config.model, tokenizer, seed=config.seed), tokenizer
-    return load_model(config.model)
+    return load_seq2seq(config.model)
 
 
 def steps_for(config: FinetuneConfig, train_examples: int) -> OptimConfig:
@@ -133,7 +133,7 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
         return {}
     best = output_dir / "best_model"
     if selecting and best.is_dir():
-        final_model, _ = load_model(best)
+        final_model, _ = load_seq2seq(best)
         shutil.rmtree(output_dir / "model", ignore_errors=True)
         best.rename(output_dir / "model")
     else:

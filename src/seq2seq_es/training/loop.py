@@ -23,11 +23,11 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch.utils.data import Dataset
 
 from seq2seq_es.errors import CheckpointError, DataError
 from seq2seq_es.models.loading import state_dict_for_saving
+from seq2seq_es.progress import progress_bar
 from seq2seq_es.training.batches import EpochBatches
 from seq2seq_es.training.checkpoint import (
     TrainState,
@@ -68,11 +68,6 @@ class TrainResult:
 def as_dataset(items: Sequence[Any]) -> Dataset[Any]:
     """A list is a map-style dataset to ``DataLoader``; this only tells the type checker."""
     return cast("Dataset[Any]", items)
-
-
-def progress_bar() -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[status]}"), TimeRemainingColumn())
 
 
 def make_accelerator(engine: EngineConfig) -> Accelerator:

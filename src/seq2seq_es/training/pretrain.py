@@ -23,6 +23,7 @@ from seq2seq_es.files import atomic_dir, write_json
 from seq2seq_es.models.output_prior import set_output_prior, unigram_log_probs
 from seq2seq_es.models.presets import build_model, count_parameters, get_preset
 from seq2seq_es.objectives.bart_denoising import BartDenoisingCollator, BartNoiseSettings
+from seq2seq_es.objectives.config import ObjectiveConfig
 from seq2seq_es.objectives.span_corruption import (
     SpanCorruptionCollator,
     sentinel_ids_from_tokenizer,
@@ -34,20 +35,6 @@ from seq2seq_es.training.loop import train
 from seq2seq_es.training.token_stream import TokenBlocks, build_token_stream
 
 VALIDATION_EPOCH = 2**31  # an epoch number training never reaches: fixed noise for validation
-
-
-class ObjectiveConfig(StrictModel):
-    """The noise: BART denoising for ``bart`` presets (defaults: BARTO / fairseq BART; see
-    objectives/bart_denoising.py), T5 span corruption for ``t5`` presets (defaults: T5S /
-    nanoT5; see objectives/span_corruption.py). The preset's family picks which applies."""
-
-    mask_ratio: float = Field(0.3, ge=0, lt=1, description="Share of words masked (text infilling).")
-    poisson_lambda: float = Field(3.0, gt=0, description="Mean masked span length, in words.")
-    permute_sentence_ratio: float = Field(1.0, ge=0, le=1, description="Share of sentences permuted.")
-    insert_ratio: float = Field(0.0, ge=0, description="Extra <mask> insertions, as a share of tokens.")
-    random_ratio: float = Field(0.1, ge=0, le=1, description="Share of <mask> replaced by a random token.")
-    noise_density: float = Field(0.15, gt=0, lt=1, description="T5: share of tokens dropped into spans.")
-    mean_span_length: float = Field(3.0, ge=1, description="T5: mean noise span length, in tokens.")
 
 
 class PretrainConfig(StrictModel):

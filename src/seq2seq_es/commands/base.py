@@ -1,0 +1,47 @@
+"""What a command is: a config schema, a function that does the work, and one that shows it.
+
+Why a small record instead of Typer functions spread over the package: ``cli.py`` builds
+every sub-command from this table, so a new command is one new module here, and the
+schema can be imported (to validate ``configs/<command>/*.yaml``) without the libraries
+the work needs. Command modules import only light config modules at the top; the
+library code they call is imported inside ``run``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from seq2seq_es.config import StrictModel
+
+
+def no_output_dir(config: Any) -> Path | None:
+    """For commands that write no run folder (their record goes nowhere)."""
+    return None
+
+
+def config_output_dir(config: Any) -> Path | None:
+    """The usual place of a run's outputs: the config's ``output_dir``."""
+    return Path(config.output_dir)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One ``seq2seq-es`` sub-command.
+
+    ``run(config)`` does the work and returns what ``show(result, console)`` prints;
+    ``output_dir(config)`` is the folder that gets ``config.yaml`` and ``run_info.json``
+    (None: the command writes no run folder); ``resumable`` adds ``--resume``.
+    """
+
+    name: str
+    help: str
+    schema: type[StrictModel]
+    run: Callable[[Any], Any]
+    show: Callable[[Any, Console], None]
+    output_dir: Callable[[Any], Path | None] = config_output_dir
+    resumable: bool = False

@@ -1,0 +1,25 @@
+"""The pretraining noise settings, as a config section (light: pydantic only).
+
+Why here and not next to the pretraining command: the objectives own what their knobs
+mean; the ``pretrain`` schema only includes this section.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from seq2seq_es.config import StrictModel
+
+
+class ObjectiveConfig(StrictModel):
+    """The noise: BART denoising for ``bart`` presets (defaults: BARTO / fairseq BART; see
+    objectives/bart_denoising.py), T5 span corruption for ``t5`` presets (defaults: T5S /
+    nanoT5; see objectives/span_corruption.py). The preset's family picks which applies."""
+
+    mask_ratio: float = Field(0.3, ge=0, lt=1, description="Share of words masked (text infilling).")
+    poisson_lambda: float = Field(3.0, gt=0, description="Mean masked span length, in words.")
+    permute_sentence_ratio: float = Field(1.0, ge=0, le=1, description="Share of sentences permuted.")
+    insert_ratio: float = Field(0.0, ge=0, description="Extra <mask> insertions, as a share of tokens.")
+    random_ratio: float = Field(0.1, ge=0, le=1, description="Share of <mask> replaced by a random token.")
+    noise_density: float = Field(0.15, gt=0, lt=1, description="T5: share of tokens dropped into spans.")
+    mean_span_length: float = Field(3.0, ge=1, description="T5: mean noise span length, in tokens.")

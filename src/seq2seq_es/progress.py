@@ -1,0 +1,15 @@
+"""The one Rich progress bar every long step shows (training, generation, scoring).
+
+Why a module of its own: the training loop and generation both show progress, and
+neither should import the other for it.
+"""
+
+from __future__ import annotations
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+
+def progress_bar() -> Progress:
+    """A bar with a description, the count done of the total, a status field and the time left."""
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[status]}"), TimeRemainingColumn())
