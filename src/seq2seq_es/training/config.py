@@ -44,4 +44,10 @@ class EngineConfig(StrictModel):
     keep_checkpoints: int = Field(2, ge=1, description="Keep the last N checkpoints.")
     tensorboard: bool = True
     trackio: bool = Field(False, description="Also log to trackio (local-first; pip install trackio).")
-    measure_mfu: bool = Field(True, description="Probe the CPU GEMM peak once and log MFU.")
+    measure_mfu: bool = Field(True, description=(
+        "Log MFU = achieved FLOP/s ÷ peak, naming the peak and its source. The peak: engine.peak_flops, "
+        "else a GPU's data sheet (dense bf16), else this CPU's fp32 GEMM peak, measured and cached per "
+        "machine (a disturbed probe is not cached; `seq2seq-es bench-peak` re-measures)."))
+    peak_flops: float | None = Field(None, gt=0, description=(
+        "Peak FLOP/s of one process's device (one GPU, or the CPU threads of one process) for MFU; "
+        "set it when you know the hardware. None: data sheet or measured probe."))
