@@ -1,0 +1,155 @@
+"""The peak an MFU divides by: cached CPU probes that one busy moment cannot poison.
+
+Real GEMM probes on small matrices (size 128, a few milliseconds); the readings that
+decide whether a probe was disturbed (load, other processes' CPU) are injected through
+``probe_cpu_peak``'s parameters, so the verdicts do not depend on how busy the test
+machine is. No assertion on timings: only on which figure is used, cached or dropped.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from seq2seq_es.training.config import EngineConfig
+from seq2seq_es.training.flops import (
+    NOT_MEASURED,
+    POISON_RATIO,
+    PeakFlops,
+    cpu_peak,
+    gpu_peak,
+    mfu_fields,
+    resolve_peak,
+)
+from seq2seq_es.training.peak_cache import CACHE_FILE, PeakCache
+from seq2seq_es.training.peak_probe import (
+    GemmProbe,
+    cpu_model,
+    disturbance,
+    machine_key,
+    probe_cpu_peak,
+    usable_cores,
+)
+
+SIZE = 128
+QUIET = functools.partial(probe_cpu_peak, load=0.0, others_cpu=0.0)
+BUSY = functools.partial(probe_cpu_peak, load=usable_cores() + 1.0, others_cpu=0.0)
+NO_SPREAD_LIMIT = 1.0  # real repeats on a shared test machine may disagree; these tests inject load instead
+
+
+def stored(best: float, **readings: float) -> GemmProbe:
+    values = {"load": 0.1, "others_cpu": 0.0, **readings}
+    return GemmProbe(best=best, median=readings.get("median", best), size=SIZE, repeats=20, threads=2,
+                     cores=2, load=values["load"], others_cpu=values["others_cpu"],
+                     measured_at="2026-01-01T00:00:00Z")
+
+
+def test_a_poisoned_cache_entry_is_detected_and_replaced(tmp_path: Path) -> None:
+    cache, key = PeakCache(tmp_path), machine_key(SIZE)
+    cache.put(key, stored(1e6))  # 1 MFLOP/s: what a probe beside a busy job could have cached
+    peak = cpu_peak(cache, key, size=SIZE, probe=QUIET, max_spread=NO_SPREAD_LIMIT)
+    assert peak.check is not None and peak.check > 1e6 * POISON_RATIO
+    assert peak.value is not None and peak.value > 1e6 * POISON_RATIO
+    assert peak.source.startswith("probe now") and "far below a fresh check" in (peak.warning or "")
+    replacement = cache.get(key)
+    assert replacement is not None and replacement.best == peak.value  # the fresh probe took its place
+
+
+def test_a_cached_peak_the_fresh_check_cannot_beat_is_used(tmp_path: Path) -> None:
+    cache, key = PeakCache(tmp_path), machine_key(SIZE)
+    cache.put(key, stored(1e15))
+    peak = cpu_peak(cache, key, size=SIZE, probe=QUIET)
+    assert peak.value == 1e15 and peak.warning is None
+    assert peak.source.startswith(f"cache {cache.path} (measured 2026-01-01T00:00:00Z")
+    assert peak.check is not None and peak.check < 1e15
+
+
+def test_a_disturbed_probe_is_used_once_but_not_cached(tmp_path: Path) -> None:
+    cache, key = PeakCache(tmp_path), machine_key(SIZE)
+    peak = cpu_peak(cache, key, size=SIZE, probe=BUSY, max_spread=NO_SPREAD_LIMIT)
+    assert peak.value is not None and peak.value > 0
+    assert "not cached" in (peak.warning or "") and f"> {usable_cores()} cores" in (peak.warning or "")
+    assert cache.get(key) is None
+    clean = cpu_peak(cache, key, size=SIZE, probe=QUIET, max_spread=NO_SPREAD_LIMIT)
+    assert clean.warning is None and "cached in" in clean.source
+    cached = cache.get(key)
+    assert cached is not None and cached.best == clean.value and cached.load == 0.0
+
+
+def test_disturbance_reads_spread_load_and_other_processes() -> None:
+    assert disturbance(stored(200e9, median=196e9, load=0.5, others_cpu=0.05)) is None
+    assert "spread 50.0%" in (disturbance(stored(200e9, median=100e9)) or "")
+    assert "load 2.50 > 2 cores" in (disturbance(stored(200e9, load=2.5)) or "")
+    assert "other processes used 1.00 cores" in (disturbance(stored(200e9, others_cpu=1.0)) or "")
+
+
+def test_engine_peak_flops_overrides_the_probe(tmp_path: Path) -> None:
+    calls: list[dict[str, int]] = []
+
+    def probe(**kwargs: int) -> GemmProbe:
+        calls.append(kwargs)
+        return QUIET(**kwargs)
+
+    PeakCache(tmp_path).put(machine_key(SIZE), stored(1e6))
+    peak = resolve_peak(EngineConfig(peak_flops=2.5e11), processes=2, cache_dir=tmp_path, size=SIZE, probe=probe)
+    assert peak == PeakFlops(5e11, "engine.peak_flops × 2 processes")
+    assert calls == []  # no probe ran, and the cached entry is left as it was
+    assert PeakCache(tmp_path).get(machine_key(SIZE)) == stored(1e6)
+    assert resolve_peak(EngineConfig(measure_mfu=False, peak_flops=2.5e11)) == NOT_MEASURED
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU path; a GPU resolves to its data sheet")
+def test_resolve_peak_probes_caches_then_reads_the_cache(tmp_path: Path) -> None:
+    first = resolve_peak(EngineConfig(), cache_dir=tmp_path, size=SIZE, probe=QUIET, max_spread=NO_SPREAD_LIMIT)
+    second = resolve_peak(EngineConfig(), cache_dir=tmp_path, size=SIZE, probe=QUIET)
+    assert first.source.startswith("probe now") and second.source.startswith(f"cache {tmp_path / CACHE_FILE}")
+    assert second.value == first.value
+
+
+def test_mfu_above_one_is_reported_as_a_measurement_error() -> None:
+    peak = PeakFlops(34.1e9, "cache somewhere (measured while busy)")
+    flagged = mfu_fields(190e9, peak)
+    assert flagged["mfu"] is None and flagged["peak_flops"] == 34.1e9
+    assert flagged["peak_source"] == peak.source
+    assert "measurement error" in flagged["mfu_error"] and "5.57x the peak" in flagged["mfu_error"]
+    fine = mfu_fields(95e9, PeakFlops(190e9, "engine.peak_flops"))
+    assert fine == {"mfu": 0.5, "peak_flops": 190e9, "peak_source": "engine.peak_flops"}
+    assert mfu_fields(95e9, NOT_MEASURED) == {"mfu": None, "peak_flops": None, "peak_source": "not measured"}
+    json.dumps(flagged)  # goes into metrics.jsonl as it is
+
+
+def test_the_cache_key_names_the_cpu_cores_threads_torch_and_size() -> None:
+    key = machine_key(SIZE)
+    for part in (cpu_model(), f"cores={usable_cores()}", f"threads={torch.get_num_threads()}",
+                 f"torch={torch.__version__}", f"GEMM {SIZE}"):
+        assert part in key
+    assert machine_key(SIZE) != machine_key(2 * SIZE)
+
+
+def test_entries_of_the_old_format_are_ignored_and_dropped(tmp_path: Path) -> None:
+    (tmp_path / CACHE_FILE).write_text(json.dumps({"threads=2|torch=2.13.0": 34.1e9}), encoding="utf-8")
+    cache, key = PeakCache(tmp_path), machine_key(SIZE)
+    assert cache.entries() == {}
+    cpu_peak(cache, key, size=SIZE, probe=QUIET, max_spread=NO_SPREAD_LIMIT)
+    assert list(json.loads(cache.path.read_text(encoding="utf-8"))) == [key]
+
+
+def test_a_probe_records_its_conditions() -> None:
+    probe = probe_cpu_peak(SIZE, repeats=3)
+    assert probe.best >= probe.median > 0 and probe.repeats == 3 and probe.size == SIZE
+    assert probe.threads == torch.get_num_threads() and probe.cores == usable_cores() and probe.load >= 0
+    assert GemmProbe.from_json(json.loads(json.dumps(probe.to_json()))) == probe
+
+
+@pytest.mark.parametrize(("name", "flops"), [
+    ("NVIDIA A100-SXM4-80GB", 312e12), ("NVIDIA H100 80GB HBM3", 989e12), ("NVIDIA H100 PCIe", 756e12),
+    ("NVIDIA H100 NVL", 835e12), ("NVIDIA A10", 125e12), ("NVIDIA L4", 121e12), ("NVIDIA A10G", None),
+])
+def test_gpu_peaks_match_the_named_part_only(name: str, flops: float | None) -> None:
+    peak = gpu_peak(name, processes=2)
+    assert peak.value == (flops * 2 if flops else None)
+    assert ("data sheet" in peak.source) if flops else ("set engine.peak_flops" in (peak.warning or ""))
