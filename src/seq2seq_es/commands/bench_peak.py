@@ -1,0 +1,85 @@
+"""``seq2seq-es bench-peak``: re-measure the CPU's GEMM peak and show the cached one.
+
+Why a command: the peak every MFU divides by is cached per machine (issue 29), so a user
+needs one way to see which figure that is, when and in what conditions it was measured,
+and to replace it after a quiet measurement. A probe that looks disturbed (repeats that
+disagree, load above the core count, other processes busy) is shown but never cached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+from rich.console import Console
+from rich.table import Table
+
+from seq2seq_es.commands.base import Command, no_output_dir
+from seq2seq_es.config import StrictModel
+
+if TYPE_CHECKING:
+    from seq2seq_es.training.peak_probe import GemmProbe
+
+
+class BenchPeakConfig(StrictModel):
+    repeats: int = Field(20, ge=3, description="Timed repeats (4 products each), after a warm-up; the best is kept.")
+    size: int = Field(1024, ge=64, description="Side of the square fp32 matrices (training runs use 1024).")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (None: torch default, as training).")
+    write_cache: bool = Field(True, description="Store the fresh probe in the cache when it looks undisturbed.")
+    cache_dir: str | None = Field(None, description="Cache folder (None: ~/.cache/seq2seq-es).")
+
+
+@dataclass(frozen=True)
+class BenchPeakResult:
+    key: str
+    cache: str
+    cached: GemmProbe | None
+    fresh: GemmProbe
+    disturbed: str | None
+    written: bool
+
+
+def run(config: BenchPeakConfig) -> BenchPeakResult:
+    from pathlib import Path
+
+    import torch
+
+    from seq2seq_es.training.peak_cache import PeakCache
+    from seq2seq_es.training.peak_probe import disturbance, machine_key, probe_cpu_peak
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    cache = PeakCache(Path(config.cache_dir) if config.cache_dir else None)
+    key = machine_key(config.size)
+    cached = cache.get(key)
+    fresh = probe_cpu_peak(config.size, config.repeats)
+    disturbed = disturbance(fresh)
+    written = config.write_cache and not disturbed and cache.put(key, fresh)
+    return BenchPeakResult(key, str(cache.path), cached, fresh, disturbed, written)
+
+
+def show(result: BenchPeakResult, console: Console) -> None:
+    table = Table(title=f"fp32 GEMM peak: {result.key}")
+    for column in ("probe", "GFLOP/s best", "median", "spread", "load", "others (cores)", "measured"):
+        table.add_column(column, justify="left" if column in ("probe", "measured") else "right")
+    for name, probe in (("cached", result.cached), ("fresh", result.fresh)):
+        if probe is None:
+            table.add_row(name, "—", "", "", "", "", "none cached")
+            continue
+        others = "?" if probe.others_cpu is None else f"{probe.others_cpu:.2f}"
+        table.add_row(name, f"{probe.best / 1e9:.1f}", f"{probe.median / 1e9:.1f}", f"{probe.spread:.1%}",
+                      f"{probe.load:.2f}/{probe.cores}", others, probe.measured_at)
+    console.print(table)
+    if result.disturbed:
+        console.print(f"[yellow]fresh probe looks disturbed ({result.disturbed}): not cached.[/] "
+                      "Run again when the machine is quiet.")
+    elif result.written:
+        console.print(f"fresh probe cached in {result.cache}")
+    else:
+        console.print(f"cache unchanged: {result.cache}")
+
+
+COMMANDS = [Command("bench-peak", "Re-measure this CPU's fp32 GEMM peak (the MFU denominator) and show the "
+                                  "cached one, its date and conditions.", BenchPeakConfig, run, show,
+                    output_dir=no_output_dir)]
