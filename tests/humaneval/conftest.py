@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.conftest import spanish_like_text, write_jsonl
 
 from seq2seq_es.humaneval.config import CreateConfig
 from seq2seq_es.humaneval.study import Study, create_study
-from tests.conftest import spanish_like_text, write_jsonl
 
 
 def perturb(text: str, rng: random.Random, changes: int) -> str:
@@ -100,6 +100,15 @@ class ServerProcess:
             self.process.wait(timeout=10)
         if self.process is not None and self.process.stderr:
             self.process.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for the tests that only need their own annotators: five annotators, each test uses its own."""
+    study = new_study(tmp_path_factory.mktemp("shared"), annotators=5)
+    server = ServerProcess(study.path, free_port()).start()
+    yield server
+    server.kill()
 
 
 @pytest.fixture
