@@ -146,8 +146,9 @@ def mfu_fields(achieved_flops_per_s: float, peak: PeakFlops) -> dict[str, Any]:
     if mfu > 1:
         return {"mfu": None, **fields, "mfu_error": (
             f"measurement error: {achieved_flops_per_s / 1e9:.1f} GFLOP/s achieved is {mfu:.2f}x the peak "
-            f"of {peak.value / 1e9:.1f} GFLOP/s, so that peak is too low (measured on a busy machine?); "
-            "re-measure it with `seq2seq-es bench-peak` on a quiet machine or set engine.peak_flops")}
+            f"of {peak.value / 1e9:.1f} GFLOP/s (peak_source), so that peak is too low, as a CPU probe "
+            "taken while other work ran would be; re-measure it with `seq2seq-es bench-peak` on a quiet "
+            "machine, or set engine.peak_flops")}
     return {"mfu": mfu, **fields}
 
 
