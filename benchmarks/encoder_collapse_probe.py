@@ -32,14 +32,14 @@ from transformers import (
 from seq2seq_es.config import load_config
 from seq2seq_es.models.output_prior import set_output_prior
 from seq2seq_es.models.presets import build_model
-from seq2seq_es.tokenizer.save import load_tokenizer_folder
-from seq2seq_es.training.pretrain import (
-    PretrainConfig,
+from seq2seq_es.pretraining.config import PretrainConfig
+from seq2seq_es.pretraining.pretrain import (
     bart_label_prior,
     make_collator,
     other_documents_input,
     split_blocks,
 )
+from seq2seq_es.tokenizer.save import load_tokenizer_folder
 
 
 @torch.no_grad()

@@ -31,13 +31,13 @@ import torch
 from seq2seq_es.config import load_config
 from seq2seq_es.models.loading import load_seq2seq
 from seq2seq_es.models.presets import build_model, get_preset
-from seq2seq_es.tokenizer.save import load_tokenizer_folder
-from seq2seq_es.training.pretrain import (
-    PretrainConfig,
+from seq2seq_es.pretraining.config import PretrainConfig
+from seq2seq_es.pretraining.pretrain import (
     make_collator,
     split_blocks,
     validation_losses,
 )
+from seq2seq_es.tokenizer.save import load_tokenizer_folder
 
 
 class CopyCollator:

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seq2seq_es.models.loading import load_seq2seq
 from seq2seq_es.metrics.bootstrap import confidence_intervals
 from seq2seq_es.metrics.significance import compare_systems, holm
+from seq2seq_es.models.loading import load_seq2seq
 from seq2seq_es.tasks.examples import encode_examples, load_examples
 from seq2seq_es.tasks.likelihood import nll_stats, reference_nll
 from seq2seq_es.tasks.registry import get_task

@@ -4,7 +4,7 @@ import pytest
 
 from seq2seq_es.config import apply_overrides, load_config
 from seq2seq_es.errors import ConfigError
-from seq2seq_es.training.pretrain import PretrainConfig
+from seq2seq_es.pretraining.config import PretrainConfig
 
 
 def test_defaults_validate() -> None:

@@ -25,3 +25,7 @@ class DataError(Seq2SeqEsError):
 
 class CheckpointError(Seq2SeqEsError):
     """A checkpoint is missing, partial, corrupt, or incompatible with the config."""
+
+
+class TokenizerError(DataError):
+    """A tokenizer folder is missing or holds no usable tokenizer (every stage raises this one)."""

@@ -7,6 +7,7 @@ On CPU the launcher is torchrun (Accelerate's own multi-CPU launcher needs MPI);
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -32,3 +33,65 @@ def test_indivisible_batch_is_a_clear_error(tiny_pretrain: list[str], tmp_path: 
                     "optim.batch_size=7"], launcher=LAUNCH, check=False)
     assert done.returncode != 0
     assert "not divisible by the 2 processes" in done.stderr
+
+
+@pytest.fixture(scope="module")
+def finetune_settings(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """A fine-tune of the copy task with selection every 5 steps and early stopping (patience 2)."""
+    from seq2seq_es.corpus.text_files import iter_texts
+    from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
+    from seq2seq_es.tokenizer.save import save_tokenizer
+
+    folder = tmp_path_factory.mktemp("finetune_tokenizer")
+    save_tokenizer(train_byte_level_bpe(iter_texts(tiny_data / "pretrain"), vocab_size=400), folder)
+    return [f"task={tiny_data / 'copy_task.yaml'}", f"data_dir={tiny_data}", f"tokenizer={folder}",
+            "optim.steps=30", "optim.batch_size=8", "optim.lr=3e-3", "engine.eval_every=5", "patience=2",
+            "selection_examples=8", "bootstrap_samples=20", "engine.measure_mfu=false", "engine.tensorboard=false"]
+
+
+def _decoded_scores(scores: dict) -> dict:
+    """The scores of the decoded text (the NLL differs in the last float bits: reduction order)."""
+    return {k: v for k, v in scores.items() if k not in ("training", "predictions_file", "nll")}
+
+
+def test_two_process_finetune_selects_like_one_process(finetune_settings: list[str], tmp_path: Path) -> None:
+    """Selection decodes on the main process with the unwrapped model (DDP has no ``generate``)
+    and broadcasts early stopping: same evaluations, best step and scores as 1 process.
+
+    Equality needs the same random streams, so the model is a barto-tiny saved without
+    dropout (1 and 2 processes draw dropout masks differently); the next test runs the
+    preset's default dropout on 2 processes.
+    """
+    from seq2seq_es.models.loading import save_seq2seq
+    from seq2seq_es.models.presets import build_model
+    from seq2seq_es.tokenizer.save import load_tokenizer_folder
+
+    tokenizer_dir = next(s.split("=", 1)[1] for s in finetune_settings if s.startswith("tokenizer="))
+    tokenizer = load_tokenizer_folder(tokenizer_dir)
+    save_seq2seq(build_model("barto-tiny", tokenizer, seed=3, dropout=0.0), tokenizer, tmp_path / "start")
+    settings = [*finetune_settings, f"model={tmp_path / 'start'}"]
+    run_cli(["finetune", f"output_dir={tmp_path / 'one'}", *settings])
+    run_cli(["finetune", f"output_dir={tmp_path / 'two'}", *settings], launcher=LAUNCH)
+    one, two = (json.loads((tmp_path / run / "scores.json").read_text(encoding="utf-8")) for run in ("one", "two"))
+    assert one["training"]["selection"] == two["training"]["selection"]
+    assert one["training"]["steps"] == two["training"]["steps"]
+    assert _decoded_scores(one) == _decoded_scores(two)
+    assert two["nll"]["nll_per_token"] == pytest.approx(one["nll"]["nll_per_token"], rel=1e-6)
+    assert ((tmp_path / "one" / "predictions.jsonl").read_text(encoding="utf-8")
+            == (tmp_path / "two" / "predictions.jsonl").read_text(encoding="utf-8"))
+    evaluations = [{k: v for k, v in json.loads(line).items() if k.startswith(("step", "validation_", "best"))}
+                   for run in ("one", "two") for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()
+                   if "validation_chrf.score" in line]
+    assert evaluations[: len(evaluations) // 2] == evaluations[len(evaluations) // 2:]
+    assert not (tmp_path / "two" / "best_model").exists() and (tmp_path / "two" / "model" / "config.json").is_file()
+
+
+def test_two_process_finetune_with_default_dropout_selects_and_saves(finetune_settings: list[str],
+                                                                     tmp_path: Path) -> None:
+    """The preset's default dropout (0.1), 2 processes, selection + early stopping: no crash, one model."""
+    done = run_cli(["finetune", f"output_dir={tmp_path / 'run'}", "model=barto-tiny", *finetune_settings],
+                   launcher=LAUNCH)
+    scores = json.loads((tmp_path / "run" / "scores.json").read_text(encoding="utf-8"))
+    assert scores["training"]["selection"]["best"] is not None
+    assert (tmp_path / "run" / "model" / "config.json").is_file()
+    assert "Traceback" not in done.stderr

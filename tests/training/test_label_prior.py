@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from seq2seq_es.objectives.bart_denoising import BartDenoisingCollator, BartNoiseSettings
+from seq2seq_es.pretraining.pretrain import bart_label_prior
 from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
-from seq2seq_es.training.pretrain import bart_label_prior
 from seq2seq_es.training.token_stream import TokenBlocks
 
 

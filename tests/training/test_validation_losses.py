@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from seq2seq_es.models.presets import build_model
-from seq2seq_es.training.pretrain import validation_losses
+from seq2seq_es.pretraining.pretrain import validation_losses
 
 
 class CopyCollator:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 
@@ -30,12 +30,31 @@ def config_output_dir(config: Any) -> Path | None:
 
 
 @dataclass(frozen=True)
+class Flag:
+    """A command-line option that sets one config key: ``--pred FILE`` → ``predictions=FILE``.
+
+    Flags are sugar over ``key=value`` overrides, so a config file, an override and a flag
+    all go through the same validation.
+    """
+
+    key: str
+    names: tuple[str, ...]
+    help: str
+    kind: Literal["bool", "text", "list"] = "text"
+
+
+RESUME = Flag("resume", ("--resume",), "Continue from the last checkpoint in output_dir.", "bool")
+
+
+@dataclass(frozen=True)
 class Command:
     """One ``seq2seq-es`` sub-command.
 
     ``run(config)`` does the work and returns what ``show(result, console)`` prints;
     ``output_dir(config)`` is the folder that gets ``config.yaml`` and ``run_info.json``
-    (None: the command writes no run folder); ``resumable`` adds ``--resume``.
+    (None: the command writes no run folder). A name with a space (``"model info"``) is a
+    sub-command of a group. ``flags`` are options that set config keys; ``positional``
+    names the key that takes the command line's bare words (those without ``=``).
     """
 
     name: str
@@ -44,4 +63,6 @@ class Command:
     run: Callable[[Any], Any]
     show: Callable[[Any, Console], None]
     output_dir: Callable[[Any], Path | None] = config_output_dir
-    resumable: bool = False
+    flags: tuple[Flag, ...] = ()
+    positional: str | None = None
+    positional_help: str = "Overrides such as optim.steps=100 or output_dir=runs/x."

@@ -42,7 +42,6 @@ from datatrove.pipeline.dedup.exact_dedup import (
     ExactFindDedups,
 )
 from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
-from loguru import logger
 
 from seq2seq_es.corpus.config import CorpusConfig
 from seq2seq_es.corpus.executors import make_executor
@@ -210,8 +209,6 @@ def run_corpus(config: CorpusConfig, quiet: bool = True) -> dict[str, Any]:
     out = Path(config.output_dir)
     stages = build_stages(config, out)  # builds readers: fails early, with a clear message, on a bad path
     out.mkdir(parents=True, exist_ok=True)
-    if quiet:
-        logger.remove()
     executor: PipelineExecutor | None = None
     for stage in stages:
         executor = make_executor(config, stage.pipeline, stage.name, stage.tasks, str(out / "logs" / stage.name),

@@ -29,12 +29,13 @@ from seq2seq_es.errors import CheckpointError
 from seq2seq_es.files import write_json
 from seq2seq_es.models.loading import (
     check_vocabulary,
-    load_config,
+    load_model_config,
     load_tokenizer,
     save_seq2seq,
     unreachable_hub_error,
 )
 from seq2seq_es.models.presets import count_parameters
+from seq2seq_es.models.sharing import share_encoder_decoder
 
 # Decoding settings of the paper's BERT2BERT runs (and of the Rothe et al. recipe).
 GENERATION_DEFAULTS: dict[str, Any] = {
@@ -72,34 +73,8 @@ def configure_generation(model: EncoderDecoderModel, tokenizer: PreTrainedTokeni
         setattr(model.generation_config, key, value)
 
 
-def share_encoder_decoder(model: EncoderDecoderModel) -> int:
-    """Tie every decoder weight that has an encoder counterpart; return how many tensors are shared.
-
-    Cross-attention (decoder only) and the LM head stay separate; the LM head remains tied
-    to the (now shared) word embeddings, as in the checkpoint.
-    """
-    encoder_params = dict(model.encoder.named_parameters())
-    decoder_base = model.decoder.base_model
-    shared = 0
-    for name, param in list(decoder_base.named_parameters()):
-        source = encoder_params.get(name)
-        if source is None:
-            continue
-        if source.shape != param.shape:
-            raise CheckpointError(f"Cannot share {name}: encoder {tuple(source.shape)} vs decoder "
-                                  f"{tuple(param.shape)}. Sharing needs encoder and decoder from one checkpoint.")
-        module_name, _, leaf = name.rpartition(".")
-        setattr(decoder_base.get_submodule(module_name), leaf, source)
-        shared += 1
-    if shared == 0:
-        raise CheckpointError("Encoder and decoder have no parameter in common; nothing to share.")
-    model.config.tie_encoder_decoder = True
-    model.tie_weights()  # re-point the decoder's LM head at the shared word embeddings
-    return shared
-
-
 def _pretrained_encoder_only(name: str) -> None:
-    config = load_config(name)
+    config = load_model_config(name)
     if getattr(config, "is_encoder_decoder", False):
         raise CheckpointError(f"{name} is already an encoder-decoder ({config.model_type}); fine-tune it directly "
                               "instead of warm-starting a BERT2BERT from it.")
@@ -134,9 +109,10 @@ def warm_start_bert2bert(encoder: str | Path, decoder: str | Path | None = None,
     for name in dict.fromkeys((encoder_name, decoder_name)):
         _pretrained_encoder_only(name)
     tok = load_tokenizer(tokenizer if tokenizer is not None else encoder_name)
-    torch.manual_seed(seed)
-    encoder_model = _load_weights(AutoModel, encoder_name)
-    decoder_model = _load_weights(AutoModelForCausalLM, decoder_name, is_decoder=True, add_cross_attention=True)
+    with torch.random.fork_rng(devices=[]):  # seeds the new weights without touching the caller's RNG
+        torch.manual_seed(seed)
+        encoder_model = _load_weights(AutoModel, encoder_name)
+        decoder_model = _load_weights(AutoModelForCausalLM, decoder_name, is_decoder=True, add_cross_attention=True)
     for part, rows in (("encoder", encoder_model.get_input_embeddings().num_embeddings),
                        ("decoder", decoder_model.get_input_embeddings().num_embeddings)):
         check_vocabulary(rows, tok, f"{decoder_name if part == 'decoder' else encoder_name} ({part})")

@@ -24,7 +24,7 @@ def _first(config: Any, *names: str) -> Any:
     return None
 
 
-def architecture(config: Any) -> dict[str, Any]:
+def architecture_rows(config: Any) -> dict[str, Any]:
     """Layer counts and widths of BART / mBART / T5 / mT5 / LED / BERT2BERT configs."""
     if config.model_type == "encoder-decoder":
         enc, dec = config.encoder, config.decoder
@@ -93,7 +93,7 @@ def model_info(name_or_path: str | Path) -> dict[str, Any]:
     config = model.config
     rows["class"] = type(model).__name__
     rows["model type"] = config.model_type
-    rows.update(architecture(config))
+    rows.update(architecture_rows(config))
     rows["parameters"] = f"{count_parameters(model):,}"
     paper = PRESETS[name].paper_parameters if name in PRESETS else None
     if paper is not None:

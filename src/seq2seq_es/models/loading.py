@@ -24,6 +24,8 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_L
 
 from seq2seq_es.errors import CheckpointError
 from seq2seq_es.files import atomic_dir
+from seq2seq_es.models.sharing import share_encoder_decoder, state_dict_for_saving
+from seq2seq_es.tokenizer.save import load_tokenizer_folder
 
 # Embedding tables are often padded past the tokenizer for speed (T5: 32,128 rows for
 # 32,100 tokens; mT5: 250,112 for 250,100). More spare rows than this means another
@@ -61,7 +63,7 @@ def unreachable_hub_error(name: str, exc: BaseException) -> CheckpointError:
         f"{name.replace('/', '--')}`), copy the folder here and pass its path instead of the id.")
 
 
-def load_config(name_or_path: str | Path) -> PreTrainedConfig:
+def load_model_config(name_or_path: str | Path) -> PreTrainedConfig:
     """The transformers config of a local folder or hub id, with clear errors."""
     name = _resolve(name_or_path)
     try:
@@ -73,13 +75,13 @@ def load_config(name_or_path: str | Path) -> PreTrainedConfig:
 
 
 def load_tokenizer(name_or_path: str | Path) -> PreTrainedTokenizerBase:
+    """A local folder's tokenizer (``tokenizer.save.load_tokenizer_folder``: ``TokenizerError``) or a hub id's."""
     name = _resolve(name_or_path)
+    if Path(name).is_dir():
+        return load_tokenizer_folder(name)
     try:
         return AutoTokenizer.from_pretrained(name)
     except (OSError, ValueError, KeyError) as exc:
-        if Path(name).is_dir():
-            raise CheckpointError(f"{name}: no usable tokenizer in this folder ({exc}). Save the tokenizer next "
-                                  "to the model (`tokenizer.save_pretrained(folder)`).") from exc
         raise unreachable_hub_error(name, exc) from exc
 
 
@@ -123,7 +125,7 @@ def load_seq2seq(name_or_path: str | Path, tokenizer: str | Path | None = None) 
     is shared again after loading, so fine-tuning keeps one set of weights.
     """
     name = _resolve(name_or_path)
-    config = load_config(name)
+    config = load_model_config(name)
     require_seq2seq(config, name)
     tok = load_tokenizer(tokenizer if tokenizer is not None else name)
     try:
@@ -134,29 +136,20 @@ def load_seq2seq(name_or_path: str | Path, tokenizer: str | Path | None = None) 
                                   "save it again with `save_pretrained`.") from exc
         raise unreachable_hub_error(name, exc) from exc
     if isinstance(model, EncoderDecoderModel) and getattr(model.config, "tie_encoder_decoder", False):
-        from seq2seq_es.models.bert2bert import share_encoder_decoder
-
         share_encoder_decoder(model)
     check_vocabulary(model.get_input_embeddings().num_embeddings, tok, name)
     return model, tok
 
 
-def state_dict_for_saving(model: Any) -> dict[str, Any] | None:
-    """Untie encoder↔decoder sharing on disk: safetensors forbids aliases, and transformers 5
-    only knows how to re-create ties declared by the model class (BERT2BERT sharing is not
-    one of them). Every tensor is written once per name, so plain ``from_pretrained``
-    rebuilds the same function; ``load_seq2seq`` re-ties it."""
-    if not (isinstance(model, EncoderDecoderModel) and getattr(model.config, "tie_encoder_decoder", False)):
-        return None
-    state = model.state_dict()
-    encoder_storage = {t.untyped_storage().data_ptr() for k, t in state.items() if k.startswith("encoder.")}
-    return {k: t.clone() if k.startswith("decoder.") and t.untyped_storage().data_ptr() in encoder_storage else t
-            for k, t in state.items()}
+def save_seq2seq(model: Any, tokenizer: PreTrainedTokenizerBase, folder: str | Path,
+                 state_dict: dict[str, Any] | None = None) -> Path:
+    """Write model + tokenizer (+ generation config) atomically: a folder any HF user can load.
 
-
-def save_seq2seq(model: Any, tokenizer: PreTrainedTokenizerBase, folder: str | Path) -> Path:
-    """Write model + tokenizer (+ generation config) atomically: a folder any HF user can load."""
+    The one way every stage saves a model. ``state_dict``: the full weights when FSDP/ZeRO
+    shard them (gathered by the training loop); otherwise the model's own, with a shared
+    BERT2BERT written untied (safetensors forbids aliased tensors; ``load_seq2seq`` ties it again).
+    """
     with atomic_dir(folder) as tmp:
-        model.save_pretrained(tmp, state_dict=state_dict_for_saving(model))
+        model.save_pretrained(tmp, state_dict=state_dict or state_dict_for_saving(model))
         tokenizer.save_pretrained(tmp)
     return Path(folder)

@@ -158,13 +158,18 @@ def untie_lm_head(model: T5ForConditionalGeneration) -> None:
 
 def build_model(preset: str, tokenizer: PreTrainedTokenizerBase | None = None, seed: int = 0,
                 dropout: float | None = None) -> BartForConditionalGeneration | T5ForConditionalGeneration:
-    """A randomly initialised model for ``preset``; ``seed`` fixes the initial weights."""
+    """A randomly initialised model for ``preset``; ``seed`` fixes the initial weights.
+
+    The weights come from a forked RNG, so building a model leaves torch's global random
+    state as it found it (the caller's streams do not depend on whether a model was built).
+    """
     config = build_config(preset, tokenizer, dropout=dropout)
-    torch.manual_seed(seed)
-    if isinstance(config, BartConfig):
-        return BartForConditionalGeneration(config)
-    assert isinstance(config, T5Config)
-    model = T5ForConditionalGeneration(config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if isinstance(config, BartConfig):
+            return BartForConditionalGeneration(config)
+        assert isinstance(config, T5Config)
+        model = T5ForConditionalGeneration(config)
     if not PRESETS[preset].tie_lm_head:
         untie_lm_head(model)
     return model

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from pydantic import Field
-
-from seq2seq_es.config import StrictModel
 from seq2seq_es.files import write_json, write_jsonl
 from seq2seq_es.inference.generate import generate
 from seq2seq_es.metrics.scoring import score_predictions, scores_with_intervals
+from seq2seq_es.tasks.config import DecodingConfig
 from seq2seq_es.tasks.examples import Example, encode_examples
 from seq2seq_es.tasks.likelihood import nll_stats, reference_nll
 from seq2seq_es.tasks.registry import TaskSpec
-
-
-class GenerationConfig(StrictModel):
-    """Decoding overrides; None keeps the task's setting (paper: beam 4)."""
-
-    num_beams: int | None = Field(None, ge=1)
-    max_new_tokens: int | None = Field(None, ge=1, description="None: the task's max_target_length.")
-    length_penalty: float | None = None
-    no_repeat_ngram_size: int | None = Field(None, ge=0)
-    batch_size: int = Field(32, ge=1)
 
 
 def prediction_records(examples: Sequence[Example], predictions: Sequence[str]) -> list[dict[str, Any]]:
@@ -34,7 +22,7 @@ def prediction_records(examples: Sequence[Example], predictions: Sequence[str]) 
              "prediction": p} for e, p in zip(examples, predictions, strict=True)]
 
 
-def decoding_settings(task: TaskSpec, generation: GenerationConfig) -> dict[str, Any]:
+def decoding_settings(task: TaskSpec, generation: DecodingConfig) -> dict[str, Any]:
     spec = task.decoding
     return {
         "num_beams": generation.num_beams or spec.num_beams,
@@ -46,7 +34,7 @@ def decoding_settings(task: TaskSpec, generation: GenerationConfig) -> dict[str,
 
 
 def decode_examples(model: Any, tokenizer: Any, task: TaskSpec, examples: list[Example],
-                    generation: GenerationConfig, path: str | Path) -> Path:
+                    generation: DecodingConfig, path: str | Path) -> Path:
     """Decode every example with the task's (or overridden) settings; write predictions.jsonl to ``path``."""
     settings = decoding_settings(task, generation)
     predictions = generate(model, tokenizer, [e.source for e in examples], task.max_source_length,
@@ -57,7 +45,7 @@ def decode_examples(model: Any, tokenizer: Any, task: TaskSpec, examples: list[E
 
 
 def decode_and_score(model: Any, tokenizer: Any, task: TaskSpec, examples: list[Example],
-                     generation: GenerationConfig, output_dir: Path, bootstrap_samples: int = 1000,
+                     generation: DecodingConfig, output_dir: Path, bootstrap_samples: int = 1000,
                      name: str = "predictions", likelihood: bool = True) -> dict[str, Any]:
     """Write ``<name>.jsonl`` and ``<name>.scores.json`` (or ``scores.json``) into ``output_dir``.
 

@@ -11,51 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
-
-from seq2seq_es.config import StrictModel
 from seq2seq_es.files import atomic_write, write_json
 from seq2seq_es.models.loading import load_seq2seq
+from seq2seq_es.tasks.config import EvalConfig, MatrixConfig, PredictConfig
 from seq2seq_es.tasks.decode import (
-    GenerationConfig,
     decode_and_score,
     decode_examples,
     metric_value,
 )
 from seq2seq_es.tasks.examples import load_examples
 from seq2seq_es.tasks.registry import get_task
-
-
-class DecodeSplit(StrictModel):
-    """What to decode: a task split and the model that decodes it."""
-
-    task: str = "squad-es-qa"
-    data_dir: str = "../shared/data"
-    model: str = "runs/finetune/model"
-    split: str = Field("validation", pattern="^(train|validation|test)$")
-    generation: GenerationConfig = GenerationConfig()
-
-
-class PredictConfig(DecodeSplit):
-    output: str = "runs/predict/predictions.jsonl"
-    max_examples: int | None = Field(200, ge=1)
-
-
-class EvalConfig(DecodeSplit):
-    output_dir: str = "runs/eval"
-    max_examples: int | None = Field(None, ge=1)
-    bootstrap_samples: int = Field(1000, ge=0)
-
-
-class MatrixConfig(StrictModel):
-    models: list[str] = Field(min_length=1, description="Model folders or hub ids (rows).")
-    tasks: list[str] = Field(min_length=1, description="Task names or YAML files (columns).")
-    data_dir: str = "../shared/data"
-    split: str = Field("validation", pattern="^(train|validation|test)$")
-    output_dir: str = "runs/eval-matrix"
-    max_examples: int | None = Field(None, ge=1)
-    bootstrap_samples: int = Field(1000, ge=0)
-    generation: GenerationConfig = GenerationConfig()
 
 
 def run_predict(config: PredictConfig) -> Path:

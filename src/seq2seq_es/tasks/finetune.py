@@ -17,46 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import Field
 from transformers import DataCollatorForSeq2Seq
 
-from seq2seq_es.config import StrictModel
-from seq2seq_es.files import atomic_dir, write_json
-from seq2seq_es.models.loading import load_seq2seq
-from seq2seq_es.models.loading import state_dict_for_saving
+from seq2seq_es.files import write_json
+from seq2seq_es.models.loading import load_seq2seq, save_seq2seq
 from seq2seq_es.models.output_prior import set_output_prior, unigram_log_probs
 from seq2seq_es.models.presets import PRESETS, build_model
-from seq2seq_es.tasks.decode import GenerationConfig, decode_and_score, metric_value
+from seq2seq_es.tasks.config import FinetuneConfig
+from seq2seq_es.tasks.decode import decode_and_score, metric_value
 from seq2seq_es.tasks.examples import encode_examples, load_examples, pair_lengths
 from seq2seq_es.tasks.registry import TaskSpec, get_task
 from seq2seq_es.tokenizer.save import load_tokenizer_folder
 from seq2seq_es.training.batches import EpochBatches, WithoutIndex
-from seq2seq_es.training.config import EngineConfig, OptimConfig
+from seq2seq_es.training.config import OptimConfig
 from seq2seq_es.training.loop import train
-
-
-class FinetuneConfig(StrictModel):
-    task: str = Field("squad-es-qa", description="A registered task name or a task YAML file.")
-    data_dir: str = "../shared/data"
-    model: str = Field("runs/pretrain/model", description="save_pretrained folder, hub id, or preset (random init).")
-    tokenizer: str | None = Field(None, description="Tokenizer folder; needed only when `model` is a preset.")
-    output_dir: str = "runs/finetune"
-    max_train_examples: int | None = Field(None, ge=1)
-    epochs: float | None = Field(None, gt=0, description="If set, overrides optim.steps (paper: 6 for summarization).")
-    selection_examples: int = Field(200, ge=1, description="Validation examples decoded at each evaluation.")
-    selection_num_beams: int = Field(1, ge=1, description="Beams when decoding for checkpoint selection.")
-    patience: int | None = Field(None, ge=1, description="Stop after this many evaluations without improvement.")
-    max_eval_examples: int | None = Field(None, ge=1, description="Final validation decoding (None: all).")
-    bootstrap_samples: int = Field(1000, ge=0)
-    group_by_length: bool = Field(True, description="Batch examples of similar length (training/batches.py): "
-                                                    "fewer pad tokens, same examples per epoch.")
-    unigram_output_bias: bool = Field(True, description="A BART preset (random init): start its output bias at the "
-                                                        "targets' log unigram distribution (models/output_prior.py).")
-    seed: int = 1234
-    resume: bool = Field(False, description="Continue from the last checkpoint in output_dir/checkpoints.")
-    optim: OptimConfig = OptimConfig(lr=5e-4, steps=300, warmup_steps=30)
-    engine: EngineConfig = EngineConfig()
-    generation: GenerationConfig = GenerationConfig()
 
 
 class BestTracker:
@@ -119,10 +93,7 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
                                   name="selection", likelihood=False)
         value = metric_value(scores, task.selection_metric)
         if tracker.update(value, step):
-            with atomic_dir(output_dir / "best_model") as tmp:
-                unwrapped = getattr(current, "module", current)  # DDP wraps the model
-                unwrapped.save_pretrained(tmp, state_dict=state_dict_for_saving(unwrapped))
-                tokenizer.save_pretrained(tmp)
+            save_seq2seq(current, tokenizer, output_dir / "best_model")
         return {f"validation_{task.selection_metric}": value, "best_so_far": float(tracker.best or 0.0)}
 
     selecting = config.engine.eval_every is not None
@@ -138,9 +109,7 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
         best.rename(output_dir / "model")
     else:
         final_model = result.model
-        with atomic_dir(output_dir / "model") as tmp:
-            result.save_model(tmp)
-            tokenizer.save_pretrained(tmp)
+        save_seq2seq(final_model, tokenizer, output_dir / "model", result.state_dict)
     evaluation = load_examples(task, config.data_dir, "validation", config.max_eval_examples)
     scores = decode_and_score(final_model, tokenizer, task, evaluation, config.generation, output_dir,
                               config.bootstrap_samples)

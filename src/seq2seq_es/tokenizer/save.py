@@ -8,7 +8,7 @@ from pathlib import Path
 
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
-from seq2seq_es.errors import DataError
+from seq2seq_es.errors import TokenizerError
 
 
 def save_tokenizer(tokenizer: PreTrainedTokenizerFast, output_dir: str | Path) -> None:
@@ -26,9 +26,24 @@ def save_tokenizer(tokenizer: PreTrainedTokenizerFast, output_dir: str | Path) -
             os.replace(file, output_dir / file.name)
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "spiece.model", "sentencepiece.bpe.model",
+                   "vocab.json", "vocab.txt")
+
+
 def load_tokenizer_folder(path: str | Path) -> PreTrainedTokenizerBase:
-    """Load a folder written by ``save_tokenizer``; a missing ``tokenizer.json`` is a ``DataError``."""
+    """Load a tokenizer folder (ours, or any a model was saved with); the one loader of every stage.
+
+    A missing folder, a folder without tokenizer files, or files transformers cannot read
+    are all a ``TokenizerError`` that names the folder and says what to do.
+    """
     path = Path(path)
-    if not (path / "tokenizer.json").is_file():
-        raise DataError(f"{path}: no tokenizer.json here. Train one with `seq2seq-es tokenizer` or fix the path.")
-    return AutoTokenizer.from_pretrained(str(path))
+    advice = ("Train one with `seq2seq-es tokenizer`, or point to a model folder saved with its tokenizer "
+              "(`tokenizer.save_pretrained(folder)`).")
+    if not any((path / name).is_file() for name in TOKENIZER_FILES):
+        what = "no tokenizer files here (tokenizer.json)" if path.is_dir() else "no such folder"
+        raise TokenizerError(f"{path}: {what}. {advice}")
+    try:
+        return AutoTokenizer.from_pretrained(str(path))
+    except (OSError, ValueError, KeyError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TokenizerError(f"{path}: no usable tokenizer in this folder ({reason}). {advice}") from exc

@@ -46,7 +46,7 @@ def list_checkpoints(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.name)
 
 
-def architecture(config: Any) -> dict[str, Any]:
+def architecture_fingerprint(config: Any) -> dict[str, Any]:
     """The config's architecture keys, in JSON form (so a saved copy compares equal)."""
     data = config.to_dict() if hasattr(config, "to_dict") else dict(config)
     return json.loads(json.dumps({k: v for k, v in data.items() if k not in NON_ARCHITECTURE_KEYS}, default=str))
@@ -63,7 +63,7 @@ def save_checkpoint(accelerator: Accelerator, root: Path, state: TrainState, mod
     accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        write_json(tmp / STATE_FILE, {**asdict(state), "model_config": architecture(model_config)})
+        write_json(tmp / STATE_FILE, {**asdict(state), "model_config": architecture_fingerprint(model_config)})
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -96,7 +96,7 @@ def check_compatible(path: Path, saved: dict[str, Any], current: dict[str, Any])
 def load_checkpoint(accelerator: Accelerator, path: Path, model_config: Any) -> TrainState:
     """Restore model, optimizer, scheduler and RNG from ``path``; return the training state."""
     state, saved_config = read_state(path)
-    check_compatible(path, saved_config, architecture(model_config))
+    check_compatible(path, saved_config, architecture_fingerprint(model_config))
     try:
         accelerator.load_state(str(path))
     except Exception as exc:  # a truncated file surfaces as many different exception types

@@ -21,12 +21,11 @@ from typing import Any, TextIO, cast
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import broadcast_object_list, set_seed
 from rich.console import Console
 from torch.utils.data import Dataset
 
 from seq2seq_es.errors import CheckpointError, DataError
-from seq2seq_es.models.loading import state_dict_for_saving
 from seq2seq_es.progress import progress_bar
 from seq2seq_es.training.batches import EpochBatches
 from seq2seq_es.training.checkpoint import (
@@ -42,7 +41,7 @@ from seq2seq_es.training.schedules import build_scheduler
 from seq2seq_es.training.trackers import Trackers
 
 Batch = dict[str, torch.Tensor]
-Evaluate = Callable[[Any, int], dict[str, float]]  # (model, step) → numbers to log
+Evaluate = Callable[[Any, int], dict[str, float]]  # (unwrapped model, step) → numbers to log
 
 
 @dataclass
@@ -56,14 +55,6 @@ class TrainResult:
     state_dict: dict[str, Any] | None = None  # full weights, gathered when FSDP/ZeRO shard them
     is_main_process: bool = True
 
-    def save_model(self, folder: Path) -> None:
-        """``save_pretrained`` with the gathered weights (call on the main process).
-
-        A shared BERT2BERT is written untied (safetensors forbids aliased tensors);
-        ``models.loading.load_seq2seq`` ties it again.
-        """
-        self.model.save_pretrained(folder, state_dict=self.state_dict or state_dict_for_saving(self.model))
-
 
 def as_dataset(items: Sequence[Any]) -> Dataset[Any]:
     """A list is a map-style dataset to ``DataLoader``; this only tells the type checker."""
@@ -76,9 +67,6 @@ def make_accelerator(engine: EngineConfig) -> Accelerator:
     precision = engine.mixed_precision
     if precision == "auto":
         precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else "no"
-    if cuda and engine.tf32:
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
     return Accelerator(cpu=not cuda, mixed_precision=precision)
 
 
@@ -112,11 +100,13 @@ def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineC
           evaluate: Evaluate | None = None, should_stop: Callable[[], bool] | None = None) -> TrainResult:
     """Train ``model`` for ``optim.steps`` optimizer steps; see the module docstring.
 
-    ``evaluate(model, step)`` runs every ``engine.eval_every`` steps (its numbers are logged);
-    ``should_stop()`` is asked after each evaluation (early stopping).
+    Each step reads as the list of what happens in it (nanoT5's ``maybe_*`` steps):
+    ``train_step``, ``maybe_log``, ``maybe_evaluate``, ``write_record``,
+    ``maybe_checkpoint``. ``evaluate(model, step)`` runs every ``engine.eval_every`` steps on
+    the main process only, with the *unwrapped* model (DDP has no ``generate``), while the
+    other processes wait; ``should_stop()`` (early stopping) is asked there too, and its
+    answer is broadcast so every process stops at the same step.
     """
-    if engine.threads:
-        torch.set_num_threads(engine.threads)
     output_dir = Path(output_dir)
     checkpoints = output_dir / "checkpoints"
     accelerator = make_accelerator(engine)
@@ -129,15 +119,7 @@ def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineC
     scheduler = build_scheduler(optimizer, optim.schedule, optim.warmup_steps, optim.steps, optim.min_lr_ratio)
     model, optimizer = accelerator.prepare(model, optimizer)
     accelerator.register_for_checkpointing(scheduler)
-
-    state = TrainState()
-    existing = list_checkpoints(checkpoints)
-    if existing and not resume:
-        raise CheckpointError(f"{checkpoints} already holds checkpoints. Pass --resume to continue that run, "
-                              "or choose a new output_dir.")
-    if resume and existing:
-        state = load_checkpoint(accelerator, existing[-1], model_config)
-        accelerator.print(f"resuming from {existing[-1]} (step {state.step})")
+    state = start_state(accelerator, checkpoints, resume, model_config)
 
     peak, peak_source = peak_flops() if engine.measure_mfu else (0.0, "not measured")
     main = accelerator.is_main_process
@@ -152,55 +134,22 @@ def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineC
             stack.callback(trackers.close)
         bar = stack.enter_context(progress_bar()) if main else None
         task = bar.add_task(description, total=optim.steps, completed=state.step, status="") if bar else None
-        window = {"start": time.perf_counter(), "tokens": 0, "flops": 0.0}
+        meter = Throughput(shape, accelerator.num_processes, peak)
         start_time = time.perf_counter()
         while state.step < optim.steps:
-            loss_sum = torch.zeros((), device=accelerator.device)
-            for micro in range(optim.grad_accum_steps):
-                batch, state.epoch, state.batch_in_epoch = next(stream)
-                batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-                sync = micro == optim.grad_accum_steps - 1
-                with contextlib.nullcontext() if sync else accelerator.no_sync(model):
-                    loss = model(**batch).loss
-                    accelerator.backward(loss / optim.grad_accum_steps)
-                loss_sum += loss.detach()
-                tokens, flops = _batch_cost(shape, batch)
-                window["tokens"] += tokens * accelerator.num_processes
-                window["flops"] += flops * accelerator.num_processes
-            grad_norm = accelerator.clip_grad_norm_(model.parameters(), optim.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            state.step += 1
-            loss_value = float(accelerator.reduce(loss_sum / optim.grad_accum_steps, reduction="mean"))
-            if not math.isfinite(loss_value):
-                raise FloatingPointError(f"loss became {loss_value} at step {state.step}; lower optim.lr "
-                                         "or raise optim.warmup_steps")
+            loss_value, grad_norm = train_step(accelerator, model, optimizer, scheduler, stream, state, optim, meter)
             result.losses.append(loss_value)
-            record: dict[str, Any] = {}
-            if state.step % engine.log_every == 0 or state.step == optim.steps:
-                now = time.perf_counter()
-                elapsed = max(now - cast(float, window["start"]), 1e-9)
-                achieved = window["flops"] / elapsed
-                record = {"step": state.step, "loss": loss_value, "lr": scheduler.get_last_lr()[0],
-                          "grad_norm": float(grad_norm), "tokens_per_s": window["tokens"] / elapsed,
-                          "tflops": achieved / 1e12, "mfu": achieved / peak if peak else None}
-                result.tokens += int(window["tokens"])
-                window = {"start": now, "tokens": 0, "flops": 0.0}
-            evaluated = evaluate is not None and bool(engine.eval_every) and state.step % (engine.eval_every or 1) == 0
-            if evaluated and evaluate is not None:
-                result.last_eval = evaluate(model, state.step)
-                record = {"step": state.step, **record, **result.last_eval}
-            if record and log is not None:
-                log.write(json.dumps(record) + "\n")
-                log.flush()
-                if trackers is not None:
-                    trackers.log(record, state.step)
-            if engine.checkpoint_every and (state.step % engine.checkpoint_every == 0 or state.step == optim.steps):
-                save_checkpoint(accelerator, checkpoints, state, model_config, engine.keep_checkpoints)
+            record = maybe_log(state.step, optim.steps, engine, loss_value, float(scheduler.get_last_lr()[0]),
+                               grad_norm, meter, result)
+            evaluated, numbers, stop = maybe_evaluate(accelerator, model, state.step, engine, evaluate, should_stop)
+            if evaluated:
+                result.last_eval = numbers
+                record = {"step": state.step, **record, **numbers}
+            write_record(log, trackers, record, state.step)
+            maybe_checkpoint(accelerator, checkpoints, state, model_config, engine, final=state.step == optim.steps)
             if bar is not None and task is not None:
                 bar.update(task, completed=state.step, status=f"loss {loss_value:.3f}")
-            if evaluated and should_stop is not None and should_stop():
+            if stop:
                 accelerator.print(f"early stop at step {state.step}")
                 if engine.checkpoint_every and state.step % engine.checkpoint_every:
                     save_checkpoint(accelerator, checkpoints, state, model_config, engine.keep_checkpoints)
@@ -214,6 +163,118 @@ def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineC
     if main:
         Console().print(f"[dim]MFU peak: {peak / 1e9:.1f} GFLOP/s ({peak_source})[/]" if peak else "")
     return result
+
+
+def start_state(accelerator: Accelerator, checkpoints: Path, resume: bool, model_config: Any) -> TrainState:
+    """Step 0, or the last checkpoint's state when resuming; refuse to train over a run's checkpoints."""
+    existing = list_checkpoints(checkpoints)
+    if existing and not resume:
+        raise CheckpointError(f"{checkpoints} already holds checkpoints. Pass --resume to continue that run, "
+                              "or choose a new output_dir.")
+    if not (resume and existing):
+        return TrainState()
+    state = load_checkpoint(accelerator, existing[-1], model_config)
+    accelerator.print(f"resuming from {existing[-1]} (step {state.step})")
+    return state
+
+
+@dataclass
+class Throughput:
+    """Tokens and FLOPs since the last log line, summed over processes: tokens/s, TFLOP/s, MFU."""
+
+    shape: ModelShape
+    processes: int
+    peak: float
+    start: float = field(default_factory=time.perf_counter)
+    tokens: int = 0
+    flops: float = 0.0
+
+    def add(self, batch: Batch) -> None:
+        tokens, flops = _batch_cost(self.shape, batch)
+        self.tokens += tokens * self.processes
+        self.flops += flops * self.processes
+
+    def read_and_reset(self) -> dict[str, Any]:
+        now = time.perf_counter()
+        elapsed = max(now - self.start, 1e-9)
+        achieved = self.flops / elapsed
+        numbers = {"tokens_per_s": self.tokens / elapsed, "tflops": achieved / 1e12,
+                   "mfu": achieved / self.peak if self.peak else None, "tokens": self.tokens}
+        self.start, self.tokens, self.flops = now, 0, 0.0
+        return numbers
+
+
+def train_step(accelerator: Accelerator, model: Any, optimizer: Any, scheduler: Any,
+               stream: Iterator[tuple[Batch, int, int]], state: TrainState, optim: OptimConfig,
+               meter: Throughput) -> tuple[float, Any]:
+    """One optimizer step over ``grad_accum_steps`` micro-batches; advances ``state``.
+
+    Returns the mean loss and the gradient norm (a tensor: read only when logged, so a GPU
+    does not wait for it every step)."""
+    loss_sum = torch.zeros((), device=accelerator.device)
+    for micro in range(optim.grad_accum_steps):
+        batch, state.epoch, state.batch_in_epoch = next(stream)
+        batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+        sync = micro == optim.grad_accum_steps - 1
+        with contextlib.nullcontext() if sync else accelerator.no_sync(model):
+            loss = model(**batch).loss
+            accelerator.backward(loss / optim.grad_accum_steps)
+        loss_sum += loss.detach()
+        meter.add(batch)
+    grad_norm = accelerator.clip_grad_norm_(model.parameters(), optim.max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    state.step += 1
+    loss_value = float(accelerator.reduce(loss_sum / optim.grad_accum_steps, reduction="mean"))
+    if not math.isfinite(loss_value):
+        raise FloatingPointError(f"loss became {loss_value} at step {state.step}; lower optim.lr "
+                                 "or raise optim.warmup_steps")
+    return loss_value, grad_norm
+
+
+def maybe_log(step: int, last_step: int, engine: EngineConfig, loss: float, lr: float, grad_norm: Any,
+              meter: Throughput, result: TrainResult) -> dict[str, Any]:
+    """Every ``log_every`` steps (and the last): the step's numbers and the throughput since the last log."""
+    if step % engine.log_every and step != last_step:
+        return {}
+    numbers = meter.read_and_reset()
+    result.tokens += int(numbers.pop("tokens"))
+    return {"step": step, "loss": loss, "lr": lr, "grad_norm": float(grad_norm), **numbers}
+
+
+def maybe_evaluate(accelerator: Accelerator, model: Any, step: int, engine: EngineConfig,
+                   evaluate: Evaluate | None, should_stop: Callable[[], bool] | None
+                   ) -> tuple[bool, dict[str, float], bool]:
+    """Every ``eval_every`` steps: (evaluated, numbers, stop), evaluated on the main process only."""
+    if evaluate is None or not engine.eval_every or step % engine.eval_every:
+        return False, {}, False
+    numbers: dict[str, float] = {}
+    stop = [False]
+    if accelerator.is_main_process:
+        numbers = evaluate(accelerator.unwrap_model(model), step)
+        stop = [should_stop is not None and should_stop()]
+    accelerator.wait_for_everyone()
+    if accelerator.num_processes > 1:
+        broadcast_object_list(stop, from_process=0)
+    return True, numbers, bool(stop[0])
+
+
+def write_record(log: TextIO | None, trackers: Trackers | None, record: dict[str, Any], step: int) -> None:
+    """Append a record to metrics.jsonl and the trackers (main process only: the others pass None)."""
+    if not record or log is None:
+        return
+    log.write(json.dumps(record) + "\n")
+    log.flush()
+    if trackers is not None:
+        trackers.log(record, step)
+
+
+def maybe_checkpoint(accelerator: Accelerator, checkpoints: Path, state: TrainState, model_config: Any,
+                     engine: EngineConfig, final: bool) -> None:
+    """Every ``checkpoint_every`` steps and at the last step (when checkpointing is on)."""
+    if engine.checkpoint_every and (state.step % engine.checkpoint_every == 0 or final):
+        save_checkpoint(accelerator, checkpoints, state, model_config, engine.keep_checkpoints)
 
 
 def _batch_cost(shape: ModelShape, batch: Batch) -> tuple[int, float]:

@@ -12,18 +12,19 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field
+from rich.console import Console
+from rich.table import Table
 
+from seq2seq_es.commands import corpus, finetune, pretrain, tokenizer
+from seq2seq_es.commands.base import Command, Flag
+from seq2seq_es.commands.display import print_mapping, print_scores
 from seq2seq_es.config import StrictModel
-from seq2seq_es.corpus.pipeline import CorpusConfig, run_corpus
+from seq2seq_es.corpus.config import CorpusConfig
 from seq2seq_es.errors import DataError
-from seq2seq_es.run_record import write_run_record
-from seq2seq_es.tasks.decode import GenerationConfig
-from seq2seq_es.tasks.finetune import FinetuneConfig, run_finetune
-from seq2seq_es.tasks.registry import get_task
+from seq2seq_es.pretraining.config import PretrainConfig
+from seq2seq_es.tasks.config import DecodingConfig, FinetuneConfig
 from seq2seq_es.tokenizer.config import TokenizerConfig
-from seq2seq_es.tokenizer.train import run_tokenizer
 from seq2seq_es.training.config import OptimConfig
-from seq2seq_es.training.pretrain import PretrainConfig, run_pretrain
 
 
 class DemoConfig(StrictModel):
@@ -39,7 +40,7 @@ class DemoConfig(StrictModel):
     max_train_examples: int | None = None
     max_eval_examples: int = 200
     finetune: OptimConfig = OptimConfig(steps=300, lr=5e-4, warmup_steps=30, batch_size=16)
-    generation: GenerationConfig = GenerationConfig(num_beams=1)
+    generation: DecodingConfig = DecodingConfig(num_beams=1)
 
 
 def stage_configs(config: DemoConfig) -> dict[str, StrictModel]:
@@ -60,6 +61,8 @@ def stage_configs(config: DemoConfig) -> dict[str, StrictModel]:
 
 
 def check_data(config: DemoConfig) -> None:
+    from seq2seq_es.tasks.registry import get_task
+
     data = Path(config.data)
     task = get_task(config.task)
     if task.local is None:
@@ -75,18 +78,23 @@ def check_data(config: DemoConfig) -> None:
         )
 
 
-def run_demo(config: DemoConfig) -> dict[str, Any]:
-    """Run every stage; return timings, artifact paths and the final scores."""
+STAGES: dict[str, Command] = {command.name: command for module in (corpus, tokenizer, pretrain, finetune)
+                               for command in module.COMMANDS}
+
+
+def run(config: DemoConfig) -> dict[str, Any]:
+    """Run every stage as its own command would; return timings, artifact paths and the final scores."""
+    from seq2seq_es.run_record import write_run_record
+
     check_data(config)
     stages = stage_configs(config)
     timings: dict[str, float] = {}
     results: dict[str, Any] = {}
-    runners = {"corpus": run_corpus, "tokenizer": run_tokenizer, "pretrain": run_pretrain, "finetune": run_finetune}
     for name, stage_config in stages.items():
         output_dir = Path(stage_config.output_dir)  # type: ignore[attr-defined]
         write_run_record(output_dir, stage_config, name)
         start = time.perf_counter()
-        results[name] = runners[name](stage_config)  # type: ignore[operator]
+        results[name] = STAGES[name].run(stage_config)
         timings[name] = time.perf_counter() - start
     out = Path(config.output_dir)
     artifacts = {
@@ -101,3 +109,18 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     }
     return {"timings": timings, "artifacts": {k: str(v) for k, v in artifacts.items()},
             "pretrain": results["pretrain"], "scores": results["finetune"]}
+
+
+def show(report: dict[str, Any], console: Console) -> None:
+    table = Table(title="seq2seq-es demo: artifacts")
+    table.add_column("artifact")
+    table.add_column("path")
+    for name, path in report["artifacts"].items():
+        table.add_row(name, path)
+    console.print(table)
+    print_mapping(console, "stage time (s)", {k: f"{v:.1f}" for k, v in report["timings"].items()})
+    print_scores(console, report["scores"])
+
+
+COMMANDS = [Command("demo", "Run the whole pipeline tiny and end to end; print artifacts and scores.", DemoConfig,
+                    run, show, flags=(Flag("data", ("--data",), "Data folder (default ../shared/data)."),))]

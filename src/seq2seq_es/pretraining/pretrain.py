@@ -1,4 +1,4 @@
-"""The ``pretrain`` stage: denoising pretraining of a preset model on corpus shards.
+"""The ``pretrain`` recipe: denoising pretraining of a preset model on corpus shards.
 
 corpus shards → token stream on disk (``data/tokens.bin``) → fixed-length blocks →
 noise on the fly in the collator → the shared training loop → ``model/``
@@ -14,48 +14,26 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import Field
 from transformers import PreTrainedTokenizerBase
 
-from seq2seq_es.config import StrictModel
 from seq2seq_es.errors import DataError
-from seq2seq_es.files import atomic_dir, write_json
+from seq2seq_es.files import write_json
+from seq2seq_es.models.loading import save_seq2seq
 from seq2seq_es.models.output_prior import set_output_prior, unigram_log_probs
 from seq2seq_es.models.presets import build_model, count_parameters, get_preset
 from seq2seq_es.objectives.bart_denoising import BartDenoisingCollator, BartNoiseSettings
-from seq2seq_es.objectives.config import ObjectiveConfig
+from seq2seq_es.objectives.collators import build_collator
 from seq2seq_es.objectives.span_corruption import (
     SpanCorruptionCollator,
     sentinel_ids_from_tokenizer,
 )
+from seq2seq_es.pretraining.config import PretrainConfig
 from seq2seq_es.tokenizer.save import load_tokenizer_folder
 from seq2seq_es.training.batches import EpochBatches
-from seq2seq_es.training.config import EngineConfig, OptimConfig
 from seq2seq_es.training.loop import train
 from seq2seq_es.training.token_stream import TokenBlocks, build_token_stream
 
 VALIDATION_EPOCH = 2**31  # an epoch number training never reaches: fixed noise for validation
-
-
-class PretrainConfig(StrictModel):
-    data: str = Field("runs/corpus/shards", description="Corpus shards: a JSONL(.gz) file or folder.")
-    text_key: str = "text"
-    tokenizer: str = "runs/tokenizer"
-    output_dir: str = "runs/pretrain"
-    model: str = "barto-tiny"
-    seq_len: int = Field(128, ge=8, description="Encoder input tokens per example, specials included "
-                                                 "(T5: the corrupted input length, e.g. 512 ← 568 raw tokens).")
-    max_tokens: int = Field(50_000_000, ge=1, description="Tokenize at most this many corpus tokens.")
-    validation_blocks: int = Field(64, ge=1)
-    dropout: float | None = Field(None, ge=0, lt=1, description="None: the preset's (BART 0.1; T5 0, as T5 v1.1 "
-                                                                   "and nanoT5 pretrain).")
-    unigram_output_bias: bool = Field(True, description="BART: start the output bias at the training labels' log "
-                                                        "unigram distribution (models/output_prior.py); T5 has none.")
-    seed: int = 1234
-    resume: bool = Field(False, description="Continue from the last checkpoint in output_dir/checkpoints.")
-    objective: ObjectiveConfig = ObjectiveConfig()
-    optim: OptimConfig = OptimConfig()
-    engine: EngineConfig = EngineConfig()
 
 
 Collator = BartDenoisingCollator | SpanCorruptionCollator
@@ -63,17 +41,7 @@ Collator = BartDenoisingCollator | SpanCorruptionCollator
 
 def make_collator(config: PretrainConfig, tokenizer: PreTrainedTokenizerBase) -> tuple[Collator, int]:
     """The preset family's noise function and the raw block length it consumes."""
-    objective = config.objective
-    if get_preset(config.model).family == "t5":
-        t5 = SpanCorruptionCollator(config.seq_len, sentinel_ids_from_tokenizer(tokenizer),
-                                    eos_id=tokenizer.eos_token_id, decoder_start_id=tokenizer.pad_token_id,
-                                    seed=config.seed, noise_density=objective.noise_density,
-                                    mean_span_length=objective.mean_span_length)
-        return t5, t5.raw_length
-    settings = BartNoiseSettings(mask_ratio=objective.mask_ratio, poisson_lambda=objective.poisson_lambda,
-                                 permute_sentence_ratio=objective.permute_sentence_ratio,
-                                 insert_ratio=objective.insert_ratio, random_ratio=objective.random_ratio)
-    return BartDenoisingCollator.from_tokenizer(tokenizer, settings, config.seed), config.seq_len - 2
+    return build_collator(config.objective, get_preset(config.model).family, tokenizer, config.seq_len, config.seed)
 
 
 def split_blocks(config: PretrainConfig, tokenizer: PreTrainedTokenizerBase,
@@ -152,9 +120,7 @@ def run_pretrain(config: PretrainConfig) -> dict[str, Any]:
         return {}
     model = result.model
     validation_scores = validation_losses(model, collator, validation, config.optim.batch_size)
-    with atomic_dir(Path(config.output_dir) / "model") as tmp:
-        result.save_model(tmp)
-        tokenizer.save_pretrained(tmp)
+    save_seq2seq(model, tokenizer, Path(config.output_dir) / "model", result.state_dict)
     summary = {"parameters": count_parameters(model), "train_blocks": len(training),
                "steps": result.final_state.step,
                "final_train_loss": float(np.mean(result.losses[-10:])) if result.losses else None,

@@ -1,4 +1,4 @@
-"""The ``compare`` command: several systems on the same references, with significance.
+"""Compare several systems on the same references, with significance.
 
 The first file is the baseline; every other system is tested against it with the
 paired bootstrap and approximate randomization tests (``significance.py``) for
@@ -13,27 +13,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
-
-from seq2seq_es.config import StrictModel
 from seq2seq_es.errors import ConfigError, DataError
 from seq2seq_es.files import atomic_write, write_json
+from seq2seq_es.metrics.config import CompareConfig
 from seq2seq_es.metrics.prediction_files import ScoringInput, read_scoring_input
 from seq2seq_es.metrics.report import comparison_markdown
 from seq2seq_es.metrics.scoring import check_metric_names, metric_stats, scores_with_intervals
 from seq2seq_es.metrics.significance import compare_systems, holm
-
-
-class CompareConfig(StrictModel):
-    systems: list[str] = Field(default_factory=list, description="Two or more prediction files; the first is the baseline.")
-    references: str | None = Field(None, description="Separate references for every system (JSONL by id, or .txt).")
-    metrics: list[str] = Field(default_factory=lambda: ["bleu", "chrf", "rouge"])
-    bootstrap_samples: int = Field(1000, ge=10)
-    randomization_trials: int = Field(10000, ge=10)
-    confidence: float = Field(0.95, gt=0.0, lt=1.0)
-    alpha: float = Field(0.05, gt=0.0, lt=1.0)
-    seed: int = 12345
-    output_dir: str = "runs/compare"
 
 
 def align_to(baseline: ScoringInput, other: ScoringInput) -> ScoringInput:
@@ -61,7 +47,7 @@ def align_to(baseline: ScoringInput, other: ScoringInput) -> ScoringInput:
                    references=list(baseline.references), sources=sources, lines=[other.lines[j] for j in order])
 
 
-def run_compare(config: CompareConfig) -> tuple[dict[str, Any], Path]:
+def compare_files(config: CompareConfig) -> tuple[dict[str, Any], Path]:
     """Score every system, test each against the baseline, write compare.json + report.md."""
     if len(config.systems) < 2:
         raise ConfigError(f"compare needs at least two prediction files, got {len(config.systems)}: "

@@ -1,0 +1,60 @@
+"""``seq2seq-es model info|bert2bert|to-led``: inspect and convert models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from seq2seq_es.commands.base import Command, Flag, no_output_dir
+from seq2seq_es.commands.display import print_mapping
+from seq2seq_es.models.config import Bert2BertConfig, ModelInfoConfig, ToLedConfig
+
+OUTPUT = Flag("output", ("--output", "-o"), "Folder to write.")
+
+
+def info(config: ModelInfoConfig) -> dict[str, Any]:
+    from seq2seq_es.models.info import model_info
+
+    return {"title": f"model: {config.path}", "rows": model_info(config.path)}
+
+
+def bert2bert(config: Bert2BertConfig) -> dict[str, Any]:
+    from seq2seq_es.models.bert2bert import build_bert2bert_checkpoint
+
+    return {"title": "bert2bert", "rows": build_bert2bert_checkpoint(config.encoder, config.output, config.decoder,
+                                                                     config.share, config.seed)}
+
+
+def show_rows(result: dict[str, Any], console: Console) -> None:
+    print_mapping(console, result["title"], result["rows"])
+
+
+def to_led(config: ToLedConfig) -> dict[str, Any]:
+    from seq2seq_es.models.led import convert_bart_checkpoint
+
+    folder = convert_bart_checkpoint(config.bart, config.output, config.max_positions, config.attention_window)
+    return {"folder": str(folder), "positions": config.max_positions, "window": config.attention_window}
+
+
+def show_led(result: dict[str, Any], console: Console) -> None:
+    console.print(f"LED ({result['positions']} positions, window {result['window']}): {Path(result['folder'])}")
+
+
+COMMANDS = [
+    Command("model info", "Print architecture, parameters, vocabulary and special tokens of a model or preset.",
+            ModelInfoConfig, info, show_rows, output_dir=no_output_dir, positional="path",
+            positional_help="A model folder, a Hugging Face Hub id, or a preset name (barto-base, t5s-base, …)."),
+    Command("model bert2bert", "Warm-start an encoder-decoder (BERT2BERT) from an encoder-only checkpoint.",
+            Bert2BertConfig, bert2bert, show_rows, output_dir=no_output_dir, positional="encoder",
+            positional_help="BERT/RoBERTa folder or hub id.",
+            flags=(OUTPUT, Flag("decoder", ("--decoder",), "Decoder checkpoint (default: encoder)."),
+                   Flag("share", ("--share",), "Tie encoder and decoder weights.", "bool"),
+                   Flag("seed", ("--seed",), "Seed of the new cross-attention weights."))),
+    Command("model to-led", "Convert a BART checkpoint to a Longformer-Encoder-Decoder for long inputs (LEDO).",
+            ToLedConfig, to_led, show_led, output_dir=no_output_dir, positional="bart",
+            positional_help="BART folder or hub id.",
+            flags=(OUTPUT, Flag("max_positions", ("--max-positions",), "Encoder positions of the LED."),
+                   Flag("attention_window", ("--attention-window",), "Sliding-window size (even)."))),
+]

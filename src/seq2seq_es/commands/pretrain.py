@@ -1,0 +1,28 @@
+"""``seq2seq-es pretrain``: denoising pretraining of a preset model on corpus shards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+
+from seq2seq_es.commands.base import RESUME, Command
+from seq2seq_es.commands.display import print_mapping
+from seq2seq_es.pretraining.config import PretrainConfig
+
+
+def run(config: PretrainConfig) -> dict[str, Any]:
+    from seq2seq_es.pretraining.pretrain import run_pretrain
+    from seq2seq_es.training.runtime import prepare_runtime
+
+    prepare_runtime(config.engine)
+    return run_pretrain(config)
+
+
+def show(summary: dict[str, Any], console: Console) -> None:
+    if summary:  # empty on the non-main processes of a distributed run
+        print_mapping(console, "pretraining", summary)
+
+
+COMMANDS = [Command("pretrain", "Pretrain a preset model with a denoising objective on corpus shards.",
+                    PretrainConfig, run, show, flags=(RESUME,))]

@@ -1,0 +1,84 @@
+"""Config schemas of the task commands: ``finetune``, ``predict``, ``eval``, ``eval-matrix``.
+
+Light on purpose (pydantic only): a typo in a config must fail in a second, before torch
+and transformers load.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from seq2seq_es.config import StrictModel
+from seq2seq_es.training.config import EngineConfig, OptimConfig
+
+
+class DecodingConfig(StrictModel):
+    """Decoding overrides for a task; None keeps the task's setting (paper: beam 4).
+
+    (Not transformers' ``GenerationConfig``: this is the ``generation:`` section of our configs.)"""
+
+    num_beams: int | None = Field(None, ge=1)
+    max_new_tokens: int | None = Field(None, ge=1, description="None: the task's max_target_length.")
+    length_penalty: float | None = None
+    no_repeat_ngram_size: int | None = Field(None, ge=0)
+    batch_size: int = Field(32, ge=1)
+
+
+class FinetuneConfig(StrictModel):
+    task: str = Field("squad-es-qa", description="A registered task name or a task YAML file.")
+    data_dir: str = "../shared/data"
+    model: str = Field("runs/pretrain/model", description="save_pretrained folder, hub id, or preset (random init).")
+    tokenizer: str | None = Field(None, description="Tokenizer folder; needed only when `model` is a preset.")
+    output_dir: str = "runs/finetune"
+    max_train_examples: int | None = Field(None, ge=1)
+    epochs: float | None = Field(None, gt=0, description="If set, overrides optim.steps (paper: 6 for summarization).")
+    selection_examples: int = Field(200, ge=1, description="Validation examples decoded at each evaluation.")
+    selection_num_beams: int = Field(1, ge=1, description="Beams when decoding for checkpoint selection.")
+    patience: int | None = Field(None, ge=1, description="Stop after this many evaluations without improvement.")
+    max_eval_examples: int | None = Field(None, ge=1, description="Final validation decoding (None: all).")
+    bootstrap_samples: int = Field(1000, ge=0)
+    group_by_length: bool = Field(True, description="Batch examples of similar length (training/batches.py): "
+                                                    "fewer pad tokens, same examples per epoch.")
+    unigram_output_bias: bool = Field(True, description="A BART preset (random init): start its output bias at the "
+                                                        "targets' log unigram distribution (models/output_prior.py).")
+    seed: int = 1234
+    resume: bool = Field(False, description="Continue from the last checkpoint in output_dir/checkpoints.")
+    optim: OptimConfig = OptimConfig(lr=5e-4, steps=300, warmup_steps=30)
+    engine: EngineConfig = EngineConfig()
+    generation: DecodingConfig = DecodingConfig()
+
+
+class DecodeSplit(StrictModel):
+    """What to decode: a task split and the model that decodes it."""
+
+    task: str = "squad-es-qa"
+    data_dir: str = "../shared/data"
+    model: str = "runs/finetune/model"
+    split: str = Field("validation", pattern="^(train|validation|test)$")
+    generation: DecodingConfig = DecodingConfig()
+
+
+class PredictConfig(DecodeSplit):
+    output: str = "runs/predict/predictions.jsonl"
+    max_examples: int | None = Field(200, ge=1)
+
+
+class EvalConfig(DecodeSplit):
+    output_dir: str = "runs/eval"
+    max_examples: int | None = Field(None, ge=1)
+    bootstrap_samples: int = Field(1000, ge=0)
+
+
+class MatrixConfig(StrictModel):
+    models: list[str] = Field(min_length=1, description="Model folders or hub ids (rows).")
+    tasks: list[str] = Field(min_length=1, description="Task names or YAML files (columns).")
+    data_dir: str = "../shared/data"
+    split: str = Field("validation", pattern="^(train|validation|test)$")
+    output_dir: str = "runs/eval-matrix"
+    max_examples: int | None = Field(None, ge=1)
+    bootstrap_samples: int = Field(1000, ge=0)
+    generation: DecodingConfig = DecodingConfig()
+
+
+class TasksConfig(StrictModel):
+    wide: bool = Field(False, description="All columns (source, lengths, metrics); the default fits 80 columns.")
