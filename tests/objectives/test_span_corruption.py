@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 import reference_noise
+import reference_t5
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from seq2seq_es.objectives.packing import pack_blocks
 from seq2seq_es.objectives.span_corruption import (
     SpanCorruptionCollator,
     compute_input_and_target_lengths,
+    corrupted_lengths,
     noise_masks,
     sentinel_ids_from_tokenizer,
     span_corruption,
@@ -37,26 +39,65 @@ def raw_blocks(count: int, length: int, seed: int = 0) -> list[np.ndarray]:
 
 
 def test_t5_base_lengths() -> None:
-    """The numbers of t5/seqio and nanoT5 for T5 v1.1 pretraining."""
+    """The numbers of t5 and nanoT5 for T5 v1.1 pretraining, and t5's density-0.5 step."""
     assert compute_input_and_target_lengths(512, 0.15, 3.0) == (568, 114)
-    assert compute_input_and_target_lengths(512, 0.5, 3.0)[0] < 1024
+    assert corrupted_lengths(568, 0.15, 3.0) == (512, 114)
+    # 767 raw tokens would give 513 targets for 512 inputs: t5 drops one raw and one target token
+    assert compute_input_and_target_lengths(512, 0.5, 3.0) == (766, 512)
+    assert corrupted_lengths(766, 0.5, 3.0) == (512, 512)
 
 
-@given(input_length=st.integers(3, 2048), density=st.sampled_from([0.05, 0.15, 0.3, 0.5]),
-       mean=st.sampled_from([1.0, 3.0, 8.0]))
-def test_raw_length_is_the_largest_that_fits(input_length: int, density: float, mean: float) -> None:
-    try:
-        raw, target = compute_input_and_target_lengths(input_length, density, mean)
-    except ConfigError:
-        assert (density, mean) != (0.15, 3.0), "T5's setting reaches every length"
-        return
+DENSITIES = [0.01, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 1 / 3, 0.4, 0.45, 0.49, 0.5, 0.51, 0.55, 0.6, 0.7, 0.8,
+             0.85, 0.9, 0.95, 0.99]
+MEANS = [1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 10.0]
+LENGTHS = [*range(3, 160), 255, 256, 257, 383, 384, 511, 512, 513, 568, 1023, 1024, 2048]
 
-    def corrupted(length: int) -> tuple[int, int]:
-        noise, spans = span_counts(length, density, mean)
-        return length - noise + spans + 1, noise + spans + 1
 
-    assert corrupted(raw) == (input_length, target)
-    assert corrupted(raw + 1)[0] > input_length
+@pytest.mark.parametrize("mean", MEANS)
+def test_lengths_equal_t5_random_spans_helper(mean: float) -> None:
+    """Every (length, density) of the grid: our raw and target lengths are t5's."""
+    for density in DENSITIES:
+        for length in LENGTHS:
+            expected = reference_t5.random_spans_helper(length, density, mean)
+            assert compute_input_and_target_lengths(length, density, mean) == expected, (length, density, mean)
+
+
+@given(length=st.integers(2, 5000), density=st.floats(0.001, 0.999), mean=st.floats(1.0, 20.0))
+def test_noise_counts_equal_seqio_random_spans_noise_mask(length: int, density: float, mean: float) -> None:
+    noise, spans = reference_t5.noise_mask_counts(length, density, mean)
+    assert span_counts(length, density, mean) == (noise, min(spans, max(length, 2) - noise))
+
+
+def test_float32_rounding_as_seqio() -> None:
+    """190 × 0.15 is 28.499… in float64 but 28.500001 in float32: seqio's mask has 29 noise tokens."""
+    assert round(190 * 0.15) == 28 and span_counts(190, 0.15, 3.0) == (29, 10)
+
+
+def test_collator_refuses_lengths_t5_would_cut() -> None:
+    """172 inputs: the helper's 190 raw tokens and 38 targets, but the mask makes 40 targets."""
+    assert compute_input_and_target_lengths(172, 0.15, 3.0) == (190, 38)
+    assert corrupted_lengths(190, 0.15, 3.0) == (172, 40)
+    with pytest.raises(ConfigError, match=r"t5 would cut tokens off\. Use input_length 171 or 173"):
+        SpanCorruptionCollator(172, SENTINELS, eos_id=EOS, decoder_start_id=PAD, seed=0)
+
+
+def test_collator_pads_where_t5_leaves_room() -> None:
+    """Density 0.8, mean 2: t5's raw length corrupts into fewer tokens than asked; padded as t5 pads."""
+    input_length, density, mean = 64, 0.8, 2.0
+    raw, target = compute_input_and_target_lengths(input_length, density, mean)
+    actual_input, actual_target = corrupted_lengths(raw, density, mean)
+    assert actual_input < input_length and actual_target <= target
+    collator = SpanCorruptionCollator(input_length, SENTINELS, eos_id=EOS, decoder_start_id=PAD, seed=0,
+                                      noise_density=density, mean_span_length=mean, pad_id=PAD)
+    blocks = raw_blocks(3, raw)
+    batch = collator(list(enumerate(blocks)))
+    assert batch["input_ids"].shape == (3, input_length) and batch["labels"].shape == (3, target)
+    assert batch["attention_mask"].sum(1).tolist() == [actual_input] * 3
+    assert (batch["input_ids"][:, actual_input:] == PAD).all() and (batch["labels"][:, actual_target:] == -100).all()
+    for row in range(3):
+        restored = reconstruct(batch["input_ids"][row, :actual_input].tolist(),
+                               batch["labels"][row, :actual_target].tolist())
+        assert restored == blocks[row].tolist()
 
 
 def test_collator_gives_exact_lengths_without_padding() -> None:
@@ -142,14 +183,17 @@ def test_same_seed_same_batch_and_workers(tmp_path: object) -> None:
 
 
 def test_tiny_and_degenerate_inputs() -> None:
-    for input_length in (3, 4, 5, 8):
+    """Below ~14 inputs t5's helper counts no noise at all while its mask masks one token: refused."""
+    with pytest.raises(ConfigError, match="would cut"):
+        SpanCorruptionCollator(8, SENTINELS, eos_id=EOS, decoder_start_id=PAD, seed=0)
+    for input_length in (14, 15, 16, 20):
         collator = SpanCorruptionCollator(input_length, SENTINELS, eos_id=EOS, decoder_start_id=PAD, seed=0)
         batch = collator(list(enumerate(raw_blocks(2, collator.raw_length))))
         assert batch["input_ids"].shape == (2, input_length)
         assert batch["labels"].shape == (2, collator.target_length)
-    special = SpanCorruptionCollator(8, SENTINELS, eos_id=EOS, decoder_start_id=PAD, seed=0)
+    special = SpanCorruptionCollator(16, SENTINELS, eos_id=EOS, decoder_start_id=PAD, seed=0)
     batch = special([(0, np.full(special.raw_length, EOS)), (1, np.full(special.raw_length, PAD))])
-    assert batch["input_ids"].shape == (2, 8)
+    assert batch["input_ids"].shape == (2, 16)
 
 
 def test_user_errors_are_clear() -> None:
