@@ -165,13 +165,18 @@ def resolve_peak(engine: EngineConfig, *, processes: int = 1, cache_dir: Path | 
     """
     if not engine.measure_mfu:
         return NOT_MEASURED
-    times = f" × {processes} processes" if processes > 1 else ""
+    times = _times(processes)
     if engine.peak_flops:
         return PeakFlops(engine.peak_flops * processes, f"engine.peak_flops{times}")
     if torch.cuda.is_available():
         return gpu_peak(torch.cuda.get_device_name(), processes)
     return cpu_peak(PeakCache(cache_dir), machine_key(size), processes=processes, size=size, probe=probe,
                     max_spread=max_spread, max_others_cpu=max_others_cpu)
+
+
+def _times(processes: int) -> str:
+    """How a per-device figure became the job's: " × 2 processes" (nothing for one)."""
+    return f" × {processes} processes" if processes > 1 else ""
 
 
 def gpu_peak(name: str, processes: int = 1) -> PeakFlops:
@@ -182,7 +187,7 @@ def gpu_peak(name: str, processes: int = 1) -> PeakFlops:
         return PeakFlops(None, f"no data-sheet peak for {name}",
                          warning="set engine.peak_flops to the GPU's dense peak FLOP/s to log MFU")
     gpu = max(known, key=lambda g: len(g.words))
-    times = f" × {processes} processes" if processes > 1 else ""
+    times = _times(processes)
     return PeakFlops(gpu.flops * processes, f"GPU data sheet {name}: {gpu.sheet}{times}")
 
 
@@ -195,7 +200,7 @@ def cpu_peak(cache: PeakCache, key: str, *, processes: int = 1, size: int = PROB
     something else ran: it is dropped and replaced. A check below the cached peak is
     expected on a busy machine and keeps the cached figure (the best is the peak).
     """
-    times = f" × {processes} processes" if processes > 1 else ""
+    times = _times(processes)
     cached = cache.get(key)
     replaced = None
     check = None
