@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from seq2seq_es.errors import CheckpointError, ConfigError
 from seq2seq_es.inference.config import GenerationOptions
-from seq2seq_es.inference.model_defaults import ModelDefaults, read_model_defaults
+from seq2seq_es.inference.model_defaults import ModelDefaults, TaskLookup, read_model_defaults
 
 ENGINES = ("transformers", "ct2")
 
@@ -43,15 +43,20 @@ class Engine(Protocol):
 
 
 def load_engine(model_dir: str | Path, engine: str = "transformers", threads: int | None = None,
-                defaults: ModelDefaults | None = None) -> Engine:
-    """Open ``model_dir`` with ``engine``; ``defaults`` replaces what a model folder implies
-    (a CTranslate2 export carries the decoding settings it was exported with).
+                task_defaults: TaskLookup | None = None) -> Engine:
+    """Open ``model_dir`` with ``engine``.
 
-    ``threads`` is the number of CPU threads: CTranslate2's per-model setting, torch's
-    process-wide one (set here, at the entry of ``predict``/``serve``).
+    ``task_defaults`` looks up a task's decoding settings, for a fine-tuned folder whose run
+    names its task (``model_defaults.read_model_defaults``); a CTranslate2 export carries the
+    settings it was exported with.
+
+    ``threads`` is CTranslate2's per-model thread count. torch's thread count is
+    process-wide, so the transformers engine leaves it alone: the entry point (the
+    ``predict``/``serve`` command, a benchmark) calls ``torch.set_num_threads``.
     """
     if engine == "transformers":
-        return TransformersEngine(model_dir, threads=threads, defaults=defaults)
+        defaults = read_model_defaults(require_local_safetensors(model_dir), task_defaults)
+        return TransformersEngine(model_dir, defaults=defaults)
     if engine == "ct2":
         from seq2seq_es.inference.ct2_engine import CT2Engine
 
@@ -80,15 +85,10 @@ class TransformersEngine:
 
     name = "transformers"
 
-    def __init__(self, model_dir: str | Path, threads: int | None = None,
-                 defaults: ModelDefaults | None = None) -> None:
-        import torch
-
+    def __init__(self, model_dir: str | Path, defaults: ModelDefaults | None = None) -> None:
         from seq2seq_es.models.loading import load_seq2seq
 
         folder = require_local_safetensors(model_dir)
-        if threads is not None:
-            torch.set_num_threads(threads)
         self.model, self.tokenizer = load_seq2seq(folder)
         self.model.eval()
         implied = defaults or read_model_defaults(folder)

@@ -29,7 +29,7 @@ import yaml
 from pydantic import Field, ValidationError
 
 from seq2seq_es.config import StrictModel
-from seq2seq_es.errors import CheckpointError
+from seq2seq_es.errors import CheckpointError, Seq2SeqEsError
 from seq2seq_es.files import write_json
 from seq2seq_es.inference.config import GenerationOptions
 
@@ -126,8 +126,8 @@ def _decoding_overrides(values: Any) -> GenerationOptions:
 
 
 def _from_run(folder: Path, run: Path, task: str, task_defaults: TaskLookup | None) -> ModelDefaults:
-    if task_defaults is not None:
-        base = task_defaults(task)
+    base = _task_lookup(task_defaults, task)
+    if base is not None:
         config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
         generation = base.generation.overridden_by(_decoding_overrides(config.get("generation")))
         return ModelDefaults(generation, base.max_source_length, task, f"task {task} ({run / 'config.yaml'})")
@@ -137,6 +137,17 @@ def _from_run(folder: Path, run: Path, task: str, task_defaults: TaskLookup | No
         decoding = _decoding_overrides(_read_json(scores).get("decoding"))
         return ModelDefaults(own.generation.overridden_by(decoding), own.max_source_length, task, str(scores))
     return ModelDefaults(own.generation, own.max_source_length, task, own.source)
+
+
+def _task_lookup(task_defaults: TaskLookup | None, task: str) -> ModelDefaults | None:
+    """The task's settings, or None when there is no lookup or it does not know the task
+    (a task YAML given by a path relative to where ``finetune`` ran)."""
+    if task_defaults is None:
+        return None
+    try:
+        return task_defaults(task)
+    except Seq2SeqEsError:
+        return None
 
 
 def _from_model_files(folder: Path) -> ModelDefaults:
