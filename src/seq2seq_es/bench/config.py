@@ -53,7 +53,7 @@ class ExecutorConfig(StrictModel):
     slurm: SlurmResources = SlurmResources()
     wait: bool = Field(True, description="submitit: wait for the jobs, then write the leaderboard.")
     commands_file: str | None = Field(None, description="commands: the file to write (default "
-                                                         "<output_dir>/commands.sh).")
+                                                         "<output_dir>/results/<name>/commands.sh).")
     accelerate_config: str | None = Field(None, description="commands: `accelerate launch --config_file` "
                                                             "for training steps (configs/accelerate/).")
     python: str = Field("python", description="commands: the interpreter named in the file.")
@@ -158,7 +158,7 @@ class PlotsConfig(StrictModel):
 
 
 class BenchConfig(StrictModel):
-    name: str = "bench"
+    name: str = Field("bench", pattern=r"^[A-Za-z0-9_.-]+$", description="Names the results folder.")
     description: str = ""
     output_dir: str = "runs/bench"
     data_dir: str = "../shared/data"
@@ -183,6 +183,12 @@ class BenchConfig(StrictModel):
     only_models: list[str] | None = Field(None, description="Run only these rows (the others keep their results).")
     only_tasks: list[str] | None = Field(None, description="Run only these tasks.")
     dry_run: bool = Field(False, description="List the cells and their commands; run nothing.")
+
+    @property
+    def results_dir(self) -> str:
+        """Where this grid's leaderboard, plots and run record go: grids may share ``output_dir`` (and so
+        their prepare jobs and cells) and still keep their own results."""
+        return f"{self.output_dir}/results/{self.name}"
 
     @field_validator("tasks", mode="before")
     @classmethod

@@ -165,7 +165,7 @@ def job_line(job: Job, root: Path, python: str, launcher: list[str] | None) -> t
 def write_commands_file(plan: Plan, config: BenchConfig, root: Path, online: bool) -> Path:
     """``commands.sh``: a comment and one line per job not done; each job's status becomes ``submitted``."""
     executor = config.executor
-    path = Path(executor.commands_file or Path(config.output_dir) / "commands.sh")
+    path = Path(executor.commands_file or Path(config.results_dir) / "commands.sh")
     if not path.is_absolute():
         path = root / path
     launcher = ["accelerate", "launch", *(["--config_file", executor.accelerate_config]

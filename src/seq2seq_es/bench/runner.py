@@ -99,13 +99,13 @@ def run_bench(config: BenchConfig, root: str | Path = ".",
     plan = expand(config, root)
     online = hub_reachable(config.network)
     python = config.executor.python if config.executor.kind == "commands" else sys.executable
-    report = BenchReport(config.name, config.output_dir, online, config.dry_run)
+    report = BenchReport(config.name, config.results_dir, online, config.dry_run)
     if config.dry_run:
         for job in plan.jobs:
             status = read_status(root / job.folder)
             report.rows.append(_row(job, job_state(job, status, online), status, python))
         return report
-    output = root / config.output_dir
+    output = root / config.results_dir
     output.mkdir(parents=True, exist_ok=True)
     with atomic_write(output / "bench.yaml") as handle:
         handle.write(dump_config(config))
@@ -133,9 +133,9 @@ def finish(config: BenchConfig, plan: Plan, root: Path, report: BenchReport) -> 
     from seq2seq_es.bench.leaderboard import build_leaderboard, write_leaderboard
 
     board = build_leaderboard(config, plan, root)
-    report.leaderboard = {k: str(v) for k, v in write_leaderboard(board, root / config.output_dir).items()}
+    report.leaderboard = {k: str(v) for k, v in write_leaderboard(board, root / config.results_dir).items()}
     if config.plots.enabled:
         from seq2seq_es.bench.plots import plot_bench
 
-        report.plots = [str(p) for p in plot_bench(board, plan, root, root / config.output_dir / "plots",
+        report.plots = [str(p) for p in plot_bench(board, plan, root, root / config.results_dir / "plots",
                                                    config.plots)]

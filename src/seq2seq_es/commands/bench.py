@@ -52,7 +52,7 @@ def show(report: Any, console: Console) -> None:
 
 def output_dir(config: BenchConfig) -> Path | None:
     """A dry run writes nothing, not even its run record."""
-    return None if config.dry_run else Path(config.output_dir)
+    return None if config.dry_run else Path(config.results_dir)
 
 
 COMMANDS = [Command("bench", "Run a models × tasks × seeds grid (cached, resumable; local, Slurm or a commands "
