@@ -1,7 +1,10 @@
 """Pretraining objectives: the noise functions that turn clean text into (input, label) pairs.
 
-* ``bart_denoising``: BART sentence permutation + whole-word text infilling (BARTO);
-* ``span_corruption``: T5 span corruption with t5/seqio's exact length arithmetic (T5S);
+* ``collators``: the collator of a model family from the ``objective`` config section;
+* ``bart_denoising``: the BART collator (BARTO), with two noise functions:
+  ``fairseq_noise`` (fairseq's ``DenoisingDataset``, the default) and
+  ``exact_ratio_noise`` (our variant; README.md tables the differences);
+* ``span_corruption``: T5 span corruption with t5's length arithmetic (T5S);
 * ``packing``: documents → fixed-length blocks, streaming;
 * ``sentence_split``: Spanish sentence boundaries, on text and on token ids;
 * ``token_tables``: per-vocabulary tables (word starts, specials) built once from a tokenizer.

@@ -6,18 +6,26 @@ mean; the ``pretrain`` schema only includes this section.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from seq2seq_es.config import StrictModel
 
 
 class ObjectiveConfig(StrictModel):
-    """The noise: BART denoising for ``bart`` presets (defaults: BARTO / fairseq BART; see
-    objectives/bart_denoising.py), T5 span corruption for ``t5`` presets (defaults: T5S /
-    nanoT5; see objectives/span_corruption.py). The preset's family picks which applies."""
+    """The noise: BART denoising for ``bart`` presets (defaults: BARTO's fairseq settings; see
+    objectives/bart_denoising.py and objectives/README.md), T5 span corruption for ``t5``
+    presets (defaults: T5S / nanoT5; see objectives/span_corruption.py). The preset's family
+    picks which applies."""
 
+    noise: Literal["fairseq", "exact-ratio"] = Field(
+        "fairseq", description="BART: 'fairseq' = fairseq's DenoisingDataset algorithm (BARTO's); 'exact-ratio' = "
+                               "our variant masking exactly mask_ratio of the words in non-touching spans.")
     mask_ratio: float = Field(0.3, ge=0, lt=1, description="Share of words masked (text infilling).")
     poisson_lambda: float = Field(3.0, gt=0, description="Mean masked span length, in words.")
+    replace_length: Literal[-1, 0, 1] = Field(1, description="BART, fairseq noise: a masked span becomes one <mask> "
+                                                             "(1), nothing (0), or a <mask> per token (-1).")
     permute_sentence_ratio: float = Field(1.0, ge=0, le=1, description="Share of sentences permuted.")
     insert_ratio: float = Field(0.0, ge=0, description="Extra <mask> insertions, as a share of tokens.")
     random_ratio: float = Field(0.1, ge=0, le=1, description="Share of <mask> replaced by a random token.")
