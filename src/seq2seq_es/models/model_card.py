@@ -18,7 +18,7 @@ The card is made from a plain dict of facts, so any stage can write one::
         "description": "BARTO tiny fine-tuned for generative QA.",
         "architecture": {"family": "bart", "parameters": 2_100_000},
         "training": {"objective": "cross-entropy on answers", "steps": 600, "batch_size": 16, "lr": 1e-3},
-        "results": [{"task_type": "question-answering", "task_name": "Generative QA",
+        "results": [{"task_type": HUB_TASK_TYPES["qa"], "task_name": "Generative QA",
                      "dataset_name": "SQuAD-es (small)", "dataset_type": "squad-es", "split": "validation",
                      "scores": scores,                          # a scores.json dict
                      "metrics": ["rouge.rouge1", "qa.token_f1"]}],  # optional: all by default
@@ -47,6 +47,10 @@ DEFAULT_LIMITATIONS = (
     "Generated text can be fluent and wrong: check facts before use, and do not use it for decisions "
     "about people.",
 )
+# The Hub's task type for each of our task kinds (generative QA and dialogue are text2text on the Hub).
+HUB_TASK_TYPES = {"summarization": "summarization", "translation": "translation", "qa": "text2text-generation",
+                  "dialogue": "text2text-generation", "split_rephrase": "text2text-generation",
+                  "copy": "text2text-generation"}
 METRIC_NAMES = {"rouge": "ROUGE (Spanish words, no stemming)", "rouge-paper": "ROUGE (paper-compatible rouge-score)",
                 "rouge-snowball": "ROUGE (Spanish Snowball stems)", "bleu": "sacreBLEU", "chrf": "chrF",
                 "sari": "SARI (EASSE)", "sari-evaluate": "SARI (evaluate)", "meteor": "METEOR (Spanish stems)",
