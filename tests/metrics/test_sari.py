@@ -61,10 +61,22 @@ def test_corpus_sari_is_not_the_mean_of_sentence_saris() -> None:
 
 
 def test_parts_and_signature() -> None:
+    """The default tokenizer is EASSE's (13a), and the signature says which one was used."""
     stats = sari_stats(EASSE_SOURCES, EASSE_PREDICTIONS, EASSE_REFERENCES)
     scores = stats.corpus_scores()
     assert scores["sari"] == pytest.approx((scores["add"] + scores["keep"] + scores["delete"]) / 3)
-    assert "formula:easse-corpus" in stats.signature and "tok:intl" in stats.signature
+    assert "formula:easse-corpus" in stats.signature and "|tok:13a|" in stats.signature
+    assert "|tok:intl|" in sari_stats(EASSE_SOURCES, EASSE_PREDICTIONS, EASSE_REFERENCES, "intl").signature
+
+
+def test_default_equals_easse_13a_where_intl_differs() -> None:
+    """On Spanish with ¿ ¡ the two tokenizers disagree; the default is 13a's value (EASSE's default)."""
+    sources = ["¿Dónde está el perro de la señora?", "¡Qué día tan bonito hace hoy!"]
+    predictions = ["¿Dónde está el perro?", "¡Qué día tan bonito!"]
+    references = [["¿Dónde está el perro?"], ["¡Qué día bonito!"]]
+    default = corpus_sari(sources, predictions, references)
+    assert default == corpus_sari(sources, predictions, references, "13a")
+    assert default != pytest.approx(corpus_sari(sources, predictions, references, "intl"))
 
 
 def test_intl_tokenization_splits_spanish_opening_marks() -> None:

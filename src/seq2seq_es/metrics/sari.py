@@ -20,8 +20,8 @@ operation P = right/predicted, R = right/wanted (0 when the denominator is 0) an
 F1 (0 unless P > 0 and R > 0); each operation's F1 is averaged over the 4 orders, and
 ``SARI = 100 · (F1_add + F1_keep + F1_del) / 3``. EASSE's default (``use_paper_version
 =False``, ``use_f1_for_deletion=True``) uses F1 for deletion, not the paper's
-deletion precision. Text is lower-cased and tokenized with sacreBLEU (EASSE uses
-``13a``; our metric uses ``intl``, which also splits ¿ ¡ « », and says so).
+deletion precision. Text is lower-cased and tokenized with sacreBLEU's ``13a``, EASSE's
+default (``tokenize="intl"`` also splits ¿ ¡ « » from words); the signature names it.
 Because the counts are summed before dividing, corpus SARI is not the mean of
 sentence SARIs (a test shows the difference).
 
@@ -114,8 +114,9 @@ def _tokenize(text: str, tokenizer: Callable[[str], str]) -> list[str]:
 
 
 def sari_stats(sources: Sequence[str], predictions: Sequence[str], references: Sequence[Sequence[str]],
-               tokenize: str = "intl", metric: str = "sari") -> SegmentStats:
-    """Corpus SARI (EASSE formula) as per-example count statistics."""
+               tokenize: str = "13a", metric: str = "sari") -> SegmentStats:
+    """Corpus SARI (EASSE formula) as per-example count statistics; ``tokenize`` is the sacreBLEU
+    tokenizer (``13a``, EASSE's default, or ``intl``), named in the signature."""
     tok = _tokenizer(tokenize)
     rows = [sari_counts(_tokenize(s, tok), _tokenize(p, tok), [_tokenize(r, tok) for r in refs]).ravel()
             for s, p, refs in zip(sources, predictions, references, strict=True)]
@@ -126,7 +127,7 @@ def sari_stats(sources: Sequence[str], predictions: Sequence[str], references: S
 
 
 def corpus_sari(sources: Sequence[str], predictions: Sequence[str], references: Sequence[Sequence[str]],
-                tokenize: str = "intl") -> float:
+                tokenize: str = "13a") -> float:
     """Corpus SARI ×100 (EASSE ``corpus_sari`` with ``tokenizer=tokenize``)."""
     return sari_stats(sources, predictions, references, tokenize).corpus_scores()["sari"]
 
