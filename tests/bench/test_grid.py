@@ -137,3 +137,22 @@ def test_paper_grid_dry_run_offline_lists_needs_network(tmp_path: Path, monkeypa
     console = Console(record=True, width=200)
     COMMANDS[0].show(report, console)
     assert "needs network" in console.export_text()
+
+
+def test_bench_command_dry_run_flag_through_the_cli_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`seq2seq-es bench -c configs/bench/paper.yaml --dry-run`, as cli.py builds it from COMMANDS."""
+    import typer
+    from typer.testing import CliRunner
+
+    from seq2seq_es.cli import register
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(REPO)
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    register(app, COMMANDS)
+    result = CliRunner().invoke(app, ["bench", "-c", "configs/bench/paper.yaml", "--dry-run",
+                                      f"output_dir={tmp_path / 'paper'}"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "69 needs network" in result.output and "t5s__sqac__s1" in result.output  # 67 cells + 2 warm starts
+    assert not (tmp_path / "paper").exists(), "no run record for a dry run"

@@ -214,7 +214,7 @@ def _prepare_jobs(config: BenchConfig, root: Path) -> dict[str, Job]:
         step = make_step(entry.name, argv, upstream, root, output=PREPARE_OUTPUT, resumable=entry.resumable,
                          distributed=entry.distributed)
         network = tuple(sorted({need for name in requires for need in jobs[name].network}
-                               | ({f"prepare job {entry.name}"} if entry.network else set())))
+                               | ({f"the hub (prepare job {entry.name})"} if entry.network else set())))
         jobs[entry.name] = Job("prepare", entry.name, folders[entry.name], (step,), tuple(requires), network,
                                labels={"prepare": entry.name}, resolved={"argv": argv})
     return jobs
