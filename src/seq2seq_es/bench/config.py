@@ -160,7 +160,9 @@ class PlotsConfig(StrictModel):
 class BenchConfig(StrictModel):
     name: str = Field("bench", pattern=r"^[A-Za-z0-9_.-]+$", description="Names the results folder.")
     description: str = ""
-    output_dir: str = "runs/bench"
+    output_dir: str = Field("runs/bench", description="Prepare jobs and cells (<output_dir>/cells/<row>__<task>__s"
+                                                     "<seed>). Grids may share it to share jobs; a row whose "
+                                                     "settings differ needs a name of its own there.")
     data_dir: str = "../shared/data"
     models: list[ModelEntry] = Field(min_length=1)
     tasks: list[TaskEntry] = Field(min_length=1)
