@@ -13,6 +13,7 @@ from tests.conftest import spanish_like_text
 
 from seq2seq_es.bench.config import BenchConfig
 from seq2seq_es.bench.grid import expand
+from seq2seq_es.bench.job import job_lock
 from seq2seq_es.bench.runner import run_bench
 from seq2seq_es.bench.status import read_status
 
@@ -70,6 +71,16 @@ def test_submitit_local_executor_runs_a_two_cell_grid_and_a_failed_cell_does_not
     assert list((out / "submitit").rglob("*_log.out")), "the jobs ran through submitit"
     text = Path(report.leaderboard["markdown"]).read_text(encoding="utf-8")
     assert "| c__copy__s1 | failed |" in text and "| A | **" in text
+
+
+def test_a_cell_another_process_runs_is_left_alone(copy_task: Path, tmp_path: Path) -> None:
+    systems = {"A": system_predictions(copy_task, tmp_path / "A.jsonl", 0.9, 1)}
+    out = tmp_path / "bench"
+    config = score_grid(out, copy_task, systems)
+    with job_lock(out / "cells" / "a__copy__s1") as locked:  # as a second `bench` process would see it
+        assert locked
+        report = run_bench(config)
+    assert report.rows[0]["state"] == "busy" and not (out / "cells" / "a__copy__s1" / "logs").exists()
 
 
 @pytest.fixture(scope="module")

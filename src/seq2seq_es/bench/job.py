@@ -10,12 +10,15 @@ handed to Slurm or written to a file. The bench never imports the command layer.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shlex
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,16 +62,53 @@ def clear_output(folder: Path, step: Step) -> None:
         target.unlink()
 
 
+@contextlib.contextmanager
+def job_lock(folder: Path) -> Iterator[bool]:
+    """An exclusive lock on the job folder (``.lock``); False when another process holds it.
+
+    Why: two ``bench`` runs of grids that share cells (or the same grid started twice)
+    must not run one cell at the same time; the second sees it busy and moves on. The
+    lock is the operating system's (``flock``): it goes away with the process that held it.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def is_busy(folder: Path) -> bool:
+    """Another process holds the job's lock (it is running the job now)."""
+    if not (folder / ".lock").is_file():
+        return False
+    with job_lock(folder) as locked:
+        return not locked
+
+
 def run_job(job: Job, root: str | Path = ".", python: str = sys.executable,
             launcher: list[str] | None = None) -> dict[str, Any]:
     """Run the job's steps that are not done (resuming an interrupted one); return its status.
 
     A failed step ends the job with state ``failed``, its error and log path; it does
-    not raise, so the caller goes on with the other jobs.
+    not raise, so the caller goes on with the other jobs. A job another process is
+    running is left alone (state ``busy``).
     """
-    root = Path(root)
+    folder = Path(root) / job.folder
+    with job_lock(folder) as locked:
+        if not locked:
+            return {**(read_status(folder) or new_status(job)), "state": "busy",
+                    "error": "another bench process is running this job"}
+        return _run_steps(job, Path(root), python, launcher)
+
+
+def _run_steps(job: Job, root: Path, python: str, launcher: list[str] | None) -> dict[str, Any]:
     folder = root / job.folder
-    folder.mkdir(parents=True, exist_ok=True)
     status = read_status(folder) or new_status(job)
     status.update(hash=job.hash, state="running", error=None, log=None, labels=job.labels)
     records: dict[str, Any] = status.setdefault("steps", {})

@@ -16,7 +16,7 @@ from typing import Any
 
 from seq2seq_es.bench.config import BenchConfig
 from seq2seq_es.bench.grid import Job, Plan, expand
-from seq2seq_es.bench.job import cli_command, run_job
+from seq2seq_es.bench.job import cli_command, is_busy, run_job
 from seq2seq_es.bench.network import hub_reachable
 from seq2seq_es.bench.status import job_state, new_status, read_status, write_status
 from seq2seq_es.config import dump_config
@@ -52,10 +52,15 @@ def _row(job: Job, state: str, status: dict[str, Any] | None, python: str) -> di
             "commands": [shlex.join(cli_command(s, python)) for s in job.steps]}
 
 
-def current_state(job: Job, status: dict[str, Any] | None, online: bool) -> str:
-    """``job_state``, except that a recorded failure, block or submission is reported as such."""
+def current_state(job: Job, status: dict[str, Any] | None, online: bool, root: Path) -> str:
+    """``job_state``, except that a job another process runs now is ``busy`` and a recorded
+    failure, block or submission is reported as such."""
     state = job_state(job, status, online)
-    if state != "done" and status is not None and status.get("state") in ("failed", "blocked", "submitted"):
+    if state == "done":
+        return state
+    if is_busy(root / job.folder):
+        return "busy"
+    if status is not None and status.get("state") in ("failed", "blocked", "submitted"):
         return str(status["state"])
     return state
 
@@ -103,7 +108,7 @@ def run_bench(config: BenchConfig, root: str | Path = ".",
     if config.dry_run:
         for job in plan.jobs:
             status = read_status(root / job.folder)
-            report.rows.append(_row(job, job_state(job, status, online), status, python))
+            report.rows.append(_row(job, current_state(job, status, online, root), status, python))
         return report
     output = root / config.results_dir
     output.mkdir(parents=True, exist_ok=True)
@@ -122,7 +127,7 @@ def run_bench(config: BenchConfig, root: str | Path = ".",
         report.commands_file = str(write_commands_file(plan, config, root, online))
     for job in plan.jobs:
         status = read_status(root / job.folder)
-        report.rows.append(_row(job, current_state(job, status, online), status, python))
+        report.rows.append(_row(job, current_state(job, status, online, root), status, python))
     write_json(output / "jobs.json", report.rows)
     finish(config, plan, root, report)
     return report
