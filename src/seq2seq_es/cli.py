@@ -28,9 +28,10 @@ from seq2seq_es.config import load_config
 from seq2seq_es.errors import ConfigError, Seq2SeqEsError
 
 # The command modules, in the order of the data flow; each exposes COMMANDS.
-COMMAND_MODULES = ("corpus", "tokenizer", "pretrain", "finetune", "predict", "evaluate", "score", "tasks",
-                   "model", "demo")
-GROUP_HELP = {"model": "Inspect and convert models: info, BERT2BERT warm start, BART→LED."}
+COMMAND_MODULES = ("corpus", "tokenizer", "pretrain", "finetune", "predict", "evaluate", "score", "serve", "bench",
+                   "humaneval", "tasks", "model", "bench_peak", "demo")
+GROUP_HELP = {"model": "Inspect and convert models: info, BERT2BERT warm start, BART→LED.",
+              "humaneval": "Human evaluation: create a blind study, serve the annotation app, analyze, export."}
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Spanish sequence-to-sequence models end to end: corpus → tokenizer → pretrain → "
