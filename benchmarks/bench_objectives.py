@@ -1,8 +1,14 @@
-"""Benchmark the pretraining noise: collator throughput vs a per-token Python reference,
-and the collators' share of a tiny-model training step; also the Spanish sentence
-splitter against the UD Spanish-GSD gold segmentation.
+"""Benchmark the pretraining noise: collator throughput vs the step-by-step reference
+implementations of the tests (same random draws, same batches), and the collators' share
+of a barto-tiny training step; also the Spanish sentence splitter against the UD
+Spanish-GSD gold segmentation.
 
-    .venv/bin/python benchmarks/bench_objectives.py            # full run (~1-2 min)
+Collators: BART with fairseq's noise (the default; baseline: our port of fairseq's
+``DenoisingDataset``, tests/objectives/reference_fairseq.py), BART exact-ratio (baseline:
+the per-token reference, tests/objectives/reference_noise.py), T5 span corruption.
+Defaults are barto-tiny's pretraining shape (configs/pretrain/barto-tiny.yaml: 4 × 512).
+
+    .venv/bin/python benchmarks/bench_objectives.py            # full run (~2-3 min)
     .venv/bin/python benchmarks/bench_objectives.py --quick    # smoke run
 
 Numbers are printed; copy them into benchmarks/RESULTS.md (## objectives).
@@ -27,7 +33,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "objectives"))
 
-import reference_noise  # noqa: E402  (the per-token reference lives with the tests)
+import reference_noise  # noqa: E402  (the per-token references live with the tests)
+from reference_fairseq import FairseqNoise, NumpyDraws  # noqa: E402
 
 from seq2seq_es.models.presets import build_model  # noqa: E402
 from seq2seq_es.objectives.bart_denoising import BartDenoisingCollator, BartNoiseSettings  # noqa: E402
@@ -63,15 +70,32 @@ def per_second(function: Callable[[Batch], Any], batches: list[Batch], min_secon
     raise AssertionError("unreachable")
 
 
+def reference_noise_function(collator: BartDenoisingCollator) -> Callable[[list[int], np.random.Generator], list[int]]:
+    """The step-by-step reference of the collator's noise variant, drawing from ``rng``."""
+    tables, settings = collator.tables, collator.settings
+    if settings.noise == "exact-ratio":
+        return lambda block, rng: reference_noise.bart_noise(block, tables, settings, collator.mask_id, rng)
+
+    def fairseq(block: list[int], rng: np.random.Generator) -> list[int]:
+        port = FairseqNoise(word_start=tables.fairseq_word_start, full_stop_id=tables.full_stop_id,
+                            mask_id=collator.mask_id, bos_id=collator.bos_id, eos_id=collator.eos_id,
+                            mask_ratio=settings.mask_ratio, random_ratio=settings.random_ratio,
+                            insert_ratio=settings.insert_ratio, permute_sentence_ratio=settings.permute_sentence_ratio,
+                            replace_length=settings.replace_length,
+                            draws=NumpyDraws(rng, settings.poisson_lambda, tables.random_ids))
+        return port(block)
+
+    return fairseq
+
+
 def reference_bart_collate(collator: BartDenoisingCollator) -> Callable[[Batch], dict[str, torch.Tensor]]:
-    """The per-token reference noise + list padding, as a straightforward collator would do it."""
+    """The reference noise + list padding, as a straightforward collator would do it."""
+    noise = reference_noise_function(collator)
 
     def collate(batch: Batch) -> dict[str, torch.Tensor]:
         rows, labels = [], []
         for index, block in batch:
-            rng = np.random.default_rng([collator.seed, collator.epoch, index])
-            noisy = reference_noise.bart_noise(block.tolist(), collator.tables, collator.settings,
-                                               collator.mask_id, rng)
+            noisy = noise(block.tolist(), np.random.default_rng([collator.seed, collator.epoch, index]))
             rows.append([collator.bos_id, *noisy, collator.eos_id])
             labels.append([collator.bos_id, *block.tolist(), collator.eos_id])
         width = max(len(r) for r in rows)
@@ -144,8 +168,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--documents", type=int, default=600)
     parser.add_argument("--vocab-size", type=int, default=8000)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--seq-len", type=int, default=128, help="BART example length (<s> and </s> included)")
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--seq-len", type=int, default=512, help="BART example length (<s> and </s> included)")
     parser.add_argument("--t5-input-length", type=int, default=512)
     parser.add_argument("--seconds", type=float, default=5.0, help="minimum timing per collator")
     parser.add_argument("--steps", type=int, default=10, help="timed training steps")
@@ -160,6 +184,7 @@ def main() -> None:
     tokenizer = train_byte_level_bpe(texts, args.vocab_size)
     ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
     bart = BartDenoisingCollator.from_tokenizer(tokenizer, BartNoiseSettings(), seed=0)
+    exact = BartDenoisingCollator.from_tokenizer(tokenizer, BartNoiseSettings(noise="exact-ratio"), seed=0)
     t5 = SpanCorruptionCollator(args.t5_input_length, t5_sentinel_ids(len(tokenizer)), eos_id=tokenizer.eos_token_id,
                                 decoder_start_id=tokenizer.pad_token_id, seed=0)
     bart_blocks = list(pack_blocks(ids, args.seq_len - 2, tokenizer.eos_token_id))
@@ -173,8 +198,10 @@ def main() -> None:
           f"{len(bart_blocks)} BART blocks of {args.seq_len}, {len(t5_blocks)} T5 blocks of {t5.raw_length}; "
           f"batch {size}, torch threads {args.threads}")
     results: dict[str, Any] = {}
-    for name, collator, reference, blocks in (("bart", bart, reference_bart_collate(bart), bart_blocks),
-                                              ("t5", t5, reference_t5_collate(t5), t5_blocks)):
+    for name, collator, reference, blocks in (
+            ("bart-fairseq", bart, reference_bart_collate(bart), bart_blocks),
+            ("bart-exact-ratio", exact, reference_bart_collate(exact), bart_blocks),
+            ("t5", t5, reference_t5_collate(t5), t5_blocks)):
         sample = batches(blocks)
         for a, b in zip(collator(sample[0]).values(), reference(sample[0]).values(), strict=True):
             assert torch.equal(a, b), f"{name}: vectorized and reference batches differ"
@@ -182,19 +209,20 @@ def main() -> None:
         slow = per_second(reference, sample, args.seconds)
         speedup = fast["examples_per_s"] / slow["examples_per_s"]
         results[name] = {"collator": fast, "reference": slow, "speedup": speedup}
-        print(f"{name:4s} collator {fast['examples_per_s']:7.0f} examples/s ({fast['ms_per_batch']:5.2f} ms wall, "
-              f"{fast['cpu_ms_per_batch']:5.2f} ms CPU per batch of {size}) | per-token reference "
-              f"{slow['examples_per_s']:6.0f} examples/s ({slow['cpu_ms_per_batch']:5.2f} ms CPU) | "
+        print(f"{name:16s} collator {fast['examples_per_s']:7.0f} examples/s ({fast['ms_per_batch']:6.2f} ms wall, "
+              f"{fast['cpu_ms_per_batch']:6.2f} ms CPU per batch of {size}) | reference "
+              f"{slow['examples_per_s']:6.0f} examples/s ({slow['cpu_ms_per_batch']:6.2f} ms CPU) | "
               f"speed-up x{speedup:.1f}")
 
     step, step_cpu = training_step_seconds(tokenizer, bart(batches(bart_blocks)[0]), args.steps)
-    share = results["bart"]["collator"]["ms_per_batch"] / 1000 / step
-    share_cpu = results["bart"]["collator"]["cpu_ms_per_batch"] / 1000 / step_cpu
     print(f"barto-tiny training step on {size}x{args.seq_len}: {step * 1000:.0f} ms wall, {step_cpu * 1000:.0f} ms "
-          f"CPU (median of {args.steps}); BART collator = {share:.2%} of a step by wall time, {share_cpu:.2%} by "
-          f"CPU time (target < 5%)")
-    results["train_step"] = {"ms": step * 1000, "cpu_ms": step_cpu * 1000, "bart_share": share,
-                             "bart_share_cpu": share_cpu}
+          f"CPU (median of {args.steps})")
+    results["train_step"] = {"ms": step * 1000, "cpu_ms": step_cpu * 1000}
+    for name in ("bart-fairseq", "bart-exact-ratio"):
+        share = results[name]["collator"]["ms_per_batch"] / 1000 / step
+        share_cpu = results[name]["collator"]["cpu_ms_per_batch"] / 1000 / step_cpu
+        print(f"  {name} collator = {share:.2%} of a step by wall time, {share_cpu:.2%} by CPU time (target < 5%)")
+        results["train_step"][f"{name}_share"], results["train_step"][f"{name}_share_cpu"] = share, share_cpu
 
     ud = args.data / "ud" / "es_gsd_test_groups.jsonl"
     if ud.is_file():
