@@ -1,26 +1,18 @@
 """Tiny real models for the inference tests: a BART and a T5 preset with tokenizers trained here.
 
 Random weights (no training: the tests check plumbing, numbers and limits, not quality),
-saved with the project's own ``save_seq2seq`` as safetensors, once per session (~2 s).
+saved with the project's own ``save_seq2seq`` as safetensors, once per session (seconds).
 """
 
 from __future__ import annotations
 
 import os
-import random
 from pathlib import Path
 
 import pytest
+from spanish_inputs import spanish_sentences
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-WORDS = ("el la los las un una niño niña señora señor come bebe lee escribe pan agua café libro carta casa "
-         "perro gato grande pequeño viejo nuevo con en y de por para qué dónde cuándo mañana tarde").split()
-
-
-def spanish_sentences(n: int, seed: int = 0) -> list[str]:
-    rng = random.Random(seed)
-    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 14))) for _ in range(n)]
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,77 @@
+"""``seq2seq-es serve model=DIR``: the HTTP API (``/v1/generate``) and the web page (``/``).
+
+The command is where the layers meet: it opens the engines from the folders named in the
+config (nothing else can be loaded later), gives a fine-tuned folder its task's decoding
+settings from the task registry, hands the page the registry's source templates, sets
+torch's thread count (process-wide, so here and nowhere below) and runs uvicorn until
+Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+
+from seq2seq_es.commands.base import Command, no_output_dir
+from seq2seq_es.inference.config import ServeConfig
+
+if TYPE_CHECKING:
+    from seq2seq_es.inference.engines import Engine
+    from seq2seq_es.inference.model_defaults import ModelDefaults
+    from seq2seq_es.inference.web.page import PageTask
+
+
+def task_defaults(name: str) -> ModelDefaults:
+    """A registered task's decoding settings and source length (what ``finetune`` evaluated with)."""
+    from seq2seq_es.inference.config import GenerationOptions
+    from seq2seq_es.inference.model_defaults import ModelDefaults
+    from seq2seq_es.tasks.config import DecodingConfig
+    from seq2seq_es.tasks.decode import decoding_settings
+    from seq2seq_es.tasks.registry import get_task
+
+    task = get_task(name)
+    settings = decoding_settings(task, DecodingConfig())
+    return ModelDefaults(GenerationOptions.model_validate(settings), task.max_source_length, task.name,
+                         f"task {task.name}")
+
+
+def page_tasks() -> list[PageTask]:
+    """The page's tasks, with inputs shaped by the registry's source templates."""
+    from seq2seq_es.inference.web.page import default_page_tasks
+    from seq2seq_es.tasks.registry import DIALOGUE, QA_TEMPLATE
+
+    return default_page_tasks(qa_template=QA_TEMPLATE, dialogue_template=str(DIALOGUE["source_template"]))
+
+
+def open_engines(config: ServeConfig) -> dict[str, Engine]:
+    """Every configured folder opened with the configured engine, by served name."""
+    from seq2seq_es.inference.engines import load_engine
+
+    return {name: load_engine(folder, config.engine, config.threads, task_defaults=task_defaults)
+            for name, folder in config.model_folders().items()}
+
+
+def run(config: ServeConfig) -> dict[str, Any]:
+    import torch
+    import uvicorn
+
+    from seq2seq_es.inference.server import create_app
+
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    app = create_app(open_engines(config), config, page_tasks())
+    server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level=config.log_level,
+                                           timeout_graceful_shutdown=5))
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after its graceful shutdown
+        server.run()
+    return {"url": f"http://{config.host}:{config.port}/", "models": config.model_folders()}
+
+
+def show(result: dict[str, Any], console: Console) -> None:
+    console.print(f"served {', '.join(result['models'])} at {result['url']} (stopped)")
+
+
+COMMANDS = [Command("serve", "Serve models over HTTP: POST /v1/generate, /health, /metrics and a web page at /.",
+                    ServeConfig, run, show, output_dir=no_output_dir)]

@@ -1,0 +1,118 @@
+"""Render the page: pick a task, paste Spanish text, see the output and the latency.
+
+Why server-rendered with one plain script: the page must work from a fresh install with
+no Node, no bundler and no network (everything is served by ``serve`` itself). A task
+is a source template (``question: {question} context: {context}``, as the task registry
+formats it for training); its placeholders become the form's fields, and the script
+fills the template, so the model sees text shaped as in fine-tuning. A task is answered by
+the served model of the same name when there is one, else by the first model.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+from seq2seq_es.inference.config import ServeLimits
+
+ASSETS = {"page.js": "text/javascript; charset=utf-8", "page.css": "text/css; charset=utf-8"}
+# Labels of the placeholders our task templates use; any other shows its own name.
+FIELD_LABELS = {"text": "Texto", "question": "Pregunta", "context": "Contexto", "document": "Documento"}
+SHORT_FIELDS = {"question"}
+
+
+@dataclass(frozen=True)
+class PageTask:
+    """A task on the page: its key (also the served model name that answers it), label and template."""
+
+    key: str
+    label: str
+    template: str = "{text}"
+    hint: str = ""
+
+    def fields(self) -> list[str]:
+        """The template's placeholders, in order, each once."""
+        return list(dict.fromkeys(re.findall(r"{(\w+)}", self.template)))
+
+
+def default_page_tasks(qa_template: str = "question: {question} context: {context}",
+                       dialogue_template: str = "{context}") -> list[PageTask]:
+    """The four tasks of the page; the command passes the registry's templates."""
+    return [
+        PageTask("summarize", "Resumir", "{text}", "Pega un texto largo en español."),
+        PageTask("translate", "Traducir", "{text}", "Pega una frase para traducir."),
+        PageTask("qa", "Responder una pregunta", qa_template, "Escribe una pregunta y el texto que la responde."),
+        PageTask("reply", "Responder en un diálogo", dialogue_template, "Pega los turnos anteriores del diálogo."),
+    ]
+
+
+def page_asset(name: str) -> tuple[bytes, str] | None:
+    """``(content, media type)`` of a static file of the page, or None for any other name."""
+    if name not in ASSETS:
+        return None
+    return resources.files(__package__).joinpath(name).read_bytes(), ASSETS[name]
+
+
+def _json_for_script(data: object) -> str:
+    """JSON safe inside a <script> element (no ``</script>`` or ``<!--`` can close it)."""
+    return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace(
+        "&", "\\u0026")
+
+
+def render_page(tasks: list[PageTask], models: list[str], limits: ServeLimits) -> str:
+    """The page's HTML; task and model data go to the script as JSON, never as markup."""
+    tasks = tasks or default_page_tasks()
+    config = {
+        "tasks": [{"key": t.key, "label": t.label, "template": t.template, "hint": t.hint,
+                   "fields": [{"name": f, "label": FIELD_LABELS.get(f, f), "short": f in SHORT_FIELDS}
+                              for f in t.fields()],
+                   "model": t.key if t.key in models else models[0]} for t in tasks],
+        "models": models,
+        "maxChars": limits.max_input_chars,
+        "maxNewTokens": limits.max_new_tokens,
+    }
+    options = "\n".join(f'        <option value="{html.escape(t.key)}">{html.escape(t.label)}</option>'
+                        for t in tasks)
+    return f"""<!doctype html>
+<html lang="es">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>seq2seq-es</title>
+  <link rel="stylesheet" href="/static/page.css">
+</head>
+<body>
+  <main>
+    <h1>seq2seq-es</h1>
+    <form id="generate-form">
+      <label for="task">Tarea</label>
+      <select id="task" name="task">
+{options}
+      </select>
+      <p id="task-hint" class="hint"></p>
+      <div id="fields"></div>
+      <details>
+        <summary>Decodificación</summary>
+        <label for="num-beams">Haces (beams)</label>
+        <input id="num-beams" type="number" min="1" max="8" placeholder="del modelo">
+        <label for="max-new-tokens">Máximo de tokens nuevos</label>
+        <input id="max-new-tokens" type="number" min="1" max="{limits.max_new_tokens}" placeholder="del modelo">
+      </details>
+      <button id="submit" type="submit">Generar</button>
+      <span id="model-name" class="hint"></span>
+    </form>
+    <section aria-live="polite">
+      <h2>Resultado</h2>
+      <p id="error" class="error" hidden></p>
+      <pre id="output"></pre>
+      <p id="latency" class="hint"></p>
+    </section>
+  </main>
+  <script type="application/json" id="page-config">{_json_for_script(config)}</script>
+  <script src="/static/page.js"></script>
+</body>
+</html>
+"""
