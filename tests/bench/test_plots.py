@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from seq2seq_es.bench.config import PlotsConfig
-from seq2seq_es.bench.grid import Plan
+from seq2seq_es.bench.grid import PREPARE_OUTPUT, Job, Plan
 from seq2seq_es.bench.plots import (
     cross_domain_matrix,
     leaderboard_heatmap,
@@ -62,6 +62,11 @@ def test_each_plot_writes_png_and_svg(tmp_path: Path) -> None:
 def test_plot_bench_draws_what_the_grid_has(tmp_path: Path) -> None:
     board = fixture_board()
     board["cross_domain"] = []
-    paths = plot_bench(board, Plan((), ()), tmp_path, tmp_path / "plots", PlotsConfig(formats=["png"]))
-    assert sorted(p.name for p in paths) == ["leaderboard_heatmap.png", "score_vs_corpus_size.png"]
+    plan = Plan((Job("prepare", "pretrain", "prepare/pretrain", ()), Job("prepare", "tokenizer", "prepare/tok", ())), ())
+    run = tmp_path / "prepare" / "pretrain" / PREPARE_OUTPUT  # where a prepare job's command writes
+    run.mkdir(parents=True)
+    (run / "metrics.jsonl").write_text('{"step": 10, "loss": 7.0}\n{"step": 20, "loss": 6.5}\n', encoding="utf-8")
+    paths = plot_bench(board, plan, tmp_path, tmp_path / "plots", PlotsConfig(formats=["png"]))
+    assert sorted(p.name for p in paths) == ["leaderboard_heatmap.png", "pretraining_curves.png",
+                                             "score_vs_corpus_size.png"]
     assert all(is_image(p) for p in paths)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from seq2seq_es.bench.config import PlotsConfig
-from seq2seq_es.bench.grid import Plan
+from seq2seq_es.bench.grid import PREPARE_OUTPUT, Plan
 
 
 def _pyplot() -> Any:
@@ -196,7 +196,8 @@ def plot_bench(board: dict[str, Any], plan: Plan, root: Path, folder: Path, conf
     paths: list[Path] = []
     if any(board["cells"][row] for row in board["rows"]):
         paths += leaderboard_heatmap(board, folder / "leaderboard_heatmap", formats)
-    runs = {job.id: root / job.folder for job in plan.prepare if (root / job.folder / "metrics.jsonl").is_file()}
+    outputs = {job.id: root / job.folder / PREPARE_OUTPUT for job in plan.prepare}
+    runs = {name: folder for name, folder in outputs.items() if (folder / "metrics.jsonl").is_file()}
     if runs:
         paths += pretraining_curves(runs, folder / "pretraining_curves", formats)
     if sum(isinstance(board["facts"].get(row, {}).get(config.corpus_fact), int | float) for row in board["rows"]) > 1:
