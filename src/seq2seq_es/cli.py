@@ -10,6 +10,7 @@ answer in about a second.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import inspect
 import json
@@ -26,6 +27,7 @@ from seq2seq_es import __version__
 from seq2seq_es.commands.base import Command, Flag
 from seq2seq_es.config import load_config
 from seq2seq_es.errors import ConfigError, Seq2SeqEsError
+from seq2seq_es.run_record import Claim
 
 # The command modules, in the order of the data flow; each exposes COMMANDS.
 COMMAND_MODULES = ("corpus", "tokenizer", "pretrain", "finetune", "predict", "evaluate", "score", "serve", "bench",
@@ -97,23 +99,83 @@ def _positional_override(command: Command, words: list[str]) -> str | None:
 
 
 def execute(command: Command, config_file: Path | None, overrides: list[str], debug: bool) -> None:
-    """Validate the config, record the run, do the work, show the result; user errors exit 2."""
+    """Validate the config, claim the output folder, record the run, do the work, show the result.
+
+    Nothing is written before the folder is claimed (``Command.prepare_output``), so a
+    refused run leaves every folder as it was. User errors, and files that cannot be
+    written (disk full, read-only), exit 2 with one paragraph and no traceback (``--debug``
+    shows it); Ctrl-C exits 130 and says how to resume.
+    """
     if not debug:
         _quiet_libraries()
+    folder: Path | None = None
     try:
         config = load_config(command.schema, config_file, overrides)
         folder = command.output_dir(config)
-        if folder is not None:
+        claim = claim_output(command, config, folder)
+        if claim is not None and claim.message:
+            error_console.print(claim.message, highlight=False, soft_wrap=True)
+        if claim is not None and claim.done:
+            return
+        if folder is not None and is_main_process():
             from seq2seq_es.run_record import write_run_record
 
-            write_run_record(folder, config, command.name)
+            write_run_record(folder, config, command.name, {"inputs": claim.inputs} if claim and claim.inputs else None)
         result = command.run(config)
     except Seq2SeqEsError as exc:
         if debug:
             raise
-        error_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        message = str(exc)
+        if exc.exit_code == 130 and folder is not None:
+            message += f" Resume with: seq2seq-es {command.name} --config {folder / 'config.yaml'} --resume"
+        error_console.print(f"[bold red]{'stopped' if exc.exit_code == 130 else 'error'}:[/] {message}",
+                            highlight=False, soft_wrap=True)
         raise typer.Exit(code=exc.exit_code) from None
+    except OSError as exc:
+        if debug or exc.errno not in WRITE_ERRORS:
+            raise
+        error_console.print(f"[bold red]error:[/] {write_error_message(exc, folder)}", highlight=False,
+                            soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        error_console.print("[bold red]stopped:[/] interrupted (Ctrl-C) before training started or while it "
+                            "was saving; no checkpoint was written by this invocation.", highlight=False)
+        raise typer.Exit(code=130) from None
     command.show(result, console)
+
+
+# Errors of the file system a user can fix: disk full, file size limit, quota, permissions, read-only.
+WRITE_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def write_error_message(exc: OSError, folder: Path | None) -> str:
+    """One paragraph: which file, why, what to do."""
+    what = exc.strerror or str(exc)
+    where = f" {exc.filename}" if exc.filename else (f" into {folder}" if folder else "")
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        advice = ("The disk is full or a file size limit applies (`ulimit -f`, a quota). Free space or choose "
+                  "another output_dir; a training run can then continue with --resume from its last checkpoint.")
+    else:
+        advice = "The folder is read-only or not yours: choose another output_dir, or fix its permissions."
+    return f"cannot write{where}: {what}. {advice} Files are written whole or not at all, so nothing is half-written."
+
+
+def claim_output(command: Command, config: Any, folder: Path | None) -> Claim | None:
+    """The command's claim on its output folder, or the default one (writable, no other command's run)."""
+    if command.prepare_output is not None:
+        return command.prepare_output(config)
+    if folder is None:
+        return None
+    from seq2seq_es.run_record import claim_folder
+
+    return claim_folder(folder, command.name, config, strict=False)
+
+
+def is_main_process() -> bool:
+    """Only the main process of a torchrun/accelerate launch writes the run record."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def typer_callback(command: Command) -> Callable[..., None]:

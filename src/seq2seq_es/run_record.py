@@ -1,25 +1,43 @@
-"""Record what produced a run's outputs: resolved config, package versions, git hash.
+"""Record what produced a run's outputs, and decide what a new run may do with a folder.
 
-Why: a score or checkpoint without the exact config and code version that made it
-cannot be reproduced. Every command writes ``config.yaml`` and ``run_info.json``
-next to its outputs.
+Why a record: a score or checkpoint without the exact config and code version that made
+it cannot be reproduced. Every command writes ``config.yaml`` and ``run_info.json`` next
+to its outputs.
+
+Why claims: a run must never modify another run's files. Before a command writes
+anything (its record included), it *claims* its output folder: an empty folder is
+free; a folder holding a run of the same command with the same identity (the resolved
+config minus the keys that do not change the result, plus fingerprints of the inputs)
+is that run, which may be redone or resumed; anything else is refused with the list of
+what differs. The identity read back is the one ``config.yaml`` and ``run_info.json``
+("inputs") recorded.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib.metadata
+import json
 import os
 import platform
 import subprocess
 import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel
 
 from seq2seq_es.config import dump_config
+from seq2seq_es.errors import ConfigError
 from seq2seq_es.files import atomic_write, write_json
+
+RECORD_FILES = ("config.yaml", "run_info.json")
+# Never part of an identity: where the outputs go, and whether this invocation resumes.
+ALWAYS_VOLATILE = ("output_dir", "resume")
 
 TRACKED_PACKAGES = (
     "seq2seq-es", "torch", "transformers", "tokenizers", "datasets", "accelerate",
@@ -53,7 +71,7 @@ def git_state() -> dict[str, Any]:
 
 
 def write_run_record(output_dir: str | Path, config: BaseModel, command: str, extra: dict[str, Any] | None = None) -> None:
-    """Write ``config.yaml`` and ``run_info.json`` into ``output_dir``."""
+    """Write ``config.yaml`` and ``run_info.json`` into ``output_dir`` (``extra``: more keys of run_info)."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     with atomic_write(output_dir / "config.yaml") as handle:
@@ -68,3 +86,181 @@ def write_run_record(output_dir: str | Path, config: BaseModel, command: str, ex
         **(extra or {}),
     }
     write_json(output_dir / "run_info.json", info)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a command may do with its output folder, decided before anything is written.
+
+    ``done``: the run already finished and there is nothing to do (``message`` says so);
+    ``inputs``: fingerprints of the inputs, recorded in ``run_info.json`` so that a later
+    run can tell whether they changed; ``message``: a line to show before the work starts.
+    """
+
+    done: bool = False
+    message: str | None = None
+    inputs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A folder's run record, as read back: the command, its resolved config, its input fingerprints."""
+
+    command: str | None
+    config: dict[str, Any]
+    inputs: dict[str, str]
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"optim": {"lr": 1e-3}}`` → ``{"optim.lr": 1e-3}`` (lists stay values)."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def run_identity(config: BaseModel | Mapping[str, Any], volatile: Iterable[str] = (),
+                 inputs: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The resolved config as dotted keys, minus ``volatile`` keys (a section name drops all its
+    keys), plus ``inputs`` fingerprints under ``inputs.<name>``: what makes two runs the same run.
+
+    Values go through JSON, so an identity read back from a file compares equal (tuples
+    become lists).
+    """
+    data = config.model_dump(mode="json") if isinstance(config, BaseModel) else dict(config)
+    skip = tuple({*ALWAYS_VOLATILE, *volatile})
+    kept = {key: value for key, value in flatten(data).items()
+            if not any(key == name or key.startswith(name + ".") for name in skip)}
+    kept.update({f"inputs.{name}": value for name, value in (inputs or {}).items()})
+    identity: dict[str, Any] = json.loads(json.dumps(kept, sort_keys=True, default=str))
+    return identity
+
+
+def identity_digest(identity: Mapping[str, Any]) -> str:
+    """SHA-256 of the identity's canonical JSON: one string to store and compare."""
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def identity_changes(saved: Mapping[str, Any], current: Mapping[str, Any], limit: int = 8) -> list[str]:
+    """The keys whose values differ, as ``key: saved → now`` (at most ``limit``, then a count)."""
+    keys = sorted(key for key in set(saved) | set(current) if saved.get(key, "<unset>") != current.get(key, "<unset>"))
+    lines = [f"{key}: {_shown(saved.get(key, '<unset>'))} → {_shown(current.get(key, '<unset>'))}" for key in keys]
+    return lines if len(lines) <= limit else [*lines[:limit], f"and {len(lines) - limit} more"]
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def file_fingerprints(paths: Mapping[str, str | Path]) -> dict[str, str]:
+    """One fingerprint per named input: the number of files and a hash of their (name, size, mtime).
+
+    Cheap (no file is read) and enough to notice an input replaced, edited, grown or cut;
+    a folder counts every file under it except hidden ones and run records (a folder that
+    is another run's output, e.g. a tokenizer, keeps its fingerprint when that run's record
+    is rewritten). A path that does not exist locally (e.g. a Hub dataset id) gets none.
+    """
+    found: dict[str, str] = {}
+    for name, raw in paths.items():
+        path = Path(raw)
+        if path.is_file():
+            files = [path]
+        elif path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.name not in RECORD_FILES
+                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        else:
+            continue
+        digest = hashlib.sha1()
+        for file in files:
+            stat = file.stat()
+            digest.update(f"{file.relative_to(path) if file != path else file.name}|{stat.st_size}|"
+                          f"{stat.st_mtime_ns}\n".encode())
+        found[name] = f"{len(files)} file(s), {digest.hexdigest()[:16]}"
+    return found
+
+
+def read_run_record(folder: str | Path) -> RunRecord | None:
+    """The run record in ``folder``, or None when there is no ``config.yaml``."""
+    folder = Path(folder)
+    try:
+        config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{folder / 'config.yaml'}: unreadable run record ({exc}). This folder's run "
+                          "cannot be checked: choose a new output_dir, or delete the folder.") from None
+    try:
+        info = json.loads((folder / "run_info.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        info = {}
+    info = info if isinstance(info, dict) else {}
+    return RunRecord(info.get("command"), config if isinstance(config, dict) else {},
+                     dict(info.get("inputs") or {}))
+
+
+def is_empty(folder: Path) -> bool:
+    """No entry but leftovers of killed writers (``.*.tmp``)."""
+    return not any(not (p.name.startswith(".") and p.name.endswith((".tmp", ".old"))) for p in folder.iterdir())
+
+
+def check_writable(folder: str | Path, key: str = "output_dir") -> None:
+    """Refuse a folder this process cannot write into (or create), before anything is written."""
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{key}={folder}: {existing} is a file, not a folder. Choose another {key}.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "is" if existing == folder else f"cannot be created: {existing}"
+        raise ConfigError(f"{key}={folder} {where} not writable (read-only, or no permission). Choose another "
+                          f"{key}, or make it writable (e.g. `chmod u+w {existing}`).")
+
+
+def other_command_error(folder: Path, found: str | None, command: str) -> ConfigError:
+    what = f"a `seq2seq-es {found}` run" if found else "a run record of unknown origin"
+    return ConfigError(f"{folder} holds {what}; `{command}` would overwrite its files (config.yaml, "
+                       "run_info.json, ...). Choose another output_dir.")
+
+
+def claim_folder(folder: str | Path, command: str, config: BaseModel, volatile: Iterable[str] = (),
+                 inputs: Mapping[str, str] | None = None, strict: bool = True) -> Claim:
+    """Claim ``folder`` for a (re)run of ``command`` with ``config`` and ``inputs``, or refuse.
+
+    Free: a folder that does not exist or is empty. The same run: a record of ``command``
+    whose identity equals this one (rerunning it redoes or continues it). Refused: a
+    record of another command, of the same command with other settings or inputs (the
+    message lists them), or (``strict``) a non-empty folder without a record.
+    """
+    folder = Path(folder)
+    check_writable(folder)
+    current_inputs = dict(inputs or {})
+    if not folder.exists() or is_empty(folder):
+        return Claim(inputs=current_inputs)
+    record = read_run_record(folder)
+    if record is None:
+        if not strict:
+            return Claim(inputs=current_inputs)
+        raise ConfigError(f"{folder} is not empty and holds no run record (config.yaml): it was not written by "
+                          f"`seq2seq-es {command}`. Choose a new output_dir, or empty the folder.")
+    if record.command not in (None, command):
+        raise other_command_error(folder, record.command, command)
+    if not strict:
+        return Claim(inputs=current_inputs)
+    saved = run_identity(record.config, volatile, _comparable(record.inputs, current_inputs))
+    changes = identity_changes(saved, run_identity(config, volatile, current_inputs))
+    if changes:
+        raise ConfigError(f"{folder} holds a `{command}` run made with other settings or inputs "
+                          f"({'; '.join(changes)}); this run would mix its outputs with that one's or "
+                          "replace them. Choose a new output_dir, or delete the folder to redo it.")
+    return Claim(inputs=current_inputs)
+
+
+def _comparable(saved: Mapping[str, str], current: Mapping[str, str]) -> dict[str, str]:
+    """Saved input fingerprints (a record from before fingerprints were kept compares as unchanged)."""
+    return dict(saved) if saved else dict(current)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from rich.console import Console
 
 from seq2seq_es.config import StrictModel
+from seq2seq_es.run_record import Claim
 
 
 def no_output_dir(config: Any) -> Path | None:
@@ -52,7 +53,10 @@ class Command:
 
     ``run(config)`` does the work and returns what ``show(result, console)`` prints;
     ``output_dir(config)`` is the folder that gets ``config.yaml`` and ``run_info.json``
-    (None: the command writes no run folder). A name with a space (``"model info"``) is a
+    (None: the command writes no run folder). ``prepare_output(config)`` claims that
+    folder before anything is written (``run_record.Claim``: go on, or nothing to do) or
+    raises a ``Seq2SeqEsError`` to refuse it; None: the CLI's default claim (the folder
+    must be writable and hold no other command's run). A name with a space (``"model info"``) is a
     sub-command of a group. ``flags`` are options that set config keys; ``positional``
     names the key that takes the command line's bare words (those without ``=``).
     """
@@ -63,6 +67,7 @@ class Command:
     run: Callable[[Any], Any]
     show: Callable[[Any, Console], None]
     output_dir: Callable[[Any], Path | None] = config_output_dir
+    prepare_output: Callable[[Any], Claim] | None = None
     flags: tuple[Flag, ...] = ()
     positional: str | None = None
     positional_help: str = "Overrides such as optim.steps=100 or output_dir=runs/x."

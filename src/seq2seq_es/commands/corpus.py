@@ -9,12 +9,24 @@ from rich.console import Console
 
 from seq2seq_es.commands.base import Command
 from seq2seq_es.corpus.config import CorpusConfig
+from seq2seq_es.run_record import Claim, claim_folder, file_fingerprints
+
+# How the stages run, not what they produce: may differ between a run and its continuation.
+VOLATILE = ("workers", "executor", "slurm", "ray")
 
 
 def run(config: CorpusConfig) -> dict[str, Any]:
     from seq2seq_es.corpus.pipeline import run_corpus
 
     return {"stats": run_corpus(config), "output_dir": config.output_dir}
+
+
+def prepare_output(config: CorpusConfig) -> Claim:
+    """A rerun continues the run in its folder (finished tasks are skipped), so the folder
+    must hold nothing, or a corpus run of the same settings and the same input files:
+    otherwise the finished tasks of another run would be reused as this one's."""
+    inputs = file_fingerprints({f"source.{i}": source.path for i, source in enumerate(config.resolved_sources())})
+    return claim_folder(config.output_dir, "corpus", config, VOLATILE, inputs)
 
 
 def show(result: dict[str, Any], console: Console) -> None:
@@ -24,4 +36,4 @@ def show(result: dict[str, Any], console: Console) -> None:
 
 
 COMMANDS = [Command("corpus", "Clean raw Spanish text into deduplicated shards (datatrove), with stats.json "
-                              "and rejects/.", CorpusConfig, run, show)]
+                              "and rejects/.", CorpusConfig, run, show, prepare_output=prepare_output)]

@@ -9,6 +9,7 @@ from rich.console import Console
 from seq2seq_es.commands.base import RESUME, Command
 from seq2seq_es.commands.display import print_mapping
 from seq2seq_es.pretraining.config import PretrainConfig
+from seq2seq_es.run_record import Claim
 
 
 def run(config: PretrainConfig) -> dict[str, Any]:
@@ -19,10 +20,16 @@ def run(config: PretrainConfig) -> dict[str, Any]:
     return run_pretrain(config)
 
 
+def prepare_output(config: PretrainConfig) -> Claim:
+    from seq2seq_es.pretraining.claim import claim_output
+
+    return claim_output(config)
+
+
 def show(summary: dict[str, Any], console: Console) -> None:
     if summary:  # empty on the non-main processes of a distributed run
         print_mapping(console, "pretraining", summary)
 
 
 COMMANDS = [Command("pretrain", "Pretrain a preset model with a denoising objective on corpus shards.",
-                    PretrainConfig, run, show, flags=(RESUME,))]
+                    PretrainConfig, run, show, prepare_output=prepare_output, flags=(RESUME,))]

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from seq2seq_es.commands.base import Command
 from seq2seq_es.commands.display import print_mapping
+from seq2seq_es.run_record import Claim, claim_folder, file_fingerprints
 from seq2seq_es.tokenizer.config import TokenizerConfig, TokenizerReportConfig
 
 
@@ -17,6 +18,11 @@ def train(config: TokenizerConfig) -> dict[str, Any]:
     from seq2seq_es.tokenizer.train import run_tokenizer
 
     return {"output_dir": config.output_dir, "summary": run_tokenizer(config)}
+
+
+def prepare_training(config: TokenizerConfig) -> Claim:
+    """An empty folder, or a tokenizer run of the same settings and input files (redone)."""
+    return claim_folder(config.output_dir, "tokenizer", config, inputs=file_fingerprints({"input": config.input}))
 
 
 def show_training(result: dict[str, Any], console: Console) -> None:
@@ -40,7 +46,8 @@ def show_report(result: dict[str, Any], console: Console) -> None:
 
 COMMANDS = [
     Command("tokenizer", "Train a tokenizer on corpus shards: byte-level BPE (kind=bpe) or T5 unigram "
-                         "(kind=unigram).", TokenizerConfig, train, show_training),
+                         "(kind=unigram).", TokenizerConfig, train, show_training,
+            prepare_output=prepare_training),
     Command("tokenizer-report", "Compare trained tokenizers and an English BPE on held-out text (fertility, "
                                 "splits, <unk>, round trip).", TokenizerReportConfig, report, show_report),
 ]

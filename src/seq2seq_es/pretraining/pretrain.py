@@ -2,7 +2,11 @@
 
 corpus shards → token stream on disk (``data/tokens.bin``) → fixed-length blocks →
 noise on the fly in the collator → the shared training loop → ``model/``
-(``save_pretrained``, loads with ``AutoModelForSeq2SeqLM``) and ``summary.json``.
+(``save_pretrained``, loads with ``AutoModelForSeq2SeqLM``) and ``summary.json``
+(written last: its presence means the run finished).
+
+What a run may do with its output folder is decided before anything is written
+(``pretraining/claim.py``).
 """
 
 from __future__ import annotations
@@ -21,16 +25,18 @@ from seq2seq_es.files import write_json
 from seq2seq_es.models.loading import save_seq2seq
 from seq2seq_es.models.output_prior import set_output_prior, unigram_log_probs
 from seq2seq_es.models.presets import build_model, count_parameters, get_preset
-from seq2seq_es.objectives.bart_denoising import BartDenoisingCollator, BartNoiseSettings
+from seq2seq_es.objectives.bart_denoising import BartDenoisingCollator
 from seq2seq_es.objectives.collators import build_collator
 from seq2seq_es.objectives.span_corruption import (
     SpanCorruptionCollator,
-    sentinel_ids_from_tokenizer,
 )
+from seq2seq_es.pretraining.claim import FINAL_FILE, VOLATILE, pretrain_inputs
 from seq2seq_es.pretraining.config import PretrainConfig
+from seq2seq_es.run_record import run_identity
 from seq2seq_es.tokenizer.save import load_tokenizer_folder
 from seq2seq_es.training.batches import EpochBatches
 from seq2seq_es.training.loop import train
+from seq2seq_es.training.run_folder import TRAINING_VOLATILE
 from seq2seq_es.training.token_stream import TokenBlocks, build_token_stream
 
 VALIDATION_EPOCH = 2**31  # an epoch number training never reaches: fixed noise for validation
@@ -115,7 +121,8 @@ def run_pretrain(config: PretrainConfig) -> dict[str, Any]:
     batches = EpochBatches(training, collator, config.optim.batch_size, config.seed, config.engine.num_workers)
     result = train(model, batches, config.optim, config.engine, config.output_dir, config.seed, "pretraining",
                    resume=config.resume,
-                   evaluate=lambda m, _step: validation_losses(m, collator, validation, config.optim.batch_size))
+                   evaluate=lambda m, _step: validation_losses(m, collator, validation, config.optim.batch_size),
+                   identity=run_identity(config, (*TRAINING_VOLATILE, *VOLATILE), pretrain_inputs(config)))
     if not result.is_main_process:
         return {}
     model = result.model
@@ -126,5 +133,5 @@ def run_pretrain(config: PretrainConfig) -> dict[str, Any]:
                "final_train_loss": float(np.mean(result.losses[-10:])) if result.losses else None,
                **validation_scores, "seconds": result.seconds,
                "tokens_per_s": result.tokens / max(result.seconds, 1e-9)}
-    write_json(Path(config.output_dir) / "summary.json", summary)
+    write_json(Path(config.output_dir) / FINAL_FILE, summary)
     return summary

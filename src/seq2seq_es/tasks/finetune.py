@@ -6,7 +6,13 @@ examples (greedy by default, for speed) and is scored on the task's
 stops early after ``patience`` evaluations without improvement. The final model
 (``model/``: the best one when selection ran, else the last) decodes the validation
 split with the task's decoding settings into ``predictions.jsonl`` and ``scores.json``
-(with bootstrap confidence intervals and metric signatures).
+(with bootstrap confidence intervals and metric signatures; written last: its presence
+means the run finished).
+
+The selection (best score, its step, evaluations without improvement) is part of every
+checkpoint, so a killed and resumed run stops at the same step with the same model. What
+a run may do with its output folder is decided before anything is written
+(``tasks/claim.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from seq2seq_es.files import write_json
 from seq2seq_es.models.loading import load_seq2seq, save_seq2seq
 from seq2seq_es.models.output_prior import set_output_prior, unigram_log_probs
 from seq2seq_es.models.presets import PRESETS, build_model
+from seq2seq_es.run_record import run_identity
+from seq2seq_es.tasks.claim import FINAL_FILE, VOLATILE, finetune_inputs
 from seq2seq_es.tasks.config import FinetuneConfig
 from seq2seq_es.tasks.decode import decode_and_score, metric_value
 from seq2seq_es.tasks.examples import encode_examples, load_examples, pair_lengths
@@ -31,6 +39,7 @@ from seq2seq_es.tokenizer.save import load_tokenizer_folder
 from seq2seq_es.training.batches import EpochBatches, WithoutIndex
 from seq2seq_es.training.config import OptimConfig
 from seq2seq_es.training.loop import train
+from seq2seq_es.training.run_folder import TRAINING_VOLATILE
 
 
 class BestTracker:
@@ -52,6 +61,13 @@ class BestTracker:
 
     def should_stop(self) -> bool:
         return self.patience is not None and self.stale >= self.patience
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint keeps of the selection (JSON)."""
+        return {"best": self.best, "best_step": self.best_step, "stale": self.stale}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.best_step, self.stale = state["best"], int(state["best_step"]), int(state["stale"])
 
 
 def initial_model(config: FinetuneConfig) -> tuple[Any, Any]:
@@ -99,25 +115,38 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
     selecting = config.engine.eval_every is not None
     result = train(model, batches, optim, config.engine, output_dir, config.seed, f"fine-tuning {task.name}",
                    resume=config.resume, evaluate=evaluate if selecting else None,
-                   should_stop=tracker.should_stop if selecting else None)
+                   should_stop=tracker.should_stop if selecting else None, callback_state=tracker,
+                   identity=run_identity(config, (*TRAINING_VOLATILE, *VOLATILE), finetune_inputs(config)))
     if not result.is_main_process:
         return {}
-    best = output_dir / "best_model"
-    if selecting and best.is_dir():
-        final_model, _ = load_seq2seq(best)
-        shutil.rmtree(output_dir / "model", ignore_errors=True)
-        best.rename(output_dir / "model")
-    else:
-        final_model = result.model
-        save_seq2seq(final_model, tokenizer, output_dir / "model", result.state_dict)
+    final_model = keep_final_model(output_dir, selecting and tracker.best is not None, result, tokenizer)
     evaluation = load_examples(task, config.data_dir, "validation", config.max_eval_examples)
     scores = decode_and_score(final_model, tokenizer, task, evaluation, config.generation, output_dir,
                               config.bootstrap_samples)
     scores["training"] = {"steps": result.final_state.step, "planned_steps": optim.steps,
                           "train_examples": len(features),
-                          "final_train_loss": sum(result.losses[-10:]) / max(len(result.losses[-10:]), 1),
+                          "final_train_loss": (sum(result.losses[-10:]) / len(result.losses[-10:])
+                                               if result.losses else None),
                           "selection": ({"metric": task.selection_metric, "best": tracker.best,
+                                         "best_step": tracker.best_step,
                                          "evaluations_without_improvement": tracker.stale}
                                         if selecting else None)}
-    write_json(output_dir / "scores.json", scores)
+    write_json(output_dir / FINAL_FILE, scores)
     return scores
+
+
+def keep_final_model(output_dir: Path, selected: bool, result: Any, tokenizer: Any) -> Any:
+    """``model/``: the selected ``best_model/`` (renamed) or the last weights; return the model.
+
+    A run killed after the rename and resumed finds ``model/`` holding the selected model
+    and no ``best_model/``: it keeps it (its selection state, from the checkpoint, says a
+    best exists), instead of saving the last weights over it.
+    """
+    best, final = output_dir / "best_model", output_dir / "model"
+    if selected and best.is_dir():
+        shutil.rmtree(final, ignore_errors=True)
+        best.rename(final)
+    if selected and final.is_dir():
+        return load_seq2seq(final)[0]
+    save_seq2seq(result.model, tokenizer, final, result.state_dict)
+    return result.model

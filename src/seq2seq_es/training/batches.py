@@ -8,6 +8,11 @@ skipped batches). With ``lengths``, the permutation is first grouped by length (
 ``length_grouped``), which keeps all of the above. Items reach the collator as
 ``(index, item)`` so a noise function can seed itself from (seed, epoch, index);
 collators with ``set_epoch`` are told the epoch before each epoch's workers start.
+
+Each epoch's ``DataLoader`` gets its own generator, seeded from (seed, epoch): iterating a
+loader draws a seed for its workers from that generator, which otherwise is torch's
+global one, the stream dropout draws from, so a resumed run (which builds the iterator
+after restoring the random states) would drop different units than the run it continues.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class WithoutIndex:
         return self.collate([item for _, item in pairs])
 
 
+LOADER_SEED_OFFSET = 7_919  # keeps the loader's seed apart from the sampler's permutation seed
 GROUP_BATCHES = 50  # batches per length group: HF's LengthGroupedSampler megabatch
 
 
@@ -121,5 +127,6 @@ class EpochBatches:
             set_epoch(epoch)
         sampler = ShardedBatchSampler(len(self.dataset), self.batch_size, self.seed, epoch, start_batch,
                                       rank, world_size, self.shuffle, self.lengths)
+        loader_seed = torch.Generator().manual_seed(self.seed * 100_003 + epoch + LOADER_SEED_OFFSET)
         return DataLoader(self.dataset, batch_sampler=sampler, collate_fn=self.collate,
-                          num_workers=self.num_workers)
+                          num_workers=self.num_workers, generator=loader_seed)

@@ -5,7 +5,12 @@ Why Accelerate: the same loop runs on a laptop CPU, one GPU, or many nodes
 without a home-made distributed layer. The loop is short enough to read in one
 sitting (nanoGPT's lesson): micro-batches with gradient accumulation, clipping,
 optimizer and schedule step, logging (JSONL, TensorBoard, Rich), validation, and
-atomic checkpoints from which ``resume=True`` continues bit-exactly on CPU.
+atomic checkpoints (``training/checkpoint.py``) from which ``resume=True`` continues
+bit-exactly on CPU, dropout included: every random stream is either restored (torch,
+numpy and Python RNG states, per process) or a pure function of (seed, epoch, index)
+(data order, noise), and callbacks' state (fine-tuning's selection) rides in the
+checkpoint. Ctrl-C stops at the next step boundary with a checkpoint
+(``training/interrupt.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import Any, Protocol, TextIO, cast
 
 import torch
 from accelerate import Accelerator
@@ -26,17 +31,30 @@ from rich.console import Console
 from torch.utils.data import Dataset
 
 from seq2seq_es.errors import CheckpointError, DataError
+from seq2seq_es.files import remove_leftovers
 from seq2seq_es.progress import progress_bar
 from seq2seq_es.training.batches import EpochBatches
 from seq2seq_es.training.checkpoint import (
     TrainState,
     list_checkpoints,
     load_checkpoint,
+    prune,
+    require_checkpoint_support,
     save_checkpoint,
 )
 from seq2seq_es.training.config import EngineConfig, OptimConfig
-from seq2seq_es.training.flops import ModelShape, model_shape, peak_flops, step_flops
+from seq2seq_es.training.flops import (
+    NOT_MEASURED,
+    ModelShape,
+    PeakFlops,
+    mfu_fields,
+    model_shape,
+    resolve_peak,
+    step_flops,
+)
+from seq2seq_es.training.interrupt import StopFlag, TrainingInterrupted, catch_interrupts
 from seq2seq_es.training.optimizers import build_optimizer
+from seq2seq_es.training.run_folder import CHECKPOINTS
 from seq2seq_es.training.schedules import build_scheduler
 from seq2seq_es.training.trackers import Trackers
 
@@ -44,8 +62,20 @@ Batch = dict[str, torch.Tensor]
 Evaluate = Callable[[Any, int], dict[str, float]]  # (unwrapped model, step) → numbers to log
 
 
+class Stateful(Protocol):
+    """A callback's state that must survive a resume (fine-tuning's selection), as JSON data."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
 @dataclass
 class TrainResult:
+    """What a run produced. ``losses``: per-step losses (after a resume, the last ones of the
+    run before it, from the checkpoint, then this invocation's), so a summary's final loss is
+    the same whether or not the run was resumed."""
+
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
     tokens: int = 0
@@ -97,19 +127,26 @@ def _open_metrics(path: Path, resume_step: int) -> TextIO:
 
 def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineConfig, output_dir: str | Path,
           seed: int, description: str = "training", resume: bool = False,
-          evaluate: Evaluate | None = None, should_stop: Callable[[], bool] | None = None) -> TrainResult:
+          evaluate: Evaluate | None = None, should_stop: Callable[[], bool] | None = None,
+          callback_state: Stateful | None = None, identity: dict[str, Any] | None = None) -> TrainResult:
     """Train ``model`` for ``optim.steps`` optimizer steps; see the module docstring.
 
     Each step reads as the list of what happens in it (nanoT5's ``maybe_*`` steps):
     ``train_step``, ``maybe_log``, ``maybe_evaluate``, ``write_record``,
-    ``maybe_checkpoint``. ``evaluate(model, step)`` runs every ``engine.eval_every`` steps on
-    the main process only, with the *unwrapped* model (DDP has no ``generate``), while the
-    other processes wait; ``should_stop()`` (early stopping) is asked there too, and its
-    answer is broadcast so every process stops at the same step.
+    ``maybe_checkpoint``, ``maybe_stop_on_interrupt``. ``evaluate(model, step)`` runs every
+    ``engine.eval_every`` steps on the main process only, with the *unwrapped* model (DDP
+    has no ``generate``), while the other processes wait; ``should_stop()`` (early
+    stopping) is asked there too, and its answer is broadcast so every process stops at
+    the same step. ``callback_state`` is saved in every checkpoint and restored on resume;
+    ``identity`` (the run's resolved config and input fingerprints) is saved too, and a
+    checkpoint of another identity is refused.
     """
     output_dir = Path(output_dir)
-    checkpoints = output_dir / "checkpoints"
+    checkpoints = output_dir / CHECKPOINTS
+    identity = identity or {}
     accelerator = make_accelerator(engine)
+    if engine.checkpoint_every or resume:
+        require_checkpoint_support(accelerator)
     set_seed(seed)
     model_config = model.config
     shape = model_shape(model)
@@ -118,13 +155,19 @@ def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineC
     optimizer = build_optimizer(model, optim)
     scheduler = build_scheduler(optimizer, optim.schedule, optim.warmup_steps, optim.steps, optim.min_lr_ratio)
     model, optimizer = accelerator.prepare(model, optimizer)
-    accelerator.register_for_checkpointing(scheduler)
-    state = start_state(accelerator, checkpoints, resume, model_config)
-
-    peak, peak_source = peak_flops() if engine.measure_mfu else (0.0, "not measured")
     main = accelerator.is_main_process
-    output_dir.mkdir(parents=True, exist_ok=True)
-    result = TrainResult()
+    if main:
+        tidy(output_dir, engine.keep_checkpoints)
+    accelerator.wait_for_everyone()
+    parts = Parts(accelerator, model, optimizer, scheduler, model_config, identity, checkpoints)
+    state = start_state(parts, resume, optim.steps)
+    if callback_state is not None and state.extra:
+        callback_state.load_state_dict(state.extra)
+    peak = resolve_peak(engine, processes=accelerator.num_processes) if main else NOT_MEASURED
+    accelerator.wait_for_everyone()
+    if main and engine.measure_mfu:
+        Console(stderr=True).print(f"[dim]{peak.describe()}[/]", highlight=False)
+    result = TrainResult(losses=list(state.recent_losses))
     stream = micro_batches(batches, state, accelerator.process_index, accelerator.num_processes)
     model.train()
     with contextlib.ExitStack() as stack:
@@ -132,12 +175,14 @@ def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineC
         trackers = Trackers(output_dir, state.step, engine.tensorboard, engine.trackio) if main else None
         if trackers is not None:
             stack.callback(trackers.close)
+        interrupts = stack.enter_context(catch_interrupts(announce=main))
         bar = stack.enter_context(progress_bar()) if main else None
         task = bar.add_task(description, total=optim.steps, completed=state.step, status="") if bar else None
         meter = Throughput(shape, accelerator.num_processes, peak)
         start_time = time.perf_counter()
-        while state.step < optim.steps:
+        while state.step < optim.steps and not state.stopped_early:
             loss_value, grad_norm = train_step(accelerator, model, optimizer, scheduler, stream, state, optim, meter)
+            state.add_loss(loss_value)
             result.losses.append(loss_value)
             record = maybe_log(state.step, optim.steps, engine, loss_value, float(scheduler.get_last_lr()[0]),
                                grad_norm, meter, result)
@@ -145,36 +190,64 @@ def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineC
             if evaluated:
                 result.last_eval = numbers
                 record = {"step": state.step, **record, **numbers}
+            state.stopped_early = stop
+            state.planned_steps = optim.steps
+            if callback_state is not None:
+                state.extra = callback_state.state_dict()
             write_record(log, trackers, record, state.step)
-            maybe_checkpoint(accelerator, checkpoints, state, model_config, engine, final=state.step == optim.steps)
+            saved = maybe_checkpoint(parts, state, engine, final=state.step == optim.steps or stop)
             if bar is not None and task is not None:
                 bar.update(task, completed=state.step, status=f"loss {loss_value:.3f}")
             if stop:
                 accelerator.print(f"early stop at step {state.step}")
-                if engine.checkpoint_every and state.step % engine.checkpoint_every:
-                    save_checkpoint(accelerator, checkpoints, state, model_config, engine.keep_checkpoints)
-                break
+            maybe_stop_on_interrupt(parts, state, engine, interrupts, saved)
         result.seconds = time.perf_counter() - start_time
     result.final_state = state
     result.model = accelerator.unwrap_model(model)
     result.state_dict = accelerator.get_state_dict(model) if accelerator.num_processes > 1 else None
     result.is_main_process = main
     accelerator.wait_for_everyone()
-    if main:
-        Console().print(f"[dim]MFU peak: {peak / 1e9:.1f} GFLOP/s ({peak_source})[/]" if peak else "")
     return result
 
 
-def start_state(accelerator: Accelerator, checkpoints: Path, resume: bool, model_config: Any) -> TrainState:
+@dataclass(frozen=True)
+class Parts:
+    """What a checkpoint saves and restores, gathered once so the loop's steps stay short."""
+
+    accelerator: Accelerator
+    model: Any
+    optimizer: Any
+    scheduler: Any
+    model_config: Any
+    identity: dict[str, Any]
+    root: Path
+
+    def save(self, state: TrainState, keep: int) -> Path:
+        return save_checkpoint(self.accelerator, self.root, state, self.model, self.optimizer, self.scheduler,
+                               self.model_config, self.identity, keep)
+
+
+def tidy(output_dir: Path, keep: int) -> None:
+    """Before a run starts in its (claimed) folder: remove what killed writers left, prune checkpoints."""
+    for folder in (output_dir, output_dir / CHECKPOINTS, output_dir / "data"):
+        remove_leftovers(folder)
+    prune(output_dir / CHECKPOINTS, keep)
+
+
+def start_state(parts: Parts, resume: bool, planned_steps: int) -> TrainState:
     """Step 0, or the last checkpoint's state when resuming; refuse to train over a run's checkpoints."""
-    existing = list_checkpoints(checkpoints)
+    existing = list_checkpoints(parts.root)
     if existing and not resume:
-        raise CheckpointError(f"{checkpoints} already holds checkpoints. Pass --resume to continue that run, "
+        raise CheckpointError(f"{parts.root} already holds checkpoints. Pass --resume to continue that run, "
                               "or choose a new output_dir.")
-    if not (resume and existing):
-        return TrainState()
-    state = load_checkpoint(accelerator, existing[-1], model_config)
-    accelerator.print(f"resuming from {existing[-1]} (step {state.step})")
+    if not resume:
+        return TrainState(planned_steps=planned_steps)
+    if not existing:
+        raise CheckpointError(f"Nothing to resume: {parts.root} holds no checkpoint. Start the run without "
+                              "--resume.")
+    state = load_checkpoint(parts.accelerator, existing[-1], parts.model, parts.optimizer, parts.scheduler,
+                            parts.model_config, parts.identity)
+    parts.accelerator.print(f"resuming from {existing[-1]} (step {state.step})")
     return state
 
 
@@ -184,7 +257,7 @@ class Throughput:
 
     shape: ModelShape
     processes: int
-    peak: float
+    peak: PeakFlops
     start: float = field(default_factory=time.perf_counter)
     tokens: int = 0
     flops: float = 0.0
@@ -199,7 +272,7 @@ class Throughput:
         elapsed = max(now - self.start, 1e-9)
         achieved = self.flops / elapsed
         numbers = {"tokens_per_s": self.tokens / elapsed, "tflops": achieved / 1e12,
-                   "mfu": achieved / self.peak if self.peak else None, "tokens": self.tokens}
+                   **mfu_fields(achieved, self.peak), "tokens": self.tokens}
         self.start, self.tokens, self.flops = now, 0, 0.0
         return numbers
 
@@ -270,11 +343,28 @@ def write_record(log: TextIO | None, trackers: Trackers | None, record: dict[str
         trackers.log(record, step)
 
 
-def maybe_checkpoint(accelerator: Accelerator, checkpoints: Path, state: TrainState, model_config: Any,
-                     engine: EngineConfig, final: bool) -> None:
-    """Every ``checkpoint_every`` steps and at the last step (when checkpointing is on)."""
+def maybe_checkpoint(parts: Parts, state: TrainState, engine: EngineConfig, final: bool) -> bool:
+    """Every ``checkpoint_every`` steps and at the last one (early stop included), when checkpointing is on."""
     if engine.checkpoint_every and (state.step % engine.checkpoint_every == 0 or final):
-        save_checkpoint(accelerator, checkpoints, state, model_config, engine.keep_checkpoints)
+        parts.save(state, engine.keep_checkpoints)
+        return True
+    return False
+
+
+def maybe_stop_on_interrupt(parts: Parts, state: TrainState, engine: EngineConfig, interrupts: StopFlag,
+                            saved: bool) -> None:
+    """After Ctrl-C (on any process): checkpoint this step unless just done, then raise ``TrainingInterrupted``."""
+    accelerator = parts.accelerator
+    requested = interrupts.requested
+    if accelerator.num_processes > 1:
+        flag = torch.tensor([float(requested)], device=accelerator.device)
+        requested = bool(accelerator.reduce(flag, reduction="sum").item() > 0)
+    if not requested:
+        return
+    path = parts.root / f"step-{state.step:08d}"
+    if not saved:
+        path = parts.save(state, engine.keep_checkpoints)
+    raise TrainingInterrupted(state.step, path)
 
 
 def _batch_cost(shape: ModelShape, batch: Batch) -> tuple[int, float]:
