@@ -97,7 +97,7 @@ def render_page(tasks: list[PageTask], models: list[str], limits: ServeLimits) -
       <details>
         <summary>Decodificación</summary>
         <label for="num-beams">Haces (beams)</label>
-        <input id="num-beams" type="number" min="1" max="8" placeholder="del modelo">
+        <input id="num-beams" type="number" min="1" max="{limits.max_num_beams}" placeholder="del modelo">
         <label for="max-new-tokens">Máximo de tokens nuevos</label>
         <input id="max-new-tokens" type="number" min="1" max="{limits.max_new_tokens}" placeholder="del modelo">
       </details>
