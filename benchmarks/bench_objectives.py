@@ -17,6 +17,7 @@ Numbers are printed; copy them into benchmarks/RESULTS.md (## objectives).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
 import itertools
 import json
@@ -34,10 +35,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "objectives"))
 
 import reference_noise  # noqa: E402  (the per-token references live with the tests)
+from noise_statistics import TABLE, table_statistics, touching_masks  # noqa: E402
 from reference_fairseq import FairseqNoise, NumpyDraws  # noqa: E402
 
 from seq2seq_es.models.presets import build_model  # noqa: E402
-from seq2seq_es.objectives.bart_denoising import BartDenoisingCollator, BartNoiseSettings  # noqa: E402
+from seq2seq_es.objectives.bart_denoising import (  # noqa: E402
+    NOISE_FUNCTIONS,
+    BartDenoisingCollator,
+    BartNoiseSettings,
+)
 from seq2seq_es.objectives.packing import pack_blocks  # noqa: E402
 from seq2seq_es.objectives.sentence_split import sentence_spans, split_sentences  # noqa: E402
 from seq2seq_es.objectives.span_corruption import SpanCorruptionCollator, t5_sentinel_ids  # noqa: E402
@@ -144,6 +150,26 @@ def training_step_seconds(tokenizer: Any, batch: dict[str, torch.Tensor], steps:
     return statistics.median(times), statistics.median(cpu_times)
 
 
+def noise_table(tables: TokenTables, blocks: list[np.ndarray], mask_id: int) -> dict[str, dict[str, float]]:
+    """Issue 23's statistics of both BART noises (defaults) on ``blocks``, plus touching ``<mask>``
+    pairs and how often a block's first token is masked (sentence permutation off for that one)."""
+    marked_id = len(tables.special)  # an id outside the vocabulary marks the random replacements
+    marked = dataclasses.replace(tables, random_ids=np.array([marked_id]))
+    table: dict[str, dict[str, float]] = {}
+    for kind, noise in NOISE_FUNCTIONS.items():
+        settings = BartNoiseSettings(noise=kind)
+        outputs = [noise(b, marked, settings, mask_id, np.random.default_rng([0, 0, i])) for i, b in enumerate(blocks)]
+        row = {name: float(values.mean()) for name, values in table_statistics(blocks, outputs, mask_id,
+                                                                                marked_id).items()}
+        row["examples with <mask><mask>"] = touching_masks(outputs, mask_id)
+        unpermuted = dataclasses.replace(settings, permute_sentence_ratio=0.0)
+        row["first token masked"] = float(np.mean([
+            noise(b, marked, unpermuted, mask_id, np.random.default_rng([0, 0, i]))[0] != b[0]
+            for i, b in enumerate(blocks)]))
+        table[kind] = row
+    return table
+
+
 def ud_scores(path: Path, tokenizer: Any, tables: TokenTables) -> dict[str, float]:
     rows = [json.loads(line) for line in path.open(encoding="utf-8")]
     found = correct = gold_total = agree = 0
@@ -174,10 +200,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="minimum timing per collator")
     parser.add_argument("--steps", type=int, default=10, help="timed training steps")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--stat-blocks", type=int, default=2000, help="blocks for the noise statistics")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.quick:
-        args.documents, args.seconds, args.steps, args.vocab_size = 150, 0.5, 2, 2000
+        args.documents, args.seconds, args.steps, args.vocab_size, args.stat_blocks = 150, 0.5, 2, 2000, 100
     torch.set_num_threads(args.threads)
 
     texts = load_texts(args.data / "pretrain" / "sample.jsonl.gz", args.documents)
@@ -223,6 +250,13 @@ def main() -> None:
         share_cpu = results[name]["collator"]["cpu_ms_per_batch"] / 1000 / step_cpu
         print(f"  {name} collator = {share:.2%} of a step by wall time, {share_cpu:.2%} by CPU time (target < 5%)")
         results["train_step"][f"{name}_share"], results["train_step"][f"{name}_share_cpu"] = share, share_cpu
+
+    stats_blocks = bart_blocks[: args.stat_blocks]
+    table = noise_table(bart.tables, stats_blocks, bart.mask_id)
+    print(f"BART noise statistics on {len(stats_blocks)} blocks of {args.seq_len - 2} tokens (defaults):")
+    for name in [*TABLE, "examples with <mask><mask>", "first token masked"]:
+        print(f"  {name:30s} " + "  ".join(f"{kind} {row[name]:7.3f}" for kind, row in table.items()))
+    results["noise_statistics"] = table
 
     ud = args.data / "ud" / "es_gsd_test_groups.jsonl"
     if ud.is_file():

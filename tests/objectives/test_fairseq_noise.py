@@ -14,6 +14,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from noise_statistics import table_statistics
 from reference_fairseq import FairseqNoise, NumpyDraws, TorchDraws
 from scipy import stats
 
@@ -140,17 +141,6 @@ def real_blocks(shared_data: Path) -> tuple[TokenTables, list[np.ndarray]]:
     return TokenTables.from_tokenizer(tokenizer), blocks
 
 
-def table_statistics(outputs: list[np.ndarray], marked: int) -> dict[str, np.ndarray]:
-    """Per example: the issue's five statistics (random replacements carry the id ``marked``)."""
-    masks = np.array([np.count_nonzero(o == MASK) for o in outputs], dtype=float)
-    randoms = np.array([np.count_nonzero(o == marked) for o in outputs], dtype=float)
-    length = np.array([len(o) for o in outputs], dtype=float)
-    masked = BODY - (length - masks - randoms)  # tokens of the block that are gone or replaced
-    return {"share of tokens masked": masked / BODY, "<mask> tokens per example": masks,
-            "mean masked span (tokens)": masked / (masks + randoms), "output / input length": length / BODY,
-            "random share of replacements": randoms / (masks + randoms)}
-
-
 def test_statistics_match_fairseqs_own_random_draws(real_blocks: tuple[TokenTables, list[np.ndarray]]) -> None:
     """The defaults (mask 0.3, Poisson 3, replace_length 1, random 0.1, permutation 1) on 2,000 blocks:
     ours (per-example numpy seeds) and the fairseq port drawing from torch's generator, as fairseq
@@ -165,7 +155,7 @@ def test_statistics_match_fairseqs_own_random_draws(real_blocks: tuple[TokenTabl
     theirs = [np.asarray(port(b.tolist())) for b in blocks]
     variant = [bart_noise(b, marked, dataclasses.replace(noise, noise="exact-ratio"), MASK,
                           np.random.default_rng([0, 0, i])) for i, b in enumerate(blocks)]
-    a, b, c = (table_statistics(x, marked_id) for x in (ours, theirs, variant))
+    a, b, c = (table_statistics(blocks, x, MASK, marked_id) for x in (ours, theirs, variant))
     for name in a:
         error = math.sqrt(a[name].var() / BLOCKS + b[name].var() / BLOCKS)
         print(f"{name}: ours {a[name].mean():.4f} fairseq {b[name].mean():.4f} ± {error:.4f} "
