@@ -20,6 +20,9 @@ from tests.conftest import spanish_like_text, write_jsonl
 from seq2seq_es.humaneval.config import CreateConfig
 from seq2seq_es.humaneval.study import Study, create_study
 
+_SCRIPT = Path(sys.executable).with_name("seq2seq-es")  # the console script users run
+CLI = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "seq2seq_es.cli"]
+
 
 def perturb(text: str, rng: random.Random, changes: int) -> str:
     words = text.split()
@@ -75,10 +78,9 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServerProcess:
-        code = ("from seq2seq_es.commands.humaneval import serve; from seq2seq_es.humaneval.config import ServeConfig; "
-                f"serve(ServeConfig(study={str(self.study)!r}, port={self.port}))")
-        self.process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.process = subprocess.Popen([*CLI, "humaneval", "serve", str(self.study), f"port={self.port}"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        env={**os.environ, "PYTHONUNBUFFERED": "1"})
         import httpx
 
         deadline = time.monotonic() + 30

@@ -109,15 +109,21 @@ def show_export(result: dict[str, Any], console: Console) -> None:
                   f"{result['outputs']} outputs → {Path(result['output_dir']) / 'outputs.csv'}")
 
 
+STUDY_HELP = "The study folder (or study=DIR), then key=value overrides."
+
 COMMANDS: list[Command] = [
     Command("humaneval create", "Make a blind, randomized human-evaluation study from two or more "
                                 "predictions.jsonl files (same ids).",
-            CreateConfig, create, show_create, output_dir=no_output_dir),
+            CreateConfig, create, show_create, output_dir=no_output_dir, positional="predictions",
+            positional_help="The predictions.jsonl files (or predictions=[a,b]), then key=value overrides."),
     Command("humaneval serve", "Serve a study's annotation web app (FastAPI, ratings in SQLite).",
-            ServeConfig, serve, show_nothing, output_dir=no_output_dir),
+            ServeConfig, serve, show_nothing, output_dir=no_output_dir, positional="study",
+            positional_help=STUDY_HELP),
     Command("humaneval analyze", "Scores with bootstrap intervals, sign tests, Krippendorff's alpha, "
                                  "Cohen's kappa, consistency, metric correlations → report.md.",
-            AnalyzeConfig, analyze, show_analyze, output_dir=lambda c: c.resolved_output_dir()),
+            AnalyzeConfig, analyze, show_analyze, output_dir=lambda c: c.resolved_output_dir(), positional="study",
+            positional_help=STUDY_HELP),
     Command("humaneval export", "Export a study's ratings (unblinded) and outputs as CSV.",
-            ExportConfig, export, show_export, output_dir=lambda c: c.resolved_output_dir()),
+            ExportConfig, export, show_export, output_dir=lambda c: c.resolved_output_dir(), positional="study",
+            positional_help=STUDY_HELP),
 ]
