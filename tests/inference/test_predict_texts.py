@@ -1,0 +1,195 @@
+"""``predict`` on the user's own texts: reading inputs, batching, output order, resuming."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from spanish_inputs import spanish_sentences
+
+from seq2seq_es.errors import ConfigError, DataError
+from seq2seq_es.inference.config import GenerationOptions, TextPredictConfig
+from seq2seq_es.inference.engines import Engine, TransformersEngine, load_engine
+from seq2seq_es.inference.generate import generate
+from seq2seq_es.inference.predict_texts import partial_path, predict_texts
+from seq2seq_es.inference.text_inputs import read_inputs
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    return path
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+# --- reading inputs -------------------------------------------------------------------------
+
+def test_plain_text_is_one_input_a_line_with_line_numbers_as_ids(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.txt", "\ufeffel niño come\n\n  \nla casa {grande}\r\n¿dónde está?")
+    assert [(i.id, i.text) for i in read_inputs(str(path))] == [
+        (1, "el niño come"), (4, "la casa {grande}"), (5, "¿dónde está?")]
+
+
+def test_jsonl_takes_text_then_source_or_input_key_and_the_records_id(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.jsonl", '{"id": "a", "text": "uno"}\n\n{"source": "dos", "x": 1}\n')
+    assert [(i.id, i.text) for i in read_inputs(str(path))] == [("a", "uno"), (3, "dos")]
+    keyed = write(tmp_path / "keyed.jsonl", '{"id": 7, "pregunta": "¿qué?", "text": "no"}\n')
+    assert [(i.id, i.text) for i in read_inputs(str(keyed), input_key="pregunta")] == [(7, "¿qué?")]
+    packed = tmp_path / "in.jsonl.gz"
+    packed.write_bytes(gzip.compress(b'{"text": "tres"}\n'))
+    assert [i.text for i in read_inputs(str(packed))] == ["tres"]
+
+
+def test_stdin_is_read_as_jsonl_when_it_starts_with_an_object() -> None:
+    as_jsonl = read_inputs("-", stdin=io.BytesIO(b'\n{"text": "hola"}\n'))
+    as_text = read_inputs("-", stdin=io.BytesIO(b"hola\nadios\n"))
+    assert [i.text for i in as_jsonl] == ["hola"] and [i.text for i in as_text] == ["hola", "adios"]
+
+
+@pytest.mark.parametrize(("name", "content", "options", "message"), [
+    ("bad.jsonl", '{"text": "ok"}\n{"text": \n', {}, "bad.jsonl:2: not valid JSON"),
+    ("list.jsonl", '["text"]\n', {}, "list.jsonl:1: expected a JSON object"),
+    ("nokey.jsonl", '{"text": "ok"}\n{"body": "x"}\n', {}, "nokey.jsonl:2: no 'text' or 'source' field"),
+    ("key.jsonl", '{"text": "ok"}\n', {"input_key": "q"}, "key.jsonl:1: no field 'q'"),
+    ("number.jsonl", '{"text": 5}\n', {}, "number.jsonl:1: the text must be a string"),
+    ("empty.jsonl", '{"text": "  "}\n', {}, "empty.jsonl:1: the text is empty"),
+    ("dup.jsonl", '{"id": 1, "text": "a"}\n{"id": 1, "text": "b"}\n', {}, "dup.jsonl:2: id 1 was already used on line 1"),
+    ("latin.txt", b"bien\n" + "ni\u00f1o\n".encode("latin-1"), {}, "latin.txt:2: not UTF-8"),
+    ("blank.txt", "\n  \n", {}, "no input text found"),
+    ("key.txt", "hola\n", {"input_key": "text"}, "applies to JSONL input"),
+])
+def test_bad_inputs_name_the_file_and_line(tmp_path: Path, name: str, content: str | bytes,
+                                           options: dict[str, str], message: str) -> None:
+    with pytest.raises(DataError, match=re.escape(message)):
+        read_inputs(str(write(tmp_path / name, content)), **options)  # type: ignore[arg-type]
+
+
+def test_missing_file_is_a_data_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="file not found"):
+        read_inputs(str(tmp_path / "nope.txt"))
+
+
+# --- predicting -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def engine(tiny_bart_folder: Path) -> TransformersEngine:
+    runner = load_engine(tiny_bart_folder)
+    assert isinstance(runner, TransformersEngine)
+    return runner
+
+
+def config(tmp_path: Path, model: Path, **values: Any) -> TextPredictConfig:
+    return TextPredictConfig.model_validate({"model": str(model), "progress": False,
+                                             "generation": {"max_new_tokens": 6}} | values)
+
+
+TEXTS = spanish_sentences(11, seed=31)
+
+
+def test_outputs_are_in_input_order_and_equal_length_sorted_generate(engine: TransformersEngine,
+                                                                     tiny_bart_folder: Path, tmp_path: Path) -> None:
+    source = write(tmp_path / "in.txt", "\n".join(TEXTS) + "\n")
+    output = tmp_path / "out" / "predictions.jsonl"
+    summary = predict_texts(config(tmp_path, tiny_bart_folder, input=str(source), output=str(output),
+                                   batch_size=4, generation={"max_new_tokens": 6, "num_beams": 2}), engine)
+    records = read_records(output)
+    assert [(r["id"], r["input"]) for r in records] == [(i + 1, text) for i, text in enumerate(TEXTS)]
+    # the lead's batched generate (also length-sorted, batch 4) is the reference
+    expected = generate(engine.model, engine.tokenizer, TEXTS, engine.max_source_length, 6, 2, 4)
+    assert [r["output"] for r in records] == expected
+    assert set(records[0]) == {"id", "input", "output"}
+    assert summary["written"] == len(TEXTS) and summary["generated_tokens"] > 0
+    assert not partial_path(output).exists()
+
+
+def test_scores_add_log_probability_and_token_count(engine: TransformersEngine, tiny_bart_folder: Path,
+                                                    tmp_path: Path) -> None:
+    source = write(tmp_path / "in.jsonl", "".join(json.dumps({"id": f"x{i}", "text": t}) + "\n"
+                                                  for i, t in enumerate(TEXTS[:3])))
+    output = tmp_path / "scored.jsonl"
+    predict_texts(config(tmp_path, tiny_bart_folder, input=str(source), output=str(output), scores=True), engine)
+    records = read_records(output)
+    alone = engine.generate(TEXTS[:3], GenerationOptions(max_new_tokens=6, output_scores=True))
+    assert [r["id"] for r in records] == ["x0", "x1", "x2"]
+    assert [r["score"] for r in records] == pytest.approx([a["score"] for a in alone], abs=1e-4)
+    assert [r["tokens"] for r in records] == [a["tokens"] for a in alone]
+
+
+def test_stdin_to_stdout(engine: TransformersEngine, tiny_bart_folder: Path, tmp_path: Path) -> None:
+    out = io.StringIO()
+    predict_texts(config(tmp_path, tiny_bart_folder, input="-"), engine,
+                  stdin=io.BytesIO("\n".join(TEXTS[:2]).encode()), stdout=out)
+    assert [json.loads(line)["input"] for line in out.getvalue().splitlines()] == TEXTS[:2]
+
+
+class Interrupted(Exception):
+    pass
+
+
+class CountingEngine:
+    """A real engine that records what it decodes and can stop the run after some calls."""
+
+    def __init__(self, engine: Engine, fail_after_calls: int | None = None) -> None:
+        self.engine, self.fail_after_calls = engine, fail_after_calls
+        self.name, self.tokenizer, self.max_source_length = engine.name, engine.tokenizer, engine.max_source_length
+        self.decoded: list[str] = []
+
+    def generate(self, texts: Sequence[str], options: GenerationOptions) -> list[dict[str, Any]]:
+        if self.fail_after_calls is not None and self.fail_after_calls == 0:
+            raise Interrupted("killed")
+        if self.fail_after_calls is not None:
+            self.fail_after_calls -= 1
+        self.decoded.extend(texts)
+        return self.engine.generate(texts, options)
+
+
+def test_resume_continues_after_the_last_written_id_without_duplicates(engine: TransformersEngine,
+                                                                        tiny_bart_folder: Path,
+                                                                        tmp_path: Path) -> None:
+    source = write(tmp_path / "in.txt", "\n".join(TEXTS) + "\n")
+    output = tmp_path / "predictions.jsonl"
+    settings = {"input": str(source), "output": str(output), "batch_size": 2, "sort_window": 4}
+    with pytest.raises(Interrupted):  # windows of 4: two written, the third interrupted
+        predict_texts(config(tmp_path, tiny_bart_folder, **settings), CountingEngine(engine, fail_after_calls=5))
+    assert not output.exists()
+    partial = partial_path(output)
+    assert [r["id"] for r in read_records(partial)] == list(range(1, 9))
+    with open(partial, "a", encoding="utf-8") as handle:
+        handle.write('{"id": 9, "input": "cut by the cr')  # a line a crash cut short
+    resumed = CountingEngine(engine)
+    summary = predict_texts(config(tmp_path, tiny_bart_folder, resume=True, **settings), resumed)
+    assert sorted(resumed.decoded) == sorted(TEXTS[8:])  # only what was missing
+    assert summary["resumed_after"] == 8 and summary["written"] == 3
+    records = read_records(output)
+    fresh = tmp_path / "fresh.jsonl"
+    predict_texts(config(tmp_path, tiny_bart_folder, **settings | {"output": str(fresh)}), engine)
+    assert records == read_records(fresh)
+    again = CountingEngine(engine)
+    assert predict_texts(config(tmp_path, tiny_bart_folder, resume=True, **settings), again)["written"] == 0
+    assert again.decoded == [] and read_records(output) == records
+
+
+def test_resume_refuses_a_partial_output_of_other_inputs(engine: TransformersEngine, tiny_bart_folder: Path,
+                                                         tmp_path: Path) -> None:
+    source = write(tmp_path / "in.txt", "\n".join(TEXTS) + "\n")
+    output = tmp_path / "predictions.jsonl"
+    write(partial_path(output), json.dumps({"id": 1, "input": "otra cosa", "output": "x"}) + "\n")
+    with pytest.raises(DataError, match=re.escape("predictions.jsonl.partial:1: record id 1 does not match")):
+        predict_texts(config(tmp_path, tiny_bart_folder, input=str(source), output=str(output), resume=True),
+                      engine)
+    with pytest.raises(ConfigError, match="resume=true needs output=FILE"):
+        predict_texts(config(tmp_path, tiny_bart_folder, input=str(source), resume=True), engine)
+
+
+def test_a_bad_input_fails_before_the_model_loads(tmp_path: Path) -> None:
+    source = write(tmp_path / "in.jsonl", '{"text": "ok"}\n{"txt": "x"}\n')
+    with pytest.raises(DataError, match=re.escape("in.jsonl:2")):
+        predict_texts(config(tmp_path, tmp_path / "no-model-here", input=str(source)))
