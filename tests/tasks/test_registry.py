@@ -68,7 +68,7 @@ def test_unknown_task_and_bad_yaml(tmp_path: Path) -> None:
 
 
 def test_missing_local_file_names_data_dir(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="--data-dir"):
+    with pytest.raises(DataError, match="as data_dir=FOLDER"):  # a key: there is no --data-dir flag
         load_examples(get_task("squad-es-qa"), tmp_path, "train")
 
 

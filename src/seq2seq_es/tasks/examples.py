@@ -82,7 +82,7 @@ def _local_records(task: TaskSpec, data_dir: Path, split: str) -> Iterator[tuple
     path = data_dir / relative
     if not path.is_file():
         raise DataError(f"Task {task.name!r}: data file {path} not found. Pass the folder that holds "
-                        f"{relative} with --data-dir (default ../shared/data).")
+                        f"{relative} as data_dir=FOLDER (default ../shared/data).")
     for line_no, record in enumerate(iter_jsonl(path), start=1):
         key = str(record.get(task.id_field, line_no)) if task.id_field else str(line_no)
         if source.file and (split == "validation") != in_validation(key, source.validation_percent):
@@ -114,7 +114,7 @@ def _hub_records(task: TaskSpec, data_dir: Path, split: str) -> Iterator[tuple[s
             f"Task {task.name!r} needs the Hugging Face data set {where}, which could not be loaded "
             f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}). To run offline, export "
             f"the split as JSONL to {export} (one record per line, the data set's own fields) and pass "
-            f"--data-dir {data_dir}."
+            f"data_dir={data_dir}."
         ) from None
     for index, record in enumerate(dataset):
         yield f"{where}[{index}]", dict(record)

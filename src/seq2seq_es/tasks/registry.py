@@ -6,11 +6,11 @@ lines (or a YAML file: ``--task my_task.yaml``), not a new class.
 
 Two kinds of source:
 
-* ``local``: JSONL(.gz) files under a data folder (``--data-dir``, default
+* ``local``: JSONL(.gz) files under a data folder (the ``data_dir`` key, default
   ``../shared/data``), read offline; a single file can be split deterministically by
   a hash of the example id.
 * ``hub``: a Hugging Face data set id, config and split names, as the paper used. An
-  export of each split to ``<data-dir>/<task name>/<split>.jsonl`` is used instead
+  export of each split to ``<data_dir>/<task name>/<split>.jsonl`` is used instead
   when present, so every hub task also runs offline.
 """
 
