@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from safetensors import SafetensorError
 from transformers import (
     AutoConfig,
     AutoModelForSeq2SeqLM,
@@ -130,7 +131,7 @@ def load_seq2seq(name_or_path: str | Path, tokenizer: str | Path | None = None) 
     tok = load_tokenizer(tokenizer if tokenizer is not None else name)
     try:
         model = AutoModelForSeq2SeqLM.from_pretrained(name)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SafetensorError) as exc:  # SafetensorError: a truncated weights file
         if Path(name).is_dir():
             raise CheckpointError(f"{name}: the weights cannot be loaded ({exc}). The folder may be partial; "
                                   "save it again with `save_pretrained`.") from exc
