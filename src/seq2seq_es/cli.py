@@ -109,6 +109,7 @@ def execute(command: Command, config_file: Path | None, overrides: list[str], de
     if not debug:
         _quiet_libraries()
     folder: Path | None = None
+    recorded = created = False
     try:
         config = load_config(command.schema, config_file, overrides)
         folder = command.output_dir(config)
@@ -118,10 +119,25 @@ def execute(command: Command, config_file: Path | None, overrides: list[str], de
         if claim is not None and claim.done:
             return
         if folder is not None and is_main_process():
-            from seq2seq_es.run_record import write_run_record
+            from seq2seq_es.run_record import is_empty, write_run_record
 
+            created = not folder.exists()
+            recorded = created or is_empty(folder)
             write_run_record(folder, config, command.name, {"inputs": claim.inputs} if claim and claim.inputs else None)
         result = command.run(config)
+    except (Seq2SeqEsError, OSError, KeyboardInterrupt):
+        if recorded and folder is not None:
+            from seq2seq_es.run_record import discard_record
+
+            discard_record(folder, created)
+        _report_failure(command, folder, debug)
+    command.show(result, console)
+
+
+def _report_failure(command: Command, folder: Path | None, debug: bool) -> None:
+    """Called in an ``except`` block: print the error as one paragraph and exit, or re-raise."""
+    try:
+        raise
     except Seq2SeqEsError as exc:
         if debug:
             raise
@@ -140,10 +156,10 @@ def execute(command: Command, config_file: Path | None, overrides: list[str], de
     except KeyboardInterrupt:
         if debug:
             raise
-        error_console.print("[bold red]stopped:[/] interrupted (Ctrl-C) before training started or while it "
-                            "was saving; no checkpoint was written by this invocation.", highlight=False)
+        error_console.print("[bold red]stopped:[/] interrupted (Ctrl-C). What was being written was discarded; "
+                            "a training run continues from its last complete checkpoint with --resume.",
+                            highlight=False)
         raise typer.Exit(code=130) from None
-    command.show(result, console)
 
 
 # Errors of the file system a user can fix: disk full, file size limit, quota, permissions, read-only.

@@ -264,3 +264,20 @@ def claim_folder(folder: str | Path, command: str, config: BaseModel, volatile: 
 def _comparable(saved: Mapping[str, str], current: Mapping[str, str]) -> dict[str, str]:
     """Saved input fingerprints (a record from before fingerprints were kept compares as unchanged)."""
     return dict(saved) if saved else dict(current)
+
+
+def discard_record(folder: str | Path, created: bool) -> None:
+    """Undo ``write_run_record`` of a run that failed before writing anything else.
+
+    Why: a record left by a run that never started (a missing model, a bad data file)
+    would make the folder look like that run's, and the corrected command would be
+    refused. A folder that holds anything besides the record is a run's and is kept.
+    """
+    folder = Path(folder)
+    if not folder.is_dir() or any(p.name not in RECORD_FILES for p in folder.iterdir()
+                                  if not (p.name.startswith(".") and p.name.endswith((".tmp", ".old")))):
+        return
+    for name in RECORD_FILES:
+        (folder / name).unlink(missing_ok=True)
+    if created and not any(folder.iterdir()):
+        folder.rmdir()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ from rich.console import Console
 
 from seq2seq_es.commands.base import Command
 from seq2seq_es.corpus.config import CorpusConfig
+from seq2seq_es.errors import DataError
 from seq2seq_es.run_record import Claim, claim_folder, file_fingerprints
 
 # How the stages run, not what they produce: may differ between a run and its continuation.
@@ -25,8 +27,28 @@ def prepare_output(config: CorpusConfig) -> Claim:
     """A rerun continues the run in its folder (finished tasks are skipped), so the folder
     must hold nothing, or a corpus run of the same settings and the same input files:
     otherwise the finished tasks of another run would be reused as this one's."""
+    for source in config.resolved_sources():
+        require_text(Path(source.path))
     inputs = file_fingerprints({f"source.{i}": source.path for i, source in enumerate(config.resolved_sources())})
     return claim_folder(config.output_dir, "corpus", config, VOLATILE, inputs)
+
+
+def require_text(path: Path) -> None:
+    """Refuse an input whose files are all empty (or blank), before the pipeline splits it into pieces."""
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else []
+    if not files or any(_has_text(file) for file in files if not file.name.startswith(".")):
+        return  # missing paths and Hub ids are the readers' to report
+    raise DataError(f"{path}: the input is empty ({'every file under it is' if path.is_dir() else 'the file is'} "
+                    "empty or blank), so there is no text to clean. Point `input` (or `sources`) at the raw text.")
+
+
+def _has_text(file: Path, probe: int = 1 << 16) -> bool:
+    try:
+        with gzip.open(file, "rb") if file.name.endswith(".gz") else open(file, "rb") as handle:
+            head = handle.read(probe)
+    except (OSError, EOFError):
+        return True  # unreadable: the readers say which line and why
+    return bool(head.strip()) or len(head) == probe
 
 
 def show(result: dict[str, Any], console: Console) -> None:
