@@ -12,7 +12,7 @@ from seq2seq_es.corpus.text_files import iter_texts_interleaved
 from seq2seq_es.files import write_json
 from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
 from seq2seq_es.tokenizer.config import TokenizerConfig
-from seq2seq_es.tokenizer.sampling import TrainingSample
+from seq2seq_es.tokenizer.sampling import TextTooLong, TrainingSample, too_long_error
 from seq2seq_es.tokenizer.save import save_tokenizer
 from seq2seq_es.tokenizer.unigram import train_unigram
 
@@ -23,10 +23,13 @@ def run_tokenizer(config: TokenizerConfig) -> dict[str, Any]:
     """Train the configured kind of tokenizer, save it to ``output_dir``, return its summary."""
     sample = TrainingSample(iter_texts_interleaved(config.input, config.text_key), config.max_chars, config.normalization)
     start = time.perf_counter()
-    if config.kind == "bpe":
-        tokenizer = train_byte_level_bpe(sample, config.vocab_size, config.min_frequency)
-    else:
-        tokenizer = train_unigram(sample, config.vocab_size, config.extra_ids, config.character_coverage)
+    try:
+        if config.kind == "bpe":
+            tokenizer = train_byte_level_bpe(sample, config.vocab_size, config.min_frequency)
+        else:
+            tokenizer = train_unigram(sample, config.vocab_size, config.extra_ids, config.character_coverage)
+    except TextTooLong as exc:
+        raise too_long_error(exc, config.input, config.text_key) from None
     seconds = time.perf_counter() - start
     save_tokenizer(tokenizer, config.output_dir)
     summary = {"kind": KIND_NAMES[config.kind], "vocab_size": len(tokenizer), "requested_vocab_size": config.vocab_size,
