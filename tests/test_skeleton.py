@@ -77,3 +77,21 @@ def test_demo_on_shared_data_short(shared_data: Path, tmp_path: Path) -> None:
     assert "rouge1" in output
     for stage in ("corpus", "tokenizer", "pretrain", "finetune"):
         assert (tmp_path / "demo" / stage / "run_info.json").is_file()
+
+
+def test_demo_on_tiny_generated_data_shows_scores_examples_and_curves(tiny_data: Path, tmp_path: Path) -> None:
+    """The demo command end to end on generated data: the final screen has what a new user needs."""
+    out = tmp_path / "demo"
+    output = _run(["demo", "--data", str(tiny_data), "corpus_file=pretrain/corpus.jsonl",
+                   "corpus_overrides=[length.min_chars=20, lines.enabled=false]", f"task={tiny_data / 'copy_task.yaml'}",
+                   f"output_dir={out}", "vocab_size=400", "seq_len=32", "pretrain.steps=20", "pretrain.batch_size=8",
+                   "finetune.steps=20", "finetune.batch_size=8", "max_eval_examples=16", "examples_shown=3"])
+    scores = json.loads((out / "finetune" / "scores.json").read_text(encoding="utf-8"))
+    assert scores["task"] == "copy" and scores["n"] == 16
+    png = (out / "losses.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 5_000, "a real picture of the loss curves"
+    assert "validation examples" in output and output.count("│") > 10
+    first = json.loads((out / "finetune" / "predictions.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert first["reference"][:20] in output.replace("\n", " ") or first["source"][:10] in output
+    assert "bleu:" in output and "95% bootstrap interval" in output
+    assert "what next:" in output and "seq2seq-es finetune" in output and str(out / "losses.png") in output

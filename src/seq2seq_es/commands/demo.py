@@ -2,7 +2,11 @@
 
 corpus → tokenizer → pretrain (BART text infilling) → finetune (a task) → predict →
 score. Each stage writes its own folder under ``output_dir`` with its resolved
-config and run record, exactly as if run alone with its own command.
+config and run record, exactly as if run alone with its own command. The default task
+is English → Spanish translation (Tatoeba), which a 2M-parameter model visibly learns in
+the demo's budget; ``task=squad-es-qa`` (or any local task) is one override away. The
+final screen shows the scores with their intervals, what each one means, five example
+outputs beside their references, the loss curves as a PNG, and what to run next.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from rich.table import Table
 from seq2seq_es.commands import corpus, finetune, pretrain, tokenizer
 from seq2seq_es.commands.base import Command, Flag
 from seq2seq_es.commands.display import print_mapping, print_scores
-from seq2seq_es.config import StrictModel
+from seq2seq_es.config import StrictModel, apply_overrides, validate_config
 from seq2seq_es.corpus.config import CorpusConfig
 from seq2seq_es.errors import DataError
+from seq2seq_es.files import read_jsonl
 from seq2seq_es.pretraining.config import PretrainConfig
 from seq2seq_es.tasks.config import DecodingConfig, FinetuneConfig
 from seq2seq_es.tokenizer.config import TokenizerConfig
@@ -30,16 +35,19 @@ from seq2seq_es.training.config import OptimConfig
 class DemoConfig(StrictModel):
     data: str = Field("../shared/data", description="Folder laid out like ../shared/data.")
     corpus_file: str = "pretrain/sample.jsonl.gz"
+    corpus_overrides: list[str] = Field(default_factory=list, description="key=value settings of the corpus stage, "
+                                        "e.g. [lines.enabled=false] for text without sentence punctuation.")
     output_dir: str = "runs/demo"
     seed: int = 1234
     vocab_size: int = 8000
     model: str = "barto-tiny"
     seq_len: int = 128
     pretrain: OptimConfig = OptimConfig(steps=400, lr=1e-3, warmup_steps=40, batch_size=16)
-    task: str = "squad-es-qa"
+    task: str = Field("tatoeba-en-es", description="A local task (see `seq2seq-es tasks`), e.g. squad-es-qa.")
     max_train_examples: int | None = None
-    max_eval_examples: int = 200
-    finetune: OptimConfig = OptimConfig(steps=300, lr=5e-4, warmup_steps=30, batch_size=16)
+    max_eval_examples: int = 500
+    finetune: OptimConfig = OptimConfig(steps=1500, lr=1e-3, warmup_steps=150, batch_size=32)
+    examples_shown: int = Field(5, ge=0, description="Validation examples printed with output and reference.")
     generation: DecodingConfig = DecodingConfig(num_beams=1)
 
 
@@ -47,7 +55,9 @@ def stage_configs(config: DemoConfig) -> dict[str, StrictModel]:
     out = Path(config.output_dir)
     data = Path(config.data)
     return {
-        "corpus": CorpusConfig(input=str(data / config.corpus_file), output_dir=str(out / "corpus")),
+        "corpus": validate_config(CorpusConfig, apply_overrides({"input": str(data / config.corpus_file),
+                                                                 "output_dir": str(out / "corpus")},
+                                                                config.corpus_overrides), "demo corpus_overrides"),
         "tokenizer": TokenizerConfig(input=str(out / "corpus" / "shards"), output_dir=str(out / "tokenizer"),
                                      vocab_size=config.vocab_size),
         "pretrain": PretrainConfig(data=str(out / "corpus" / "shards"), tokenizer=str(out / "tokenizer"),
@@ -85,6 +95,7 @@ STAGES: dict[str, Command] = {command.name: command for module in (corpus, token
 def run(config: DemoConfig) -> dict[str, Any]:
     """Run every stage as its own command would; return timings, artifact paths and the final scores."""
     from seq2seq_es.run_record import write_run_record
+    from seq2seq_es.training.curves import plot_loss_curves
 
     check_data(config)
     stages = stage_configs(config)
@@ -107,8 +118,34 @@ def run(config: DemoConfig) -> dict[str, Any]:
         "predictions": out / "finetune" / "predictions.jsonl",
         "scores": out / "finetune" / "scores.json",
     }
+    curves = plot_loss_curves({"pretraining (BART denoising)": out / "pretrain",
+                               f"fine-tuning ({config.task})": out / "finetune"}, out / "losses.png")
+    artifacts["loss curves"] = curves
     return {"timings": timings, "artifacts": {k: str(v) for k, v in artifacts.items()},
-            "pretrain": results["pretrain"], "scores": results["finetune"]}
+            "pretrain": results["pretrain"], "scores": results["finetune"],
+            "examples": read_jsonl(out / "finetune" / "predictions.jsonl")[: config.examples_shown],
+            "next": next_steps(config)}
+
+
+def next_steps(config: DemoConfig) -> list[str]:
+    """Commands that continue from the demo's outputs (each one exists and takes these keys)."""
+    out = Path(config.output_dir)
+    model = out / "finetune" / "model"
+    return [f"seq2seq-es finetune task={config.task} model={out / 'pretrain' / 'model'} optim.steps=4000 "
+            f"output_dir=runs/{config.task}   # train longer",
+            f"seq2seq-es eval task={config.task} model={model} output_dir=runs/eval   # score the whole split",
+            "seq2seq-es tasks --wide   # other tasks: task=squad-es-qa, legal-ar-sum, parlamint-dialogue"]
+
+
+def metric_meanings(scores: dict[str, Any]) -> dict[str, str]:
+    """One line per metric in ``scores``: what the number measures (the registry's description)."""
+    from seq2seq_es.metrics.scoring import METRICS
+
+    meanings = {name: spec.description for name, spec in METRICS.items() if name in scores}
+    if "nll" in scores:
+        meanings["nll"] = ("cross-entropy of the reference per target token, teacher-forced (lower is better; "
+                           "perplexity = e^nll)")
+    return meanings
 
 
 def show(report: dict[str, Any], console: Console) -> None:
@@ -119,7 +156,21 @@ def show(report: dict[str, Any], console: Console) -> None:
         table.add_row(name, path)
     console.print(table)
     print_mapping(console, "stage time (s)", {k: f"{v:.1f}" for k, v in report["timings"].items()})
+    if report["examples"]:
+        examples = Table(title="validation examples (greedy decoding)", show_lines=True)
+        for column in ("input", "model output", "reference"):
+            examples.add_column(column, overflow="fold")
+        for row in report["examples"]:
+            examples.add_row(row["source"], row["prediction"] or "[dim](empty)[/]", row["reference"])
+        console.print(examples)
     print_scores(console, report["scores"])
+    for name, meaning in metric_meanings(report["scores"]).items():
+        console.print(f"  [bold]{name}[/]: {meaning}", highlight=False)
+    console.print("  [...] = 95% bootstrap interval: the range the score would take on other samples of this size.")
+    console.print(f"loss curves: {report['artifacts']['loss curves']}")
+    console.print("what next:")
+    for line in report["next"]:
+        console.print(f"  {line}", highlight=False, markup=False)
 
 
 COMMANDS = [Command("demo", "Run the whole pipeline tiny and end to end; print artifacts and scores.", DemoConfig,
