@@ -73,8 +73,8 @@ def test_demo_on_shared_data_short(shared_data: Path, tmp_path: Path) -> None:
     output = _run(["demo", "--data", str(shared_data), f"output_dir={tmp_path / 'demo'}",
                    "pretrain.steps=20", "finetune.steps=20", "max_eval_examples=16", "max_train_examples=200"])
     scores = json.loads((tmp_path / "demo" / "finetune" / "scores.json").read_text(encoding="utf-8"))
-    assert scores["task"] == "squad-es-qa" and scores["n"] == 16
-    assert "rouge1" in output
+    assert scores["task"] == "tatoeba-en-es" and scores["n"] == 16
+    assert "bleu" in output and "chrf" in output
     for stage in ("corpus", "tokenizer", "pretrain", "finetune"):
         assert (tmp_path / "demo" / stage / "run_info.json").is_file()
 
