@@ -60,17 +60,20 @@ def run(config: BenchPeakConfig) -> BenchPeakResult:
 
 
 def show(result: BenchPeakResult, console: Console) -> None:
-    table = Table(title=f"fp32 GEMM peak: {result.key}")
-    for column in ("probe", "GFLOP/s best", "median", "spread", "load", "others (cores)", "measured"):
-        table.add_column(column, justify="left" if column in ("probe", "measured") else "right")
+    table = Table(title="fp32 GEMM peak (best repeat, GFLOP/s)")
+    for column in ("probe", "best", "median", "spread", "load/cores", "others", "measured (UTC)"):
+        table.add_column(column, justify="left" if column in ("probe", "measured (UTC)") else "right",
+                         no_wrap=True)
     for name, probe in (("cached", result.cached), ("fresh", result.fresh)):
         if probe is None:
             table.add_row(name, "—", "", "", "", "", "none cached")
             continue
         others = "?" if probe.others_cpu is None else f"{probe.others_cpu:.2f}"
         table.add_row(name, f"{probe.best / 1e9:.1f}", f"{probe.median / 1e9:.1f}", f"{probe.spread:.1%}",
-                      f"{probe.load:.2f}/{probe.cores}", others, probe.measured_at)
+                      f"{probe.load:.2f}/{probe.cores}", others, probe.measured_at[:16].replace("T", " "))
     console.print(table)
+    console.print(f"others: cores used by other processes during the probe\nmachine: {result.key}",
+                  highlight=False)
     if result.disturbed:
         console.print(f"[yellow]fresh probe looks disturbed ({result.disturbed}): not cached.[/] "
                       "Run again when the machine is quiet.")
