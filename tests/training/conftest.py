@@ -12,10 +12,16 @@ from seq2seq_es.tokenizer.save import save_tokenizer
 
 
 @pytest.fixture(scope="session")
-def tiny_pretrain(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """Overrides for a pretraining run that takes a few seconds (no dropout: exact comparisons)."""
+def tiny_tokenizer(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A byte-level BPE folder (400 tokens) trained on the tiny corpus."""
     folder = tmp_path_factory.mktemp("tiny_tokenizer")
     save_tokenizer(train_byte_level_bpe(iter_texts(tiny_data / "pretrain"), vocab_size=400), folder)
-    return [f"data={tiny_data / 'pretrain'}", f"tokenizer={folder}", "seq_len=32", "validation_blocks=4",
-            "dropout=0", "optim.batch_size=8", "optim.warmup_steps=2", "engine.log_every=1",
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_pretrain(tiny_data: Path, tiny_tokenizer: Path) -> list[str]:
+    """Overrides for a pretraining run that takes a few seconds, with the preset's default dropout (0.1)."""
+    return [f"data={tiny_data / 'pretrain'}", f"tokenizer={tiny_tokenizer}", "seq_len=32", "validation_blocks=4",
+            "optim.batch_size=8", "optim.warmup_steps=2", "engine.log_every=1",
             "engine.measure_mfu=false", "engine.tensorboard=false"]

@@ -220,8 +220,9 @@ def save_checkpoint(accelerator: Accelerator, root: Path, state: TrainState, mod
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise CheckpointError(f"Cannot write checkpoint {final} ({exc.strerror or exc}: {exc.filename or tmp}). "
-                              "Nothing was left half-written and the earlier checkpoints are intact. Free disk space "
-                              "(or fix the folder's permissions), then rerun with --resume.") from exc
+                              "Nothing was left half-written and earlier checkpoints are intact. Free disk space (or "
+                              "fix the folder's permissions), then run the same command again, with --resume if "
+                              f"{root} holds a checkpoint.") from exc
     accelerator.wait_for_everyone()
     return final
 
