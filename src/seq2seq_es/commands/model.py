@@ -1,4 +1,4 @@
-"""``seq2seq-es model info|bert2bert|to-led``: inspect and convert models."""
+"""``seq2seq-es model info|bert2bert|to-led|merge-adapter``: inspect and convert models."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ from rich.console import Console
 
 from seq2seq_es.commands.base import Command, Flag, no_output_dir
 from seq2seq_es.commands.display import print_mapping
-from seq2seq_es.models.config import Bert2BertConfig, ModelInfoConfig, ToLedConfig
+from seq2seq_es.models.config import (
+    Bert2BertConfig,
+    MergeAdapterConfig,
+    ModelInfoConfig,
+    ToLedConfig,
+)
 
 OUTPUT = Flag("output", ("--output", "-o"), "Folder to write.")
 
@@ -42,6 +47,13 @@ def show_led(result: dict[str, Any], console: Console) -> None:
     console.print(f"LED ({result['positions']} positions, window {result['window']}): {Path(result['folder'])}")
 
 
+def merge_adapter(config: MergeAdapterConfig) -> dict[str, Any]:
+    from seq2seq_es.models.adapters import merge_adapter_folder
+
+    result = merge_adapter_folder(config.adapter, config.output, config.base, config.tokenizer)
+    return {"title": f"merged adapter: {config.output}", "rows": result}
+
+
 COMMANDS = [
     Command("model info", "Print architecture, parameters, vocabulary and special tokens of a model or preset.",
             ModelInfoConfig, info, show_rows, output_dir=no_output_dir, positional="path",
@@ -57,4 +69,9 @@ COMMANDS = [
             positional_help="BART folder or hub id.",
             flags=(OUTPUT, Flag("max_positions", ("--max-positions",), "Encoder positions of the LED."),
                    Flag("attention_window", ("--attention-window",), "Sliding-window size (even)."))),
+    Command("model merge-adapter", "Merge a LoRA adapter (a peft folder) into its base: a plain transformers model.",
+            MergeAdapterConfig, merge_adapter, show_rows, output_dir=no_output_dir, positional="adapter",
+            positional_help="Adapter folder (adapter_config.json + adapter_model.safetensors).",
+            flags=(OUTPUT, Flag("base", ("--base",), "Base model folder or hub id (default: the adapter's own)."),
+                   Flag("tokenizer", ("--tokenizer",), "Tokenizer folder (default: the adapter's, else the base's)."))),
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from seq2seq_es.config import StrictModel
+from seq2seq_es.models.config import AdapterConfig
 from seq2seq_es.training.config import EngineConfig, OptimConfig
 
 
@@ -46,6 +47,8 @@ class FinetuneConfig(StrictModel):
     optim: OptimConfig = OptimConfig(lr=5e-4, steps=300, warmup_steps=30)
     engine: EngineConfig = EngineConfig()
     generation: DecodingConfig = DecodingConfig()
+    adapter: AdapterConfig = Field(AdapterConfig(), description="kind: lora trains LoRA adapters only; the run "
+                                                                "writes adapter/ (peft) and model/ (merged).")
 
 
 class DecodeSplit(StrictModel):

@@ -26,6 +26,12 @@ import numpy as np
 from transformers import DataCollatorForSeq2Seq
 
 from seq2seq_es.files import write_json
+from seq2seq_es.models.adapters import (
+    apply_adapter,
+    is_adapter_model,
+    keep_final_adapter,
+    save_model_or_adapter,
+)
 from seq2seq_es.models.loading import load_seq2seq, save_seq2seq
 from seq2seq_es.models.output_prior import set_output_prior, unigram_log_probs
 from seq2seq_es.models.presets import PRESETS, build_model
@@ -96,6 +102,7 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
         set_output_prior(model, unigram_log_probs((np.asarray(f["labels"]) for f in features),
                                                   model.config.vocab_size))
     collator = WithoutIndex(DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100))
+    model = apply_adapter(model, config.adapter, seed=config.seed)  # LoRA: only the adapters train
     optim = steps_for(config, len(features))
     lengths = pair_lengths(features) if config.group_by_length else None
     batches = EpochBatches(features, collator, optim.batch_size, config.seed, config.engine.num_workers,
@@ -109,7 +116,7 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
                                   name="selection", likelihood=False)
         value = metric_value(scores, task.selection_metric)
         if tracker.update(value, step):
-            save_seq2seq(current, tokenizer, output_dir / "best_model")
+            save_model_or_adapter(current, tokenizer, output_dir / "best_model")  # LoRA: the adapter only
         return {f"validation_{task.selection_metric}": value, "best_so_far": float(tracker.best or 0.0)}
 
     selecting = config.engine.eval_every is not None
@@ -119,7 +126,10 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
                    identity=run_identity(config, (*TRAINING_VOLATILE, *VOLATILE), finetune_inputs(config)))
     if not result.is_main_process:
         return {}
-    final_model = keep_final_model(output_dir, selecting and tracker.best is not None, result, tokenizer)
+    if is_adapter_model(result.model):  # adapter/ (peft) and model/ (merged: what predict/export/serve load)
+        final_model = keep_final_adapter(result.model, tokenizer, output_dir, selecting and tracker.best is not None)
+    else:
+        final_model = keep_final_model(output_dir, selecting and tracker.best is not None, result, tokenizer)
     evaluation = load_examples(task, config.data_dir, "validation", config.max_eval_examples)
     scores = decode_and_score(final_model, tokenizer, task, evaluation, config.generation, output_dir,
                               config.bootstrap_samples)
