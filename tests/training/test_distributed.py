@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from safetensors.torch import load_file
 from training_helpers import losses, run_cli
 
 LAUNCH = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
@@ -28,6 +29,24 @@ def test_two_processes_match_one_with_the_same_global_batch(tiny_pretrain: list[
     for (_, a), (_, b) in zip(one, two, strict=True):
         assert b == pytest.approx(a, rel=1e-5, abs=1e-5)
     assert (tmp_path / "two" / "model" / "config.json").is_file(), "rank 0 saved the model"
+
+
+def test_two_processes_checkpoint_and_resume_exactly_with_dropout(tiny_pretrain: list[str], tmp_path: Path) -> None:
+    """DDP checkpoints: the main process writes model and optimizer, every process its own random
+    states; a 2-process run stopped at step 3 and resumed to step 6 (a longer ``optim.steps`` is
+    allowed on resume) equals a 2-process run of 6 steps, dropout (0.1) included. The constant
+    schedule keeps the learning rates independent of the planned steps."""
+    settings = [*tiny_pretrain, "optim.schedule=constant", "engine.checkpoint_every=3"]
+    run_cli(["pretrain", f"output_dir={tmp_path / 'six'}", *settings, "optim.steps=6"], launcher=LAUNCH)
+    run_cli(["pretrain", f"output_dir={tmp_path / 'three'}", *settings, "optim.steps=3"], launcher=LAUNCH)
+    checkpoint = tmp_path / "three" / "checkpoints" / "step-00000003"
+    assert sorted(p.name for p in checkpoint.glob("rng-rank-*")) == ["rng-rank-00000.safetensors",
+                                                                     "rng-rank-00001.safetensors"]
+    run_cli(["pretrain", "--resume", f"output_dir={tmp_path / 'three'}", *settings, "optim.steps=6"],
+            launcher=LAUNCH)
+    assert losses(tmp_path / "three") == losses(tmp_path / "six")
+    resumed, straight = (load_file(str(tmp_path / run / "model" / "model.safetensors")) for run in ("three", "six"))
+    assert all(bool((resumed[name] == straight[name]).all()) for name in straight)
 
 
 def test_indivisible_batch_is_a_clear_error(tiny_pretrain: list[str], tmp_path: Path) -> None:
