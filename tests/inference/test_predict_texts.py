@@ -193,3 +193,22 @@ def test_a_bad_input_fails_before_the_model_loads(tmp_path: Path) -> None:
     source = write(tmp_path / "in.jsonl", '{"text": "ok"}\n{"txt": "x"}\n')
     with pytest.raises(DataError, match=re.escape("in.jsonl:2")):
         predict_texts(config(tmp_path, tmp_path / "no-model-here", input=str(source)))
+
+
+def test_the_predict_command_reads_stdin_and_writes_only_jsonl_to_stdout(tiny_bart_folder: Path,
+                                                                          tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "seq2seq_es.cli", "predict", f"model={tiny_bart_folder}", "input=-",
+                           "generation.max_new_tokens=4", "scores=true"], input="\n".join(TEXTS[:3]) + "\n",
+                          capture_output=True, text=True, timeout=300, env=os.environ | {"HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(r["id"], r["input"]) for r in records] == [(1, TEXTS[0]), (2, TEXTS[1]), (3, TEXTS[2])]
+    assert all(r["tokens"] <= 4 and r["score"] < 0 for r in records)
+    assert "predicted 3 of 3 inputs" in done.stderr
+    bad = subprocess.run([sys.executable, "-m", "seq2seq_es.cli", "predict", f"model={tiny_bart_folder}",
+                          f"input={tmp_path / 'missing.txt'}"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "missing.txt: file not found" in bad.stderr and "Traceback" not in bad.stderr

@@ -84,6 +84,12 @@ class TextPredictConfig(StrictModel):
     progress: bool = True
     generation: GenerationOptions = GenerationOptions()
 
+    @field_validator("input", mode="before")
+    @classmethod
+    def _stdin_dash(cls, value: object) -> object:
+        # ``input=-`` on the command line is read as YAML, where "-" is a list of one null.
+        return "-" if value == [None] else value
+
     @field_validator("model", "input")
     @classmethod
     def _not_empty(cls, value: str) -> str:
