@@ -68,4 +68,6 @@ def predictions_folder(config: PredictConfig | TextPredictConfig) -> Path | None
 
 
 COMMANDS = [Command("predict", "Decode a task split, or your own texts (input=FILE|-), with a trained model.",
-                    PredictCommandConfig, predict, show_predictions, output_dir=predictions_folder)]
+                    PredictCommandConfig, predict, show_predictions, output_dir=predictions_folder,
+                    positional_help="Overrides: task=... split=... for a task split, or model=DIR input=FILE|- "
+                                    "(optional: output=FILE, generation.num_beams=4) for your own texts.")]

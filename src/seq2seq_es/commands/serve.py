@@ -74,4 +74,6 @@ def show(result: dict[str, Any], console: Console) -> None:
 
 
 COMMANDS = [Command("serve", "Serve models over HTTP: POST /v1/generate, /health, /metrics and a web page at /.",
-                    ServeConfig, run, show, output_dir=no_output_dir)]
+                    ServeConfig, run, show, output_dir=no_output_dir,
+                    positional_help="Overrides such as model=runs/finetune/model port=8000 engine=ct2 "
+                                    "models.translate=DIR limits.max_new_tokens=128.")]
