@@ -24,7 +24,8 @@ from safetensors.torch import load_file
 from training_helpers import losses, run_cli
 
 from seq2seq_es.errors import CheckpointError
-from seq2seq_es.training.checkpoint import PICKLE_SUFFIXES, check_compatible, list_checkpoints
+from seq2seq_es.training.checkpoint import check_compatible, list_checkpoints
+from seq2seq_es.training.run_folder import PICKLE_SUFFIXES
 
 KILL_AT = Path(__file__).with_name("kill_at.py")
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}

@@ -53,15 +53,19 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 from seq2seq_es.errors import CheckpointError, ConfigError
 from seq2seq_es.files import write_json
 from seq2seq_es.run_record import identity_changes, identity_digest
-from seq2seq_es.training.run_folder import PREFIX, STATE_FILE, list_checkpoints, read_trainer_state
+from seq2seq_es.training.run_folder import (
+    FORMAT,
+    PREFIX,
+    STATE_FILE,
+    check_checkpoint_files,
+    list_checkpoints,
+)
 
-__all__ = ["STATE_FILE", "TrainState", "checkpoint_support", "list_checkpoints", "load_checkpoint", "prune",
+__all__ = ["FORMAT", "STATE_FILE", "TrainState", "checkpoint_support", "list_checkpoints", "load_checkpoint", "prune",
            "save_checkpoint"]
 
-FORMAT = 2  # 1: Accelerate's save_state (pickles); 2: safetensors + JSON
 MODEL_FILE, OPTIMIZER_TENSORS, OPTIMIZER_JSON, SCHEDULER_JSON = (
     "model.safetensors", "optimizer.safetensors", "optimizer.json", "scheduler.json")
-PICKLE_SUFFIXES = (".pkl", ".pickle", ".bin", ".pt", ".pth")
 RECENT_LOSSES = 100  # per-step losses kept in the state, so summaries after a resume see the last ones
 SUPPORTED = (DistributedType.NO, DistributedType.MULTI_CPU, DistributedType.MULTI_GPU)
 # Config keys that do not change the architecture: ignored when checking a resume.
@@ -257,23 +261,10 @@ def prune(root: Path, keep: int) -> None:
 # ---------------------------------------------------------------------------- reading
 
 
-def refuse_pickles(path: Path) -> None:
-    """A checkpoint with pickle files is refused: unpickling can run code."""
-    found = sorted(p.name for p in path.rglob("*") if p.is_file() and p.name.endswith(PICKLE_SUFFIXES))
-    if found:
-        raise CheckpointError(f"{path} holds pickle files ({', '.join(found[:4])}): loading them could run code, so "
-                              "this version does not (it writes safetensors + JSON). The checkpoint comes from an "
-                              "older version or another tool: start a new output_dir, or resume it with the version "
-                              "that wrote it.")
-
-
 def read_state(path: Path) -> tuple[TrainState, dict[str, Any]]:
-    """The ``TrainState`` and the whole ``trainer_state.json`` of a checkpoint."""
-    refuse_pickles(path)
-    data = read_trainer_state(path)
-    if data.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: checkpoint format {data.get('format', 1)}, this version reads {FORMAT}. "
-                              "Resume it with the version that wrote it, or start a new output_dir.")
+    """The ``TrainState`` and the whole ``trainer_state.json`` of a checkpoint (checked: no pickles,
+    this format, whole safetensors files)."""
+    data = check_checkpoint_files(path)
     try:
         state = TrainState(**{key: data[key] for key in TrainState.__dataclass_fields__})
     except KeyError as exc:

@@ -41,6 +41,8 @@ from seq2seq_es.run_record import (
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "trainer_state.json"
 PREFIX = "step-"
+FORMAT = 2  # of checkpoints: 1 was Accelerate's save_state (pickles); 2 is safetensors + JSON
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".bin", ".pt", ".pth")
 # Keys of every training config that may change when a run is resumed: how long it
 # trains, how often it logs, evaluates or checkpoints, where it reports, how many CPU
 # threads and loader workers it uses. None of them changes a step's result.
@@ -67,6 +69,47 @@ def read_trainer_state(path: Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"{path}: unreadable {STATE_FILE} ({exc}). The checkpoint is corrupt: delete it "
                               "to resume from the previous one.") from None
+
+
+def check_checkpoint_files(path: Path) -> dict[str, Any]:
+    """Refuse a checkpoint this version must not or cannot load, before anything is written.
+
+    Pickle files (unpickling can run code), another format, or a truncated safetensors file
+    (its header says how long it must be): each a ``CheckpointError`` saying what to do.
+    Returns ``trainer_state.json``.
+    """
+    found = sorted(p.name for p in path.rglob("*") if p.is_file() and p.name.endswith(PICKLE_SUFFIXES))
+    if found:
+        raise CheckpointError(f"{path} holds pickle files ({', '.join(found[:4])}): loading them could run code, so "
+                              "this version does not (it writes safetensors + JSON). The checkpoint comes from an "
+                              "older version or another tool: start a new output_dir, or resume it with the version "
+                              "that wrote it.")
+    state = read_trainer_state(path)
+    if state.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: checkpoint format {state.get('format', 1)}, this version reads {FORMAT}. "
+                              "Resume it with the version that wrote it, or start a new output_dir.")
+    for file in sorted(path.glob("*.safetensors")):
+        problem = safetensors_problem(file)
+        if problem:
+            raise CheckpointError(f"{file}: {problem}. The checkpoint is corrupt or partial: delete {path} to "
+                                  "resume from the previous checkpoint (or start a new output_dir).")
+    return state
+
+
+def safetensors_problem(file: Path) -> str | None:
+    """Why ``file`` is not a whole safetensors file (header length, JSON header, data size), or None."""
+    try:
+        size = file.stat().st_size
+        with open(file, "rb") as handle:
+            length = int.from_bytes(handle.read(8), "little")
+            if length <= 0 or 8 + length > size:
+                return f"truncated: {size} bytes cannot hold its {length}-byte header"
+            header = json.loads(handle.read(length))
+        end = max((entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"), default=0)
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        return f"unreadable header ({exc})"
+    expected = 8 + length + end
+    return None if size == expected else f"{size} bytes where its header says {expected} (truncated or padded)"
 
 
 def claim_training_folder(folder: str | Path, command: str, config: BaseModel, volatile: Iterable[str],
@@ -101,7 +144,9 @@ def claim_training_folder(folder: str | Path, command: str, config: BaseModel, v
     resume_command = f"seq2seq-es {command} --config {folder / 'config.yaml'} --resume"
     if not resume:
         if checkpoints or finished:
-            where = f"checkpoints up to step {state['step']}" if state else f"a finished run ({final_file})"
+            step = f" at step {state['step']}" if state else ""
+            where = (f"finished{step} ({final_file})" if finished
+                     else f"checkpoints up to step {state['step'] if state else 0}")
             differs = f" (and your settings differ from it: {'; '.join(changes)})" if changes else ""
             raise ConfigError(f"{folder} already holds this `{command}` run: {where}{differs}. Pass --resume to "
                               f"continue it (`{resume_command}`), or choose a new output_dir.")
@@ -126,4 +171,5 @@ def claim_training_folder(folder: str | Path, command: str, config: BaseModel, v
         raise ConfigError(f"Nothing to resume: {folder} holds no checkpoint (the run stopped before its first one; "
                           "engine.checkpoint_every sets how often they are written). Run the same command without "
                           "--resume to start it again.")
+    check_checkpoint_files(checkpoints[-1])
     return Claim(inputs=dict(inputs))
