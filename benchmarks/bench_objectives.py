@@ -170,6 +170,40 @@ def noise_table(tables: TokenTables, blocks: list[np.ndarray], mask_id: int) -> 
     return table
 
 
+def cross_evaluation(runs: list[Path], threads: int) -> dict[str, dict[str, dict[str, float]]]:
+    """Validation loss and encoder gain of pretrained BART runs under *each* noise variant.
+
+    Why: a run's own ``validation_loss`` is measured on its own noise, and the exact-ratio
+    variant masks more than fairseq's; scoring every model on both noises separates the
+    model from the task. Same held-out blocks as the run (the tail of its token stream).
+    """
+    import yaml
+
+    from seq2seq_es.models.loading import load_seq2seq
+    from seq2seq_es.pretraining.config import PretrainConfig
+    from seq2seq_es.pretraining.pretrain import validation_losses
+    from seq2seq_es.training.token_stream import TokenBlocks
+
+    torch.set_num_threads(threads)
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for run in runs:
+        config = PretrainConfig(**yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8")))
+        model, tokenizer = load_seq2seq(run / "model")
+        meta = json.loads((run / "data" / "tokens.json").read_text(encoding="utf-8"))
+        stream = run / "data" / "tokens.bin"
+        total = len(TokenBlocks(stream, meta["dtype"], config.seq_len - 2))
+        validation = TokenBlocks(stream, meta["dtype"], config.seq_len - 2, total - config.validation_blocks)
+        table[run.name] = {}
+        for kind in NOISE_FUNCTIONS:
+            settings = dataclasses.replace(BartNoiseSettings(), noise=kind)
+            collator = BartDenoisingCollator.from_tokenizer(tokenizer, settings, config.seed)
+            table[run.name][kind] = validation_losses(model, collator, validation, config.optim.batch_size)
+            print(f"{run.name} (trained on {config.objective.noise}) evaluated on {kind} noise: "
+                  f"validation loss {table[run.name][kind]['validation_loss']:.4f}, encoder gain "
+                  f"{table[run.name][kind]['validation_encoder_gain']:.4f}")
+    return table
+
+
 def ud_scores(path: Path, tokenizer: Any, tables: TokenTables) -> dict[str, float]:
     rows = [json.loads(line) for line in path.open(encoding="utf-8")]
     found = correct = gold_total = agree = 0
@@ -202,7 +236,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--stat-blocks", type=int, default=2000, help="blocks for the noise statistics")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--runs", type=Path, nargs="+", help="only evaluate these pretrained BART runs (output "
+                        "folders of `seq2seq-es pretrain`) under both noises, then exit")
     args = parser.parse_args()
+    if args.runs:
+        print(json.dumps(cross_evaluation(args.runs, args.threads), indent=1))
+        return
     if args.quick:
         args.documents, args.seconds, args.steps, args.vocab_size, args.stat_blocks = 150, 0.5, 2, 2000, 100
     torch.set_num_threads(args.threads)
