@@ -1,9 +1,10 @@
 """The CPU GEMM peak probe on a quiet machine and beside a busy process (issue 29).
 
 Runs the probe that training uses (``probe_cpu_peak``: warm-up, 20 repeats of four
-1024² fp32 products, best kept) ``--rounds`` times on the machine as it is, then the same
-number of times while a second process of this benchmark multiplies matrices on
-``--busy-threads`` threads (another job on the machine). Prints each probe's figure and
+1024² fp32 products, best kept) ``--rounds`` times on the machine as it is ("as is": run it
+when nothing else runs to see the quiet figure), then the same number of times while a
+second process of this benchmark multiplies matrices on ``--busy-threads`` threads
+(another job on the machine). Prints each probe's figure and
 readings, whether it would be cached (``disturbance``), and the ratio of the busy best to
 the quiet best. Last, a cache holding the issue's poisoned 34.1 GFLOP/s is resolved the way
 a training run resolves it (in a temporary folder: the user's cache is not touched).
@@ -38,7 +39,7 @@ def busy(threads: int) -> None:
 def row(condition: str, probe: GemmProbe) -> str:
     verdict = disturbance(probe)
     others = "?" if probe.others_cpu is None else f"{probe.others_cpu:.2f}"
-    return (f"{condition:<12} {probe.best / 1e9:>8.1f} {probe.median / 1e9:>8.1f} {probe.spread:>7.1%} "
+    return (f"{condition:<15} {probe.best / 1e9:>8.1f} {probe.median / 1e9:>8.1f} {probe.spread:>7.1%} "
             f"{probe.load:>5.2f} {others:>6}  {'refused: ' + verdict if verdict else 'cached'}")
 
 
@@ -48,11 +49,11 @@ def main() -> None:
     parser.add_argument("--busy-threads", type=int, default=1)
     args = parser.parse_args()
     print(f"{machine_key()}")
-    print(f"{'condition':<12} {'best':>8} {'median':>8} {'spread':>7} {'load':>5} {'others':>6}  verdict "
+    print(f"{'condition':<15} {'best':>8} {'median':>8} {'spread':>7} {'load':>5} {'others':>6}  verdict "
           "(GFLOP/s; others = cores used by other processes during the probe)")
     quiet = [probe_cpu_peak() for _ in range(args.rounds)]
     for probe in quiet:
-        print(row("quiet", probe))
+        print(row("as is", probe))
     loaded = []
     for _ in range(args.rounds):
         competitor = multiprocessing.get_context("spawn").Process(target=busy, args=(args.busy_threads,))
@@ -61,9 +62,9 @@ def main() -> None:
         loaded.append(probe_cpu_peak())
         competitor.terminate()
         competitor.join()
-        print(row(f"busy ({args.busy_threads} th)", loaded[-1]))
+        print(row(f"+{args.busy_threads}-thread job", loaded[-1]))
     best_quiet, best_busy = max(p.best for p in quiet), max(p.best for p in loaded)
-    print(f"best busy / best quiet: {best_busy / best_quiet:.2f}x  "
+    print(f"best with competitor / best as is: {best_busy / best_quiet:.2f}x  "
           f"({best_busy / 1e9:.1f} vs {best_quiet / 1e9:.1f} GFLOP/s)")
 
     with tempfile.TemporaryDirectory() as folder:
@@ -77,7 +78,7 @@ def main() -> None:
         cache.put(key, max(quiet, key=lambda p: p.best))
         start = time.perf_counter()
         peak = cpu_peak(cache, key)
-        print(f"cache holding the best quiet probe ({time.perf_counter() - start:.2f} s, the cost of the "
+        print(f"cache holding the best as-is probe ({time.perf_counter() - start:.2f} s, the cost of the "
               f"fresh check at every run) -> {peak.describe()}")
 
 
