@@ -91,8 +91,9 @@ def show_analyze(result: AnalyzeResult, console: Console) -> None:
                                    for s in analysis["systems"]))
     console.print(table)
     for criterion, entry in analysis["agreement"].items():
-        console.print(f"  {criterion}: Krippendorff alpha ordinal {num(entry['alpha_ordinal'])}, "
-                      f"nominal {num(entry['alpha_nominal'])} on {entry['units']} units")
+        ordinal = "" if criterion == "preference" else f"ordinal {num(entry['alpha_ordinal'])}, "
+        console.print(f"  {criterion}: Krippendorff alpha {ordinal}nominal {num(entry['alpha_nominal'])} "
+                      f"on {entry['units']} units")
     console.print(f"report: {result.report}")
 
 
