@@ -12,9 +12,11 @@ Layout::
      "steps": {"finetune": {"hash": ..., "state": "done", "seconds": 812.4, "returncode": 0,
                             "log": "<job>/logs/finetune.log", "argv": [...], "resumed": false}, ...}}
 
-States: ``pending`` (never ran), ``running`` (started; a stale ``running`` means the run
-was interrupted), ``done``, ``failed``, ``needs network``, ``blocked`` (a prepare job it
-needs did not finish), ``submitted`` (handed to Slurm or written to a commands file).
+States: ``pending`` (never ran), ``running`` (recorded when started: a process running it
+holds its lock and is shown ``busy``; without one it was ``interrupted``), ``done``,
+``failed``, ``needs network``, ``blocked`` (a prepare job it needs did not finish),
+``submitted`` (handed to Slurm or written to a commands file), ``changed`` (its settings
+changed since it ran), ``resume`` (interrupted with checkpoints: the next run resumes it).
 """
 
 from __future__ import annotations
@@ -69,8 +71,17 @@ def step_done(record: dict[str, Any] | None, step: Step, folder: Path) -> bool:
             and (step.output is None or (folder / step.output).exists()))
 
 
+def has_checkpoints(folder: Path, step: Step) -> bool:
+    """The step's output holds training checkpoints (``<output>/checkpoints/*``) to resume from."""
+    if step.output is None:
+        return False
+    checkpoints = folder / step.output / "checkpoints"
+    return checkpoints.is_dir() and any(checkpoints.iterdir())
+
+
 def step_action(record: dict[str, Any] | None, step: Step, folder: Path, upstream_ran: bool) -> Action:
-    """Skip a finished step; resume an interrupted or failed training step with the same hash; else start over.
+    """Skip a finished step; resume an interrupted or failed training step with the same hash that left
+    checkpoints; else start over.
 
     ``upstream_ran``: an earlier step of the job ran in this pass, so this one's inputs are new.
     """
@@ -78,7 +89,7 @@ def step_action(record: dict[str, Any] | None, step: Step, folder: Path, upstrea
         return "skip"
     same = record is not None and record.get("hash") == step.hash
     if same and step.resumable and not upstream_ran and record is not None \
-            and record.get("state") in ("running", "failed", "submitted"):
+            and record.get("state") in ("running", "failed", "submitted") and has_checkpoints(folder, step):
         return "resume"
     return "fresh"
 
@@ -98,7 +109,8 @@ def job_state(job: Job, status: dict[str, Any] | None, online: bool) -> str:
         return "resume"
     if status.get("hash") != job.hash:
         return "changed"
-    return str(status.get("state", "pending"))
+    state = str(status.get("state", "pending"))
+    return "interrupted" if state == "running" else state  # (a job running now is ``busy``: runner.current_state)
 
 
 def error_summary(log: Path, lines: int = 3) -> str:
