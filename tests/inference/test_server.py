@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import socket
@@ -25,7 +24,7 @@ from seq2seq_es.inference.engines import Engine, load_engine
 from seq2seq_es.inference.server import create_app, serve_in_thread
 
 LIMITS = {"max_inputs": 4, "max_input_chars": 2000, "max_input_tokens": 64, "max_new_tokens": 16,
-          "max_num_beams": 4, "max_request_bytes": 65_536, "request_timeout_s": 120}
+          "max_num_beams": 4, "max_request_bytes": 262_144, "request_timeout_s": 120}
 
 
 class GatedEngine:
@@ -98,7 +97,7 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str]] = [
     ("empty text", {"json": {"inputs": [""]}}, 422, "at least 1 character"),
     ("whitespace text", {"json": {"inputs": [" \n\t "]}}, 422, "only whitespace"),
     ("too many texts", {"json": {"inputs": ["hola"] * 5}}, 422, "at most 4 items"),
-    ("1 MB text", {"json": {"inputs": ["a" * 1_000_000]}}, 413, "larger than 65,536 bytes"),
+    ("1 MB text", {"json": {"inputs": ["a" * 1_000_000]}}, 413, "larger than 262,144 bytes"),
     ("text over the character limit", {"json": {"inputs": ["casa " * 500]}}, 422, "at most 2000 characters"),
     ("text over the token limit", {"json": {"inputs": ["el niño come pan " * 40]}}, 422, "limits.max_input_tokens"),
     ("negative max_new_tokens", {"json": {"inputs": ["hola"], "options": {"max_new_tokens": -1}}}, 422,
@@ -136,6 +135,17 @@ def test_bad_requests_get_a_4xx_that_says_what_is_wrong(client: httpx.Client, ca
     response = client.post("/v1/generate", **request_args)
     assert response.status_code == status, response.text
     assert message in response.json()["error"]
+
+
+def test_a_streamed_body_over_the_limit_is_refused_without_content_length(client: httpx.Client) -> None:
+    def chunks() -> Iterator[bytes]:  # sent chunked: the size is known only while reading
+        yield b'{"inputs": ["'
+        for _ in range(20):
+            yield b"a" * 65_536
+        yield b'"]}'
+
+    response = client.post("/v1/generate", content=chunks(), headers=JSON)
+    assert response.status_code == 413 and "limits.max_request_bytes" in response.json()["error"]
 
 
 def test_wrong_method_and_path_are_4xx(client: httpx.Client) -> None:
@@ -297,16 +307,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_serve_command_runs_uvicorn_in_its_own_process(tiny_bart_folder: Path, tmp_path: Path) -> None:
+def test_serve_command_runs_uvicorn_in_its_own_process(tiny_bart_folder: Path) -> None:
     port = free_port()
-    config = {"model": str(tiny_bart_folder), "port": port, "threads": 1, "log_level": "warning"}
-    script = ("import json, sys\nfrom seq2seq_es.commands.serve import run\n"
-              "from seq2seq_es.inference.config import ServeConfig\n"
-              "print(json.dumps(run(ServeConfig.model_validate(json.loads(sys.argv[1])))))\n")
-    process = subprocess.Popen([sys.executable, "-c", script, json.dumps(config)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=os.environ | {"HF_HUB_OFFLINE": "1"})
+    command = [sys.executable, "-m", "seq2seq_es.cli", "serve", f"model={tiny_bart_folder}", f"port={port}",
+               "threads=1", "log_level=warning"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=os.environ | {"HF_HUB_OFFLINE": "1", "COLUMNS": "200"})
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while True:
             assert process.poll() is None, process.communicate()[1]
             try:
@@ -325,4 +333,4 @@ def test_serve_command_runs_uvicorn_in_its_own_process(tiny_bart_folder: Path, t
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
-    assert json.loads(out.strip().splitlines()[-1])["models"] == {"default": str(tiny_bart_folder)}
+    assert f"served default at http://127.0.0.1:{port}/ (stopped)" in out

@@ -90,11 +90,16 @@ class _BodyTooLarge(HTTPException):
 
 
 class BodySizeLimit:
-    """Refuse request bodies over ``limit`` bytes before reading them whole (413).
+    """Refuse request bodies over ``limit`` bytes without parsing them (413).
 
-    Checks ``Content-Length`` first, then counts the bytes of a streamed body as they arrive;
-    the error is an ``HTTPException`` so FastAPI's body reader passes it through as is.
+    Checks ``Content-Length`` first, then counts the bytes of a streamed body as they arrive.
+    The rest of a too-large body is read and dropped (up to ``DRAIN_FACTOR`` times the
+    limit) before answering: a server that answers while the client is still sending and
+    closes the connection makes most clients report a broken connection instead of the 413.
+    The error is an ``HTTPException`` so FastAPI's body reader passes it through as is.
     """
+
+    DRAIN_FACTOR = 8
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app, self.limit = app, limit
@@ -104,7 +109,9 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            if int(declared) <= self.DRAIN_FACTOR * self.limit:
+                await self._drain(receive, 0)
             await _error_response(413, str(_BodyTooLarge(self.limit).detail))(scope, receive, send)
             return
         seen = 0
@@ -114,10 +121,19 @@ class BodySizeLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
+                if message.get("more_body", False):
+                    await self._drain(receive, seen)
                 raise _BodyTooLarge(self.limit)
             return message
 
         await self.app(scope, counted, send)
+
+    async def _drain(self, receive: Receive, seen: int) -> None:
+        while seen <= self.DRAIN_FACTOR * self.limit:
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return
 
 
 def _error_response(status: int, message: str, details: list[str] | None = None,
