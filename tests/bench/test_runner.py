@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -119,15 +120,20 @@ def test_default_pipeline_resumes_an_interrupted_cell(copy_task: Path, tokenizer
     assert board["cells"]["BART random"]["copy:chrf.score"]["n"] == 6
     assert board["nll"]["BART random"]["copy"]["mean"] > 0, "the reference NLL of the decoded split"
 
-    # an interruption during fine-tuning: the step is left "running", its checkpoints stay
+    # an interruption after the last checkpoint, before the model was saved and scored: the step is
+    # left "running", its checkpoints stay
     status = json.loads((cell / "status.json").read_text(encoding="utf-8"))
     status["state"] = status["steps"]["finetune"]["state"] = "running"
     (cell / "status.json").write_text(json.dumps(status), encoding="utf-8")
+    shutil.rmtree(cell / "finetune" / "model")
+    for name in ("scores.json", "predictions.jsonl"):
+        (cell / "finetune" / name).unlink()
     dry = run_bench(config.model_copy(update={"dry_run": True}))
     assert dry.rows[0]["state"] == "resume"
     report = run_bench(config)
     log = (cell / "logs" / "finetune.log").read_text(encoding="utf-8")
     assert report.rows[0]["state"] == "done" and " finetune --resume " in log and "resuming from" in log
+    assert (cell / "finetune" / "model" / "config.json").is_file()
     assert read_status(cell)["steps"]["finetune"]["resumed"] is True
 
     # the same grid written as a commands file: one accelerate launch line per cell, nothing run
