@@ -14,7 +14,6 @@ import errno
 import importlib
 import inspect
 import json
-import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +26,7 @@ from seq2seq_es import __version__
 from seq2seq_es.commands.base import Command, Flag
 from seq2seq_es.config import load_config
 from seq2seq_es.errors import ConfigError, Seq2SeqEsError
+from seq2seq_es.library_logs import quiet_library_logs
 from seq2seq_es.run_record import Claim
 
 # The command modules, in the order of the data flow; each exposes COMMANDS.
@@ -53,25 +53,6 @@ def commands() -> list[Command]:
 def config_schemas() -> dict[str, type]:
     """Config schema of each command: ``configs/<command>/*.yaml`` validate against these."""
     return {command.name.replace(" ", "-"): command.schema for command in commands()}
-
-
-def _quiet_libraries() -> None:
-    """Keep the terminal for our progress bars: silence library chatter unless --debug.
-
-    Environment variables, not library calls: transformers reads them when (and if) it is
-    imported, so this costs nothing for a command that never loads it.
-    """
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    try:
-        from loguru import logger
-
-        logger.remove()
-        logger.add(lambda m: error_console.print(m, end=""), level="WARNING")
-    except ImportError:
-        pass
-    logging.getLogger("datatrove").setLevel(logging.WARNING)
 
 
 def _flag_override(flag: Flag, value: Any) -> str | None:
@@ -107,7 +88,7 @@ def execute(command: Command, config_file: Path | None, overrides: list[str], de
     shows it); Ctrl-C exits 130 and says how to resume.
     """
     if not debug:
-        _quiet_libraries()
+        quiet_library_logs()
     folder: Path | None = None
     recorded = created = False
     try:

@@ -19,6 +19,9 @@ VOLATILE = ("workers", "executor", "slurm", "ray")
 
 def run(config: CorpusConfig) -> dict[str, Any]:
     from seq2seq_es.corpus.pipeline import run_corpus
+    from seq2seq_es.library_logs import requiet_after_import
+
+    requiet_after_import()  # importing datatrove put its INFO sink back on stderr
 
     return {"stats": run_corpus(config), "output_dir": config.output_dir}
 
