@@ -68,7 +68,7 @@ METRICS: dict[str, MetricSpec] = {spec.name: spec for spec in (
     MetricSpec("rouge-paper", "paper-compatible ROUGE (rouge-score default: [a-z0-9] tokens, English Porter); "
                               "wrong for Spanish, only for comparison with published numbers",
                lambda d: rouge_stats(d.predictions, d.references, PAPER_COMPATIBLE, "rouge-paper")),
-    MetricSpec("sari", "corpus SARI as EASSE (add/keep/delete F1 from corpus counts), intl tokens",
+    MetricSpec("sari", "corpus SARI as EASSE (add/keep/delete F1 from corpus counts), 13a tokens (EASSE's default)",
                lambda d: sari_stats(_sources(d), d.predictions, d.references), needs_sources=True),
     MetricSpec("sari-evaluate", "HF evaluate's SARI (mean of sentence scores), as the paper reports",
                lambda d: sari_evaluate_stats(_sources(d), d.predictions, d.references), needs_sources=True),
