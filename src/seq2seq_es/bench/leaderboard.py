@@ -314,9 +314,11 @@ def leaderboard_markdown(board: dict[str, Any]) -> str:
     lines = [f"# Leaderboard: {board['name']}", ""]
     if board.get("description"):
         lines += [board["description"].strip(), ""]
-    lines += [f"Split: {board['split']}. Each cell: mean over seeds (seeds per cell: {_seeds_note(board)}; "
-              f"± = standard deviation over seeds) and the {100 * board['confidence']:g}% bootstrap interval of "
-              "the seed-pooled outputs [low, high]. "
+    seeds = _seeds_note(board)
+    each = ("the score (one seed per cell)" if seeds == "1" else
+            f"the mean over seeds (seeds per cell: {seeds}; ± = standard deviation over seeds)")
+    lines += [f"Split: {board['split']}. Each cell: {each} and the {100 * board['confidence']:g}% bootstrap "
+              "interval [low, high] over examples (of the seed-pooled outputs). "
               f"{BEST}bold{BEST}: best in the column; {TIED}: not significantly different from the best "
               f"(paired {test} test, {board['samples']} samples, Holm over the column, α = {board['alpha']:g}). "
               "ROUGE is Spanish-correct (Unicode words, no stemming); '(paper)' columns are the paper-compatible "
