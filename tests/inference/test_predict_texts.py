@@ -86,7 +86,7 @@ def engine(tiny_bart_folder: Path) -> TransformersEngine:
     return runner
 
 
-def config(tmp_path: Path, model: Path, **values: Any) -> TextPredictConfig:
+def config(model: Path, **values: Any) -> TextPredictConfig:
     return TextPredictConfig.model_validate({"model": str(model), "progress": False,
                                              "generation": {"max_new_tokens": 6}} | values)
 
@@ -98,7 +98,7 @@ def test_outputs_are_in_input_order_and_equal_length_sorted_generate(engine: Tra
                                                                      tiny_bart_folder: Path, tmp_path: Path) -> None:
     source = write(tmp_path / "in.txt", "\n".join(TEXTS) + "\n")
     output = tmp_path / "out" / "predictions.jsonl"
-    summary = predict_texts(config(tmp_path, tiny_bart_folder, input=str(source), output=str(output),
+    summary = predict_texts(config(tiny_bart_folder, input=str(source), output=str(output),
                                    batch_size=4, generation={"max_new_tokens": 6, "num_beams": 2}), engine)
     records = read_records(output)
     assert [(r["id"], r["input"]) for r in records] == [(i + 1, text) for i, text in enumerate(TEXTS)]
@@ -115,7 +115,7 @@ def test_scores_add_log_probability_and_token_count(engine: TransformersEngine, 
     source = write(tmp_path / "in.jsonl", "".join(json.dumps({"id": f"x{i}", "text": t}) + "\n"
                                                   for i, t in enumerate(TEXTS[:3])))
     output = tmp_path / "scored.jsonl"
-    predict_texts(config(tmp_path, tiny_bart_folder, input=str(source), output=str(output), scores=True), engine)
+    predict_texts(config(tiny_bart_folder, input=str(source), output=str(output), scores=True), engine)
     records = read_records(output)
     alone = engine.generate(TEXTS[:3], GenerationOptions(max_new_tokens=6, output_scores=True))
     assert [r["id"] for r in records] == ["x0", "x1", "x2"]
@@ -123,9 +123,9 @@ def test_scores_add_log_probability_and_token_count(engine: TransformersEngine, 
     assert [r["tokens"] for r in records] == [a["tokens"] for a in alone]
 
 
-def test_stdin_to_stdout(engine: TransformersEngine, tiny_bart_folder: Path, tmp_path: Path) -> None:
+def test_stdin_to_stdout(engine: TransformersEngine, tiny_bart_folder: Path) -> None:
     out = io.StringIO()
-    predict_texts(config(tmp_path, tiny_bart_folder, input="-"), engine,
+    predict_texts(config(tiny_bart_folder, input="-"), engine,
                   stdin=io.BytesIO("\n".join(TEXTS[:2]).encode()), stdout=out)
     assert [json.loads(line)["input"] for line in out.getvalue().splitlines()] == TEXTS[:2]
 
@@ -158,22 +158,22 @@ def test_resume_continues_after_the_last_written_id_without_duplicates(engine: T
     output = tmp_path / "predictions.jsonl"
     settings = {"input": str(source), "output": str(output), "batch_size": 2, "sort_window": 4}
     with pytest.raises(Interrupted):  # windows of 4: two written, the third interrupted
-        predict_texts(config(tmp_path, tiny_bart_folder, **settings), CountingEngine(engine, fail_after_calls=5))
+        predict_texts(config(tiny_bart_folder, **settings), CountingEngine(engine, fail_after_calls=5))
     assert not output.exists()
     partial = partial_path(output)
     assert [r["id"] for r in read_records(partial)] == list(range(1, 9))
     with open(partial, "a", encoding="utf-8") as handle:
         handle.write('{"id": 9, "input": "cut by the cr')  # a line a crash cut short
     resumed = CountingEngine(engine)
-    summary = predict_texts(config(tmp_path, tiny_bart_folder, resume=True, **settings), resumed)
+    summary = predict_texts(config(tiny_bart_folder, resume=True, **settings), resumed)
     assert sorted(resumed.decoded) == sorted(TEXTS[8:])  # only what was missing
     assert summary["resumed_after"] == 8 and summary["written"] == 3
     records = read_records(output)
     fresh = tmp_path / "fresh.jsonl"
-    predict_texts(config(tmp_path, tiny_bart_folder, **settings | {"output": str(fresh)}), engine)
+    predict_texts(config(tiny_bart_folder, **settings | {"output": str(fresh)}), engine)
     assert records == read_records(fresh)
     again = CountingEngine(engine)
-    assert predict_texts(config(tmp_path, tiny_bart_folder, resume=True, **settings), again)["written"] == 0
+    assert predict_texts(config(tiny_bart_folder, resume=True, **settings), again)["written"] == 0
     assert again.decoded == [] and read_records(output) == records
 
 
@@ -183,16 +183,16 @@ def test_resume_refuses_a_partial_output_of_other_inputs(engine: TransformersEng
     output = tmp_path / "predictions.jsonl"
     write(partial_path(output), json.dumps({"id": 1, "input": "otra cosa", "output": "x"}) + "\n")
     with pytest.raises(DataError, match=re.escape("predictions.jsonl.partial:1: record id 1 does not match")):
-        predict_texts(config(tmp_path, tiny_bart_folder, input=str(source), output=str(output), resume=True),
+        predict_texts(config(tiny_bart_folder, input=str(source), output=str(output), resume=True),
                       engine)
     with pytest.raises(ConfigError, match="resume=true needs output=FILE"):
-        predict_texts(config(tmp_path, tiny_bart_folder, input=str(source), resume=True), engine)
+        predict_texts(config(tiny_bart_folder, input=str(source), resume=True), engine)
 
 
 def test_a_bad_input_fails_before_the_model_loads(tmp_path: Path) -> None:
     source = write(tmp_path / "in.jsonl", '{"text": "ok"}\n{"txt": "x"}\n')
     with pytest.raises(DataError, match=re.escape("in.jsonl:2")):
-        predict_texts(config(tmp_path, tmp_path / "no-model-here", input=str(source)))
+        predict_texts(config(tmp_path / "no-model-here", input=str(source)))
 
 
 def test_the_predict_command_reads_stdin_and_writes_only_jsonl_to_stdout(tiny_bart_folder: Path,
