@@ -153,3 +153,17 @@ def test_gpu_peaks_match_the_named_part_only(name: str, flops: float | None) -> 
     peak = gpu_peak(name, processes=2)
     assert peak.value == (flops * 2 if flops else None)
     assert ("data sheet" in peak.source) if flops else ("set engine.peak_flops" in (peak.warning or ""))
+
+
+def test_the_probe_leaves_the_global_random_state_alone() -> None:
+    """A probe runs inside training (first run on a machine, or a disturbed cache): it must not
+    change the dropout masks the run draws after it."""
+    import torch
+
+    from seq2seq_es.training.peak_probe import probe_cpu_peak
+
+    torch.manual_seed(7)
+    expected = torch.rand(4)
+    torch.manual_seed(7)
+    probe_cpu_peak(size=64, repeats=1, warmup=0, load=0.0, others_cpu=0.0)
+    assert torch.equal(torch.rand(4), expected)

@@ -123,7 +123,10 @@ def probe_cpu_peak(size: int = PROBE_SIZE, repeats: int = PROBE_REPEATS, warmup:
     them to replay a reading (tests, or a caller that measured them itself).
     """
     load = os.getloadavg()[0] if load is None else load
-    a, b = torch.randn(size, size), torch.randn(size, size)
+    # Its own generator: a probe inside a training run must not move the run's random
+    # streams (dropout masks would then depend on whether the peak was cached).
+    generator = torch.Generator().manual_seed(0)
+    a, b = torch.randn(size, size, generator=generator), torch.randn(size, size, generator=generator)
     out = torch.empty(size, size)
     for _ in range(warmup):
         torch.mm(a, b, out=out)
