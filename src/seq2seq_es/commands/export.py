@@ -1,0 +1,44 @@
+"""``seq2seq-es export model=DIR output_dir=OUT quantization=int8``: a CTranslate2 folder for engine=ct2.
+
+The command gives a fine-tuned folder its task's decoding settings (from the task registry,
+as ``serve`` does), so the export decodes like the model it came from; the run record
+(config.yaml, run_info.json) is written into the export folder after the atomic swap,
+since the swap replaces the folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from seq2seq_es.commands.base import Command, no_output_dir
+from seq2seq_es.inference.export_config import ExportConfig
+
+
+def run(config: ExportConfig) -> dict[str, Any]:
+    from seq2seq_es.commands.serve import task_defaults
+    from seq2seq_es.inference.ct2_export import export_ct2
+    from seq2seq_es.run_record import write_run_record
+
+    info = export_ct2(config.model, config.output_dir, config.quantization, config.tokenizer,
+                      task_defaults=task_defaults)
+    write_run_record(config.output_dir, config, "export")
+    size = sum(path.stat().st_size for path in Path(config.output_dir).iterdir() if path.is_file())
+    return {"output_dir": config.output_dir, "bytes": size, **info}
+
+
+def show(result: dict[str, Any], console: Console) -> None:
+    table = Table(title=f"export: {result['output_dir']}", show_header=False)
+    table.add_row("source", result["source"]["model"])
+    table.add_row("model type", result["source"]["model_type"])
+    table.add_row("weights", f"{result['quantization']} ({result['bytes'] / 1e6:.1f} MB on disk)")
+    table.add_row("decoding defaults", result["decoding_defaults_from"])
+    table.add_row("use it", f"seq2seq-es predict model={result['output_dir']} engine=ct2 input=FILE")
+    console.print(table)
+
+
+COMMANDS = [Command("export", "Export a BART or T5 model to CTranslate2 (int8 by default) for engine=ct2.",
+                    ExportConfig, run, show, output_dir=no_output_dir)]

@@ -1,0 +1,166 @@
+"""Generation with a CTranslate2 export (``seq2seq-es export``): the outputs of ``generate``, faster.
+
+Why the settings below: CTranslate2 decodes like transformers' ``generate`` only when told
+what ``generate`` does by default (checked with ctranslate2 4.8.5 and transformers 5.24):
+
+* ``min_decoding_length`` defaults to 1 in CTranslate2, 0 in transformers: we pass 0.
+* transformers divides a finished beam's log-probability by its length *including* ``</s>``
+  (``length_penalty``); CTranslate2 counts ``</s>`` only with ``return_end_token=True``, so
+  we ask for the end token and drop it when decoding.
+* BART forces ``</s>`` as the last of ``max_new_tokens`` (``forced_eos_token_id``).
+  CTranslate2 has no such rule, so it decodes one token fewer and the forced ``</s>`` is
+  counted here. Greedy outputs are then identical; among beams that all run to the limit,
+  transformers divides by one more token, which can reorder them.
+* transformers' beam search stops by a heuristic on the running beams; CTranslate2 stops
+  once ``beam_size`` hypotheses are finished (``patience=1``). They agree when the best
+  hypothesis is found before that; the parity test checks it on real inputs.
+* ``score`` is computed as the transformers engine defines it (raw log-softmax, no
+  sampling or n-gram processing) by a teacher-forced pass (``score_batch``) over the output.
+
+Text goes in and out through the Hugging Face tokenizer saved with the export, the same one
+``engine=transformers`` uses; the decoding defaults come from the export's ``decoding.json``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from seq2seq_es.errors import CheckpointError
+from seq2seq_es.inference.config import GenerationOptions
+from seq2seq_es.inference.model_defaults import read_model_defaults
+
+EXPORT_INFO_FILE = "seq2seq_es_export.json"
+UNSEEDED = 2**32 - 1  # CTranslate2's "no seed": each generator draws from std::random_device
+
+
+def read_export_info(folder: Path) -> dict[str, Any]:
+    """The ``seq2seq_es_export.json`` of an export folder, or an error saying how to make one."""
+    path = folder / EXPORT_INFO_FILE
+    if not (folder / "model.bin").is_file() or not path.is_file():
+        raise CheckpointError(
+            f"{folder}: not a CTranslate2 export of this project (it needs model.bin and {EXPORT_INFO_FILE}). "
+            f"Make one with `seq2seq-es export model=MODEL_FOLDER output_dir={folder}`, or use "
+            "engine=transformers with the model folder itself.")
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: unreadable ({exc}); export the model again.") from None
+    if not isinstance(info, dict) or not isinstance(info.get("generation_rules"), dict):
+        raise CheckpointError(f"{path}: no 'generation_rules' section; export the model again with "
+                              "`seq2seq-es export`.")
+    return info
+
+
+class CT2Engine:
+    """A CTranslate2 ``Translator`` behind the engine interface of ``inference.engines``.
+
+    ``compute_type=None`` runs the weight type of the export (int8 stays int8); ``threads``
+    is CTranslate2's intra-op thread count (None: its default).
+    """
+
+    name = "ct2"
+
+    def __init__(self, model_dir: str | Path, device: str = "cpu", compute_type: str | None = None,
+                 threads: int | None = None) -> None:
+        import ctranslate2
+        from transformers import AutoTokenizer
+
+        folder = Path(model_dir)
+        self.info = read_export_info(folder)
+        implied = read_model_defaults(folder)
+        self.defaults = implied.generation
+        self.max_source_length = implied.max_source_length
+        self.task = implied.task
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(str(folder))
+        self._open = functools.partial(ctranslate2.Translator, str(folder), device=device,
+                                       compute_type=compute_type or "default", intra_threads=threads or 0)
+        self.translator = self._open()
+        self.forces_eos = self.info["generation_rules"].get("forced_eos_token_id") is not None
+
+    def source_tokens(self, texts: Sequence[str]) -> list[list[str]]:
+        """Token strings of each text as the model's tokenizer makes them (special tokens included)."""
+        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_source_length)["input_ids"]
+        return [self.tokenizer.convert_ids_to_tokens(row) for row in ids]
+
+    def translate_options(self, settings: GenerationOptions) -> dict[str, Any]:
+        """``translate_batch`` keyword arguments that reproduce ``generate`` with resolved ``settings``."""
+        assert settings.max_new_tokens is not None and settings.num_beams is not None, "resolve the options first"
+        options: dict[str, Any] = {
+            "beam_size": settings.num_beams,
+            "patience": 1.0,
+            "length_penalty": settings.length_penalty,
+            "no_repeat_ngram_size": settings.no_repeat_ngram_size,
+            "min_decoding_length": 0,
+            "max_decoding_length": settings.max_new_tokens - 1 if self.forces_eos else settings.max_new_tokens,
+            "max_input_length": 0,  # inputs are already cut by the tokenizer, as generate's are
+            "return_end_token": True,
+        }
+        if settings.do_sample:
+            options.update(sampling_topk=settings.top_k, sampling_topp=settings.top_p,
+                           sampling_temperature=settings.temperature)
+        return options
+
+    def generate(self, texts: Sequence[str], options: GenerationOptions) -> list[dict[str, Any]]:
+        """Per text: ``text``, ``tokens`` (generated, ``</s>`` included) and ``score`` (see ``engines``)."""
+        if not texts:
+            return []
+        settings = options.resolved(self.defaults)
+        translate = self.translate_options(settings)
+        sources = self.source_tokens(texts)
+        if translate["max_decoding_length"] == 0:  # max_new_tokens=1 with a forced </s>: nothing to decode
+            hypotheses: list[list[str]] = [[] for _ in texts]
+        elif settings.do_sample and settings.seed is not None:
+            hypotheses = self._seeded_sample(sources, translate, settings.seed)
+        else:
+            hypotheses = [list(result.hypotheses[0])
+                          for result in self.translator.translate_batch(sources, **translate)]
+        eos = self.tokenizer.eos_token
+        for tokens in hypotheses:
+            if self.forces_eos and tokens[-1:] != [eos] and len(tokens) == translate["max_decoding_length"]:
+                tokens.append(eos)  # the </s> that generate forces at the limit
+        texts_out = [self.tokenizer.decode(self.tokenizer.convert_tokens_to_ids(tokens), skip_special_tokens=True)
+                     for tokens in hypotheses]
+        scores = self._log_probs(sources, hypotheses) if settings.output_scores else [None] * len(texts)
+        return [{"text": text.strip(), "tokens": len(tokens), "score": score}
+                for text, tokens, score in zip(texts_out, hypotheses, scores, strict=True)]
+
+    def _seeded_sample(self, sources: list[list[str]], translate: dict[str, Any], seed: int) -> list[list[str]]:
+        """Sample with a fresh translator, so that the same seed gives the same outputs.
+
+        CTranslate2 seeds each worker thread's generator once, when that thread first samples
+        (a ``thread_local`` generator seeded from ``set_random_seed``): a translator that has
+        sampled before cannot be reseeded. A new translator has new threads; it costs one
+        model load per seeded call. The process-wide seed is reset afterwards so that
+        unseeded sampling stays random.
+        """
+        import ctranslate2
+
+        ctranslate2.set_random_seed(seed)
+        try:
+            translator = self._open()
+            return [list(result.hypotheses[0]) for result in translator.translate_batch(sources, **translate)]
+        finally:
+            ctranslate2.set_random_seed(UNSEEDED)
+
+    def _log_probs(self, sources: list[list[str]], outputs: list[list[str]]) -> list[float | None]:
+        """log p(output | source): teacher-forced raw log-probabilities of the output tokens, ``</s>`` included."""
+        eos = self.tokenizer.eos_token
+        targets = [tokens[:-1] if tokens and tokens[-1] == eos else tokens for tokens in outputs]
+        results = self.translator.score_batch(sources, targets, max_input_length=0)
+        # score_batch always scores a final </s>; an output cut at the limit without one does not have it.
+        return [float(sum(result.log_probs[:len(tokens)]))
+                for result, tokens in zip(results, outputs, strict=True)]
+
+    def token_log_probs(self, sources: Sequence[str], targets: Sequence[str]) -> list[list[float]]:
+        """Teacher-forced log-probability of each target token (``</s>`` included), per pair: the
+        quantity the transformers model gives for ``labels`` (used to check the conversion)."""
+        target_ids = self.tokenizer(text_target=list(targets))["input_ids"]
+        eos_id = self.tokenizer.eos_token_id
+        target_tokens = [self.tokenizer.convert_ids_to_tokens(row[:-1] if row and row[-1] == eos_id else row)
+                         for row in target_ids]
+        results = self.translator.score_batch(self.source_tokens(sources), target_tokens, max_input_length=0)
+        return [list(result.log_probs) for result in results]
