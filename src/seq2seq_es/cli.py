@@ -95,13 +95,16 @@ def execute(command: Command, config_file: Path | None, overrides: list[str], de
         config = load_config(command.schema, config_file, overrides)
         folder = command.output_dir(config)
         claim = claim_output(command, config, folder)
-        if claim is not None and claim.message:
+        if claim is not None and claim.message and is_main_process():
             error_console.print(claim.message, highlight=False, soft_wrap=True)
         if claim is not None and claim.done:
             return
         if folder is not None and is_main_process():
+            from seq2seq_es.files import remove_leftovers
             from seq2seq_es.run_record import is_empty, write_run_record
 
+            if command.prepare_output is not None:  # the folder is this run's: clean what killed writers left
+                remove_leftovers(folder)
             created = not folder.exists()
             recorded = created or is_empty(folder)
             write_run_record(folder, config, command.name, {"inputs": claim.inputs} if claim and claim.inputs else None)

@@ -132,6 +132,6 @@ def run_pretrain(config: PretrainConfig) -> dict[str, Any]:
                "steps": result.final_state.step,
                "final_train_loss": float(np.mean(result.losses[-10:])) if result.losses else None,
                **validation_scores, "seconds": result.seconds,
-               "tokens_per_s": result.tokens / max(result.seconds, 1e-9)}
+               "tokens_per_s": result.tokens / result.seconds if result.tokens else None}  # None: resumed at the end
     write_json(Path(config.output_dir) / FINAL_FILE, summary)
     return summary
