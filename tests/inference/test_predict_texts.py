@@ -212,3 +212,17 @@ def test_the_predict_command_reads_stdin_and_writes_only_jsonl_to_stdout(tiny_ba
     bad = subprocess.run([sys.executable, "-m", "seq2seq_es.cli", "predict", f"model={tiny_bart_folder}",
                           f"input={tmp_path / 'missing.txt'}"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "missing.txt: file not found" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_predict_with_engine_ct2_on_an_export(engine: TransformersEngine, tiny_bart_folder: Path,
+                                              tmp_path: Path) -> None:
+    from seq2seq_es.inference.ct2_export import export_ct2
+
+    export_ct2(tiny_bart_folder, tmp_path / "ct2", quantization="float32")
+    source = write(tmp_path / "in.txt", "\n".join(TEXTS[:4]) + "\n")
+    output = tmp_path / "ct2.jsonl"
+    summary = predict_texts(config(tmp_path / "ct2", input=str(source), output=str(output), engine="ct2",
+                                   generation={"max_new_tokens": 6, "num_beams": 1}))
+    assert summary["engine"] == "ct2"
+    expected = engine.generate(TEXTS[:4], GenerationOptions(max_new_tokens=6, num_beams=1))
+    assert [r["output"] for r in read_records(output)] == [e["text"] for e in expected]

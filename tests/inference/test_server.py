@@ -334,3 +334,24 @@ def test_serve_command_runs_uvicorn_in_its_own_process(tiny_bart_folder: Path) -
         out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     assert f"served default at http://127.0.0.1:{port}/ (stopped)" in out
+
+
+def test_a_ctranslate2_export_is_served_with_engine_ct2(tiny_bart_folder: Path, tmp_path: Path,
+                                                        engines: dict[str, Engine]) -> None:
+    from seq2seq_es.commands.serve import open_engines
+    from seq2seq_es.inference.ct2_export import export_ct2
+
+    export_ct2(tiny_bart_folder, tmp_path / "ct2", quantization="float32")
+    config = ServeConfig(model=str(tmp_path / "ct2"), engine="ct2", limits=LIMITS)
+    served = open_engines(config)
+    assert served["default"].name == "ct2"
+    texts = spanish_sentences(4, seed=12)
+    with serve_in_thread(create_app(served, config)) as url:
+        response = httpx.post(url + "/v1/generate", json={"inputs": texts, "options": {"max_new_tokens": 6}},
+                              timeout=120)
+    assert response.status_code == 200, response.text
+    answers = [o["text"] for o in response.json()["outputs"]]
+    assert answers == [o["text"] for o in served["default"].generate(texts, GenerationOptions(max_new_tokens=6))]
+    # greedy on the fp32 export says what transformers says (the parity tests check this at scale)
+    assert answers == [o["text"] for o in engines["translate"].generate(texts, GenerationOptions(
+        max_new_tokens=6, num_beams=1))]
