@@ -11,7 +11,8 @@ dynamic batching (``batching.max_batch_size`` = the concurrency) and once with
 Reported per mode: p50/p99 latency of the valid and of the malformed requests, valid
 requests/s, generated tokens/s, the mean texts per generate call (from ``/metrics``), the
 status counts (5xx must be 0) and the server's RSS after warm-up and at the end; then the
-ratio of requests/s, dynamic over batch-1.
+ratio of requests/s, dynamic over batch-1. First, in this process, the most batching can
+give: tokens/s of one generate call of 1 text vs of ``--concurrency`` texts.
 
 The model: ``--model DIR``, or by default a random ``--preset`` (barto-small) with a
 byte-level BPE trained in the run on the Spanish inputs, its output bias at their unigram
@@ -203,6 +204,32 @@ def measure(model: Path, mode: str, max_batch_size: int, plan: list[tuple[str, b
     }
 
 
+def batching_headroom(model: Path, texts: list[str], batch: int, threads: int, max_new_tokens: int,
+                      repeats: int = 3) -> dict[str, Any]:
+    """What batching can give at most: tokens/s of one generate call of 1 text vs of ``batch`` texts,
+    in this process with the server's thread count (no HTTP, no queue)."""
+    import torch
+
+    from seq2seq_es.inference.config import GenerationOptions
+    from seq2seq_es.inference.engines import load_engine
+
+    torch.set_num_threads(threads)
+    engine = load_engine(model)
+    options = GenerationOptions(max_new_tokens=max_new_tokens, num_beams=1)
+    result: dict[str, Any] = {}
+    for size in (1, batch):
+        engine.generate(texts[:size], options)  # warm-up
+        started, tokens = time.perf_counter(), 0
+        for i in range(repeats):
+            tokens += sum(o["tokens"] for o in engine.generate(texts[i * size:(i + 1) * size], options))
+        seconds = (time.perf_counter() - started) / repeats
+        result[f"batch_{size}"] = {"ms_per_call": round(1000 * seconds, 1),
+                                   "tokens_per_s": round(tokens / repeats / seconds, 1)}
+    result["ratio_tokens_per_s"] = round(result[f"batch_{batch}"]["tokens_per_s"] / result["batch_1"]["tokens_per_s"],
+                                         2)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, help="A model folder (default: a random --preset built here).")
@@ -224,6 +251,8 @@ def main() -> None:
     load_start = round(os.getloadavg()[0], 2)
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
         model = args.model or build_model(args.preset, texts, Path(tmp) / "model")
+        headroom = batching_headroom(model, texts, args.concurrency, args.threads, args.max_new_tokens)
+        print(json.dumps({"in_process_headroom": headroom}), flush=True)
         plan = request_plan(texts, args.requests, args.malformed, args.max_new_tokens, args.seed)
         warmup = request_plan(texts[::-1], 2 * args.concurrency, 0.0, args.max_new_tokens, args.seed + 1)
         runs = []
@@ -239,7 +268,8 @@ def main() -> None:
                "server_threads": args.threads, "request_timeout_s": args.timeout,
                "load_average_1m_start": load_start, "load_average_1m_end": round(os.getloadavg()[0], 2),
                "ratio_valid_requests_per_s": round(statistics.median(dynamic) / statistics.median(single), 2),
-               "status_5xx_total": sum(r["status_5xx"] for r in runs), "runs": runs}
+               "status_5xx_total": sum(r["status_5xx"] for r in runs), "in_process_headroom": headroom,
+               "runs": runs}
     print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
     if args.output:
         args.output.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
