@@ -106,6 +106,22 @@ def test_short_limits_decode_as_generate(family: str, num_beams: int, exports: d
         assert [row["score"] for row in got] == pytest.approx([row["score"] for row in expected], abs=1e-3)
 
 
+@pytest.mark.parametrize("family", ["bart", "t5"])
+def test_length_penalty_and_greedy_ngram_blocking_decode_as_generate(family: str, exports: dict[str, Path],
+                                                                     request: pytest.FixtureRequest) -> None:
+    reference = TransformersEngine(request.getfixturevalue(f"tiny_{family}_folder"))
+    engine = CT2Engine(exports[family], threads=1)
+    batch = reference.tokenizer(TEXTS, return_tensors="pt", padding=True)
+    for num_beams, length_penalty, ngrams in ((3, 0.6, 0), (3, 1.5, 0), (1, 1.0, 2)):
+        with torch.inference_mode():
+            expected = reference.model.generate(**batch, max_new_tokens=9, num_beams=num_beams, early_stopping=True,
+                                                length_penalty=length_penalty, no_repeat_ngram_size=ngrams)
+        options = GenerationOptions(max_new_tokens=9, num_beams=num_beams, length_penalty=length_penalty,
+                                    no_repeat_ngram_size=ngrams)
+        assert [row["text"] for row in engine.generate(TEXTS, options)] == [
+            text.strip() for text in reference.tokenizer.batch_decode(expected, skip_special_tokens=True)]
+
+
 def test_seeded_sampling_repeats(exports: dict[str, Path]) -> None:
     engine = CT2Engine(exports["t5"], threads=1)
     options = GenerationOptions(max_new_tokens=10, do_sample=True, seed=3)

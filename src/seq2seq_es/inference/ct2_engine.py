@@ -1,4 +1,4 @@
-"""Generation with a CTranslate2 export (``seq2seq-es export``): the outputs of ``generate``, faster.
+"""Generation with a CTranslate2 export (``seq2seq-es export``): ``generate``'s outputs, faster.
 
 Why the settings below: CTranslate2 decodes like transformers' ``generate`` only when told
 what ``generate`` does by default (checked with ctranslate2 4.8.5 and transformers 5.24):
@@ -11,9 +11,15 @@ what ``generate`` does by default (checked with ctranslate2 4.8.5 and transforme
   CTranslate2 has no such rule, so it decodes one token fewer and the forced ``</s>`` is
   counted here. Greedy outputs are then identical; among beams that all run to the limit,
   transformers divides by one more token, which can reorder them.
-* transformers' beam search stops by a heuristic on the running beams; CTranslate2 stops
-  once ``beam_size`` hypotheses are finished (``patience=1``). They agree when the best
-  hypothesis is found before that; the parity test checks it on real inputs.
+* CTranslate2 ends a beam search once ``num_beams`` hypotheses are finished (``patience=1``),
+  as ``generate(early_stopping=True)`` and fairseq do: with that setting the outputs are
+  identical (tested). ``generate``'s default, ``early_stopping=False``, may search on and
+  find a longer hypothesis with a better per-token score; no CTranslate2 option reproduces
+  that heuristic, so beam outputs can differ from ``engine=transformers`` there (measured
+  in ``tests/inference/test_ct2_parity.py`` and benchmarks/RESULTS.md).
+* ``no_repeat_ngram_size`` in a beam search: CTranslate2 renormalises the log-probabilities
+  over the tokens it leaves allowed, transformers does not, so beams are ranked differently;
+  greedy outputs with n-gram blocking are identical (tested).
 * ``score`` is computed as the transformers engine defines it (raw log-softmax, no
   sampling or n-gram processing) by a teacher-forced pass (``score_batch``) over the output.
 
