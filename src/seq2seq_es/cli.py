@@ -30,8 +30,8 @@ from seq2seq_es.library_logs import quiet_library_logs
 from seq2seq_es.run_record import Claim
 
 # The command modules, in the order of the data flow; each exposes COMMANDS.
-COMMAND_MODULES = ("corpus", "tokenizer", "pretrain", "finetune", "predict", "evaluate", "score", "serve", "bench",
-                   "humaneval", "tasks", "model", "bench_peak", "demo")
+COMMAND_MODULES = ("corpus", "tokenizer", "pretrain", "finetune", "predict", "evaluate", "score", "export", "serve",
+                   "bench", "humaneval", "tasks", "model", "bench_peak", "demo")
 GROUP_HELP = {"model": "Inspect and convert models: info, BERT2BERT warm start, BART→LED.",
               "humaneval": "Human evaluation: create a blind study, serve the annotation app, analyze, export."}
 
