@@ -65,3 +65,8 @@ def test_presets_in_configs_folder_validate() -> None:
             load_config(schemas[folder.name], path)
             checked += 1
     assert checked >= 4, "configs/ holds presets for the stages"
+
+
+def test_a_lone_dash_is_the_string_dash() -> None:
+    """``input=-`` means stdin: YAML alone would read it as the list [None]."""
+    assert apply_overrides({}, ["input=-", "x=-1"]) == {"input": "-", "x": -1}

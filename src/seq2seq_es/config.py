@@ -46,10 +46,15 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """Parse ``a.b.c=value`` into (["a", "b", "c"], value), the value read as YAML."""
+    """Parse ``a.b.c=value`` into (["a", "b", "c"], value), the value read as YAML.
+
+    A lone ``-`` stays the string "-" (stdin for ``input=-``), not YAML's list ``[None]``.
+    """
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"Override {text!r} must look like key=value (dotted keys for sections, e.g. training.lr=3e-4).")
+    if raw.strip() == "-":
+        return key.strip().split("."), "-"
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
