@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ctranslate2.converters import TransformersConverter
-from transformers import PreTrainedConfig, PreTrainedTokenizerBase
+from transformers import AutoTokenizer, GenerationConfig, PreTrainedConfig, PreTrainedTokenizerBase
 
 from seq2seq_es.errors import CheckpointError
 from seq2seq_es.files import atomic_dir, write_json
@@ -114,8 +114,6 @@ def generation_rules(model_dir: Path) -> dict[str, Any]:
     """What ``generate`` does that CTranslate2 must be told: the special ids of the model's
     generation config. BART forces ``</s>`` as the last token at the length limit
     (``forced_eos_token_id``); the ct2 engine reproduces that."""
-    from transformers import GenerationConfig
-
     try:
         generation = GenerationConfig.from_pretrained(str(model_dir))
     except OSError:
@@ -150,8 +148,6 @@ def export_ct2(model_dir: str | Path, output_dir: str | Path, quantization: str 
     }
     with atomic_dir(output_dir) as tmp:
         converter.convert(str(tmp), quantization=quantization, force=True)
-        from transformers import AutoTokenizer
-
         AutoTokenizer.from_pretrained(str(converter.tokenizer_dir)).save_pretrained(str(tmp))
         write_decoding_file(tmp, defaults)
         write_json(tmp / EXPORT_INFO_FILE, info)
