@@ -82,9 +82,6 @@ def test_lora_sigkill_then_resume_is_bit_identical(lora_settings: list[str], ref
     assert (killed / "predictions.jsonl").read_text() == (reference / "predictions.jsonl").read_text()
 
 
-@pytest.mark.xfail(strict=True, reason="training/checkpoint.py still writes the whole model (save_model of the "
-                                       "unwrapped PeftModel); it needs the models.adapters.checkpoint_tensors / "
-                                       "restore_checkpoint_tensors hook (issue 27 report)")
 def test_lora_checkpoints_hold_only_the_adapter(reference: Path) -> None:
     checkpoint = list_checkpoints(reference / "checkpoints")[-1]
     stored = load_file(str(checkpoint / "model.safetensors"))

@@ -2,7 +2,8 @@
 
 A checkpoint ``checkpoints/step-00001000/`` holds::
 
-    model.safetensors            the weights (tied tensors stored once)           main process
+    model.safetensors            the weights (tied tensors stored once; with LoRA main process
+                                 only the adapter's, models/adapters.py)
     optimizer.safetensors        the optimizer's state tensors (Adam moments, steps) main process
     optimizer.json               its param groups and scalar state                  main process
     scheduler.json               the learning-rate schedule's position              main process
@@ -52,6 +53,11 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 
 from seq2seq_es.errors import CheckpointError, ConfigError
 from seq2seq_es.files import write_json
+from seq2seq_es.models.adapters import (
+    checkpoint_tensors,
+    is_adapter_model,
+    restore_checkpoint_tensors,
+)
 from seq2seq_es.run_record import identity_changes, identity_digest
 from seq2seq_es.training.run_folder import (
     FORMAT,
@@ -234,10 +240,14 @@ def save_checkpoint(accelerator: Accelerator, root: Path, state: TrainState, mod
 def _write_main_files(accelerator: Accelerator, folder: Path, state: TrainState, model: Any, optimizer: Any,
                       scheduler: Any, model_config: Any, identity: dict[str, Any]) -> None:
     unwrapped = accelerator.unwrap_model(model)
-    try:
-        save_model(unwrapped, str(folder / MODEL_FILE), metadata={"format": "pt"}, force_contiguous=True)
-    except Exception as exc:
-        raise _os_error(exc, folder / MODEL_FILE) from exc
+    adapter = checkpoint_tensors(unwrapped)
+    if adapter is not None:  # LoRA: the trainable tensors only; the frozen base is rebuilt from the config
+        _write_tensors(adapter, folder / MODEL_FILE, {"format": "pt", "content": "adapter"})
+    else:
+        try:
+            save_model(unwrapped, str(folder / MODEL_FILE), metadata={"format": "pt"}, force_contiguous=True)
+        except Exception as exc:
+            raise _os_error(exc, folder / MODEL_FILE) from exc
     tensors, data = optimizer_parts(_inner(optimizer).state_dict())
     _write_tensors(tensors, folder / OPTIMIZER_TENSORS)
     write_json(folder / OPTIMIZER_JSON, data)
@@ -303,7 +313,11 @@ def load_checkpoint(accelerator: Accelerator, path: Path, model: Any, optimizer:
                               f"{accelerator.num_processes}: each process's random states resume its own dropout. "
                               f"Resume with {data.get('processes')} process(es).")
     try:
-        load_model(accelerator.unwrap_model(model), str(path / MODEL_FILE), strict=True)
+        unwrapped = accelerator.unwrap_model(model)
+        if is_adapter_model(unwrapped):
+            restore_checkpoint_tensors(unwrapped, load_file(str(path / MODEL_FILE)), path / MODEL_FILE)
+        else:
+            load_model(unwrapped, str(path / MODEL_FILE), strict=True)
         tensors = load_file(str(path / OPTIMIZER_TENSORS))
         groups = json.loads((path / OPTIMIZER_JSON).read_text(encoding="utf-8"))
         _inner(optimizer).load_state_dict(optimizer_state_dict(tensors, groups))
