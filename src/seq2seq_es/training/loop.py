@@ -147,6 +147,10 @@ def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineC
     accelerator = make_accelerator(engine)
     if engine.checkpoint_every or resume:
         require_checkpoint_support(accelerator)
+    main = accelerator.is_main_process
+    # Before any random state is set or restored: whatever the probe does cannot move the run's streams.
+    peak = resolve_peak(engine, processes=accelerator.num_processes) if main else NOT_MEASURED
+    accelerator.wait_for_everyone()
     set_seed(seed)
     model_config = model.config
     shape = model_shape(model)
@@ -155,7 +159,6 @@ def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineC
     optimizer = build_optimizer(model, optim)
     scheduler = build_scheduler(optimizer, optim.schedule, optim.warmup_steps, optim.steps, optim.min_lr_ratio)
     model, optimizer = accelerator.prepare(model, optimizer)
-    main = accelerator.is_main_process
     if main:
         tidy(output_dir, engine.keep_checkpoints)
     accelerator.wait_for_everyone()
@@ -163,8 +166,6 @@ def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineC
     state = start_state(parts, resume, optim.steps)
     if callback_state is not None and state.extra:
         callback_state.load_state_dict(state.extra)
-    peak = resolve_peak(engine, processes=accelerator.num_processes) if main else NOT_MEASURED
-    accelerator.wait_for_everyone()
     if main and engine.measure_mfu:
         Console(stderr=True).print(f"[dim]{peak.describe()}[/]", highlight=False)
     result = TrainResult(losses=list(state.recent_losses))
