@@ -235,8 +235,3 @@ def measure_cpu_peak(size: int = PROBE_SIZE, seconds: float = 1.0) -> float:
     """
     return probe_cpu_peak(size, repeats=max(3, round(PROBE_REPEATS * seconds))).best
 
-
-def peak_flops(cache_dir: Path | None = None) -> tuple[float, str]:
-    """(peak FLOP/s, source) of the default engine; kept until ``training/loop.py`` calls ``resolve_peak``."""
-    peak = resolve_peak(EngineConfig(), cache_dir=cache_dir)
-    return peak.value or 0.0, peak.source + (f"; warning: {peak.warning}" if peak.warning else "")
