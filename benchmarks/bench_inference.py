@@ -154,8 +154,8 @@ def measure(runners: Runners, inputs: list[str], batch1_inputs: int, repeats: in
     return {"seconds": {f"{e}@{b}": v for (e, b), v in seconds.items()}, "agreement": agreement}
 
 
-def report(name: str, parameters: int, result: dict[str, Any], new_tokens: int) -> list[str]:
-    lines = [f"### {name} ({parameters / 1e6:.1f}M parameters)", "",
+def report(name: str, parameters: int, vocabulary: int, result: dict[str, Any], new_tokens: int) -> list[str]:
+    lines = [f"### {name} ({parameters / 1e6:.1f}M parameters, vocabulary {vocabulary:,})", "",
              "| engine | batch | latency (median) | tokens/s (median) | × transformers (median of per-rep ratios) |",
              "|---|---|---|---|---|"]
     seconds = result["seconds"]
@@ -190,7 +190,7 @@ def speed(args: argparse.Namespace) -> None:
             runners = Runners(folder, exports, args.source_tokens, args.new_tokens, args.threads)
             parameters = count_parameters(runners.model)
             results[name] = measure(runners, inputs, args.batch1_inputs, args.repeats)
-            lines += report(name, parameters, results[name], args.new_tokens)
+            lines += report(name, parameters, len(runners.tokenizer), results[name], args.new_tokens)
             del runners
     print("\n".join(lines))
     if args.output:
