@@ -40,7 +40,7 @@ def load_tokenizer_folder(path: str | Path) -> PreTrainedTokenizerBase:
     advice = ("Train one with `seq2seq-es tokenizer`, or point to a model folder saved with its tokenizer "
               "(`tokenizer.save_pretrained(folder)`).")
     if not any((path / name).is_file() for name in TOKENIZER_FILES):
-        what = "no tokenizer files here (tokenizer.json)" if path.is_dir() else "no such folder"
+        what = "no tokenizer files here (no tokenizer.json)" if path.is_dir() else "no such folder (no tokenizer.json)"
         raise TokenizerError(f"{path}: {what}. {advice}")
     try:
         return AutoTokenizer.from_pretrained(str(path))
