@@ -13,6 +13,10 @@ The selection (best score, its step, evaluations without improvement) is part of
 checkpoint, so a killed and resumed run stops at the same step with the same model. What
 a run may do with its output folder is decided before anything is written
 (``tasks/claim.py``).
+
+With ``adapter.kind: lora`` only LoRA adapters train (``models/adapters.py``); selection
+decodes with the adapter model and keeps the adapter in ``best_model/``, and the run ends
+with ``adapter/`` (peft's format) and ``model/`` (merged: a plain transformers model).
 """
 
 from __future__ import annotations
