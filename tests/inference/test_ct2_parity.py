@@ -64,14 +64,16 @@ def train_to_copy(preset: str, tokenizer: Any, sentences: list[str], steps: int)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     rng = random.Random(0)
     model.train()
-    for _ in range(steps):
-        batch_text = rng.sample(sentences, 16)
-        batch = tokenizer(batch_text, text_target=batch_text, padding=True, truncation=True,
-                          max_length=TASK.max_source_length, return_tensors="pt")
-        batch["labels"][batch["labels"] == tokenizer.pad_token_id] = -100
-        model(**batch).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)  # dropout masks: the same model every run
+        for _ in range(steps):
+            batch_text = rng.sample(sentences, 16)
+            batch = tokenizer(batch_text, text_target=batch_text, padding=True, truncation=True,
+                              max_length=TASK.max_source_length, return_tensors="pt")
+            batch["labels"][batch["labels"] == tokenizer.pad_token_id] = -100
+            model(**batch).loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
     return model.eval()
 
 
@@ -150,7 +152,10 @@ def test_beam_search_differs_from_the_default_heuristic_only_where_it_runs_on(
         else:  # (the same text can hide special tokens: then the token counts differ)
             differing += 1
             assert ref["tokens"] > ct2["tokens"], (ref, ct2)
-            assert ref["score"] / ref["tokens"] > ct2["score"] / ct2["tokens"], (ref, ct2)
+            if ref["tokens"] < TASK.max_target_length:
+                # At the limit, generate forces ``</s>`` (log-probability 0 inside the search) while
+                # the engines' scores re-score it with the model's own log-probability: not comparable.
+                assert ref["score"] / ref["tokens"] > ct2["score"] / ct2["tokens"], (ref, ct2)
     print(f"beam 4, early_stopping=False: {len(texts) - differing} of {len(texts)} outputs identical")
 
 

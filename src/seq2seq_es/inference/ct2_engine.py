@@ -9,8 +9,8 @@ what ``generate`` does by default (checked with ctranslate2 4.8.5 and transforme
   we ask for the end token and drop it when decoding.
 * BART forces ``</s>`` as the last of ``max_new_tokens`` (``forced_eos_token_id``).
   CTranslate2 has no such rule, so it decodes one token fewer and the forced ``</s>`` is
-  counted here. Greedy outputs are then identical; among beams that all run to the limit,
-  transformers divides by one more token, which can reorder them.
+  added here; in a beam search the finished hypotheses are re-ranked with the forced
+  token's length (``_forced_eos_choice``).
 * CTranslate2 ends a beam search once ``num_beams`` hypotheses are finished (``patience=1``),
   as ``generate(early_stopping=True)`` and fairseq do: with that setting the outputs are
   identical (tested). ``generate``'s default, ``early_stopping=False``, may search on and
@@ -121,6 +121,10 @@ class CT2Engine:
             hypotheses: list[list[str]] = [[] for _ in texts]
         elif settings.do_sample and settings.seed is not None:
             hypotheses = self._seeded_sample(sources, translate, settings.seed)
+        elif self.forces_eos and translate["beam_size"] > 1 and not settings.do_sample:
+            translate.update(num_hypotheses=settings.num_beams, return_scores=True)
+            hypotheses = [self._forced_eos_choice(result, translate)
+                          for result in self.translator.translate_batch(sources, **translate)]
         else:
             hypotheses = [list(result.hypotheses[0])
                           for result in self.translator.translate_batch(sources, **translate)]
@@ -133,6 +137,25 @@ class CT2Engine:
         scores = self._log_probs(sources, hypotheses) if settings.output_scores else [None] * len(texts)
         return [{"text": text.strip(), "tokens": len(tokens), "score": score}
                 for text, tokens, score in zip(texts_out, hypotheses, scores, strict=True)]
+
+    def _forced_eos_choice(self, result: Any, translate: dict[str, Any]) -> list[str]:
+        """The finished beam ``generate`` picks when ``</s>`` is forced at the limit.
+
+        There, each running beam gets ``</s>`` with log-probability 0 one step after
+        CTranslate2 stops, so its sum is divided by one more token (``length_penalty``);
+        beams that ended by themselves keep their score. The best of the kept hypotheses
+        under that rule is ``generate``'s choice (the limit beams keep their order, so the
+        best of them is among those CTranslate2 returns).
+        """
+        limit, penalty, eos = translate["max_decoding_length"], translate["length_penalty"], self.tokenizer.eos_token
+
+        def generate_score(tokens: list[str], score: float) -> float:
+            if len(tokens) == limit and tokens[-1:] != [eos]:
+                return score * (len(tokens) / (len(tokens) + 1)) ** penalty
+            return score
+
+        best = max(range(len(result.hypotheses)), key=lambda i: generate_score(result.hypotheses[i], result.scores[i]))
+        return list(result.hypotheses[best])
 
     def _seeded_sample(self, sources: list[list[str]], translate: dict[str, Any], seed: int) -> list[list[str]]:
         """Sample with a fresh translator, so that the same seed gives the same outputs.
