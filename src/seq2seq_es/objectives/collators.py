@@ -2,7 +2,9 @@
 
 Why here: the objectives own what their settings mean and which raw block length each
 noise consumes (BART: ``seq_len - 2`` tokens wrapped in ``<s> … </s>``; T5: the raw
-length of t5's ``random_spans_helper``), so the training code only asks for a collator.
+length of t5's ``random_spans_helper``; BERT: ``seq_len - 2`` tokens wrapped in
+``[CLS] … [SEP]``), so the training code only asks for a collator (and, for a model card,
+a sentence saying what the objective was).
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from seq2seq_es.errors import ConfigError
 from seq2seq_es.objectives.bart_denoising import BartDenoisingCollator
 from seq2seq_es.objectives.bart_settings import BartNoiseSettings
 from seq2seq_es.objectives.config import ObjectiveConfig
+from seq2seq_es.objectives.masked_lm import MaskedLmCollator
 from seq2seq_es.objectives.span_corruption import (
     SpanCorruptionCollator,
     sentinel_ids_from_tokenizer,
 )
 
-Collator = BartDenoisingCollator | SpanCorruptionCollator
+Collator = BartDenoisingCollator | SpanCorruptionCollator | MaskedLmCollator
 
 
 def bart_settings(objective: ObjectiveConfig) -> BartNoiseSettings:
@@ -31,7 +34,7 @@ def bart_settings(objective: ObjectiveConfig) -> BartNoiseSettings:
 
 def build_collator(objective: ObjectiveConfig, family: str, tokenizer: Any, seq_len: int,
                    seed: int) -> tuple[Collator, int]:
-    """(collator, raw block length) for a ``bart`` or ``t5`` preset with encoder inputs of ``seq_len``."""
+    """(collator, raw block length) for a ``bart``, ``t5`` or ``bert`` preset with encoder inputs of ``seq_len``."""
     if family == "t5":
         t5 = SpanCorruptionCollator(seq_len, sentinel_ids_from_tokenizer(tokenizer), eos_id=tokenizer.eos_token_id,
                                     decoder_start_id=tokenizer.pad_token_id, seed=seed,
@@ -40,4 +43,23 @@ def build_collator(objective: ObjectiveConfig, family: str, tokenizer: Any, seq_
         return t5, t5.raw_length
     if family == "bart":
         return BartDenoisingCollator.from_tokenizer(tokenizer, bart_settings(objective), seed), seq_len - 2
-    raise ConfigError(f"No pretraining objective for model family {family!r}: presets are 'bart' or 't5'.")
+    if family == "bert":
+        return MaskedLmCollator(tokenizer, seed=seed, mlm_probability=objective.mlm_probability,
+                                mask_replace_prob=objective.mask_replace_prob,
+                                random_replace_prob=objective.random_replace_prob), seq_len - 2
+    raise ConfigError(f"No pretraining objective for model family {family!r}: presets are 'bart', 't5' or 'bert'.")
+
+
+def describe_objective(objective: ObjectiveConfig, family: str) -> str:
+    """One sentence naming the objective a ``family`` preset trains with, and its settings."""
+    if family == "t5":
+        return (f"T5 span corruption: noise density {objective.noise_density:g}, mean span "
+                f"{objective.mean_span_length:g} tokens, sentinels in input and target")
+    if family == "bert":
+        kept = 1 - objective.mask_replace_prob - objective.random_replace_prob
+        return (f"masked language modelling (BERT; transformers' DataCollatorForLanguageModeling): "
+                f"{objective.mlm_probability:g} of the tokens selected, of them {objective.mask_replace_prob:g} "
+                f"masked, {objective.random_replace_prob:g} random, {kept:.2g} unchanged")
+    return (f"BART denoising ({objective.noise} noise): text infilling of {objective.mask_ratio:g} of the words in "
+            f"Poisson({objective.poisson_lambda:g}) spans (replace_length {objective.replace_length}, random "
+            f"{objective.random_ratio:g}), sentence permutation {objective.permute_sentence_ratio:g}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from seq2seq_es.config import StrictModel
 
@@ -16,8 +16,9 @@ from seq2seq_es.config import StrictModel
 class ObjectiveConfig(StrictModel):
     """The noise: BART denoising for ``bart`` presets (defaults: BARTO's fairseq settings; see
     objectives/bart_denoising.py and objectives/README.md), T5 span corruption for ``t5``
-    presets (defaults: T5S / nanoT5; see objectives/span_corruption.py). The preset's family
-    picks which applies."""
+    presets (defaults: T5S / nanoT5; see objectives/span_corruption.py), masked language
+    modelling for ``bert`` presets (defaults: BERT's 15% with 80/10/10; see
+    objectives/masked_lm.py). The preset's family picks which applies."""
 
     noise: Literal["fairseq", "exact-ratio"] = Field(
         "fairseq", description="BART: 'fairseq' = fairseq's DenoisingDataset algorithm (BARTO's); 'exact-ratio' = "
@@ -31,3 +32,17 @@ class ObjectiveConfig(StrictModel):
     random_ratio: float = Field(0.1, ge=0, le=1, description="Share of <mask> replaced by a random token.")
     noise_density: float = Field(0.15, gt=0, lt=1, description="T5: share of tokens dropped into spans.")
     mean_span_length: float = Field(3.0, ge=1, description="T5: mean noise span length, in tokens.")
+    mlm_probability: float = Field(0.15, gt=0, lt=1, description="BERT: share of the non-special tokens selected "
+                                                                 "for prediction (masked language modelling).")
+    mask_replace_prob: float = Field(0.8, ge=0, le=1, description="BERT: share of the selected tokens replaced by "
+                                                                  "the mask token.")
+    random_replace_prob: float = Field(0.1, ge=0, le=1, description="BERT: share of the selected tokens replaced "
+                                                                    "by a random token; the rest stay unchanged.")
+
+    @model_validator(mode="after")
+    def _replacements_fit(self) -> ObjectiveConfig:
+        if self.mask_replace_prob + self.random_replace_prob > 1:
+            raise ValueError(f"mask_replace_prob + random_replace_prob = "
+                             f"{self.mask_replace_prob + self.random_replace_prob:g} > 1: they are shares of the "
+                             "same selected tokens (BERT: 0.8 and 0.1)")
+        return self
