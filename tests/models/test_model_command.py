@@ -27,6 +27,10 @@ def test_info_on_presets_prints_paper_sizes() -> None:
     rows = model_info("t5s-base")
     assert rows["parameters"] == "247,577,856" and rows["LM head tied to embeddings"] is False
     assert rows["ffn"] == "2048 (gated-gelu)" and rows["dropout"] == 0.0
+    bert = model_info("bert-tiny")  # encoder-only: no decoder, no generation settings
+    assert bert["class"] == "BertForMaskedLM" and bert["decoder layers"] == "none (encoder-only)"
+    assert (bert["encoder layers"], bert["heads"], bert["ffn"], bert["positions"]) == (2, 4, 512, 512)
+    assert "generation" not in bert
 
 
 def test_info_on_a_folder_shows_tokenizer_and_special_tokens(bart_dir: Path) -> None:

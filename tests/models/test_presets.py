@@ -9,6 +9,8 @@ import torch
 from transformers import (
     AutoModelForSeq2SeqLM,
     BartForConditionalGeneration,
+    BertForMaskedLM,
+    PreTrainedTokenizerFast,
     T5ForConditionalGeneration,
 )
 
@@ -90,3 +92,19 @@ def test_t5_lm_head_stays_untied_after_save_and_plain_reload(tmp_path: Path) -> 
 def test_unknown_preset_lists_the_valid_ones() -> None:
     with pytest.raises(ConfigError, match="barto-base"):
         build_config("bart-huge")
+
+
+def test_bert_preset_is_a_masked_lm_sized_like_barto_tiny_with_the_tokenizers_specials() -> None:
+    """bert-tiny: barto-tiny's width, FFN and positions, 2 layers (the 2+2 of the BERT2BERT built from it)."""
+    assert count_parameters(build_empty_model("bert-tiny")) == pytest.approx(1.5e6, rel=0.05)
+    tokenizer = train_byte_level_bpe(["el niño come pan con su madre"] * 20, vocab_size=300, min_frequency=1)
+    bert = build_model("bert-tiny", tokenizer, seed=1)
+    assert isinstance(bert, BertForMaskedLM) and bert.config.vocab_size == len(tokenizer)
+    assert (bert.config.hidden_size, bert.config.num_hidden_layers, bert.config.intermediate_size,
+            bert.config.max_position_embeddings, bert.config.hidden_dropout_prob) == (128, 2, 512, 512, 0.1)
+    assert bert.config.pad_token_id == tokenizer.pad_token_id
+    assert (bert.config.bos_token_id, bert.config.eos_token_id) == (tokenizer.cls_token_id, tokenizer.sep_token_id)
+    without_mask = PreTrainedTokenizerFast(tokenizer_object=tokenizer.backend_tokenizer, pad_token="<pad>",
+                                           cls_token="<s>", sep_token="</s>")
+    with pytest.raises(ConfigError, match="MASK"):
+        build_config("bert-tiny", without_mask)

@@ -23,6 +23,7 @@ from seq2seq_es.training.flops import (
     cpu_peak,
     gpu_peak,
     mfu_fields,
+    model_shape,
     resolve_peak,
 )
 from seq2seq_es.training.peak_cache import CACHE_FILE, PeakCache
@@ -167,3 +168,18 @@ def test_the_probe_leaves_the_global_random_state_alone() -> None:
     torch.manual_seed(7)
     probe_cpu_peak(size=64, repeats=1, warmup=0, load=0.0, others_cpu=0.0)
     assert torch.equal(torch.rand(4), expected)
+
+
+def test_an_encoder_only_model_has_no_decoder_side_and_reads_its_tokens_once() -> None:
+    """A BERT (masked LM): 0 decoder layers, the MLM head over the input positions, labels not counted as tokens."""
+    from seq2seq_es.models.presets import build_model
+    from seq2seq_es.training.loop import _batch_cost
+
+    shape = model_shape(build_model("bert-tiny", seed=0))
+    assert (shape.encoder_layers, shape.decoder_layers, shape.decoder_weights, shape.d_model) == (2, 0, 0, 128)
+    batch = {"input_ids": torch.zeros(4, 64, dtype=torch.long), "labels": torch.zeros(4, 64, dtype=torch.long)}
+    tokens, flops = _batch_cost(shape, batch)
+    assert tokens == 4 * 64
+    assert flops == 4 * (6 * (shape.encoder_weights + shape.head_weights) * 64 + 12 * 128 * 2 * 64**2)
+    bart = model_shape(build_model("barto-tiny", seed=0))
+    assert bart.decoder_layers == 2 and _batch_cost(bart, batch)[0] == 4 * (64 + 64)

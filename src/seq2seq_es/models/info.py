@@ -25,7 +25,7 @@ def _first(config: Any, *names: str) -> Any:
 
 
 def architecture_rows(config: Any) -> dict[str, Any]:
-    """Layer counts and widths of BART / mBART / T5 / mT5 / LED / BERT2BERT configs."""
+    """Layer counts and widths of BART / mBART / T5 / mT5 / LED / BERT2BERT configs (and the BERT preset's)."""
     if config.model_type == "encoder-decoder":
         enc, dec = config.encoder, config.decoder
         return {"encoder": f"{enc.model_type}: {enc.num_hidden_layers} layers",
@@ -34,11 +34,12 @@ def architecture_rows(config: Any) -> dict[str, Any]:
                 "positions": enc.max_position_embeddings,
                 "shared encoder/decoder": bool(getattr(config, "tie_encoder_decoder", False))}
     rows: dict[str, Any] = {
-        "encoder layers": _first(config, "encoder_layers", "num_layers"),
-        "decoder layers": _first(config, "decoder_layers", "num_decoder_layers", "num_layers"),
+        "encoder layers": _first(config, "encoder_layers", "num_layers", "num_hidden_layers"),
+        "decoder layers": (_first(config, "decoder_layers", "num_decoder_layers", "num_layers")
+                           if config.is_encoder_decoder else "none (encoder-only)"),
         "d_model": _first(config, "d_model", "hidden_size"),
-        "heads": _first(config, "encoder_attention_heads", "num_heads"),
-        "ffn": _first(config, "encoder_ffn_dim", "d_ff"),
+        "heads": _first(config, "encoder_attention_heads", "num_heads", "num_attention_heads"),
+        "ffn": _first(config, "encoder_ffn_dim", "d_ff", "intermediate_size"),
     }
     if config.model_type in ("t5", "mt5", "umt5"):
         rows["ffn"] = f"{config.d_ff} ({config.feed_forward_proj})"
@@ -56,7 +57,8 @@ def architecture_rows(config: Any) -> dict[str, Any]:
 
 def special_tokens(model: Any, tokenizer: PreTrainedTokenizerBase | None) -> dict[str, str]:
     """Special ids the model uses, with the token each id is in the tokenizer."""
-    config = model.generation_config if model.generation_config is not None else model.config
+    generation = getattr(model, "generation_config", None)  # an encoder-only BERT generates nothing
+    config = generation if generation is not None else model.config
     rows = {}
     for key in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
         value = getattr(config, key, None)
@@ -105,7 +107,7 @@ def model_info(name_or_path: str | Path) -> dict[str, Any]:
                             f"{tokenizer.model_max_length if tokenizer.model_max_length < 10**9 else 'unset'}"
     rows.update(special_tokens(model, tokenizer))
     rows["dropout"] = _first(getattr(config, "encoder", config), "dropout", "dropout_rate", "hidden_dropout_prob")
-    generation = model.generation_config
+    generation = getattr(model, "generation_config", None)
     settings = {k: getattr(generation, k, None) for k in ("num_beams", "length_penalty", "no_repeat_ngram_size")}
     if any(v is not None for v in settings.values()):
         rows["generation"] = ", ".join(f"{k}={v}" for k, v in settings.items() if v is not None)

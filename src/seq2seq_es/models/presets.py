@@ -9,6 +9,11 @@ The ``*-base`` rows are the paper's models (arXiv 2309.11259): BARTO is BART-bas
 BPE of 50,264 tokens, ~140M parameters); T5S is T5 v1.1-base (12+12 layers, d768,
 d_ff 2,048, gated-GELU, untied LM head, vocab 32,128, no dropout in pretraining, as in
 nanoT5). ``*-tiny`` / ``*-small`` keep the same shape of config at CPU sizes.
+
+``bert-tiny`` is an encoder-only BERT (masked language model), sized like ``barto-tiny``
+(d128, 2 layers, FFN 512, 512 positions): it is pretrained here only to warm-start a
+BERT2BERT from it (``models/bert2bert.py``), as the paper's BETO2BETO starts from BETO,
+so its 2 layers become a 2+2-layer encoder-decoder, the depth of ``barto-tiny``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import torch
 from transformers import (
     BartConfig,
     BartForConditionalGeneration,
+    BertConfig,
+    BertForMaskedLM,
     PreTrainedConfig,
     PreTrainedTokenizerBase,
     T5Config,
@@ -29,7 +36,8 @@ from transformers import (
 
 from seq2seq_es.errors import ConfigError
 
-Family = Literal["bart", "t5"]
+Family = Literal["bart", "t5", "bert"]
+PresetModel = BartForConditionalGeneration | T5ForConditionalGeneration | BertForMaskedLM
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,7 @@ class Preset:
     ffn_dim: int
     vocab_size: int
     dropout: float
-    max_positions: int | None = None  # BART's learned positions; T5 uses relative buckets
+    max_positions: int | None = None  # BART's and BERT's learned positions; T5 uses relative buckets
     d_kv: int | None = None  # T5 head size (d_model / heads in T5 v1.1)
     tie_lm_head: bool = True  # T5 v1.1 unties the LM head from the embeddings
     paper_parameters: int | None = None  # the count the paper / reference checkpoint reports
@@ -74,13 +82,19 @@ PRESETS: dict[str, Preset] = {
     "t5s-base": Preset("t5", d_model=768, encoder_layers=12, decoder_layers=12, heads=12, ffn_dim=2048,
                        vocab_size=32_128, dropout=0.0, d_kv=64, tie_lm_head=False, paper_parameters=248_000_000,
                        description="T5S as in the paper: T5 v1.1-base (vgaraujov/t5-base-spanish)."),
+    "bert-tiny": Preset("bert", d_model=128, encoder_layers=2, decoder_layers=0, heads=4, ffn_dim=512,
+                        vocab_size=8000, dropout=0.1, max_positions=512,
+                        description="~1.5M-parameter BERT (masked LM) to warm-start a tiny BERT2BERT from "
+                                    "(encoder-only: pretrain it, then `seq2seq-es model bert2bert`)."),
 }
 
 # Special-token ids used when no tokenizer is given: the conventions of each family's
-# reference tokenizer (BART/RoBERTa: <s>=0 <pad>=1 </s>=2; T5: <pad>=0 </s>=1).
+# reference tokenizer (BART/RoBERTa: <s>=0 <pad>=1 </s>=2; T5: <pad>=0 </s>=1;
+# BERT: [PAD]=0 [CLS]=101 [SEP]=102, as bos/eos).
 _DEFAULT_IDS: dict[Family, dict[str, int]] = {
     "bart": {"pad": 1, "bos": 0, "eos": 2},
     "t5": {"pad": 0, "bos": 0, "eos": 1},
+    "bert": {"pad": 0, "bos": 101, "eos": 102},
 }
 
 
@@ -97,6 +111,8 @@ def get_preset(name: str) -> Preset:
 def _special_ids(preset: Preset, tokenizer: PreTrainedTokenizerBase | None) -> dict[str, int]:
     if tokenizer is None:
         return dict(_DEFAULT_IDS[preset.family])
+    if preset.family == "bert":
+        return _bert_special_ids(tokenizer)
     ids = {"pad": tokenizer.pad_token_id, "bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
     missing = [name for name in ("pad", "eos") if ids[name] is None]
     if missing:
@@ -105,6 +121,19 @@ def _special_ids(preset: Preset, tokenizer: PreTrainedTokenizerBase | None) -> d
     if ids["bos"] is None:
         ids["bos"] = ids["pad"]  # T5-style tokenizers have no <s>; generation starts from <pad>
     return {k: int(v) for k, v in ids.items()}
+
+
+def _bert_special_ids(tokenizer: PreTrainedTokenizerBase) -> dict[str, int]:
+    """A BERT needs PAD, and MASK to pretrain; CLS/SEP (as bos/eos) to become a BERT2BERT later."""
+    ids = {"pad": tokenizer.pad_token_id, "bos": tokenizer.cls_token_id, "eos": tokenizer.sep_token_id,
+           "mask": tokenizer.mask_token_id}
+    missing = [name for name, key in (("PAD", "pad"), ("CLS", "bos"), ("SEP", "eos"), ("MASK", "mask"))
+               if ids[key] is None]
+    if missing:
+        raise ConfigError(f"The tokenizer has no {' / '.join(missing)} token; a BERT preset needs PAD and MASK for "
+                          "masked language modelling and CLS/SEP for the BERT2BERT warm start. Train it with "
+                          "`seq2seq-es tokenizer` (byte-level BPE: <s>, </s>, <pad>, <mask>).")
+    return {k: int(v) for k, v in ids.items() if v is not None}
 
 
 def build_config(preset: str, tokenizer: PreTrainedTokenizerBase | None = None,
@@ -118,6 +147,14 @@ def build_config(preset: str, tokenizer: PreTrainedTokenizerBase | None = None,
     ids = _special_ids(row, tokenizer)
     vocab_size = len(tokenizer) if tokenizer is not None else row.vocab_size
     rate = row.dropout if dropout is None else dropout
+    if row.family == "bert":
+        assert row.max_positions is not None, f"BERT preset {preset} needs max_positions"
+        return BertConfig(
+            vocab_size=vocab_size, hidden_size=row.d_model, num_hidden_layers=row.encoder_layers,
+            num_attention_heads=row.heads, intermediate_size=row.ffn_dim, max_position_embeddings=row.max_positions,
+            hidden_dropout_prob=rate, attention_probs_dropout_prob=rate,
+            pad_token_id=ids["pad"], bos_token_id=ids["bos"], eos_token_id=ids["eos"],
+        )
     if row.family == "bart":
         assert row.max_positions is not None, f"BART preset {preset} needs max_positions"
         return BartConfig(
@@ -157,7 +194,7 @@ def untie_lm_head(model: T5ForConditionalGeneration) -> None:
 
 
 def build_model(preset: str, tokenizer: PreTrainedTokenizerBase | None = None, seed: int = 0,
-                dropout: float | None = None) -> BartForConditionalGeneration | T5ForConditionalGeneration:
+                dropout: float | None = None) -> PresetModel:
     """A randomly initialised model for ``preset``; ``seed`` fixes the initial weights.
 
     The weights come from a forked RNG, so building a model leaves torch's global random
@@ -168,6 +205,8 @@ def build_model(preset: str, tokenizer: PreTrainedTokenizerBase | None = None, s
         torch.manual_seed(seed)
         if isinstance(config, BartConfig):
             return BartForConditionalGeneration(config)
+        if isinstance(config, BertConfig):
+            return BertForMaskedLM(config)
         assert isinstance(config, T5Config)
         model = T5ForConditionalGeneration(config)
     if not PRESETS[preset].tie_lm_head:
@@ -175,7 +214,7 @@ def build_model(preset: str, tokenizer: PreTrainedTokenizerBase | None = None, s
     return model
 
 
-def build_empty_model(preset: str) -> BartForConditionalGeneration | T5ForConditionalGeneration:
+def build_empty_model(preset: str) -> PresetModel:
     """The preset's model on the ``meta`` device: shapes without memory, for parameter counts."""
     with torch.device("meta"):
         return build_model(preset)

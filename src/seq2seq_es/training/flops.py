@@ -53,7 +53,10 @@ class ModelShape:
 
 
 def model_shape(model: Any) -> ModelShape:
-    """Count matmul weights per side; embeddings, positions and biases excluded."""
+    """Count matmul weights per side; embeddings, positions and biases excluded.
+
+    An encoder-only model (a BERT pretrained with masked language modelling) has no decoder
+    side: 0 decoder layers, and its output head runs over the encoder's positions."""
     encoder = decoder = 0
     for name, param in model.named_parameters():
         if param.ndim < 2 or any(k in name for k in ("embed", "shared", "lm_head", "relative_attention_bias")):
@@ -63,6 +66,7 @@ def model_shape(model: Any) -> ModelShape:
         elif "decoder" in name:
             decoder += param.numel()
     config = model.config
+    encoder_only = not getattr(config, "is_encoder_decoder", False)
     if hasattr(config, "decoder") and hasattr(config, "encoder"):  # EncoderDecoderModel
         config = config.decoder
     def first(*names: str) -> int:
@@ -70,14 +74,16 @@ def model_shape(model: Any) -> ModelShape:
 
     d_model = first("d_model", "hidden_size")
     enc_layers = first("encoder_layers", "num_layers", "num_hidden_layers")
-    dec_layers = first("decoder_layers", "num_decoder_layers") or enc_layers
+    dec_layers = 0 if encoder_only else first("decoder_layers", "num_decoder_layers") or enc_layers
     vocab = int(getattr(model.config, "vocab_size", None) or config.vocab_size)
     return ModelShape(encoder, decoder, d_model * vocab, d_model, enc_layers, dec_layers)
 
 
 def step_flops(shape: ModelShape, batch_size: int, source_len: int, target_len: int) -> float:
-    """Training FLOPs (forward + backward) for one batch of padded shape."""
-    dense = 6 * (shape.encoder_weights * source_len + (shape.decoder_weights + shape.head_weights) * target_len)
+    """Training FLOPs (forward + backward) for one batch of padded shape (encoder-only: ``target_len`` 0)."""
+    head_len = target_len if shape.decoder_layers else source_len
+    dense = 6 * (shape.encoder_weights * source_len + shape.decoder_weights * target_len
+                 + shape.head_weights * head_len)
     attention = 12 * shape.d_model * (shape.encoder_layers * source_len**2
                                       + shape.decoder_layers * (target_len**2 + source_len * target_len))
     return float(batch_size * (dense + attention))

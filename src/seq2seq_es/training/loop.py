@@ -369,7 +369,9 @@ def maybe_stop_on_interrupt(parts: Parts, state: TrainState, engine: EngineConfi
 
 
 def _batch_cost(shape: ModelShape, batch: Batch) -> tuple[int, float]:
-    """(source + target tokens, training FLOPs) of one padded micro-batch on this process."""
+    """(source + target tokens, training FLOPs) of one padded micro-batch on this process.
+
+    An encoder-only model (masked LM) reads its tokens once: its labels are the inputs' positions."""
     rows, source_len = batch["input_ids"].shape
-    target_len = batch["labels"].shape[1]
+    target_len = batch["labels"].shape[1] if shape.decoder_layers else 0
     return rows * (source_len + target_len), step_flops(shape, rows, source_len, target_len)
