@@ -1,4 +1,4 @@
-"""``seq2seq-es pretrain``: denoising pretraining of a preset model on corpus shards."""
+"""``seq2seq-es pretrain``: pretraining of a preset model on corpus shards, with its family's objective."""
 
 from __future__ import annotations
 
@@ -31,5 +31,5 @@ def show(summary: dict[str, Any], console: Console) -> None:
         print_mapping(console, "pretraining", summary)
 
 
-COMMANDS = [Command("pretrain", "Pretrain a preset model with a denoising objective on corpus shards.",
-                    PretrainConfig, run, show, prepare_output=prepare_output, flags=(RESUME,))]
+COMMANDS = [Command("pretrain", "Pretrain a preset model on corpus shards (BART denoising, T5 span corruption, "
+                                "BERT masked LM).", PretrainConfig, run, show, prepare_output=prepare_output, flags=(RESUME,))]

@@ -31,9 +31,11 @@ from seq2seq_es.models.loading import (
     check_vocabulary,
     load_model_config,
     load_tokenizer,
+    looks_like_path,
     save_seq2seq,
     unreachable_hub_error,
 )
+from seq2seq_es.models.model_card import card_name, size_limitations, write_model_card
 from seq2seq_es.models.presets import count_parameters
 from seq2seq_es.models.sharing import share_encoder_decoder
 
@@ -123,12 +125,42 @@ def warm_start_bert2bert(encoder: str | Path, decoder: str | Path | None = None,
     return model, tok
 
 
+def checkpoint_name(name_or_path: str | Path) -> str:
+    """A short name: a hub id's last part, or a local folder's card name (else the folder's name)."""
+    text = str(name_or_path)
+    if not looks_like_path(text):
+        return text.rsplit("/", 1)[-1]
+    return card_name(text) or Path(text).name
+
+
+def warm_start_card(summary: dict[str, Any]) -> dict[str, Any]:
+    """Model card facts of a warm-started BERT2BERT (named ``<encoder>2<decoder>[-shared]``, as BETO2BETO)."""
+    encoder, decoder = summary["encoder"], summary["decoder"]
+    hub_encoder = not looks_like_path(encoder)
+    return {
+        "name": f"{checkpoint_name(encoder)}2{checkpoint_name(decoder)}" + ("-shared" if summary["share"] else ""),
+        "base_model": encoder if hub_encoder else None, "tags": ["bert2bert", "warm-start"],
+        "description": (f"A BERT2BERT encoder-decoder warm-started (Rothe et al. 2020) from `{encoder}`"
+                        + (f" (encoder) and `{decoder}` (decoder)" if decoder != encoder else "")
+                        + ": both sides start from its weights; the decoder gains a causal mask and randomly "
+                        f"initialised cross-attention (seed {summary['seed']})"
+                        + ("; every encoder weight is shared with the decoder" if summary["share"] else "")
+                        + ". Not fine-tuned."),
+        "architecture": {"class": "EncoderDecoderModel", "parameters": summary["parameters"],
+                         "shared encoder and decoder": summary["share"]},
+        "limitations": [*size_limitations(summary["parameters"]),
+                        "Warm-started only: its cross-attention is random, so it generates nothing useful until "
+                        "fine-tuned (`seq2seq-es finetune model=<this folder>`)."],
+    }
+
+
 def build_bert2bert_checkpoint(encoder: str | Path, output: str | Path, decoder: str | Path | None = None,
                                share: bool = False, seed: int = 0) -> dict[str, Any]:
-    """Warm start, save model + tokenizer to ``output`` and record where it came from."""
+    """Warm start, save model + tokenizer + model card to ``output`` and record where it came from."""
     model, tokenizer = warm_start_bert2bert(encoder, decoder, share=share, seed=seed)
     save_seq2seq(model, tokenizer, output)
     summary = {"encoder": str(encoder), "decoder": str(decoder or encoder), "share": share, "seed": seed,
                "parameters": count_parameters(model), "output": str(output)}
+    write_model_card(output, warm_start_card(summary))
     write_json(Path(output) / "warm_start.json", summary)
     return summary

@@ -27,8 +27,11 @@ The card is made from a plain dict of facts, so any stage can write one::
 
 Known keys: ``name`` (required), ``base_model``, ``language`` (default ``["es"]``),
 ``license`` (default ``apache-2.0``), ``datasets``, ``pipeline_tag`` (default
-``text2text-generation``), ``tags``, ``description``, ``architecture`` and ``training``
-(mappings shown as tables), ``results``, ``limitations``, ``intended_use``, ``citation``.
+``text2text-generation``), ``auto_class`` (the transformers class of the usage snippet,
+default ``AutoModelForSeq2SeqLM``), ``tags``, ``description``, ``architecture`` and
+``training`` (mappings shown as tables), ``results``, ``limitations``, ``intended_use``,
+``citation``. The stages that train (``pretraining``, ``tasks``) build the facts;
+``size_limitations`` gives them one honest sentence for the size of the model.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ DEFAULT_LIMITATIONS = (
     "about people.",
 )
 # The Hub's task type for each of our task kinds (generative QA and dialogue are text2text on the Hub).
+SMALL_MODEL_PARAMETERS = 30_000_000  # below this (our tiny/small presets) a card says the model is a toy
 HUB_TASK_TYPES = {"summarization": "summarization", "translation": "translation", "qa": "text2text-generation",
                   "dialogue": "text2text-generation", "split_rephrase": "text2text-generation",
                   "copy": "text2text-generation"}
@@ -55,6 +59,19 @@ METRIC_NAMES = {"rouge": "ROUGE (Spanish words, no stemming)", "rouge-paper": "R
                 "rouge-snowball": "ROUGE (Spanish Snowball stems)", "bleu": "sacreBLEU", "chrf": "chrF",
                 "sari": "SARI (EASSE)", "sari-evaluate": "SARI (evaluate)", "meteor": "METEOR (Spanish stems)",
                 "unigram-f1": "unigram F1", "qa": "QA", "nll": "reference NLL"}
+
+
+def size_limitations(parameters: int | None) -> list[str]:
+    """An honest sentence for a model of ``parameters`` weights (none for base-sized models).
+
+    Why: the tiny presets exist to run the whole pipeline on a CPU in minutes; a card read
+    on the Hub must not let anyone take such a model for a usable one.
+    """
+    if parameters is None or parameters >= SMALL_MODEL_PARAMETERS:
+        return []
+    return [f"Only {parameters / 1e6:.1f}M parameters, trained for minutes to hours on a CPU: a model for testing "
+            "the pipeline and for comparisons at this size, not for use. Expect frequent wrong, repetitive or "
+            "near-degenerate output (see the scores)."]
 
 
 def metric_entries(scores: Mapping[str, Any], wanted: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -123,7 +140,8 @@ def _table(mapping: Mapping[str, Any]) -> list[str]:
 def _results_section(results: Sequence[Mapping[str, Any]]) -> list[str]:
     if not results:
         return ["No evaluation was run for this model."]
-    lines = ["Scores ×100 with 95% bootstrap intervals; the signature says how each was computed.", "",
+    lines = ["Scores with 95% bootstrap intervals (shares ×100; NLL in nats per token); the signature says how "
+             "each was computed.", "",
              "| data set | split | n | metric | value | 95% CI | signature |", "|---|---|---:|---|---:|---|---|"]
     for result in results:
         scores = result.get("scores", {})
@@ -158,14 +176,30 @@ def render_model_card(facts: Mapping[str, Any]) -> str:
         lines += ["## Intended use", "", str(facts["intended_use"]).strip(), ""]
     limitations = [*facts.get("limitations", []), *DEFAULT_LIMITATIONS]
     lines += ["## Limitations", "", *[f"- {item}" for item in limitations], ""]
+    auto_class = str(facts.get("auto_class", "AutoModelForSeq2SeqLM"))
     lines += ["## How to use", "", "```python",
-              "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer",
+              f"from transformers import {auto_class}, AutoTokenizer",
               f'tokenizer = AutoTokenizer.from_pretrained("{name}")',
-              f'model = AutoModelForSeq2SeqLM.from_pretrained("{name}")', "```", ""]
+              f'model = {auto_class}.from_pretrained("{name}")', "```", ""]
     if facts.get("citation"):
         lines += ["## Citation", "", "```bibtex", str(facts["citation"]).strip(), "```", ""]
     lines += ["Card written by seq2seq-es (`seq2seq_es.models.model_card`)."]
     return "\n".join(lines) + "\n"
+
+
+def card_name(folder: str | Path) -> str | None:
+    """The ``model_name`` in the card of a model folder (None without a card or a name): how a
+    fine-tuned model names the pretrained model it starts from."""
+    from huggingface_hub import ModelCard
+
+    path = Path(folder) / CARD_FILE
+    if not path.is_file():
+        return None
+    try:
+        name = getattr(ModelCard.load(path).data, "model_name", None)
+    except (ValueError, OSError):  # a hand-written README without (valid) YAML metadata
+        return None
+    return str(name) if name else None
 
 
 def write_model_card(folder: str | Path, facts: Mapping[str, Any]) -> Path:

@@ -1,9 +1,11 @@
-"""The ``pretrain`` recipe: denoising pretraining of a preset model on corpus shards.
+"""The ``pretrain`` recipe: pretraining of a preset model on corpus shards.
 
 corpus shards → token stream on disk (``data/tokens.bin``) → fixed-length blocks →
-noise on the fly in the collator → the shared training loop → ``model/``
-(``save_pretrained``, loads with ``AutoModelForSeq2SeqLM``) and ``summary.json``
-(written last: its presence means the run finished).
+noise on the fly in the collator (the preset family's objective: BART denoising, T5 span
+corruption, BERT masked language modelling) → the shared training loop → ``model/``
+(``save_pretrained``, loads with ``AutoModelForSeq2SeqLM``, or ``AutoModelForMaskedLM``
+for a BERT) with its model card (``README.md``), and ``summary.json`` (written last: its
+presence means the run finished).
 
 What a run may do with its output folder is decided before anything is written
 (``pretraining/claim.py``).
@@ -23,13 +25,12 @@ from transformers import PreTrainedTokenizerBase
 from seq2seq_es.errors import DataError
 from seq2seq_es.files import write_json
 from seq2seq_es.models.loading import save_seq2seq
+from seq2seq_es.models.model_card import write_model_card
 from seq2seq_es.models.output_prior import set_output_prior, unigram_log_probs
 from seq2seq_es.models.presets import build_model, count_parameters, get_preset
 from seq2seq_es.objectives.bart_denoising import BartDenoisingCollator
-from seq2seq_es.objectives.collators import build_collator
-from seq2seq_es.objectives.span_corruption import (
-    SpanCorruptionCollator,
-)
+from seq2seq_es.objectives.collators import Collator, build_collator
+from seq2seq_es.pretraining.card import pretrain_card_facts
 from seq2seq_es.pretraining.claim import FINAL_FILE, VOLATILE, pretrain_inputs
 from seq2seq_es.pretraining.config import PretrainConfig
 from seq2seq_es.run_record import run_identity
@@ -40,9 +41,6 @@ from seq2seq_es.training.run_folder import TRAINING_VOLATILE
 from seq2seq_es.training.token_stream import TokenBlocks, build_token_stream
 
 VALIDATION_EPOCH = 2**31  # an epoch number training never reaches: fixed noise for validation
-
-
-Collator = BartDenoisingCollator | SpanCorruptionCollator
 
 
 def make_collator(config: PretrainConfig, tokenizer: PreTrainedTokenizerBase) -> tuple[Collator, int]:
@@ -84,7 +82,7 @@ def other_documents_input(batch: dict[str, torch.Tensor]) -> dict[str, torch.Ten
 def validation_losses(model: Any, collator: Collator, blocks: TokenBlocks, batch_size: int) -> dict[str, float]:
     """Mean token loss on held-out blocks (fixed noise: a reserved epoch number), and the encoder's share.
 
-    ``validation_encoder_gain`` is the loss with each example's encoder input swapped for
+    ``validation_encoder_gain`` (encoder-decoder models only: a BERT has no decoder) is the loss with each example's encoder input swapped for
     another document's, minus the real loss: the nats per token the decoder gets from its
     encoder. Why log it: a denoising loss can fall for a long time while the decoder learns
     only a language model and the encoder collapses to a constant output (a tiny BARTO at
@@ -103,15 +101,18 @@ def validation_losses(model: Any, collator: Collator, blocks: TokenBlocks, batch
         n = int((batch["labels"] != -100).sum())
         loss = float(model(**batch).loss)
         total, count = total + loss * n, count + n
-        if len(batch["labels"]) > 1:  # a lone example has no other document to swap in
+        if model.config.is_encoder_decoder and len(batch["labels"]) > 1:  # a lone example: no other document
             gain += (float(model(**other_documents_input(batch)).loss) - loss) * n
             gain_count += n
     model.train(was_training)
-    return {"validation_loss": total / max(count, 1), "validation_encoder_gain": gain / max(gain_count, 1)}
+    losses = {"validation_loss": total / max(count, 1)}
+    if gain_count:
+        losses["validation_encoder_gain"] = gain / max(gain_count, 1)
+    return losses
 
 
 def run_pretrain(config: PretrainConfig) -> dict[str, Any]:
-    """Pretrain and save a ``save_pretrained`` folder to ``output_dir/model``."""
+    """Pretrain and save a ``save_pretrained`` folder (with its model card) to ``output_dir/model``."""
     tokenizer = load_tokenizer_folder(config.tokenizer)
     collator, body = make_collator(config, tokenizer)
     training, validation = split_blocks(config, tokenizer, body)
@@ -127,11 +128,14 @@ def run_pretrain(config: PretrainConfig) -> dict[str, Any]:
         return {}
     model = result.model
     validation_scores = validation_losses(model, collator, validation, config.optim.batch_size)
-    save_seq2seq(model, tokenizer, Path(config.output_dir) / "model", result.state_dict)
-    summary = {"parameters": count_parameters(model), "train_blocks": len(training),
-               "steps": result.final_state.step,
+    folder = save_seq2seq(model, tokenizer, Path(config.output_dir) / "model", result.state_dict)
+    steps = result.final_state.step
+    summary = {"parameters": count_parameters(model), "train_blocks": len(training), "steps": steps,
+               "corpus_tokens_seen": steps * config.optim.batch_size * config.optim.grad_accum_steps * body,
                "final_train_loss": float(np.mean(result.losses[-10:])) if result.losses else None,
                **validation_scores, "seconds": result.seconds,
                "tokens_per_s": result.tokens / result.seconds if result.tokens else None}  # None: resumed at the end
+    write_model_card(folder, pretrain_card_facts(config, summary, model_class=type(model).__name__,
+                                                 vocabulary=len(tokenizer)))
     write_json(Path(config.output_dir) / FINAL_FILE, summary)
     return summary

@@ -7,7 +7,8 @@ stops early after ``patience`` evaluations without improvement. The final model
 (``model/``: the best one when selection ran, else the last) decodes the validation
 split with the task's decoding settings into ``predictions.jsonl`` and ``scores.json``
 (with bootstrap confidence intervals and metric signatures; written last: its presence
-means the run finished).
+means the run finished). ``model/README.md`` is its model card (``tasks/card.py``): base
+model, settings, and the scores as ``model-index`` results.
 
 The selection (best score, its step, evaluations without improvement) is part of every
 checkpoint, so a killed and resumed run stops at the same step with the same model. What
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 from transformers import DataCollatorForSeq2Seq
 
+from seq2seq_es.errors import ConfigError
 from seq2seq_es.files import write_json
 from seq2seq_es.models.adapters import (
     apply_adapter,
@@ -37,9 +39,11 @@ from seq2seq_es.models.adapters import (
     save_model_or_adapter,
 )
 from seq2seq_es.models.loading import load_seq2seq, save_seq2seq
+from seq2seq_es.models.model_card import write_model_card
 from seq2seq_es.models.output_prior import set_output_prior, unigram_log_probs
-from seq2seq_es.models.presets import PRESETS, build_model
+from seq2seq_es.models.presets import PRESETS, build_model, get_preset
 from seq2seq_es.run_record import run_identity
+from seq2seq_es.tasks.card import finetune_card_facts
 from seq2seq_es.tasks.claim import FINAL_FILE, VOLATILE, finetune_inputs
 from seq2seq_es.tasks.config import FinetuneConfig
 from seq2seq_es.tasks.decode import decode_and_score, metric_value
@@ -83,6 +87,11 @@ class BestTracker:
 def initial_model(config: FinetuneConfig) -> tuple[Any, Any]:
     """A preset with random weights (baseline without pretraining), or a trained/hub model."""
     if config.model in PRESETS:
+        if get_preset(config.model).family == "bert":
+            raise ConfigError(f"model={config.model} is an encoder-only preset (a masked language model), not a "
+                              f"seq2seq model. Pretrain it (`seq2seq-es pretrain model={config.model}`), warm-start "
+                              "a BERT2BERT from the result (`seq2seq-es model bert2bert <pretrain output>/model "
+                              "--output FOLDER`) and fine-tune that folder.")
         tokenizer = load_tokenizer_folder(config.tokenizer or "runs/tokenizer")
         return build_model(config.model, tokenizer, seed=config.seed), tokenizer
     return load_seq2seq(config.model)
@@ -145,6 +154,7 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
                                          "best_step": tracker.best_step,
                                          "evaluations_without_improvement": tracker.stale}
                                         if selecting else None)}
+    write_model_card(output_dir / "model", finetune_card_facts(config, task, scores, model=final_model, optim=optim))
     write_json(output_dir / FINAL_FILE, scores)
     return scores
 

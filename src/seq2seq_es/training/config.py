@@ -8,7 +8,7 @@ run on 2 processes sees exactly the examples a single-process run sees.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -29,6 +29,17 @@ class OptimConfig(StrictModel):
     schedule: Literal["linear", "cosine", "inverse_sqrt", "constant"] = "linear"
     min_lr_ratio: float = Field(0.0, ge=0, le=1, description="Floor of the decay, as a share of lr.")
     max_grad_norm: float = Field(1.0, gt=0)
+
+
+def optim_facts(optim: OptimConfig) -> dict[str, Any]:
+    """The optimisation settings as rows of a model card's training table (pretraining and fine-tuning)."""
+    return {"optimizer": f"{optim.optimizer} (betas {optim.betas[0]:g}/{optim.betas[1]:g}, weight decay "
+                         f"{optim.weight_decay:g}, gradient clipping {optim.max_grad_norm:g})",
+            "learning rate": f"{optim.lr:g}, {optim.schedule} schedule, {optim.warmup_steps} warm-up steps"
+                             + (f", floor {optim.min_lr_ratio:g} × lr" if optim.min_lr_ratio else ""),
+            "batch (examples per step)": f"{optim.batch_size * optim.grad_accum_steps}"
+                                         + (f" ({optim.batch_size} × {optim.grad_accum_steps} accumulated)"
+                                            if optim.grad_accum_steps > 1 else "")}
 
 
 class EngineConfig(StrictModel):
