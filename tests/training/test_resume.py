@@ -86,8 +86,9 @@ def assert_no_pickles(folder: Path) -> None:
                 assert list(handle.keys())
 
 
-def test_pretraining_killed_anywhere_resumes_bit_exact(tiny_pretrain: list[str], tmp_path: Path) -> None:
-    settings = [*tiny_pretrain, "optim.steps=12", "engine.checkpoint_every=4"]
+@pytest.mark.parametrize("preset", ["barto-tiny", "bert-tiny"])  # denoising and masked-LM pretraining
+def test_pretraining_killed_anywhere_resumes_bit_exact(preset: str, tiny_pretrain: list[str], tmp_path: Path) -> None:
+    settings = [*tiny_pretrain, f"model={preset}", "optim.steps=12", "engine.checkpoint_every=4"]
     reference = tmp_path / "reference"
     run_cli(["pretrain", f"output_dir={reference}", *settings])
     run = tmp_path / "killed"
