@@ -95,3 +95,6 @@ def test_demo_on_tiny_generated_data_shows_scores_examples_and_curves(tiny_data:
     assert first["reference"][:20] in output.replace("\n", " ") or first["source"][:10] in output
     assert "bleu:" in output and "95% bootstrap interval" in output
     assert "what next:" in output and "seq2seq-es finetune" in output and str(out / "losses.png") in output
+    flat = output.replace("\n", "")
+    for command in ("seq2seq-es finetune", "seq2seq-es predict", "seq2seq-es export", "seq2seq-es serve"):
+        assert command in flat, f"what next names `{command}`"

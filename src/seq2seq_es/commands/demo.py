@@ -11,6 +11,7 @@ outputs beside their references, the loss curves as a PNG, and what to run next.
 
 from __future__ import annotations
 
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -121,20 +122,48 @@ def run(config: DemoConfig) -> dict[str, Any]:
     curves = plot_loss_curves({"pretraining (BART denoising)": out / "pretrain",
                                f"fine-tuning ({config.task})": out / "finetune"}, out / "losses.png")
     artifacts["loss curves"] = curves
+    examples = read_jsonl(out / "finetune" / "predictions.jsonl")
     return {"timings": timings, "artifacts": {k: str(v) for k, v in artifacts.items()},
             "pretrain": results["pretrain"], "scores": results["finetune"],
-            "examples": read_jsonl(out / "finetune" / "predictions.jsonl")[: config.examples_shown],
-            "next": next_steps(config)}
+            "examples": shown_examples(examples, config.examples_shown),
+            "next": next_steps(config, examples[0]["source"] if examples else "Good morning.")}
 
 
-def next_steps(config: DemoConfig) -> list[str]:
-    """Commands that continue from the demo's outputs (each one exists and takes these keys)."""
+def shown_examples(rows: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """``count`` predictions with distinct inputs, spread evenly over the split.
+
+    Why: validation files are often sorted (Tatoeba's first inputs are "No way!" four times
+    with four references); the first rows would show one input again and again.
+    """
+    first_per_input: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        first_per_input.setdefault(row["source"], row)
+    distinct = list(first_per_input.values())
+    if count <= 0 or not distinct:
+        return []
+    stride = max(1, len(distinct) // count)
+    return distinct[::stride][:count]
+
+
+def next_steps(config: DemoConfig, sample_input: str) -> list[str]:
+    """Commands that continue from the demo's outputs (each one exists and takes these keys).
+
+    ``sample_input`` is a validation input of the task, so the predict line runs as printed.
+    """
     out = Path(config.output_dir)
     model = out / "finetune" / "model"
-    return [f"seq2seq-es finetune task={config.task} model={out / 'pretrain' / 'model'} optim.steps=4000 "
-            f"output_dir=runs/{config.task}   # train longer",
-            f"seq2seq-es eval task={config.task} model={model} output_dir=runs/eval   # score the whole split",
-            "seq2seq-es tasks --wide   # other tasks: task=squad-es-qa, legal-ar-sum, parlamint-dialogue"]
+    steps = [f"seq2seq-es finetune task={config.task} model={out / 'pretrain' / 'model'} optim.steps=4000 "
+             f"output_dir=runs/{config.task}   # train longer",
+             f"seq2seq-es eval task={config.task} model={model} output_dir=runs/eval   # score the whole split",
+             f"echo {shlex.quote(sample_input)} | seq2seq-es predict model={model} input=-   # your own text"]
+    from seq2seq_es.models.presets import get_preset
+
+    if get_preset(config.model).family in ("bart", "t5"):  # the families CTranslate2 converts
+        steps.append(f"seq2seq-es export model={model} output_dir={out / 'ct2'} quantization=int8   "
+                     "# CTranslate2, several times faster")
+    steps += [f"seq2seq-es serve model={model} port=8000   # HTTP API + a web page at http://127.0.0.1:8000/",
+              "seq2seq-es tasks --wide   # other tasks: task=squad-es-qa, legal-ar-sum, parlamint-dialogue"]
+    return steps
 
 
 def metric_meanings(scores: dict[str, Any]) -> dict[str, str]:
