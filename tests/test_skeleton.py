@@ -82,10 +82,11 @@ def test_demo_on_shared_data_short(shared_data: Path, tmp_path: Path) -> None:
 def test_demo_on_tiny_generated_data_shows_scores_examples_and_curves(tiny_data: Path, tmp_path: Path) -> None:
     """The demo command end to end on generated data: the final screen has what a new user needs."""
     out = tmp_path / "demo"
-    output = _run(["demo", "--data", str(tiny_data), "corpus_file=pretrain/corpus.jsonl",
-                   "corpus_overrides=[length.min_chars=20, lines.enabled=false]", f"task={tiny_data / 'copy_task.yaml'}",
-                   f"output_dir={out}", "vocab_size=400", "seq_len=32", "pretrain.steps=20", "pretrain.batch_size=8",
-                   "finetune.steps=20", "finetune.batch_size=8", "max_eval_examples=16", "examples_shown=3"])
+    args = ["demo", "--data", str(tiny_data), "corpus_file=pretrain/corpus.jsonl",
+            "corpus_overrides=[length.min_chars=20, lines.enabled=false]", f"task={tiny_data / 'copy_task.yaml'}",
+            f"output_dir={out}", "vocab_size=400", "seq_len=32", "pretrain.steps=20", "pretrain.batch_size=8",
+            "finetune.steps=20", "finetune.batch_size=8", "max_eval_examples=16", "examples_shown=3"]
+    output = _run(args)
     scores = json.loads((out / "finetune" / "scores.json").read_text(encoding="utf-8"))
     assert scores["task"] == "copy" and scores["n"] == 16
     png = (out / "losses.png").read_bytes()
@@ -98,3 +99,8 @@ def test_demo_on_tiny_generated_data_shows_scores_examples_and_curves(tiny_data:
     flat = output.replace("\n", "")
     for command in ("seq2seq-es finetune", "seq2seq-es predict", "seq2seq-es export", "seq2seq-es serve"):
         assert command in flat, f"what next names `{command}`"
+
+    before = (out / "finetune" / "scores.json").read_bytes()
+    changed = runner.invoke(app, [*args[:-1], "examples_shown=2"])
+    assert changed.exit_code == 2 and "examples_shown" in changed.output, changed.output
+    assert (out / "finetune" / "scores.json").read_bytes() == before, "a refused demo leaves the earlier one alone"

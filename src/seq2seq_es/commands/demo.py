@@ -28,6 +28,7 @@ from seq2seq_es.corpus.config import CorpusConfig
 from seq2seq_es.errors import DataError
 from seq2seq_es.files import read_jsonl
 from seq2seq_es.pretraining.config import PretrainConfig
+from seq2seq_es.run_record import Claim, claim_folder
 from seq2seq_es.tasks.config import DecodingConfig, FinetuneConfig
 from seq2seq_es.tokenizer.config import TokenizerConfig
 from seq2seq_es.training.config import OptimConfig
@@ -202,5 +203,12 @@ def show(report: dict[str, Any], console: Console) -> None:
         console.print(f"  {line}", highlight=False, markup=False)
 
 
+def prepare_output(config: DemoConfig) -> Claim:
+    """One folder, one demo: the same settings redo it; other settings are refused, so a
+    changed demo never overwrites the earlier one's outputs (choose another output_dir)."""
+    return claim_folder(config.output_dir, "demo", config)
+
+
 COMMANDS = [Command("demo", "Run the whole pipeline tiny and end to end; print artifacts and scores.", DemoConfig,
-                    run, show, flags=(Flag("data", ("--data",), "Data folder (default ../shared/data)."),))]
+                    run, show, prepare_output=prepare_output,
+                    flags=(Flag("data", ("--data",), "Data folder (default ../shared/data)."),))]
