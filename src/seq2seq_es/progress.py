@@ -6,10 +6,14 @@ neither should import the other for it.
 
 from __future__ import annotations
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 
-def progress_bar() -> Progress:
-    """A bar with a description, the count done of the total, a status field and the time left."""
+def progress_bar(console: Console | None = None) -> Progress:
+    """A bar with a description, the count done of the total, a status field and the time left.
+
+    ``console``: where the bar is drawn (default stdout); stderr when stdout carries data.
+    """
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[status]}"), TimeRemainingColumn())
+                    TextColumn("{task.fields[status]}"), TimeRemainingColumn(), console=console)

@@ -146,12 +146,12 @@ def _output(config: TextPredictConfig, done: int, stdout: IO[str] | None) -> Ite
 
 
 def _bar(config: TextPredictConfig) -> Any:
-    """The project's progress bar; none when records go to stdout (the bar would mix into them)."""
-    if config.progress and config.output is not None:
-        return progress_bar()
-    from rich.progress import Progress
+    """The project's progress bar; on stderr when the records go to stdout, so they never mix."""
+    from rich.console import Console
 
-    return Progress(disable=True)
+    if not config.progress:
+        return progress_bar(Console(quiet=True))
+    return progress_bar(Console(stderr=True) if config.output is None else None)
 
 
 def _summary(config: TextPredictConfig, inputs: Sequence[TextInput], done: int, written: int, tokens: int,
