@@ -15,9 +15,9 @@ import pytest
 import torch
 import yaml
 from ctranslate2.converters import TransformersConverter
+from spanish_inputs import spanish_sentences
 from transformers import AutoConfig, BertConfig, EncoderDecoderConfig, T5Config
 
-from conftest import spanish_sentences
 from seq2seq_es.commands.export import run as run_export
 from seq2seq_es.config import load_config
 from seq2seq_es.errors import CheckpointError, ConfigError
