@@ -268,8 +268,10 @@ def test_a_missing_task_file_names_the_data_dir_key(tiny_data: Path, tokenizer_d
 # ------------------------------------------------------------------------- Ctrl-C
 
 
-def test_ctrl_c_stops_at_a_step_boundary_with_a_checkpoint_and_the_resume_command(
-        pretrain_args: list[str], tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_stops_at_a_step_boundary_with_a_checkpoint_and_the_resume_command(
+        pretrain_args: list[str], tmp_path: Path, signum: int, exit_code: int) -> None:
+    """SIGTERM is what Slurm sends before a preemption or a time limit: handled as Ctrl-C."""
     out = tmp_path / "run"
     process = subprocess.Popen([sys.executable, "-m", "seq2seq_es.cli", *pretrain_args, "optim.steps=400",
                                 f"output_dir={out}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -278,10 +280,10 @@ def test_ctrl_c_stops_at_a_step_boundary_with_a_checkpoint_and_the_resume_comman
     while not ((out / "metrics.jsonl").is_file() and len((out / "metrics.jsonl").read_text().splitlines()) >= 3):
         assert process.poll() is None and time.monotonic() < deadline
         time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, stderr = process.communicate(timeout=600)
     message = " ".join(stderr.split())
-    assert process.returncode == 130, stderr
+    assert process.returncode == exit_code, stderr
     assert "Traceback" not in stderr
     found = re.search(r"after step (\d+); checkpoint (\S+) holds it\. Resume with: seq2seq-es pretrain --config (\S+) "
                       r"--resume", message)

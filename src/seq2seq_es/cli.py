@@ -126,9 +126,10 @@ def _report_failure(command: Command, folder: Path | None, debug: bool) -> None:
         if debug:
             raise
         message = str(exc)
-        if exc.exit_code == 130 and folder is not None:
+        stopped = exc.exit_code in (130, 143)  # Ctrl-C or SIGTERM: a training run that can resume
+        if stopped and folder is not None:
             message += f" Resume with: seq2seq-es {command.name} --config {folder / 'config.yaml'} --resume"
-        error_console.print(f"[bold red]{'stopped' if exc.exit_code == 130 else 'error'}:[/] {message}",
+        error_console.print(f"[bold red]{'stopped' if stopped else 'error'}:[/] {message}",
                             highlight=False, soft_wrap=True)
         raise typer.Exit(code=exc.exit_code) from None
     except OSError as exc:

@@ -1,11 +1,14 @@
-"""Ctrl-C during training: stop at the next step boundary with a checkpoint, and say how to resume.
+"""Ctrl-C or SIGTERM during training: stop at the next step boundary with a checkpoint, and say how to resume.
 
 Why not let ``KeyboardInterrupt`` fly: it lands anywhere (inside a backward pass, halfway
 through a checkpoint) and the run ends with a traceback and no word about where its last
 checkpoint is. Here the first SIGINT only raises a flag; the loop finishes the step,
-writes a checkpoint and raises ``TrainingInterrupted`` (exit code 130, as a shell expects
-of Ctrl-C), whose message names the checkpoint; the CLI adds the resume command. A second
-Ctrl-C aborts at once, as usual.
+writes a checkpoint and raises ``TrainingInterrupted`` (exit code 128 + the signal: 130 for
+Ctrl-C, 143 for SIGTERM, as a shell expects), whose message names the checkpoint; the CLI
+adds the resume command. A second signal aborts at once, as usual. SIGTERM is what Slurm
+sends before it preempts or times out a job (and what ``torchrun`` forwards to its
+workers), so a scheduled run ends with a checkpoint to resume from instead of losing the
+steps since its last one.
 """
 
 from __future__ import annotations
@@ -20,29 +23,31 @@ from types import FrameType
 
 from seq2seq_es.errors import Seq2SeqEsError
 
+SIGNAL_NAMES: dict[int, str] = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+
 
 class TrainingInterrupted(Seq2SeqEsError):
-    """The run stopped on Ctrl-C after writing a checkpoint (or before its first step)."""
+    """The run stopped on Ctrl-C or SIGTERM after writing a checkpoint (or before its first step)."""
 
-    exit_code = 130
-
-    def __init__(self, step: int, checkpoint: Path | None) -> None:
+    def __init__(self, step: int, checkpoint: Path | None, signum: int = signal.SIGINT) -> None:
         where = (f"checkpoint {checkpoint} holds it" if checkpoint is not None
                  else "no checkpoint could be written (see above)")
-        super().__init__(f"Interrupted (Ctrl-C) after step {step}; {where}.")
+        super().__init__(f"Interrupted ({SIGNAL_NAMES.get(signum, f'signal {signum}')}) after step {step}; {where}.")
         self.step, self.checkpoint = step, checkpoint
+        self.exit_code = 128 + signum
 
 
 class StopFlag:
-    """Set by the first SIGINT while ``catch_interrupts`` is active."""
+    """Set by the first SIGINT or SIGTERM while ``catch_interrupts`` is active."""
 
     def __init__(self) -> None:
         self.requested = False
+        self.signum: int = signal.SIGINT
 
 
 @contextmanager
 def catch_interrupts(announce: bool = True) -> Iterator[StopFlag]:
-    """Turn the first Ctrl-C into a flag the loop reads; restore the old handler on exit.
+    """Turn the first Ctrl-C or SIGTERM into a flag the loop reads; restore the old handlers on exit.
 
     Only the main thread of a process can install a handler; elsewhere (a notebook
     worker thread) the flag is never set and Ctrl-C behaves as before.
@@ -55,13 +60,15 @@ def catch_interrupts(announce: bool = True) -> Iterator[StopFlag]:
     def handler(signum: int, frame: FrameType | None) -> None:
         if flag.requested:
             raise KeyboardInterrupt
-        flag.requested = True
+        flag.requested, flag.signum = True, signum
         if announce:
-            print("\nCtrl-C: stopping after this step and writing a checkpoint (Ctrl-C again to abort now).",
+            name = SIGNAL_NAMES[signum]
+            print(f"\n{name}: stopping after this step and writing a checkpoint ({name} again to abort now).",
                   file=sys.stderr, flush=True)
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {signum: signal.signal(signum, handler) for signum in SIGNAL_NAMES}
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, old in previous.items():
+            signal.signal(signum, old)

@@ -354,7 +354,8 @@ def maybe_checkpoint(parts: Parts, state: TrainState, engine: EngineConfig, fina
 
 def maybe_stop_on_interrupt(parts: Parts, state: TrainState, engine: EngineConfig, interrupts: StopFlag,
                             saved: bool) -> None:
-    """After Ctrl-C (on any process): checkpoint this step unless just done, then raise ``TrainingInterrupted``."""
+    """After Ctrl-C or SIGTERM (on any process): checkpoint this step unless just done, then raise
+    ``TrainingInterrupted``."""
     accelerator = parts.accelerator
     requested = interrupts.requested
     if accelerator.num_processes > 1:
@@ -365,7 +366,7 @@ def maybe_stop_on_interrupt(parts: Parts, state: TrainState, engine: EngineConfi
     path = parts.root / f"step-{state.step:08d}"
     if not saved:
         path = parts.save(state, engine.keep_checkpoints)
-    raise TrainingInterrupted(state.step, path)
+    raise TrainingInterrupted(state.step, path, interrupts.signum)
 
 
 def _batch_cost(shape: ModelShape, batch: Batch) -> tuple[int, float]:
