@@ -51,7 +51,8 @@ class EngineConfig(StrictModel):
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
     log_every: int = Field(10, ge=1)
     eval_every: int | None = Field(None, ge=1, description="Validation every N steps (None: only at the end).")
-    checkpoint_every: int | None = Field(None, ge=1, description="Checkpoint every N steps (None: only at the end).")
+    checkpoint_every: int | None = Field(None, ge=1, description=(
+        "Checkpoint every N steps and at the last step (None: no checkpoints, except one on Ctrl-C or SIGTERM)."))
     keep_checkpoints: int = Field(2, ge=1, description="Keep the last N checkpoints.")
     tensorboard: bool = True
     trackio: bool = Field(False, description="Also log to trackio (local-first; pip install trackio).")
