@@ -134,7 +134,7 @@ def run_pretrain(config: PretrainConfig) -> dict[str, Any]:
                "corpus_tokens_seen": steps * config.optim.batch_size * config.optim.grad_accum_steps * body,
                "final_train_loss": float(np.mean(result.losses[-10:])) if result.losses else None,
                **validation_scores, "seconds": result.seconds,
-               "tokens_per_s": result.tokens / result.seconds if result.tokens else None}  # None: resumed at the end
+               "tokens_per_s": None, **result.efficiency()}  # None: resumed at the end, nothing trained
     write_model_card(folder, pretrain_card_facts(config, summary, model_class=type(model).__name__,
                                                  vocabulary=len(tokenizer)))
     write_json(Path(config.output_dir) / FINAL_FILE, summary)

@@ -153,7 +153,9 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
                           "selection": ({"metric": task.selection_metric, "best": tracker.best,
                                          "best_step": tracker.best_step,
                                          "evaluations_without_improvement": tracker.stale}
-                                        if selecting else None)}
+                                        if selecting else None),
+                          # this invocation's time and speed (a resumed run: since the resume)
+                          "efficiency": {"seconds": result.seconds, **result.efficiency()}}
     write_model_card(output_dir / "model", finetune_card_facts(config, task, scores, model=final_model, optim=optim))
     write_json(output_dir / FINAL_FILE, scores)
     return scores

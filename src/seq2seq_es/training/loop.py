@@ -79,11 +79,23 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
     tokens: int = 0
+    flops: float = 0.0
+    peak: PeakFlops = NOT_MEASURED
     final_state: TrainState = field(default_factory=TrainState)
     last_eval: dict[str, float] = field(default_factory=dict)
     model: Any = None  # the trained model, unwrapped from DDP/compile
     state_dict: dict[str, Any] | None = None  # full weights, gathered when FSDP/ZeRO shard them
     is_main_process: bool = True
+
+    def efficiency(self) -> dict[str, Any]:
+        """Throughput and MFU over this invocation's whole training time, evaluations and
+        checkpoints included: what the run cost end to end (metrics.jsonl has the per-window
+        figures, which leave out nothing but are noisier). Empty when nothing was trained."""
+        if not self.seconds or not self.tokens:
+            return {}
+        achieved = self.flops / self.seconds
+        return {"tokens_per_s": self.tokens / self.seconds, "tflops": achieved / 1e12,
+                **mfu_fields(achieved, self.peak)}
 
 
 def as_dataset(items: Sequence[Any]) -> Dataset[Any]:
@@ -168,7 +180,7 @@ def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineC
         callback_state.load_state_dict(state.extra)
     if main and engine.measure_mfu:
         Console(stderr=True).print(f"[dim]{peak.describe()}[/]", highlight=False)
-    result = TrainResult(losses=list(state.recent_losses))
+    result = TrainResult(losses=list(state.recent_losses), peak=peak)
     stream = micro_batches(batches, state, accelerator.process_index, accelerator.num_processes)
     model.train()
     with contextlib.ExitStack() as stack:
@@ -273,7 +285,7 @@ class Throughput:
         elapsed = max(now - self.start, 1e-9)
         achieved = self.flops / elapsed
         numbers = {"tokens_per_s": self.tokens / elapsed, "tflops": achieved / 1e12,
-                   **mfu_fields(achieved, self.peak), "tokens": self.tokens}
+                   **mfu_fields(achieved, self.peak), "tokens": self.tokens, "flops": self.flops}
         self.start, self.tokens, self.flops = now, 0, 0.0
         return numbers
 
@@ -314,6 +326,7 @@ def maybe_log(step: int, last_step: int, engine: EngineConfig, loss: float, lr: 
         return {}
     numbers = meter.read_and_reset()
     result.tokens += int(numbers.pop("tokens"))
+    result.flops += numbers.pop("flops")
     return {"step": step, "loss": loss, "lr": lr, "grad_norm": float(grad_norm), **numbers}
 
 

@@ -1,0 +1,29 @@
+"""summary.json states the whole run's throughput and MFU, and the peak it divided by."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from seq2seq_es.cli import app
+
+PEAK = 2e11  # FLOP/s, set explicitly: no probe, a known denominator
+
+
+def test_summary_has_the_whole_runs_mfu_between_its_windows(tiny_pretrain: list[str], tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["pretrain", *tiny_pretrain, "engine.measure_mfu=true", f"engine.peak_flops={PEAK}",
+                                      "engine.log_every=3", "engine.eval_every=3", "optim.steps=9",
+                                      f"output_dir={out}"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    windows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if "tflops" in line]
+    assert len(windows) == 3
+    assert summary["peak_flops"] == PEAK and summary["peak_source"].startswith("engine.peak_flops")
+    assert summary["mfu"] == pytest.approx(summary["tflops"] * 1e12 / PEAK)
+    # The run's FLOPs over the run's time: a mean of the windows' rates, weighted by their time.
+    rates = [w["tflops"] for w in windows]
+    assert min(rates) * 0.999 <= summary["tflops"] <= max(rates) * 1.001
