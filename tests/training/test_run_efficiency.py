@@ -24,6 +24,9 @@ def test_summary_has_the_whole_runs_mfu_between_its_windows(tiny_pretrain: list[
     assert len(windows) == 3
     assert summary["peak_flops"] == PEAK and summary["peak_source"].startswith("engine.peak_flops")
     assert summary["mfu"] == pytest.approx(summary["tflops"] * 1e12 / PEAK)
-    # The run's FLOPs over the run's time: a mean of the windows' rates, weighted by their time.
-    rates = [w["tflops"] for w in windows]
-    assert min(rates) * 0.999 <= summary["tflops"] <= max(rates) * 1.001
+    # The run's FLOPs over its tokens is a token-weighted mean of the windows' FLOPs per token.
+    per_token = [w["tflops"] / w["tokens_per_s"] for w in windows]
+    assert min(per_token) * 0.999 <= summary["tflops"] / summary["tokens_per_s"] <= max(per_token) * 1.001
+    # Over the run's whole time (evaluations and the final checkpoint after the last window
+    # included), so never faster than the fastest window.
+    assert 0 < summary["tflops"] <= max(w["tflops"] for w in windows) * 1.001
