@@ -77,6 +77,19 @@ def test_build_model_follows_the_tokenizer_and_family() -> None:
     assert torch.equal(same.model.shared.weight, bart.model.shared.weight), "the seed fixes the initial weights"
 
 
+@pytest.mark.parametrize("preset", ["barto-tiny", "t5s-tiny", "bert-tiny"])
+def test_the_seed_fixes_every_initial_weight_and_leaves_the_global_rng_alone(preset: str) -> None:
+    """T5's own LM head included (it is drawn after the model is built)."""
+    state = torch.get_rng_state()
+    first = build_model(preset, seed=3).state_dict()
+    torch.rand(7)  # another global state: must not matter
+    second = build_model(preset, seed=3).state_dict()
+    assert [name for name in first if not torch.equal(first[name], second[name])] == []
+    torch.set_rng_state(state)
+    build_model(preset, seed=3)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
 def test_t5_lm_head_stays_untied_after_save_and_plain_reload(tmp_path: Path) -> None:
     model = build_model("t5s-tiny", seed=0).eval()
     assert model.lm_head.weight is not model.shared.weight

@@ -209,9 +209,9 @@ def build_model(preset: str, tokenizer: PreTrainedTokenizerBase | None = None, s
             return BertForMaskedLM(config)
         assert isinstance(config, T5Config)
         model = T5ForConditionalGeneration(config)
-    if not PRESETS[preset].tie_lm_head:
-        untie_lm_head(model)
-    return model
+        if not PRESETS[preset].tie_lm_head:
+            untie_lm_head(model)  # inside the seeded fork: the head is part of the initial weights
+        return model
 
 
 def build_empty_model(preset: str) -> PresetModel:
