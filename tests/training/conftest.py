@@ -9,6 +9,7 @@ import pytest
 from seq2seq_es.corpus.text_files import iter_texts
 from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
 from seq2seq_es.tokenizer.save import save_tokenizer
+from seq2seq_es.tokenizer.unigram import train_unigram
 
 
 @pytest.fixture(scope="session")
@@ -16,6 +17,14 @@ def tiny_tokenizer(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) ->
     """A byte-level BPE folder (400 tokens) trained on the tiny corpus."""
     folder = tmp_path_factory.mktemp("tiny_tokenizer")
     save_tokenizer(train_byte_level_bpe(iter_texts(tiny_data / "pretrain"), vocab_size=400), folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_unigram_tokenizer(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A unigram folder (600 tokens, 20 sentinels) for T5 span corruption, trained on the tiny corpus."""
+    folder = tmp_path_factory.mktemp("tiny_unigram_tokenizer")
+    save_tokenizer(train_unigram(iter_texts(tiny_data / "pretrain"), vocab_size=600, extra_ids=20), folder)
     return folder
 
 

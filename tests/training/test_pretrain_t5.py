@@ -9,17 +9,12 @@ from transformers import AutoModelForSeq2SeqLM, T5ForConditionalGeneration
 from typer.testing import CliRunner
 
 from seq2seq_es.cli import app
-from seq2seq_es.corpus.text_files import iter_texts
-from seq2seq_es.tokenizer.save import save_tokenizer
-from seq2seq_es.tokenizer.unigram import train_unigram
 
 
-def test_t5_tiny_pretrains_with_exact_lengths(tiny_data: Path, tmp_path: Path) -> None:
-    tokenizer = train_unigram(iter_texts(tiny_data / "pretrain"), vocab_size=600, extra_ids=20)
-    save_tokenizer(tokenizer, tmp_path / "tok")
+def test_t5_tiny_pretrains_with_exact_lengths(tiny_data: Path, tiny_unigram_tokenizer: Path, tmp_path: Path) -> None:
     out = tmp_path / "pre"
     result = CliRunner().invoke(app, [
-        "pretrain", f"data={tiny_data / 'pretrain'}", f"tokenizer={tmp_path / 'tok'}", f"output_dir={out}",
+        "pretrain", f"data={tiny_data / 'pretrain'}", f"tokenizer={tiny_unigram_tokenizer}", f"output_dir={out}",
         "model=t5s-tiny", "seq_len=32", "validation_blocks=4", "optim.steps=12", "optim.batch_size=8",
         "optim.optimizer=adamwscale", "optim.lr=2e-2", "optim.schedule=cosine", "optim.warmup_steps=2",
         "engine.log_every=1", "engine.measure_mfu=false"])
