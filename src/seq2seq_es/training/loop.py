@@ -89,8 +89,9 @@ class TrainResult:
 
     def efficiency(self) -> dict[str, Any]:
         """Throughput and MFU over this invocation's whole training time, evaluations and
-        checkpoints included: what the run cost end to end (metrics.jsonl has the per-window
-        figures, which leave out nothing but are noisier). Empty when nothing was trained."""
+        checkpoints included: what the run cost end to end (metrics.jsonl's per-window figures
+        are noisier, and the time after the last logged step is in none of them). Empty when
+        nothing was trained."""
         if not self.seconds or not self.tokens:
             return {}
         achieved = self.flops / self.seconds
