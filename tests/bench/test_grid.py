@@ -156,3 +156,20 @@ def test_bench_command_dry_run_flag_through_the_cli_table(tmp_path: Path, monkey
     assert result.exit_code == 0, result.output
     assert "69 needs network" in result.output and "t5s__sqac__s1" in result.output  # 67 cells + 2 warm starts
     assert not (tmp_path / "paper").exists(), "no run record for a dry run"
+
+
+@pytest.mark.parametrize("ablation", ["ablation-corpus-size", "ablation-corpus-quality", "ablation-objective"])
+def test_shipped_ablations_share_tiny_grid_jobs(ablation: str) -> None:
+    """The ablation grids reuse tiny.yaml's jobs (same folder → same hash), so nothing runs twice.
+
+    Why: they share output_dir with tiny.yaml and say "keep the settings identical"; a budget
+    edited in one file only would give a shared folder two hashes, and each grid would redo the
+    other's pretraining and cells in turn.
+    """
+    tiny = expand(load_config(BenchConfig, REPO / "configs/bench/tiny.yaml"), REPO)
+    other = expand(load_config(BenchConfig, REPO / f"configs/bench/{ablation}.yaml"), REPO)
+    tiny_hashes = {job.folder: job.hash for job in tiny.jobs}
+    shared = [job for job in other.jobs if job.folder in tiny_hashes]
+    assert any(job.id == "pretrain-barto-tiny" for job in shared), "the 100% / cleaned BARTO arm is tiny.yaml's"
+    assert any(job.kind == "cell" for job in shared), "the BARTO tiny cells are tiny.yaml's"
+    assert {job.id: job.hash for job in shared} == {job.id: tiny_hashes[job.folder] for job in shared}
