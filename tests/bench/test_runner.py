@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from tests.conftest import spanish_like_text
 
 from seq2seq_es.bench.config import BenchConfig
 from seq2seq_es.bench.grid import expand
-from seq2seq_es.bench.job import job_lock
+from seq2seq_es.bench.job import job_lock, run_job
 from seq2seq_es.bench.runner import run_bench
 from seq2seq_es.bench.status import read_status
 
@@ -82,6 +83,51 @@ def test_a_cell_another_process_runs_is_left_alone(copy_task: Path, tmp_path: Pa
         assert locked
         report = run_bench(config)
     assert report.rows[0]["state"] == "busy" and not (out / "cells" / "a__copy__s1" / "logs").exists()
+
+
+def test_a_prepare_job_another_process_finishes_unblocks_its_cells_here(copy_task: Path, tmp_path: Path) -> None:
+    """Two `bench` processes on one grid: the second passes the prepare job the first is running
+    (busy), and by the time it reaches the cells that need it, the first has finished it: the
+    cells run here instead of being marked blocked on a stale view."""
+    systems = {"A": system_predictions(copy_task, tmp_path / "A.jsonl", 0.9, 1)}
+    out = tmp_path / "bench"
+    config = score_grid(out, copy_task, systems, prepare=[
+        {"name": "warm", "argv": ["score", f"predictions={systems['A']}", "metrics=[chrf]",
+                                  "output={output}/scores.json", "bootstrap_samples=20"]}])
+    config.models[0].tokenizer = "{prepare.warm}"  # the cell requires the prepare job
+    prepare = next(job for job in expand(config).jobs if job.kind == "prepare")
+    other_process = ExitStack()
+    assert other_process.enter_context(job_lock(out / prepare.folder)), "the first process holds the prepare job"
+    seen: list[tuple[str, str]] = []
+
+    def first_process_finishes(event: dict[str, Any]) -> None:
+        seen.append((event["id"], event["state"]))
+        if event["id"] == prepare.id:
+            other_process.close()
+            assert run_job(prepare)["state"] == "done"
+
+    report = run_bench(config, on_update=first_process_finishes)
+    assert seen == [("warm", "busy"), ("a__copy__s1", "done")]
+    assert {row["id"]: row["state"] for row in report.rows} == {"warm": "done", "a__copy__s1": "done"}
+
+
+def test_a_blocked_cell_another_process_holds_keeps_its_status(copy_task: Path, tmp_path: Path) -> None:
+    """A process that finds a cell's prepare job missing must not write "blocked" into a cell
+    another process is running (its status is the runner's to write)."""
+    out = tmp_path / "bench"
+    missing = tmp_path / "missing.jsonl"  # the prepare job fails: its cells are blocked
+    config = score_grid(out, copy_task, {"A": tmp_path / "A.jsonl"}, prepare=[
+        {"name": "warm", "argv": ["score", f"predictions={missing}", "metrics=[chrf]",
+                                  "output={output}/scores.json", "bootstrap_samples=20"]}])
+    config.models[0].tokenizer = "{prepare.warm}"
+    cell = next(job for job in expand(config).jobs if job.kind == "cell")
+    with job_lock(out / cell.folder) as locked:
+        assert locked
+        report = run_bench(config)
+    assert {row["id"]: row["state"] for row in report.rows} == {"warm": "failed", "a__copy__s1": "busy"}
+    assert read_status(out / cell.folder) is None, "nothing written into the held cell"
+    report = run_bench(config)
+    assert report.rows[1]["state"] == "blocked" and "warm" in report.rows[1]["error"]
 
 
 @pytest.fixture(scope="module")

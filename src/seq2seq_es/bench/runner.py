@@ -16,7 +16,7 @@ from typing import Any
 
 from seq2seq_es.bench.config import BenchConfig
 from seq2seq_es.bench.grid import Job, Plan, expand
-from seq2seq_es.bench.job import cli_command, is_busy, run_job
+from seq2seq_es.bench.job import cli_command, is_busy, job_lock, run_job
 from seq2seq_es.bench.network import hub_reachable
 from seq2seq_es.bench.status import job_state, new_status, read_status, write_status
 from seq2seq_es.config import dump_config
@@ -65,28 +65,52 @@ def current_state(job: Job, status: dict[str, Any] | None, online: bool, root: P
     return state
 
 
-def _blocked_by(job: Job, states: dict[str, str]) -> list[str]:
-    return [name for name in job.requires if states.get(name) != "done"]
+def _blocked_by(job: Job, states: dict[str, str], jobs: dict[str, Job], root: Path, online: bool) -> list[str]:
+    """The prepare jobs ``job`` waits for. One that was busy (another ``bench`` process ran it)
+    when this process passed it is read again from disk: it may have finished since."""
+    missing = []
+    for name in job.requires:
+        if states.get(name) == "busy" and job_state(jobs[name], read_status(root / jobs[name].folder), online) == "done":
+            states[name] = "done"
+        if states.get(name) != "done":
+            missing.append(name)
+    return missing
+
+
+def _record_unrunnable(job: Job, folder: Path, status: dict[str, Any] | None, state: str, error: str) -> str:
+    """Write a ``needs network`` / ``blocked`` state, unless another process holds the job now
+    (its status is that process's to write): then the job is ``busy``."""
+    with job_lock(folder) as locked:
+        if not locked:
+            return "busy"
+        status = status or new_status(job)
+        status.update(state=state, hash=job.hash, error=error)
+        write_status(folder, status)
+    return state
 
 
 def run_jobs_locally(plan: Plan, root: Path, online: bool,
                      on_update: Callable[[dict[str, Any]], None] | None = None) -> dict[str, dict[str, Any]]:
-    """Run every job in order, here; a job that fails (or cannot run) does not stop the others."""
+    """Run every job in order, here; a job that fails (or cannot run) does not stop the others.
+
+    Several processes may run the same grid at once (each job is locked while it runs): a
+    job another process holds is ``busy`` here, and its dependants run here once it is done.
+    """
     results: dict[str, dict[str, Any]] = {}
     states: dict[str, str] = {}
+    jobs = {job.id: job for job in plan.jobs}
     for job in plan.jobs:
         folder = root / job.folder
         status = read_status(folder)
         state = job_state(job, status, online)
-        if state not in ("done", "needs network") and _blocked_by(job, states):
+        waits_for = _blocked_by(job, states, jobs, root, online) if state not in ("done", "needs network") else []
+        if waits_for:
             state = "blocked"
         if state in ("needs network", "blocked"):
-            status = status or new_status(job)
-            status.update(state=state, hash=job.hash,
-                          error=("needs " + ", ".join(job.network)) if state == "needs network"
-                          else "waits for prepare job(s) " + ", ".join(_blocked_by(job, states)))
-            folder.mkdir(parents=True, exist_ok=True)
-            write_status(folder, status)
+            error = ("needs " + ", ".join(job.network)) if state == "needs network" \
+                else "waits for prepare job(s) " + ", ".join(waits_for)
+            state = _record_unrunnable(job, folder, status, state, error)
+            status = read_status(folder)
         elif state != "done":
             status = run_job(job, root)
             state = status["state"]
