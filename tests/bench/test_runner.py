@@ -60,6 +60,21 @@ def test_second_run_computes_nothing_and_a_changed_setting_reruns_only_its_cell(
     assert board["cells"]["B"]["copy:chrf.score"]["best"], "the rerun cell's new scores are on the board"
 
 
+def test_a_run_of_some_rows_updates_the_whole_leaderboard(copy_task: Path, tmp_path: Path) -> None:
+    """`only_models` runs only those rows; the grid's leaderboard still shows every row that is done
+    (it was rewritten with the selected rows alone, so another row's best mark moved to them)."""
+    systems = {name: system_predictions(copy_task, tmp_path / f"{name}.jsonl", quality, seed)
+               for name, quality, seed in (("A", 0.9, 1), ("B", 0.5, 2))}
+    out = tmp_path / "bench"
+    run_bench(score_grid(out, copy_task, systems))
+    systems["B"] = system_predictions(copy_task, tmp_path / "B2.jsonl", 0.6, 3)
+    report = run_bench(score_grid(out, copy_task, systems, only_models=["B"]))
+    assert [row["id"] for row in report.rows] == ["b__copy__s1"], "only B's cell is run and listed"
+    board = json.loads(Path(report.leaderboard["json"]).read_text(encoding="utf-8"))
+    assert board["cells"]["A"]["copy:chrf.score"]["best"], "A is still on the board, still the best"
+    assert not board["cells"]["B"]["copy:chrf.score"]["best"]
+
+
 def test_submitit_local_executor_runs_a_two_cell_grid_and_a_failed_cell_does_not_stop_the_other(
         copy_task: Path, tmp_path: Path) -> None:
     systems = {"A": system_predictions(copy_task, tmp_path / "A.jsonl", 0.9, 1),

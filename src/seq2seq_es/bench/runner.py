@@ -153,12 +153,15 @@ def run_bench(config: BenchConfig, root: str | Path = ".",
         status = read_status(root / job.folder)
         report.rows.append(_row(job, current_state(job, status, online, root), status, python))
     write_json(output / "jobs.json", report.rows)
-    finish(config, plan, root, report)
+    whole = config.model_copy(update={"only_models": None, "only_tasks": None})
+    finish(whole, expand(whole, root) if (config.only_models or config.only_tasks) else plan, root, report)
     return report
 
 
 def finish(config: BenchConfig, plan: Plan, root: Path, report: BenchReport) -> None:
-    """Leaderboard (Markdown, CSV, JSON) and plots from the cells that are done."""
+    """Leaderboard (Markdown, CSV, JSON) and plots from the cells that are done, over the whole
+    grid: a run of some rows or tasks (``only_models``, ``only_tasks``) updates the grid's
+    table, it does not replace it with a table of those rows."""
     from seq2seq_es.bench.leaderboard import build_leaderboard, write_leaderboard
 
     board = build_leaderboard(config, plan, root)
