@@ -100,16 +100,22 @@ def test_a_cell_another_process_runs_is_left_alone(copy_task: Path, tmp_path: Pa
     assert report.rows[0]["state"] == "busy" and not (out / "cells" / "a__copy__s1" / "logs").exists()
 
 
+def grid_with_prepare(out: Path, task_dir: Path, system: Path, prepare_input: Path) -> BenchConfig:
+    """score_grid with one prepare job (a real `score` of ``prepare_input``) that the cell requires."""
+    config = score_grid(out, task_dir, {"A": system}, prepare=[
+        {"name": "warm", "argv": ["score", f"predictions={prepare_input}", "metrics=[chrf]",
+                                  "output={output}/scores.json", "bootstrap_samples=20"]}])
+    config.models[0].tokenizer = "{prepare.warm}"  # the cell requires the prepare job
+    return config
+
+
 def test_a_prepare_job_another_process_finishes_unblocks_its_cells_here(copy_task: Path, tmp_path: Path) -> None:
     """Two `bench` processes on one grid: the second passes the prepare job the first is running
     (busy), and by the time it reaches the cells that need it, the first has finished it: the
     cells run here instead of being marked blocked on a stale view."""
-    systems = {"A": system_predictions(copy_task, tmp_path / "A.jsonl", 0.9, 1)}
+    system = system_predictions(copy_task, tmp_path / "A.jsonl", 0.9, 1)
     out = tmp_path / "bench"
-    config = score_grid(out, copy_task, systems, prepare=[
-        {"name": "warm", "argv": ["score", f"predictions={systems['A']}", "metrics=[chrf]",
-                                  "output={output}/scores.json", "bootstrap_samples=20"]}])
-    config.models[0].tokenizer = "{prepare.warm}"  # the cell requires the prepare job
+    config = grid_with_prepare(out, copy_task, system, system)
     prepare = next(job for job in expand(config).jobs if job.kind == "prepare")
     other_process = ExitStack()
     assert other_process.enter_context(job_lock(out / prepare.folder)), "the first process holds the prepare job"
@@ -131,10 +137,7 @@ def test_a_blocked_cell_another_process_holds_keeps_its_status(copy_task: Path, 
     another process is running (its status is the runner's to write)."""
     out = tmp_path / "bench"
     missing = tmp_path / "missing.jsonl"  # the prepare job fails: its cells are blocked
-    config = score_grid(out, copy_task, {"A": tmp_path / "A.jsonl"}, prepare=[
-        {"name": "warm", "argv": ["score", f"predictions={missing}", "metrics=[chrf]",
-                                  "output={output}/scores.json", "bootstrap_samples=20"]}])
-    config.models[0].tokenizer = "{prepare.warm}"
+    config = grid_with_prepare(out, copy_task, tmp_path / "A.jsonl", missing)
     cell = next(job for job in expand(config).jobs if job.kind == "cell")
     with job_lock(out / cell.folder) as locked:
         assert locked
