@@ -130,6 +130,38 @@ def test_resume_with_other_settings_is_refused_listing_them(change: str, run: Pa
     assert "optim.steps" not in output.split("may change on resume")[0], "a longer run is not a change of identity"
 
 
+def test_fingerprints_follow_contents_not_modification_times(tmp_path: Path) -> None:
+    from seq2seq_es.run_record import file_fingerprints
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.jsonl").write_text('{"text": "hola"}\n', encoding="utf-8")
+    before = file_fingerprints({"data": data, "file": data / "a.jsonl"})
+    os.utime(data / "a.jsonl", ns=(1, 1))  # copied again, re-synced, re-mounted
+    assert file_fingerprints({"data": data, "file": data / "a.jsonl"}) == before
+    (data / "a.jsonl").write_text('{"text": "hoja"}\n', encoding="utf-8")  # same size, other content
+    after = file_fingerprints({"data": data, "file": data / "a.jsonl"})
+    assert after["data"] != before["data"] and after["file"] != before["file"]
+    (data / "b.jsonl").write_text("", encoding="utf-8")
+    assert file_fingerprints({"data": data})["data"] != after["data"], "a new file changes a folder's fingerprint"
+
+
+def test_a_run_resumes_after_its_data_was_copied_again(run: Path, pretrain_args: list[str],
+                                                       tiny_data: Path) -> None:
+    """Found running the tiny grid: a re-mounted data folder (new mtimes) made every resume refuse."""
+    files = [path for path in (tiny_data / "pretrain").rglob("*") if path.is_file()]
+    stamps = {path: path.stat().st_mtime_ns for path in files}
+    try:
+        for path in files:
+            os.utime(path, ns=(time.time_ns(), time.time_ns()))
+        result = runner.invoke(app, [*pretrain_args, "optim.steps=6", "--resume", f"output_dir={run}"])
+    finally:
+        for path, stamp in stamps.items():
+            os.utime(path, ns=(stamp, stamp))
+    assert result.exit_code == 0, result.output
+    assert json.loads((run / "summary.json").read_text(encoding="utf-8"))["steps"] == 6
+
+
 def test_resume_with_nothing_to_resume_is_refused(pretrain_args: list[str], tmp_path: Path, tiny_data: Path) -> None:
     output = refused([*pretrain_args, "--resume", f"output_dir={tmp_path / 'new'}"], tmp_path, tiny_data)
     assert "Nothing to resume" in output and "without --resume" in output

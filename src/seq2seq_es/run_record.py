@@ -16,6 +16,7 @@ what differs. The identity read back is the one ``config.yaml`` and ``run_info.j
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -158,12 +159,15 @@ def _shown(value: Any) -> str:
 
 
 def file_fingerprints(paths: Mapping[str, str | Path]) -> dict[str, str]:
-    """One fingerprint per named input: the number of files and a hash of their (name, size, mtime).
+    """One fingerprint per named input: the number of files and a hash of their names and contents.
 
-    Cheap (no file is read) and enough to notice an input replaced, edited, grown or cut;
-    a folder counts every file under it except hidden ones and run records (a folder that
-    is another run's output, e.g. a tokenizer, keeps its fingerprint when that run's record
-    is rewritten). A path that does not exist locally (e.g. a Hub dataset id) gets none.
+    Contents, not modification times: data copied again, re-synced or re-mounted keeps its
+    fingerprint (a stat-based one made every run on a re-mounted data folder refuse to
+    resume), while any edit, even one that keeps the size, changes it. Reading costs about
+    1.5 s per GB (SHA-256 at 0.66 GB/s on these machines), paid once per run start. A folder
+    counts every file under it except hidden ones and run records (a folder that is another
+    run's output, e.g. a tokenizer, keeps its fingerprint when that run's record is
+    rewritten). A path that does not exist locally (e.g. a Hub dataset id) gets none.
     """
     found: dict[str, str] = {}
     for name, raw in paths.items():
@@ -175,13 +179,24 @@ def file_fingerprints(paths: Mapping[str, str | Path]) -> dict[str, str]:
                            and not any(part.startswith(".") for part in p.relative_to(path).parts))
         else:
             continue
-        digest = hashlib.sha1()
+        digest = hashlib.sha256()
         for file in files:
             stat = file.stat()
-            digest.update(f"{file.relative_to(path) if file != path else file.name}|{stat.st_size}|"
-                          f"{stat.st_mtime_ns}\n".encode())
-        found[name] = f"{len(files)} file(s), {digest.hexdigest()[:16]}"
+            content = _content_digest(str(file.resolve()), stat.st_size, stat.st_mtime_ns)
+            digest.update(f"{file.relative_to(path) if file != path else file.name}|{content}\n".encode())
+        found[name] = f"{len(files)} file(s), sha256 {digest.hexdigest()[:16]}"
     return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _content_digest(path: str, size: int, mtime_ns: int) -> str:
+    """SHA-256 of one file, read once per process (train and validation are often one file).
+
+    ``size`` and ``mtime_ns`` are only the cache key: a file changed during the process is read again.
+    """
+    del size, mtime_ns
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def read_run_record(folder: str | Path) -> RunRecord | None:
