@@ -148,6 +148,20 @@ def test_a_blocked_cell_another_process_holds_keeps_its_status(copy_task: Path, 
     assert report.rows[1]["state"] == "blocked" and "warm" in report.rows[1]["error"]
 
 
+def test_a_cell_blocked_by_an_earlier_run_runs_once_its_prepare_job_is_done(copy_task: Path, tmp_path: Path) -> None:
+    """Found running the corpus-quality grid in two processes: a cell one process had marked
+    "blocked" (its pretraining was running elsewhere) stayed blocked in every later run, even in
+    the process that had just finished that pretraining. A recorded block is re-checked each run."""
+    system = system_predictions(copy_task, tmp_path / "A.jsonl", 0.9, 1)
+    late = tmp_path / "late.jsonl"  # the prepare job's input does not exist yet: it fails, the cell is blocked
+    config = grid_with_prepare(tmp_path / "bench", copy_task, system, late)
+    report = run_bench(config)
+    assert [row["state"] for row in report.rows] == ["failed", "blocked"]
+    shutil.copy(system, late)
+    report = run_bench(config)
+    assert [row["state"] for row in report.rows] == ["done", "done"], report.rows
+
+
 @pytest.fixture(scope="module")
 def tokenizer_dir(copy_task: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from seq2seq_es.tokenizer.bpe import train_byte_level_bpe

@@ -110,6 +110,8 @@ def job_state(job: Job, status: dict[str, Any] | None, online: bool) -> str:
     if status.get("hash") != job.hash:
         return "changed"
     state = str(status.get("state", "pending"))
+    if state in ("blocked", "needs network"):
+        return "pending"  # facts of the run that recorded them: each run checks its prepare jobs and the Hub again
     return "interrupted" if state == "running" else state  # (a job running now is ``busy``: runner.current_state)
 
 
