@@ -40,12 +40,16 @@ from seq2seq_es.training.config import OptimConfig
 from seq2seq_es.training.optimizers import build_optimizer
 from seq2seq_es.training.schedules import build_scheduler
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pretrain" / "sample.jsonl.gz"
+DEFAULT_DATA = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pretrain" / "sample.jsonl.gz"
+)
 
 
 def trained_state(preset: str, data: Path, vocab_size: int) -> tuple[Accelerator, Any, Any, Any]:
     """(accelerator, model, optimizer, scheduler) after one optimizer step of ``preset``."""
-    tokenizer = train_byte_level_bpe(itertools.islice(iter_texts(data), 3000), vocab_size=vocab_size)
+    tokenizer = train_byte_level_bpe(
+        itertools.islice(iter_texts(data), 3000), vocab_size=vocab_size
+    )
     model = build_model(preset, tokenizer, seed=0)
     optimizer = build_optimizer(model, OptimConfig())
     scheduler = build_scheduler(optimizer, "linear", 10, 100)
@@ -57,8 +61,10 @@ def trained_state(preset: str, data: Path, vocab_size: int) -> tuple[Accelerator
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad()
-    print(f"{preset}: {count_parameters(accelerator.unwrap_model(model)) / 1e6:.1f}M parameters, "
-          f"vocabulary {len(tokenizer)}")
+    print(
+        f"{preset}: {count_parameters(accelerator.unwrap_model(model)) / 1e6:.1f}M parameters, "
+        f"vocabulary {len(tokenizer)}"
+    )
     return accelerator, model, optimizer, scheduler
 
 
@@ -84,7 +90,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    accelerator, model, optimizer, scheduler = trained_state(args.preset, args.data, args.vocab_size)
+    accelerator, model, optimizer, scheduler = trained_state(
+        args.preset, args.data, args.vocab_size
+    )
     model_config = accelerator.unwrap_model(model).config
     identity = {"preset": args.preset}
     keys = ("write before", "write after", "load before", "load after")
@@ -94,14 +102,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-checkpoint-") as scratch:
         for round_index in range(args.rounds):
             state = TrainState(step=round_index + 1, planned_steps=args.rounds)
-            for side in (("before", "after") if round_index % 2 == 0 else ("after", "before")):
+            for side in ("before", "after") if round_index % 2 == 0 else ("after", "before"):
                 root = Path(scratch) / side
                 start, start_cpu = time.perf_counter(), time.process_time()
                 if side == "before":
                     path = save_before(accelerator, root, state)
                 else:
-                    path = save_checkpoint(accelerator, root, state, model, optimizer, scheduler, model_config,
-                                           identity, keep=1)
+                    path = save_checkpoint(
+                        accelerator,
+                        root,
+                        state,
+                        model,
+                        optimizer,
+                        scheduler,
+                        model_config,
+                        identity,
+                        keep=1,
+                    )
                 times[f"write {side}"].append(time.perf_counter() - start)
                 cpu[f"write {side}"].append(time.process_time() - start_cpu)
                 sizes[side] = folder_bytes(path)
@@ -109,20 +126,34 @@ def main() -> None:
                 if side == "before":
                     accelerator.load_state(str(path))
                 else:
-                    load_checkpoint(accelerator, path, model, optimizer, scheduler, model_config, identity)
+                    load_checkpoint(
+                        accelerator, path, model, optimizer, scheduler, model_config, identity
+                    )
                 times[f"load {side}"].append(time.perf_counter() - start)
                 cpu[f"load {side}"].append(time.process_time() - start_cpu)
                 shutil.rmtree(root)
     print(f"{args.rounds} rounds, alternating; wall seconds (median / best), CPU seconds (median):")
     for key, values in times.items():
-        print(f"  {key:13s} {statistics.median(values):7.3f} / {min(values):7.3f}   CPU {statistics.median(cpu[key]):7.3f}")
+        print(
+            f"  {key:13s} {statistics.median(values):7.3f} / {min(values):7.3f}   CPU {statistics.median(cpu[key]):7.3f}"
+        )
     for what in ("write", "load"):
-        wall, best, used = ([reduce(values[f"{what} {side}"]) for side in ("before", "after")]
-                            for reduce, values in ((statistics.median, times), (min, times), (statistics.median, cpu)))
-        print(f"{what}: after/before = {wall[1] / wall[0]:.2f} (median wall), {best[1] / best[0]:.2f} (best wall), "
-              f"{used[1] / used[0]:.2f} (median CPU)")
-    print(f"size: before {sizes['before'] / 1e6:.2f} MB, after {sizes['after'] / 1e6:.2f} MB, "
-          f"after/before = {sizes['after'] / sizes['before']:.3f}")
+        wall, best, used = (
+            [reduce(values[f"{what} {side}"]) for side in ("before", "after")]
+            for reduce, values in (
+                (statistics.median, times),
+                (min, times),
+                (statistics.median, cpu),
+            )
+        )
+        print(
+            f"{what}: after/before = {wall[1] / wall[0]:.2f} (median wall), {best[1] / best[0]:.2f} (best wall), "
+            f"{used[1] / used[0]:.2f} (median CPU)"
+        )
+    print(
+        f"size: before {sizes['before'] / 1e6:.2f} MB, after {sizes['after'] / 1e6:.2f} MB, "
+        f"after/before = {sizes['after'] / sizes['before']:.3f}"
+    )
 
 
 if __name__ == "__main__":

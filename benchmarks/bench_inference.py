@@ -58,7 +58,9 @@ ENGINES = ("transformers", "ct2-float32", "ct2-int8")
 def tatoeba_texts(split: str, limit: int) -> list[str]:
     """English and Spanish sentences of the shared Tatoeba file, alternating."""
     texts: list[str] = []
-    with gzip.open(TRANSLATION / f"tatoeba_es_en_{split}.jsonl.gz", "rt", encoding="utf-8") as handle:
+    with gzip.open(
+        TRANSLATION / f"tatoeba_es_en_{split}.jsonl.gz", "rt", encoding="utf-8"
+    ) as handle:
         for line in handle:
             record = json.loads(line)
             texts += [record["en"], record["es"]]
@@ -70,7 +72,7 @@ def tatoeba_texts(split: str, limit: int) -> list[str]:
 def long_inputs(texts: Sequence[str], count: int) -> list[str]:
     """``count`` inputs of consecutive sentences, long enough to be cut at the source length."""
     per_input = 12
-    return [" ".join(texts[i * per_input:(i + 1) * per_input]) for i in range(count)]
+    return [" ".join(texts[i * per_input : (i + 1) * per_input]) for i in range(count)]
 
 
 def build(name: str, corpus: list[str], folder: Path) -> Path:
@@ -83,21 +85,44 @@ def build(name: str, corpus: list[str], folder: Path) -> Path:
         model = build_model(name, tokenizer, seed=0)
     else:  # the 60M BART of the issue: d 512, 6+6 layers
         tokenizer = train_byte_level_bpe(corpus, vocab_size=32_000)
-        ids = {"pad": tokenizer.pad_token_id, "bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id}
+        ids = {
+            "pad": tokenizer.pad_token_id,
+            "bos": tokenizer.bos_token_id,
+            "eos": tokenizer.eos_token_id,
+        }
         torch.manual_seed(0)
-        model = BartForConditionalGeneration(BartConfig(
-            vocab_size=len(tokenizer), d_model=512, encoder_layers=6, decoder_layers=6, encoder_attention_heads=8,
-            decoder_attention_heads=8, encoder_ffn_dim=2048, decoder_ffn_dim=2048, max_position_embeddings=1024,
-            pad_token_id=ids["pad"], bos_token_id=ids["bos"], eos_token_id=ids["eos"],
-            decoder_start_token_id=ids["eos"], forced_eos_token_id=ids["eos"]))
+        model = BartForConditionalGeneration(
+            BartConfig(
+                vocab_size=len(tokenizer),
+                d_model=512,
+                encoder_layers=6,
+                decoder_layers=6,
+                encoder_attention_heads=8,
+                decoder_attention_heads=8,
+                encoder_ffn_dim=2048,
+                decoder_ffn_dim=2048,
+                max_position_embeddings=1024,
+                pad_token_id=ids["pad"],
+                bos_token_id=ids["bos"],
+                eos_token_id=ids["eos"],
+                decoder_start_token_id=ids["eos"],
+                forced_eos_token_id=ids["eos"],
+            )
+        )
     return save_seq2seq(model, tokenizer, folder)
 
 
 class Runners:
     """Text-in, text-out fixed-length greedy decoding with each engine, on one model folder."""
 
-    def __init__(self, folder: Path, exports: dict[str, Path], source_tokens: int, new_tokens: int,
-                 threads: int) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        exports: dict[str, Path],
+        source_tokens: int,
+        new_tokens: int,
+        threads: int,
+    ) -> None:
         self.model, self.tokenizer = load_seq2seq(folder)
         self.model.eval()
         # Exactly new_tokens tokens: no forced </s> at the limit (BART), no early </s>.
@@ -106,21 +131,36 @@ class Runners:
         self.source_tokens, self.new_tokens = source_tokens, new_tokens
 
     def transformers(self, texts: list[str]) -> list[str]:
-        batch = self.tokenizer(texts, truncation=True, max_length=self.source_tokens, padding=True,
-                               return_tensors="pt")
+        batch = self.tokenizer(
+            texts, truncation=True, max_length=self.source_tokens, padding=True, return_tensors="pt"
+        )
         with torch.inference_mode():
-            out = self.model.generate(**batch, max_new_tokens=self.new_tokens, min_new_tokens=self.new_tokens,
-                                      num_beams=1, do_sample=False)
+            out = self.model.generate(
+                **batch,
+                max_new_tokens=self.new_tokens,
+                min_new_tokens=self.new_tokens,
+                num_beams=1,
+                do_sample=False,
+            )
         return self.tokenizer.batch_decode(out, skip_special_tokens=True)
 
     def ctranslate2(self, engine_name: str, texts: list[str]) -> list[str]:
         engine = self.ct2[engine_name]
         ids = self.tokenizer(texts, truncation=True, max_length=self.source_tokens)["input_ids"]
         sources = [self.tokenizer.convert_ids_to_tokens(row) for row in ids]
-        results = engine.translator.translate_batch(sources, beam_size=1, max_decoding_length=self.new_tokens,
-                                                    min_decoding_length=self.new_tokens, max_input_length=0)
-        return [self.tokenizer.decode(self.tokenizer.convert_tokens_to_ids(r.hypotheses[0]), skip_special_tokens=True)
-                for r in results]
+        results = engine.translator.translate_batch(
+            sources,
+            beam_size=1,
+            max_decoding_length=self.new_tokens,
+            min_decoding_length=self.new_tokens,
+            max_input_length=0,
+        )
+        return [
+            self.tokenizer.decode(
+                self.tokenizer.convert_tokens_to_ids(r.hypotheses[0]), skip_special_tokens=True
+            )
+            for r in results
+        ]
 
     def runner(self, engine: str) -> Callable[[list[str]], list[str]]:
         if engine == "transformers":
@@ -134,30 +174,43 @@ def time_call(run: Callable[[list[str]], list[str]], texts: list[str]) -> tuple[
     return time.perf_counter() - start, outputs
 
 
-def measure(runners: Runners, inputs: list[str], batch1_inputs: int, repeats: int) -> dict[str, Any]:
+def measure(
+    runners: Runners, inputs: list[str], batch1_inputs: int, repeats: int
+) -> dict[str, Any]:
     """Per engine and batch size: the seconds of each repetition (engines alternate, order rotates)."""
     seconds: dict[tuple[str, int], list[float]] = {(e, b): [] for e in ENGINES for b in (1, 32)}
     outputs: dict[str, list[str]] = {}
     for engine in ENGINES:  # warm-up (first call allocations), also the outputs compared below
         outputs[engine] = runners.runner(engine)(inputs[:32])
     for rep in range(repeats):
-        order = ENGINES[rep % 3:] + ENGINES[:rep % 3]
+        order = ENGINES[rep % 3 :] + ENGINES[: rep % 3]
         for engine in order:
             run = runners.runner(engine)
-            singles = [time_call(run, [text])[0] for text in inputs[32:32 + batch1_inputs]]
+            singles = [time_call(run, [text])[0] for text in inputs[32 : 32 + batch1_inputs]]
             seconds[(engine, 1)].append(statistics.mean(singles))
             seconds[(engine, 32)].append(time_call(run, inputs[:32])[0])
-            print(f"  rep {rep + 1} {engine:<13} batch 1 {seconds[(engine, 1)][-1] * 1000:7.0f} ms/input, "
-                  f"batch 32 {seconds[(engine, 32)][-1]:6.2f} s", flush=True)
-    agreement = {engine: sum(a == b for a, b in zip(outputs[engine], outputs["transformers"], strict=True)) / 32
-                 for engine in ENGINES[1:]}
+            print(
+                f"  rep {rep + 1} {engine:<13} batch 1 {seconds[(engine, 1)][-1] * 1000:7.0f} ms/input, "
+                f"batch 32 {seconds[(engine, 32)][-1]:6.2f} s",
+                flush=True,
+            )
+    agreement = {
+        engine: sum(a == b for a, b in zip(outputs[engine], outputs["transformers"], strict=True))
+        / 32
+        for engine in ENGINES[1:]
+    }
     return {"seconds": {f"{e}@{b}": v for (e, b), v in seconds.items()}, "agreement": agreement}
 
 
-def report(name: str, parameters: int, vocabulary: int, result: dict[str, Any], new_tokens: int) -> list[str]:
-    lines = [f"### {name} ({parameters / 1e6:.1f}M parameters, vocabulary {vocabulary:,})", "",
-             "| engine | batch | latency (median) | tokens/s (median) | × transformers (median of per-rep ratios) |",
-             "|---|---|---|---|---|"]
+def report(
+    name: str, parameters: int, vocabulary: int, result: dict[str, Any], new_tokens: int
+) -> list[str]:
+    lines = [
+        f"### {name} ({parameters / 1e6:.1f}M parameters, vocabulary {vocabulary:,})",
+        "",
+        "| engine | batch | latency (median) | tokens/s (median) | × transformers (median of per-rep ratios) |",
+        "|---|---|---|---|---|",
+    ]
     seconds = result["seconds"]
     for batch in (1, 32):
         base = seconds[f"transformers@{batch}"]
@@ -166,10 +219,16 @@ def report(name: str, parameters: int, vocabulary: int, result: dict[str, Any], 
             ratios = [b / v for b, v in zip(base, values, strict=True)]
             latency = statistics.median(values)
             tokens = new_tokens * batch / latency
-            lines.append(f"| {engine} | {batch} | {latency * 1000:.0f} ms | {tokens:.0f} | "
-                         f"{statistics.median(ratios):.2f} (min {min(ratios):.2f}, max {max(ratios):.2f}) |")
-    lines += ["", "Outputs identical to transformers on 32 inputs: " + ", ".join(
-        f"{engine} {share:.0%}" for engine, share in result["agreement"].items()), ""]
+            lines.append(
+                f"| {engine} | {batch} | {latency * 1000:.0f} ms | {tokens:.0f} | "
+                f"{statistics.median(ratios):.2f} (min {min(ratios):.2f}, max {max(ratios):.2f}) |"
+            )
+    lines += [
+        "",
+        "Outputs identical to transformers on 32 inputs: "
+        + ", ".join(f"{engine} {share:.0%}" for engine, share in result["agreement"].items()),
+        "",
+    ]
     return lines
 
 
@@ -177,8 +236,11 @@ def speed(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     corpus = tatoeba_texts("train", 120_000)
     inputs = long_inputs(tatoeba_texts("validation", 32 * 12 * 2), 32 + args.batch1_inputs)
-    lines = [f"threads {args.threads}, {args.source_tokens} → {args.new_tokens} tokens, greedy, "
-             f"{args.repeats} repetitions", ""]
+    lines = [
+        f"threads {args.threads}, {args.source_tokens} → {args.new_tokens} tokens, greedy, "
+        f"{args.repeats} repetitions",
+        "",
+    ]
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
@@ -190,7 +252,9 @@ def speed(args: argparse.Namespace) -> None:
             runners = Runners(folder, exports, args.source_tokens, args.new_tokens, args.threads)
             parameters = count_parameters(runners.model)
             results[name] = measure(runners, inputs, args.batch1_inputs, args.repeats)
-            lines += report(name, parameters, len(runners.tokenizer), results[name], args.new_tokens)
+            lines += report(
+                name, parameters, len(runners.tokenizer), results[name], args.new_tokens
+            )
             del runners
     print("\n".join(lines))
     if args.output:
@@ -212,38 +276,60 @@ def quality(args: argparse.Namespace) -> None:
     examples = load_examples(task, args.data_dir, "validation", args.limit)
     sources = [e.source for e in examples]
     defaults = task_defaults(task.name)
-    options = GenerationOptions(num_beams=args.num_beams or defaults.generation.num_beams,
-                                max_new_tokens=defaults.generation.max_new_tokens)
+    options = GenerationOptions(
+        num_beams=args.num_beams or defaults.generation.num_beams,
+        max_new_tokens=defaults.generation.max_new_tokens,
+    )
     out = Path(args.work_dir)
     engines: dict[str, Any] = {"transformers": TransformersEngine(args.quality, defaults=defaults)}
     for quantization in ("float32", "int8"):
-        export_ct2(args.quality, out / f"ct2-{quantization}", quantization=quantization, task_defaults=task_defaults)
-        engines[f"ct2-{quantization}"] = CT2Engine(out / f"ct2-{quantization}", threads=args.threads)
+        export_ct2(
+            args.quality,
+            out / f"ct2-{quantization}",
+            quantization=quantization,
+            task_defaults=task_defaults,
+        )
+        engines[f"ct2-{quantization}"] = CT2Engine(
+            out / f"ct2-{quantization}", threads=args.threads
+        )
     outputs, seconds, scores = {}, {}, {}
     for name, engine in engines.items():
         start = time.perf_counter()
         order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
         decoded: list[str] = [""] * len(sources)
         for begin in range(0, len(order), 32):
-            chunk = order[begin:begin + 32]
-            for i, row in zip(chunk, engine.generate([sources[i] for i in chunk], options), strict=True):
+            chunk = order[begin : begin + 32]
+            for i, row in zip(
+                chunk, engine.generate([sources[i] for i in chunk], options), strict=True
+            ):
                 decoded[i] = row["text"]
         seconds[name] = time.perf_counter() - start
         outputs[name] = decoded
         path = out / f"{name}.jsonl"
         write_jsonl(path, prediction_records(examples, decoded))
         scores[name] = score_predictions(path, ["bleu", "chrf"], bootstrap_samples=0)
-        print(f"{name}: {seconds[name]:.0f} s, BLEU {scores[name]['bleu']['score']:.2f}, "
-              f"chrF {scores[name]['chrf']['score']:.2f}", flush=True)
-    lines = [f"tatoeba-en-es validation, {len(sources)} inputs, beam {options.num_beams}, "
-             f"{options.max_new_tokens} new tokens, threads {args.threads}", "",
-             "| engine | BLEU | Δ BLEU | chrF | Δ chrF | identical outputs | decode time |", "|---|---|---|---|---|---|---|"]
+        print(
+            f"{name}: {seconds[name]:.0f} s, BLEU {scores[name]['bleu']['score']:.2f}, "
+            f"chrF {scores[name]['chrf']['score']:.2f}",
+            flush=True,
+        )
+    lines = [
+        f"tatoeba-en-es validation, {len(sources)} inputs, beam {options.num_beams}, "
+        f"{options.max_new_tokens} new tokens, threads {args.threads}",
+        "",
+        "| engine | BLEU | Δ BLEU | chrF | Δ chrF | identical outputs | decode time |",
+        "|---|---|---|---|---|---|---|",
+    ]
     base = scores["transformers"]
     for name in engines:
-        same = sum(a == b for a, b in zip(outputs[name], outputs["transformers"], strict=True)) / len(sources)
-        lines.append(f"| {name} | {scores[name]['bleu']['score']:.2f} | "
-                     f"{scores[name]['bleu']['score'] - base['bleu']['score']:+.2f} | {scores[name]['chrf']['score']:.2f} | "
-                     f"{scores[name]['chrf']['score'] - base['chrf']['score']:+.2f} | {same:.1%} | {seconds[name]:.0f} s |")
+        same = sum(
+            a == b for a, b in zip(outputs[name], outputs["transformers"], strict=True)
+        ) / len(sources)
+        lines.append(
+            f"| {name} | {scores[name]['bleu']['score']:.2f} | "
+            f"{scores[name]['bleu']['score'] - base['bleu']['score']:+.2f} | {scores[name]['chrf']['score']:.2f} | "
+            f"{scores[name]['chrf']['score'] - base['chrf']['score']:+.2f} | {same:.1%} | {seconds[name]:.0f} s |"
+        )
     print("\n".join(lines))
 
 
@@ -256,10 +342,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--batch1-inputs", type=int, default=4)
     parser.add_argument("--output", help="Write the raw seconds as JSON here.")
-    parser.add_argument("--quality", metavar="MODEL_DIR", help="Score int8 vs fp32 on tatoeba-en-es instead.")
+    parser.add_argument(
+        "--quality", metavar="MODEL_DIR", help="Score int8 vs fp32 on tatoeba-en-es instead."
+    )
     parser.add_argument("--data-dir", default=str(TRANSLATION.parent))
-    parser.add_argument("--limit", type=int, default=None, help="Validation examples for --quality (None: all).")
-    parser.add_argument("--num-beams", type=int, default=None, help="--quality: None = the task's (4).")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="Validation examples for --quality (None: all)."
+    )
+    parser.add_argument(
+        "--num-beams", type=int, default=None, help="--quality: None = the task's (4)."
+    )
     parser.add_argument("--work-dir", default=tempfile.mkdtemp(prefix="bench_inference_"))
     args = parser.parse_args(argv)
     hf_logging.set_verbosity_error()

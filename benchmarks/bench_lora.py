@@ -77,7 +77,9 @@ def bench_tokenizer(folder: Path, pairs: int) -> Path:
 # ------------------------------------------------------------------------------------------------ cost
 
 
-def one_run(preset: str, mode: str, steps: int, batch: int, tokenizer_dir: Path, work: Path) -> dict[str, Any]:
+def one_run(
+    preset: str, mode: str, steps: int, batch: int, tokenizer_dir: Path, work: Path
+) -> dict[str, Any]:
     """Train ``preset`` for ``steps`` steps in ``mode`` (full | lora) and measure it (runs in a child process)."""
     import torch
     from safetensors.torch import save_file
@@ -96,18 +98,30 @@ def one_run(preset: str, mode: str, steps: int, batch: int, tokenizer_dir: Path,
     torch.set_num_threads(2)
     tokenizer = load_tokenizer_folder(tokenizer_dir)
     task = get_task("tatoeba-en-es")
-    features = encode_examples(load_examples(task, str(DATA), "train", batch * steps), tokenizer, task)
+    features = encode_examples(
+        load_examples(task, str(DATA), "train", batch * steps), tokenizer, task
+    )
     full_vocabulary = preset == "barto-base"
     if full_vocabulary:
-        assert (tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id) == (0, 1, 2), "BART's ids"
+        assert (tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id) == (
+            0,
+            1,
+            2,
+        ), "BART's ids"
     model = build_model(preset, None if full_vocabulary else tokenizer, seed=0)
     collator = WithoutIndex(DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100))
     model = apply_adapter(model, AdapterConfig(kind="lora" if mode == "lora" else "none"), seed=0)
     counts = parameter_counts(model)
     batches = EpochBatches(features, collator, batch, seed=0, lengths=pair_lengths(features))
     optim = OptimConfig(steps=steps, batch_size=batch, lr=5e-4, warmup_steps=1)
-    engine = EngineConfig(log_every=steps, eval_every=1, checkpoint_every=steps, keep_checkpoints=1,
-                          tensorboard=False, measure_mfu=False)
+    engine = EngineConfig(
+        log_every=steps,
+        eval_every=1,
+        checkpoint_every=steps,
+        keep_checkpoints=1,
+        tensorboard=False,
+        measure_mfu=False,
+    )
     stamps: list[tuple[float, float]] = []
 
     def stamp(current: Any, step: int) -> dict[str, float]:
@@ -118,25 +132,44 @@ def one_run(preset: str, mode: str, steps: int, batch: int, tokenizer_dir: Path,
     output.mkdir(parents=True, exist_ok=True)
     before = rss_bytes()
     start = (time.perf_counter(), time.process_time())
-    result = train(model, batches, optim, engine, output, seed=0, description=f"{preset} {mode}", evaluate=stamp)
+    result = train(
+        model,
+        batches,
+        optim,
+        engine,
+        output,
+        seed=0,
+        description=f"{preset} {mode}",
+        evaluate=stamp,
+    )
     wall = [b[0] - a[0] for a, b in zip([start, *stamps], stamps, strict=False)][2:]
     cpu = [b[1] - a[1] for a, b in zip([start, *stamps], stamps, strict=False)][2:]
     checkpoint = next((output / "checkpoints").iterdir())
     adapter = checkpoint_tensors(result.model)
     model_file = checkpoint / "model.safetensors"
     if adapter is not None:  # what the model part would be with the hook
-        save_file({k: v.contiguous() for k, v in adapter.items()}, str(work / "adapter-only.safetensors"))
+        save_file(
+            {k: v.contiguous() for k, v in adapter.items()}, str(work / "adapter-only.safetensors")
+        )
         hooked = (work / "adapter-only.safetensors").stat().st_size
     else:
         hooked = model_file.stat().st_size
-    return {"preset": preset, "mode": mode, "trainable": counts["trainable"], "total": counts["total"],
-            "step_seconds": statistics.median(wall), "step_cpu_seconds": statistics.median(cpu),
-            "steps_timed": len(wall), "peak_rss": peak_rss_bytes(),
-            "rss_rise": peak_rss_bytes() - before, "checkpoint_bytes": folder_bytes(checkpoint),
-            "checkpoint_model_bytes": model_file.stat().st_size,
-            "checkpoint_optimizer_bytes": (checkpoint / "optimizer.safetensors").stat().st_size,
-            "checkpoint_bytes_with_hook": folder_bytes(checkpoint) - model_file.stat().st_size + hooked,
-            "losses": result.losses}
+    return {
+        "preset": preset,
+        "mode": mode,
+        "trainable": counts["trainable"],
+        "total": counts["total"],
+        "step_seconds": statistics.median(wall),
+        "step_cpu_seconds": statistics.median(cpu),
+        "steps_timed": len(wall),
+        "peak_rss": peak_rss_bytes(),
+        "rss_rise": peak_rss_bytes() - before,
+        "checkpoint_bytes": folder_bytes(checkpoint),
+        "checkpoint_model_bytes": model_file.stat().st_size,
+        "checkpoint_optimizer_bytes": (checkpoint / "optimizer.safetensors").stat().st_size,
+        "checkpoint_bytes_with_hook": folder_bytes(checkpoint) - model_file.stat().st_size + hooked,
+        "losses": result.losses,
+    }
 
 
 def cost(args: argparse.Namespace) -> None:
@@ -145,10 +178,25 @@ def cost(args: argparse.Namespace) -> None:
     rows: list[dict[str, Any]] = []
     for preset in args.presets:
         steps = args.base_steps if preset == "barto-base" else args.steps
-        for repeat in range(args.repeats):  # full, lora, full, lora, …: drifts in the machine's load hit both
+        for repeat in range(
+            args.repeats
+        ):  # full, lora, full, lora, …: drifts in the machine's load hit both
             for mode in MODES:
-                command = [sys.executable, __file__, "one", preset, mode, "--steps", str(steps), "--batch",
-                           str(args.batch), "--tokenizer", str(tokenizer_dir), "--work", str(work / "runs")]
+                command = [
+                    sys.executable,
+                    __file__,
+                    "one",
+                    preset,
+                    mode,
+                    "--steps",
+                    str(steps),
+                    "--batch",
+                    str(args.batch),
+                    "--tokenizer",
+                    str(tokenizer_dir),
+                    "--work",
+                    str(work / "runs"),
+                ]
                 done = subprocess.run(command, capture_output=True, text=True, check=False)
                 if done.returncode:
                     raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
@@ -163,7 +211,13 @@ def cost(args: argparse.Namespace) -> None:
 def merge_repeats(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One row per preset and mode: step times are the median over repeats, the rest the first run's
     (parameters and checkpoint sizes do not vary; peak RSS varies by a few MiB)."""
-    return {**runs[0], **{key: statistics.median(r[key] for r in runs) for key in ("step_seconds", "step_cpu_seconds")}}
+    return {
+        **runs[0],
+        **{
+            key: statistics.median(r[key] for r in runs)
+            for key in ("step_seconds", "step_cpu_seconds")
+        },
+    }
 
 
 def per_repeat(rows: list[dict[str, Any]], preset: str) -> str:
@@ -179,23 +233,31 @@ def mib(n: float) -> str:
 
 def print_cost(rows: list[dict[str, Any]], batch: int) -> None:
     print(f"\nLoRA vs full fine-tuning, same model/data/batch ({batch} pairs), fp32 CPU, 2 threads")
-    print("| model | params | trainable full / LoRA (ratio) | peak RSS MiB full / LoRA (ratio) | RSS rise in "
-          "training MiB full / LoRA (ratio) | step wall s full / LoRA (ratio) | step CPU s full / LoRA (ratio) | "
-          "step CPU ratio per repeat | checkpoint MiB full / LoRA now (ratio) | "
-          "LoRA checkpoint with the hook MiB (ratio to full) |")
+    print(
+        "| model | params | trainable full / LoRA (ratio) | peak RSS MiB full / LoRA (ratio) | RSS rise in "
+        "training MiB full / LoRA (ratio) | step wall s full / LoRA (ratio) | step CPU s full / LoRA (ratio) | "
+        "step CPU ratio per repeat | checkpoint MiB full / LoRA now (ratio) | "
+        "LoRA checkpoint with the hook MiB (ratio to full) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for preset in dict.fromkeys(r["preset"] for r in rows):
-        full, lora = (merge_repeats([r for r in rows if (r["preset"], r["mode"]) == (preset, mode)])
-                      for mode in MODES)
+        full, lora = (
+            merge_repeats([r for r in rows if (r["preset"], r["mode"]) == (preset, mode)])
+            for mode in MODES
+        )
 
-        def pair(key: str, fmt: Any = mib, full: dict[str, Any] = full, lora: dict[str, Any] = lora) -> str:
+        def pair(
+            key: str, fmt: Any = mib, full: dict[str, Any] = full, lora: dict[str, Any] = lora
+        ) -> str:
             return f"{fmt(full[key])} / {fmt(lora[key])} ({lora[key] / full[key]:.3g})"
 
-        print(f"| {preset} | {full['total'] / 1e6:.1f}M | {pair('trainable', lambda n: f'{n:,}')} | "
-              f"{pair('peak_rss')} | {pair('rss_rise')} | {pair('step_seconds', lambda s: f'{s:.3f}')} | "
-              f"{pair('step_cpu_seconds', lambda s: f'{s:.3f}')} | {per_repeat(rows, preset)} | "
-              f"{pair('checkpoint_bytes')} | {mib(lora['checkpoint_bytes_with_hook'])} "
-              f"({lora['checkpoint_bytes_with_hook'] / full['checkpoint_bytes']:.3g}) |")
+        print(
+            f"| {preset} | {full['total'] / 1e6:.1f}M | {pair('trainable', lambda n: f'{n:,}')} | "
+            f"{pair('peak_rss')} | {pair('rss_rise')} | {pair('step_seconds', lambda s: f'{s:.3f}')} | "
+            f"{pair('step_cpu_seconds', lambda s: f'{s:.3f}')} | {per_repeat(rows, preset)} | "
+            f"{pair('checkpoint_bytes')} | {mib(lora['checkpoint_bytes_with_hook'])} "
+            f"({lora['checkpoint_bytes_with_hook'] / full['checkpoint_bytes']:.3g}) |"
+        )
 
 
 # ------------------------------------------------------------------------------------------------ quality
@@ -211,28 +273,49 @@ def cli(*args: str) -> None:
 
 def quality(args: argparse.Namespace) -> None:
     work = Path(args.work or tempfile.mkdtemp(prefix="bench_lora_quality_"))
-    common = ["task=tatoeba-en-es", f"data_dir={DATA}", f"model={args.model}", f"optim.steps={args.steps}",
-              f"optim.batch_size={args.batch}", f"optim.warmup_steps={max(1, args.steps // 10)}",
-              f"max_eval_examples={args.eval_examples}", "bootstrap_samples=1000", "engine.measure_mfu=false",
-              "engine.tensorboard=false", "engine.threads=2"]
-    runs = {"full": [f"optim.lr={args.lr}"],
-            "lora": [f"optim.lr={args.lr}", "adapter.kind=lora"],
-            "lora-high-lr": [f"optim.lr={args.lora_lr}", "adapter.kind=lora"]}
+    common = [
+        "task=tatoeba-en-es",
+        f"data_dir={DATA}",
+        f"model={args.model}",
+        f"optim.steps={args.steps}",
+        f"optim.batch_size={args.batch}",
+        f"optim.warmup_steps={max(1, args.steps // 10)}",
+        f"max_eval_examples={args.eval_examples}",
+        "bootstrap_samples=1000",
+        "engine.measure_mfu=false",
+        "engine.tensorboard=false",
+        "engine.threads=2",
+    ]
+    runs = {
+        "full": [f"optim.lr={args.lr}"],
+        "lora": [f"optim.lr={args.lr}", "adapter.kind=lora"],
+        "lora-high-lr": [f"optim.lr={args.lora_lr}", "adapter.kind=lora"],
+    }
     for name, extra in runs.items():
         if not (work / name / "scores.json").is_file():
             cli("finetune", *common, *extra, f"output_dir={work / name}")
-    cli("compare", *(str(work / name / "predictions.jsonl") for name in runs), "metrics=[bleu,chrf]",
-        f"output_dir={work / 'compare'}")
+    cli(
+        "compare",
+        *(str(work / name / "predictions.jsonl") for name in runs),
+        "metrics=[bleu,chrf]",
+        f"output_dir={work / 'compare'}",
+    )
     for name in runs:
         scores = json.loads((work / name / "scores.json").read_text(encoding="utf-8"))
-        print(name, {k: scores[k]["score"] for k in ("bleu", "chrf")},
-              {k: scores[k]["ci"] for k in ("bleu", "chrf")}, "final train loss",
-              round(scores["training"]["final_train_loss"], 3))
+        print(
+            name,
+            {k: scores[k]["score"] for k in ("bleu", "chrf")},
+            {k: scores[k]["ci"] for k in ("bleu", "chrf")},
+            "final train loss",
+            round(scores["training"]["final_train_loss"], 3),
+        )
     print((work / "compare" / "report.md").read_text(encoding="utf-8"))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="part", required=True)
     one = sub.add_parser("one", help="(internal) one preset and mode, in its own process")
     one.add_argument("preset")
@@ -243,18 +326,36 @@ def main() -> None:
         p.add_argument("--work", default=None, help="working folder (default: a new temporary one)")
     one.add_argument("--tokenizer", required=True)
     cost_parser = sub.choices["cost"]
-    cost_parser.add_argument("--base-steps", type=int, default=6, help="steps for barto-base (slow on CPU)")
+    cost_parser.add_argument(
+        "--base-steps", type=int, default=6, help="steps for barto-base (slow on CPU)"
+    )
     cost_parser.add_argument("--presets", nargs="+", default=list(PRESETS))
-    cost_parser.add_argument("--repeats", type=int, default=1, help="runs of each preset and mode, interleaved")
+    cost_parser.add_argument(
+        "--repeats", type=int, default=1, help="runs of each preset and mode, interleaved"
+    )
     quality_parser = sub.choices["quality"]
-    quality_parser.add_argument("--model", required=True, help="the pretrained model folder both runs start from")
-    quality_parser.add_argument("--lr", type=float, default=5e-4, help="full fine-tuning's (finetune's default)")
+    quality_parser.add_argument(
+        "--model", required=True, help="the pretrained model folder both runs start from"
+    )
+    quality_parser.add_argument(
+        "--lr", type=float, default=5e-4, help="full fine-tuning's (finetune's default)"
+    )
     quality_parser.add_argument("--lora-lr", type=float, default=2e-3, help="the second LoRA run's")
     quality_parser.add_argument("--eval-examples", type=int, default=1000)
     args = parser.parse_args()
     if args.part == "one":
-        print(json.dumps(one_run(args.preset, args.mode, args.steps, args.batch, Path(args.tokenizer),
-                                 Path(args.work))))
+        print(
+            json.dumps(
+                one_run(
+                    args.preset,
+                    args.mode,
+                    args.steps,
+                    args.batch,
+                    Path(args.tokenizer),
+                    Path(args.work),
+                )
+            )
+        )
     elif args.part == "cost":
         cost(args)
     else:

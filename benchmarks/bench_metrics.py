@@ -43,7 +43,40 @@ from seq2seq_es.metrics.sacrebleu_metrics import bleu_stats, chrf_stats
 from seq2seq_es.metrics.significance import compare_systems
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "pretrain" / "sample.jsonl.gz"
-FALLBACK_WORDS = ["el", "niño", "come", "pan", "con", "su", "madre", "en", "la", "casa", "grande", "¿", "dónde", "está", "el", "perro", "?", "la", "señora", "lee", "un", "libro", "viejo", "y", "el", "señor", "bebe", "café", "caliente", "por", "la", "mañana"]
+FALLBACK_WORDS = [
+    "el",
+    "niño",
+    "come",
+    "pan",
+    "con",
+    "su",
+    "madre",
+    "en",
+    "la",
+    "casa",
+    "grande",
+    "¿",
+    "dónde",
+    "está",
+    "el",
+    "perro",
+    "?",
+    "la",
+    "señora",
+    "lee",
+    "un",
+    "libro",
+    "viejo",
+    "y",
+    "el",
+    "señor",
+    "bebe",
+    "café",
+    "caliente",
+    "por",
+    "la",
+    "mañana",
+]
 
 
 def reference_sentences(limit: int, rng: np.random.Generator) -> list[str]:
@@ -102,25 +135,38 @@ def cpu(label: str) -> str:
 
 def bench_scoring(n: int, seed: int) -> None:
     predictions, references = make_pairs(n, seed)
-    print(f"\n## scoring {n:,} pairs (mean {np.mean([len(r[0].split()) for r in references]):.1f} words/reference)")
+    print(
+        f"\n## scoring {n:,} pairs (mean {np.mean([len(r[0].split()) for r in references]):.1f} words/reference)"
+    )
     rouge, t_rouge = timed(lambda: rouge_stats(predictions, references, SPANISH), "rouge")
     scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), tokenizer=SpanishRougeTokenizer())
-    _, t_rouge_naive = timed(lambda: [scorer.score(r[0], p) for p, r in zip(predictions, references, strict=True)],
-                             "rouge_naive")
+    _, t_rouge_naive = timed(
+        lambda: [scorer.score(r[0], p) for p, r in zip(predictions, references, strict=True)],
+        "rouge_naive",
+    )
     bleu, t_bleu = timed(lambda: bleu_stats(predictions, references), "bleu")
-    _, t_bleu_lib = timed(lambda: BLEU().corpus_score(predictions, [[r[0] for r in references]]), "bleu_lib")
+    _, t_bleu_lib = timed(
+        lambda: BLEU().corpus_score(predictions, [[r[0] for r in references]]), "bleu_lib"
+    )
     _, t_chrf = timed(lambda: chrf_stats(predictions, references), "chrf")
-    print(f"ROUGE-1/2/L/Lsum (spanish): {t_rouge:7.2f} s {cpu('rouge')} ({n / t_rouge:,.0f} pairs/s); "
-          f"RougeScorer on every pair, 4 types: {t_rouge_naive:7.2f} s {cpu('rouge_naive')} "
-          f"-> ratio {t_rouge_naive / t_rouge:.2f}x")
-    print(f"BLEU statistics (sacreBLEU): {t_bleu:7.2f} s {cpu('bleu')} ({n / t_bleu:,.0f} pairs/s); "
-          f"sacreBLEU corpus_score: {t_bleu_lib:7.2f} s {cpu('bleu_lib')} -> ratio {t_bleu_lib / t_bleu:.2f}x")
+    print(
+        f"ROUGE-1/2/L/Lsum (spanish): {t_rouge:7.2f} s {cpu('rouge')} ({n / t_rouge:,.0f} pairs/s); "
+        f"RougeScorer on every pair, 4 types: {t_rouge_naive:7.2f} s {cpu('rouge_naive')} "
+        f"-> ratio {t_rouge_naive / t_rouge:.2f}x"
+    )
+    print(
+        f"BLEU statistics (sacreBLEU): {t_bleu:7.2f} s {cpu('bleu')} ({n / t_bleu:,.0f} pairs/s); "
+        f"sacreBLEU corpus_score: {t_bleu_lib:7.2f} s {cpu('bleu_lib')} -> ratio {t_bleu_lib / t_bleu:.2f}x"
+    )
     print(f"chrF statistics (sacreBLEU): {t_chrf:7.2f} s {cpu('chrf')}")
-    print(f"corpus: rouge1 {rouge.corpus_scores()['rouge1']:.2f}, BLEU {bleu.corpus_scores()['score']:.2f}")
+    print(
+        f"corpus: rouge1 {rouge.corpus_scores()['rouge1']:.2f}, BLEU {bleu.corpus_scores()['score']:.2f}"
+    )
 
 
-def naive_bootstrap(predictions: list[str], references: list[list[str]], n_samples: int,
-                    rng: np.random.Generator) -> None:
+def naive_bootstrap(
+    predictions: list[str], references: list[list[str]], n_samples: int, rng: np.random.Generator
+) -> None:
     """Re-score every resample from text: what you do without sentence statistics."""
     scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), tokenizer=SpanishRougeTokenizer())
     n = len(predictions)
@@ -135,36 +181,67 @@ def naive_bootstrap(predictions: list[str], references: list[list[str]], n_sampl
 def bench_bootstrap(n: int, n_samples: int, naive_samples: int, seed: int) -> None:
     predictions, references = make_pairs(n, seed + 1)
     print(f"\n## bootstrap: {n_samples:,} resamples over {n:,} pairs (ROUGE-1/2/L/Lsum + BLEU)")
-    stats, t_stats = timed(lambda: [rouge_stats(predictions, references, SPANISH), bleu_stats(predictions, references)],
-                           "stats")
-    intervals, t_boot = timed(lambda: confidence_intervals(stats, n_samples, 0.95, np.random.default_rng(seed)),
-                              "boot")
-    _, t_naive = timed(lambda: naive_bootstrap(predictions, references, naive_samples, np.random.default_rng(seed)),
-                       "naive")
+    stats, t_stats = timed(
+        lambda: [
+            rouge_stats(predictions, references, SPANISH),
+            bleu_stats(predictions, references),
+        ],
+        "stats",
+    )
+    intervals, t_boot = timed(
+        lambda: confidence_intervals(stats, n_samples, 0.95, np.random.default_rng(seed)), "boot"
+    )
+    _, t_naive = timed(
+        lambda: naive_bootstrap(
+            predictions, references, naive_samples, np.random.default_rng(seed)
+        ),
+        "naive",
+    )
     naive_total = t_naive / naive_samples * n_samples
-    _, t_sacrebleu = timed(lambda: BLEU().corpus_score(predictions, [[r[0] for r in references]],
-                                                       n_bootstrap=n_samples), "sacrebleu_bs")
+    _, t_sacrebleu = timed(
+        lambda: BLEU().corpus_score(
+            predictions, [[r[0] for r in references]], n_bootstrap=n_samples
+        ),
+        "sacrebleu_bs",
+    )
     ours_total = t_stats + t_boot
-    print(f"ours: sentence statistics {t_stats:.2f} s {cpu('stats')} (once) + {n_samples} resamples "
-          f"{t_boot:.3f} s {cpu('boot')} = {ours_total:.2f} s (target < 10 s)")
-    print(f"naive re-scoring: {t_naive:.2f} s {cpu('naive')} for {naive_samples} resamples -> extrapolated "
-          f"{naive_total:,.0f} s for {n_samples} -> ratio {naive_total / ours_total:,.0f}x "
-          f"(resampling part alone: {naive_total / t_boot:,.0f}x)")
-    print(f"sacreBLEU corpus_score(n_bootstrap={n_samples}) for BLEU alone: {t_sacrebleu:.2f} s {cpu('sacrebleu_bs')} "
-          f"(its per-resample Python loop); our BLEU+ROUGE resampling is {t_sacrebleu / t_boot:.1f}x faster")
-    print(f"rouge1 95% CI [{intervals[0]['rouge1'].low:.2f}, {intervals[0]['rouge1'].high:.2f}], "
-          f"BLEU 95% CI [{intervals[1]['score'].low:.2f}, {intervals[1]['score'].high:.2f}]")
+    print(
+        f"ours: sentence statistics {t_stats:.2f} s {cpu('stats')} (once) + {n_samples} resamples "
+        f"{t_boot:.3f} s {cpu('boot')} = {ours_total:.2f} s (target < 10 s)"
+    )
+    print(
+        f"naive re-scoring: {t_naive:.2f} s {cpu('naive')} for {naive_samples} resamples -> extrapolated "
+        f"{naive_total:,.0f} s for {n_samples} -> ratio {naive_total / ours_total:,.0f}x "
+        f"(resampling part alone: {naive_total / t_boot:,.0f}x)"
+    )
+    print(
+        f"sacreBLEU corpus_score(n_bootstrap={n_samples}) for BLEU alone: {t_sacrebleu:.2f} s {cpu('sacrebleu_bs')} "
+        f"(its per-resample Python loop); our BLEU+ROUGE resampling is {t_sacrebleu / t_boot:.1f}x faster"
+    )
+    print(
+        f"rouge1 95% CI [{intervals[0]['rouge1'].low:.2f}, {intervals[0]['rouge1'].high:.2f}], "
+        f"BLEU 95% CI [{intervals[1]['score'].low:.2f}, {intervals[1]['score'].high:.2f}]"
+    )
 
     other, _ = make_pairs(n, seed + 2)
     other_stats = [rouge_stats(other, references, SPANISH), bleu_stats(other, references)]
-    _, t_test = timed(lambda: [compare_systems(a, b, n_samples, 10_000, seed)
-                               for a, b in zip(stats, other_stats, strict=True)], "test")
-    print(f"paired bootstrap ({n_samples}) + approximate randomization (10,000 trials), ROUGE + BLEU, "
-          f"two systems: {t_test:.2f} s {cpu('test')}")
+    _, t_test = timed(
+        lambda: [
+            compare_systems(a, b, n_samples, 10_000, seed)
+            for a, b in zip(stats, other_stats, strict=True)
+        ],
+        "test",
+    )
+    print(
+        f"paired bootstrap ({n_samples}) + approximate randomization (10,000 trials), ROUGE + BLEU, "
+        f"two systems: {t_test:.2f} s {cpu('test')}"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--pairs", type=int, default=100_000)
     parser.add_argument("--bootstrap-pairs", type=int, default=10_000)
     parser.add_argument("--samples", type=int, default=1000)
@@ -174,7 +251,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.pairs, args.naive_samples = 10_000, 2
-    print(f"text: {'shared pretrain sample' if SHARED.is_file() else 'generated (shared data absent)'}")
+    print(
+        f"text: {'shared pretrain sample' if SHARED.is_file() else 'generated (shared data absent)'}"
+    )
     bench_scoring(args.pairs, args.seed)
     bench_bootstrap(args.bootstrap_pairs, args.samples, args.naive_samples, args.seed)
 

@@ -73,8 +73,11 @@ def _build(spec: dict[str, Any]) -> Any:
     if spec["kind"] == "led-row-mask":
         _patch_led_mask_to_one_row()
     if spec["kind"] in ("led", "led-row-mask"):
-        return bart_to_led(build_model("barto-tiny", seed=0), max_encoder_positions=spec["max_positions"],
-                           attention_window=spec["window"])
+        return bart_to_led(
+            build_model("barto-tiny", seed=0),
+            max_encoder_positions=spec["max_positions"],
+            attention_window=spec["window"],
+        )
     config = build_config("barto-tiny")
     config.max_position_embeddings = spec["max_positions"]
     torch.manual_seed(0)
@@ -106,10 +109,17 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         times.append(time.perf_counter() - start)
         if len(times) == 1:
             step_memory = _peak_rss_mb() - before
-    best = min(times[1:] if len(times) > 1 else times)  # least disturbed by other jobs on shared cores
-    return {**spec, "parameters": count_parameters(model), "seconds": best,
-            "tokens_per_s": spec["batch"] * spec["source"] / best, "step_memory_mb": step_memory,
-            "rss_before_mb": before}
+    best = min(
+        times[1:] if len(times) > 1 else times
+    )  # least disturbed by other jobs on shared cores
+    return {
+        **spec,
+        "parameters": count_parameters(model),
+        "seconds": best,
+        "tokens_per_s": spec["batch"] * spec["source"] / best,
+        "step_memory_mb": step_memory,
+        "rss_before_mb": before,
+    }
 
 
 def _run(spec: dict[str, Any]) -> dict[str, Any]:
@@ -126,9 +136,17 @@ def preset_specs(args: argparse.Namespace) -> list[dict[str, Any]]:
         base = name.endswith("-base")
         if args.quick and base:
             continue
-        specs.append({"kind": "preset", "name": name, "batch": args.base_batch if base else args.batch,
-                      "source": 512, "target": 512 if PRESETS[name].family == "bart" else 114,
-                      "steps": args.base_steps if base else args.steps, "threads": args.threads})
+        specs.append(
+            {
+                "kind": "preset",
+                "name": name,
+                "batch": args.base_batch if base else args.batch,
+                "source": 512,
+                "target": 512 if PRESETS[name].family == "bart" else 114,
+                "steps": args.base_steps if base else args.steps,
+                "threads": args.threads,
+            }
+        )
     return specs
 
 
@@ -136,44 +154,78 @@ def length_specs(args: argparse.Namespace) -> list[dict[str, Any]]:
     specs = []
     top = max(args.lengths)
     for length in args.lengths:
-        common = {"batch": 1, "source": length, "target": 128, "steps": args.steps, "threads": args.threads,
-                  "max_positions": max(top, 1024)}
-        specs.append({**common, "kind": "led", "name": f"led-tiny w{args.attention_window}",
-                      "window": args.attention_window})
+        common = {
+            "batch": 1,
+            "source": length,
+            "target": 128,
+            "steps": args.steps,
+            "threads": args.threads,
+            "max_positions": max(top, 1024),
+        }
+        specs.append(
+            {
+                **common,
+                "kind": "led",
+                "name": f"led-tiny w{args.attention_window}",
+                "window": args.attention_window,
+            }
+        )
         if args.diagnose_mask:
-            specs.append({**common, "kind": "led-row-mask", "window": args.attention_window,
-                          "name": f"led-tiny w{args.attention_window} (1-row mask, diagnostic)"})
+            specs.append(
+                {
+                    **common,
+                    "kind": "led-row-mask",
+                    "window": args.attention_window,
+                    "name": f"led-tiny w{args.attention_window} (1-row mask, diagnostic)",
+                }
+            )
         for attention in ("eager", "sdpa"):
             if length <= args.full_attention_max:
-                specs.append({**common, "kind": "bart", "name": f"bart-tiny full ({attention})",
-                              "attention": attention})
+                specs.append(
+                    {
+                        **common,
+                        "kind": "bart",
+                        "name": f"bart-tiny full ({attention})",
+                        "attention": attention,
+                    }
+                )
     return specs
 
 
 def print_presets(rows: list[dict[str, Any]]) -> None:
     print("\n## forward+backward at 512 source tokens (fresh process per row)")
-    print(f"{'preset':12} {'params':>12} {'batch':>5} {'src→tgt':>9} {'s/step':>8} {'src tok/s':>9} {'step MB':>8}")
+    print(
+        f"{'preset':12} {'params':>12} {'batch':>5} {'src→tgt':>9} {'s/step':>8} {'src tok/s':>9} {'step MB':>8}"
+    )
     for r in rows:
-        print(f"{r['name']:12} {r['parameters']:>12,} {r['batch']:>5} {r['source']:>4}→{r['target']:<4} "
-              f"{r['seconds']:>8.3f} {r['tokens_per_s']:>9.0f} {r['step_memory_mb']:>8.0f}")
+        print(
+            f"{r['name']:12} {r['parameters']:>12,} {r['batch']:>5} {r['source']:>4}→{r['target']:<4} "
+            f"{r['seconds']:>8.3f} {r['tokens_per_s']:>9.0f} {r['step_memory_mb']:>8.0f}"
+        )
 
 
 def print_lengths(rows: list[dict[str, Any]]) -> None:
     print("\n## long inputs: step memory and time by source length (batch 1, target 128)")
     first: dict[str, dict[str, Any]] = {}
-    print(f"{'model':28} {'length':>7} {'s/step':>8} {'step MB':>8} {'MB / MB@first':>13} {'length ratio':>12}")
+    print(
+        f"{'model':28} {'length':>7} {'s/step':>8} {'step MB':>8} {'MB / MB@first':>13} {'length ratio':>12}"
+    )
     for r in rows:
         ref = first.setdefault(r["name"], r)
-        print(f"{r['name']:28} {r['source']:>7} {r['seconds']:>8.3f} {r['step_memory_mb']:>8.0f} "
-              f"{r['step_memory_mb'] / ref['step_memory_mb']:>13.2f} {r['source'] / ref['source']:>12.1f}")
+        print(
+            f"{r['name']:28} {r['source']:>7} {r['seconds']:>8.3f} {r['step_memory_mb']:>8.0f} "
+            f"{r['step_memory_mb'] / ref['step_memory_mb']:>13.2f} {r['source'] / ref['source']:>12.1f}"
+        )
     led = {r["source"]: r for r in rows if r["kind"] == "led"}
     eager = {r["source"]: r for r in rows if r.get("attention") == "eager"}
     shared = sorted(set(led) & set(eager))
     if shared:
         n = shared[-1]
-        print(f"\nbaseline ratio at {n} tokens: full-attention (eager) BART step memory / LED step memory = "
-              f"{eager[n]['step_memory_mb'] / led[n]['step_memory_mb']:.2f}x; time ratio = "
-              f"{eager[n]['seconds'] / led[n]['seconds']:.2f}x")
+        print(
+            f"\nbaseline ratio at {n} tokens: full-attention (eager) BART step memory / LED step memory = "
+            f"{eager[n]['step_memory_mb'] / led[n]['step_memory_mb']:.2f}x; time ratio = "
+            f"{eager[n]['seconds'] / led[n]['seconds']:.2f}x"
+        )
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
@@ -188,7 +240,10 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         lengths = [r["source"] for r in series]
         memory.plot(lengths, [r["step_memory_mb"] for r in series], marker="o", label=name)
         seconds.plot(lengths, [r["seconds"] for r in series], marker="o", label=name)
-    for axis, label in ((memory, "step memory (MB, peak RSS − before)"), (seconds, "forward+backward (s)")):
+    for axis, label in (
+        (memory, "step memory (MB, peak RSS − before)"),
+        (seconds, "forward+backward (s)"),
+    ):
         axis.set_xscale("log", base=2)
         axis.set_yscale("log")
         axis.set_xlabel("source tokens (batch 1, target 128)")
@@ -202,19 +257,30 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="Skip base presets; lengths up to 4k.")
     parser.add_argument("--batch", type=int, default=4, help="Batch of tiny/small presets.")
     parser.add_argument("--base-batch", type=int, default=1)
-    parser.add_argument("--steps", type=int, default=3, help="Steps per measurement (first is warm-up).")
+    parser.add_argument(
+        "--steps", type=int, default=3, help="Steps per measurement (first is warm-up)."
+    )
     parser.add_argument("--base-steps", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--lengths", type=int, nargs="+", default=[1024, 2048, 4096, 8192, 16384])
-    parser.add_argument("--full-attention-max", type=int, default=4096,
-                        help="Longest input for full-attention BART (eager memory grows with length²).")
+    parser.add_argument(
+        "--full-attention-max",
+        type=int,
+        default=4096,
+        help="Longest input for full-attention BART (eager memory grows with length²).",
+    )
     parser.add_argument("--attention-window", type=int, default=512)
-    parser.add_argument("--diagnose-mask", action="store_true",
-                        help="Add LED rows without transformers' transient L×L encoder mask (see _patch_led_mask...).")
+    parser.add_argument(
+        "--diagnose-mask",
+        action="store_true",
+        help="Add LED rows without transformers' transient L×L encoder mask (see _patch_led_mask...).",
+    )
     parser.add_argument("--skip-presets", action="store_true")
     parser.add_argument("--skip-lengths", action="store_true")
     parser.add_argument("--json", type=Path, default=None, help="Also write all rows here.")

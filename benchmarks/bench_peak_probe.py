@@ -39,8 +39,10 @@ def busy(threads: int) -> None:
 def row(condition: str, probe: GemmProbe) -> str:
     verdict = disturbance(probe)
     others = "?" if probe.others_cpu is None else f"{probe.others_cpu:.2f}"
-    return (f"{condition:<15} {probe.best / 1e9:>8.1f} {probe.median / 1e9:>8.1f} {probe.spread:>7.1%} "
-            f"{probe.load:>5.2f} {others:>6}  {'refused: ' + verdict if verdict else 'cached'}")
+    return (
+        f"{condition:<15} {probe.best / 1e9:>8.1f} {probe.median / 1e9:>8.1f} {probe.spread:>7.1%} "
+        f"{probe.load:>5.2f} {others:>6}  {'refused: ' + verdict if verdict else 'cached'}"
+    )
 
 
 def main() -> None:
@@ -49,14 +51,18 @@ def main() -> None:
     parser.add_argument("--busy-threads", type=int, default=1)
     args = parser.parse_args()
     print(f"{machine_key()}")
-    print(f"{'condition':<15} {'best':>8} {'median':>8} {'spread':>7} {'load':>5} {'others':>6}  verdict "
-          "(GFLOP/s; others = cores used by other processes during the probe)")
+    print(
+        f"{'condition':<15} {'best':>8} {'median':>8} {'spread':>7} {'load':>5} {'others':>6}  verdict "
+        "(GFLOP/s; others = cores used by other processes during the probe)"
+    )
     quiet = [probe_cpu_peak() for _ in range(args.rounds)]
     for probe in quiet:
         print(row("as is", probe))
     loaded = []
     for _ in range(args.rounds):
-        competitor = multiprocessing.get_context("spawn").Process(target=busy, args=(args.busy_threads,))
+        competitor = multiprocessing.get_context("spawn").Process(
+            target=busy, args=(args.busy_threads,)
+        )
         competitor.start()
         time.sleep(2.0)  # let it start and reach its steady state
         loaded.append(probe_cpu_peak())
@@ -64,22 +70,31 @@ def main() -> None:
         competitor.join()
         print(row(f"+{args.busy_threads}-thread job", loaded[-1]))
     best_quiet, best_busy = max(p.best for p in quiet), max(p.best for p in loaded)
-    print(f"best with competitor / best as is: {best_busy / best_quiet:.2f}x  "
-          f"({best_busy / 1e9:.1f} vs {best_quiet / 1e9:.1f} GFLOP/s)")
+    print(
+        f"best with competitor / best as is: {best_busy / best_quiet:.2f}x  "
+        f"({best_busy / 1e9:.1f} vs {best_quiet / 1e9:.1f} GFLOP/s)"
+    )
 
     with tempfile.TemporaryDirectory() as folder:
         cache, key = PeakCache(Path(folder)), machine_key()
         cache.put(key, dataclasses.replace(quiet[0], best=34.1e9, median=33.0e9))
         start = time.perf_counter()
         peak = cpu_peak(cache, key)
-        print(f"cache poisoned with 34.1 GFLOP/s ({time.perf_counter() - start:.2f} s) -> {peak.describe()}")
+        print(
+            f"cache poisoned with 34.1 GFLOP/s ({time.perf_counter() - start:.2f} s) -> {peak.describe()}"
+        )
         replacement = cache.get(key)
-        print("cache now holds: " + (f"{replacement.best / 1e9:.1f} GFLOP/s" if replacement else "nothing"))
+        print(
+            "cache now holds: "
+            + (f"{replacement.best / 1e9:.1f} GFLOP/s" if replacement else "nothing")
+        )
         cache.put(key, max(quiet, key=lambda p: p.best))
         start = time.perf_counter()
         peak = cpu_peak(cache, key)
-        print(f"cache holding the best as-is probe ({time.perf_counter() - start:.2f} s, the cost of the "
-              f"fresh check at every run) -> {peak.describe()}")
+        print(
+            f"cache holding the best as-is probe ({time.perf_counter() - start:.2f} s, the cost of the "
+            f"fresh check at every run) -> {peak.describe()}"
+        )
 
 
 if __name__ == "__main__":

@@ -48,7 +48,9 @@ def _train_texts(data: Path) -> Any:
     return itertools.chain.from_iterable(iter_texts(data / name) for name in TRAIN_FILES)
 
 
-def child_train(kind: str, chars: int, vocab_size: int, data: Path, output_dir: Path) -> dict[str, Any]:
+def child_train(
+    kind: str, chars: int, vocab_size: int, data: Path, output_dir: Path
+) -> dict[str, Any]:
     """Runs in its own process: stream the sample once (baseline), then train and save."""
     from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
     from seq2seq_es.tokenizer.sampling import TrainingSample
@@ -71,15 +73,36 @@ def child_train(kind: str, chars: int, vocab_size: int, data: Path, output_dir: 
         tokenizer = train_unigram(sample, vocab_size)
     train_seconds = time.perf_counter() - start
     save_tokenizer(tokenizer, output_dir)
-    return {"kind": kind, "chars": sample.chars, "texts": sample.texts, "vocab_size": len(tokenizer),
-            "read_seconds": read_seconds, "train_seconds": train_seconds,
-            "rss_after_imports_mb": rss_after_imports, "rss_after_read_mb": rss_after_read,
-            "peak_rss_mb": _peak_rss_mb()}
+    return {
+        "kind": kind,
+        "chars": sample.chars,
+        "texts": sample.texts,
+        "vocab_size": len(tokenizer),
+        "read_seconds": read_seconds,
+        "train_seconds": train_seconds,
+        "rss_after_imports_mb": rss_after_imports,
+        "rss_after_read_mb": rss_after_read,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
-def run_child(kind: str, chars: int, vocab_size: int, data: Path, output_dir: Path) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--child", json.dumps(
-        {"kind": kind, "chars": chars, "vocab_size": vocab_size, "data": str(data), "output_dir": str(output_dir)})]
+def run_child(
+    kind: str, chars: int, vocab_size: int, data: Path, output_dir: Path
+) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        json.dumps(
+            {
+                "kind": kind,
+                "chars": chars,
+                "vocab_size": vocab_size,
+                "data": str(data),
+                "output_dir": str(output_dir),
+            }
+        ),
+    ]
     done = subprocess.run(command, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -99,7 +122,9 @@ def _best_seconds(works: dict[str, Any], repeats: int) -> dict[str, float]:
     return best
 
 
-def encoding_throughput(folder: Path, texts: list[str], batch_size: int, repeats: int) -> dict[str, float]:
+def encoding_throughput(
+    folder: Path, texts: list[str], batch_size: int, repeats: int
+) -> dict[str, float]:
     """tokens/s one text per call (baseline), batched on one thread, batched on all threads."""
     from transformers import AutoTokenizer
 
@@ -112,7 +137,7 @@ def encoding_throughput(folder: Path, texts: list[str], batch_size: int, repeats
 
     def batched() -> None:
         for begin in range(0, len(texts), batch_size):
-            tokenizer(texts[begin:begin + batch_size])
+            tokenizer(texts[begin : begin + batch_size])
 
     def batched_one_thread() -> None:  # tokenizers reads TOKENIZERS_PARALLELISM at every batch call
         os.environ["TOKENIZERS_PARALLELISM"] = "false"
@@ -122,9 +147,19 @@ def encoding_throughput(folder: Path, texts: list[str], batch_size: int, repeats
         os.environ["TOKENIZERS_PARALLELISM"] = "true"
         batched()
 
-    seconds = _best_seconds({"single": one_by_one, "batched_one_thread": batched_one_thread,
-                             "batched_parallel": batched_parallel}, repeats)
-    return {"tokens": tokens, "chars": sum(map(len, texts)), **{mode: tokens / s for mode, s in seconds.items()}}
+    seconds = _best_seconds(
+        {
+            "single": one_by_one,
+            "batched_one_thread": batched_one_thread,
+            "batched_parallel": batched_parallel,
+        },
+        repeats,
+    )
+    return {
+        "tokens": tokens,
+        "chars": sum(map(len, texts)),
+        **{mode: tokens / s for mode, s in seconds.items()},
+    }
 
 
 def held_out_texts(data: Path, max_chars: float) -> dict[str, list[str]]:
@@ -143,25 +178,49 @@ def held_out_texts(data: Path, max_chars: float) -> dict[str, list[str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Folder with the pretrain/*.jsonl.gz files.")
-    parser.add_argument("--sizes-mb", type=float, nargs="+", default=[1, 10, 50],
-                        help="Training sample sizes in millions of characters.")
-    parser.add_argument("--kinds", nargs="+", default=["bpe", "unigram"], choices=["bpe", "unigram"])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="Folder with the pretrain/*.jsonl.gz files."
+    )
+    parser.add_argument(
+        "--sizes-mb",
+        type=float,
+        nargs="+",
+        default=[1, 10, 50],
+        help="Training sample sizes in millions of characters.",
+    )
+    parser.add_argument(
+        "--kinds", nargs="+", default=["bpe", "unigram"], choices=["bpe", "unigram"]
+    )
     parser.add_argument("--bpe-vocab", type=int, default=50264)
     parser.add_argument("--unigram-vocab", type=int, default=32128)
-    parser.add_argument("--encode-mb", type=float, default=5.0, help="Held-out characters to encode (millions).")
+    parser.add_argument(
+        "--encode-mb", type=float, default=5.0, help="Held-out characters to encode (millions)."
+    )
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--keep", type=Path, default=None, help="Keep the trained tokenizers here.")
-    parser.add_argument("--reuse", action="store_true", help="Skip training: encode with the tokenizers in --keep.")
+    parser.add_argument(
+        "--reuse", action="store_true", help="Skip training: encode with the tokenizers in --keep."
+    )
     parser.add_argument("--quick", action="store_true", help="1 MB, vocab 8000, 1 MB encoded.")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
         spec = json.loads(args.child)
-        print(json.dumps(child_train(spec["kind"], spec["chars"], spec["vocab_size"], Path(spec["data"]),
-                                     Path(spec["output_dir"]))))
+        print(
+            json.dumps(
+                child_train(
+                    spec["kind"],
+                    spec["chars"],
+                    spec["vocab_size"],
+                    Path(spec["data"]),
+                    Path(spec["output_dir"]),
+                )
+            )
+        )
         return
     if args.reuse and args.keep is None:
         parser.error("--reuse needs --keep DIR (a folder filled by an earlier run with --keep)")
@@ -176,28 +235,44 @@ def main() -> None:
         keep = args.keep or Path(tmp)
         largest = max(args.sizes_mb)
         if not args.reuse:
-            print("\ntraining (fresh process each; read = streaming the same sample without training)")
-            print(f"{'kind':8} {'MB':>5} {'vocab':>6} {'read s':>7} {'train s':>8} {'train/read':>10} "
-                  f"{'MB/s':>6} {'peak MB':>8} {'+MB over read':>13}")
+            print(
+                "\ntraining (fresh process each; read = streaming the same sample without training)"
+            )
+            print(
+                f"{'kind':8} {'MB':>5} {'vocab':>6} {'read s':>7} {'train s':>8} {'train/read':>10} "
+                f"{'MB/s':>6} {'peak MB':>8} {'+MB over read':>13}"
+            )
         for kind in [] if args.reuse else args.kinds:
             for size in sorted(args.sizes_mb):
                 folder = keep / f"{kind}-{size:g}mb"
                 row = run_child(kind, int(size * 1e6), vocab[kind], args.data, folder)
-                print(f"{kind:8} {row['chars'] / 1e6:5.1f} {row['vocab_size']:6d} {row['read_seconds']:7.1f} "
-                      f"{row['train_seconds']:8.1f} {row['train_seconds'] / row['read_seconds']:10.1f} "
-                      f"{row['chars'] / 1e6 / row['train_seconds']:6.2f} {row['peak_rss_mb']:8.0f} "
-                      f"{row['peak_rss_mb'] - row['rss_after_read_mb']:13.0f}", flush=True)
+                print(
+                    f"{kind:8} {row['chars'] / 1e6:5.1f} {row['vocab_size']:6d} {row['read_seconds']:7.1f} "
+                    f"{row['train_seconds']:8.1f} {row['train_seconds'] / row['read_seconds']:10.1f} "
+                    f"{row['chars'] / 1e6 / row['train_seconds']:6.2f} {row['peak_rss_mb']:8.0f} "
+                    f"{row['peak_rss_mb'] - row['rss_after_read_mb']:13.0f}",
+                    flush=True,
+                )
 
-        print(f"\nencoding held-out Spanish ({HELD_OUT_FILE}, not in the training prefix); fast tokenizer, "
-              f"batches of {args.batch_size}; best of {args.repeats} interleaved; ratio = tok/s over one-by-one")
-        print(f"{'kind':8} {'texts':10} {'n':>6} {'tokens':>9} {'one-by-one':>11} {'batched 1 thr':>14} "
-              f"{'ratio':>6} {'batched all':>12} {'ratio':>6}")
+        print(
+            f"\nencoding held-out Spanish ({HELD_OUT_FILE}, not in the training prefix); fast tokenizer, "
+            f"batches of {args.batch_size}; best of {args.repeats} interleaved; ratio = tok/s over one-by-one"
+        )
+        print(
+            f"{'kind':8} {'texts':10} {'n':>6} {'tokens':>9} {'one-by-one':>11} {'batched 1 thr':>14} "
+            f"{'ratio':>6} {'batched all':>12} {'ratio':>6}"
+        )
         for name, texts in held_out_texts(args.data, args.encode_mb * 1e6).items():
             for kind in args.kinds:
-                r = encoding_throughput(keep / f"{kind}-{largest:g}mb", texts, args.batch_size, args.repeats)
-                print(f"{kind:8} {name:10} {len(texts):6d} {r['tokens']:9d} {r['single']:11,.0f} "
-                      f"{r['batched_one_thread']:14,.0f} {r['batched_one_thread'] / r['single']:6.2f} "
-                      f"{r['batched_parallel']:12,.0f} {r['batched_parallel'] / r['single']:6.2f}", flush=True)
+                r = encoding_throughput(
+                    keep / f"{kind}-{largest:g}mb", texts, args.batch_size, args.repeats
+                )
+                print(
+                    f"{kind:8} {name:10} {len(texts):6d} {r['tokens']:9d} {r['single']:11,.0f} "
+                    f"{r['batched_one_thread']:14,.0f} {r['batched_one_thread'] / r['single']:6.2f} "
+                    f"{r['batched_parallel']:12,.0f} {r['batched_parallel'] / r['single']:6.2f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

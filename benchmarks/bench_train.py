@@ -41,10 +41,14 @@ from seq2seq_es.training.config import EngineConfig, OptimConfig
 from seq2seq_es.training.flops import measure_cpu_peak, model_shape, step_flops
 from seq2seq_es.training.loop import train
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pretrain" / "sample.jsonl.gz"
+DEFAULT_DATA = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pretrain" / "sample.jsonl.gz"
+)
 
 
-def make_examples(tokenizer: Any, data: Path, seq_len: int, count: int, seed: int) -> list[dict[str, list[int]]]:
+def make_examples(
+    tokenizer: Any, data: Path, seq_len: int, count: int, seed: int
+) -> list[dict[str, list[int]]]:
     """Pack the corpus into blocks and noise each once: the fixed data both loops train on."""
     texts = itertools.islice(iter_texts(data), 2000)
     stream: list[int] = []
@@ -54,59 +58,107 @@ def make_examples(tokenizer: Any, data: Path, seq_len: int, count: int, seed: in
     collator = BartDenoisingCollator.from_tokenizer(tokenizer, BartNoiseSettings(), seed)
     examples = []
     for i in range(min(count, len(stream) // body)):
-        batch = collator([(i, stream[i * body:(i + 1) * body])])
+        batch = collator([(i, stream[i * body : (i + 1) * body])])
         source = batch["input_ids"][0]
-        examples.append({"input_ids": source[source != tokenizer.pad_token_id].tolist(),
-                         "labels": batch["labels"][0].tolist()})
+        examples.append(
+            {
+                "input_ids": source[source != tokenizer.pad_token_id].tolist(),
+                "labels": batch["labels"][0].tolist(),
+            }
+        )
     return examples
 
 
-def task_examples(tokenizer: Any, task_name: str, data_dir: str, count: int) -> list[dict[str, list[int]]]:
+def task_examples(
+    tokenizer: Any, task_name: str, data_dir: str, count: int
+) -> list[dict[str, list[int]]]:
     """A fine-tuning task's first ``count`` training pairs, tokenized as ``finetune`` does."""
     task = get_task(task_name)
     return encode_examples(load_examples(task, data_dir, "train", count), tokenizer, task)
 
 
-def run_ours(model: Any, tokenizer: Any, examples: list[dict[str, list[int]]], args: argparse.Namespace,
-             folder: Path) -> float:
+def run_ours(
+    model: Any,
+    tokenizer: Any,
+    examples: list[dict[str, list[int]]],
+    args: argparse.Namespace,
+    folder: Path,
+) -> float:
     collate = WithoutIndex(DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100))
     lengths = pair_lengths(examples) if args.task else None
     batches = EpochBatches(examples, collate, args.batch, seed=0, lengths=lengths)
-    optim = OptimConfig(steps=args.steps, batch_size=args.batch, lr=1e-4, warmup_steps=2, weight_decay=0.0)
-    engine = EngineConfig(log_every=args.steps, tensorboard=False, measure_mfu=False, compile=args.compile)
+    optim = OptimConfig(
+        steps=args.steps, batch_size=args.batch, lr=1e-4, warmup_steps=2, weight_decay=0.0
+    )
+    engine = EngineConfig(
+        log_every=args.steps, tensorboard=False, measure_mfu=False, compile=args.compile
+    )
     start = time.perf_counter()
     train(model, batches, optim, engine, folder, seed=0, description="ours")
     return time.perf_counter() - start
 
 
-def run_hf(model: Any, tokenizer: Any, examples: list[dict[str, list[int]]], args: argparse.Namespace,
-           folder: Path, group_by_length: bool = False) -> float:
+def run_hf(
+    model: Any,
+    tokenizer: Any,
+    examples: list[dict[str, list[int]]],
+    args: argparse.Namespace,
+    folder: Path,
+    group_by_length: bool = False,
+) -> float:
     training_args = Seq2SeqTrainingArguments(
-        output_dir=str(folder), per_device_train_batch_size=args.batch, max_steps=args.steps, learning_rate=1e-4,
-        warmup_steps=2, weight_decay=0.0, lr_scheduler_type="linear", logging_steps=args.steps,
-        save_strategy="no", report_to=[], use_cpu=True, dataloader_num_workers=0, disable_tqdm=True, seed=0,
-        torch_compile=args.compile, train_sampling_strategy="group_by_length" if group_by_length else "random",
+        output_dir=str(folder),
+        per_device_train_batch_size=args.batch,
+        max_steps=args.steps,
+        learning_rate=1e-4,
+        warmup_steps=2,
+        weight_decay=0.0,
+        lr_scheduler_type="linear",
+        logging_steps=args.steps,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        seed=0,
+        torch_compile=args.compile,
+        train_sampling_strategy="group_by_length" if group_by_length else "random",
     )
     collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100)
-    trainer = Seq2SeqTrainer(model=model, args=training_args, train_dataset=examples,  # type: ignore[arg-type]
-                             data_collator=collator)
+    trainer = Seq2SeqTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=examples,  # type: ignore[arg-type]
+        data_collator=collator,
+    )
     start = time.perf_counter()
     trainer.train()
     return time.perf_counter() - start
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--preset", default="barto-tiny")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--vocab", type=int, default=8000)
-    parser.add_argument("--repeats", type=int, default=2, help="Alternate the two loops this many times; best of each.")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=2,
+        help="Alternate the two loops this many times; best of each.",
+    )
     parser.add_argument("--compile", action="store_true", help="torch.compile in both loops.")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--task", default=None, help="Train on this task's pairs instead (e.g. tatoeba-en-es).")
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA.parents[1]), help="Task data folder (with --task).")
+    parser.add_argument(
+        "--task", default=None, help="Train on this task's pairs instead (e.g. tatoeba-en-es)."
+    )
+    parser.add_argument(
+        "--data-dir", default=str(DEFAULT_DATA.parents[1]), help="Task data folder (with --task)."
+    )
     args = parser.parse_args()
     if not args.data.is_file():
         sys.exit(f"{args.data} not found: pass --data with a JSONL(.gz) file of Spanish text")
@@ -114,8 +166,11 @@ def main() -> None:
 
     tokenizer = train_byte_level_bpe(itertools.islice(iter_texts(args.data), 2000), args.vocab)
     count = args.batch * args.steps  # one epoch: every example once in both loops
-    examples = (task_examples(tokenizer, args.task, args.data_dir, count) if args.task
-                else make_examples(tokenizer, args.data, args.seq_len, count, seed=0))
+    examples = (
+        task_examples(tokenizer, args.task, args.data_dir, count)
+        if args.task
+        else make_examples(tokenizer, args.data, args.seq_len, count, seed=0)
+    )
     source_tokens = sum(len(e["input_ids"]) for e in examples) / len(examples)
     target_tokens = sum(len(e["labels"]) for e in examples) / len(examples)
     peak = measure_cpu_peak(seconds=2.0)
@@ -132,19 +187,29 @@ def main() -> None:
                 model = build_model(args.preset, tokenizer, seed=0)
                 params = count_parameters(model)
                 shape = model_shape(model)
-                times[name].append(runner(model, tokenizer, examples, args, Path(tmp) / f"{name}{repeat}"))
+                times[name].append(
+                    runner(model, tokenizer, examples, args, Path(tmp) / f"{name}{repeat}")
+                )
     examples_done = args.batch * args.steps
     flops = step_flops(shape, examples_done, int(source_tokens), int(target_tokens))
     data = f"task {args.task}" if args.task else f"seq_len {args.seq_len}"
-    print(f"\npreset {args.preset} ({params / 1e6:.1f}M parameters), batch {args.batch}, {data}, "
-          f"{args.steps} steps, mean source/target tokens {source_tokens:.0f}/{target_tokens:.0f}")
+    print(
+        f"\npreset {args.preset} ({params / 1e6:.1f}M parameters), batch {args.batch}, {data}, "
+        f"{args.steps} steps, mean source/target tokens {source_tokens:.0f}/{target_tokens:.0f}"
+    )
     print(f"{'loop':<22}{'best s':>9}{'examples/s':>12}{'tokens/s':>11}{'MFU':>8}")
     best = {name: min(values) for name, values in times.items()}
     for name, seconds in best.items():
-        label = {"ours": "ours (Accelerate)", "hf": "HF Seq2SeqTrainer", "hf-grouped": "HF, group_by_length"}[name]
+        label = {
+            "ours": "ours (Accelerate)",
+            "hf": "HF Seq2SeqTrainer",
+            "hf-grouped": "HF, group_by_length",
+        }[name]
         rate = examples_done / seconds
-        print(f"{label:<22}{seconds:>9.2f}{rate:>12.1f}{rate * (source_tokens + target_tokens):>11.0f}"
-              f"{flops / seconds / peak:>8.1%}")
+        print(
+            f"{label:<22}{seconds:>9.2f}{rate:>12.1f}{rate * (source_tokens + target_tokens):>11.0f}"
+            f"{flops / seconds / peak:>8.1%}"
+        )
     print(f"\nratio ours / HF (tokens/s): {best['hf'] / best['ours']:.2f}x")
     if "hf-grouped" in best:
         print(f"ratio ours / HF with group_by_length: {best['hf-grouped'] / best['ours']:.2f}x")

@@ -45,8 +45,11 @@ from seq2seq_es.tokenizer.save import load_tokenizer_folder
 @torch.no_grad()
 def encoder_stats(model: Any, probe: dict[str, torch.Tensor]) -> tuple[list[float], float, float]:
     model.eval()
-    hidden = model.get_encoder()(input_ids=probe["input_ids"], attention_mask=probe["attention_mask"],
-                                 output_hidden_states=True).hidden_states
+    hidden = model.get_encoder()(
+        input_ids=probe["input_ids"],
+        attention_mask=probe["attention_mask"],
+        output_hidden_states=True,
+    ).hidden_states
     loss = float(model(**probe).loss)
     other = float(model(**other_documents_input(probe)).loss)
     model.train()
@@ -54,22 +57,42 @@ def encoder_stats(model: Any, probe: dict[str, torch.Tensor]) -> tuple[list[floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("config", type=Path, help="a BARTO pretraining config (its data and tokenizer must exist)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "config", type=Path, help="a BARTO pretraining config (its data and tokenizer must exist)"
+    )
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--permute-sentence-ratio", type=float, default=None)
-    parser.add_argument("--mask-ratio", type=float, default=None, help="0 with no permutation: pure copying")
+    parser.add_argument(
+        "--mask-ratio", type=float, default=None, help="0 with no permutation: pure copying"
+    )
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--init-std", type=float, default=None,
-                        help="the std of the initial weights (BART's init_std; the preset uses 0.02)")
-    parser.add_argument("--embed-std", type=float, default=None,
-                        help="re-draw only the token embeddings (tied to the LM head) with this std")
-    parser.add_argument("--pre-layernorm", action="store_true",
-                        help="the same sizes as mBART layers (LayerNorm before each sub-layer) instead of BART's")
-    parser.add_argument("--unigram-bias", action="store_true",
-                        help="start BART's final_logits_bias at the log unigram distribution of the training blocks")
+    parser.add_argument(
+        "--init-std",
+        type=float,
+        default=None,
+        help="the std of the initial weights (BART's init_std; the preset uses 0.02)",
+    )
+    parser.add_argument(
+        "--embed-std",
+        type=float,
+        default=None,
+        help="re-draw only the token embeddings (tied to the LM head) with this std",
+    )
+    parser.add_argument(
+        "--pre-layernorm",
+        action="store_true",
+        help="the same sizes as mBART layers (LayerNorm before each sub-layer) instead of BART's",
+    )
+    parser.add_argument(
+        "--unigram-bias",
+        action="store_true",
+        help="start BART's final_logits_bias at the log unigram distribution of the training blocks",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     config = load_config(PretrainConfig, args.config)
@@ -81,15 +104,21 @@ def main() -> None:
     collator, body = make_collator(config, tokenizer)
     training, validation = split_blocks(config, tokenizer, body)
     model = build_model(config.model, tokenizer, seed=args.seed)
-    settings = model.config.to_dict() | ({"init_std": args.init_std} if args.init_std is not None else {})
+    settings = model.config.to_dict() | (
+        {"init_std": args.init_std} if args.init_std is not None else {}
+    )
     if args.pre_layernorm or args.init_std is not None:
         torch.manual_seed(args.seed)
-        family = MBartForConditionalGeneration if args.pre_layernorm else BartForConditionalGeneration
+        family = (
+            MBartForConditionalGeneration if args.pre_layernorm else BartForConditionalGeneration
+        )
         model = family((MBartConfig if args.pre_layernorm else BartConfig)(**settings))
     if args.embed_std is not None:
         with torch.no_grad():
             embeddings = model.get_input_embeddings().weight
-            embeddings.normal_(0.0, args.embed_std, generator=torch.Generator().manual_seed(args.seed))
+            embeddings.normal_(
+                0.0, args.embed_std, generator=torch.Generator().manual_seed(args.seed)
+            )
             embeddings[model.config.pad_token_id] = 0.0
     if args.unigram_bias:
         set_output_prior(model, bart_label_prior(collator, training, model.config.vocab_size))
@@ -100,8 +129,13 @@ def main() -> None:
     for step in range(args.steps + 1):
         if step % 25 == 0:
             stds, loss, gain = encoder_stats(model, probe)
-            print(f"{step} | {', '.join(f'{s:.4f}' for s in stds)} | {loss:.3f} | {gain:+.5f}", flush=True)
-        indices = torch.randint(len(training), (config.optim.batch_size,), generator=generator).tolist()
+            print(
+                f"{step} | {', '.join(f'{s:.4f}' for s in stds)} | {loss:.3f} | {gain:+.5f}",
+                flush=True,
+            )
+        indices = torch.randint(
+            len(training), (config.optim.batch_size,), generator=generator
+        ).tolist()
         loss = model(**collator([(i, training[i]) for i in indices])).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -61,15 +61,19 @@ class CopyCollator:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("runs", type=Path, nargs="+", help="pretraining output folders")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print("| model | objective: matched | objective: other doc's input | encoder gain | copy: matched "
-          "| copy: other doc's input | encoder gain |")
+    print(
+        "| model | objective: matched | objective: other doc's input | encoder gain | copy: matched "
+        "| copy: other doc's input | encoder gain |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for run in args.runs:
         config = load_config(PretrainConfig, run / "config.yaml")
@@ -77,14 +81,19 @@ def main() -> None:
         collator, body = make_collator(config, tokenizer)
         _, validation = split_blocks(config, tokenizer, body)
         copy = CopyCollator(tokenizer, get_preset(config.model).family)
-        models = {f"{config.model} pretrained ({run.name})": load_seq2seq(run / "model")[0],
-                  f"{config.model} random init": build_model(config.model, tokenizer, seed=config.seed)}
+        models = {
+            f"{config.model} pretrained ({run.name})": load_seq2seq(run / "model")[0],
+            f"{config.model} random init": build_model(config.model, tokenizer, seed=config.seed),
+        }
         for name, model in models.items():
             objective = validation_losses(model, collator, validation, args.batch_size)
             copying = validation_losses(model, copy, validation, args.batch_size)
-            cells = [f"{scores['validation_loss']:.3f} | "
-                     f"{scores['validation_loss'] + scores['validation_encoder_gain']:.3f} | "
-                     f"{scores['validation_encoder_gain']:+.3f}" for scores in (objective, copying)]
+            cells = [
+                f"{scores['validation_loss']:.3f} | "
+                f"{scores['validation_loss'] + scores['validation_encoder_gain']:.3f} | "
+                f"{scores['validation_encoder_gain']:+.3f}"
+                for scores in (objective, copying)
+            ]
             print(f"| {name} | {cells[0]} | {cells[1]} |")
 
 

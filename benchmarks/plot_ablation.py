@@ -22,12 +22,18 @@ TASKS = ("squad-es-qa", "tatoeba-en-es", "legal-ar-sum")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=Path, default=Path("runs/ablation"))
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--archs", nargs="+", default=list(ARCHS), choices=ARCHS, help="rows to plot")
+    parser.add_argument(
+        "--archs", nargs="+", default=list(ARCHS), choices=ARCHS, help="rows to plot"
+    )
     args = parser.parse_args()
-    figure, axes = plt.subplots(len(args.archs), len(TASKS), figsize=(12, 3 * len(args.archs)), squeeze=False)
+    figure, axes = plt.subplots(
+        len(args.archs), len(TASKS), figsize=(12, 3 * len(args.archs)), squeeze=False
+    )
     for row, arch in enumerate(args.archs):
         for column, task in enumerate(TASKS):
             axis = axes[row][column]
@@ -36,7 +42,9 @@ def main() -> None:
                 if not (run / "metrics.jsonl").is_file():
                     continue
                 records = [r for r in read_metrics(run) if "loss" in r]
-                axis.plot([r["step"] for r in records], [r["loss"] for r in records], style, label=init)
+                axis.plot(
+                    [r["step"] for r in records], [r["loss"] for r in records], style, label=init
+                )
             axis.set_title(f"{arch}-tiny, {task}", fontsize=10)
             axis.set_xlabel("step")
             axis.set_ylabel("training loss")

@@ -30,13 +30,19 @@ from seq2seq_es.tasks.registry import get_task
 
 ARCHS = ("barto", "t5s")
 #: task scored → (task the models were fine-tuned on, validation examples the ablation decoded)
-TASKS = {"squad-es-qa": ("squad-es-qa", None), "tatoeba-en-es": ("tatoeba-en-es", 1000),
-         "legal-ar-sum": ("legal-ar-sum", 300), "ntrex-en-es": ("tatoeba-en-es", None)}
+TASKS = {
+    "squad-es-qa": ("squad-es-qa", None),
+    "tatoeba-en-es": ("tatoeba-en-es", 1000),
+    "legal-ar-sum": ("legal-ar-sum", 300),
+    "ntrex-en-es": ("tatoeba-en-es", None),
+}
 
 
 def pair_rows(runs: Path, arch: str, task_name: str, data_dir: str) -> dict[str, np.ndarray] | None:
     trained_on, limit = TASKS[task_name]
-    folders = {init: runs / f"{arch}-{init}-{trained_on}" / "model" for init in ("random", "pretrained")}
+    folders = {
+        init: runs / f"{arch}-{init}-{trained_on}" / "model" for init in ("random", "pretrained")
+    }
     if not all(folder.is_dir() for folder in folders.values()):
         return None
     task = get_task(task_name)
@@ -49,7 +55,9 @@ def pair_rows(runs: Path, arch: str, task_name: str, data_dir: str) -> dict[str,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=Path, default=Path("runs/ablation"))
     parser.add_argument("--data-dir", default="../shared/data")
     parser.add_argument("--samples", type=int, default=1000)
@@ -64,27 +72,55 @@ def main() -> None:
             rows = pair_rows(args.runs, arch, task_name, args.data_dir)
             if rows is None:
                 continue
-            pretrained, random_init = nll_stats(rows["pretrained"], arch), nll_stats(rows["random"], arch)
-            test = next(t for t in compare_systems(pretrained, random_init, args.samples, args.trials, seed=12345)
-                        if t.score == "nll_per_token")
-            intervals = confidence_intervals([random_init, pretrained], args.samples, 0.95, np.random.default_rng(0))
-            results.append({"arch": arch, "task": task_name, "n": int(rows["random"].shape[0]),
-                            "tokens": int(rows["random"][:, 1].sum()), "random": test.b, "pretrained": test.a,
-                            "ci": [[iv["nll_per_token"].low, iv["nll_per_token"].high] for iv in intervals],
-                            "ppl": [float(np.exp(test.b)), float(np.exp(test.a))], "delta": test.delta,
-                            "p_bootstrap": test.p_bootstrap, "p_randomization": test.p_randomization})
+            pretrained, random_init = (
+                nll_stats(rows["pretrained"], arch),
+                nll_stats(rows["random"], arch),
+            )
+            test = next(
+                t
+                for t in compare_systems(
+                    pretrained, random_init, args.samples, args.trials, seed=12345
+                )
+                if t.score == "nll_per_token"
+            )
+            intervals = confidence_intervals(
+                [random_init, pretrained], args.samples, 0.95, np.random.default_rng(0)
+            )
+            results.append(
+                {
+                    "arch": arch,
+                    "task": task_name,
+                    "n": int(rows["random"].shape[0]),
+                    "tokens": int(rows["random"][:, 1].sum()),
+                    "random": test.b,
+                    "pretrained": test.a,
+                    "ci": [[iv["nll_per_token"].low, iv["nll_per_token"].high] for iv in intervals],
+                    "ppl": [float(np.exp(test.b)), float(np.exp(test.a))],
+                    "delta": test.delta,
+                    "p_bootstrap": test.p_bootstrap,
+                    "p_randomization": test.p_randomization,
+                }
+            )
     for key in ("p_bootstrap", "p_randomization"):
         for result, adjusted in zip(results, holm([r[key] for r in results]), strict=True):
             result[f"{key}_holm"] = adjusted
     (args.runs / "nll.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-    print("| arch | task (examples, target tokens) | random init: NLL/token [95% CI] (ppl) "
-          "| pretrained: NLL/token [95% CI] (ppl) | Δ | p bootstrap (Holm) | p AR (Holm) |")
+    print(
+        "| arch | task (examples, target tokens) | random init: NLL/token [95% CI] (ppl) "
+        "| pretrained: NLL/token [95% CI] (ppl) | Δ | p bootstrap (Holm) | p AR (Holm) |"
+    )
     print("|---|---|---|---|---:|---:|---:|")
     for r in results:
-        cells = [f"{value:.3f} [{low:.3f}, {high:.3f}] ({ppl:.1f})"
-                 for value, (low, high), ppl in zip((r["random"], r["pretrained"]), r["ci"], r["ppl"], strict=True)]
-        print(f"| {r['arch']} | {r['task']} ({r['n']:,}, {r['tokens']:,}) | {cells[0]} | {cells[1]} "
-              f"| {r['delta']:+.3f} | {r['p_bootstrap_holm']:.4f} | {r['p_randomization_holm']:.4f} |")
+        cells = [
+            f"{value:.3f} [{low:.3f}, {high:.3f}] ({ppl:.1f})"
+            for value, (low, high), ppl in zip(
+                (r["random"], r["pretrained"]), r["ci"], r["ppl"], strict=True
+            )
+        ]
+        print(
+            f"| {r['arch']} | {r['task']} ({r['n']:,}, {r['tokens']:,}) | {cells[0]} | {cells[1]} "
+            f"| {r['delta']:+.3f} | {r['p_bootstrap_holm']:.4f} | {r['p_randomization_holm']:.4f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -18,8 +18,18 @@ from pathlib import Path
 from typing import Any
 
 ARCHS = ("barto", "t5s")
-TASKS = ("squad-es-qa", "tatoeba-en-es", "legal-ar-sum", "ntrex-en-es")  # ntrex: cross-domain, Tatoeba models
-SHOWN = {"qa": ("exact_match", "token_f1"), "rouge": ("rouge1", "rouge2", "rougeL"), "bleu": ("score",), "chrf": ("score",)}
+TASKS = (
+    "squad-es-qa",
+    "tatoeba-en-es",
+    "legal-ar-sum",
+    "ntrex-en-es",
+)  # ntrex: cross-domain, Tatoeba models
+SHOWN = {
+    "qa": ("exact_match", "token_f1"),
+    "rouge": ("rouge1", "rouge2", "rougeL"),
+    "bleu": ("score",),
+    "chrf": ("score",),
+}
 
 
 def _load(path: Path) -> dict[str, Any] | None:
@@ -47,20 +57,26 @@ def rows_for(runs: Path, arch: str, task: str) -> list[str]:
             continue
         metric, score = test["metric"], test["score"]
         label = metric if score == "score" else f"{metric}/{score}"
-        rows.append(f"| {arch} | {task} (n={comparison['n']}) | {label} "
-                    f"| {_cell(comparison['results'][random_path][metric], score)} "
-                    f"| {_cell(comparison['results'][pretrained_path][metric], score)} "
-                    f"| {test['delta']:+.2f} | {test['p_bootstrap_holm']:.4f} | {test['p_randomization_holm']:.4f} "
-                    f"| {losses[0]} → {losses[1]} |")
+        rows.append(
+            f"| {arch} | {task} (n={comparison['n']}) | {label} "
+            f"| {_cell(comparison['results'][random_path][metric], score)} "
+            f"| {_cell(comparison['results'][pretrained_path][metric], score)} "
+            f"| {test['delta']:+.2f} | {test['p_bootstrap_holm']:.4f} | {test['p_randomization_holm']:.4f} "
+            f"| {losses[0]} → {losses[1]} |"
+        )
     return rows
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=Path, default=Path("runs/ablation"))
     args = parser.parse_args()
-    print("| arch | task | score | random init [95% CI] | pretrained [95% CI] | Δ | p bootstrap | p AR "
-          "| train loss random → pretrained |")
+    print(
+        "| arch | task | score | random init [95% CI] | pretrained [95% CI] | Δ | p bootstrap | p AR "
+        "| train loss random → pretrained |"
+    )
     print("|---|---|---|---|---|---:|---:|---:|---|")
     for arch in ARCHS:
         for task in TASKS:

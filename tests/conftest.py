@@ -28,7 +28,47 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-WORDS = ["el", "niño", "come", "pan", "con", "su", "madre", "en", "la", "casa", "grande", ".", "¿", "dónde", "está", "el", "perro", "?", "¡", "qué", "día", "tan", "bonito", "!", "la", "señora", "lee", "un", "libro", "viejo", "y", "el", "señor", "bebe", "café", "caliente", "por", "la", "mañana"]
+WORDS = [
+    "el",
+    "niño",
+    "come",
+    "pan",
+    "con",
+    "su",
+    "madre",
+    "en",
+    "la",
+    "casa",
+    "grande",
+    ".",
+    "¿",
+    "dónde",
+    "está",
+    "el",
+    "perro",
+    "?",
+    "¡",
+    "qué",
+    "día",
+    "tan",
+    "bonito",
+    "!",
+    "la",
+    "señora",
+    "lee",
+    "un",
+    "libro",
+    "viejo",
+    "y",
+    "el",
+    "señor",
+    "bebe",
+    "café",
+    "caliente",
+    "por",
+    "la",
+    "mañana",
+]
 
 
 def spanish_like_text(rng: random.Random, n_words: int) -> str:
@@ -48,7 +88,9 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with a small generated corpus and a copy task (source → same text)."""
     root = tmp_path_factory.mktemp("tiny_data")
     rng = random.Random(0)
-    docs = [{"id": f"doc-{i}", "text": spanish_like_text(rng, rng.randint(60, 200))} for i in range(300)]
+    docs = [
+        {"id": f"doc-{i}", "text": spanish_like_text(rng, rng.randint(60, 200))} for i in range(300)
+    ]
     docs.append({"id": "short", "text": "corto"})  # dropped by the length filter
     write_jsonl(root / "pretrain" / "corpus.jsonl", docs)
     for split, n in (("train", 200), ("validation", 16)):

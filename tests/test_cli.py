@@ -9,8 +9,19 @@ from typer.testing import CliRunner
 
 from seq2seq_es.cli import app
 
-COMMANDS = ["corpus", "tokenizer", "tokenizer-report", "pretrain", "finetune", "predict", "eval", "eval-matrix", "score",
-            "compare", "demo"]
+COMMANDS = [
+    "corpus",
+    "tokenizer",
+    "tokenizer-report",
+    "pretrain",
+    "finetune",
+    "predict",
+    "eval",
+    "eval-matrix",
+    "score",
+    "compare",
+    "demo",
+]
 runner = CliRunner()
 
 
@@ -74,7 +85,9 @@ def test_non_utf8_file(tmp_path: Path) -> None:
 
 
 def test_demo_without_data_says_how_to_pass_it(tmp_path: Path) -> None:
-    output = _error(["demo", "--data", str(tmp_path / "no-data"), f"output_dir={tmp_path / 'demo'}"])
+    output = _error(
+        ["demo", "--data", str(tmp_path / "no-data"), f"output_dir={tmp_path / 'demo'}"]
+    )
     assert "--data" in output
 
 

@@ -23,7 +23,7 @@ def test_bad_json_line_names_file_and_line(tmp_path: Path) -> None:
 
 def test_not_an_object_and_missing_field(tmp_path: Path) -> None:
     path = tmp_path / "x.jsonl"
-    path.write_text('[1, 2]\n', encoding="utf-8")
+    path.write_text("[1, 2]\n", encoding="utf-8")
     with pytest.raises(DataError, match="expected a JSON object"):
         read_jsonl(path)
     path.write_text('{"txt": "a"}\n', encoding="utf-8")

@@ -30,24 +30,51 @@ from seq2seq_es.library_logs import quiet_library_logs
 from seq2seq_es.run_record import Claim
 
 # The command modules, in the order of the data flow; each exposes COMMANDS.
-COMMAND_MODULES = ("corpus", "tokenizer", "pretrain", "finetune", "predict", "evaluate", "score", "export", "serve",
-                   "bench", "humaneval", "tasks", "model", "bench_peak", "demo")
-GROUP_HELP = {"model": "Inspect and convert models: info, BERT2BERT warm start, BART→LED.",
-              "humaneval": "Human evaluation: create a blind study, serve the annotation app, analyze, export."}
+COMMAND_MODULES = (
+    "corpus",
+    "tokenizer",
+    "pretrain",
+    "finetune",
+    "predict",
+    "evaluate",
+    "score",
+    "export",
+    "serve",
+    "bench",
+    "humaneval",
+    "tasks",
+    "model",
+    "bench_peak",
+    "demo",
+)
+GROUP_HELP = {
+    "model": "Inspect and convert models: info, BERT2BERT warm start, BART→LED.",
+    "humaneval": "Human evaluation: create a blind study, serve the annotation app, analyze, export.",
+}
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Spanish sequence-to-sequence models end to end: corpus → tokenizer → pretrain → "
-                       "finetune → predict → score.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Spanish sequence-to-sequence models end to end: corpus → tokenizer → pretrain → "
+    "finetune → predict → score.",
+)
 console = Console()
 error_console = Console(stderr=True)
 
-ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file (default: built-in defaults).")]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML config file (default: built-in defaults)."),
+]
 
 
 def commands() -> list[Command]:
     """Every command of every module in ``COMMAND_MODULES``."""
-    return [command for name in COMMAND_MODULES
-            for command in importlib.import_module(f"seq2seq_es.commands.{name}").COMMANDS]
+    return [
+        command
+        for name in COMMAND_MODULES
+        for command in importlib.import_module(f"seq2seq_es.commands.{name}").COMMANDS
+    ]
 
 
 def config_schemas() -> dict[str, type]:
@@ -74,8 +101,10 @@ def _positional_override(command: Command, words: list[str]) -> str | None:
     if get_origin(field.annotation) is list or field.annotation is list:
         return f"{command.positional}=[{', '.join(json.dumps(word) for word in words)}]"
     if len(words) > 1:
-        raise ConfigError(f"`{command.name}` takes one {command.positional}, got {len(words)}: {' '.join(words)}. "
-                          "Overrides must look like key=value.")
+        raise ConfigError(
+            f"`{command.name}` takes one {command.positional}, got {len(words)}: {' '.join(words)}. "
+            "Overrides must look like key=value."
+        )
     return f"{command.positional}={json.dumps(words[0])}"
 
 
@@ -103,11 +132,18 @@ def execute(command: Command, config_file: Path | None, overrides: list[str], de
             from seq2seq_es.files import remove_leftovers
             from seq2seq_es.run_record import is_empty, write_run_record
 
-            if command.prepare_output is not None:  # the folder is this run's: clean what killed writers left
+            if (
+                command.prepare_output is not None
+            ):  # the folder is this run's: clean what killed writers left
                 remove_leftovers(folder)
             created = not folder.exists()
             recorded = created or is_empty(folder)
-            write_run_record(folder, config, command.name, {"inputs": claim.inputs} if claim and claim.inputs else None)
+            write_run_record(
+                folder,
+                config,
+                command.name,
+                {"inputs": claim.inputs} if claim and claim.inputs else None,
+            )
         result = command.run(config)
     except (Seq2SeqEsError, OSError, KeyboardInterrupt):
         if recorded and folder is not None:
@@ -129,21 +165,29 @@ def _report_failure(command: Command, folder: Path | None, debug: bool) -> None:
         stopped = exc.exit_code in (130, 143)  # Ctrl-C or SIGTERM: a training run that can resume
         if stopped and folder is not None:
             message += f" Resume with: seq2seq-es {command.name} --config {folder / 'config.yaml'} --resume"
-        error_console.print(f"[bold red]{'stopped' if stopped else 'error'}:[/] {message}",
-                            highlight=False, soft_wrap=True)
+        error_console.print(
+            f"[bold red]{'stopped' if stopped else 'error'}:[/] {message}",
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(code=exc.exit_code) from None
     except OSError as exc:
         if debug or exc.errno not in WRITE_ERRORS:
             raise
-        error_console.print(f"[bold red]error:[/] {write_error_message(exc, folder)}", highlight=False,
-                            soft_wrap=True)
+        error_console.print(
+            f"[bold red]error:[/] {write_error_message(exc, folder)}",
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(code=2) from None
     except KeyboardInterrupt:
         if debug:
             raise
-        error_console.print("[bold red]stopped:[/] interrupted (Ctrl-C). What was being written was discarded; "
-                            "a training run continues from its last complete checkpoint with --resume.",
-                            highlight=False)
+        error_console.print(
+            "[bold red]stopped:[/] interrupted (Ctrl-C). What was being written was discarded; "
+            "a training run continues from its last complete checkpoint with --resume.",
+            highlight=False,
+        )
         raise typer.Exit(code=130) from None
 
 
@@ -156,8 +200,10 @@ def write_error_message(exc: OSError, folder: Path | None) -> str:
     what = exc.strerror or str(exc)
     where = f" {exc.filename}" if exc.filename else (f" into {folder}" if folder else "")
     if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
-        advice = ("The disk is full or a file size limit applies (`ulimit -f`, a quota). Free space or choose "
-                  "another output_dir; a training run can then continue with --resume from its last checkpoint.")
+        advice = (
+            "The disk is full or a file size limit applies (`ulimit -f`, a quota). Free space or choose "
+            "another output_dir; a training run can then continue with --resume from its last checkpoint."
+        )
     else:
         advice = "The folder is read-only or not yours: choose another output_dir, or fix its permissions."
     return f"cannot write{where}: {what}. {advice} Files are written whole or not at all, so nothing is half-written."
@@ -184,24 +230,41 @@ def typer_callback(command: Command) -> Callable[..., None]:
     words_help = command.positional_help
     parameters = [
         inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
-        inspect.Parameter("words", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
-                          annotation=Annotated[list[str] | None, typer.Argument(help=words_help, show_default=False)]),
-        inspect.Parameter("config", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=ConfigOption),
+        inspect.Parameter(
+            "words",
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            default=None,
+            annotation=Annotated[
+                list[str] | None, typer.Argument(help=words_help, show_default=False)
+            ],
+        ),
+        inspect.Parameter(
+            "config", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=ConfigOption
+        ),
     ]
     for flag in command.flags:
         kind: Any = {"bool": bool, "text": str | None, "list": list[str] | None}[flag.kind]
-        parameters.append(inspect.Parameter(
-            f"flag_{flag.key}", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=False if flag.kind == "bool" else None,
-            annotation=Annotated[kind, typer.Option(*flag.names, help=flag.help)]))
+        parameters.append(
+            inspect.Parameter(
+                f"flag_{flag.key}",
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                default=False if flag.kind == "bool" else None,
+                annotation=Annotated[kind, typer.Option(*flag.names, help=flag.help)],
+            )
+        )
 
-    def callback(ctx: typer.Context, words: list[str] | None, config: Path | None, **flags: Any) -> None:
+    def callback(
+        ctx: typer.Context, words: list[str] | None, config: Path | None, **flags: Any
+    ) -> None:
         words = list(words or [])
         overrides = [word for word in words if "=" in word or command.positional is None]
         bare = [word for word in words if word not in overrides]
         debug = bool(ctx.obj and ctx.obj.get("debug"))
         try:
-            extra = [_positional_override(command, bare),
-                     *(_flag_override(flag, flags[f"flag_{flag.key}"]) for flag in command.flags)]
+            extra = [
+                _positional_override(command, bare),
+                *(_flag_override(flag, flags[f"flag_{flag.key}"]) for flag in command.flags),
+            ]
         except ConfigError as exc:
             error_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=exc.exit_code) from None
@@ -214,9 +277,13 @@ def typer_callback(command: Command) -> Callable[..., None]:
 
 
 @app.callback()
-def main_options(ctx: typer.Context,
-                 debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and library logs.")] = False,
-                 version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False) -> None:
+def main_options(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks and library logs.")
+    ] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
     ctx.obj = {"debug": debug}
     if version:
         console.print(f"seq2seq-es {__version__}")

@@ -31,7 +31,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping, with errors that name the file and what to do."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"Config file {path} not found. Pass an existing YAML file, e.g. one under configs/.")
+        raise ConfigError(
+            f"Config file {path} not found. Pass an existing YAML file, e.g. one under configs/."
+        )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -41,7 +43,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"Config file {path} must hold a mapping of keys to values, got {type(data).__name__}.")
+        raise ConfigError(
+            f"Config file {path} must hold a mapping of keys to values, got {type(data).__name__}."
+        )
     return data
 
 
@@ -52,7 +56,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     """
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise ConfigError(f"Override {text!r} must look like key=value (dotted keys for sections, e.g. training.lr=3e-4).")
+        raise ConfigError(
+            f"Override {text!r} must look like key=value (dotted keys for sections, e.g. training.lr=3e-4)."
+        )
     if raw.strip() == "-":
         return key.strip().split("."), "-"
     try:
@@ -90,7 +96,11 @@ def _valid_keys(schema: type[BaseModel], loc: tuple[int | str, ...]) -> list[str
         if model is None or not isinstance(part, str) or part not in model.model_fields:
             return []
         annotation = model.model_fields[part].annotation
-        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        model = (
+            annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel)
+            else None
+        )
     return sorted(model.model_fields) if model is not None else []
 
 
@@ -118,7 +128,9 @@ def validate_config(schema: type[ConfigT], data: dict[str, Any], source: str) ->
         raise ConfigError(format_validation_error(exc, schema, source)) from None
 
 
-def load_config(schema: type[ConfigT], path: str | Path | None, overrides: list[str] | None = None) -> ConfigT:
+def load_config(
+    schema: type[ConfigT], path: str | Path | None, overrides: list[str] | None = None
+) -> ConfigT:
     """Load ``path`` (or the schema defaults when None), apply overrides, validate."""
     data = read_yaml(path) if path is not None else {}
     data = apply_overrides(data, overrides or [])

@@ -26,7 +26,9 @@ def _open_bytes(path: Path) -> IO[bytes]:
     return cast(IO[bytes], gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb"))
 
 
-def iter_jsonl_lines(path: str | Path, required: Iterable[str] = ()) -> Iterator[tuple[int, dict[str, Any]]]:
+def iter_jsonl_lines(
+    path: str | Path, required: Iterable[str] = ()
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line number, record)`` for every non-empty line of a JSONL(.gz) file.
 
     Raises ``DataError`` naming the file and line for a missing file, bytes that are
@@ -37,7 +39,9 @@ def iter_jsonl_lines(path: str | Path, required: Iterable[str] = ()) -> Iterator
     path = Path(path)
     required = tuple(required)
     if not path.is_file():
-        raise DataError(f"{path}: file not found. Check the path (or the data / data_dir key of the config).")
+        raise DataError(
+            f"{path}: file not found. Check the path (or the data / data_dir key of the config)."
+        )
     try:
         with _open_bytes(path) as handle:
             for line_no, raw in enumerate(handle, start=1):
@@ -54,7 +58,9 @@ def iter_jsonl_lines(path: str | Path, required: Iterable[str] = ()) -> Iterator
     except (OSError, EOFError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
-        raise DataError(f"{path}: cannot read ({exc}). Is the file truncated or not gzip?") from None
+        raise DataError(
+            f"{path}: cannot read ({exc}). Is the file truncated or not gzip?"
+        ) from None
 
 
 def _parse_line(path: Path, line_no: int, line: str, required: tuple[str, ...]) -> dict[str, Any]:
@@ -204,7 +210,7 @@ def remove_leftovers(folder: str | Path) -> list[Path]:
         if not entry.name.startswith("."):
             continue
         if entry.name.endswith(".old") and entry.is_dir():
-            original = folder / entry.name[1:-len(".old")]
+            original = folder / entry.name[1 : -len(".old")]
             if not original.exists():
                 os.replace(entry, original)
                 continue

@@ -20,7 +20,10 @@ def _warnings_to_stderr() -> None:
 
     console = Console(stderr=True)
     logger.remove()
-    logger.add(lambda message: console.print(message, end="", highlight=False, markup=False), level="WARNING")
+    logger.add(
+        lambda message: console.print(message, end="", highlight=False, markup=False),
+        level="WARNING",
+    )
 
 
 def quiet_library_logs() -> None:

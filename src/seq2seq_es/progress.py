@@ -15,5 +15,11 @@ def progress_bar(console: Console | None = None) -> Progress:
 
     ``console``: where the bar is drawn (default stdout); stderr when stdout carries data.
     """
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[status]}"), TimeRemainingColumn(), console=console)
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeRemainingColumn(),
+        console=console,
+    )

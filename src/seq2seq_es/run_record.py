@@ -41,8 +41,16 @@ RECORD_FILES = ("config.yaml", "run_info.json")
 ALWAYS_VOLATILE = ("output_dir", "resume")
 
 TRACKED_PACKAGES = (
-    "seq2seq-es", "torch", "transformers", "tokenizers", "datasets", "accelerate",
-    "datatrove", "sacrebleu", "rouge-score", "numpy",
+    "seq2seq-es",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "datasets",
+    "accelerate",
+    "datatrove",
+    "sacrebleu",
+    "rouge-score",
+    "numpy",
 )
 
 
@@ -60,18 +68,24 @@ def package_versions() -> dict[str, str]:
 def git_state() -> dict[str, Any]:
     """Commit hash and dirty flag of the source tree, or None outside a git checkout."""
     source_dir = Path(__file__).resolve().parent
+
     def run(*args: str) -> str | None:
         try:
-            done = subprocess.run(["git", *args], cwd=source_dir, capture_output=True, text=True, timeout=10)
+            done = subprocess.run(
+                ["git", *args], cwd=source_dir, capture_output=True, text=True, timeout=10
+            )
         except (OSError, subprocess.TimeoutExpired):
             return None
         return done.stdout.strip() if done.returncode == 0 else None
+
     commit = run("rev-parse", "HEAD")
     status = run("status", "--porcelain", "--untracked-files=no")
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
 
 
-def write_run_record(output_dir: str | Path, config: BaseModel, command: str, extra: dict[str, Any] | None = None) -> None:
+def write_run_record(
+    output_dir: str | Path, config: BaseModel, command: str, extra: dict[str, Any] | None = None
+) -> None:
     """Write ``config.yaml`` and ``run_info.json`` into ``output_dir`` (``extra``: more keys of run_info)."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -124,8 +138,11 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def run_identity(config: BaseModel | Mapping[str, Any], volatile: Iterable[str] = (),
-                 inputs: Mapping[str, str] | None = None) -> dict[str, Any]:
+def run_identity(
+    config: BaseModel | Mapping[str, Any],
+    volatile: Iterable[str] = (),
+    inputs: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """The resolved config as dotted keys, minus ``volatile`` keys (a section name drops all its
     keys), plus ``inputs`` fingerprints under ``inputs.<name>``: what makes two runs the same run.
 
@@ -134,8 +151,11 @@ def run_identity(config: BaseModel | Mapping[str, Any], volatile: Iterable[str] 
     """
     data = config.model_dump(mode="json") if isinstance(config, BaseModel) else dict(config)
     skip = tuple({*ALWAYS_VOLATILE, *volatile})
-    kept = {key: value for key, value in flatten(data).items()
-            if not any(key == name or key.startswith(name + ".") for name in skip)}
+    kept = {
+        key: value
+        for key, value in flatten(data).items()
+        if not any(key == name or key.startswith(name + ".") for name in skip)
+    }
     kept.update({f"inputs.{name}": value for name, value in (inputs or {}).items()})
     identity: dict[str, Any] = json.loads(json.dumps(kept, sort_keys=True, default=str))
     return identity
@@ -146,15 +166,26 @@ def identity_digest(identity: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def identity_changes(saved: Mapping[str, Any], current: Mapping[str, Any], limit: int = 8) -> list[str]:
+def identity_changes(
+    saved: Mapping[str, Any], current: Mapping[str, Any], limit: int = 8
+) -> list[str]:
     """The keys whose values differ, as ``key: saved → now`` (at most ``limit``, then a count)."""
-    keys = sorted(key for key in set(saved) | set(current) if saved.get(key, "<unset>") != current.get(key, "<unset>"))
-    lines = [f"{key}: {_shown(saved.get(key, '<unset>'))} → {_shown(current.get(key, '<unset>'))}" for key in keys]
+    keys = sorted(
+        key
+        for key in set(saved) | set(current)
+        if saved.get(key, "<unset>") != current.get(key, "<unset>")
+    )
+    lines = [
+        f"{key}: {_shown(saved.get(key, '<unset>'))} → {_shown(current.get(key, '<unset>'))}"
+        for key in keys
+    ]
     return lines if len(lines) <= limit else [*lines[:limit], f"and {len(lines) - limit} more"]
 
 
 def _shown(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else value
+    text = (
+        json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else value
+    )
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -175,15 +206,22 @@ def file_fingerprints(paths: Mapping[str, str | Path]) -> dict[str, str]:
         if path.is_file():
             files = [path]
         elif path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.name not in RECORD_FILES
-                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            files = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.name not in RECORD_FILES
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
         else:
             continue
         digest = hashlib.sha256()
         for file in files:
             stat = file.stat()
             content = _content_digest(str(file.resolve()), stat.st_size, stat.st_mtime_ns)
-            digest.update(f"{file.relative_to(path) if file != path else file.name}|{content}\n".encode())
+            digest.update(
+                f"{file.relative_to(path) if file != path else file.name}|{content}\n".encode()
+            )
         found[name] = f"{len(files)} file(s), sha256 {digest.hexdigest()[:16]}"
     return found
 
@@ -207,20 +245,27 @@ def read_run_record(folder: str | Path) -> RunRecord | None:
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{folder / 'config.yaml'}: unreadable run record ({exc}). This folder's run "
-                          "cannot be checked: choose a new output_dir, or delete the folder.") from None
+        raise ConfigError(
+            f"{folder / 'config.yaml'}: unreadable run record ({exc}). This folder's run "
+            "cannot be checked: choose a new output_dir, or delete the folder."
+        ) from None
     try:
         info = json.loads((folder / "run_info.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         info = {}
     info = info if isinstance(info, dict) else {}
-    return RunRecord(info.get("command"), config if isinstance(config, dict) else {},
-                     dict(info.get("inputs") or {}))
+    return RunRecord(
+        info.get("command"),
+        config if isinstance(config, dict) else {},
+        dict(info.get("inputs") or {}),
+    )
 
 
 def is_empty(folder: Path) -> bool:
     """No entry but leftovers of killed writers (``.*.tmp``)."""
-    return not any(not (p.name.startswith(".") and p.name.endswith((".tmp", ".old"))) for p in folder.iterdir())
+    return not any(
+        not (p.name.startswith(".") and p.name.endswith((".tmp", ".old"))) for p in folder.iterdir()
+    )
 
 
 def check_writable(folder: str | Path, key: str = "output_dir") -> None:
@@ -230,21 +275,33 @@ def check_writable(folder: str | Path, key: str = "output_dir") -> None:
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise ConfigError(f"{key}={folder}: {existing} is a file, not a folder. Choose another {key}.")
+        raise ConfigError(
+            f"{key}={folder}: {existing} is a file, not a folder. Choose another {key}."
+        )
     if not os.access(existing, os.W_OK | os.X_OK):
         where = "is" if existing == folder else f"cannot be created: {existing}"
-        raise ConfigError(f"{key}={folder} {where} not writable (read-only, or no permission). Choose another "
-                          f"{key}, or make it writable (e.g. `chmod u+w {existing}`).")
+        raise ConfigError(
+            f"{key}={folder} {where} not writable (read-only, or no permission). Choose another "
+            f"{key}, or make it writable (e.g. `chmod u+w {existing}`)."
+        )
 
 
 def other_command_error(folder: Path, found: str | None, command: str) -> ConfigError:
     what = f"a `seq2seq-es {found}` run" if found else "a run record of unknown origin"
-    return ConfigError(f"{folder} holds {what}; `{command}` would overwrite its files (config.yaml, "
-                       "run_info.json, ...). Choose another output_dir.")
+    return ConfigError(
+        f"{folder} holds {what}; `{command}` would overwrite its files (config.yaml, "
+        "run_info.json, ...). Choose another output_dir."
+    )
 
 
-def claim_folder(folder: str | Path, command: str, config: BaseModel, volatile: Iterable[str] = (),
-                 inputs: Mapping[str, str] | None = None, strict: bool = True) -> Claim:
+def claim_folder(
+    folder: str | Path,
+    command: str,
+    config: BaseModel,
+    volatile: Iterable[str] = (),
+    inputs: Mapping[str, str] | None = None,
+    strict: bool = True,
+) -> Claim:
     """Claim ``folder`` for a (re)run of ``command`` with ``config`` and ``inputs``, or refuse.
 
     Free: a folder that does not exist or is empty. The same run: a record of ``command``
@@ -261,8 +318,10 @@ def claim_folder(folder: str | Path, command: str, config: BaseModel, volatile: 
     if record is None:
         if not strict:
             return Claim(inputs=current_inputs)
-        raise ConfigError(f"{folder} is not empty and holds no run record (config.yaml): it was not written by "
-                          f"`seq2seq-es {command}`. Choose a new output_dir, or empty the folder.")
+        raise ConfigError(
+            f"{folder} is not empty and holds no run record (config.yaml): it was not written by "
+            f"`seq2seq-es {command}`. Choose a new output_dir, or empty the folder."
+        )
     if record.command not in (None, command):
         raise other_command_error(folder, record.command, command)
     if not strict:
@@ -270,9 +329,11 @@ def claim_folder(folder: str | Path, command: str, config: BaseModel, volatile: 
     saved = run_identity(record.config, volatile, _comparable(record.inputs, current_inputs))
     changes = identity_changes(saved, run_identity(config, volatile, current_inputs))
     if changes:
-        raise ConfigError(f"{folder} holds a `{command}` run made with other settings or inputs "
-                          f"({'; '.join(changes)}); this run would mix its outputs with that one's or "
-                          "replace them. Choose a new output_dir, or delete the folder to redo it.")
+        raise ConfigError(
+            f"{folder} holds a `{command}` run made with other settings or inputs "
+            f"({'; '.join(changes)}); this run would mix its outputs with that one's or "
+            "replace them. Choose a new output_dir, or delete the folder to redo it."
+        )
     return Claim(inputs=current_inputs)
 
 
@@ -289,8 +350,11 @@ def discard_record(folder: str | Path, created: bool) -> None:
     refused. A folder that holds anything besides the record is a run's and is kept.
     """
     folder = Path(folder)
-    if not folder.is_dir() or any(p.name not in RECORD_FILES for p in folder.iterdir()
-                                  if not (p.name.startswith(".") and p.name.endswith((".tmp", ".old")))):
+    if not folder.is_dir() or any(
+        p.name not in RECORD_FILES
+        for p in folder.iterdir()
+        if not (p.name.startswith(".") and p.name.endswith((".tmp", ".old")))
+    ):
         return
     for name in RECORD_FILES:
         (folder / name).unlink(missing_ok=True)

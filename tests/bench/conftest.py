@@ -25,11 +25,14 @@ def copy_task(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "name: copy\nkind: copy\nlocal: {train: copy/train.jsonl, validation: copy/validation.jsonl}\n"
         "source_template: '{src}'\ntarget_field: tgt\nmetrics: [chrf, rouge, rouge-paper]\n"
         "selection_metric: chrf.score\nmax_source_length: 32\nmax_target_length: 32\ndecoding: {num_beams: 1}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return root
 
 
-def system_predictions(task_dir: Path, path: Path, correct: float, seed: int, extra_errors: int = 0) -> Path:
+def system_predictions(
+    task_dir: Path, path: Path, correct: float, seed: int, extra_errors: int = 0
+) -> Path:
     """predictions.jsonl of a system that copies ``correct`` of the validation examples and garbles the rest
     (and the first ``extra_errors`` examples it would have copied)."""
     rng = random.Random(seed)
@@ -40,7 +43,16 @@ def system_predictions(task_dir: Path, path: Path, correct: float, seed: int, ex
         copies = rng.random() < correct
         if copies and extra_errors > 0:
             copies, extra_errors = False, extra_errors - 1
-        prediction = record["tgt"] if copies else " ".join(reversed(words[: max(1, len(words) // 3)]))
-        rows.append({"id": record["id"], "source": record["src"], "reference": record["tgt"],
-                     "references": [record["tgt"]], "prediction": prediction})
+        prediction = (
+            record["tgt"] if copies else " ".join(reversed(words[: max(1, len(words) // 3)]))
+        )
+        rows.append(
+            {
+                "id": record["id"],
+                "source": record["src"],
+                "reference": record["tgt"],
+                "references": [record["tgt"]],
+                "prediction": prediction,
+            }
+        )
     return write_jsonl(path, rows)

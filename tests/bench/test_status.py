@@ -18,13 +18,19 @@ def test_actions(tmp_path: Path) -> None:
     assert step_action(done, TRAIN, tmp_path, False) == "fresh", "done, but its output is gone"
     (tmp_path / "finetune").mkdir()
     assert step_action(done, TRAIN, tmp_path, False) == "skip"
-    assert step_action(done, TRAIN, tmp_path, True) == "fresh", "an earlier step ran again: new inputs"
+    assert step_action(done, TRAIN, tmp_path, True) == "fresh", (
+        "an earlier step ran again: new inputs"
+    )
     assert step_action(interrupted, TRAIN, tmp_path, False) == "fresh", "nothing to resume from"
     (tmp_path / "finetune" / "checkpoints" / "step-00000100").mkdir(parents=True)
     assert step_action(interrupted, TRAIN, tmp_path, False) == "resume"
     assert step_action({"hash": "h1", "state": "failed"}, TRAIN, tmp_path, False) == "resume"
-    assert step_action({"hash": "other", "state": "running"}, TRAIN, tmp_path, False) == "fresh", "settings changed"
-    assert step_action({"hash": "h2", "state": "running"}, SCORE, tmp_path, False) == "fresh", "not resumable"
+    assert step_action({"hash": "other", "state": "running"}, TRAIN, tmp_path, False) == "fresh", (
+        "settings changed"
+    )
+    assert step_action({"hash": "h2", "state": "running"}, SCORE, tmp_path, False) == "fresh", (
+        "not resumable"
+    )
 
 
 def test_job_states(tmp_path: Path) -> None:
@@ -36,10 +42,17 @@ def test_job_states(tmp_path: Path) -> None:
     assert job_state(job, status, online=True) == "interrupted"
     (tmp_path / "finetune" / "checkpoints" / "step-1").mkdir(parents=True)
     assert job_state(job, status, online=True) == "resume"
-    status["steps"] = {"finetune": {"hash": "h1", "state": "done"}, "score": {"hash": "h2", "state": "done"}}
+    status["steps"] = {
+        "finetune": {"hash": "h1", "state": "done"},
+        "score": {"hash": "h2", "state": "done"},
+    }
     assert job_state(job, status, online=False) == "done"
-    assert job_state(Job("cell", "n", str(tmp_path / "n"), (SCORE,), network=("model x",)), None, False) \
+    assert (
+        job_state(
+            Job("cell", "n", str(tmp_path / "n"), (SCORE,), network=("model x",)), None, False
+        )
         == "needs network"
+    )
     status["hash"] = "old"
     status["steps"]["score"]["hash"] = "old"
     assert job_state(job, status, online=True) == "changed"

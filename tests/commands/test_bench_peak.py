@@ -10,8 +10,17 @@ from seq2seq_es.commands.bench_peak import COMMANDS, BenchPeakConfig, run, show
 from seq2seq_es.training.peak_cache import PeakCache
 from seq2seq_es.training.peak_probe import GemmProbe, disturbance, machine_key
 
-CACHED = GemmProbe(best=1e15, median=1e15, size=128, repeats=20, threads=2, cores=2, load=0.2, others_cpu=0.0,
-                   measured_at="2026-01-01T00:00:00Z")
+CACHED = GemmProbe(
+    best=1e15,
+    median=1e15,
+    size=128,
+    repeats=20,
+    threads=2,
+    cores=2,
+    load=0.2,
+    others_cpu=0.0,
+    measured_at="2026-01-01T00:00:00Z",
+)
 
 
 def test_bench_peak_shows_the_cached_probe_and_a_fresh_one(tmp_path: Path) -> None:

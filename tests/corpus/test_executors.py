@@ -24,30 +24,50 @@ def _config(tmp_path: Path, rng: random.Random, executor: str) -> CorpusConfig:
     docs = [{"id": f"d{i}", "text": spanish_doc(rng)} for i in range(12)]
     write_jsonl(tmp_path / "in" / "a.jsonl", docs[:6])
     write_jsonl(tmp_path / "in" / "b.jsonl", docs[6:])
-    return CorpusConfig.model_validate({"input": str(tmp_path / "in"), "output_dir": str(tmp_path / executor),
-                                        "executor": executor, "tasks": 2,
-                                        "slurm": {"partition": "cpu", "job_name": "corpus"}})
+    return CorpusConfig.model_validate(
+        {
+            "input": str(tmp_path / "in"),
+            "output_dir": str(tmp_path / executor),
+            "executor": executor,
+            "tasks": 2,
+            "slurm": {"partition": "cpu", "job_name": "corpus"},
+        }
+    )
 
 
 def _chain(config: CorpusConfig) -> list:
     out = Path(config.output_dir)
     executors: list = []
     for stage in build_stages(config, out):
-        executors.append(make_executor(config, stage.pipeline, stage.name, stage.tasks, str(out / "logs" / stage.name),
-                                       executors[-1] if executors else None, quiet=True))
+        executors.append(
+            make_executor(
+                config,
+                stage.pipeline,
+                stage.name,
+                stage.tasks,
+                str(out / "logs" / stage.name),
+                executors[-1] if executors else None,
+                quiet=True,
+            )
+        )
     return executors
 
 
-def test_slurm_runs_the_same_stages_as_local_chained_by_dependencies(tmp_path: Path, rng: random.Random) -> None:
+def test_slurm_runs_the_same_stages_as_local_chained_by_dependencies(
+    tmp_path: Path, rng: random.Random
+) -> None:
     local = _chain(_config(tmp_path, rng, "local"))
     slurm = _chain(_config(tmp_path, rng, "slurm"))
 
     assert all(isinstance(e, QuietLocalExecutor) for e in local)
     assert all(isinstance(e, SlurmPipelineExecutor) for e in slurm)
     assert [e.world_size for e in slurm] == [e.world_size for e in local]
-    assert [[type(step).__name__ for step in e.pipeline] for e in slurm] == \
-           [[type(step).__name__ for step in e.pipeline] for e in local]
-    assert slurm[0].depends is None and all(e.depends is before for before, e in itertools.pairwise(slurm))
+    assert [[type(step).__name__ for step in e.pipeline] for e in slurm] == [
+        [type(step).__name__ for step in e.pipeline] for e in local
+    ]
+    assert slurm[0].depends is None and all(
+        e.depends is before for before, e in itertools.pairwise(slurm)
+    )
     assert slurm[0].job_name == "corpus-filter" and slurm[0].partition == "cpu"
 
 
@@ -57,7 +77,9 @@ def test_ray_without_the_package_is_a_clear_error(tmp_path: Path, rng: random.Ra
         _chain(_config(tmp_path, rng, "ray"))
 
 
-@pytest.mark.skipif(not HAS_RAY, reason="the optional `ray` extra is not installed (pip install 'seq2seq-es[ray]')")
+@pytest.mark.skipif(
+    not HAS_RAY, reason="the optional `ray` extra is not installed (pip install 'seq2seq-es[ray]')"
+)
 def test_ray_keeps_the_same_documents_as_local(tmp_path: Path, rng: random.Random) -> None:
     texts = {}
     for executor in ("local", "ray"):

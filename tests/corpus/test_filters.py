@@ -25,16 +25,24 @@ from seq2seq_es.corpus.steps import LengthFilter, normalize_text
 
 from .conftest import spanish_doc
 
-SPANISH = ("El pequeño Íñigo se despertó temprano aquel otoño. Su abuela, que vivía junto al río, le había "
-           "prometido una excursión a la montaña. ¿Quién no recuerda el olor del pan recién hecho? La niña "
-           "añadió que el camión de la panadería llegaba siempre después de las ocho.")
+SPANISH = (
+    "El pequeño Íñigo se despertó temprano aquel otoño. Su abuela, que vivía junto al río, le había "
+    "prometido una excursión a la montaña. ¿Quién no recuerda el olor del pan recién hecho? La niña "
+    "añadió que el camión de la panadería llegaba siempre después de las ocho."
+)
 OTHERS = {
-    "en": ("The committee met on Tuesday to discuss the new budget. Most members agreed that the proposal "
-           "was reasonable, although several of them asked for more time to read the final report."),
-    "pt": ("A comissão reuniu-se na terça-feira para discutir o novo orçamento. A maioria dos membros concordou "
-           "que a proposta era razoável, embora vários deles tenham pedido mais tempo para ler o relatório."),
-    "ca": ("La comissió es va reunir dimarts per discutir el nou pressupost. La majoria dels membres van estar "
-           "d'acord que la proposta era raonable, tot i que molts van demanar més temps per llegir l'informe."),
+    "en": (
+        "The committee met on Tuesday to discuss the new budget. Most members agreed that the proposal "
+        "was reasonable, although several of them asked for more time to read the final report."
+    ),
+    "pt": (
+        "A comissão reuniu-se na terça-feira para discutir o novo orçamento. A maioria dos membros concordou "
+        "que a proposta era razoável, embora vários deles tenham pedido mais tempo para ler o relatório."
+    ),
+    "ca": (
+        "La comissió es va reunir dimarts per discutir el nou pressupost. La majoria dels membres van estar "
+        "d'acord que la proposta era raonable, tot i que molts van demanar més temps per llegir l'informe."
+    ),
 }
 
 
@@ -43,7 +51,14 @@ def _verdict(step, text: str) -> bool | tuple[bool, str]:
 
 
 def test_word_split_keeps_accents_and_enye() -> None:
-    assert split_words("El niño comió piñones, ¿verdad? ¡Sí!") == ["El", "niño", "comió", "piñones", "verdad", "Sí"]
+    assert split_words("El niño comió piñones, ¿verdad? ¡Sí!") == [
+        "El",
+        "niño",
+        "comió",
+        "piñones",
+        "verdad",
+        "Sí",
+    ]
     tokenizer = RegexWordTokenizer()
     assert tokenizer.sent_tokenize("Hola. ¿Qué tal? Bien") == ["Hola.", " ¿Qué tal?", " Bien"]
 
@@ -60,15 +75,34 @@ def _normalize_with_regexes(text: str) -> str:
     return "\n".join(line.strip() for line in text.split("\n")).strip()
 
 
-@pytest.mark.parametrize("text", ["a\n  \n\n\nb", "  x\t\ty \u00a0z  \n\n\n\n\nw", "\n\n\na", "a\n\n", " \u2028 a",
-                                  "a\u2028b", "x\r\ny", "uno\n \n \n dos", "\u3000tres\u2003 cuatro\x0c", "cin\x85co", ""])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a\n  \n\n\nb",
+        "  x\t\ty \u00a0z  \n\n\n\n\nw",
+        "\n\n\na",
+        "a\n\n",
+        " \u2028 a",
+        "a\u2028b",
+        "x\r\ny",
+        "uno\n \n \n dos",
+        "\u3000tres\u2003 cuatro\x0c",
+        "cin\x85co",
+        "",
+    ],
+)
 def test_normalize_agrees_with_the_regex_formulation(text: str) -> None:
     assert normalize_text(text) == _normalize_with_regexes(text)
 
 
-@pytest.mark.parametrize("text", ["uno\ndos\n\ntres", "\nuno\n\n", "a\n\n\n\nb\nc", "sin saltos", "x\n\ny\n\n\nz", ""])
+@pytest.mark.parametrize(
+    "text", ["uno\ndos\n\ntres", "\nuno\n\n", "a\n\n\n\nb\nc", "sin saltos", "x\n\ny\n\n\nz", ""]
+)
 def test_paragraph_and_line_split_agrees_with_datatrove_regexes(text: str) -> None:
-    assert split_paragraphs_and_lines(text) == (re.split(r"\n{2,}", text.strip()), re.split("\n+", text))
+    assert split_paragraphs_and_lines(text) == (
+        re.split(r"\n{2,}", text.strip()),
+        re.split("\n+", text),
+    )
 
 
 def test_stop_word_count_agrees_with_the_set_intersection() -> None:
@@ -78,7 +112,9 @@ def test_stop_word_count_agrees_with_the_set_intersection() -> None:
     for _ in range(300):
         words = rng.choices(vocabulary, k=rng.randint(0, 8))
         for minimum in (1, 2, 3):
-            assert has_stop_words(words, stop_words, minimum) == (len(stop_words.intersection(words)) >= minimum)
+            assert has_stop_words(words, stop_words, minimum) == (
+                len(stop_words.intersection(words)) >= minimum
+            )
 
 
 def test_length_filter_reasons() -> None:
@@ -96,28 +132,41 @@ def test_language_id_keeps_spanish_drops_neighbours() -> None:
     for code, text in OTHERS.items():
         assert _verdict(step, text) == (False, f"lang_{code}"), code
     # Upper-case Spanish (an agenda heading) was read as Galician before lower-casing.
-    heading = ("Queda aprobada.\n- DEL GRUPO PARLAMENTARIO SOCIALISTA, SOBRE LAS MEDIDAS QUE PIENSA ADOPTAR EL "
-               "GOBIERNO PARA EVITAR LA EMIGRACIÓN DE LOS JÓVENES ESPAÑOLES Y FAVORECER EL RETORNO.")
+    heading = (
+        "Queda aprobada.\n- DEL GRUPO PARLAMENTARIO SOCIALISTA, SOBRE LAS MEDIDAS QUE PIENSA ADOPTAR EL "
+        "GOBIERNO PARA EVITAR LA EMIGRACIÓN DE LOS JÓVENES ESPAÑOLES Y FAVORECER EL RETORNO."
+    )
     assert _verdict(step, heading) is True
 
 
 def test_c4_lines_remove_boilerplate_and_keep_prose() -> None:
     config = LinesConfig(min_sentences=1)
-    text = "\n".join([
-        "Menú principal",                                              # no terminal punctuation
-        "Esta web utiliza cookies para mejorar su experiencia.",       # policy
-        "Activa JavaScript para ver el contenido completo.",           # javascript
-        "Vale.",                                                       # too few words
-        "La señora Núñez leyó «El Quijote» en voz alta.",              # kept (ends in .)
-        "—¿Vendrás mañana?",                                           # too few words (2)
-        "Todos cantaron la canción del verano",                        # no terminal punctuation
-        "Dijo que volvería pronto, y así lo hizo»",                    # ends in »: kept
-    ])
+    text = "\n".join(
+        [
+            "Menú principal",  # no terminal punctuation
+            "Esta web utiliza cookies para mejorar su experiencia.",  # policy
+            "Activa JavaScript para ver el contenido completo.",  # javascript
+            "Vale.",  # too few words
+            "La señora Núñez leyó «El Quijote» en voz alta.",  # kept (ends in .)
+            "—¿Vendrás mañana?",  # too few words (2)
+            "Todos cantaron la canción del verano",  # no terminal punctuation
+            "Dijo que volvería pronto, y así lo hizo»",  # ends in »: kept
+        ]
+    )
     kept, removed, drop = clean_lines(text, config)
     assert drop == ""
-    assert kept == ["La señora Núñez leyó «El Quijote» en voz alta.", "Dijo que volvería pronto, y así lo hizo»"]
-    assert removed == ["no_terminal_punctuation", "policy", "javascript", "too_few_words", "too_few_words",
-                       "no_terminal_punctuation"]
+    assert kept == [
+        "La señora Núñez leyó «El Quijote» en voz alta.",
+        "Dijo que volvería pronto, y así lo hizo»",
+    ]
+    assert removed == [
+        "no_terminal_punctuation",
+        "policy",
+        "javascript",
+        "too_few_words",
+        "too_few_words",
+        "no_terminal_punctuation",
+    ]
 
 
 def test_c4_drops_whole_documents() -> None:
@@ -136,18 +185,29 @@ def test_gopher_repetition_drops_repeated_lines() -> None:
     assert _verdict(step, spanish_doc(random.Random(3), paragraphs=2, sentences=5)) is True
 
 
-@pytest.mark.parametrize(("text", "reason"), [
-    ("hola " * 10, "gopher_short_doc"),
-    (" ".join(["extraordinariamente", "incomprensiblemente"] * 40), "gopher_above_avg_threshold"),
-    ("\n".join(f"- elemento número {i} de la lista de la compra" for i in range(60)), "gopher_too_many_bullets"),
-])
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("hola " * 10, "gopher_short_doc"),
+        (
+            " ".join(["extraordinariamente", "incomprensiblemente"] * 40),
+            "gopher_above_avg_threshold",
+        ),
+        (
+            "\n".join(f"- elemento número {i} de la lista de la compra" for i in range(60)),
+            "gopher_too_many_bullets",
+        ),
+    ],
+)
 def test_gopher_quality_reasons(text: str, reason: str) -> None:
     assert _verdict(SpanishGopherQuality(QualityConfig()), text) == (False, reason)
 
 
 def test_spanish_dialogue_dashes_are_not_bullets() -> None:
-    dialogue = "\n".join(f"-¿Vendrás mañana a la casa de {name}? -preguntó ella.\n--Sí, iré con mi hermano."
-                         for name in ("Pedro", "Juan", "Lucía", "Ana", "Luis", "Marta", "Pablo", "Elena"))
+    dialogue = "\n".join(
+        f"-¿Vendrás mañana a la casa de {name}? -preguntó ella.\n--Sí, iré con mi hermano."
+        for name in ("Pedro", "Juan", "Lucía", "Ana", "Luis", "Marta", "Pablo", "Elena")
+    )
     assert _verdict(SpanishGopherQuality(QualityConfig()), dialogue) is True
 
 
@@ -167,10 +227,17 @@ def test_fast_repetition_rules_match_datatrove() -> None:
     reference = GopherRepetitionFilter(language=RegexWordTokenizer())
     ours = SpanishGopherRepetition(RepetitionConfig())
     texts = [spanish_doc(rng, paragraphs=2, sentences=5) for _ in range(20)]
-    texts += [" ".join(rng.choice(["la casa", "de la playa", "es muy", "bonita y", "grande"]) for _ in range(n))
-              for n in (20, 60, 200)]
+    texts += [
+        " ".join(
+            rng.choice(["la casa", "de la playa", "es muy", "bonita y", "grande"]) for _ in range(n)
+        )
+        for n in (20, 60, 200)
+    ]
     texts += [spanish_doc(rng) + " " + " ".join(["el perro ladra"] * k) for k in (3, 10, 30)]
-    verdicts = [(ours.filter(Document(text=t, id="a")), reference.filter(Document(text=t, id="b"))) for t in texts]
+    verdicts = [
+        (ours.filter(Document(text=t, id="a")), reference.filter(Document(text=t, id="b")))
+        for t in texts
+    ]
     assert all(a == b for a, b in verdicts), verdicts
     assert any(a is not True for a, _ in verdicts) and any(a is True for a, _ in verdicts)
 
@@ -180,22 +247,41 @@ def test_fast_quality_rules_match_datatrove() -> None:
     from datatrove.pipeline.filters import GopherQualityFilter
     from datatrove.utils.text import PUNCTUATION_SET
 
-    assert not any(ch.isalpha() for ch in PUNCTUATION_SET)  # why all-letter words skip the symbol check
+    assert not any(
+        ch.isalpha() for ch in PUNCTUATION_SET
+    )  # why all-letter words skip the symbol check
     config = QualityConfig()
     reference = GopherQualityFilter(
-        min_doc_words=config.min_words, max_doc_words=config.max_words, min_avg_word_length=config.min_avg_word_length,
-        max_avg_word_length=config.max_avg_word_length, max_symbol_word_ratio=config.max_symbol_word_ratio,
-        max_bullet_lines_ratio=None, max_ellipsis_lines_ratio=config.max_ellipsis_lines_ratio,
-        max_non_alpha_words_ratio=config.min_alpha_words_ratio, min_stop_words=config.min_stop_words,
-        stop_words=list(STOP_WORDS), language=RegexWordTokenizer())
+        min_doc_words=config.min_words,
+        max_doc_words=config.max_words,
+        min_avg_word_length=config.min_avg_word_length,
+        max_avg_word_length=config.max_avg_word_length,
+        max_symbol_word_ratio=config.max_symbol_word_ratio,
+        max_bullet_lines_ratio=None,
+        max_ellipsis_lines_ratio=config.max_ellipsis_lines_ratio,
+        max_non_alpha_words_ratio=config.min_alpha_words_ratio,
+        min_stop_words=config.min_stop_words,
+        stop_words=list(STOP_WORDS),
+        language=RegexWordTokenizer(),
+    )
     ours = SpanishGopherQuality(config)
     rng = random.Random(12)
     texts = [spanish_doc(rng) for _ in range(10)] + [SPANISH * 3, " ".join([OTHERS["en"]] * 3)]
-    texts += [spanish_doc(rng) + " " + filler for filler in (
-        "___ __ _x_ １２ ١٢٣ ½ Ⅻ 42 3,14 " * 12,            # words without letters and "symbol words"
-        "Nota… " * 20, "### # ## " * 10, "y ... " * 30,  # ellipses and hashes
-        "\n".join(["Sigue…"] * 12), "一二三 二〇二四 " * 40)]  # lines ending in …, CJK numerals are letters
-    verdicts = [(ours.filter(Document(text=t, id="a")), reference.filter(Document(text=t, id="b"))) for t in texts]
+    texts += [
+        spanish_doc(rng) + " " + filler
+        for filler in (
+            "___ __ _x_ １２ ١٢٣ ½ Ⅻ 42 3,14 " * 12,  # words without letters and "symbol words"
+            "Nota… " * 20,
+            "### # ## " * 10,
+            "y ... " * 30,  # ellipses and hashes
+            "\n".join(["Sigue…"] * 12),
+            "一二三 二〇二四 " * 40,
+        )
+    ]  # lines ending in …, CJK numerals are letters
+    verdicts = [
+        (ours.filter(Document(text=t, id="a")), reference.filter(Document(text=t, id="b")))
+        for t in texts
+    ]
     assert all(a == b for a, b in verdicts), verdicts
     assert len({str(a) for a, _ in verdicts}) >= 4  # several different reasons were exercised
 

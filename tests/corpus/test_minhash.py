@@ -38,7 +38,9 @@ TRICKY = [
 
 
 def _datatrove(tmp_path: Path) -> MinhashDedupSignature:
-    return MinhashDedupSignature(str(tmp_path / "datatrove"), config=MinhashConfig(), language=RegexWordTokenizer())
+    return MinhashDedupSignature(
+        str(tmp_path / "datatrove"), config=MinhashConfig(), language=RegexWordTokenizer()
+    )
 
 
 def test_shingles_and_signatures_match_datatrove(tmp_path: Path) -> None:
@@ -58,7 +60,9 @@ def test_signatures_match_datatrove_on_the_shared_sample(shared_data: Path, tmp_
         texts = [json.loads(line)["text"] for line in handle][::10]
     reference, ours = _datatrove(tmp_path), CompiledMinhashSignature(str(tmp_path / "ours"))
     for text in texts:
-        assert ours.get_signature(ours.get_shingles(text)) == reference.get_signature(reference.get_shingles(text))
+        assert ours.get_signature(ours.get_shingles(text)) == reference.get_signature(
+            reference.get_shingles(text)
+        )
 
 
 def test_signature_files_are_datatroves(tmp_path: Path) -> None:
@@ -67,10 +71,16 @@ def test_signature_files_are_datatroves(tmp_path: Path) -> None:
     docs = [spanish_doc(rng) for _ in range(12)] + TRICKY
     for step in (_datatrove(tmp_path), CompiledMinhashSignature(str(tmp_path / "ours"))):
         step.run(iter(Document(text=t, id=str(i)) for i, t in enumerate(docs)), rank=3)
-    expected = sorted(p.relative_to(tmp_path / "datatrove") for p in (tmp_path / "datatrove").rglob("*") if p.is_file())
+    expected = sorted(
+        p.relative_to(tmp_path / "datatrove")
+        for p in (tmp_path / "datatrove").rglob("*")
+        if p.is_file()
+    )
     assert len(expected) == MinhashConfig().num_buckets
     for relative in expected:
-        assert (tmp_path / "ours" / relative).read_bytes() == (tmp_path / "datatrove" / relative).read_bytes()
+        assert (tmp_path / "ours" / relative).read_bytes() == (
+            tmp_path / "datatrove" / relative
+        ).read_bytes()
 
 
 @settings(max_examples=300, deadline=None)

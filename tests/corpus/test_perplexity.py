@@ -35,10 +35,14 @@ def test_cc_net_normalization() -> None:
 def test_in_domain_text_has_lower_perplexity(arpa: Path) -> None:
     scorer = PerplexityScorer(str(arpa))
     in_domain = scorer.perplexity(spanish_doc(random.Random(99)))
-    shuffled = scorer.perplexity("mañana ayuntamiento del la sin puerto nadie historia cena de lunes el al")
+    shuffled = scorer.perplexity(
+        "mañana ayuntamiento del la sin puerto nadie historia cena de lunes el al"
+    )
     assert 1 < in_domain < shuffled
     docs = list(scorer.run(iter([Document(text=spanish_doc(random.Random(5)), id="a")])))
-    assert math.isclose(docs[0].metadata["perplexity"], scorer.perplexity(docs[0].text), rel_tol=1e-3)
+    assert math.isclose(
+        docs[0].metadata["perplexity"], scorer.perplexity(docs[0].text), rel_tol=1e-3
+    )
 
 
 def test_missing_model_is_a_config_error(tmp_path: Path) -> None:
@@ -62,5 +66,8 @@ def test_sampling_is_seeded_per_document_and_follows_the_weight() -> None:
     kept = sum(sampler.filter(doc) is True for doc in docs)
     assert abs(kept / len(docs) - 0.78) < 0.03
     far = Document(text="x", id="far", metadata={"perplexity": 2000.0, "corpus_source": "web"})
-    assert GaussianPerplexitySampler(100.0, 4.5, 0.78, 3, sources={"web"}).filter(far) == (False, "perplexity_sampling")
+    assert GaussianPerplexitySampler(100.0, 4.5, 0.78, 3, sources={"web"}).filter(far) == (
+        False,
+        "perplexity_sampling",
+    )
     assert GaussianPerplexitySampler(100.0, 4.5, 0.78, 3, sources={"books"}).filter(far) is True

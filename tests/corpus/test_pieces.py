@@ -23,9 +23,17 @@ def test_every_line_of_every_file_belongs_to_exactly_one_task(tasks: int) -> Non
     plan = plan_pieces(sizes, tasks)
     assert len(plan) == tasks
     for path, size in sizes.items():
-        starts = sorted({0, *rng.sample(range(1, 2 * size), min(300, 2 * size - 1))})  # line starts, some past the estimate
-        owners = Counter(offset for parts in plan for part in parts if part.path == path
-                         for offset in starts if part.wants(offset))
+        starts = sorted(
+            {0, *rng.sample(range(1, 2 * size), min(300, 2 * size - 1))}
+        )  # line starts, some past the estimate
+        owners = Counter(
+            offset
+            for parts in plan
+            for part in parts
+            if part.path == path
+            for offset in starts
+            if part.wants(offset)
+        )
         assert owners == Counter(starts), path
         for parts in plan:
             for part in (p for p in parts if p.path == path):
@@ -35,17 +43,28 @@ def test_every_line_of_every_file_belongs_to_exactly_one_task(tasks: int) -> Non
 def _loads(sizes: dict[str, int], tasks: int) -> list[float]:
     def covered(part: FilePart) -> int:
         return sum((sizes[part.path] if end is None else end) - start for start, end in part.ranges)
+
     return [sum(covered(part) for part in parts) for parts in plan_pieces(sizes, tasks)]
 
 
 def test_loads_are_even_and_the_heaviest_task_comes_first() -> None:
-    sizes = {"gutenberg": 40_552_191, "eltec": 25_377_829, "parlamint": 15_771_706, "legal": 15_304_418,
-             "caldracor": 5_154_164}  # the text bytes of ../shared/data/pretrain
+    sizes = {
+        "gutenberg": 40_552_191,
+        "eltec": 25_377_829,
+        "parlamint": 15_771_706,
+        "legal": 15_304_418,
+        "caldracor": 5_154_164,
+    }  # the text bytes of ../shared/data/pretrain
     for tasks in (4, 8, 16):
         loads = _loads(sizes, tasks)
-        assert all(a >= b - 16 for a, b in itertools.pairwise(loads))  # up to integer rounding of the ranges
+        assert all(
+            a >= b - 16 for a, b in itertools.pairwise(loads)
+        )  # up to integer rounding of the ranges
         assert sum(loads) == sum(sizes.values())
-        assert max(loads) <= 1.5 * sum(sizes.values()) / tasks, (tasks, loads)  # whole files: gutenberg is 40%
+        assert max(loads) <= 1.5 * sum(sizes.values()) / tasks, (
+            tasks,
+            loads,
+        )  # whole files: gutenberg is 40%
 
 
 def test_a_small_file_stays_whole_and_a_task_reads_a_file_once() -> None:
@@ -54,7 +73,9 @@ def test_a_small_file_stays_whole_and_a_task_reads_a_file_once() -> None:
     assert small == [FilePart("small")]
     for parts in plan:
         assert len({part.path for part in parts}) == len(parts)
-    assert plan_pieces({"only": 100}, 1) == [[FilePart("only")]]  # adjacent pieces merge into one range
+    assert plan_pieces({"only": 100}, 1) == [
+        [FilePart("only")]
+    ]  # adjacent pieces merge into one range
 
 
 def test_text_size_reads_the_gzip_trailer(tmp_path: Path) -> None:
@@ -67,7 +88,9 @@ def test_text_size_reads_the_gzip_trailer(tmp_path: Path) -> None:
     assert text_size(100, "c.parquet") == 300
 
 
-def test_a_file_split_across_tasks_gives_the_documents_of_one_task(tmp_path: Path, rng: random.Random) -> None:
+def test_a_file_split_across_tasks_gives_the_documents_of_one_task(
+    tmp_path: Path, rng: random.Random
+) -> None:
     docs = [{"id": f"d{i}", "text": spanish_doc(rng)} for i in range(40)]
     lines = [json.dumps(d, ensure_ascii=False) for d in docs]
     lines.insert(17, '{"id": "broken", "text": "sin cerrar')
@@ -76,7 +99,9 @@ def test_a_file_split_across_tasks_gives_the_documents_of_one_task(tmp_path: Pat
     one = run(path, tmp_path / "one", tasks=1)
     split = run(path, tmp_path / "split", tasks=4)
 
-    assert len(list((tmp_path / "split" / "shards").glob("*.jsonl.gz"))) > 1, "the file was read by several tasks"
+    assert len(list((tmp_path / "split" / "shards").glob("*.jsonl.gz"))) > 1, (
+        "the file was read by several tasks"
+    )
     assert split["input"]["unreadable"] == one["input"]["unreadable"]
     assert one["input"]["unreadable"]["invalid_json"]["docs"] == 1
     assert split["steps"]["read"]["docs_out"] == one["steps"]["read"]["docs_out"] == 40

@@ -34,16 +34,27 @@ def test_dedup_drops_exact_and_near_duplicates(tmp_path: Path, rng: random.Rando
     assert stats["steps"]["exact_dedup"]["dropped"]["exact_duplicate"]["docs"] == 1
     assert stats["steps"]["minhash_dedup"]["dropped"]["near_duplicate"]["docs"] == 1
     kept_ids = {record["id"] for record in read_shards(tmp_path / "out")}
-    assert len(kept_ids) == 30 and len({"d3", "copy"} & kept_ids) == 1 and len({"d7", "near"} & kept_ids) == 1
-    assert [r["metadata"]["filter_reason"] for r in read_rejects(tmp_path / "out", "minhash_dedup")] == ["near_duplicate"]
+    assert (
+        len(kept_ids) == 30
+        and len({"d3", "copy"} & kept_ids) == 1
+        and len({"d7", "near"} & kept_ids) == 1
+    )
+    assert [
+        r["metadata"]["filter_reason"] for r in read_rejects(tmp_path / "out", "minhash_dedup")
+    ] == ["near_duplicate"]
 
 
 def test_stats_chain_and_every_drop_is_in_rejects(tmp_path: Path, rng: random.Random) -> None:
     docs = _corpus(rng, 20)
-    docs += [{"id": "short", "text": "Hola."},
-             {"id": "english", "text": "The committee met on Tuesday to discuss the new budget. " * 8},
-             {"id": "menu", "text": spanish_doc(rng, paragraphs=1, sentences=3)
-              + "\nInicio\nQuiénes somos\nServicios\nContacto\nAviso legal\nMapa del sitio"}]
+    docs += [
+        {"id": "short", "text": "Hola."},
+        {"id": "english", "text": "The committee met on Tuesday to discuss the new budget. " * 8},
+        {
+            "id": "menu",
+            "text": spanish_doc(rng, paragraphs=1, sentences=3)
+            + "\nInicio\nQuiénes somos\nServicios\nContacto\nAviso legal\nMapa del sitio",
+        },
+    ]
     write_jsonl(tmp_path / "in.jsonl", docs)
     stats = run(tmp_path / "in.jsonl", tmp_path / "out")
 
@@ -52,8 +63,12 @@ def test_stats_chain_and_every_drop_is_in_rejects(tmp_path: Path, rng: random.Ra
         assert after["docs_in"] == before["docs_out"] and after["chars_in"] == before["chars_out"]
     for step, row in stats["steps"].items():
         if "docs_in" in row and step != "read":
-            assert row["docs_in"] - row["docs_out"] == sum(r["docs"] for r in row["dropped"].values()), step
-            assert len(read_rejects(tmp_path / "out", step)) == row["docs_in"] - row["docs_out"], step
+            assert row["docs_in"] - row["docs_out"] == sum(
+                r["docs"] for r in row["dropped"].values()
+            ), step
+            assert len(read_rejects(tmp_path / "out", step)) == row["docs_in"] - row["docs_out"], (
+                step
+            )
     assert stats["steps"]["length"]["dropped"]["too_short"]["docs"] == 1
     assert stats["steps"]["language"]["dropped"]["lang_en"]["docs"] == 1
     assert stats["steps"]["lines"]["dropped"]["c4_too_few_sentences"]["docs"] == 1
@@ -61,7 +76,9 @@ def test_stats_chain_and_every_drop_is_in_rejects(tmp_path: Path, rng: random.Ra
     assert json.loads((tmp_path / "out" / "stats.json").read_text(encoding="utf-8")) == stats
 
 
-def test_resume_after_a_killed_task_gives_identical_output(tmp_path: Path, rng: random.Random) -> None:
+def test_resume_after_a_killed_task_gives_identical_output(
+    tmp_path: Path, rng: random.Random
+) -> None:
     for name in ("a", "b", "c"):
         write_jsonl(tmp_path / "in" / f"{name}.jsonl", _corpus(rng, 8, prefix=name))
     reference = run(tmp_path / "in", tmp_path / "ref", tasks=3)
@@ -82,15 +99,30 @@ def test_resume_after_a_killed_task_gives_identical_output(tmp_path: Path, rng: 
     resumed = run(tmp_path / "in", out, tasks=3)
     assert done_log.stat().st_mtime_ns == before, "finished tasks are skipped"
     assert read_shards(out) == read_shards(tmp_path / "ref")
-    assert {k: v["docs_out"] for k, v in resumed["steps"].items() if "docs_out" in v} == \
-           {k: v["docs_out"] for k, v in reference["steps"].items() if "docs_out" in v}
+    assert {k: v["docs_out"] for k, v in resumed["steps"].items() if "docs_out" in v} == {
+        k: v["docs_out"] for k, v in reference["steps"].items() if "docs_out" in v
+    }
 
 
 def test_bad_input_is_counted_never_a_crash(tmp_path: Path, rng: random.Random) -> None:
-    good = [json.dumps({"id": f"g{i}", "text": spanish_doc(rng)}, ensure_ascii=False).encode() for i in range(5)]
+    good = [
+        json.dumps({"id": f"g{i}", "text": spanish_doc(rng)}, ensure_ascii=False).encode()
+        for i in range(5)
+    ]
     huge = json.dumps({"id": "huge", "text": "palabra " * 6_500_000}).encode()  # a 52 MB line
-    lines = [good[0], b'{"id": "broken", "text": "sin cerrar', good[1], b"\xff\xfe no es utf-8", b"[1, 2]",
-             b'{"id": "notext"}', good[2], huge, good[3], b"", good[4]]
+    lines = [
+        good[0],
+        b'{"id": "broken", "text": "sin cerrar',
+        good[1],
+        b"\xff\xfe no es utf-8",
+        b"[1, 2]",
+        b'{"id": "notext"}',
+        good[2],
+        huge,
+        good[3],
+        b"",
+        good[4],
+    ]
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "mixed.jsonl").write_bytes(b"\n".join(lines) + b"\n")
@@ -99,8 +131,13 @@ def test_bad_input_is_counted_never_a_crash(tmp_path: Path, rng: random.Random) 
     stats = run(folder, tmp_path / "out", tasks=3, **{"dedup": {"exact": False, "minhash": False}})
 
     unreadable = {reason: entry["docs"] for reason, entry in stats["input"]["unreadable"].items()}
-    assert unreadable == {"invalid_json": 1, "invalid_utf8": 1, "not_an_object": 1, "missing_text": 1,
-                          "unreadable_file": 1}
+    assert unreadable == {
+        "invalid_json": 1,
+        "invalid_utf8": 1,
+        "not_an_object": 1,
+        "missing_text": 1,
+        "unreadable_file": 1,
+    }
     assert stats["steps"]["length"]["dropped"]["too_long"]["docs"] == 1
     shard_ids = {r["id"] for r in read_shards(tmp_path / "out")}
     assert {f"g{i}" for i in range(5)} <= shard_ids
@@ -119,7 +156,9 @@ def test_text_folder_and_parquet_readers(tmp_path: Path, rng: random.Random) -> 
     assert stats["steps"]["read"]["docs_out"] == 3
     assert stats["input"]["unreadable"]["invalid_utf8"]["docs"] == 1
 
-    table = pa.table({"id": [f"p{i}" for i in range(4)], "text": [spanish_doc(rng) for _ in range(4)]})
+    table = pa.table(
+        {"id": [f"p{i}" for i in range(4)], "text": [spanish_doc(rng) for _ in range(4)]}
+    )
     (tmp_path / "pq").mkdir()
     pq.write_table(table, tmp_path / "pq" / "part.parquet")
     stats = run(tmp_path / "pq", tmp_path / "out-pq", output_format="parquet")
@@ -127,20 +166,30 @@ def test_text_folder_and_parquet_readers(tmp_path: Path, rng: random.Random) -> 
     assert pq.read_table(next((tmp_path / "out-pq" / "shards").glob("*.parquet"))).num_rows == 4
 
 
-def test_perplexity_scoring_and_sampling_in_the_pipeline(tmp_path: Path, rng: random.Random) -> None:
-    arpa = write_bigram_arpa([cc_net_normalize(spanish_doc(rng)) for _ in range(100)], tmp_path / "lm.arpa")
+def test_perplexity_scoring_and_sampling_in_the_pipeline(
+    tmp_path: Path, rng: random.Random
+) -> None:
+    arpa = write_bigram_arpa(
+        [cc_net_normalize(spanish_doc(rng)) for _ in range(100)], tmp_path / "lm.arpa"
+    )
     write_jsonl(tmp_path / "in.jsonl", _corpus(rng, 40))
     perplexity = {"model": str(arpa)}
     scored = run(tmp_path / "in.jsonl", tmp_path / "scored", perplexity=perplexity)
     median = scored["perplexity_quartiles"][1]
     assert all(r["metadata"]["perplexity"] > 1 for r in read_shards(tmp_path / "scored"))
 
-    sampled = run(tmp_path / "in.jsonl", tmp_path / "sampled",
-                  perplexity=perplexity | {"sampling": True, "median": median, "factor": 0.5})
+    sampled = run(
+        tmp_path / "in.jsonl",
+        tmp_path / "sampled",
+        perplexity=perplexity | {"sampling": True, "median": median, "factor": 0.5},
+    )
     dropped = sampled["steps"]["sampling"]["dropped"]["perplexity_sampling"]["docs"]
     assert 5 < dropped < 35 and sampled["output"]["docs"] == 40 - dropped
-    run(tmp_path / "in.jsonl", tmp_path / "again",
-                perplexity=perplexity | {"sampling": True, "median": median, "factor": 0.5})
+    run(
+        tmp_path / "in.jsonl",
+        tmp_path / "again",
+        perplexity=perplexity | {"sampling": True, "median": median, "factor": 0.5},
+    )
     assert read_shards(tmp_path / "again") == read_shards(tmp_path / "sampled")
 
 

@@ -20,7 +20,10 @@ def _write(folder: Path, level: int, docs: list[Document]) -> bytes:
 
 
 def test_levels_trade_size_and_reruns_write_the_same_bytes(tmp_path: Path) -> None:
-    docs = [Document(text=f"Documento número {i}: " + "la casa de la pradera, " * (i % 40), id=f"d{i}") for i in range(300)]
+    docs = [
+        Document(text=f"Documento número {i}: " + "la casa de la pradera, " * (i % 40), id=f"d{i}")
+        for i in range(300)
+    ]
     fast, small = _write(tmp_path / "1", 1, docs), _write(tmp_path / "9", 9, docs)
     assert len(fast) > len(small)
     assert _write(tmp_path / "again", 1, docs) == fast  # header time stamp 0: reproducible
@@ -42,8 +45,13 @@ def test_document_record_is_datatroves_record(tmp_path: Path) -> None:
     from seq2seq_es.corpus.shards import document_record
 
     writer = JsonlWriter(str(tmp_path))
-    docs = [Document(text="hola", id="a", metadata={"language": "es", "score": 0.5, "nested": {"k": [1, 2]}}),
-            Document(text="adiós", id="b"), Document(text="", id="c", metadata={"x": 1}),
-            Document(text="con imagen", id="d", media=[Media(id="m", type=0, url="file://x")])]
+    docs = [
+        Document(
+            text="hola", id="a", metadata={"language": "es", "score": 0.5, "nested": {"k": [1, 2]}}
+        ),
+        Document(text="adiós", id="b"),
+        Document(text="", id="c", metadata={"x": 1}),
+        Document(text="con imagen", id="d", media=[Media(id="m", type=0, url="file://x")]),
+    ]
     for doc in docs:
         assert document_record(writer, doc) == DiskWriter._default_adapter(writer, doc)

@@ -31,14 +31,22 @@ def perturb(text: str, rng: random.Random, changes: int) -> str:
     return " ".join(words)
 
 
-def make_predictions(root: Path, n: int = 24, systems: tuple[str, ...] = ("base", "mejor"), seed: int = 0) -> list[Path]:
+def make_predictions(
+    root: Path, n: int = 24, systems: tuple[str, ...] = ("base", "mejor"), seed: int = 0
+) -> list[Path]:
     """predictions.jsonl of each system (in <root>/<system>/): the later systems change fewer words."""
     rng = random.Random(seed)
     examples = []
     for k in range(n):
         reference = spanish_like_text(rng, rng.randint(5, 10))
-        examples.append({"id": f"ej-{k:03d}", "source": f"source of {reference}", "reference": reference,
-                         "references": [reference]})
+        examples.append(
+            {
+                "id": f"ej-{k:03d}",
+                "source": f"source of {reference}",
+                "reference": reference,
+                "references": [reference],
+            }
+        )
     paths = []
     for rank, system in enumerate(systems):
         changes = len(systems) - rank
@@ -47,16 +55,34 @@ def make_predictions(root: Path, n: int = 24, systems: tuple[str, ...] = ("base"
     return paths
 
 
-def new_study(root: Path, protocol: str = "translation", n_items: int = 12, annotators: int | list[str] = 2,
-              repeat_share: float = 0.25, n_ids: int = 24, seed: int = 7) -> Study:
+def new_study(
+    root: Path,
+    protocol: str = "translation",
+    n_items: int = 12,
+    annotators: int | list[str] = 2,
+    repeat_share: float = 0.25,
+    n_ids: int = 24,
+    seed: int = 7,
+) -> Study:
     paths = make_predictions(root / "systems", n=n_ids)
-    return create_study(CreateConfig(predictions=[str(p) for p in paths], protocol=protocol,
-                                     output_dir=str(root / "study"), n_items=n_items, annotators=annotators,
-                                     repeat_share=repeat_share, seed=seed))
+    return create_study(
+        CreateConfig(
+            predictions=[str(p) for p in paths],
+            protocol=protocol,
+            output_dir=str(root / "study"),
+            n_items=n_items,
+            annotators=annotators,
+            repeat_share=repeat_share,
+            seed=seed,
+        )
+    )
 
 
 def tokens_of(study_dir: Path) -> dict[str, str]:
-    return {a["name"]: a["token"] for a in json.loads((study_dir / "annotators.json").read_text("utf-8"))}
+    return {
+        a["name"]: a["token"]
+        for a in json.loads((study_dir / "annotators.json").read_text("utf-8"))
+    }
 
 
 def free_port() -> int:
@@ -78,9 +104,12 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServerProcess:
-        self.process = subprocess.Popen([*CLI, "humaneval", "serve", str(self.study), f"port={self.port}"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.process = subprocess.Popen(
+            [*CLI, "humaneval", "serve", str(self.study), f"port={self.port}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         import httpx
 
         deadline = time.monotonic() + 30

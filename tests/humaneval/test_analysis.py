@@ -22,14 +22,21 @@ from .conftest import new_study
 Rule = Callable[[str, Presentation, str, str], int]  # (annotator, page, system, criterion) → score
 
 
-def fill(study: Study, rule: Rule, preference: Callable[[str, Presentation], str] | None = None,
-         annotators: list[str] | None = None) -> None:
+def fill(
+    study: Study,
+    rule: Rule,
+    preference: Callable[[str, Presentation], str] | None = None,
+    annotators: list[str] | None = None,
+) -> None:
     """Submit every page of the given annotators through the real store."""
     store = RatingStore(study.database)
     for annotator in annotators or list(study.queues):
         for page in study.queues[annotator]:
-            scores = {(s, c.name): rule(annotator, page, s, c.name) for s in page.order
-                      for c in study.protocol.criteria}
+            scores = {
+                (s, c.name): rule(annotator, page, s, c.name)
+                for s in page.order
+                for c in study.protocol.criteria
+            }
             choice = preference(annotator, page) if preference and study.asks_preference else None
             store.submit(annotator, page.position, page.item, 0, Answers(scores, choice))
 
@@ -40,38 +47,61 @@ def settings_for(study: Study, **changes: object) -> AnalyzeConfig:
 
 def true_scores(study: Study, seed: int = 0) -> dict[tuple[str, str, str], int]:
     rng = np.random.default_rng(seed)
-    return {(item, system, c.name): int(rng.integers(1, 6)) for item in sorted(study.items)
-            for system in study.systems for c in study.protocol.criteria}
+    return {
+        (item, system, c.name): int(rng.integers(1, 6))
+        for item in sorted(study.items)
+        for system in study.systems
+        for c in study.protocol.criteria
+    }
 
 
 def test_identical_annotators_agree_perfectly(tmp_path: Path) -> None:
     study = new_study(tmp_path, n_items=20, annotators=3, repeat_share=0.2)
     truth = true_scores(study)
-    fill(study, lambda a, page, s, c: truth[(page.item, s, c)],
-         lambda a, page: "mejor" if truth[(page.item, "mejor", "adequacy")] >= truth[(page.item, "base", "adequacy")]
-         else "base")
+    fill(
+        study,
+        lambda a, page, s, c: truth[(page.item, s, c)],
+        lambda a, page: (
+            "mejor"
+            if truth[(page.item, "mejor", "adequacy")] >= truth[(page.item, "base", "adequacy")]
+            else "base"
+        ),
+    )
     result = analyze(study, RatingStore(study.database).pages(), settings_for(study))
     assert result["kept_annotators"] == ["anotador-1", "anotador-2", "anotador-3"]
     for criterion in ("adequacy", "fluency", "preference"):
         entry = result["agreement"][criterion]
         assert entry["alpha_nominal"] == pytest.approx(1.0)
-        assert all(k["kappa"] == pytest.approx(1.0) for k in entry["cohen_kappa"]) and len(entry["cohen_kappa"]) == 3
+        assert (
+            all(k["kappa"] == pytest.approx(1.0) for k in entry["cohen_kappa"])
+            and len(entry["cohen_kappa"]) == 3
+        )
     assert result["agreement"]["adequacy"]["alpha_ordinal"] == pytest.approx(1.0)
     assert result["agreement"]["adequacy"]["units"] == 40
-    assert result["intra_agreement"]["fluency"]["exact"] == 1.0 and result["intra_agreement"]["fluency"]["pairs"] > 0
+    assert (
+        result["intra_agreement"]["fluency"]["exact"] == 1.0
+        and result["intra_agreement"]["fluency"]["pairs"] > 0
+    )
     for annotator in result["annotators"].values():
         assert annotator["repeat_difference"] == 0.0 and annotator["share_rated"] == 1.0
     scores = result["system_scores"]["adequacy"]["mejor"]
     expected = np.mean([truth[(i, "mejor", "adequacy")] for i in study.items])
-    assert scores["value"] == pytest.approx(expected) and scores["low"] <= expected <= scores["high"]
+    assert (
+        scores["value"] == pytest.approx(expected) and scores["low"] <= expected <= scores["high"]
+    )
 
 
 def test_random_annotators_agree_at_chance(tmp_path: Path) -> None:
     study = new_study(tmp_path, n_items=40, annotators=3, n_ids=40, repeat_share=0.1)
     rng = np.random.default_rng(1)
-    fill(study, lambda a, page, s, c: int(rng.integers(1, 6)),
-         lambda a, page: str(rng.choice([*page.order, TIE])))
-    result = analyze(study, RatingStore(study.database).pages(), settings_for(study, max_repeat_difference=None))
+    fill(
+        study,
+        lambda a, page, s, c: int(rng.integers(1, 6)),
+        lambda a, page: str(rng.choice([*page.order, TIE])),
+    )
+    result = analyze(
+        study, RatingStore(study.database).pages(), settings_for(study, max_repeat_difference=None)
+    )
     for criterion in ("adequacy", "fluency"):
         assert abs(result["agreement"][criterion]["alpha_ordinal"]) < 0.15
         assert abs(result["agreement"][criterion]["alpha_nominal"]) < 0.15
@@ -80,7 +110,9 @@ def test_random_annotators_agree_at_chance(tmp_path: Path) -> None:
     # the default exclusion rule drops annotators whose repeats look random (1.6 of 4 points apart on average)
     default = analyze(study, RatingStore(study.database).pages(), settings_for(study))
     dropped = [a for a, row in default["annotators"].items() if not row["kept"]]
-    assert dropped and all("repeats differ" in default["annotators"][a]["excluded_because"][0] for a in dropped)
+    assert dropped and all(
+        "repeats differ" in default["annotators"][a]["excluded_because"][0] for a in dropped
+    )
 
 
 def test_known_difference_is_found_and_unfinished_annotator_excluded(tmp_path: Path) -> None:
@@ -94,8 +126,13 @@ def test_known_difference_is_found_and_unfinished_annotator_excluded(tmp_path: P
     fill(study, rule, lambda a, page: "mejor", annotators=["anotador-1", "anotador-2"])
     store = RatingStore(study.database)
     first = study.queues["anotador-3"][0]  # the third annotator stops after one page
-    store.submit("anotador-3", 0, first.item, 0, Answers({(s, c.name): 1 for s in study.systems
-                                                          for c in study.protocol.criteria}, "base"))
+    store.submit(
+        "anotador-3",
+        0,
+        first.item,
+        0,
+        Answers({(s, c.name): 1 for s in study.systems for c in study.protocol.criteria}, "base"),
+    )
     result = analyze(study, store.pages(), settings_for(study))
     assert result["kept_annotators"] == ["anotador-1", "anotador-2"]
     assert "rated 5%" in result["annotators"]["anotador-3"]["excluded_because"][0]
@@ -109,8 +146,13 @@ def test_known_difference_is_found_and_unfinished_annotator_excluded(tmp_path: P
 
 def test_human_scores_correlate_with_chrf_when_they_follow_it(tmp_path: Path) -> None:
     study = new_study(tmp_path, n_items=24, annotators=2, repeat_share=0.1)
-    changed = {(i.item, s): sum(a != b for a, b in zip(i.outputs[s].split(), i.references[0].split(), strict=True))
-               for i in study.items.values() for s in study.systems}
+    changed = {
+        (i.item, s): sum(
+            a != b for a, b in zip(i.outputs[s].split(), i.references[0].split(), strict=True)
+        )
+        for i in study.items.values()
+        for s in study.systems
+    }
     fill(study, lambda a, page, s, c: 5 - min(changed[(page.item, s)], 4), lambda a, page: TIE)
     result = analyze(study, RatingStore(study.database).pages(), settings_for(study))
     rows = {(r["criterion"], r["metric"]): r for r in result["correlations"]}
@@ -134,11 +176,15 @@ def test_quadratic_kappa_is_the_moment_formula(pairs: list[tuple[int, int]]) -> 
     """Quadratic-weighted kappa = 2 cov(x, y) / (var x + var y + (mean x − mean y)²) (Cohen 1968)."""
     x, y = np.array([a for a, _ in pairs], float), np.array([b for _, b in pairs], float)
     denominator = x.var() + y.var() + (x.mean() - y.mean()) ** 2
-    kappa = cohen_kappa(x.astype(int).tolist(), y.astype(int).tolist(), [1, 2, 3, 4, 5], "quadratic")
+    kappa = cohen_kappa(
+        x.astype(int).tolist(), y.astype(int).tolist(), [1, 2, 3, 4, 5], "quadratic"
+    )
     if denominator == 0:
         assert math.isnan(kappa)
     else:
-        assert kappa == pytest.approx(2 * np.mean((x - x.mean()) * (y - y.mean())) / denominator, abs=1e-9)
+        assert kappa == pytest.approx(
+            2 * np.mean((x - x.mean()) * (y - y.mean())) / denominator, abs=1e-9
+        )
 
 
 def test_small_statistics() -> None:
@@ -146,5 +192,7 @@ def test_small_statistics() -> None:
     test = sign_test([1, 1, 1, 1, 1, 1, 1, 1, 0, -1])
     assert (test.wins, test.losses, test.ties) == (8, 1, 1)
     assert test.p_value == pytest.approx(20 / 512)  # 2 × P(X ≤ 1), X ~ Bin(9, 1/2)
-    assert math.isnan(krippendorff_alpha(np.array([[3.0, 3.0], [3.0, 3.0]]), "ordinal", [1, 2, 3, 4, 5]))
+    assert math.isnan(
+        krippendorff_alpha(np.array([[3.0, 3.0], [3.0, 3.0]]), "ordinal", [1, 2, 3, 4, 5])
+    )
     assert math.isnan(krippendorff_alpha(np.array([[1.0, np.nan], [np.nan, 2.0]]), "nominal"))

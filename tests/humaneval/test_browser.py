@@ -14,8 +14,14 @@ from seq2seq_es.humaneval.study import load_study
 from .conftest import ServerProcess, tokens_of
 
 CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +39,9 @@ def browser() -> Any:
             pytest.fail(reason + "; under CI=true the browser tests must run")
         pytest.skip(reason)
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=FLAGS
+        )
         yield launched
         launched.close()
 
@@ -49,8 +57,10 @@ def log_in(browser: Any, url: str, token: str) -> Any:
 
 def rate(page: Any, score: int) -> None:
     """Tick ``score`` on every scale of the page, prefer output 1, save (as an annotator would click)."""
-    names = {page.locator("input[type=radio]").nth(k).get_attribute("name")
-             for k in range(page.locator("input[type=radio]").count())}
+    names = {
+        page.locator("input[type=radio]").nth(k).get_attribute("name")
+        for k in range(page.locator("input[type=radio]").count())
+    }
     for name in sorted(n for n in names if n != "preference"):
         page.check(f'input[name="{name}"][value="{score}"]')
     if "preference" in names:
@@ -59,8 +69,9 @@ def rate(page: Any, score: int) -> None:
     page.wait_for_load_state()
 
 
-def test_annotator_rates_reloads_resumes_and_stays_private(browser: Any, shared_server: ServerProcess,
-                                                           tmp_path: Path) -> None:
+def test_annotator_rates_reloads_resumes_and_stays_private(
+    browser: Any, shared_server: ServerProcess, tmp_path: Path
+) -> None:
     tokens = tokens_of(shared_server.study)
     page = log_in(browser, shared_server.url, tokens["anotador-4"])
     assert "Página 1 de" in page.content()
@@ -72,13 +83,17 @@ def test_annotator_rates_reloads_resumes_and_stays_private(browser: Any, shared_
     page.screenshot(path=str(tmp_path / "annotator-page-4.png"), full_page=True)
     assert (tmp_path / "annotator-page-4.png").stat().st_size > 10_000
 
-    later = log_in(browser, shared_server.url, tokens["anotador-4"])  # a new session: resumes at page 4
+    later = log_in(
+        browser, shared_server.url, tokens["anotador-4"]
+    )  # a new session: resumes at page 4
     assert later.url.endswith("/item/3")
     later.click("#previous")
     later.wait_for_url("**/item/2")
     assert later.locator("input[type=radio]:checked").count() >= 2
-    assert all(later.locator("input[type=radio]:checked").nth(k).get_attribute("value") in ("3", "s1")
-               for k in range(later.locator("input[type=radio]:checked").count()))
+    assert all(
+        later.locator("input[type=radio]:checked").nth(k).get_attribute("value") in ("3", "s1")
+        for k in range(later.locator("input[type=radio]:checked").count())
+    )
 
     other = log_in(browser, shared_server.url, tokens["anotador-5"])
     assert "Página 1 de" in other.content() and "0 valoradas" in other.content()

@@ -54,4 +54,6 @@ def test_protocol_tables_hold_the_computed_numbers() -> None:
         assert row in text, row
     for k in (1, 2, 3, 5, 10):
         d = effect_size(0.3, 0.8, 1.0, k)
-        assert re.search(rf"\| {k} \| {math.sqrt(0.64 + 1 / k):.4f} \| {d:.3f} \| {paired_items(d)} \|", text), k
+        assert re.search(
+            rf"\| {k} \| {math.sqrt(0.64 + 1 / k):.4f} \| {d:.3f} \| {paired_items(d)} \|", text
+        ), k

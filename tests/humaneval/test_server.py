@@ -22,7 +22,9 @@ def login(url: str, token: str) -> httpx.Client:
     return client
 
 
-def page_form(client: httpx.Client, position: int, score: int = 4, preference: str = "s1") -> dict[str, str]:
+def page_form(
+    client: httpx.Client, position: int, score: int = 4, preference: str = "s1"
+) -> dict[str, str]:
     """A complete answer to the page as the browser would send it (fields read from the HTML)."""
     html = client.get(f"/item/{position}").text
     fields = dict.fromkeys(sorted(set(re.findall(r'name="(s\d+\.[a-z_]+)"', html))), str(score))
@@ -63,7 +65,9 @@ def test_tokens_401_and_isolation_between_annotators(shared_server: ServerProces
     assert checked_values(own_page) == [] and "Ya valorada" not in own_page
     assert "anotador-1" not in own_page
     # the same token by header works too (scripts), and still only shows the caller's own ratings
-    by_header = httpx.get(server.url + "/item/0", headers={"authorization": f"Bearer {tokens['anotador-2']}"})
+    by_header = httpx.get(
+        server.url + "/item/0", headers={"authorization": f"Bearer {tokens['anotador-2']}"}
+    )
     assert checked_values(by_header.text) == []
     assert RatingStore(study.database).pages("anotador-2") == []
     assert [p.position for p in RatingStore(study.database).pages("anotador-1")] == [0]
@@ -76,8 +80,12 @@ def test_bad_requests_get_4xx_and_change_nothing(shared_server: ServerProcess) -
     good = page_form(client, 0)
     criterion_field = next(k for k in good if k.startswith("s1."))
 
-    def post(data: object = None, content: bytes | None = None, headers: dict[str, str] | None = None,
-             position: object = 0) -> int:
+    def post(
+        data: object = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        position: object = 0,
+    ) -> int:
         response = client.post(f"/item/{position}", data=data, content=content, headers=headers)  # type: ignore[arg-type]
         assert response.status_code < 500, response.text
         return response.status_code
@@ -92,7 +100,13 @@ def test_bad_requests_get_4xx_and_change_nothing(shared_server: ServerProcess) -
     assert post({**good, "annotator": "anotador-2"}) == 422  # unknown field
     assert post({k: v for k, v in good.items() if k != criterion_field}) == 422  # missing answer
     assert post({k: v for k, v in good.items() if k != "revision"}) == 422
-    assert post(content=(httpx.QueryParams(good).__str__() + f"&{criterion_field}=3").encode(), headers=FORM) == 422
+    assert (
+        post(
+            content=(httpx.QueryParams(good).__str__() + f"&{criterion_field}=3").encode(),
+            headers=FORM,
+        )
+        == 422
+    )
     assert post(content=b"\xff\xfe\x00garbage", headers=FORM) == 422  # not UTF-8
     assert post(content=b"a=1&&=&b", headers=FORM) == 422  # malformed
     assert post(content=b"x" * 100_000, headers=FORM) == 413
@@ -122,17 +136,27 @@ def test_sigkill_mid_study_loses_no_submitted_rating(tmp_path: Path, server_fact
     server = server_factory(study.path, free_port()).start()
     first, second = login(server.url, tokens["anotador-1"]), login(server.url, tokens["anotador-2"])
     for position, score in enumerate([5, 3, 1]):
-        assert first.post(f"/item/{position}", data=page_form(first, position, score)).status_code == 303
+        assert (
+            first.post(f"/item/{position}", data=page_form(first, position, score)).status_code
+            == 303
+        )
     assert second.post("/item/0", data=page_form(second, 0, 2, "tie")).status_code == 303
     server.kill()  # SIGKILL right after the last answer
 
     restarted = server_factory(study.path, free_port()).start()
-    first, second = login(restarted.url, tokens["anotador-1"]), login(restarted.url, tokens["anotador-2"])
+    first, second = (
+        login(restarted.url, tokens["anotador-1"]),
+        login(restarted.url, tokens["anotador-2"]),
+    )
     assert first.get("/next").headers["location"] == "/item/3"  # resumes where it stopped
     for position, score in enumerate([5, 3, 1]):
         assert str(score) in checked_values(first.get(f"/item/{position}").text)
     assert "tie" in checked_values(second.get("/item/0").text)
     pages = RatingStore(study.database).pages()
     assert sorted((p.annotator, p.position) for p in pages) == [
-        ("anotador-1", 0), ("anotador-1", 1), ("anotador-1", 2), ("anotador-2", 0)]
+        ("anotador-1", 0),
+        ("anotador-1", 1),
+        ("anotador-1", 2),
+        ("anotador-2", 0),
+    ]
     assert all(p.answers.preference is not None for p in pages)

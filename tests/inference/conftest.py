@@ -27,8 +27,12 @@ def tiny_bart_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = build_model("barto-tiny", tokenizer, seed=0)
     # Output bias at the words' unigram prior (as finetune starts a BART preset, but without
     # counting </s>): a random BART otherwise ends every output at once, proving nothing.
-    set_output_prior(model, unigram_log_probs(tokenizer(sentences, add_special_tokens=False)["input_ids"],
-                                                 len(tokenizer)))
+    set_output_prior(
+        model,
+        unigram_log_probs(
+            tokenizer(sentences, add_special_tokens=False)["input_ids"], len(tokenizer)
+        ),
+    )
     return save_seq2seq(model, tokenizer, tmp_path_factory.mktemp("tiny-bart") / "model")
 
 
@@ -39,5 +43,8 @@ def tiny_t5_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from seq2seq_es.tokenizer.unigram import train_unigram
 
     tokenizer = train_unigram(spanish_sentences(400), vocab_size=500)
-    return save_seq2seq(build_model("t5s-tiny", tokenizer, seed=0), tokenizer,
-                        tmp_path_factory.mktemp("tiny-t5") / "model")
+    return save_seq2seq(
+        build_model("t5s-tiny", tokenizer, seed=0),
+        tokenizer,
+        tmp_path_factory.mktemp("tiny-t5") / "model",
+    )

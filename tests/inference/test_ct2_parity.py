@@ -54,8 +54,10 @@ def one_torch_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def examples(shared_data: Path) -> dict[str, list[Example]]:
-    return {"train": load_examples(TASK, shared_data, "train", limit=3000),
-            "validation": load_examples(TASK, shared_data, "validation", limit=INPUTS)}
+    return {
+        "train": load_examples(TASK, shared_data, "train", limit=3000),
+        "validation": load_examples(TASK, shared_data, "validation", limit=INPUTS),
+    }
 
 
 def train_to_copy(preset: str, tokenizer: Any, sentences: list[str], steps: int) -> Any:
@@ -68,8 +70,14 @@ def train_to_copy(preset: str, tokenizer: Any, sentences: list[str], steps: int)
         torch.manual_seed(0)  # dropout masks: the same model every run
         for _ in range(steps):
             batch_text = rng.sample(sentences, 16)
-            batch = tokenizer(batch_text, text_target=batch_text, padding=True, truncation=True,
-                              max_length=TASK.max_source_length, return_tensors="pt")
+            batch = tokenizer(
+                batch_text,
+                text_target=batch_text,
+                padding=True,
+                truncation=True,
+                max_length=TASK.max_source_length,
+                return_tensors="pt",
+            )
             batch["labels"][batch["labels"] == tokenizer.pad_token_id] = -100
             model(**batch).loss.backward()
             optimizer.step()
@@ -78,13 +86,21 @@ def train_to_copy(preset: str, tokenizer: Any, sentences: list[str], steps: int)
 
 
 @pytest.fixture(scope="module", params=["barto-tiny", "t5s-tiny"])
-def engines(request: pytest.FixtureRequest, examples: dict[str, list[Example]],
-            tmp_path_factory: pytest.TempPathFactory) -> tuple[TransformersEngine, CT2Engine]:
+def engines(
+    request: pytest.FixtureRequest,
+    examples: dict[str, list[Example]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[TransformersEngine, CT2Engine]:
     preset = request.param
     texts = [e.source for e in examples["train"]] + [e.target for e in examples["train"]]
-    tokenizer = (train_byte_level_bpe(texts, vocab_size=500) if preset.startswith("barto")
-                 else train_unigram(texts, vocab_size=500))
-    model = train_to_copy(preset, tokenizer, [e.source for e in examples["train"]], TRAIN_STEPS[preset])
+    tokenizer = (
+        train_byte_level_bpe(texts, vocab_size=500)
+        if preset.startswith("barto")
+        else train_unigram(texts, vocab_size=500)
+    )
+    model = train_to_copy(
+        preset, tokenizer, [e.source for e in examples["train"]], TRAIN_STEPS[preset]
+    )
     root = tmp_path_factory.mktemp(preset)
     folder = save_seq2seq(model, tokenizer, root / "model")
     export_ct2(folder, root / "ct2", quantization="float32")
@@ -92,58 +108,89 @@ def engines(request: pytest.FixtureRequest, examples: dict[str, list[Example]],
 
 
 def decode(engine: Any, texts: list[str], options: GenerationOptions) -> list[dict[str, Any]]:
-    return [row for start in range(0, len(texts), BATCH) for row in engine.generate(texts[start:start + BATCH], options)]
+    return [
+        row
+        for start in range(0, len(texts), BATCH)
+        for row in engine.generate(texts[start : start + BATCH], options)
+    ]
 
 
 def assert_outputs_vary(rows: list[dict[str, Any]], texts: list[str]) -> None:
     """Outputs that differ by input and mostly end before the limit: a broken conversion would show."""
     outputs = [row["text"] for row in rows]
-    assert len(set(outputs)) >= len(set(texts)) // 2, "outputs barely depend on the input: the test proves little"
+    assert len(set(outputs)) >= len(set(texts)) // 2, (
+        "outputs barely depend on the input: the test proves little"
+    )
     assert sum(not text for text in outputs) <= len(texts) // 10
     assert sum(row["tokens"] < TASK.max_target_length for row in rows) >= len(texts) // 2
 
 
-def test_greedy_outputs_tokens_and_scores_match_transformers(engines: tuple[TransformersEngine, CT2Engine],
-                                                             examples: dict[str, list[Example]]) -> None:
+def test_greedy_outputs_tokens_and_scores_match_transformers(
+    engines: tuple[TransformersEngine, CT2Engine], examples: dict[str, list[Example]]
+) -> None:
     reference_engine, ct2_engine = engines
     texts = [e.source for e in examples["validation"]]
-    options = GenerationOptions(num_beams=1, max_new_tokens=TASK.max_target_length, output_scores=True)
-    reference, exported = decode(reference_engine, texts, options), decode(ct2_engine, texts, options)
+    options = GenerationOptions(
+        num_beams=1, max_new_tokens=TASK.max_target_length, output_scores=True
+    )
+    reference, exported = (
+        decode(reference_engine, texts, options),
+        decode(ct2_engine, texts, options),
+    )
     assert_outputs_vary(reference, texts)
     assert [row["text"] for row in exported] == [row["text"] for row in reference]
     assert [row["tokens"] for row in exported] == [row["tokens"] for row in reference]
-    assert [row["score"] for row in exported] == pytest.approx([row["score"] for row in reference], abs=1e-3)
+    assert [row["score"] for row in exported] == pytest.approx(
+        [row["score"] for row in reference], abs=1e-3
+    )
 
 
 def test_beam_search_is_transformers_beam_search_with_early_stopping(
-        engines: tuple[TransformersEngine, CT2Engine], examples: dict[str, list[Example]]) -> None:
+    engines: tuple[TransformersEngine, CT2Engine], examples: dict[str, list[Example]]
+) -> None:
     """CTranslate2 stops a beam search once num_beams hypotheses are finished, as ``generate``
     does with ``early_stopping=True`` (and fairseq): then the outputs are identical."""
     reference_engine, ct2_engine = engines
     texts = [e.source for e in examples["validation"]]
-    exported = decode(ct2_engine, texts, GenerationOptions(num_beams=4, max_new_tokens=TASK.max_target_length))
+    exported = decode(
+        ct2_engine, texts, GenerationOptions(num_beams=4, max_new_tokens=TASK.max_target_length)
+    )
     tokenizer = reference_engine.tokenizer
     expected = []
     for start in range(0, len(texts), BATCH):
-        batch = tokenizer(texts[start:start + BATCH], return_tensors="pt", padding=True, truncation=True,
-                          max_length=reference_engine.max_source_length)
+        batch = tokenizer(
+            texts[start : start + BATCH],
+            return_tensors="pt",
+            padding=True,
+            truncation=True,
+            max_length=reference_engine.max_source_length,
+        )
         with torch.inference_mode():
-            sequences = reference_engine.model.generate(**batch, num_beams=4, max_new_tokens=TASK.max_target_length,
-                                                        early_stopping=True)
-        expected += [text.strip() for text in tokenizer.batch_decode(sequences, skip_special_tokens=True)]
+            sequences = reference_engine.model.generate(
+                **batch, num_beams=4, max_new_tokens=TASK.max_target_length, early_stopping=True
+            )
+        expected += [
+            text.strip() for text in tokenizer.batch_decode(sequences, skip_special_tokens=True)
+        ]
     assert len(set(expected)) >= len(set(texts)) // 2
     assert [row["text"] for row in exported] == expected
 
 
 def test_beam_search_differs_from_the_default_heuristic_only_where_it_runs_on(
-        engines: tuple[TransformersEngine, CT2Engine], examples: dict[str, list[Example]]) -> None:
+    engines: tuple[TransformersEngine, CT2Engine], examples: dict[str, list[Example]]
+) -> None:
     """``generate``'s default (``early_stopping=False``) may keep searching after num_beams
     hypotheses are finished and find a longer one that scores better per token: the only
     difference allowed. Every other output, with its token count and score, is the same."""
     reference_engine, ct2_engine = engines
     texts = [e.source for e in examples["validation"]]
-    options = GenerationOptions(num_beams=4, max_new_tokens=TASK.max_target_length, output_scores=True)
-    reference, exported = decode(reference_engine, texts, options), decode(ct2_engine, texts, options)
+    options = GenerationOptions(
+        num_beams=4, max_new_tokens=TASK.max_target_length, output_scores=True
+    )
+    reference, exported = (
+        decode(reference_engine, texts, options),
+        decode(ct2_engine, texts, options),
+    )
     assert_outputs_vary(reference, texts)
     differing = 0
     for ref, ct2 in zip(reference, exported, strict=True):
@@ -156,25 +203,36 @@ def test_beam_search_differs_from_the_default_heuristic_only_where_it_runs_on(
                 # At the limit, generate forces ``</s>`` (log-probability 0 inside the search) while
                 # the engines' scores re-score it with the model's own log-probability: not comparable.
                 assert ref["score"] / ref["tokens"] > ct2["score"] / ct2["tokens"], (ref, ct2)
-    print(f"beam 4, early_stopping=False: {len(texts) - differing} of {len(texts)} outputs identical")
+    print(
+        f"beam 4, early_stopping=False: {len(texts) - differing} of {len(texts)} outputs identical"
+    )
 
 
-def test_teacher_forced_log_probs_match_within_1e3(engines: tuple[TransformersEngine, CT2Engine],
-                                                   examples: dict[str, list[Example]]) -> None:
+def test_teacher_forced_log_probs_match_within_1e3(
+    engines: tuple[TransformersEngine, CT2Engine], examples: dict[str, list[Example]]
+) -> None:
     """Every token's log-probability of the Spanish references, both ways, on all 200 pairs."""
     reference_engine, ct2_engine = engines
     model, tokenizer = reference_engine.model, reference_engine.tokenizer
     pairs = examples["validation"]
     worst = 0.0
     for start in range(0, len(pairs), BATCH):
-        chunk = pairs[start:start + BATCH]
+        chunk = pairs[start : start + BATCH]
         sources, targets = [e.source for e in chunk], [e.target for e in chunk]
         exported = ct2_engine.token_log_probs(sources, targets)
-        batch = tokenizer(sources, text_target=targets, padding=True, truncation=True,
-                          max_length=ct2_engine.max_source_length, return_tensors="pt")
+        batch = tokenizer(
+            sources,
+            text_target=targets,
+            padding=True,
+            truncation=True,
+            max_length=ct2_engine.max_source_length,
+            return_tensors="pt",
+        )
         labels = batch.pop("labels")
         with torch.inference_mode():
-            logits = model(**batch, labels=labels.masked_fill(labels == tokenizer.pad_token_id, -100)).logits
+            logits = model(
+                **batch, labels=labels.masked_fill(labels == tokenizer.pad_token_id, -100)
+            ).logits
         log_probs = torch.log_softmax(logits, dim=-1).gather(-1, labels.unsqueeze(-1)).squeeze(-1)
         for row, ours in enumerate(exported):
             theirs = log_probs[row][labels[row] != tokenizer.pad_token_id].tolist()

@@ -32,28 +32,45 @@ def engine(request: pytest.FixtureRequest) -> TransformersEngine:
     return runner
 
 
-def reference_scores(engine: TransformersEngine, texts: list[str], max_new_tokens: int) -> tuple[list[str],
-                                                                                                    list[float],
-                                                                                                    list[int]]:
+def reference_scores(
+    engine: TransformersEngine, texts: list[str], max_new_tokens: int
+) -> tuple[list[str], list[float], list[int]]:
     """Greedy outputs and their log-probabilities from ``generate``'s own raw logits (cached decoding)."""
-    batch = engine.tokenizer(texts, return_tensors="pt", padding=True, truncation=True,
-                             max_length=engine.max_source_length)
+    batch = engine.tokenizer(
+        texts,
+        return_tensors="pt",
+        padding=True,
+        truncation=True,
+        max_length=engine.max_source_length,
+    )
     with torch.inference_mode():
-        out = engine.model.generate(**batch, max_new_tokens=max_new_tokens, num_beams=1, do_sample=False,
-                                    return_dict_in_generate=True, output_logits=True)
+        out = engine.model.generate(
+            **batch,
+            max_new_tokens=max_new_tokens,
+            num_beams=1,
+            do_sample=False,
+            return_dict_in_generate=True,
+            output_logits=True,
+        )
     eos = engine.model.generation_config.eos_token_id
     log_probs = torch.stack([torch.log_softmax(step.float(), dim=-1) for step in out.logits], dim=1)
     scores, lengths = [], []
     for row, generated in enumerate(out.sequences[:, 1:].tolist()):
         length = generated.index(eos) + 1 if eos in generated else len(generated)
         lengths.append(length)
-        scores.append(sum(float(log_probs[row, step, token]) for step, token in enumerate(generated[:length])))
-    texts_out = [t.strip() for t in engine.tokenizer.batch_decode(out.sequences, skip_special_tokens=True)]
+        scores.append(
+            sum(float(log_probs[row, step, token]) for step, token in enumerate(generated[:length]))
+        )
+    texts_out = [
+        t.strip() for t in engine.tokenizer.batch_decode(out.sequences, skip_special_tokens=True)
+    ]
     return texts_out, scores, lengths
 
 
 def test_greedy_outputs_tokens_and_scores_match_generate(engine: TransformersEngine) -> None:
-    results = engine.generate(TEXTS, GenerationOptions(max_new_tokens=12, num_beams=1, output_scores=True))
+    results = engine.generate(
+        TEXTS, GenerationOptions(max_new_tokens=12, num_beams=1, output_scores=True)
+    )
     texts, scores, lengths = reference_scores(engine, TEXTS, 12)
     assert [r["text"] for r in results] == texts
     assert [r["tokens"] for r in results] == lengths
@@ -68,16 +85,22 @@ def test_scores_only_when_asked(engine: TransformersEngine) -> None:
 
 
 def test_beam_search_equals_generate_with_the_same_settings(engine: TransformersEngine) -> None:
-    options = GenerationOptions(max_new_tokens=10, num_beams=3, length_penalty=0.8, no_repeat_ngram_size=2)
+    options = GenerationOptions(
+        max_new_tokens=10, num_beams=3, length_penalty=0.8, no_repeat_ngram_size=2
+    )
     batch = engine.tokenizer(TEXTS, return_tensors="pt", padding=True)
     with torch.inference_mode():
-        expected = engine.model.generate(**batch, max_new_tokens=10, num_beams=3, length_penalty=0.8,
-                                         no_repeat_ngram_size=2)
+        expected = engine.model.generate(
+            **batch, max_new_tokens=10, num_beams=3, length_penalty=0.8, no_repeat_ngram_size=2
+        )
     assert [r["text"] for r in engine.generate(TEXTS, options)] == [
-        t.strip() for t in engine.tokenizer.batch_decode(expected, skip_special_tokens=True)]
+        t.strip() for t in engine.tokenizer.batch_decode(expected, skip_special_tokens=True)
+    ]
 
 
-def test_seeded_sampling_repeats_and_leaves_the_global_rng_alone(engine: TransformersEngine) -> None:
+def test_seeded_sampling_repeats_and_leaves_the_global_rng_alone(
+    engine: TransformersEngine,
+) -> None:
     options = GenerationOptions(max_new_tokens=12, do_sample=True, seed=5)
     torch.manual_seed(0)
     before = torch.rand(1)
@@ -90,8 +113,11 @@ def test_seeded_sampling_repeats_and_leaves_the_global_rng_alone(engine: Transfo
 
 
 def test_sampling_passes_top_k_zero_to_disable_transformers_default_of_50() -> None:
-    kwargs = generate_kwargs(GenerationOptions(do_sample=True, max_new_tokens=3, num_beams=1).resolved(
-        GenerationOptions()))
+    kwargs = generate_kwargs(
+        GenerationOptions(do_sample=True, max_new_tokens=3, num_beams=1).resolved(
+            GenerationOptions()
+        )
+    )
     assert kwargs["top_k"] == 0 and kwargs["top_p"] == 1.0 and kwargs["temperature"] == 1.0
     greedy = generate_kwargs(GenerationOptions(num_beams=1).resolved(GenerationOptions()))
     assert "top_k" not in greedy and "length_penalty" not in greedy
@@ -114,30 +140,41 @@ def copy_folder(source: Path, target: Path) -> Path:
     return target
 
 
-def test_decoding_file_round_trip_and_engine_default(tiny_bart_folder: Path, tmp_path: Path) -> None:
+def test_decoding_file_round_trip_and_engine_default(
+    tiny_bart_folder: Path, tmp_path: Path
+) -> None:
     folder = copy_folder(tiny_bart_folder, tmp_path / "model")
     defaults = ModelDefaults(GenerationOptions(num_beams=3, max_new_tokens=7), 40, "tatoeba-en-es")
     write_decoding_file(folder, defaults)
     read = read_model_defaults(folder)
-    assert (read.generation.num_beams, read.generation.max_new_tokens, read.max_source_length, read.task) == (
-        3, 7, 40, "tatoeba-en-es")
+    assert (
+        read.generation.num_beams,
+        read.generation.max_new_tokens,
+        read.max_source_length,
+        read.task,
+    ) == (3, 7, 40, "tatoeba-en-es")
     runner = load_engine(folder)
     assert runner.max_source_length == 40
     batch = runner.tokenizer(TEXTS, return_tensors="pt", padding=True)
     expected = runner.model.generate(**batch, max_new_tokens=7, num_beams=3)  # type: ignore[attr-defined]
     assert [r["text"] for r in runner.generate(TEXTS, GenerationOptions())] == [
-        t.strip() for t in runner.tokenizer.batch_decode(expected, skip_special_tokens=True)]
+        t.strip() for t in runner.tokenizer.batch_decode(expected, skip_special_tokens=True)
+    ]
     assert all(r["tokens"] <= 7 for r in runner.generate(TEXTS, GenerationOptions()))
 
 
 def test_broken_decoding_file_names_the_file(tiny_bart_folder: Path, tmp_path: Path) -> None:
     folder = copy_folder(tiny_bart_folder, tmp_path / "model")
-    (folder / DECODING_FILE).write_text('{"max_source_length": -1, "generation": {}}', encoding="utf-8")
+    (folder / DECODING_FILE).write_text(
+        '{"max_source_length": -1, "generation": {}}', encoding="utf-8"
+    )
     with pytest.raises(CheckpointError, match=DECODING_FILE):
         read_model_defaults(folder)
 
 
-def finetune_run(source: Path, run: Path, config: dict[str, object], scores: dict[str, object] | None) -> Path:
+def finetune_run(
+    source: Path, run: Path, config: dict[str, object], scores: dict[str, object] | None
+) -> Path:
     """The layout ``finetune`` leaves: run/config.yaml, run/scores.json, run/model/."""
     model = copy_folder(source, run / "model")
     (run / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -146,29 +183,55 @@ def finetune_run(source: Path, run: Path, config: dict[str, object], scores: dic
     return model
 
 
-def test_a_finetuned_folder_takes_its_tasks_settings(tiny_bart_folder: Path, tmp_path: Path) -> None:
+def test_a_finetuned_folder_takes_its_tasks_settings(
+    tiny_bart_folder: Path, tmp_path: Path
+) -> None:
     from seq2seq_es.commands.serve import task_defaults
 
-    model = finetune_run(tiny_bart_folder, tmp_path / "run", {"task": "tatoeba-en-es",
-                                                              "generation": {"no_repeat_ngram_size": 3}}, None)
+    model = finetune_run(
+        tiny_bart_folder,
+        tmp_path / "run",
+        {"task": "tatoeba-en-es", "generation": {"no_repeat_ngram_size": 3}},
+        None,
+    )
     read = read_model_defaults(model, task_defaults)
     # tatoeba-en-es in the registry: beam 4, 64 target tokens, 64 source tokens; the run's override kept.
-    assert (read.generation.num_beams, read.generation.max_new_tokens, read.max_source_length) == (4, 64, 64)
+    assert (read.generation.num_beams, read.generation.max_new_tokens, read.max_source_length) == (
+        4,
+        64,
+        64,
+    )
     assert read.generation.no_repeat_ngram_size == 3 and read.task == "tatoeba-en-es"
 
 
-def test_without_the_registry_the_runs_scores_say_how_it_was_decoded(tiny_bart_folder: Path,
-                                                                     tmp_path: Path) -> None:
-    scores = {"task": "my_task.yaml", "decoding": {"num_beams": 2, "max_new_tokens": 20, "length_penalty": 1.0,
-                                                   "no_repeat_ngram_size": 0}}
+def test_without_the_registry_the_runs_scores_say_how_it_was_decoded(
+    tiny_bart_folder: Path, tmp_path: Path
+) -> None:
+    scores = {
+        "task": "my_task.yaml",
+        "decoding": {
+            "num_beams": 2,
+            "max_new_tokens": 20,
+            "length_penalty": 1.0,
+            "no_repeat_ngram_size": 0,
+        },
+    }
     model = finetune_run(tiny_bart_folder, tmp_path / "run", {"task": "my_task.yaml"}, scores)
     from seq2seq_es.commands.serve import task_defaults
 
-    read = read_model_defaults(model, task_defaults)  # the task YAML is not found from here: scores.json
-    assert (read.generation.num_beams, read.generation.max_new_tokens, read.task) == (2, 20, "my_task.yaml")
+    read = read_model_defaults(
+        model, task_defaults
+    )  # the task YAML is not found from here: scores.json
+    assert (read.generation.num_beams, read.generation.max_new_tokens, read.task) == (
+        2,
+        20,
+        "my_task.yaml",
+    )
 
 
-def test_a_bare_folder_uses_generation_config_and_positions(tiny_bart_folder: Path, tmp_path: Path) -> None:
+def test_a_bare_folder_uses_generation_config_and_positions(
+    tiny_bart_folder: Path, tmp_path: Path
+) -> None:
     folder = copy_folder(tiny_bart_folder, tmp_path / "model")
     read = read_model_defaults(folder)
     assert read.generation.num_beams is None and read.task is None

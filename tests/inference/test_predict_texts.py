@@ -32,10 +32,14 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 # --- reading inputs -------------------------------------------------------------------------
 
+
 def test_plain_text_is_one_input_a_line_with_line_numbers_as_ids(tmp_path: Path) -> None:
     path = write(tmp_path / "in.txt", "\ufeffel niño come\n\n  \nla casa {grande}\r\n¿dónde está?")
     assert [(i.id, i.text) for i in read_inputs(str(path))] == [
-        (1, "el niño come"), (4, "la casa {grande}"), (5, "¿dónde está?")]
+        (1, "el niño come"),
+        (4, "la casa {grande}"),
+        (5, "¿dónde está?"),
+    ]
 
 
 def test_jsonl_takes_text_then_source_or_input_key_and_the_records_id(tmp_path: Path) -> None:
@@ -54,20 +58,34 @@ def test_stdin_is_read_as_jsonl_when_it_starts_with_an_object() -> None:
     assert [i.text for i in as_jsonl] == ["hola"] and [i.text for i in as_text] == ["hola", "adios"]
 
 
-@pytest.mark.parametrize(("name", "content", "options", "message"), [
-    ("bad.jsonl", '{"text": "ok"}\n{"text": \n', {}, "bad.jsonl:2: not valid JSON"),
-    ("list.jsonl", '["text"]\n', {}, "list.jsonl:1: expected a JSON object"),
-    ("nokey.jsonl", '{"text": "ok"}\n{"body": "x"}\n', {}, "nokey.jsonl:2: no 'text' or 'source' field"),
-    ("key.jsonl", '{"text": "ok"}\n', {"input_key": "q"}, "key.jsonl:1: no field 'q'"),
-    ("number.jsonl", '{"text": 5}\n', {}, "number.jsonl:1: the text must be a string"),
-    ("empty.jsonl", '{"text": "  "}\n', {}, "empty.jsonl:1: the text is empty"),
-    ("dup.jsonl", '{"id": 1, "text": "a"}\n{"id": 1, "text": "b"}\n', {}, "dup.jsonl:2: id 1 was already used on line 1"),
-    ("latin.txt", b"bien\n" + "ni\u00f1o\n".encode("latin-1"), {}, "latin.txt:2: not UTF-8"),
-    ("blank.txt", "\n  \n", {}, "no input text found"),
-    ("key.txt", "hola\n", {"input_key": "text"}, "applies to JSONL input"),
-])
-def test_bad_inputs_name_the_file_and_line(tmp_path: Path, name: str, content: str | bytes,
-                                           options: dict[str, str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "content", "options", "message"),
+    [
+        ("bad.jsonl", '{"text": "ok"}\n{"text": \n', {}, "bad.jsonl:2: not valid JSON"),
+        ("list.jsonl", '["text"]\n', {}, "list.jsonl:1: expected a JSON object"),
+        (
+            "nokey.jsonl",
+            '{"text": "ok"}\n{"body": "x"}\n',
+            {},
+            "nokey.jsonl:2: no 'text' or 'source' field",
+        ),
+        ("key.jsonl", '{"text": "ok"}\n', {"input_key": "q"}, "key.jsonl:1: no field 'q'"),
+        ("number.jsonl", '{"text": 5}\n', {}, "number.jsonl:1: the text must be a string"),
+        ("empty.jsonl", '{"text": "  "}\n', {}, "empty.jsonl:1: the text is empty"),
+        (
+            "dup.jsonl",
+            '{"id": 1, "text": "a"}\n{"id": 1, "text": "b"}\n',
+            {},
+            "dup.jsonl:2: id 1 was already used on line 1",
+        ),
+        ("latin.txt", b"bien\n" + "ni\u00f1o\n".encode("latin-1"), {}, "latin.txt:2: not UTF-8"),
+        ("blank.txt", "\n  \n", {}, "no input text found"),
+        ("key.txt", "hola\n", {"input_key": "text"}, "applies to JSONL input"),
+    ],
+)
+def test_bad_inputs_name_the_file_and_line(
+    tmp_path: Path, name: str, content: str | bytes, options: dict[str, str], message: str
+) -> None:
     with pytest.raises(DataError, match=re.escape(message)):
         read_inputs(str(write(tmp_path / name, content)), **options)  # type: ignore[arg-type]
 
@@ -79,6 +97,7 @@ def test_missing_file_is_a_data_error(tmp_path: Path) -> None:
 
 # --- predicting -----------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def engine(tiny_bart_folder: Path) -> TransformersEngine:
     runner = load_engine(tiny_bart_folder)
@@ -87,21 +106,33 @@ def engine(tiny_bart_folder: Path) -> TransformersEngine:
 
 
 def config(model: Path, **values: Any) -> TextPredictConfig:
-    return TextPredictConfig.model_validate({"model": str(model), "progress": False,
-                                             "generation": {"max_new_tokens": 6}} | values)
+    return TextPredictConfig.model_validate(
+        {"model": str(model), "progress": False, "generation": {"max_new_tokens": 6}} | values
+    )
 
 
 TEXTS = spanish_sentences(11, seed=31)
 
 
-def test_outputs_are_in_input_order_and_equal_length_sorted_generate(engine: TransformersEngine,
-                                                                     tiny_bart_folder: Path, tmp_path: Path) -> None:
+def test_outputs_are_in_input_order_and_equal_length_sorted_generate(
+    engine: TransformersEngine, tiny_bart_folder: Path, tmp_path: Path
+) -> None:
     source = write(tmp_path / "in.txt", "\n".join(TEXTS) + "\n")
     output = tmp_path / "out" / "predictions.jsonl"
-    summary = predict_texts(config(tiny_bart_folder, input=str(source), output=str(output),
-                                   batch_size=4, generation={"max_new_tokens": 6, "num_beams": 2}), engine)
+    summary = predict_texts(
+        config(
+            tiny_bart_folder,
+            input=str(source),
+            output=str(output),
+            batch_size=4,
+            generation={"max_new_tokens": 6, "num_beams": 2},
+        ),
+        engine,
+    )
     records = read_records(output)
-    assert [(r["id"], r["input"]) for r in records] == [(i + 1, text) for i, text in enumerate(TEXTS)]
+    assert [(r["id"], r["input"]) for r in records] == [
+        (i + 1, text) for i, text in enumerate(TEXTS)
+    ]
     # the lead's batched generate (also length-sorted, batch 4) is the reference
     expected = generate(engine.model, engine.tokenizer, TEXTS, engine.max_source_length, 6, 2, 4)
     assert [r["output"] for r in records] == expected
@@ -110,12 +141,17 @@ def test_outputs_are_in_input_order_and_equal_length_sorted_generate(engine: Tra
     assert not partial_path(output).exists()
 
 
-def test_scores_add_log_probability_and_token_count(engine: TransformersEngine, tiny_bart_folder: Path,
-                                                    tmp_path: Path) -> None:
-    source = write(tmp_path / "in.jsonl", "".join(json.dumps({"id": f"x{i}", "text": t}) + "\n"
-                                                  for i, t in enumerate(TEXTS[:3])))
+def test_scores_add_log_probability_and_token_count(
+    engine: TransformersEngine, tiny_bart_folder: Path, tmp_path: Path
+) -> None:
+    source = write(
+        tmp_path / "in.jsonl",
+        "".join(json.dumps({"id": f"x{i}", "text": t}) + "\n" for i, t in enumerate(TEXTS[:3])),
+    )
     output = tmp_path / "scored.jsonl"
-    predict_texts(config(tiny_bart_folder, input=str(source), output=str(output), scores=True), engine)
+    predict_texts(
+        config(tiny_bart_folder, input=str(source), output=str(output), scores=True), engine
+    )
     records = read_records(output)
     alone = engine.generate(TEXTS[:3], GenerationOptions(max_new_tokens=6, output_scores=True))
     assert [r["id"] for r in records] == ["x0", "x1", "x2"]
@@ -125,8 +161,12 @@ def test_scores_add_log_probability_and_token_count(engine: TransformersEngine, 
 
 def test_stdin_to_stdout(engine: TransformersEngine, tiny_bart_folder: Path) -> None:
     out = io.StringIO()
-    predict_texts(config(tiny_bart_folder, input="-"), engine,
-                  stdin=io.BytesIO("\n".join(TEXTS[:2]).encode()), stdout=out)
+    predict_texts(
+        config(tiny_bart_folder, input="-"),
+        engine,
+        stdin=io.BytesIO("\n".join(TEXTS[:2]).encode()),
+        stdout=out,
+    )
     assert [json.loads(line)["input"] for line in out.getvalue().splitlines()] == TEXTS[:2]
 
 
@@ -139,7 +179,11 @@ class CountingEngine:
 
     def __init__(self, engine: Engine, fail_after_calls: int | None = None) -> None:
         self.engine, self.fail_after_calls = engine, fail_after_calls
-        self.name, self.tokenizer, self.max_source_length = engine.name, engine.tokenizer, engine.max_source_length
+        self.name, self.tokenizer, self.max_source_length = (
+            engine.name,
+            engine.tokenizer,
+            engine.max_source_length,
+        )
         self.decoded: list[str] = []
 
     def generate(self, texts: Sequence[str], options: GenerationOptions) -> list[dict[str, Any]]:
@@ -151,14 +195,16 @@ class CountingEngine:
         return self.engine.generate(texts, options)
 
 
-def test_resume_continues_after_the_last_written_id_without_duplicates(engine: TransformersEngine,
-                                                                        tiny_bart_folder: Path,
-                                                                        tmp_path: Path) -> None:
+def test_resume_continues_after_the_last_written_id_without_duplicates(
+    engine: TransformersEngine, tiny_bart_folder: Path, tmp_path: Path
+) -> None:
     source = write(tmp_path / "in.txt", "\n".join(TEXTS) + "\n")
     output = tmp_path / "predictions.jsonl"
     settings = {"input": str(source), "output": str(output), "batch_size": 2, "sort_window": 4}
     with pytest.raises(Interrupted):  # windows of 4: two written, the third interrupted
-        predict_texts(config(tiny_bart_folder, **settings), CountingEngine(engine, fail_after_calls=5))
+        predict_texts(
+            config(tiny_bart_folder, **settings), CountingEngine(engine, fail_after_calls=5)
+        )
     assert not output.exists()
     partial = partial_path(output)
     assert [r["id"] for r in read_records(partial)] == list(range(1, 9))
@@ -177,14 +223,18 @@ def test_resume_continues_after_the_last_written_id_without_duplicates(engine: T
     assert again.decoded == [] and read_records(output) == records
 
 
-def test_resume_refuses_a_partial_output_of_other_inputs(engine: TransformersEngine, tiny_bart_folder: Path,
-                                                         tmp_path: Path) -> None:
+def test_resume_refuses_a_partial_output_of_other_inputs(
+    engine: TransformersEngine, tiny_bart_folder: Path, tmp_path: Path
+) -> None:
     source = write(tmp_path / "in.txt", "\n".join(TEXTS) + "\n")
     output = tmp_path / "predictions.jsonl"
     write(partial_path(output), json.dumps({"id": 1, "input": "otra cosa", "output": "x"}) + "\n")
-    with pytest.raises(DataError, match=re.escape("predictions.jsonl.partial:1: record id 1 does not match")):
-        predict_texts(config(tiny_bart_folder, input=str(source), output=str(output), resume=True),
-                      engine)
+    with pytest.raises(
+        DataError, match=re.escape("predictions.jsonl.partial:1: record id 1 does not match")
+    ):
+        predict_texts(
+            config(tiny_bart_folder, input=str(source), output=str(output), resume=True), engine
+        )
     with pytest.raises(ConfigError, match="resume=true needs output=FILE"):
         predict_texts(config(tiny_bart_folder, input=str(source), resume=True), engine)
 
@@ -195,34 +245,72 @@ def test_a_bad_input_fails_before_the_model_loads(tmp_path: Path) -> None:
         predict_texts(config(tmp_path / "no-model-here", input=str(source)))
 
 
-def test_the_predict_command_reads_stdin_and_writes_only_jsonl_to_stdout(tiny_bart_folder: Path,
-                                                                          tmp_path: Path) -> None:
+def test_the_predict_command_reads_stdin_and_writes_only_jsonl_to_stdout(
+    tiny_bart_folder: Path, tmp_path: Path
+) -> None:
     import os
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "seq2seq_es.cli", "predict", f"model={tiny_bart_folder}", "input=-",
-                           "generation.max_new_tokens=4", "scores=true"], input="\n".join(TEXTS[:3]) + "\n",
-                          capture_output=True, text=True, timeout=300, env=os.environ | {"HF_HUB_OFFLINE": "1"})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seq2seq_es.cli",
+            "predict",
+            f"model={tiny_bart_folder}",
+            "input=-",
+            "generation.max_new_tokens=4",
+            "scores=true",
+        ],
+        input="\n".join(TEXTS[:3]) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ | {"HF_HUB_OFFLINE": "1"},
+    )
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(r["id"], r["input"]) for r in records] == [(1, TEXTS[0]), (2, TEXTS[1]), (3, TEXTS[2])]
     assert all(r["tokens"] <= 4 and r["score"] < 0 for r in records)
     assert "predicted 3 of 3 inputs" in done.stderr
-    bad = subprocess.run([sys.executable, "-m", "seq2seq_es.cli", "predict", f"model={tiny_bart_folder}",
-                          f"input={tmp_path / 'missing.txt'}"], capture_output=True, text=True, timeout=300)
-    assert bad.returncode == 2 and "missing.txt: file not found" in bad.stderr and "Traceback" not in bad.stderr
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seq2seq_es.cli",
+            "predict",
+            f"model={tiny_bart_folder}",
+            f"input={tmp_path / 'missing.txt'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (
+        bad.returncode == 2
+        and "missing.txt: file not found" in bad.stderr
+        and "Traceback" not in bad.stderr
+    )
 
 
-def test_predict_with_engine_ct2_on_an_export(engine: TransformersEngine, tiny_bart_folder: Path,
-                                              tmp_path: Path) -> None:
+def test_predict_with_engine_ct2_on_an_export(
+    engine: TransformersEngine, tiny_bart_folder: Path, tmp_path: Path
+) -> None:
     from seq2seq_es.inference.ct2_export import export_ct2
 
     export_ct2(tiny_bart_folder, tmp_path / "ct2", quantization="float32")
     source = write(tmp_path / "in.txt", "\n".join(TEXTS[:4]) + "\n")
     output = tmp_path / "ct2.jsonl"
-    summary = predict_texts(config(tmp_path / "ct2", input=str(source), output=str(output), engine="ct2",
-                                   generation={"max_new_tokens": 6, "num_beams": 1}))
+    summary = predict_texts(
+        config(
+            tmp_path / "ct2",
+            input=str(source),
+            output=str(output),
+            engine="ct2",
+            generation={"max_new_tokens": 6, "num_beams": 1},
+        )
+    )
     assert summary["engine"] == "ct2"
     expected = engine.generate(TEXTS[:4], GenerationOptions(max_new_tokens=6, num_beams=1))
     assert [r["output"] for r in read_records(output)] == [e["text"] for e in expected]

@@ -23,8 +23,15 @@ from seq2seq_es.inference.config import GenerationOptions, ServeConfig
 from seq2seq_es.inference.engines import Engine, load_engine
 from seq2seq_es.inference.server import create_app, serve_in_thread
 
-LIMITS = {"max_inputs": 4, "max_input_chars": 2000, "max_input_tokens": 64, "max_new_tokens": 16,
-          "max_num_beams": 4, "max_request_bytes": 262_144, "request_timeout_s": 120}
+LIMITS = {
+    "max_inputs": 4,
+    "max_input_chars": 2000,
+    "max_input_tokens": 64,
+    "max_new_tokens": 16,
+    "max_num_beams": 4,
+    "max_request_bytes": 262_144,
+    "request_timeout_s": 120,
+}
 
 
 class GatedEngine:
@@ -32,7 +39,11 @@ class GatedEngine:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.name, self.tokenizer, self.max_source_length = engine.name, engine.tokenizer, engine.max_source_length
+        self.name, self.tokenizer, self.max_source_length = (
+            engine.name,
+            engine.tokenizer,
+            engine.max_source_length,
+        )
         self.gate = threading.Event()
         self.entered = threading.Event()
         self.calls: list[list[str]] = []
@@ -62,23 +73,39 @@ def client(server: str) -> Iterator[httpx.Client]:
         yield session
 
 
-def test_generate_answers_what_the_engine_answers(client: httpx.Client, engines: dict[str, Engine]) -> None:
+def test_generate_answers_what_the_engine_answers(
+    client: httpx.Client, engines: dict[str, Engine]
+) -> None:
     texts = spanish_sentences(3, seed=3)
-    response = client.post("/v1/generate", json={"inputs": texts, "options": {"max_new_tokens": 8,
-                                                                              "output_scores": True}})
+    response = client.post(
+        "/v1/generate",
+        json={"inputs": texts, "options": {"max_new_tokens": 8, "output_scores": True}},
+    )
     assert response.status_code == 200, response.text
     body = response.json()
-    expected = engines["default"].generate(texts, GenerationOptions(max_new_tokens=8, output_scores=True))
+    expected = engines["default"].generate(
+        texts, GenerationOptions(max_new_tokens=8, output_scores=True)
+    )
     assert body["model"] == "default" and body["latency_ms"] > 0
     assert [o["text"] for o in body["outputs"]] == [e["text"] for e in expected]
     assert [o["tokens"] for o in body["outputs"]] == [e["tokens"] for e in expected]
-    assert [o["score"] for o in body["outputs"]] == pytest.approx([e["score"] for e in expected], abs=1e-4)
+    assert [o["score"] for o in body["outputs"]] == pytest.approx(
+        [e["score"] for e in expected], abs=1e-4
+    )
 
 
-def test_a_request_picks_a_served_model_by_name(client: httpx.Client, engines: dict[str, Engine]) -> None:
+def test_a_request_picks_a_served_model_by_name(
+    client: httpx.Client, engines: dict[str, Engine]
+) -> None:
     text = spanish_sentences(1, seed=4)
-    response = client.post("/v1/generate", json={"inputs": text, "model": "translate",
-                                                  "options": {"max_new_tokens": 6, "num_beams": 2}})
+    response = client.post(
+        "/v1/generate",
+        json={
+            "inputs": text,
+            "model": "translate",
+            "options": {"max_new_tokens": 6, "num_beams": 2},
+        },
+    )
     assert response.status_code == 200, response.text
     expected = engines["translate"].generate(text, GenerationOptions(max_new_tokens=6, num_beams=2))
     assert response.json()["model"] == "translate"
@@ -88,56 +115,127 @@ def test_a_request_picks_a_served_model_by_name(client: httpx.Client, engines: d
 JSON = {"Content-Type": "application/json"}
 BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str]] = [
     ("invalid JSON", {"content": b'{"inputs": [', "headers": JSON}, 422, "not valid JSON"),
-    ("no content type", {"content": b'{"inputs": ["hola"]}'}, 422, "Content-Type: application/json"),
+    (
+        "no content type",
+        {"content": b'{"inputs": ["hola"]}'},
+        422,
+        "Content-Type: application/json",
+    ),
     ("not an object", {"json": ["hola"]}, 422, "not a JSON object"),
-    ("bytes that are not UTF-8", {"content": '{"inputs": ["niño"]}'.encode("latin-1"), "headers": JSON}, 400,
-     "UTF-8"),
+    (
+        "bytes that are not UTF-8",
+        {"content": '{"inputs": ["niño"]}'.encode("latin-1"), "headers": JSON},
+        400,
+        "UTF-8",
+    ),
     ("no inputs", {"json": {"options": {}}}, 422, "inputs: Field required"),
     ("empty list", {"json": {"inputs": []}}, 422, "at least 1 item"),
     ("empty text", {"json": {"inputs": [""]}}, 422, "at least 1 character"),
     ("whitespace text", {"json": {"inputs": [" \n\t "]}}, 422, "only whitespace"),
     ("too many texts", {"json": {"inputs": ["hola"] * 5}}, 422, "at most 4 items"),
     ("1 MB text", {"json": {"inputs": ["a" * 1_000_000]}}, 413, "larger than 262,144 bytes"),
-    ("text over the character limit", {"json": {"inputs": ["casa " * 500]}}, 422, "at most 2000 characters"),
-    ("text over the token limit", {"json": {"inputs": ["el niño come pan " * 40]}}, 422, "limits.max_input_tokens"),
-    ("negative max_new_tokens", {"json": {"inputs": ["hola"], "options": {"max_new_tokens": -1}}}, 422,
-     "greater than or equal to 1"),
-    ("huge max_new_tokens", {"json": {"inputs": ["hola"], "options": {"max_new_tokens": 10**30}}}, 422,
-     "less than or equal to 16"),
-    ("max_new_tokens over the limit", {"json": {"inputs": ["hola"], "options": {"max_new_tokens": 17}}}, 422,
-     "less than or equal to 16"),
-    ("too many beams", {"json": {"inputs": ["hola"], "options": {"num_beams": 100}}}, 422,
-     "less than or equal to 4"),
-    ("zero temperature", {"json": {"inputs": ["hola"], "options": {"do_sample": True, "temperature": 0}}}, 422,
-     "options.temperature"),
-    ("NaN temperature", {"content": b'{"inputs": ["hola"], "options": {"temperature": NaN}}', "headers": JSON},
-     422, "finite number"),
+    (
+        "text over the character limit",
+        {"json": {"inputs": ["casa " * 500]}},
+        422,
+        "at most 2000 characters",
+    ),
+    (
+        "text over the token limit",
+        {"json": {"inputs": ["el niño come pan " * 40]}},
+        422,
+        "limits.max_input_tokens",
+    ),
+    (
+        "negative max_new_tokens",
+        {"json": {"inputs": ["hola"], "options": {"max_new_tokens": -1}}},
+        422,
+        "greater than or equal to 1",
+    ),
+    (
+        "huge max_new_tokens",
+        {"json": {"inputs": ["hola"], "options": {"max_new_tokens": 10**30}}},
+        422,
+        "less than or equal to 16",
+    ),
+    (
+        "max_new_tokens over the limit",
+        {"json": {"inputs": ["hola"], "options": {"max_new_tokens": 17}}},
+        422,
+        "less than or equal to 16",
+    ),
+    (
+        "too many beams",
+        {"json": {"inputs": ["hola"], "options": {"num_beams": 100}}},
+        422,
+        "less than or equal to 4",
+    ),
+    (
+        "zero temperature",
+        {"json": {"inputs": ["hola"], "options": {"do_sample": True, "temperature": 0}}},
+        422,
+        "options.temperature",
+    ),
+    (
+        "NaN temperature",
+        {"content": b'{"inputs": ["hola"], "options": {"temperature": NaN}}', "headers": JSON},
+        422,
+        "finite number",
+    ),
     ("top_p of 0", {"json": {"inputs": ["hola"], "options": {"top_p": 0}}}, 422, "options.top_p"),
     ("negative seed", {"json": {"inputs": ["hola"], "options": {"seed": -3}}}, 422, "options.seed"),
     ("unknown field", {"json": {"inputs": ["hola"], "prompt": "x"}}, 422, "prompt: unknown field"),
-    ("unknown option", {"json": {"inputs": ["hola"], "options": {"beams": 2}}}, 422, "options.beams: unknown field"),
+    (
+        "unknown option",
+        {"json": {"inputs": ["hola"], "options": {"beams": 2}}},
+        422,
+        "options.beams: unknown field",
+    ),
     ("text instead of a list", {"json": {"inputs": "hola"}}, 422, "valid list"),
     ("number instead of a text", {"json": {"inputs": [5]}}, 422, "valid string"),
-    ("string instead of an integer", {"json": {"inputs": ["hola"], "options": {"max_new_tokens": "5"}}}, 422,
-     "valid integer"),
-    ("string instead of a boolean", {"json": {"inputs": ["hola"], "options": {"do_sample": "yes"}}}, 422,
-     "valid boolean"),
-    ("a path as the model", {"json": {"inputs": ["hola"], "model": "/etc/passwd"}}, 422, "model: Input should be"),
-    ("a relative path as the model", {"json": {"inputs": ["hola"], "model": "../model"}}, 422, "model:"),
+    (
+        "string instead of an integer",
+        {"json": {"inputs": ["hola"], "options": {"max_new_tokens": "5"}}},
+        422,
+        "valid integer",
+    ),
+    (
+        "string instead of a boolean",
+        {"json": {"inputs": ["hola"], "options": {"do_sample": "yes"}}},
+        422,
+        "valid boolean",
+    ),
+    (
+        "a path as the model",
+        {"json": {"inputs": ["hola"], "model": "/etc/passwd"}},
+        422,
+        "model: Input should be",
+    ),
+    (
+        "a relative path as the model",
+        {"json": {"inputs": ["hola"], "model": "../model"}},
+        422,
+        "model:",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "request_args", "status", "message"), BAD_REQUESTS,
-                         ids=[case for case, *_ in BAD_REQUESTS])
-def test_bad_requests_get_a_4xx_that_says_what_is_wrong(client: httpx.Client, case: str,
-                                                        request_args: dict[str, Any], status: int,
-                                                        message: str) -> None:
+@pytest.mark.parametrize(
+    ("case", "request_args", "status", "message"),
+    BAD_REQUESTS,
+    ids=[case for case, *_ in BAD_REQUESTS],
+)
+def test_bad_requests_get_a_4xx_that_says_what_is_wrong(
+    client: httpx.Client, case: str, request_args: dict[str, Any], status: int, message: str
+) -> None:
     response = client.post("/v1/generate", **request_args)
     assert response.status_code == status, response.text
     assert message in response.json()["error"]
 
 
-def test_a_streamed_body_over_the_limit_is_refused_without_content_length(client: httpx.Client) -> None:
+def test_a_streamed_body_over_the_limit_is_refused_without_content_length(
+    client: httpx.Client,
+) -> None:
     def chunks() -> Iterator[bytes]:  # sent chunked: the size is known only while reading
         yield b'{"inputs": ["'
         for _ in range(20):
@@ -155,24 +253,38 @@ def test_wrong_method_and_path_are_4xx(client: httpx.Client) -> None:
     assert client.get("/static/server.py").status_code == 404
 
 
-def test_after_every_bad_request_the_server_is_healthy_and_never_answered_5xx(client: httpx.Client) -> None:
+def test_after_every_bad_request_the_server_is_healthy_and_never_answered_5xx(
+    client: httpx.Client,
+) -> None:
     for _, request_args, _, _ in BAD_REQUESTS:
         client.post("/v1/generate", **request_args)
     assert client.get("/health").json()["status"] == "ok"
-    assert client.post("/v1/generate", json={"inputs": ["hola"], "options": {"max_new_tokens": 2}}).status_code == 200
+    assert (
+        client.post(
+            "/v1/generate", json={"inputs": ["hola"], "options": {"max_new_tokens": 2}}
+        ).status_code
+        == 200
+    )
     metrics = client.get("/metrics").text
-    statuses = [line for line in metrics.splitlines() if line.startswith("seq2seq_es_requests_total{")]
+    statuses = [
+        line for line in metrics.splitlines() if line.startswith("seq2seq_es_requests_total{")
+    ]
     assert statuses and not [line for line in statuses if 'status="5' in line]
 
 
 def test_openapi_schema_carries_the_configured_limits(client: httpx.Client) -> None:
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
     request, options = schemas["GenerateRequest"], schemas["GenerateOptions"]
-    assert request["additionalProperties"] is False and request["properties"]["inputs"]["maxItems"] == 4
+    assert (
+        request["additionalProperties"] is False
+        and request["properties"]["inputs"]["maxItems"] == 4
+    )
     assert request["properties"]["inputs"]["items"]["maxLength"] == 2000
     names = next(c for c in request["properties"]["model"]["anyOf"] if c.get("type") == "string")
     assert names["enum"] == ["default", "translate"]
-    limit = next(c for c in options["properties"]["max_new_tokens"]["anyOf"] if c.get("type") == "integer")
+    limit = next(
+        c for c in options["properties"]["max_new_tokens"]["anyOf"] if c.get("type") == "integer"
+    )
     assert limit["maximum"] == 16 and limit["minimum"] == 1
 
 
@@ -180,7 +292,9 @@ def test_models_and_metrics_endpoints(client: httpx.Client) -> None:
     models = client.get("/v1/models").json()
     assert [m["name"] for m in models["models"]] == ["default", "translate"]
     assert models["limits"]["max_new_tokens"] == 16
-    client.post("/v1/generate", json={"inputs": ["el perro", "la casa"], "options": {"max_new_tokens": 3}})
+    client.post(
+        "/v1/generate", json={"inputs": ["el perro", "la casa"], "options": {"max_new_tokens": 3}}
+    )
     response = client.get("/metrics")
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
@@ -189,14 +303,20 @@ def test_models_and_metrics_endpoints(client: httpx.Client) -> None:
     assert 'seq2seq_es_generated_tokens_total{model="default"}' in text
 
 
-def test_concurrent_requests_each_get_their_own_answer(server: str, engines: dict[str, Engine]) -> None:
+def test_concurrent_requests_each_get_their_own_answer(
+    server: str, engines: dict[str, Engine]
+) -> None:
     texts = spanish_sentences(10, seed=21)
     options = {"max_new_tokens": 6, "output_scores": True}
 
     async def send_all() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=server, timeout=120) as session:
-            return await asyncio.gather(*(session.post("/v1/generate", json={"inputs": [text], "options": options})
-                                          for text in texts))
+            return await asyncio.gather(
+                *(
+                    session.post("/v1/generate", json={"inputs": [text], "options": options})
+                    for text in texts
+                )
+            )
 
     responses = asyncio.run(send_all())
     assert [r.status_code for r in responses] == [200] * len(texts)
@@ -208,9 +328,13 @@ def test_concurrent_requests_each_get_their_own_answer(server: str, engines: dic
         assert answer["text"] == alone["text"]
 
 
-def run_batcher(engine: GatedEngine, submissions: list[tuple[list[str], GenerationOptions]],
-                max_batch_size: int = 32) -> list[list[dict[str, Any]]]:
+def run_batcher(
+    engine: GatedEngine,
+    submissions: list[tuple[list[str], GenerationOptions]],
+    max_batch_size: int = 32,
+) -> list[list[dict[str, Any]]]:
     """Hold the model busy with the first submission, queue the others, then let it run."""
+
     async def scenario() -> list[list[dict[str, Any]]]:
         batcher = DynamicBatcher(engine.generate, max_batch_size, max_wait_ms=0, max_queued=100)
         batcher.start()
@@ -224,31 +348,55 @@ def run_batcher(engine: GatedEngine, submissions: list[tuple[list[str], Generati
         results = await asyncio.gather(first, *rest)
         await batcher.stop()
         return list(results)
+
     return asyncio.run(scenario())
 
 
 def test_batcher_merges_queued_requests_with_the_same_options(engines: dict[str, Engine]) -> None:
     engine = GatedEngine(engines["default"])
-    greedy, beams = GenerationOptions(max_new_tokens=5), GenerationOptions(max_new_tokens=5, num_beams=2)
+    greedy, beams = (
+        GenerationOptions(max_new_tokens=5),
+        GenerationOptions(max_new_tokens=5, num_beams=2),
+    )
     sampled = GenerationOptions(max_new_tokens=5, do_sample=True, seed=1)
     texts = spanish_sentences(9, seed=8)
-    plan = [([texts[0]], greedy), ([texts[1]], greedy), ([texts[2]], beams), ([texts[3], texts[4]], greedy),
-            ([texts[5]], sampled), ([texts[6]], beams), ([texts[7]], greedy), ([texts[8]], sampled)]
+    plan = [
+        ([texts[0]], greedy),
+        ([texts[1]], greedy),
+        ([texts[2]], beams),
+        ([texts[3], texts[4]], greedy),
+        ([texts[5]], sampled),
+        ([texts[6]], beams),
+        ([texts[7]], greedy),
+        ([texts[8]], sampled),
+    ]
     results = run_batcher(engine, plan)
     # The first alone (it kept the model busy); then the oldest queued request and all queued
     # requests with its options in one call; seeded requests always alone.
-    assert engine.calls == [[texts[0]], [texts[1], texts[3], texts[4], texts[7]], [texts[2], texts[6]],
-                            [texts[5]], [texts[8]]]
+    assert engine.calls == [
+        [texts[0]],
+        [texts[1], texts[3], texts[4], texts[7]],
+        [texts[2], texts[6]],
+        [texts[5]],
+        [texts[8]],
+    ]
     for (request_texts, options), result in zip(plan, results, strict=True):
-        assert [r["text"] for r in result] == [r["text"] for r in engines["default"].generate(request_texts,
-                                                                                              options)]
+        assert [r["text"] for r in result] == [
+            r["text"] for r in engines["default"].generate(request_texts, options)
+        ]
 
 
-def test_batcher_respects_the_batch_size_and_never_splits_a_request(engines: dict[str, Engine]) -> None:
+def test_batcher_respects_the_batch_size_and_never_splits_a_request(
+    engines: dict[str, Engine],
+) -> None:
     engine = GatedEngine(engines["default"])
     options = GenerationOptions(max_new_tokens=3)
     texts = spanish_sentences(12, seed=9)
-    plan = [([texts[0]], options)] + [(texts[i:i + 2], options) for i in range(1, 11, 2)] + [(texts[11:], options)]
+    plan = (
+        [([texts[0]], options)]
+        + [(texts[i : i + 2], options) for i in range(1, 11, 2)]
+        + [(texts[11:], options)]
+    )
     run_batcher(engine, plan, max_batch_size=4)
     assert [len(call) for call in engine.calls] == [1, 4, 4, 3]
 
@@ -278,13 +426,18 @@ def test_batcher_queue_limit_and_cancelled_requests(engines: dict[str, Engine]) 
     assert engine.calls == [["uno"], ["dos", "tres"]]
 
 
-def test_a_saturated_server_answers_503_and_429_not_5xx_crashes(engines: dict[str, Engine],
-                                                                  tiny_t5_folder: Path) -> None:
+def test_a_saturated_server_answers_503_and_429_not_5xx_crashes(
+    engines: dict[str, Engine], tiny_t5_folder: Path
+) -> None:
     engine = GatedEngine(engines["default"])
-    config = ServeConfig(model=str(tiny_t5_folder), limits=LIMITS | {"request_timeout_s": 0.5,
-                                                                     "max_queued_inputs": 1})
-    with serve_in_thread(create_app({"default": engine}, config)) as url, httpx.Client(base_url=url,
-                                                                                         timeout=60) as session:
+    config = ServeConfig(
+        model=str(tiny_t5_folder),
+        limits=LIMITS | {"request_timeout_s": 0.5, "max_queued_inputs": 1},
+    )
+    with (
+        serve_in_thread(create_app({"default": engine}, config)) as url,
+        httpx.Client(base_url=url, timeout=60) as session,
+    ):
         body = {"inputs": ["el niño come"], "options": {"max_new_tokens": 2}}
         busy = session.post("/v1/generate", json=body)  # holds the model until the gate opens
         assert busy.status_code == 503 and "request_timeout_s" in busy.json()["error"]
@@ -292,7 +445,9 @@ def test_a_saturated_server_answers_503_and_429_not_5xx_crashes(engines: dict[st
 
         async def overload() -> list[httpx.Response]:
             async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-                return await asyncio.gather(*(client.post("/v1/generate", json=body) for _ in range(3)))
+                return await asyncio.gather(
+                    *(client.post("/v1/generate", json=body) for _ in range(3))
+                )
 
         statuses = sorted(r.status_code for r in asyncio.run(overload()))
         assert 429 in statuses and all(status in (429, 503) for status in statuses)
@@ -309,10 +464,23 @@ def free_port() -> int:
 
 def test_serve_command_runs_uvicorn_in_its_own_process(tiny_bart_folder: Path) -> None:
     port = free_port()
-    command = [sys.executable, "-m", "seq2seq_es.cli", "serve", f"model={tiny_bart_folder}", f"port={port}",
-               "threads=1", "log_level=warning"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=os.environ | {"HF_HUB_OFFLINE": "1", "COLUMNS": "200"})
+    command = [
+        sys.executable,
+        "-m",
+        "seq2seq_es.cli",
+        "serve",
+        f"model={tiny_bart_folder}",
+        f"port={port}",
+        "threads=1",
+        "log_level=warning",
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"HF_HUB_OFFLINE": "1", "COLUMNS": "200"},
+    )
     try:
         deadline = time.monotonic() + 300
         while True:
@@ -327,7 +495,9 @@ def test_serve_command_runs_uvicorn_in_its_own_process(tiny_bart_folder: Path) -
         page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
         assert page.status_code == 200 and "Responder una pregunta" in page.text
         assert "question: {question} context: {context}" in page.text  # the registry's QA template
-        answer = httpx.post(f"http://127.0.0.1:{port}/v1/generate", json={"inputs": ["hola"]}, timeout=60)
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/v1/generate", json={"inputs": ["hola"]}, timeout=60
+        )
         assert answer.status_code == 200
     finally:
         process.send_signal(signal.SIGINT)
@@ -336,8 +506,9 @@ def test_serve_command_runs_uvicorn_in_its_own_process(tiny_bart_folder: Path) -
     assert f"served default at http://127.0.0.1:{port}/ (stopped)" in out
 
 
-def test_a_ctranslate2_export_is_served_with_engine_ct2(tiny_bart_folder: Path, tmp_path: Path,
-                                                        engines: dict[str, Engine]) -> None:
+def test_a_ctranslate2_export_is_served_with_engine_ct2(
+    tiny_bart_folder: Path, tmp_path: Path, engines: dict[str, Engine]
+) -> None:
     from seq2seq_es.commands.serve import open_engines
     from seq2seq_es.inference.ct2_export import export_ct2
 
@@ -347,11 +518,20 @@ def test_a_ctranslate2_export_is_served_with_engine_ct2(tiny_bart_folder: Path, 
     assert served["default"].name == "ct2"
     texts = spanish_sentences(4, seed=12)
     with serve_in_thread(create_app(served, config)) as url:
-        response = httpx.post(url + "/v1/generate", json={"inputs": texts, "options": {"max_new_tokens": 6}},
-                              timeout=120)
+        response = httpx.post(
+            url + "/v1/generate",
+            json={"inputs": texts, "options": {"max_new_tokens": 6}},
+            timeout=120,
+        )
     assert response.status_code == 200, response.text
     answers = [o["text"] for o in response.json()["outputs"]]
-    assert answers == [o["text"] for o in served["default"].generate(texts, GenerationOptions(max_new_tokens=6))]
+    assert answers == [
+        o["text"] for o in served["default"].generate(texts, GenerationOptions(max_new_tokens=6))
+    ]
     # greedy on the fp32 export says what transformers says (the parity tests check this at scale)
-    assert answers == [o["text"] for o in engines["translate"].generate(texts, GenerationOptions(
-        max_new_tokens=6, num_beams=1))]
+    assert answers == [
+        o["text"]
+        for o in engines["translate"].generate(
+            texts, GenerationOptions(max_new_tokens=6, num_beams=1)
+        )
+    ]

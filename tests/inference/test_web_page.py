@@ -19,8 +19,14 @@ from seq2seq_es.inference.engines import Engine, load_engine
 from seq2seq_es.inference.server import create_app, serve_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def _missing_browser() -> str | None:
@@ -29,7 +35,9 @@ def _missing_browser() -> str | None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return "needs Playwright for Python (pip install playwright; no `playwright install` needed)"
+        return (
+            "needs Playwright for Python (pip install playwright; no `playwright install` needed)"
+        )
     return None
 
 
@@ -43,7 +51,9 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
         yield launched
         launched.close()
 
@@ -57,8 +67,10 @@ def engines(tiny_t5_folder: Path, tiny_bart_folder: Path) -> dict[str, Engine]:
 def page_url(engines: dict[str, Engine], tiny_bart_folder: Path) -> Iterator[str]:
     from seq2seq_es.commands.serve import page_tasks
 
-    config = ServeConfig(model=str(tiny_bart_folder), limits={"max_new_tokens": 32, "max_num_beams": 4,
-                                                            "max_input_tokens": 48})
+    config = ServeConfig(
+        model=str(tiny_bart_folder),
+        limits={"max_new_tokens": 32, "max_num_beams": 4, "max_input_tokens": 48},
+    )
     with serve_in_thread(create_app(engines, config, page_tasks())) as url:
         yield url
 
@@ -81,10 +93,15 @@ def submit_and_wait(page: Any) -> str:
     return str(page.get_attribute("#generate-form", "data-state"))
 
 
-def test_answer_a_question_shows_the_models_output_and_the_latency(page: Any, engines: dict[str, Engine],
-                                                                   tmp_path: Path) -> None:
+def test_answer_a_question_shows_the_models_output_and_the_latency(
+    page: Any, engines: dict[str, Engine], tmp_path: Path
+) -> None:
     assert page.locator("#task option").all_inner_texts() == [
-        "Resumir", "Traducir", "Responder una pregunta", "Responder en un diálogo"]
+        "Resumir",
+        "Traducir",
+        "Responder una pregunta",
+        "Responder en un diálogo",
+    ]
     page.select_option("#task", "qa")
     assert page.locator("#fields label").all_inner_texts() == ["Pregunta", "Contexto"]
     question, context = "¿Dónde come el niño?", spanish_sentences(1, seed=5)[0]
@@ -94,8 +111,9 @@ def test_answer_a_question_shows_the_models_output_and_the_latency(page: Any, en
     page.fill("#max-new-tokens", "10")
     assert submit_and_wait(page) == "done"
     # The page fills the registry's QA template; the task has no model of its own, so 'default' answers.
-    expected = engines["default"].generate([f"question: {question} context: {context}"],
-                                           GenerationOptions(max_new_tokens=10))[0]["text"]
+    expected = engines["default"].generate(
+        [f"question: {question} context: {context}"], GenerationOptions(max_new_tokens=10)
+    )[0]["text"]
     assert page.inner_text("#output") == expected != ""
     assert page.inner_text("#model-name") == "modelo: default"
     assert "Latencia:" in page.inner_text("#latency") and " ms" in page.inner_text("#latency")
@@ -105,7 +123,9 @@ def test_answer_a_question_shows_the_models_output_and_the_latency(page: Any, en
     print(f"screenshot: {screenshot}")
 
 
-def test_translate_is_answered_by_the_model_served_under_that_name(page: Any, engines: dict[str, Engine]) -> None:
+def test_translate_is_answered_by_the_model_served_under_that_name(
+    page: Any, engines: dict[str, Engine]
+) -> None:
     page.select_option("#task", "translate")
     text = "el perro bebe agua en la casa"
     page.fill("#field-text", text)
@@ -113,14 +133,18 @@ def test_translate_is_answered_by_the_model_served_under_that_name(page: Any, en
     page.fill("#num-beams", "2")
     page.fill("#max-new-tokens", "8")
     assert submit_and_wait(page) == "done"
-    expected = engines["translate"].generate([text], GenerationOptions(num_beams=2, max_new_tokens=8))[0]["text"]
+    expected = engines["translate"].generate(
+        [text], GenerationOptions(num_beams=2, max_new_tokens=8)
+    )[0]["text"]
     assert page.inner_text("#output") == expected != ""
     assert page.inner_text("#model-name") == "modelo: translate"
 
 
 def test_the_servers_refusal_is_shown_to_the_user(page: Any) -> None:
     page.select_option("#task", "summarize")
-    page.fill("#field-text", " ".join(spanish_sentences(12, seed=6)))  # over limits.max_input_tokens
+    page.fill(
+        "#field-text", " ".join(spanish_sentences(12, seed=6))
+    )  # over limits.max_input_tokens
     assert submit_and_wait(page) == "error"
     assert "limits.max_input_tokens" in page.inner_text("#error")
     assert page.inner_text("#output") == ""

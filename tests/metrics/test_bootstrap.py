@@ -14,7 +14,25 @@ from seq2seq_es.metrics.rouge_spanish import PAPER_COMPATIBLE, rouge_stats
 from seq2seq_es.metrics.sacrebleu_metrics import bleu_stats
 from seq2seq_es.metrics.sari import corpus_sari, sari_stats
 
-VOCAB = ["el", "niño", "come", "pan", "con", "su", "madre", "en", "la", "casa", "grande", ".", "dónde", "está", "perro", "qué", "día"]
+VOCAB = [
+    "el",
+    "niño",
+    "come",
+    "pan",
+    "con",
+    "su",
+    "madre",
+    "en",
+    "la",
+    "casa",
+    "grande",
+    ".",
+    "dónde",
+    "está",
+    "perro",
+    "qué",
+    "día",
+]
 
 
 def _texts(seed: int, n: int) -> list[str]:
@@ -30,7 +48,11 @@ def test_resample_counts_draw_n_segments_each() -> None:
 def test_resampled_scores_equal_rescoring_each_resample() -> None:
     """The vectorized bootstrap is the naive one: same resamples, same scores."""
     hyps, refs, srcs = _texts(0, 30), [[t] for t in _texts(1, 30)], _texts(2, 30)
-    stats = [bleu_stats(hyps, refs), rouge_stats(hyps, refs, PAPER_COMPATIBLE), sari_stats(srcs, hyps, refs)]
+    stats = [
+        bleu_stats(hyps, refs),
+        rouge_stats(hyps, refs, PAPER_COMPATIBLE),
+        sari_stats(srcs, hyps, refs),
+    ]
     resampled = bootstrap_scores(stats, 5, np.random.default_rng(42))
     counts = np.concatenate(list(resample_counts(np.random.default_rng(42), 30, 5)))
     scorer = rouge_scorer.RougeScorer(["rouge1"], use_stemmer=True)
@@ -38,7 +60,9 @@ def test_resampled_scores_equal_rescoring_each_resample() -> None:
         pick = [i for i in range(30) for _ in range(int(row[i]))]
         bleu = BLEU().corpus_score([hyps[i] for i in pick], [[refs[i][0] for i in pick]]).score
         rouge1 = np.mean([100 * scorer.score(refs[i][0], hyps[i])["rouge1"].fmeasure for i in pick])
-        sari = corpus_sari([srcs[i] for i in pick], [hyps[i] for i in pick], [refs[i] for i in pick])
+        sari = corpus_sari(
+            [srcs[i] for i in pick], [hyps[i] for i in pick], [refs[i] for i in pick]
+        )
         assert resampled[0]["score"][b] == pytest.approx(bleu, abs=1e-9)
         assert resampled[1]["rouge1"][b] == pytest.approx(rouge1, abs=1e-9)
         assert resampled[2]["sari"][b] == pytest.approx(sari, abs=1e-9)

@@ -17,9 +17,13 @@ def test_identical_sentence_scores_one_minus_the_fragmentation_penalty() -> None
 
 def test_spanish_inflections_match_through_the_snowball_stemmer() -> None:
     score = sentence_meteor("los niños cantaban canciones", ["el niño cantaba una canción"])
-    exact_only = 100 * single_meteor_score(words("el niño cantaba una canción"),
-                                           words("los niños cantaban canciones"), preprocess=str,
-                                           stemmer=_Identity(), wordnet=NoSynonyms())
+    exact_only = 100 * single_meteor_score(
+        words("el niño cantaba una canción"),
+        words("los niños cantaban canciones"),
+        preprocess=str,
+        stemmer=_Identity(),
+        wordnet=NoSynonyms(),
+    )
     assert exact_only == 0.0 and score > 50.0
 
 
@@ -38,7 +42,9 @@ def test_corpus_meteor_is_the_mean_of_sentences_and_best_reference_wins() -> Non
     predictions = ["el perro come", "la casa grande"]
     references = [["un gato duerme", "el perro come"], ["la casa es grande"]]
     stats = meteor_stats(predictions, references)
-    expected = (sentence_meteor(predictions[0], references[0][1:], SpanishStemmer())
-                + sentence_meteor(predictions[1], references[1])) / 2
+    expected = (
+        sentence_meteor(predictions[0], references[0][1:], SpanishStemmer())
+        + sentence_meteor(predictions[1], references[1])
+    ) / 2
     assert stats.corpus_scores()["meteor"] == pytest.approx(expected)
     assert "stem:snowball-es|synonyms:none" in stats.signature

@@ -30,23 +30,36 @@ def ours(reference: str, prediction: str) -> np.ndarray:
 
 
 def test_equal_on_nfc_spanish_without_symbols_or_letter_digit_runs() -> None:
-    pairs = [("El niño comió pan con su madre en la casa grande.", "El niño comió pan en la casa."),
-             ("¿Dónde está el perro? ¡Qué día tan bonito!", "El perro está en el jardín, qué bonito."),
-             ("La Comisión aprobó 1.200 millones de euros en 2020.", "Se aprobaron 1.200 millones en 2020."),
-             ("Según el artículo 5 de la ley, la señora Núñez dirige el Instituto.", "La señora Núñez dirige.")]
+    pairs = [
+        ("El niño comió pan con su madre en la casa grande.", "El niño comió pan en la casa."),
+        ("¿Dónde está el perro? ¡Qué día tan bonito!", "El perro está en el jardín, qué bonito."),
+        (
+            "La Comisión aprobó 1.200 millones de euros en 2020.",
+            "Se aprobaron 1.200 millones en 2020.",
+        ),
+        (
+            "Según el artículo 5 de la ley, la señora Núñez dirige el Instituto.",
+            "La señora Núñez dirige.",
+        ),
+    ]
     for reference, prediction in pairs:
         assert np.allclose(ours(reference, prediction), theirs(reference, prediction))
 
 
-@pytest.mark.parametrize(("run", "part", "pieces"), [("L1111", "L", 2), ("1º", "1", 2), ("3x4", "3", 3),
-                                                     ("H2O", "H", 3)])
-def test_letter_digit_runs_are_one_word_for_us_split_by_them(run: str, part: str, pieces: int) -> None:
+@pytest.mark.parametrize(
+    ("run", "part", "pieces"), [("L1111", "L", 2), ("1º", "1", 2), ("3x4", "3", 3), ("H2O", "H", 3)]
+)
+def test_letter_digit_runs_are_one_word_for_us_split_by_them(
+    run: str, part: str, pieces: int
+) -> None:
     """ "la ley L1111" vs "la ley L": they see "l" "1111" (so "l" matches), we see "l1111" (nothing)."""
     reference, prediction = f"según la ley {run} vigente", f"según la ley {part} vigente"
     assert words(run) == [run.lower()]
     rouge1_theirs, rouge1_ours = theirs(reference, prediction)[0], ours(reference, prediction)[0]
     assert rouge1_ours == pytest.approx(100 * 4 / 5)  # 4 of 5 words on both sides
-    assert rouge1_theirs == pytest.approx(100 * 2 * 5 / (4 + pieces + 5))  # all 5 predicted tokens match
+    assert rouge1_theirs == pytest.approx(
+        100 * 2 * 5 / (4 + pieces + 5)
+    )  # all 5 predicted tokens match
     assert rouge1_theirs > rouge1_ours
 
 
@@ -54,8 +67,18 @@ def test_ordinal_indicator_is_a_letter_we_keep() -> None:
     """ "º" and "ª" are Unicode letters (Lo): we keep them in the word ("5º", "nº", "1ª"); they make
     "º" a token of its own."""
     assert unicodedata.category("º") == "Lo" and unicodedata.category("ª") == "Lo"
-    assert words("el artículo 5º y el nº 3 de la 1ª") == ["el", "artículo", "5º", "y", "el", "nº", "3", "de", "la",
-                                                          "1ª"]
+    assert words("el artículo 5º y el nº 3 de la 1ª") == [
+        "el",
+        "artículo",
+        "5º",
+        "y",
+        "el",
+        "nº",
+        "3",
+        "de",
+        "la",
+        "1ª",
+    ]
     reference, prediction = "el artículo 5º", "el artículo 5"
     assert ours(reference, prediction)[0] == pytest.approx(100 * 2 / 3)
     assert theirs(reference, prediction)[0] == pytest.approx(100 * 2 * 3 / (4 + 3))
@@ -75,7 +98,9 @@ def test_decomposed_text_is_normalised_by_us_only() -> None:
     prediction = unicodedata.normalize("NFD", reference)
     assert prediction != reference
     assert np.all(ours(reference, prediction) == 100.0)
-    assert theirs(reference, prediction)[0] == pytest.approx(50.0)  # "el" and "pan" match, "niño" and "comió" not
+    assert theirs(reference, prediction)[0] == pytest.approx(
+        50.0
+    )  # "el" and "pan" match, "niño" and "comió" not
 
 
 def test_their_rouge_lsum_tokenizes_unlike_their_rouge_l() -> None:
@@ -85,4 +110,6 @@ def test_their_rouge_lsum_tokenizes_unlike_their_rouge_l() -> None:
     rouge_l, rouge_lsum = ROUGE_TYPES.index("rougeL"), ROUGE_TYPES.index("rougeLsum")
     mine, their = ours(reference, prediction), theirs(reference, prediction)
     assert mine[rouge_l] == mine[rouge_lsum] == pytest.approx(80.0)
-    assert their[rouge_l] == pytest.approx(100 * 10 / 11) and their[rouge_lsum] == pytest.approx(80.0)
+    assert their[rouge_l] == pytest.approx(100 * 10 / 11) and their[rouge_lsum] == pytest.approx(
+        80.0
+    )

@@ -16,7 +16,8 @@ def test_exact_match_ignores_case_punctuation_and_articles() -> None:
 def test_token_f1_is_the_f1_of_word_bags() -> None:
     # prediction [museo, prado, madrid] vs reference [museo, del, prado]: 2 common
     assert token_f1("el museo prado de Madrid", "museo del prado") == pytest.approx(
-        2 * (2 / 4) * (2 / 3) / (2 / 4 + 2 / 3))
+        2 * (2 / 4) * (2 / 3) / (2 / 4 + 2 / 3)
+    )
     assert token_f1("", "museo") == 0.0
     assert token_f1("la", "el") == 0.0  # both normalise to nothing: no overlap
 
@@ -31,4 +32,5 @@ def test_qa_takes_the_best_reference_and_averages() -> None:
 def test_dialogue_unigram_f1_equals_qa_token_f1() -> None:
     predictions, references = ["Buenos días, señoría."], [["Buenos días a todos, señorías."]]
     assert unigram_f1_stats(predictions, references).corpus_scores()["f1"] == pytest.approx(
-        qa_stats(predictions, references).corpus_scores()["token_f1"])
+        qa_stats(predictions, references).corpus_scores()["token_f1"]
+    )

@@ -37,24 +37,34 @@ def _pairs(seed: int, n: int) -> tuple[list[str], list[list[str]]]:
     predictions, references = [], []
     for _ in range(n):
         predictions.append(" ".join(rng.choice(words) for _ in range(rng.randint(0, 15))))
-        refs = [rng.choice(SPANISH_TEXTS)] + [" ".join(rng.choice(words) for _ in range(8))] * rng.randint(0, 1)
+        refs = [rng.choice(SPANISH_TEXTS)] + [
+            " ".join(rng.choice(words) for _ in range(8))
+        ] * rng.randint(0, 1)
         references.append(refs)
     return predictions, references
 
 
-def _reference_rows(scorer: rouge_scorer.RougeScorer, predictions: list[str],
-                    references: list[list[str]]) -> np.ndarray:
-    rows = [[100.0 * scorer.score_multi(refs, p)[t].fmeasure for t in ROUGE_TYPES]
-            for p, refs in zip(predictions, references, strict=True)]
+def _reference_rows(
+    scorer: rouge_scorer.RougeScorer, predictions: list[str], references: list[list[str]]
+) -> np.ndarray:
+    rows = [
+        [100.0 * scorer.score_multi(refs, p)[t].fmeasure for t in ROUGE_TYPES]
+        for p, refs in zip(predictions, references, strict=True)
+    ]
     return np.asarray(rows)
 
 
 def test_paper_compatible_equals_rouge_score_default_exactly() -> None:
     predictions, references = _pairs(0, 60)
-    expected = _reference_rows(rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True), predictions, references)
+    expected = _reference_rows(
+        rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True), predictions, references
+    )
     got = sentence_rouge(predictions, references, PAPER_COMPATIBLE)
     assert np.array_equal(got, expected)  # bit-for-bit, including ROUGE-Lsum on multi-line texts
-    assert "variant:paper-compatible" in rouge_stats(predictions, references, PAPER_COMPATIBLE).signature
+    assert (
+        "variant:paper-compatible"
+        in rouge_stats(predictions, references, PAPER_COMPATIBLE).signature
+    )
 
 
 _ascii_text = st.text(alphabet=string.ascii_letters + string.digits + " .,;:!?'-\n", max_size=60)
@@ -62,7 +72,9 @@ _ascii_text = st.text(alphabet=string.ascii_letters + string.digits + " .,;:!?'-
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(_ascii_text, _ascii_text), min_size=1, max_size=4))
-def test_spanish_rouge_without_stemming_equals_rouge_score_on_ascii(pairs: list[tuple[str, str]]) -> None:
+def test_spanish_rouge_without_stemming_equals_rouge_score_on_ascii(
+    pairs: list[tuple[str, str]],
+) -> None:
     predictions = [p for p, _ in pairs]
     references = [[r] for _, r in pairs]
     expected = _reference_rows(rouge_scorer.RougeScorer(list(ROUGE_TYPES)), predictions, references)
@@ -77,8 +89,12 @@ def test_spanish_rouge_keeps_accented_words_whole() -> None:
 
 
 def test_snowball_variant_matches_inflections() -> None:
-    plain = sentence_rouge(["los niños cantaban canciones"], [["el niño cantaba una canción"]], SPANISH)[0, 0]
-    stemmed = sentence_rouge(["los niños cantaban canciones"], [["el niño cantaba una canción"]], SPANISH_SNOWBALL)[0, 0]
+    plain = sentence_rouge(
+        ["los niños cantaban canciones"], [["el niño cantaba una canción"]], SPANISH
+    )[0, 0]
+    stemmed = sentence_rouge(
+        ["los niños cantaban canciones"], [["el niño cantaba una canción"]], SPANISH_SNOWBALL
+    )[0, 0]
     assert plain == 0.0 and stemmed > 60.0
 
 
@@ -98,11 +114,17 @@ def test_compared_with_multilingual_rouge() -> None:
     clean = [t for t in SPANISH_TEXTS if "º" not in t and "%" not in t]
     predictions = [clean[(k + 1) % len(clean)] for k in range(len(clean))]
     references = [[t] for t in clean]
-    for variant, kwargs in ((SPANISH, {"use_stemmer": False}),
-                            (SPANISH_SNOWBALL, {"use_stemmer": True, "callable_stemmer": SpanishStemmer()})):
+    for variant, kwargs in (
+        (SPANISH, {"use_stemmer": False}),
+        (SPANISH_SNOWBALL, {"use_stemmer": True, "callable_stemmer": SpanishStemmer()}),
+    ):
         scorer = mrouge.RougeScorer(list(ROUGE_TYPES), **kwargs)
-        expected = np.asarray([[100 * scorer.score(r[0], p)[t].fmeasure for t in ROUGE_TYPES]
-                               for p, r in zip(predictions, references, strict=True)])
+        expected = np.asarray(
+            [
+                [100 * scorer.score(r[0], p)[t].fmeasure for t in ROUGE_TYPES]
+                for p, r in zip(predictions, references, strict=True)
+            ]
+        )
         assert np.allclose(sentence_rouge(predictions, references, variant), expected)
 
     scorer = mrouge.RougeScorer(["rouge1"], use_stemmer=False)

@@ -10,14 +10,37 @@ from seq2seq_es.metrics.rouge_spanish import rouge_stats
 from seq2seq_es.metrics.sacrebleu_metrics import bleu_stats
 from seq2seq_es.metrics.significance import compare_systems, holm
 
-VOCAB = ["el", "niño", "come", "pan", "con", "su", "madre", "en", "la", "casa", "grande", "dónde", "está", "perro", "qué", "día", "tan", "bonito"]
+VOCAB = [
+    "el",
+    "niño",
+    "come",
+    "pan",
+    "con",
+    "su",
+    "madre",
+    "en",
+    "la",
+    "casa",
+    "grande",
+    "dónde",
+    "está",
+    "perro",
+    "qué",
+    "día",
+    "tan",
+    "bonito",
+]
 
 
 def _systems(n: int = 150) -> tuple[list[str], list[str], list[list[str]]]:
     rng = random.Random(0)
     refs = [" ".join(rng.choice(VOCAB) for _ in range(rng.randint(5, 12))) for _ in range(n)]
-    good = [" ".join(w if rng.random() < 0.8 else rng.choice(VOCAB) for w in r.split()) for r in refs]
-    bad = [" ".join(w if rng.random() < 0.5 else rng.choice(VOCAB) for w in r.split()) for r in refs]
+    good = [
+        " ".join(w if rng.random() < 0.8 else rng.choice(VOCAB) for w in r.split()) for r in refs
+    ]
+    bad = [
+        " ".join(w if rng.random() < 0.5 else rng.choice(VOCAB) for w in r.split()) for r in refs
+    ]
     return good, bad, [[r] for r in refs]
 
 

@@ -14,7 +14,14 @@ from seq2seq_es.metrics.spanish_text import SpanishStemmer, is_punctuation, norm
 
 def test_accented_letters_and_enye_stay_inside_words() -> None:
     assert words("El NIÑO comió ñandú, ¿verdad? ¡Sí! «pingüino»") == [
-        "el", "niño", "comió", "ñandú", "verdad", "sí", "pingüino"]
+        "el",
+        "niño",
+        "comió",
+        "ñandú",
+        "verdad",
+        "sí",
+        "pingüino",
+    ]
     # rouge-score's default cuts every such word apart (the paper's bug):
     assert rouge_tokenize.tokenize("El niño comió", None) == ["el", "ni", "o", "comi"]
 

@@ -33,7 +33,47 @@ from transformers import (
 
 from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
 
-WORDS = ["el", "niño", "come", "pan", "con", "su", "madre", "en", "la", "casa", "grande", ".", "¿", "dónde", "está", "el", "perro", "?", "¡", "qué", "día", "tan", "bonito", "!", "la", "señora", "lee", "un", "libro", "viejo", "y", "el", "señor", "bebe", "café", "caliente", "por", "la", "mañana"]
+WORDS = [
+    "el",
+    "niño",
+    "come",
+    "pan",
+    "con",
+    "su",
+    "madre",
+    "en",
+    "la",
+    "casa",
+    "grande",
+    ".",
+    "¿",
+    "dónde",
+    "está",
+    "el",
+    "perro",
+    "?",
+    "¡",
+    "qué",
+    "día",
+    "tan",
+    "bonito",
+    "!",
+    "la",
+    "señora",
+    "lee",
+    "un",
+    "libro",
+    "viejo",
+    "y",
+    "el",
+    "señor",
+    "bebe",
+    "café",
+    "caliente",
+    "por",
+    "la",
+    "mañana",
+]
 
 
 def sentences(n: int, seed: int = 0) -> list[str]:
@@ -48,18 +88,38 @@ def train_wordpiece(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFas
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=False)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece()
-    tokenizer.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials,
-                                                                   show_progress=False))
+    tokenizer.train_from_iterator(
+        texts,
+        trainers.WordPieceTrainer(
+            vocab_size=vocab_size, special_tokens=specials, show_progress=False
+        ),
+    )
     tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
-        special_tokens=[("[CLS]", tokenizer.token_to_id("[CLS]")), ("[SEP]", tokenizer.token_to_id("[SEP]"))])
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]",
-                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[
+            ("[CLS]", tokenizer.token_to_id("[CLS]")),
+            ("[SEP]", tokenizer.token_to_id("[SEP]")),
+        ],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
 
 
 def _encoder_dims() -> dict[str, int]:
-    return dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-                max_position_embeddings=128)
+    return dict(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -72,8 +132,11 @@ def bert_dir(tmp_path_factory: pytest.TempPathFactory, corpus: list[str]) -> Pat
     folder = tmp_path_factory.mktemp("tiny-bert")
     tokenizer = train_wordpiece(corpus, vocab_size=120)
     torch.manual_seed(0)
-    BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
-                         **_encoder_dims())).save_pretrained(folder)
+    BertForMaskedLM(
+        BertConfig(
+            vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **_encoder_dims()
+        )
+    ).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 
@@ -84,9 +147,15 @@ def roberta_dir(tmp_path_factory: pytest.TempPathFactory, corpus: list[str]) -> 
     tokenizer = train_byte_level_bpe(corpus, vocab_size=300, min_frequency=1)
     torch.manual_seed(0)
     dims = _encoder_dims() | {"max_position_embeddings": 130}  # RoBERTa offsets positions by pad+1
-    RobertaForMaskedLM(RobertaConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
-                               bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                               **dims)).save_pretrained(folder)
+    RobertaForMaskedLM(
+        RobertaConfig(
+            vocab_size=len(tokenizer),
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            **dims,
+        )
+    ).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 
@@ -96,11 +165,22 @@ def bart_dir(tmp_path_factory: pytest.TempPathFactory, corpus: list[str]) -> Pat
     folder = tmp_path_factory.mktemp("tiny-bart")
     tokenizer = train_byte_level_bpe(corpus, vocab_size=300, min_frequency=1)
     torch.manual_seed(0)
-    config = BartConfig(vocab_size=len(tokenizer), d_model=32, encoder_layers=2, decoder_layers=2,
-                        encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=64,
-                        decoder_ffn_dim=64, max_position_embeddings=64, pad_token_id=tokenizer.pad_token_id,
-                        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                        decoder_start_token_id=tokenizer.eos_token_id, forced_eos_token_id=tokenizer.eos_token_id)
+    config = BartConfig(
+        vocab_size=len(tokenizer),
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=64,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.eos_token_id,
+        forced_eos_token_id=tokenizer.eos_token_id,
+    )
     BartForConditionalGeneration(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

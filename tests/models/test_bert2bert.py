@@ -22,7 +22,11 @@ def _copy_batch(tokenizer: PreTrainedTokenizerBase, corpus: list[str]) -> dict[s
     batch = tokenizer(texts, padding=True, return_tensors="pt")
     labels = batch["input_ids"].clone()
     labels[batch["attention_mask"] == 0] = -100
-    return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "labels": labels}
+    return {
+        "input_ids": batch["input_ids"],
+        "attention_mask": batch["attention_mask"],
+        "labels": labels,
+    }
 
 
 def _train(model: EncoderDecoderModel, batch: dict[str, torch.Tensor], steps: int) -> list[float]:
@@ -39,7 +43,9 @@ def _train(model: EncoderDecoderModel, batch: dict[str, torch.Tensor], steps: in
 
 
 @pytest.mark.parametrize("checkpoint", ["bert_dir", "roberta_dir"])
-def test_warm_start_wires_special_tokens_and_decoding_defaults(checkpoint: str, request: pytest.FixtureRequest) -> None:
+def test_warm_start_wires_special_tokens_and_decoding_defaults(
+    checkpoint: str, request: pytest.FixtureRequest
+) -> None:
     folder: Path = request.getfixturevalue(checkpoint)
     model, tokenizer = warm_start_bert2bert(folder)
     assert model.config.decoder_start_token_id == tokenizer.cls_token_id  # [CLS] / <s>
@@ -50,20 +56,26 @@ def test_warm_start_wires_special_tokens_and_decoding_defaults(checkpoint: str, 
     assert model.generation_config.num_beams == 4 and model.generation_config.length_penalty == 2.0
     assert model.decoder.config.is_decoder and model.decoder.config.add_cross_attention
     # warm start: encoder and decoder both begin as the checkpoint's weights
-    torch.testing.assert_close(model.decoder.base_model.embeddings.word_embeddings.weight,
-                               model.encoder.embeddings.word_embeddings.weight)
+    torch.testing.assert_close(
+        model.decoder.base_model.embeddings.word_embeddings.weight,
+        model.encoder.embeddings.word_embeddings.weight,
+    )
 
 
 @pytest.mark.parametrize("checkpoint", ["bert_dir", "roberta_dir"])
-def test_warm_started_model_trains_and_generates(checkpoint: str, request: pytest.FixtureRequest,
-                                                 corpus: list[str]) -> None:
+def test_warm_started_model_trains_and_generates(
+    checkpoint: str, request: pytest.FixtureRequest, corpus: list[str]
+) -> None:
     model, tokenizer = warm_start_bert2bert(request.getfixturevalue(checkpoint), seed=0)
     batch = _copy_batch(tokenizer, corpus)
     losses = _train(model, batch, steps=8)
     assert losses[-1] < losses[0]
     model.eval()
-    generated = model.generate(input_ids=batch["input_ids"][:2], attention_mask=batch["attention_mask"][:2],
-                               max_new_tokens=6)
+    generated = model.generate(
+        input_ids=batch["input_ids"][:2],
+        attention_mask=batch["attention_mask"][:2],
+        max_new_tokens=6,
+    )
     assert generated.shape[0] == 2 and (generated[:, 0] == tokenizer.cls_token_id).all()
 
 
@@ -73,18 +85,27 @@ def test_shared_variant_really_shares(bert_dir: Path, corpus: list[str]) -> None
     enc_layer, dec_layer = shared.encoder.encoder.layer[0], shared.decoder.bert.encoder.layer[0]
     assert dec_layer.attention.self.query.weight is enc_layer.attention.self.query.weight
     assert dec_layer.output.dense.weight is enc_layer.output.dense.weight
-    assert shared.decoder.bert.embeddings.word_embeddings.weight is shared.encoder.embeddings.word_embeddings.weight
-    assert shared.decoder.get_output_embeddings().weight is shared.encoder.embeddings.word_embeddings.weight
+    assert (
+        shared.decoder.bert.embeddings.word_embeddings.weight
+        is shared.encoder.embeddings.word_embeddings.weight
+    )
+    assert (
+        shared.decoder.get_output_embeddings().weight
+        is shared.encoder.embeddings.word_embeddings.weight
+    )
     assert dec_layer.crossattention.self.query.weight is not None  # decoder-only part stays its own
     assert count_parameters(shared) < count_parameters(plain)
     assert count_parameters(plain) - count_parameters(shared) > 0.4 * count_parameters(plain)
     _train(shared, _copy_batch(tokenizer, corpus), steps=2)
-    assert dec_layer.attention.self.query.weight is enc_layer.attention.self.query.weight, "training keeps the tie"
+    assert dec_layer.attention.self.query.weight is enc_layer.attention.self.query.weight, (
+        "training keeps the tie"
+    )
 
 
 @pytest.mark.parametrize("share", [False, True])
-def test_saved_bert2bert_reloads_with_plain_transformers(bert_dir: Path, tmp_path: Path, share: bool,
-                                                         corpus: list[str]) -> None:
+def test_saved_bert2bert_reloads_with_plain_transformers(
+    bert_dir: Path, tmp_path: Path, share: bool, corpus: list[str]
+) -> None:
     model, tokenizer = warm_start_bert2bert(bert_dir, share=share)
     _train(model, _copy_batch(tokenizer, corpus), steps=2)  # shared weights move together
     save_seq2seq(model, tokenizer, tmp_path / "b2b")
@@ -92,9 +113,11 @@ def test_saved_bert2bert_reloads_with_plain_transformers(bert_dir: Path, tmp_pat
     batch = _copy_batch(tokenizer, corpus)
     with torch.no_grad():
         expected = model(**batch).logits
-        for reloaded in (EncoderDecoderModel.from_pretrained(tmp_path / "b2b"),
-                         AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "b2b"),
-                         load_seq2seq(tmp_path / "b2b")[0]):
+        for reloaded in (
+            EncoderDecoderModel.from_pretrained(tmp_path / "b2b"),
+            AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "b2b"),
+            load_seq2seq(tmp_path / "b2b")[0],
+        ):
             torch.testing.assert_close(reloaded.eval()(**batch).logits, expected)
             assert reloaded.generation_config.no_repeat_ngram_size == 3
     ours, _ = load_seq2seq(tmp_path / "b2b")
@@ -107,7 +130,9 @@ def test_share_needs_one_checkpoint(bert_dir: Path, roberta_dir: Path) -> None:
 
 
 def test_mismatching_tokenizer_is_a_clear_error(bert_dir: Path, roberta_dir: Path) -> None:
-    with pytest.raises(CheckpointError, match=r"tokenizer has 300 tokens but the model's embedding table has 120"):
+    with pytest.raises(
+        CheckpointError, match=r"tokenizer has 300 tokens but the model's embedding table has 120"
+    ):
         warm_start_bert2bert(bert_dir, tokenizer=roberta_dir)
 
 

@@ -30,12 +30,19 @@ def test_saved_presets_reload_with_plain_transformers(tmp_path: Path, corpus: li
         ids = tokenizer(corpus[:2], padding=True, return_tensors="pt")
         with torch.no_grad():
             expected = model(**ids, labels=ids["input_ids"]).logits
-            for reloaded in (AutoModelForSeq2SeqLM.from_pretrained(tmp_path / preset), load_seq2seq(tmp_path / preset)[0]):
-                torch.testing.assert_close(reloaded.eval()(**ids, labels=ids["input_ids"]).logits, expected)
+            for reloaded in (
+                AutoModelForSeq2SeqLM.from_pretrained(tmp_path / preset),
+                load_seq2seq(tmp_path / preset)[0],
+            ):
+                torch.testing.assert_close(
+                    reloaded.eval()(**ids, labels=ids["input_ids"]).logits, expected
+                )
 
 
 def test_encoder_only_model_is_refused_with_a_hint(bert_dir: Path) -> None:
-    with pytest.raises(CheckpointError, match=r"'bert' model .* not a sequence-to-sequence .*bert2bert"):
+    with pytest.raises(
+        CheckpointError, match=r"'bert' model .* not a sequence-to-sequence .*bert2bert"
+    ):
         load_seq2seq(bert_dir)
 
 
@@ -46,16 +53,23 @@ def test_missing_or_empty_folders(tmp_path: Path) -> None:
         load_seq2seq(tmp_path)
 
 
-def test_unreachable_hub_explains_how_to_use_a_local_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_hub_explains_how_to_use_a_local_folder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(CheckpointError) as error:
         load_seq2seq("seq2seq-es-tests/model-that-is-not-cached")
     message = str(error.value)
-    assert "Hugging Face Hub" in message and "hf download seq2seq-es-tests/model-that-is-not-cached" in message
+    assert (
+        "Hugging Face Hub" in message
+        and "hf download seq2seq-es-tests/model-that-is-not-cached" in message
+    )
     assert "pass its path" in message
 
 
-def test_tokenizer_of_another_model_is_refused(bart_dir: Path, bert_dir: Path, tmp_path: Path) -> None:
+def test_tokenizer_of_another_model_is_refused(
+    bart_dir: Path, bert_dir: Path, tmp_path: Path
+) -> None:
     mixed = tmp_path / "mixed"
     shutil.copytree(bart_dir, mixed)
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
@@ -63,18 +77,30 @@ def test_tokenizer_of_another_model_is_refused(bart_dir: Path, bert_dir: Path, t
     for file in bert_dir.iterdir():
         if "token" in file.name or file.name == "vocab.txt":
             shutil.copy(file, mixed / file.name)
-    with pytest.raises(CheckpointError, match="tokenizer has 120 tokens but the model's embedding table has 300"):
+    with pytest.raises(
+        CheckpointError, match="tokenizer has 120 tokens but the model's embedding table has 300"
+    ):
         load_seq2seq(mixed)
 
 
 def test_padded_embedding_tables_are_accepted(bart_dir: Path) -> None:
     _, tokenizer = load_seq2seq(bart_dir)
-    check_vocabulary(len(tokenizer) + 28, tokenizer, "t5-like")  # T5 pads 32,100 tokens to 32,128 rows
+    check_vocabulary(
+        len(tokenizer) + 28, tokenizer, "t5-like"
+    )  # T5 pads 32,100 tokens to 32,128 rows
     with pytest.raises(CheckpointError):
         check_vocabulary(len(tokenizer) - 1, tokenizer, "too small")
 
 
-@pytest.mark.parametrize(("text", "is_path"), [("google/mt5-small", False), ("facebook/mbart-large-50", False),
-                                               ("runs/pretrain/model", True), ("./model", True), ("/abs", True)])
+@pytest.mark.parametrize(
+    ("text", "is_path"),
+    [
+        ("google/mt5-small", False),
+        ("facebook/mbart-large-50", False),
+        ("runs/pretrain/model", True),
+        ("./model", True),
+        ("/abs", True),
+    ],
+)
 def test_hub_ids_and_paths_are_told_apart(text: str, is_path: bool) -> None:
     assert looks_like_path(text) is is_path

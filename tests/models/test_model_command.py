@@ -29,14 +29,23 @@ def test_info_on_presets_prints_paper_sizes() -> None:
     assert rows["ffn"] == "2048 (gated-gelu)" and rows["dropout"] == 0.0
     bert = model_info("bert-tiny")  # encoder-only: no decoder, no generation settings
     assert bert["class"] == "BertForMaskedLM" and bert["decoder layers"] == "none (encoder-only)"
-    assert (bert["encoder layers"], bert["heads"], bert["ffn"], bert["positions"]) == (2, 4, 512, 512)
+    assert (bert["encoder layers"], bert["heads"], bert["ffn"], bert["positions"]) == (
+        2,
+        4,
+        512,
+        512,
+    )
     assert "generation" not in bert
 
 
 def test_info_on_a_folder_shows_tokenizer_and_special_tokens(bart_dir: Path) -> None:
     rows = model_info(bart_dir)
     assert rows["class"] == "BartForConditionalGeneration"
-    assert rows["pad"] == "1 (<pad>)" and rows["eos"] == "2 (</s>)" and rows["decoder start"] == "2 (</s>)"
+    assert (
+        rows["pad"] == "1 (<pad>)"
+        and rows["eos"] == "2 (</s>)"
+        and rows["decoder start"] == "2 (</s>)"
+    )
     assert rows["mask"] == "4 (<mask>)" and "300 tokens" in rows["tokenizer"]
 
 
@@ -52,16 +61,32 @@ def test_bert2bert_command_writes_a_loadable_shared_model(bert_dir: Path, tmp_pa
 
 
 def test_to_led_command_and_info(bart_dir: Path, tmp_path: Path) -> None:
-    output = _ok(["model", "to-led", str(bart_dir), "--output", str(tmp_path / "led"), "--max-positions", "1024",
-                  "--attention-window", "32"])
+    output = _ok(
+        [
+            "model",
+            "to-led",
+            str(bart_dir),
+            "--output",
+            str(tmp_path / "led"),
+            "--max-positions",
+            "1024",
+            "--attention-window",
+            "32",
+        ]
+    )
     assert "LED" in output
-    assert isinstance(AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "led"), LEDForConditionalGeneration)
+    assert isinstance(
+        AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "led"), LEDForConditionalGeneration
+    )
     rows = model_info(tmp_path / "led")
     assert rows["positions"] == "encoder 1024, decoder 64" and rows["attention window"] == "32"
 
 
 def test_info_errors_are_one_line_without_traceback(bert_dir: Path, tmp_path: Path) -> None:
-    for target, expected in ((bert_dir, "not a sequence-to-sequence"), (tmp_path / "missing", "no such model folder")):
+    for target, expected in (
+        (bert_dir, "not a sequence-to-sequence"),
+        (tmp_path / "missing", "no such model folder"),
+    ):
         result = runner.invoke(app, ["model", "info", str(target)])
         assert result.exit_code == 2
         assert expected in result.output and "Traceback" not in result.output

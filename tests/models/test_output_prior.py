@@ -47,10 +47,21 @@ def _encoder_spread_after_adam(with_prior: bool, steps: int = 30, seed: int = 0)
         return torch.as_tensor(rng.choice(VOCAB - 3, size=(BATCH, LENGTH), p=zipf) + 3)
 
     torch.manual_seed(seed)
-    config = BartConfig(vocab_size=VOCAB, d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
-                        decoder_attention_heads=4, encoder_ffn_dim=256, decoder_ffn_dim=256,
-                        max_position_embeddings=LENGTH, pad_token_id=1, bos_token_id=0, eos_token_id=2,
-                        decoder_start_token_id=2)
+    config = BartConfig(
+        vocab_size=VOCAB,
+        d_model=64,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=256,
+        decoder_ffn_dim=256,
+        max_position_embeddings=LENGTH,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+    )
     model = BartForConditionalGeneration(config)
     if with_prior:
         set_output_prior(model, unigram_log_probs((batch().numpy() for _ in range(20)), VOCAB))

@@ -42,10 +42,23 @@ def test_exact_reference_counts() -> None:
 
 def test_paper_shapes_of_base_presets() -> None:
     bart = build_config("barto-base")
-    assert (bart.encoder_layers, bart.decoder_layers, bart.d_model, bart.encoder_attention_heads,
-            bart.encoder_ffn_dim, bart.vocab_size, bart.max_position_embeddings) == (6, 6, 768, 12, 3072, 50_264, 1024)
+    assert (
+        bart.encoder_layers,
+        bart.decoder_layers,
+        bart.d_model,
+        bart.encoder_attention_heads,
+        bart.encoder_ffn_dim,
+        bart.vocab_size,
+        bart.max_position_embeddings,
+    ) == (6, 6, 768, 12, 3072, 50_264, 1024)
     t5 = build_config("t5s-base")
-    assert (t5.num_layers, t5.num_decoder_layers, t5.d_model, t5.d_ff, t5.vocab_size) == (12, 12, 768, 2048, 32_128)
+    assert (t5.num_layers, t5.num_decoder_layers, t5.d_model, t5.d_ff, t5.vocab_size) == (
+        12,
+        12,
+        768,
+        2048,
+        32_128,
+    )
     assert t5.feed_forward_proj == "gated-gelu" and t5.dropout_rate == 0.0
     assert t5.scale_decoder_outputs is False, "T5 v1.1 does not rescale decoder outputs"
 
@@ -60,21 +73,40 @@ def test_every_preset_has_a_cpu_sized_sibling() -> None:
     for family in ("barto", "t5s"):
         assert {f"{family}-tiny", f"{family}-small", f"{family}-base"} <= names
     table = {row["name"]: row for row in preset_table()}
-    assert table["barto-tiny"]["parameters"] < table["barto-small"]["parameters"] < table["barto-base"]["parameters"]
-    assert table["t5s-tiny"]["parameters"] < table["t5s-small"]["parameters"] < table["t5s-base"]["parameters"]
+    assert (
+        table["barto-tiny"]["parameters"]
+        < table["barto-small"]["parameters"]
+        < table["barto-base"]["parameters"]
+    )
+    assert (
+        table["t5s-tiny"]["parameters"]
+        < table["t5s-small"]["parameters"]
+        < table["t5s-base"]["parameters"]
+    )
 
 
 def test_build_model_follows_the_tokenizer_and_family() -> None:
-    tokenizer = train_byte_level_bpe(["el niño come pan con su madre"] * 20, vocab_size=300, min_frequency=1)
+    tokenizer = train_byte_level_bpe(
+        ["el niño come pan con su madre"] * 20, vocab_size=300, min_frequency=1
+    )
     bart = build_model("barto-tiny", tokenizer, seed=1)
     assert isinstance(bart, BartForConditionalGeneration)
-    assert bart.config.vocab_size == len(tokenizer) and bart.config.pad_token_id == tokenizer.pad_token_id
-    assert bart.config.decoder_start_token_id == tokenizer.eos_token_id and bart.config.dropout == 0.1
+    assert (
+        bart.config.vocab_size == len(tokenizer)
+        and bart.config.pad_token_id == tokenizer.pad_token_id
+    )
+    assert (
+        bart.config.decoder_start_token_id == tokenizer.eos_token_id and bart.config.dropout == 0.1
+    )
     t5 = build_model("t5s-tiny", tokenizer, seed=1, dropout=0.1)
     assert isinstance(t5, T5ForConditionalGeneration)
-    assert t5.config.decoder_start_token_id == tokenizer.pad_token_id and t5.config.dropout_rate == 0.1
+    assert (
+        t5.config.decoder_start_token_id == tokenizer.pad_token_id and t5.config.dropout_rate == 0.1
+    )
     same = build_model("barto-tiny", tokenizer, seed=1)
-    assert torch.equal(same.model.shared.weight, bart.model.shared.weight), "the seed fixes the initial weights"
+    assert torch.equal(same.model.shared.weight, bart.model.shared.weight), (
+        "the seed fixes the initial weights"
+    )
 
 
 @pytest.mark.parametrize("preset", ["barto-tiny", "t5s-tiny", "bert-tiny"])
@@ -99,7 +131,9 @@ def test_t5_lm_head_stays_untied_after_save_and_plain_reload(tmp_path: Path) -> 
     assert count_parameters(reloaded) == count_parameters(model)
     ids = torch.tensor([[5, 6, 7, 1]])
     with torch.no_grad():
-        torch.testing.assert_close(reloaded(input_ids=ids, labels=ids).logits, model(input_ids=ids, labels=ids).logits)
+        torch.testing.assert_close(
+            reloaded(input_ids=ids, labels=ids).logits, model(input_ids=ids, labels=ids).logits
+        )
 
 
 def test_unknown_preset_lists_the_valid_ones() -> None:
@@ -110,14 +144,28 @@ def test_unknown_preset_lists_the_valid_ones() -> None:
 def test_bert_preset_is_a_masked_lm_sized_like_barto_tiny_with_the_tokenizers_specials() -> None:
     """bert-tiny: barto-tiny's width, FFN and positions, 2 layers (the 2+2 of the BERT2BERT built from it)."""
     assert count_parameters(build_empty_model("bert-tiny")) == pytest.approx(1.5e6, rel=0.05)
-    tokenizer = train_byte_level_bpe(["el niño come pan con su madre"] * 20, vocab_size=300, min_frequency=1)
+    tokenizer = train_byte_level_bpe(
+        ["el niño come pan con su madre"] * 20, vocab_size=300, min_frequency=1
+    )
     bert = build_model("bert-tiny", tokenizer, seed=1)
     assert isinstance(bert, BertForMaskedLM) and bert.config.vocab_size == len(tokenizer)
-    assert (bert.config.hidden_size, bert.config.num_hidden_layers, bert.config.intermediate_size,
-            bert.config.max_position_embeddings, bert.config.hidden_dropout_prob) == (128, 2, 512, 512, 0.1)
+    assert (
+        bert.config.hidden_size,
+        bert.config.num_hidden_layers,
+        bert.config.intermediate_size,
+        bert.config.max_position_embeddings,
+        bert.config.hidden_dropout_prob,
+    ) == (128, 2, 512, 512, 0.1)
     assert bert.config.pad_token_id == tokenizer.pad_token_id
-    assert (bert.config.bos_token_id, bert.config.eos_token_id) == (tokenizer.cls_token_id, tokenizer.sep_token_id)
-    without_mask = PreTrainedTokenizerFast(tokenizer_object=tokenizer.backend_tokenizer, pad_token="<pad>",
-                                           cls_token="<s>", sep_token="</s>")
+    assert (bert.config.bos_token_id, bert.config.eos_token_id) == (
+        tokenizer.cls_token_id,
+        tokenizer.sep_token_id,
+    )
+    without_mask = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer.backend_tokenizer,
+        pad_token="<pad>",
+        cls_token="<s>",
+        sep_token="</s>",
+    )
     with pytest.raises(ConfigError, match="MASK"):
         build_config("bert-tiny", without_mask)

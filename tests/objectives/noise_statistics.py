@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 
-TABLE = ("share of tokens masked", "<mask> tokens per example", "mean masked span (tokens)",
-         "output / input length", "random share of replacements")
+TABLE = (
+    "share of tokens masked",
+    "<mask> tokens per example",
+    "mean masked span (tokens)",
+    "output / input length",
+    "random share of replacements",
+)
 
 
-def table_statistics(blocks: list[np.ndarray], outputs: list[np.ndarray], mask_id: int,
-                     marked_id: int) -> dict[str, np.ndarray]:
+def table_statistics(
+    blocks: list[np.ndarray], outputs: list[np.ndarray], mask_id: int, marked_id: int
+) -> dict[str, np.ndarray]:
     """Per example: tokens of the block gone or replaced (share), ``<mask>`` count, masked tokens per
     replacement token (``<mask>`` or random), output/input length, random share of replacements."""
     length = np.array([len(b) for b in blocks], dtype=float)
@@ -21,8 +27,19 @@ def table_statistics(blocks: list[np.ndarray], outputs: list[np.ndarray], mask_i
     randoms = np.array([np.count_nonzero(o == marked_id) for o in outputs], dtype=float)
     out_length = np.array([len(o) for o in outputs], dtype=float)
     masked = length - (out_length - masks - randoms)
-    return dict(zip(TABLE, (masked / length, masks, masked / (masks + randoms), out_length / length,
-                            randoms / (masks + randoms)), strict=True))
+    return dict(
+        zip(
+            TABLE,
+            (
+                masked / length,
+                masks,
+                masked / (masks + randoms),
+                out_length / length,
+                randoms / (masks + randoms),
+            ),
+            strict=True,
+        )
+    )
 
 
 def touching_masks(outputs: list[np.ndarray], mask_id: int) -> float:

@@ -58,7 +58,9 @@ class NumpyDraws:
 
     def span_lengths(self, n: int) -> torch.Tensor:
         u = self.rng.random(n)
-        return torch.from_numpy(np.minimum(np.searchsorted(self.cdf, u, side="right"), len(self.cdf) - 1))
+        return torch.from_numpy(
+            np.minimum(np.searchsorted(self.cdf, u, side="right"), len(self.cdf) - 1)
+        )
 
     def tokens(self, n: int) -> torch.Tensor:
         return torch.from_numpy(self.pool[(self.rng.random(n) * len(self.pool)).astype(np.int64)])
@@ -68,7 +70,9 @@ class TorchDraws:
     """fairseq's own calls on torch's global generator (seed it with ``torch.manual_seed``)."""
 
     def __init__(self, poisson_lambda: float, pool: np.ndarray) -> None:
-        self.spans = torch.distributions.Categorical(torch.FloatTensor(poisson_probabilities(poisson_lambda)))
+        self.spans = torch.distributions.Categorical(
+            torch.FloatTensor(poisson_probabilities(poisson_lambda))
+        )
         self.pool = torch.from_numpy(pool)
 
     def randperm(self, n: int) -> torch.Tensor:
@@ -87,13 +91,38 @@ class TorchDraws:
 class FairseqNoise:
     """``DenoisingDataset``'s noise for one source ``<s> body </s>`` (span-poisson masking)."""
 
-    def __init__(self, *, word_start: np.ndarray, full_stop_id: int, mask_id: int, bos_id: int, eos_id: int,
-                 mask_ratio: float, random_ratio: float, insert_ratio: float, permute_sentence_ratio: float,
-                 replace_length: int, draws: Draws) -> None:
+    def __init__(
+        self,
+        *,
+        word_start: np.ndarray,
+        full_stop_id: int,
+        mask_id: int,
+        bos_id: int,
+        eos_id: int,
+        mask_ratio: float,
+        random_ratio: float,
+        insert_ratio: float,
+        permute_sentence_ratio: float,
+        replace_length: int,
+        draws: Draws,
+    ) -> None:
         self.mask_whole_word = torch.from_numpy(word_start.astype(np.uint8))
-        self.full_stop_index, self.mask_idx, self.bos, self.eos = full_stop_id, mask_id, bos_id, eos_id
-        self.mask_ratio, self.random_ratio, self.insert_ratio = mask_ratio, random_ratio, insert_ratio
-        self.permute_sentence_ratio, self.replace_length, self.draws = permute_sentence_ratio, replace_length, draws
+        self.full_stop_index, self.mask_idx, self.bos, self.eos = (
+            full_stop_id,
+            mask_id,
+            bos_id,
+            eos_id,
+        )
+        self.mask_ratio, self.random_ratio, self.insert_ratio = (
+            mask_ratio,
+            random_ratio,
+            insert_ratio,
+        )
+        self.permute_sentence_ratio, self.replace_length, self.draws = (
+            permute_sentence_ratio,
+            replace_length,
+            draws,
+        )
 
     def __call__(self, body: list[int]) -> list[int]:
         source = torch.tensor([self.bos, *body, self.eos], dtype=torch.long)
@@ -119,8 +148,8 @@ class FairseqNoise:
         ordering[substitutions] = substitutions[self.draws.randperm(num_to_permute)]
         index = 1  # after <s>
         for i in ordering.tolist():
-            sentence = source[(int(sentence_ends[i - 1]) if i > 0 else 1):int(sentence_ends[i])]
-            result[index:index + sentence.size(0)] = sentence
+            sentence = source[(int(sentence_ends[i - 1]) if i > 0 else 1) : int(sentence_ends[i])]
+            result[index : index + sentence.size(0)] = sentence
             index += sentence.size(0)
         return result
 
@@ -132,7 +161,9 @@ class FairseqNoise:
 
     def add_whole_word_mask(self, source: torch.Tensor, p: float) -> torch.Tensor:
         is_word_start = self.word_starts(source)
-        num_to_mask = math.ceil(float(is_word_start.float().sum() * p))  # a float32 product, as in fairseq
+        num_to_mask = math.ceil(
+            float(is_word_start.float().sum() * p)
+        )  # a float32 product, as in fairseq
         if num_to_mask == 0:
             return source
         lengths = self.draws.span_lengths(num_to_mask)

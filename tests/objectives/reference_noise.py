@@ -38,13 +38,15 @@ def sentence_starts(ids: list[int], starts_word: list[bool], tables: TokenTables
             out.append(True)
             continue
         prev = ids[t - 1]
-        opener = rules.opener[token] or (rules.blank[token] and t + 1 < len(ids) and rules.opener[ids[t + 1]])
+        opener = rules.opener[token] or (
+            rules.blank[token] and t + 1 < len(ids) and rules.opener[ids[t + 1]]
+        )
         end = bool(rules.terminal[prev] and opener and starts_word[t])
         if end and rules.period[prev] and t - 1 > 0:
             begin = t - 2
             while not starts_word[begin]:
                 begin -= 1
-            word = re.search(r"(\w+)\Z", "".join(rules.texts[i] for i in ids[begin:t - 1]))
+            word = re.search(r"(\w+)\Z", "".join(rules.texts[i] for i in ids[begin : t - 1]))
             if word is not None and is_abbreviation(word.group(1)):
                 end = False
         out.append(end or bool(rules.line_break[prev]) or bool(rules.special[prev]))
@@ -67,8 +69,13 @@ def span_lengths(budget: int, poisson_lambda: float, rng: np.random.Generator) -
     return out
 
 
-def bart_noise(block: list[int], tables: TokenTables, settings: BartNoiseSettings, mask_id: int,
-               rng: np.random.Generator) -> list[int]:
+def bart_noise(
+    block: list[int],
+    tables: TokenTables,
+    settings: BartNoiseSettings,
+    mask_id: int,
+    rng: np.random.Generator,
+) -> list[int]:
     ids = [int(t) for t in block]
     starts_word = word_starts(ids, tables)
     starts_sentence = sentence_starts(ids, starts_word, tables)
@@ -105,8 +112,8 @@ def bart_noise(block: list[int], tables: TokenTables, settings: BartNoiseSetting
         lengths = [x for x in lengths if x > 0]
         gaps = len(maskable) - budget + 1
         if len(lengths) > gaps:
-            lengths = [*lengths[:gaps - 1], sum(lengths[gaps - 1:])]
-        slots = sorted(int(x) for x in rng.permutation(gaps)[:len(lengths)])
+            lengths = [*lengths[: gaps - 1], sum(lengths[gaps - 1 :])]
+        slots = sorted(int(x) for x in rng.permutation(gaps)[: len(lengths)])
         span_of_word: dict[int, int] = {}
         masked_before = 0
         for j, length in enumerate(lengths):
@@ -114,7 +121,10 @@ def bart_noise(block: list[int], tables: TokenTables, settings: BartNoiseSetting
                 span_of_word[maskable[slots[j] + masked_before + q]] = j
             masked_before += length
         is_random = [bool(x < settings.random_ratio) for x in rng.random(len(lengths))]
-        replacements = [int(tables.random_ids[int(x * len(tables.random_ids))]) for x in rng.random(len(lengths))]
+        replacements = [
+            int(tables.random_ids[int(x * len(tables.random_ids))])
+            for x in rng.random(len(lengths))
+        ]
         last_span = -1
         for w, word in enumerate(words):
             span = span_of_word.get(w, -1)
@@ -133,7 +143,9 @@ def bart_noise(block: list[int], tables: TokenTables, settings: BartNoiseSetting
     total = len(out) + insertions
     positions = sorted(int(x) for x in rng.permutation(total)[:insertions])
     is_random = [bool(x < settings.random_ratio) for x in rng.random(insertions)]
-    replacements = [int(tables.random_ids[int(x * len(tables.random_ids))]) for x in rng.random(insertions)]
+    replacements = [
+        int(tables.random_ids[int(x * len(tables.random_ids))]) for x in rng.random(insertions)
+    ]
     result, source, k = [], iter(out), 0
     for position in range(total):
         if k < insertions and positions[k] == position:
@@ -153,8 +165,14 @@ def segmentation(items: int, segments: int, rng: np.random.Generator) -> list[in
     return lengths
 
 
-def span_corruption(block: list[int], sentinel_ids: list[int], eos_id: int, noise_density: float,
-                    mean_span_length: float, rng: np.random.Generator) -> tuple[list[int], list[int]]:
+def span_corruption(
+    block: list[int],
+    sentinel_ids: list[int],
+    eos_id: int,
+    noise_density: float,
+    mean_span_length: float,
+    rng: np.random.Generator,
+) -> tuple[list[int], list[int]]:
     length = len(block)
     noise, spans = span_counts(length, noise_density, mean_span_length)
     keep_lengths = segmentation(length - noise, spans, rng)

@@ -22,15 +22,21 @@ from __future__ import annotations
 import numpy as np
 
 
-def random_spans_helper(inputs_length: int, noise_density: float, mean_noise_span_length: float,
-                        extra_tokens_per_span_inputs: int = 1,
-                        extra_tokens_per_span_targets: int = 1) -> tuple[int, int]:
+def random_spans_helper(
+    inputs_length: int,
+    noise_density: float,
+    mean_noise_span_length: float,
+    extra_tokens_per_span_inputs: int = 1,
+    extra_tokens_per_span_targets: int = 1,
+) -> tuple[int, int]:
     def inputs_and_targets(tokens_length: int) -> tuple[int, int]:
         num_noise_tokens = int(round(tokens_length * noise_density))  # noqa: RUF046 (t5 writes it so)
         num_nonnoise_tokens = tokens_length - num_noise_tokens
         num_noise_spans = int(round(num_noise_tokens / mean_noise_span_length))  # noqa: RUF046
-        return (num_nonnoise_tokens + num_noise_spans * extra_tokens_per_span_inputs + 1,
-                num_noise_tokens + num_noise_spans * extra_tokens_per_span_targets + 1)
+        return (
+            num_nonnoise_tokens + num_noise_spans * extra_tokens_per_span_inputs + 1,
+            num_noise_tokens + num_noise_spans * extra_tokens_per_span_targets + 1,
+        )
 
     tokens_length = inputs_length - 1
     while inputs_and_targets(tokens_length + 1)[0] <= inputs_length:
@@ -42,9 +48,13 @@ def random_spans_helper(inputs_length: int, noise_density: float, mean_noise_spa
     return tokens_length, targets_length
 
 
-def noise_mask_counts(length: int, noise_density: float, mean_noise_span_length: float) -> tuple[int, int]:
+def noise_mask_counts(
+    length: int, noise_density: float, mean_noise_span_length: float
+) -> tuple[int, int]:
     length = max(length, 2)
     num_noise_tokens = int(np.round(np.float32(length) * np.float32(noise_density)))
     num_noise_tokens = min(max(num_noise_tokens, 1), length - 1)
-    num_noise_spans = int(np.round(np.float32(num_noise_tokens) / np.float32(mean_noise_span_length)))
+    num_noise_spans = int(
+        np.round(np.float32(num_noise_tokens) / np.float32(mean_noise_span_length))
+    )
     return num_noise_tokens, max(num_noise_spans, 1)

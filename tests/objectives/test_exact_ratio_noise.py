@@ -33,11 +33,19 @@ noise_settings = st.builds(
 
 @settings(max_examples=150, deadline=None)
 @given(data=st.data(), noise=noise_settings, seed=st.integers(0, 2**32 - 1))
-def test_vectorized_equals_per_token_reference(tables: TokenTables, blocks: list[np.ndarray], data: st.DataObject,
-                                               noise: BartNoiseSettings, seed: int) -> None:
+def test_vectorized_equals_per_token_reference(
+    tables: TokenTables,
+    blocks: list[np.ndarray],
+    data: st.DataObject,
+    noise: BartNoiseSettings,
+    seed: int,
+) -> None:
     """Random token soup (specials included) and real packed text, every setting."""
     if data.draw(st.booleans()):
-        ids = np.asarray(data.draw(st.lists(st.integers(0, len(tables.special) - 1), max_size=50)), dtype=np.int64)
+        ids = np.asarray(
+            data.draw(st.lists(st.integers(0, len(tables.special) - 1), max_size=50)),
+            dtype=np.int64,
+        )
     else:
         block = blocks[data.draw(st.integers(0, len(blocks) - 1))]
         ids = block[: data.draw(st.integers(0, len(block)))]
@@ -46,7 +54,9 @@ def test_vectorized_equals_per_token_reference(tables: TokenTables, blocks: list
     assert fast.tolist() == slow
 
 
-def test_masked_share_is_30_percent_of_tokens(tables: TokenTables, blocks: list[np.ndarray]) -> None:
+def test_masked_share_is_30_percent_of_tokens(
+    tables: TokenTables, blocks: list[np.ndarray]
+) -> None:
     """Whole words are masked, yet over many blocks 30% ± 1.5% of the tokens are."""
     masked = maskable = 0
     for index, block in enumerate(blocks * 2):
@@ -66,14 +76,18 @@ def test_span_lengths_follow_poisson_3() -> None:
     rng = np.random.default_rng(0)
     lengths = np.concatenate([sample_span_lengths(40, 3.0, rng)[:-1] for _ in range(600)])
     edges = np.arange(9)  # 0..7 and a tail bin >= 8
-    observed = np.array([*(np.count_nonzero(lengths == k) for k in edges[:-1]), np.count_nonzero(lengths >= 8)])
+    observed = np.array(
+        [*(np.count_nonzero(lengths == k) for k in edges[:-1]), np.count_nonzero(lengths >= 8)]
+    )
     probabilities = np.array([*stats.poisson.pmf(edges[:-1], 3.0), stats.poisson.sf(7, 3.0)])
     assert stats.chisquare(observed, probabilities * len(lengths)).pvalue > 1e-3
     assert abs(lengths.mean() - 3.0) < 0.1
 
 
 @given(n_words=st.integers(0, 300), ratio=st.floats(0.0, 0.95), seed=st.integers(0, 2**32 - 1))
-def test_span_plan_masks_the_budget_in_separate_spans(n_words: int, ratio: float, seed: int) -> None:
+def test_span_plan_masks_the_budget_in_separate_spans(
+    n_words: int, ratio: float, seed: int
+) -> None:
     plan = plan_spans(n_words, ratio, 3.0, np.random.default_rng(seed))
     assert plan.lengths.sum() == int(np.ceil(n_words * ratio))
     assert (plan.lengths >= 1).all()
@@ -97,9 +111,14 @@ def test_each_span_becomes_one_mask(tables: TokenTables, blocks: list[np.ndarray
         assert np.array_equal(kept, block[spans < 0]), "unmasked tokens keep their order"
 
 
-@given(sizes=st.lists(st.integers(1, 6), min_size=1, max_size=12), ratio=st.sampled_from([0.3, 0.5, 1.0]),
-       seed=st.integers(0, 1000))
-def test_permutation_keeps_the_multiset_of_sentences(sizes: list[int], ratio: float, seed: int) -> None:
+@given(
+    sizes=st.lists(st.integers(1, 6), min_size=1, max_size=12),
+    ratio=st.sampled_from([0.3, 0.5, 1.0]),
+    seed=st.integers(0, 1000),
+)
+def test_permutation_keeps_the_multiset_of_sentences(
+    sizes: list[int], ratio: float, seed: int
+) -> None:
     starts = np.zeros(sum(sizes), dtype=bool)
     starts[np.cumsum(sizes) - sizes] = True
     ids = np.arange(len(starts))  # token i of the block is i: sentences stay recognisable
@@ -107,10 +126,14 @@ def test_permutation_keeps_the_multiset_of_sentences(sizes: list[int], ratio: fl
     before = [tuple(s) for s in np.split(ids, np.flatnonzero(starts)[1:])]
     after = [tuple(s) for s in np.split(permuted, np.flatnonzero(starts[permuted])[1:])]
     assert collections.Counter(after) == collections.Counter(before)
-    assert sum(a != b for a, b in zip(before, after, strict=True)) <= int(np.ceil(len(sizes) * ratio))
+    assert sum(a != b for a, b in zip(before, after, strict=True)) <= int(
+        np.ceil(len(sizes) * ratio)
+    )
 
 
-def test_permutation_alone_reorders_real_sentences(tables: TokenTables, blocks: list[np.ndarray]) -> None:
+def test_permutation_alone_reorders_real_sentences(
+    tables: TokenTables, blocks: list[np.ndarray]
+) -> None:
     noise = BartNoiseSettings(mask_ratio=0.0, permute_sentence_ratio=1.0, noise="exact-ratio")
     changed = 0
     for index, block in enumerate(blocks[:30]):

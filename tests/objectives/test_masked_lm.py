@@ -15,7 +15,8 @@ from seq2seq_es.objectives.masked_lm import MaskedLmCollator, example_seed
 
 
 def test_each_example_is_what_transformers_collator_makes_with_that_examples_seed(
-        tokenizer: PreTrainedTokenizerFast, blocks: list[np.ndarray]) -> None:
+    tokenizer: PreTrainedTokenizerFast, blocks: list[np.ndarray]
+) -> None:
     """The reference: DataCollatorForLanguageModeling(seed=s) on the one encoded example."""
     collator, body = build_collator(ObjectiveConfig(), "bert", tokenizer, seq_len=128, seed=7)
     assert isinstance(collator, MaskedLmCollator) and body == 126
@@ -23,32 +24,45 @@ def test_each_example_is_what_transformers_collator_makes_with_that_examples_see
     batch = collator([(i, blocks[i]) for i in range(8)])
     for i in range(8):
         encoded = [tokenizer.cls_token_id, *blocks[i].tolist(), tokenizer.sep_token_id]
-        reference = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15, seed=example_seed(7, 3, i))
+        reference = DataCollatorForLanguageModeling(
+            tokenizer, mlm_probability=0.15, seed=example_seed(7, 3, i)
+        )
         expected = reference([encoded])
         assert torch.equal(batch["input_ids"][i], expected["input_ids"][0])
         assert torch.equal(batch["labels"][i], expected["labels"][0])
     assert bool((batch["attention_mask"] == 1).all()) and batch["input_ids"].shape == (8, 128)
 
 
-def test_masks_depend_only_on_seed_epoch_and_index(tokenizer: PreTrainedTokenizerFast,
-                                                   blocks: list[np.ndarray]) -> None:
+def test_masks_depend_only_on_seed_epoch_and_index(
+    tokenizer: PreTrainedTokenizerFast, blocks: list[np.ndarray]
+) -> None:
     collator = MaskedLmCollator(tokenizer, seed=1)
     together = collator([(i, blocks[i]) for i in range(6)])
     alone = collator([(4, blocks[4])])
-    assert torch.equal(together["input_ids"][4], alone["input_ids"][0]), "batch composition changes nothing"
+    assert torch.equal(together["input_ids"][4], alone["input_ids"][0]), (
+        "batch composition changes nothing"
+    )
     collator.set_epoch(1)
-    assert not torch.equal(collator([(4, blocks[4])])["labels"], alone["labels"]), "a new epoch, new masks"
+    assert not torch.equal(collator([(4, blocks[4])])["labels"], alone["labels"]), (
+        "a new epoch, new masks"
+    )
 
 
-def test_masking_follows_the_15_80_10_10_rule(tokenizer: PreTrainedTokenizerFast, blocks: list[np.ndarray]) -> None:
+def test_masking_follows_the_15_80_10_10_rule(
+    tokenizer: PreTrainedTokenizerFast, blocks: list[np.ndarray]
+) -> None:
     collator = MaskedLmCollator(tokenizer, seed=0)
     batch = collator(list(enumerate(blocks)))
     originals = torch.stack([torch.from_numpy(collator.wrap(b)) for b in blocks])
     selected = batch["labels"] != -100
     special = torch.from_numpy(np.isin(originals.numpy(), tokenizer.all_special_ids))
     assert not bool((selected & special).any()), "CLS, SEP and other specials are never selected"
-    assert torch.equal(batch["labels"][selected], originals[selected]), "labels are the original tokens"
-    assert bool((batch["input_ids"][~selected] == originals[~selected]).all()), "unselected tokens are untouched"
+    assert torch.equal(batch["labels"][selected], originals[selected]), (
+        "labels are the original tokens"
+    )
+    assert bool((batch["input_ids"][~selected] == originals[~selected]).all()), (
+        "unselected tokens are untouched"
+    )
     n = int(selected.sum())
     assert n / int((~special).sum()) == pytest.approx(0.15, abs=0.01)
     chosen_inputs = batch["input_ids"][selected]
@@ -60,10 +74,17 @@ def test_masking_follows_the_15_80_10_10_rule(tokenizer: PreTrainedTokenizerFast
 
 
 def test_replacement_shares_must_fit_and_the_tokenizer_needs_bert_specials(
-        tokenizer: PreTrainedTokenizerFast) -> None:
+    tokenizer: PreTrainedTokenizerFast,
+) -> None:
     with pytest.raises(ConfigError, match="mask_replace_prob"):
-        validate_config(ObjectiveConfig, {"mask_replace_prob": 0.95, "random_replace_prob": 0.1}, "objective")
-    without_mask = PreTrainedTokenizerFast(tokenizer_object=tokenizer.backend_tokenizer, pad_token="<pad>",
-                                           cls_token="<s>", sep_token="</s>")
+        validate_config(
+            ObjectiveConfig, {"mask_replace_prob": 0.95, "random_replace_prob": 0.1}, "objective"
+        )
+    without_mask = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer.backend_tokenizer,
+        pad_token="<pad>",
+        cls_token="<s>",
+        sep_token="</s>",
+    )
     with pytest.raises(ConfigError, match="MASK"):
         MaskedLmCollator(without_mask, seed=0)

@@ -16,7 +16,10 @@ from seq2seq_es.objectives.packing import pack_blocks
 SEP = 2
 
 
-@given(documents=st.lists(st.lists(st.integers(5, 50), max_size=40), max_size=30), size=st.integers(1, 64))
+@given(
+    documents=st.lists(st.lists(st.integers(5, 50), max_size=40), max_size=30),
+    size=st.integers(1, 64),
+)
 def test_blocks_are_the_separated_stream_cut_exactly(documents: list[list[int]], size: int) -> None:
     stream = [token for document in documents for token in [*document, SEP]]
     blocks = list(pack_blocks(documents, size, SEP))

@@ -47,8 +47,29 @@ def test_t5_base_lengths() -> None:
     assert corrupted_lengths(766, 0.5, 3.0) == (512, 512)
 
 
-DENSITIES = [0.01, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 1 / 3, 0.4, 0.45, 0.49, 0.5, 0.51, 0.55, 0.6, 0.7, 0.8,
-             0.85, 0.9, 0.95, 0.99]
+DENSITIES = [
+    0.01,
+    0.05,
+    0.1,
+    0.15,
+    0.2,
+    0.25,
+    0.3,
+    1 / 3,
+    0.4,
+    0.45,
+    0.49,
+    0.5,
+    0.51,
+    0.55,
+    0.6,
+    0.7,
+    0.8,
+    0.85,
+    0.9,
+    0.95,
+    0.99,
+]
 MEANS = [1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 10.0]
 LENGTHS = [*range(3, 160), 255, 256, 257, 383, 384, 511, 512, 513, 568, 1023, 1024, 2048]
 
@@ -59,11 +80,17 @@ def test_lengths_equal_t5_random_spans_helper(mean: float) -> None:
     for density in DENSITIES:
         for length in LENGTHS:
             expected = reference_t5.random_spans_helper(length, density, mean)
-            assert compute_input_and_target_lengths(length, density, mean) == expected, (length, density, mean)
+            assert compute_input_and_target_lengths(length, density, mean) == expected, (
+                length,
+                density,
+                mean,
+            )
 
 
 @given(length=st.integers(2, 5000), density=st.floats(0.001, 0.999), mean=st.floats(1.0, 20.0))
-def test_noise_counts_equal_seqio_random_spans_noise_mask(length: int, density: float, mean: float) -> None:
+def test_noise_counts_equal_seqio_random_spans_noise_mask(
+    length: int, density: float, mean: float
+) -> None:
     noise, spans = reference_t5.noise_mask_counts(length, density, mean)
     assert span_counts(length, density, mean) == (noise, min(spans, max(length, 2) - noise))
 
@@ -87,16 +114,28 @@ def test_collator_pads_where_t5_leaves_room() -> None:
     raw, target = compute_input_and_target_lengths(input_length, density, mean)
     actual_input, actual_target = corrupted_lengths(raw, density, mean)
     assert actual_input < input_length and actual_target <= target
-    collator = SpanCorruptionCollator(input_length, SENTINELS, eos_id=EOS, decoder_start_id=PAD, seed=0,
-                                      noise_density=density, mean_span_length=mean, pad_id=PAD)
+    collator = SpanCorruptionCollator(
+        input_length,
+        SENTINELS,
+        eos_id=EOS,
+        decoder_start_id=PAD,
+        seed=0,
+        noise_density=density,
+        mean_span_length=mean,
+        pad_id=PAD,
+    )
     blocks = raw_blocks(3, raw)
     batch = collator(list(enumerate(blocks)))
     assert batch["input_ids"].shape == (3, input_length) and batch["labels"].shape == (3, target)
     assert batch["attention_mask"].sum(1).tolist() == [actual_input] * 3
-    assert (batch["input_ids"][:, actual_input:] == PAD).all() and (batch["labels"][:, actual_target:] == -100).all()
+    assert (batch["input_ids"][:, actual_input:] == PAD).all() and (
+        batch["labels"][:, actual_target:] == -100
+    ).all()
     for row in range(3):
-        restored = reconstruct(batch["input_ids"][row, :actual_input].tolist(),
-                               batch["labels"][row, :actual_target].tolist())
+        restored = reconstruct(
+            batch["input_ids"][row, :actual_input].tolist(),
+            batch["labels"][row, :actual_target].tolist(),
+        )
         assert restored == blocks[row].tolist()
 
 
@@ -111,7 +150,9 @@ def test_collator_gives_exact_lengths_without_padding() -> None:
     assert torch.equal(batch["decoder_input_ids"][:, 1:], batch["labels"][:, :-1])
     for row in batch["input_ids"]:
         sentinels = row[row >= VOCAB - 100]
-        assert sentinels.tolist() == SENTINELS[:28].tolist(), "28 sentinels, <extra_id_0> first, in order"
+        assert sentinels.tolist() == SENTINELS[:28].tolist(), (
+            "28 sentinels, <extra_id_0> first, in order"
+        )
 
 
 def reconstruct_with(inputs: list[int], targets: list[int], sentinel_ids: np.ndarray) -> list[int]:
@@ -135,21 +176,35 @@ def reconstruct(inputs: list[int], targets: list[int]) -> list[int]:
 
 
 @settings(max_examples=60, deadline=None)
-@given(length=st.integers(2, 700), density=st.sampled_from([0.15, 0.3, 0.5, 0.9]),
-       mean=st.sampled_from([1.0, 3.0, 10.0]), seed=st.integers(0, 2**32 - 1))
-def test_interleaving_by_sentinel_restores_the_original(length: int, density: float, mean: float,
-                                                        seed: int) -> None:
+@given(
+    length=st.integers(2, 700),
+    density=st.sampled_from([0.15, 0.3, 0.5, 0.9]),
+    mean=st.sampled_from([1.0, 3.0, 10.0]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_interleaving_by_sentinel_restores_the_original(
+    length: int, density: float, mean: float, seed: int
+) -> None:
     assume(span_counts(length, density, mean).noise_spans <= len(SENTINELS))
     ids = raw_blocks(3, length, seed % 1000)
     rngs = [np.random.default_rng([seed, i]) for i in range(3)]
     mask = noise_masks(rngs, length, density, mean)
     inputs, targets = span_corruption(np.stack(ids), mask, SENTINELS, EOS)
     noise, spans = span_counts(length, density, mean)
-    assert inputs.shape == (3, length - noise + spans + 1) and targets.shape == (3, noise + spans + 1)
+    assert inputs.shape == (3, length - noise + spans + 1) and targets.shape == (
+        3,
+        noise + spans + 1,
+    )
     for row in range(3):
         assert reconstruct(inputs[row].tolist(), targets[row].tolist()) == ids[row].tolist()
-        expected = reference_noise.span_corruption(ids[row].tolist(), SENTINELS.tolist(), EOS, density, mean,
-                                                   np.random.default_rng([seed, row]))
+        expected = reference_noise.span_corruption(
+            ids[row].tolist(),
+            SENTINELS.tolist(),
+            EOS,
+            density,
+            mean,
+            np.random.default_rng([seed, row]),
+        )
         assert (inputs[row].tolist(), targets[row].tolist()) == expected
 
 
@@ -160,7 +215,9 @@ def test_noise_statistics() -> None:
     assert (mask.sum(1) == 85).all()
     starts = mask & ~np.pad(mask, ((0, 0), (1, 0)))[:, :-1]
     assert (starts.sum(1) == 28).all()
-    assert not mask[:, 0].any() and mask[:, -1].all(), "as seqio: a non-noise span first, a noise span last"
+    assert not mask[:, 0].any() and mask[:, -1].all(), (
+        "as seqio: a non-noise span first, a noise span last"
+    )
     coverage = mask.mean(0)
     assert abs(coverage.mean() - 85 / 568) < 1e-9 and coverage[1:-10].max() < 0.25
 
@@ -176,8 +233,14 @@ def test_same_seed_same_batch_and_workers(tmp_path: object) -> None:
     assert not torch.equal(clone(items[:4])["input_ids"], first["input_ids"])
 
     order = [[0, 5, 2], [11, 3, 7], [1, 4, 6]]
-    runs = [list(torch.utils.data.DataLoader(items, batch_sampler=order, collate_fn=collator, num_workers=w))
-            for w in (0, 2)]
+    runs = [
+        list(
+            torch.utils.data.DataLoader(
+                items, batch_sampler=order, collate_fn=collator, num_workers=w
+            )
+        )
+        for w in (0, 2)
+    ]
     for one, two in zip(*runs, strict=True):
         assert all(torch.equal(one[k], two[k]) for k in one)
 
@@ -187,7 +250,9 @@ def test_tiny_and_degenerate_inputs() -> None:
     with pytest.raises(ConfigError, match="would cut"):
         SpanCorruptionCollator(8, SENTINELS, eos_id=EOS, decoder_start_id=PAD, seed=0)
     for input_length in (14, 15, 16, 20):
-        collator = SpanCorruptionCollator(input_length, SENTINELS, eos_id=EOS, decoder_start_id=PAD, seed=0)
+        collator = SpanCorruptionCollator(
+            input_length, SENTINELS, eos_id=EOS, decoder_start_id=PAD, seed=0
+        )
         batch = collator(list(enumerate(raw_blocks(2, collator.raw_length))))
         assert batch["input_ids"].shape == (2, input_length)
         assert batch["labels"].shape == (2, collator.target_length)
@@ -212,15 +277,24 @@ def test_with_a_real_t5_tokenizer(tokenizer: PreTrainedTokenizerFast) -> None:
     """Sentinels looked up by name follow T5's id convention; packed Spanish text round-trips."""
     t5_tokenizer = train_unigram(spanish_documents(0, 200), 470)
     sentinels = sentinel_ids_from_tokenizer(t5_tokenizer)
-    assert len(sentinels) == 100 and sentinels.tolist() == t5_sentinel_ids(len(t5_tokenizer)).tolist()
-    collator = SpanCorruptionCollator(64, sentinels, eos_id=t5_tokenizer.eos_token_id,
-                                      decoder_start_id=t5_tokenizer.pad_token_id, seed=0)
+    assert (
+        len(sentinels) == 100 and sentinels.tolist() == t5_sentinel_ids(len(t5_tokenizer)).tolist()
+    )
+    collator = SpanCorruptionCollator(
+        64,
+        sentinels,
+        eos_id=t5_tokenizer.eos_token_id,
+        decoder_start_id=t5_tokenizer.pad_token_id,
+        seed=0,
+    )
     documents = t5_tokenizer(spanish_documents(3, 20), add_special_tokens=False)["input_ids"]
     blocks = list(pack_blocks(documents, collator.raw_length, t5_tokenizer.eos_token_id))
     batch = collator(list(enumerate(blocks[:4])))
     assert batch["input_ids"].shape == (4, 64)
     for row in range(4):
-        restored = reconstruct_with(batch["input_ids"][row].tolist(), batch["labels"][row].tolist(), sentinels)
+        restored = reconstruct_with(
+            batch["input_ids"][row].tolist(), batch["labels"][row].tolist(), sentinels
+        )
         assert t5_tokenizer.decode(restored) == t5_tokenizer.decode(blocks[row])
     with pytest.raises(ConfigError, match="extra_id_0"):
         sentinel_ids_from_tokenizer(tokenizer)  # a BART tokenizer has no sentinels

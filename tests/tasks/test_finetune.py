@@ -37,39 +37,93 @@ def test_best_tracker_patience() -> None:
     assert not tracker.update(1.0, 30) and tracker.should_stop() and tracker.best_step == 10
 
 
-def test_selection_early_stopping_eval_and_matrix(tiny_data: Path, tokenizer_dir: Path, tmp_path: Path) -> None:
+def test_selection_early_stopping_eval_and_matrix(
+    tiny_data: Path, tokenizer_dir: Path, tmp_path: Path
+) -> None:
     task = str(tiny_data / "copy_task.yaml")
     out = tmp_path / "ft"
-    _ok(["finetune", f"task={task}", f"data_dir={tiny_data}", "model=barto-tiny", f"tokenizer={tokenizer_dir}",
-         f"output_dir={out}", "optim.steps=40", "optim.batch_size=8", "optim.lr=3e-3", "engine.eval_every=5",
-         "patience=1", "selection_examples=8", "bootstrap_samples=50", "engine.measure_mfu=false"])
+    _ok(
+        [
+            "finetune",
+            f"task={task}",
+            f"data_dir={tiny_data}",
+            "model=barto-tiny",
+            f"tokenizer={tokenizer_dir}",
+            f"output_dir={out}",
+            "optim.steps=40",
+            "optim.batch_size=8",
+            "optim.lr=3e-3",
+            "engine.eval_every=5",
+            "patience=1",
+            "selection_examples=8",
+            "bootstrap_samples=50",
+            "engine.measure_mfu=false",
+        ]
+    )
     scores = json.loads((out / "scores.json").read_text(encoding="utf-8"))
     selection = scores["training"]["selection"]
     assert selection["metric"] == "chrf.score" and selection["best"] is not None
-    evaluations = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()
-                   if "validation_chrf.score" in line]
+    evaluations = [
+        json.loads(line)
+        for line in (out / "metrics.jsonl").read_text().splitlines()
+        if "validation_chrf.score" in line
+    ]
     assert evaluations, "selection ran during training"
     if scores["training"]["steps"] < 40:
-        assert selection["evaluations_without_improvement"] >= 1, "stopped early only after no improvement"
+        assert selection["evaluations_without_improvement"] >= 1, (
+            "stopped early only after no improvement"
+        )
     assert (out / "model" / "config.json").is_file() and not (out / "best_model").exists()
     assert "ci" in scores["chrf"] and scores["n"] == 16
     nll = scores["nll"]  # teacher-forced validation loss, with its interval
-    assert nll["nll_per_token"] > 0 and nll["ci"]["nll_per_token"][0] <= nll["nll_per_token"] <= nll["ci"]["nll_per_token"][1]
+    assert (
+        nll["nll_per_token"] > 0
+        and nll["ci"]["nll_per_token"][0] <= nll["nll_per_token"] <= nll["ci"]["nll_per_token"][1]
+    )
     assert "nll" not in json.loads((out / "selection.scores.json").read_text(encoding="utf-8"))
 
-    _ok(["eval", f"task={task}", f"data_dir={tiny_data}", f"model={out / 'model'}", f"output_dir={tmp_path / 'ev'}",
-         "max_examples=4", "bootstrap_samples=20"])
+    _ok(
+        [
+            "eval",
+            f"task={task}",
+            f"data_dir={tiny_data}",
+            f"model={out / 'model'}",
+            f"output_dir={tmp_path / 'ev'}",
+            "max_examples=4",
+            "bootstrap_samples=20",
+        ]
+    )
     evaluated = json.loads((tmp_path / "ev" / "scores.json").read_text(encoding="utf-8"))
     assert evaluated["n"] == 4 and evaluated["split"] == "validation"
 
-    output = _ok(["eval-matrix", f"models=[{out / 'model'}]", f"tasks=[{task}]", f"data_dir={tiny_data}",
-                  f"output_dir={tmp_path / 'mx'}", "max_examples=4", "bootstrap_samples=20"])
+    output = _ok(
+        [
+            "eval-matrix",
+            f"models=[{out / 'model'}]",
+            f"tasks=[{task}]",
+            f"data_dir={tiny_data}",
+            f"output_dir={tmp_path / 'mx'}",
+            "max_examples=4",
+            "bootstrap_samples=20",
+        ]
+    )
     assert "copy (chrf.score)" in output
     matrix = json.loads((tmp_path / "mx" / "matrix.json").read_text(encoding="utf-8"))
     assert matrix["cells"][str(out / "model")]["copy"]["metric"] == "chrf.score"
 
 
-def test_evaluation_only_task_cannot_be_trained(tmp_path: Path, shared_data: Path, tokenizer_dir: Path) -> None:
-    result = runner.invoke(app, ["finetune", "task=ntrex-es-en", f"data_dir={shared_data}", "model=barto-tiny",
-                                 f"tokenizer={tokenizer_dir}", f"output_dir={tmp_path / 'x'}"])
+def test_evaluation_only_task_cannot_be_trained(
+    tmp_path: Path, shared_data: Path, tokenizer_dir: Path
+) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "finetune",
+            "task=ntrex-es-en",
+            f"data_dir={shared_data}",
+            "model=barto-tiny",
+            f"tokenizer={tokenizer_dir}",
+            f"output_dir={tmp_path / 'x'}",
+        ],
+    )
     assert result.exit_code == 2 and "evaluation-only" in result.output

@@ -25,8 +25,14 @@ def tokenizer(tiny_data: Path):
 
 def _features(tokenizer, count: int = 7) -> list[dict[str, list[int]]]:
     rng = random.Random(3)
-    texts = [(spanish_like_text(rng, rng.randint(3, 20)), spanish_like_text(rng, rng.randint(1, 9))) for _ in range(count)]
-    return [{"input_ids": tokenizer(s)["input_ids"], "labels": tokenizer(text_target=t)["input_ids"]} for s, t in texts]
+    texts = [
+        (spanish_like_text(rng, rng.randint(3, 20)), spanish_like_text(rng, rng.randint(1, 9)))
+        for _ in range(count)
+    ]
+    return [
+        {"input_ids": tokenizer(s)["input_ids"], "labels": tokenizer(text_target=t)["input_ids"]}
+        for s, t in texts
+    ]
 
 
 @pytest.mark.parametrize("preset", ["barto-tiny", "t5s-tiny"])
@@ -37,7 +43,10 @@ def test_rows_equal_the_models_own_loss_per_example(tokenizer, preset: str) -> N
     assert rows.shape == (len(features), 2)
     for row, feature in zip(rows, features, strict=True):
         with torch.inference_mode():
-            loss = model(input_ids=torch.tensor([feature["input_ids"]]), labels=torch.tensor([feature["labels"]])).loss
+            loss = model(
+                input_ids=torch.tensor([feature["input_ids"]]),
+                labels=torch.tensor([feature["labels"]]),
+            ).loss
         assert row[1] == len(feature["labels"])
         assert row[0] / row[1] == pytest.approx(float(loss), rel=1e-4)
 
@@ -57,5 +66,8 @@ def test_a_better_model_wins_the_paired_test(tokenizer) -> None:
     a, b = nll_stats(after, "test"), nll_stats(before, "test")
     result = {r.score: r for r in compare_systems(a, b, n_samples=200, n_trials=500, seed=0)}
     assert result["nll_per_token"].delta < 0
-    assert result["nll_per_token"].p_bootstrap < 0.05 and result["nll_per_token"].p_randomization < 0.05
+    assert (
+        result["nll_per_token"].p_bootstrap < 0.05
+        and result["nll_per_token"].p_randomization < 0.05
+    )
     assert result["perplexity"].a == pytest.approx(np.exp(after[:, 0].sum() / after[:, 1].sum()))

@@ -11,8 +11,19 @@ from seq2seq_es.metrics.scoring import METRICS
 from seq2seq_es.tasks.examples import load_examples
 from seq2seq_es.tasks.registry import LOCAL_TASKS, PAPER_TASKS, get_task, task_names
 
-PAPER = ["mlsum-es", "wikilingua-es", "xlsum-es", "eurlex-sum-es", "bisect-es", "mlqa-es", "sqac", "miam-dihana",
-         "wmt13-es-en", "wmt13-en-es", "fapesp-es-pt"]
+PAPER = [
+    "mlsum-es",
+    "wikilingua-es",
+    "xlsum-es",
+    "eurlex-sum-es",
+    "bisect-es",
+    "mlqa-es",
+    "sqac",
+    "miam-dihana",
+    "wmt13-es-en",
+    "wmt13-en-es",
+    "fapesp-es-pt",
+]
 
 
 def test_every_paper_task_is_registered() -> None:
@@ -38,7 +49,11 @@ def test_paper_lengths() -> None:
     lengths = {n: (get_task(n).max_source_length, get_task(n).max_target_length) for n in PAPER}
     assert lengths["mlsum-es"] == (512, 48) and lengths["wikilingua-es"] == (512, 96)
     assert lengths["xlsum-es"] == (512, 128) and lengths["eurlex-sum-es"] == (16384, 128)
-    assert lengths["sqac"] == (480, 32) and lengths["mlqa-es"] == (384, 30) and lengths["bisect-es"] == (128, 128)
+    assert (
+        lengths["sqac"] == (480, 32)
+        and lengths["mlqa-es"] == (384, 30)
+        and lengths["bisect-es"] == (128, 128)
+    )
     assert get_task("eurlex-sum-es").model_hint == "led"
 
 
@@ -72,13 +87,17 @@ def test_missing_local_file_names_data_dir(tmp_path: Path) -> None:
         load_examples(get_task("squad-es-qa"), tmp_path, "train")
 
 
-def test_unreachable_hub_says_how_to_work_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_hub_says_how_to_work_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     with pytest.raises(DataError) as info:
         load_examples(get_task("xlsum-es"), tmp_path, "validation", limit=2)
     message = str(info.value)
-    assert "csebuetnlp/xlsum" in message and str(tmp_path / "xlsum-es" / "validation.jsonl") in message
+    assert (
+        "csebuetnlp/xlsum" in message and str(tmp_path / "xlsum-es" / "validation.jsonl") in message
+    )
 
 
 def test_hub_task_reads_an_offline_export(tmp_path: Path) -> None:

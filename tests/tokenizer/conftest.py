@@ -21,7 +21,25 @@ WORD_LIST = (
     "con sin por para entre sobre bajo hacia hasta desde según durante mediante y o pero ni que de en a"
 )
 SPANISH_WORDS = WORD_LIST.split()
-PUNCTUATION = (".", ",", ";", ":", "…", "?", "!", "«", "»", "—", "(", ")", "1", "2", "3", "42", "1936")
+PUNCTUATION = (
+    ".",
+    ",",
+    ";",
+    ":",
+    "…",
+    "?",
+    "!",
+    "«",
+    "»",
+    "—",
+    "(",
+    ")",
+    "1",
+    "2",
+    "3",
+    "42",
+    "1936",
+)
 
 
 def spanish_text(rng: random.Random, n_words: int) -> str:

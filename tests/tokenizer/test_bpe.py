@@ -60,7 +60,13 @@ def test_round_trip_property(bpe: PreTrainedTokenizerFast, text: str) -> None:
 def test_bart_special_ids_and_wrapping(bpe: PreTrainedTokenizerFast) -> None:
     ids = {token: bpe.convert_tokens_to_ids(token) for token in BART_SPECIAL_TOKENS}
     assert ids == {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "<mask>": 4}
-    assert (bpe.bos_token_id, bpe.pad_token_id, bpe.eos_token_id, bpe.unk_token_id, bpe.mask_token_id) == (0, 1, 2, 3, 4)
+    assert (
+        bpe.bos_token_id,
+        bpe.pad_token_id,
+        bpe.eos_token_id,
+        bpe.unk_token_id,
+        bpe.mask_token_id,
+    ) == (0, 1, 2, 3, 4)
     encoded = bpe("hola")["input_ids"]
     assert encoded[0] == 0 and encoded[-1] == 2
     pair = bpe("hola", "adiós")["input_ids"]
@@ -80,8 +86,11 @@ def test_behaves_like_transformers_bart_tokenizer(bpe: PreTrainedTokenizerFast) 
     ``<mask>`` is given BART's flags (``lstrip``, as in ``facebook/bart-base``'s tokenizer.json).
     """
     model = json.loads(bpe.backend_tokenizer.to_str())["model"]
-    reference = BartTokenizer(vocab=model["vocab"], merges=[tuple(m) for m in model["merges"]],
-                              mask_token=AddedToken("<mask>", lstrip=True, rstrip=False, normalized=False))
+    reference = BartTokenizer(
+        vocab=model["vocab"],
+        merges=[tuple(m) for m in model["merges"]],
+        mask_token=AddedToken("<mask>", lstrip=True, rstrip=False, normalized=False),
+    )
     for text in [*HARD_TEXTS[:5], "la <mask> casa es grande", "hola"]:
         assert bpe(text)["input_ids"] == reference(text)["input_ids"], text
     assert bpe("un", "dos")["input_ids"] == reference("un", "dos")["input_ids"]
@@ -91,15 +100,28 @@ def test_ids_match_bart_model_config_and_a_model_runs(bpe: PreTrainedTokenizerFa
     """BartConfig's defaults (pad 1, bos 0, eos 2, decoder start 2) are these ids; a tiny BART trains on them."""
     defaults = BartConfig()
     assert (defaults.pad_token_id, defaults.bos_token_id, defaults.eos_token_id) == (
-        bpe.pad_token_id, bpe.bos_token_id, bpe.eos_token_id)
+        bpe.pad_token_id,
+        bpe.bos_token_id,
+        bpe.eos_token_id,
+    )
     assert defaults.decoder_start_token_id == bpe.eos_token_id
-    config = BartConfig(vocab_size=len(bpe), d_model=16, encoder_layers=1, decoder_layers=1,
-                        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
-                        decoder_ffn_dim=32, max_position_embeddings=64)
+    config = BartConfig(
+        vocab_size=len(bpe),
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        max_position_embeddings=64,
+    )
     torch.manual_seed(0)
     model = BartForConditionalGeneration(config)
     batch = bpe(["la <mask> casa", "¿dónde está el niño?"], padding=True, return_tensors="pt")
-    labels = bpe(["la gran casa", "¿dónde está el niño?"], padding=True, return_tensors="pt")["input_ids"]
+    labels = bpe(["la gran casa", "¿dónde está el niño?"], padding=True, return_tensors="pt")[
+        "input_ids"
+    ]
     labels[labels == bpe.pad_token_id] = -100
     loss = model(**batch, labels=labels).loss
     assert torch.isfinite(loss)
@@ -109,7 +131,12 @@ def test_from_models_presets_config_ids(bpe: PreTrainedTokenizerFast) -> None:
     from seq2seq_es.models.presets import build_config
 
     config = build_config("barto-tiny", bpe)
-    assert (config.vocab_size, config.pad_token_id, config.bos_token_id, config.eos_token_id) == (len(bpe), 1, 0, 2)
+    assert (config.vocab_size, config.pad_token_id, config.bos_token_id, config.eos_token_id) == (
+        len(bpe),
+        1,
+        0,
+        2,
+    )
 
 
 def test_vocab_smaller_than_byte_alphabet(spanish_corpus: list[str]) -> None:

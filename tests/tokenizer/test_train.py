@@ -19,12 +19,16 @@ runner = CliRunner()
 
 @pytest.mark.parametrize(("kind", "vocab_size"), [("bpe", 400), ("unigram", 600)])
 def test_run_tokenizer_saves_a_loadable_folder_and_keeps_other_files(
-        kind: str, vocab_size: int, spanish_jsonl: Path, tmp_path: Path) -> None:
+    kind: str, vocab_size: int, spanish_jsonl: Path, tmp_path: Path
+) -> None:
     out = tmp_path / kind
     out.mkdir()
     (out / "config.yaml").write_text("kept: true\n", encoding="utf-8")
-    summary = run_tokenizer(TokenizerConfig(input=str(spanish_jsonl), output_dir=str(out), kind=kind,
-                                            vocab_size=vocab_size))
+    summary = run_tokenizer(
+        TokenizerConfig(
+            input=str(spanish_jsonl), output_dir=str(out), kind=kind, vocab_size=vocab_size
+        )
+    )
     assert (out / "config.yaml").read_text(encoding="utf-8") == "kept: true\n"
     assert json.loads((out / "summary.json").read_text(encoding="utf-8")) == summary
     assert summary["vocab_size"] == vocab_size and summary["trained_on"]["texts"] == 400
@@ -39,54 +43,87 @@ def test_run_tokenizer_saves_a_loadable_folder_and_keeps_other_files(
         assert tokenizer("la <mask> casa", add_special_tokens=False)["input_ids"][1] == 4
     else:
         assert summary["special_token_ids"] == {"pad": 0, "eos": 1, "unk": 2}
-        assert summary["sentinel_ids"] == {"<extra_id_0>": 599, "min": 500, "max": 599, "count": 100}
+        assert summary["sentinel_ids"] == {
+            "<extra_id_0>": 599,
+            "min": 500,
+            "max": 599,
+            "count": 100,
+        }
         assert tokenizer.convert_tokens_to_ids("<extra_id_99>") == 500
         reloaded = tokenizer("la <extra_id_0> casa", add_special_tokens=False)["input_ids"]
         assert tokenizer.convert_ids_to_tokens(reloaded) == ["▁la", "<extra_id_0>", "▁casa"]
 
 
 def test_normalization_is_applied_at_encoding_time(spanish_jsonl: Path, tmp_path: Path) -> None:
-    run_tokenizer(TokenizerConfig(input=str(spanish_jsonl), output_dir=str(tmp_path), vocab_size=400))
+    run_tokenizer(
+        TokenizerConfig(input=str(spanish_jsonl), output_dir=str(tmp_path), vocab_size=400)
+    )
     tokenizer = AutoTokenizer.from_pretrained(str(tmp_path))
     assert tokenizer("nin\u0303o")["input_ids"] == tokenizer("niño")["input_ids"]
 
 
 def test_max_chars_is_the_sample_size(spanish_jsonl: Path, tmp_path: Path) -> None:
-    summary = run_tokenizer(TokenizerConfig(input=str(spanish_jsonl), output_dir=str(tmp_path), vocab_size=400,
-                                            max_chars=3000))
-    assert 3000 <= summary["trained_on"]["chars"] < 3000 + 2000 and summary["trained_on"]["texts"] < 10
+    summary = run_tokenizer(
+        TokenizerConfig(
+            input=str(spanish_jsonl), output_dir=str(tmp_path), vocab_size=400, max_chars=3000
+        )
+    )
+    assert (
+        3000 <= summary["trained_on"]["chars"] < 3000 + 2000 and summary["trained_on"]["texts"] < 10
+    )
 
 
 def test_empty_corpus_writes_no_tokenizer(tmp_path: Path) -> None:
     empty = tmp_path / "empty.jsonl"
     empty.write_text('{"text": "   "}\n', encoding="utf-8")
     with pytest.raises(DataError, match="empty"):
-        run_tokenizer(TokenizerConfig(input=str(empty), output_dir=str(tmp_path / "out"), kind="unigram"))
+        run_tokenizer(
+            TokenizerConfig(input=str(empty), output_dir=str(tmp_path / "out"), kind="unigram")
+        )
     assert not (tmp_path / "out" / "tokenizer.json").exists()
 
 
 def test_cli_trains_a_unigram_and_prints_its_ids(spanish_jsonl: Path, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["tokenizer", f"input={spanish_jsonl}", f"output_dir={tmp_path}", "kind=unigram",
-                                 "vocab_size=600"])
+    result = runner.invoke(
+        app,
+        [
+            "tokenizer",
+            f"input={spanish_jsonl}",
+            f"output_dir={tmp_path}",
+            "kind=unigram",
+            "vocab_size=600",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "sentinel_ids" in result.output and "unigram" in result.output
     assert (tmp_path / "run_info.json").is_file() and (tmp_path / "tokenizer.json").is_file()
 
 
 def test_cli_vocab_too_small_is_a_clear_error(spanish_jsonl: Path, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["tokenizer", f"input={spanish_jsonl}", f"output_dir={tmp_path}", "vocab_size=100"])
+    result = runner.invoke(
+        app, ["tokenizer", f"input={spanish_jsonl}", f"output_dir={tmp_path}", "vocab_size=100"]
+    )
     assert result.exit_code == 2
     assert "byte alphabet" in result.output and "Traceback" not in result.output
 
 
 @pytest.mark.parametrize("kind", ["bpe", "unigram"])
-def test_configured_normalization_reaches_the_saved_tokenizer(kind: str, spanish_jsonl: Path, tmp_path: Path) -> None:
+def test_configured_normalization_reaches_the_saved_tokenizer(
+    kind: str, spanish_jsonl: Path, tmp_path: Path
+) -> None:
     """normalization=none keeps decomposed text as is; nfkc also folds compatibility characters."""
     vocab_size = 400 if kind == "bpe" else 600
     for form in ("none", "nfkc"):
         out = tmp_path / form
-        run_tokenizer(TokenizerConfig(input=str(spanish_jsonl), output_dir=str(out), kind=kind,
-                                      vocab_size=vocab_size, normalization=form))
+        run_tokenizer(
+            TokenizerConfig(
+                input=str(spanish_jsonl),
+                output_dir=str(out),
+                kind=kind,
+                vocab_size=vocab_size,
+                normalization=form,
+            )
+        )
         tokenizer = AutoTokenizer.from_pretrained(str(out))
         same = tokenizer("nin\u0303o ²")["input_ids"] == tokenizer("niño 2")["input_ids"]
         assert same == (form == "nfkc")

@@ -56,10 +56,14 @@ def test_byte_pieces_follow_the_control_tokens(unigram: PreTrainedTokenizerFast)
 
 
 @pytest.mark.parametrize("text", RARE_TEXTS)
-def test_byte_fallback_no_unk_and_exact_round_trip(unigram: PreTrainedTokenizerFast, text: str) -> None:
+def test_byte_fallback_no_unk_and_exact_round_trip(
+    unigram: PreTrainedTokenizerFast, text: str
+) -> None:
     ids = unigram(text, add_special_tokens=False)["input_ids"]
     assert unigram.unk_token_id not in ids
-    assert unigram.decode(ids, clean_up_tokenization_spaces=False) == unicodedata.normalize("NFC", text)
+    assert unigram.decode(ids, clean_up_tokenization_spaces=False) == unicodedata.normalize(
+        "NFC", text
+    )
 
 
 def test_every_character_of_the_spanish_alphabet_is_known(unigram: PreTrainedTokenizerFast) -> None:
@@ -71,13 +75,18 @@ def test_every_character_of_the_spanish_alphabet_is_known(unigram: PreTrainedTok
 
 def test_matches_the_sentencepiece_processor(spanish_corpus: list[str]) -> None:
     """The saved ``tokenizers`` model encodes as sentencepiece does (rare chars → same byte ids)."""
-    markup = ["etiqueta <b> y valor 0x41 > 3, código <i> 0x2A < 9"] * 20  # so "<0x41>" has ordinary pieces
-    proto = sentencepiece_unigram_proto(TrainingSample([*spanish_corpus, *markup], 10**9), pieces=500,
-                                        character_coverage=1.0)
+    markup = [
+        "etiqueta <b> y valor 0x41 > 3, código <i> 0x2A < 9"
+    ] * 20  # so "<0x41>" has ordinary pieces
+    proto = sentencepiece_unigram_proto(
+        TrainingSample([*spanish_corpus, *markup], 10**9), pieces=500, character_coverage=1.0
+    )
     tokenizer = unigram_tokenizer_from_sentencepiece(proto, extra_ids=100, normalization="nfc")
     processor = spm.SentencePieceProcessor(model_proto=proto)
     for text in [*spanish_corpus[:20], *RARE_TEXTS[:3], "literal <0x41> text"]:
-        assert tokenizer(text, add_special_tokens=False)["input_ids"] == processor.encode(text), text
+        assert tokenizer(text, add_special_tokens=False)["input_ids"] == processor.encode(text), (
+            text
+        )
 
 
 def test_behaves_like_transformers_t5_tokenizer(unigram: PreTrainedTokenizerFast) -> None:
@@ -85,12 +94,22 @@ def test_behaves_like_transformers_t5_tokenizer(unigram: PreTrainedTokenizerFast
 
     (T5Tokenizer has no byte fallback and folds whitespace; those are the deliberate differences.)
     """
-    vocab = [tuple(entry) for entry in json.loads(unigram.backend_tokenizer.to_str())["model"]["vocab"]]
-    reference = T5Tokenizer(vocab=vocab, extra_ids=100)  # as t5-small's tokenizer.json: sentinels in the vocab
+    vocab = [
+        tuple(entry) for entry in json.loads(unigram.backend_tokenizer.to_str())["model"]["vocab"]
+    ]
+    reference = T5Tokenizer(
+        vocab=vocab, extra_ids=100
+    )  # as t5-small's tokenizer.json: sentinels in the vocab
     assert len(reference) == len(unigram)
-    for text in ["¿Dónde está el niño? ¡Qué día!", "la <extra_id_0> casa <extra_id_1> grande", "hola"]:
+    for text in [
+        "¿Dónde está el niño? ¡Qué día!",
+        "la <extra_id_0> casa <extra_id_1> grande",
+        "hola",
+    ]:
         assert unigram(text)["input_ids"] == reference(text)["input_ids"], text
-    assert reference.convert_tokens_to_ids("<extra_id_0>") == unigram.convert_tokens_to_ids("<extra_id_0>")
+    assert reference.convert_tokens_to_ids("<extra_id_0>") == unigram.convert_tokens_to_ids(
+        "<extra_id_0>"
+    )
 
 
 def test_ids_match_t5_model_config_and_a_model_runs(unigram: PreTrainedTokenizerFast) -> None:
@@ -99,14 +118,29 @@ def test_ids_match_t5_model_config_and_a_model_runs(unigram: PreTrainedTokenizer
     transformers 5's T5Config has no default decoder start id: T5 checkpoints set it to the pad id (0).
     """
     defaults = T5Config()
-    assert (defaults.pad_token_id, defaults.eos_token_id) == (unigram.pad_token_id, unigram.eos_token_id)
-    config = T5Config(vocab_size=len(unigram), d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2,
-                      decoder_start_token_id=unigram.pad_token_id)
+    assert (defaults.pad_token_id, defaults.eos_token_id) == (
+        unigram.pad_token_id,
+        unigram.eos_token_id,
+    )
+    config = T5Config(
+        vocab_size=len(unigram),
+        d_model=16,
+        d_kv=8,
+        d_ff=32,
+        num_layers=1,
+        num_heads=2,
+        decoder_start_token_id=unigram.pad_token_id,
+    )
     torch.manual_seed(0)
     model = T5ForConditionalGeneration(config)
-    batch = unigram(["la <extra_id_0> casa", "¿dónde <extra_id_0> el niño?"], padding=True, return_tensors="pt")
-    labels = unigram(["<extra_id_0> gran <extra_id_1>", "<extra_id_0> está <extra_id_1>"], padding=True,
-                     return_tensors="pt")["input_ids"]
+    batch = unigram(
+        ["la <extra_id_0> casa", "¿dónde <extra_id_0> el niño?"], padding=True, return_tensors="pt"
+    )
+    labels = unigram(
+        ["<extra_id_0> gran <extra_id_1>", "<extra_id_0> está <extra_id_1>"],
+        padding=True,
+        return_tensors="pt",
+    )["input_ids"]
     labels[labels == unigram.pad_token_id] = -100
     assert torch.isfinite(model(**batch, labels=labels).loss)
 
@@ -119,7 +153,9 @@ def test_vocab_too_small_for_specials_bytes_and_sentinels(spanish_corpus: list[s
 def test_vocab_smaller_than_the_alphabet(spanish_corpus: list[str]) -> None:
     """Every character of the sample needs a piece at character_coverage=1: a clear error, not a crash."""
     with pytest.raises(DataError, match="vocab_size"):
-        train_unigram(spanish_corpus, vocab_size=min_unigram_vocab_size(100) + 5, character_coverage=1.0)
+        train_unigram(
+            spanish_corpus, vocab_size=min_unigram_vocab_size(100) + 5, character_coverage=1.0
+        )
 
 
 def test_vocab_too_large_for_the_corpus_is_an_upper_bound(spanish_corpus: list[str]) -> None:
@@ -145,4 +181,6 @@ def test_round_trip_property(unigram: PreTrainedTokenizerFast, text: str) -> Non
     assume(not re.search(r"<0x[0-9A-F]{2}>|</s>|<pad>|<unk>|<extra_id_\d+>", text))
     ids = unigram(text, add_special_tokens=False)["input_ids"]
     assert unigram.unk_token_id not in ids
-    assert unigram.decode(ids, clean_up_tokenization_spaces=False) == unicodedata.normalize("NFC", text)
+    assert unigram.decode(ids, clean_up_tokenization_spaces=False) == unicodedata.normalize(
+        "NFC", text
+    )

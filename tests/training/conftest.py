@@ -24,13 +24,23 @@ def tiny_tokenizer(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) ->
 def tiny_unigram_tokenizer(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A unigram folder (600 tokens, 20 sentinels) for T5 span corruption, trained on the tiny corpus."""
     folder = tmp_path_factory.mktemp("tiny_unigram_tokenizer")
-    save_tokenizer(train_unigram(iter_texts(tiny_data / "pretrain"), vocab_size=600, extra_ids=20), folder)
+    save_tokenizer(
+        train_unigram(iter_texts(tiny_data / "pretrain"), vocab_size=600, extra_ids=20), folder
+    )
     return folder
 
 
 @pytest.fixture(scope="session")
 def tiny_pretrain(tiny_data: Path, tiny_tokenizer: Path) -> list[str]:
     """Overrides for a pretraining run that takes a few seconds, with the preset's default dropout (0.1)."""
-    return [f"data={tiny_data / 'pretrain'}", f"tokenizer={tiny_tokenizer}", "seq_len=32", "validation_blocks=4",
-            "optim.batch_size=8", "optim.warmup_steps=2", "engine.log_every=1",
-            "engine.measure_mfu=false", "engine.tensorboard=false"]
+    return [
+        f"data={tiny_data / 'pretrain'}",
+        f"tokenizer={tiny_tokenizer}",
+        "seq_len=32",
+        "validation_blocks=4",
+        "optim.batch_size=8",
+        "optim.warmup_steps=2",
+        "engine.log_every=1",
+        "engine.measure_mfu=false",
+        "engine.tensorboard=false",
+    ]

@@ -6,8 +6,13 @@ import pytest
 from accelerate.commands.config.config_args import load_config_from_file
 
 FOLDER = Path(__file__).resolve().parents[2] / "configs" / "accelerate"
-EXPECTED = {"single-gpu.yaml": ("NO", 1), "ddp-8gpu.yaml": ("MULTI_GPU", 8), "fsdp2-8gpu.yaml": ("FSDP", 8),
-            "deepspeed-zero2-8gpu.yaml": ("DEEPSPEED", 8), "fsdp2-multinode.yaml": ("FSDP", 16)}
+EXPECTED = {
+    "single-gpu.yaml": ("NO", 1),
+    "ddp-8gpu.yaml": ("MULTI_GPU", 8),
+    "fsdp2-8gpu.yaml": ("FSDP", 8),
+    "deepspeed-zero2-8gpu.yaml": ("DEEPSPEED", 8),
+    "fsdp2-multinode.yaml": ("FSDP", 16),
+}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

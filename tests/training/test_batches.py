@@ -18,8 +18,12 @@ def _collect(sampler: ShardedBatchSampler) -> list[list[int]]:
 
 def test_order_is_a_function_of_seed_and_epoch() -> None:
     a = _collect(ShardedBatchSampler(50, 8, seed=1, epoch=0, start_batch=0, rank=0, world_size=1))
-    assert a == _collect(ShardedBatchSampler(50, 8, seed=1, epoch=0, start_batch=0, rank=0, world_size=1))
-    assert a != _collect(ShardedBatchSampler(50, 8, seed=1, epoch=1, start_batch=0, rank=0, world_size=1))
+    assert a == _collect(
+        ShardedBatchSampler(50, 8, seed=1, epoch=0, start_batch=0, rank=0, world_size=1)
+    )
+    assert a != _collect(
+        ShardedBatchSampler(50, 8, seed=1, epoch=1, start_batch=0, rank=0, world_size=1)
+    )
     assert len(a) == 6 and len({i for b in a for i in b}) == 48
 
 
@@ -63,30 +67,44 @@ def _padding_share(batches: list[list[int]], lengths: list[int]) -> float:
 
 
 def test_length_grouping_keeps_the_examples_and_cuts_padding() -> None:
-    lengths = [int(x) for x in torch.randint(5, 60, (1000,), generator=torch.Generator().manual_seed(0))]
+    lengths = [
+        int(x) for x in torch.randint(5, 60, (1000,), generator=torch.Generator().manual_seed(0))
+    ]
     plain = _collect(ShardedBatchSampler(1000, 8, 1, 0, 0, 0, 1))
     grouped = _collect(ShardedBatchSampler(1000, 8, 1, 0, 0, 0, 1, lengths=lengths))
-    assert sorted(i for b in grouped for i in b) == sorted(i for b in plain for i in b) == list(range(1000))
+    assert (
+        sorted(i for b in grouped for i in b)
+        == sorted(i for b in plain for i in b)
+        == list(range(1000))
+    )
     assert _padding_share(grouped, lengths) < 0.05 < 0.3 < _padding_share(plain, lengths)
     # a group's batches are consecutive slices of its length-sorted examples: their ranges never overlap
     group = grouped[:GROUP_BATCHES]
     spans = sorted((min(lengths[i] for i in b), max(lengths[i] for i in b)) for b in group)
     assert all(high <= next_low for (_, high), (next_low, _) in itertools.pairwise(spans))
-    assert grouped != _collect(ShardedBatchSampler(1000, 8, 1, 1, 0, 0, 1, lengths=lengths))  # epochs differ
+    assert grouped != _collect(
+        ShardedBatchSampler(1000, 8, 1, 1, 0, 0, 1, lengths=lengths)
+    )  # epochs differ
 
 
 def test_length_grouped_order_moves_whole_batches_and_keeps_the_tail_last() -> None:
     order = torch.randperm(23, generator=torch.Generator().manual_seed(0))
     lengths = list(range(23))
-    grouped = length_grouped(order, lengths, batch_size=4, generator=torch.Generator().manual_seed(1), group_batches=2)
+    grouped = length_grouped(
+        order, lengths, batch_size=4, generator=torch.Generator().manual_seed(1), group_batches=2
+    )
     assert sorted(grouped.tolist()) == list(range(23))
-    assert grouped[16:].tolist() == sorted(order[16:].tolist(), key=lambda i: -lengths[i])  # 2 groups of 8, then 7
+    assert grouped[16:].tolist() == sorted(
+        order[16:].tolist(), key=lambda i: -lengths[i]
+    )  # 2 groups of 8, then 7
     assert grouped[-3:].tolist() == sorted(order[-7:].tolist(), key=lambda i: -lengths[i])[-3:]
 
 
 def test_grouped_batches_still_split_across_processes_and_resume() -> None:
     lengths = [(i * 7) % 31 for i in range(200)]
     whole = _collect(ShardedBatchSampler(200, 8, 3, 0, 0, 0, 1, lengths=lengths))
-    parts = [_collect(ShardedBatchSampler(200, 8, 3, 0, 0, rank, 2, lengths=lengths)) for rank in (0, 1)]
+    parts = [
+        _collect(ShardedBatchSampler(200, 8, 3, 0, 0, rank, 2, lengths=lengths)) for rank in (0, 1)
+    ]
     assert [a + b for a, b in zip(*parts, strict=True)] == whole
     assert _collect(ShardedBatchSampler(200, 8, 3, 0, 5, 0, 1, lengths=lengths)) == whole[5:]

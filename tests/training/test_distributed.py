@@ -18,7 +18,9 @@ from training_helpers import losses, run_cli
 LAUNCH = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
 
 
-def test_two_processes_match_one_with_the_same_global_batch(tiny_pretrain: list[str], tmp_path: Path) -> None:
+def test_two_processes_match_one_with_the_same_global_batch(
+    tiny_pretrain: list[str], tmp_path: Path
+) -> None:
     """Same data, same optimisation. Without dropout: 1 and 2 processes draw their dropout
     masks from different streams (one per process), which is the only difference isolated here."""
     settings = [*tiny_pretrain, "optim.steps=6", "dropout=0"]
@@ -31,27 +33,49 @@ def test_two_processes_match_one_with_the_same_global_batch(tiny_pretrain: list[
     assert (tmp_path / "two" / "model" / "config.json").is_file(), "rank 0 saved the model"
 
 
-def test_two_processes_checkpoint_and_resume_exactly_with_dropout(tiny_pretrain: list[str], tmp_path: Path) -> None:
+def test_two_processes_checkpoint_and_resume_exactly_with_dropout(
+    tiny_pretrain: list[str], tmp_path: Path
+) -> None:
     """DDP checkpoints: the main process writes model and optimizer, every process its own random
     states; a 2-process run stopped at step 3 and resumed to step 6 (a longer ``optim.steps`` is
     allowed on resume) equals a 2-process run of 6 steps, dropout (0.1) included. The constant
     schedule keeps the learning rates independent of the planned steps."""
     settings = [*tiny_pretrain, "optim.schedule=constant", "engine.checkpoint_every=3"]
-    run_cli(["pretrain", f"output_dir={tmp_path / 'six'}", *settings, "optim.steps=6"], launcher=LAUNCH)
-    run_cli(["pretrain", f"output_dir={tmp_path / 'three'}", *settings, "optim.steps=3"], launcher=LAUNCH)
+    run_cli(
+        ["pretrain", f"output_dir={tmp_path / 'six'}", *settings, "optim.steps=6"], launcher=LAUNCH
+    )
+    run_cli(
+        ["pretrain", f"output_dir={tmp_path / 'three'}", *settings, "optim.steps=3"],
+        launcher=LAUNCH,
+    )
     checkpoint = tmp_path / "three" / "checkpoints" / "step-00000003"
-    assert sorted(p.name for p in checkpoint.glob("rng-rank-*")) == ["rng-rank-00000.safetensors",
-                                                                     "rng-rank-00001.safetensors"]
-    run_cli(["pretrain", "--resume", f"output_dir={tmp_path / 'three'}", *settings, "optim.steps=6"],
-            launcher=LAUNCH)
+    assert sorted(p.name for p in checkpoint.glob("rng-rank-*")) == [
+        "rng-rank-00000.safetensors",
+        "rng-rank-00001.safetensors",
+    ]
+    run_cli(
+        ["pretrain", "--resume", f"output_dir={tmp_path / 'three'}", *settings, "optim.steps=6"],
+        launcher=LAUNCH,
+    )
     assert losses(tmp_path / "three") == losses(tmp_path / "six")
-    resumed, straight = (load_file(str(tmp_path / run / "model" / "model.safetensors")) for run in ("three", "six"))
+    resumed, straight = (
+        load_file(str(tmp_path / run / "model" / "model.safetensors")) for run in ("three", "six")
+    )
     assert all(bool((resumed[name] == straight[name]).all()) for name in straight)
 
 
 def test_indivisible_batch_is_a_clear_error(tiny_pretrain: list[str], tmp_path: Path) -> None:
-    done = run_cli(["pretrain", f"output_dir={tmp_path / 'odd'}", *tiny_pretrain, "optim.steps=2",
-                    "optim.batch_size=7"], launcher=LAUNCH, check=False)
+    done = run_cli(
+        [
+            "pretrain",
+            f"output_dir={tmp_path / 'odd'}",
+            *tiny_pretrain,
+            "optim.steps=2",
+            "optim.batch_size=7",
+        ],
+        launcher=LAUNCH,
+        check=False,
+    )
     assert done.returncode != 0
     assert "not divisible by the 2 processes" in done.stderr
 
@@ -65,9 +89,20 @@ def finetune_settings(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory)
 
     folder = tmp_path_factory.mktemp("finetune_tokenizer")
     save_tokenizer(train_byte_level_bpe(iter_texts(tiny_data / "pretrain"), vocab_size=400), folder)
-    return [f"task={tiny_data / 'copy_task.yaml'}", f"data_dir={tiny_data}", f"tokenizer={folder}",
-            "optim.steps=30", "optim.batch_size=8", "optim.lr=3e-3", "engine.eval_every=5", "patience=2",
-            "selection_examples=8", "bootstrap_samples=20", "engine.measure_mfu=false", "engine.tensorboard=false"]
+    return [
+        f"task={tiny_data / 'copy_task.yaml'}",
+        f"data_dir={tiny_data}",
+        f"tokenizer={folder}",
+        "optim.steps=30",
+        "optim.batch_size=8",
+        "optim.lr=3e-3",
+        "engine.eval_every=5",
+        "patience=2",
+        "selection_examples=8",
+        "bootstrap_samples=20",
+        "engine.measure_mfu=false",
+        "engine.tensorboard=false",
+    ]
 
 
 def _decoded_scores(scores: dict) -> dict:
@@ -75,7 +110,9 @@ def _decoded_scores(scores: dict) -> dict:
     return {k: v for k, v in scores.items() if k not in ("training", "predictions_file", "nll")}
 
 
-def test_two_process_finetune_selects_like_one_process(finetune_settings: list[str], tmp_path: Path) -> None:
+def test_two_process_finetune_selects_like_one_process(
+    finetune_settings: list[str], tmp_path: Path
+) -> None:
     """Selection decodes on the main process with the unwrapped model (DDP has no ``generate``)
     and broadcasts early stopping: same evaluations, best step and scores as 1 process.
 
@@ -87,31 +124,48 @@ def test_two_process_finetune_selects_like_one_process(finetune_settings: list[s
     from seq2seq_es.models.presets import build_model
     from seq2seq_es.tokenizer.save import load_tokenizer_folder
 
-    tokenizer_dir = next(s.split("=", 1)[1] for s in finetune_settings if s.startswith("tokenizer="))
+    tokenizer_dir = next(
+        s.split("=", 1)[1] for s in finetune_settings if s.startswith("tokenizer=")
+    )
     tokenizer = load_tokenizer_folder(tokenizer_dir)
-    save_seq2seq(build_model("barto-tiny", tokenizer, seed=3, dropout=0.0), tokenizer, tmp_path / "start")
+    save_seq2seq(
+        build_model("barto-tiny", tokenizer, seed=3, dropout=0.0), tokenizer, tmp_path / "start"
+    )
     settings = [*finetune_settings, f"model={tmp_path / 'start'}"]
     run_cli(["finetune", f"output_dir={tmp_path / 'one'}", *settings])
     run_cli(["finetune", f"output_dir={tmp_path / 'two'}", *settings], launcher=LAUNCH)
-    one, two = (json.loads((tmp_path / run / "scores.json").read_text(encoding="utf-8")) for run in ("one", "two"))
+    one, two = (
+        json.loads((tmp_path / run / "scores.json").read_text(encoding="utf-8"))
+        for run in ("one", "two")
+    )
     assert one["training"]["selection"] == two["training"]["selection"]
     assert one["training"]["steps"] == two["training"]["steps"]
     assert _decoded_scores(one) == _decoded_scores(two)
     assert two["nll"]["nll_per_token"] == pytest.approx(one["nll"]["nll_per_token"], rel=1e-6)
-    assert ((tmp_path / "one" / "predictions.jsonl").read_text(encoding="utf-8")
-            == (tmp_path / "two" / "predictions.jsonl").read_text(encoding="utf-8"))
-    evaluations = [{k: v for k, v in json.loads(line).items() if k.startswith(("step", "validation_", "best"))}
-                   for run in ("one", "two") for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()
-                   if "validation_chrf.score" in line]
-    assert evaluations[: len(evaluations) // 2] == evaluations[len(evaluations) // 2:]
-    assert not (tmp_path / "two" / "best_model").exists() and (tmp_path / "two" / "model" / "config.json").is_file()
+    assert (tmp_path / "one" / "predictions.jsonl").read_text(encoding="utf-8") == (
+        tmp_path / "two" / "predictions.jsonl"
+    ).read_text(encoding="utf-8")
+    evaluations = [
+        {k: v for k, v in json.loads(line).items() if k.startswith(("step", "validation_", "best"))}
+        for run in ("one", "two")
+        for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()
+        if "validation_chrf.score" in line
+    ]
+    assert evaluations[: len(evaluations) // 2] == evaluations[len(evaluations) // 2 :]
+    assert (
+        not (tmp_path / "two" / "best_model").exists()
+        and (tmp_path / "two" / "model" / "config.json").is_file()
+    )
 
 
-def test_two_process_finetune_with_default_dropout_selects_and_saves(finetune_settings: list[str],
-                                                                     tmp_path: Path) -> None:
+def test_two_process_finetune_with_default_dropout_selects_and_saves(
+    finetune_settings: list[str], tmp_path: Path
+) -> None:
     """The preset's default dropout (0.1), 2 processes, selection + early stopping: no crash, one model."""
-    done = run_cli(["finetune", f"output_dir={tmp_path / 'run'}", "model=barto-tiny", *finetune_settings],
-                   launcher=LAUNCH)
+    done = run_cli(
+        ["finetune", f"output_dir={tmp_path / 'run'}", "model=barto-tiny", *finetune_settings],
+        launcher=LAUNCH,
+    )
     scores = json.loads((tmp_path / "run" / "scores.json").read_text(encoding="utf-8"))
     assert scores["training"]["selection"]["best"] is not None
     assert (tmp_path / "run" / "model" / "config.json").is_file()

@@ -39,14 +39,24 @@ from seq2seq_es.training.peak_probe import (
 SIZE = 128
 QUIET = functools.partial(probe_cpu_peak, load=0.0, others_cpu=0.0)
 BUSY = functools.partial(probe_cpu_peak, load=usable_cores() + 1.0, others_cpu=0.0)
-NO_SPREAD_LIMIT = float("inf")  # real repeats on a shared test machine may disagree; these tests inject load instead
+NO_SPREAD_LIMIT = float(
+    "inf"
+)  # real repeats on a shared test machine may disagree; these tests inject load instead
 
 
 def stored(best: float, **readings: float) -> GemmProbe:
     values = {"load": 0.1, "others_cpu": 0.0, **readings}
-    return GemmProbe(best=best, median=readings.get("median", best), size=SIZE, repeats=20, threads=2,
-                     cores=2, load=values["load"], others_cpu=values["others_cpu"],
-                     measured_at="2026-01-01T00:00:00Z")
+    return GemmProbe(
+        best=best,
+        median=readings.get("median", best),
+        size=SIZE,
+        repeats=20,
+        threads=2,
+        cores=2,
+        load=values["load"],
+        others_cpu=values["others_cpu"],
+        measured_at="2026-01-01T00:00:00Z",
+    )
 
 
 def test_a_poisoned_cache_entry_is_detected_and_replaced(tmp_path: Path) -> None:
@@ -57,7 +67,9 @@ def test_a_poisoned_cache_entry_is_detected_and_replaced(tmp_path: Path) -> None
     assert peak.value is not None and peak.value > 1e6 * POISON_RATIO
     assert peak.source.startswith("probe now") and "far below a fresh check" in (peak.warning or "")
     replacement = cache.get(key)
-    assert replacement is not None and replacement.best == peak.value  # the fresh probe took its place
+    assert (
+        replacement is not None and replacement.best == peak.value
+    )  # the fresh probe took its place
 
 
 def test_a_cached_peak_the_fresh_check_cannot_beat_is_used(tmp_path: Path) -> None:
@@ -73,7 +85,9 @@ def test_a_disturbed_probe_is_used_once_but_not_cached(tmp_path: Path) -> None:
     cache, key = PeakCache(tmp_path), machine_key(SIZE)
     peak = cpu_peak(cache, key, size=SIZE, probe=BUSY, max_spread=NO_SPREAD_LIMIT)
     assert peak.value is not None and peak.value > 0
-    assert "not cached" in (peak.warning or "") and f"> {usable_cores()} cores" in (peak.warning or "")
+    assert "not cached" in (peak.warning or "") and f"> {usable_cores()} cores" in (
+        peak.warning or ""
+    )
     assert cache.get(key) is None
     clean = cpu_peak(cache, key, size=SIZE, probe=QUIET, max_spread=NO_SPREAD_LIMIT)
     assert clean.warning is None and "cached in" in clean.source
@@ -96,20 +110,30 @@ def test_engine_peak_flops_overrides_the_probe(tmp_path: Path) -> None:
         return QUIET(**kwargs)
 
     PeakCache(tmp_path).put(machine_key(SIZE), stored(1e6))
-    peak = resolve_peak(EngineConfig(peak_flops=2.5e11), processes=2, cache_dir=tmp_path, size=SIZE, probe=probe)
+    peak = resolve_peak(
+        EngineConfig(peak_flops=2.5e11), processes=2, cache_dir=tmp_path, size=SIZE, probe=probe
+    )
     assert peak == PeakFlops(5e11, "engine.peak_flops × 2 processes")
     assert calls == []  # no probe ran, and the cached entry is left as it was
     assert PeakCache(tmp_path).get(machine_key(SIZE)) == stored(1e6)
     assert resolve_peak(EngineConfig(measure_mfu=False, peak_flops=2.5e11)) == NOT_MEASURED
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU path; a GPU resolves to its data sheet")
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason="the CPU path; a GPU resolves to its data sheet"
+)
 def test_resolve_peak_probes_caches_then_reads_the_cache(tmp_path: Path) -> None:
-    first = resolve_peak(EngineConfig(), cache_dir=tmp_path, size=SIZE, probe=QUIET, max_spread=NO_SPREAD_LIMIT)
+    first = resolve_peak(
+        EngineConfig(), cache_dir=tmp_path, size=SIZE, probe=QUIET, max_spread=NO_SPREAD_LIMIT
+    )
     # The same spread limit for both: under the default limit a noisy first probe (a 128² GEMM
     # can spread 40% on an idle CI machine) is a poisoned entry, re-probed (tested on its own).
-    second = resolve_peak(EngineConfig(), cache_dir=tmp_path, size=SIZE, probe=QUIET, max_spread=NO_SPREAD_LIMIT)
-    assert first.source.startswith("probe now") and second.source.startswith(f"cache {tmp_path / CACHE_FILE}")
+    second = resolve_peak(
+        EngineConfig(), cache_dir=tmp_path, size=SIZE, probe=QUIET, max_spread=NO_SPREAD_LIMIT
+    )
+    assert first.source.startswith("probe now") and second.source.startswith(
+        f"cache {tmp_path / CACHE_FILE}"
+    )
     assert second.value == first.value
 
 
@@ -121,20 +145,31 @@ def test_mfu_above_one_is_reported_as_a_measurement_error() -> None:
     assert "measurement error" in flagged["mfu_error"] and "5.57x the peak" in flagged["mfu_error"]
     fine = mfu_fields(95e9, PeakFlops(190e9, "engine.peak_flops"))
     assert fine == {"mfu": 0.5, "peak_flops": 190e9, "peak_source": "engine.peak_flops"}
-    assert mfu_fields(95e9, NOT_MEASURED) == {"mfu": None, "peak_flops": None, "peak_source": "not measured"}
+    assert mfu_fields(95e9, NOT_MEASURED) == {
+        "mfu": None,
+        "peak_flops": None,
+        "peak_source": "not measured",
+    }
     json.dumps(flagged)  # goes into metrics.jsonl as it is
 
 
 def test_the_cache_key_names_the_cpu_cores_threads_torch_and_size() -> None:
     key = machine_key(SIZE)
-    for part in (cpu_model(), f"cores={usable_cores()}", f"threads={torch.get_num_threads()}",
-                 f"torch={torch.__version__}", f"GEMM {SIZE}"):
+    for part in (
+        cpu_model(),
+        f"cores={usable_cores()}",
+        f"threads={torch.get_num_threads()}",
+        f"torch={torch.__version__}",
+        f"GEMM {SIZE}",
+    ):
         assert part in key
     assert machine_key(SIZE) != machine_key(2 * SIZE)
 
 
 def test_entries_of_the_old_format_are_ignored_and_dropped(tmp_path: Path) -> None:
-    (tmp_path / CACHE_FILE).write_text(json.dumps({"threads=2|torch=2.13.0": 34.1e9}), encoding="utf-8")
+    (tmp_path / CACHE_FILE).write_text(
+        json.dumps({"threads=2|torch=2.13.0": 34.1e9}), encoding="utf-8"
+    )
     cache, key = PeakCache(tmp_path), machine_key(SIZE)
     assert cache.entries() == {}
     cpu_peak(cache, key, size=SIZE, probe=QUIET, max_spread=NO_SPREAD_LIMIT)
@@ -144,18 +179,34 @@ def test_entries_of_the_old_format_are_ignored_and_dropped(tmp_path: Path) -> No
 def test_a_probe_records_its_conditions() -> None:
     probe = probe_cpu_peak(SIZE, repeats=3)
     assert probe.best >= probe.median > 0 and probe.repeats == 3 and probe.size == SIZE
-    assert probe.threads == torch.get_num_threads() and probe.cores == usable_cores() and probe.load >= 0
+    assert (
+        probe.threads == torch.get_num_threads()
+        and probe.cores == usable_cores()
+        and probe.load >= 0
+    )
     assert GemmProbe.from_json(json.loads(json.dumps(probe.to_json()))) == probe
 
 
-@pytest.mark.parametrize(("name", "flops"), [
-    ("NVIDIA A100-SXM4-80GB", 312e12), ("NVIDIA H100 80GB HBM3", 989e12), ("NVIDIA H100 PCIe", 756e12),
-    ("NVIDIA H100 NVL", 835e12), ("NVIDIA A10", 125e12), ("NVIDIA L4", 121e12), ("NVIDIA A10G", None),
-])
+@pytest.mark.parametrize(
+    ("name", "flops"),
+    [
+        ("NVIDIA A100-SXM4-80GB", 312e12),
+        ("NVIDIA H100 80GB HBM3", 989e12),
+        ("NVIDIA H100 PCIe", 756e12),
+        ("NVIDIA H100 NVL", 835e12),
+        ("NVIDIA A10", 125e12),
+        ("NVIDIA L4", 121e12),
+        ("NVIDIA A10G", None),
+    ],
+)
 def test_gpu_peaks_match_the_named_part_only(name: str, flops: float | None) -> None:
     peak = gpu_peak(name, processes=2)
     assert peak.value == (flops * 2 if flops else None)
-    assert ("data sheet" in peak.source) if flops else ("set engine.peak_flops" in (peak.warning or ""))
+    assert (
+        ("data sheet" in peak.source)
+        if flops
+        else ("set engine.peak_flops" in (peak.warning or ""))
+    )
 
 
 def test_the_probe_leaves_the_global_random_state_alone() -> None:
@@ -178,10 +229,20 @@ def test_an_encoder_only_model_has_no_decoder_side_and_reads_its_tokens_once() -
     from seq2seq_es.training.loop import _batch_cost
 
     shape = model_shape(build_model("bert-tiny", seed=0))
-    assert (shape.encoder_layers, shape.decoder_layers, shape.decoder_weights, shape.d_model) == (2, 0, 0, 128)
-    batch = {"input_ids": torch.zeros(4, 64, dtype=torch.long), "labels": torch.zeros(4, 64, dtype=torch.long)}
+    assert (shape.encoder_layers, shape.decoder_layers, shape.decoder_weights, shape.d_model) == (
+        2,
+        0,
+        0,
+        128,
+    )
+    batch = {
+        "input_ids": torch.zeros(4, 64, dtype=torch.long),
+        "labels": torch.zeros(4, 64, dtype=torch.long),
+    }
     tokens, flops = _batch_cost(shape, batch)
     assert tokens == 4 * 64
-    assert flops == 4 * (6 * (shape.encoder_weights + shape.head_weights) * 64 + 12 * 128 * 2 * 64**2)
+    assert flops == 4 * (
+        6 * (shape.encoder_weights + shape.head_weights) * 64 + 12 * 128 * 2 * 64**2
+    )
     bart = model_shape(build_model("barto-tiny", seed=0))
     assert bart.decoder_layers == 2 and _batch_cost(bart, batch)[0] == 4 * (64 + 64)

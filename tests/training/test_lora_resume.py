@@ -34,10 +34,20 @@ def lora_settings(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
     folder = tmp_path_factory.mktemp("lora_tokenizer")
     save_tokenizer(train_byte_level_bpe(iter_texts(tiny_data / "pretrain"), vocab_size=400), folder)
-    return [f"task={tiny_data / 'copy_task.yaml'}", f"data_dir={tiny_data}", f"tokenizer={folder}",
-            "adapter.kind=lora", "optim.batch_size=8", "optim.lr=1e-2", "optim.warmup_steps=3",
-            "selection_examples=8", "max_eval_examples=8", "bootstrap_samples=20", "engine.measure_mfu=false",
-            "engine.tensorboard=false"]
+    return [
+        f"task={tiny_data / 'copy_task.yaml'}",
+        f"data_dir={tiny_data}",
+        f"tokenizer={folder}",
+        "adapter.kind=lora",
+        "optim.batch_size=8",
+        "optim.lr=1e-2",
+        "optim.warmup_steps=3",
+        "selection_examples=8",
+        "max_eval_examples=8",
+        "bootstrap_samples=20",
+        "engine.measure_mfu=false",
+        "engine.tensorboard=false",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -54,16 +64,25 @@ def _adapter(run: Path) -> dict[str, torch.Tensor]:
 
 def _evaluations(run: Path) -> list[dict]:
     """The selection's numbers at each evaluation (not the timings logged beside them)."""
-    return [{k: v for k, v in r.items() if k.startswith(("step", "validation_", "best"))}
-            for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "best_so_far" in r]
+    return [
+        {k: v for k, v in r.items() if k.startswith(("step", "validation_", "best"))}
+        for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
+        if "best_so_far" in r
+    ]
 
 
-def test_lora_sigkill_then_resume_is_bit_identical(lora_settings: list[str], reference: Path, tmp_path: Path) -> None:
+def test_lora_sigkill_then_resume_is_bit_identical(
+    lora_settings: list[str], reference: Path, tmp_path: Path
+) -> None:
     killed = tmp_path / "killed"
     args = ["finetune", f"output_dir={killed}", "model=barto-tiny", *lora_settings, *STEPS]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    process = subprocess.Popen([sys.executable, "-m", "seq2seq_es.cli", *args], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "seq2seq_es.cli", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     deadline = time.monotonic() + 600
     while not (killed / "checkpoints" / "step-00000012").is_dir():
         assert process.poll() is None, "the run ended before it could be killed"
@@ -75,28 +94,38 @@ def test_lora_sigkill_then_resume_is_bit_identical(lora_settings: list[str], ref
     assert max(int(p.name.split("-")[1]) for p in list_checkpoints(killed / "checkpoints")) < 24
 
     run_cli([*args, "--resume"])
-    assert losses(killed) == losses(reference)  # exact float equality, every step (dropout included)
+    assert losses(killed) == losses(
+        reference
+    )  # exact float equality, every step (dropout included)
     assert _evaluations(killed) == _evaluations(reference)
     ours, theirs = _adapter(killed), _adapter(reference)
     assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
-    assert (killed / "predictions.jsonl").read_text() == (reference / "predictions.jsonl").read_text()
+    assert (killed / "predictions.jsonl").read_text() == (
+        reference / "predictions.jsonl"
+    ).read_text()
 
 
 def test_lora_checkpoints_hold_only_the_adapter(reference: Path) -> None:
     checkpoint = list_checkpoints(reference / "checkpoints")[-1]
     stored = load_file(str(checkpoint / "model.safetensors"))
     assert all("lora_" in name for name in stored), "only adapter tensors in the checkpoint"
-    assert sum(t.numel() for t in stored.values()) == sum(t.numel() for t in _adapter(reference).values())
+    assert sum(t.numel() for t in stored.values()) == sum(
+        t.numel() for t in _adapter(reference).values()
+    )
 
 
 def test_lora_optimizer_state_is_the_adapters_only(reference: Path) -> None:
     checkpoint = list_checkpoints(reference / "checkpoints")[-1]
     moments = load_file(str(checkpoint / "optimizer.safetensors"))
     adapter = sum(t.numel() for t in _adapter(reference).values())
-    assert adapter <= sum(t.numel() for t in moments.values()) <= 2 * adapter + 64  # Adam: 2 moments (+ steps)
+    assert (
+        adapter <= sum(t.numel() for t in moments.values()) <= 2 * adapter + 64
+    )  # Adam: 2 moments (+ steps)
 
 
-def test_two_process_lora_finetune_matches_one_process(lora_settings: list[str], tmp_path: Path) -> None:
+def test_two_process_lora_finetune_matches_one_process(
+    lora_settings: list[str], tmp_path: Path
+) -> None:
     """DDP with frozen base weights: gradients of the adapters only are averaged; selection on rank 0."""
     from transformers import AutoModelForSeq2SeqLM
 
@@ -106,9 +135,18 @@ def test_two_process_lora_finetune_matches_one_process(lora_settings: list[str],
 
     tokenizer_dir = next(s.split("=", 1)[1] for s in lora_settings if s.startswith("tokenizer="))
     tokenizer = load_tokenizer_folder(tokenizer_dir)
-    save_seq2seq(build_model("barto-tiny", tokenizer, seed=3, dropout=0.0), tokenizer, tmp_path / "start")
-    settings = [*lora_settings, f"model={tmp_path / 'start'}", "adapter.dropout=0", "optim.steps=12",
-                "engine.eval_every=6", "engine.checkpoint_every=6", "engine.log_every=1"]
+    save_seq2seq(
+        build_model("barto-tiny", tokenizer, seed=3, dropout=0.0), tokenizer, tmp_path / "start"
+    )
+    settings = [
+        *lora_settings,
+        f"model={tmp_path / 'start'}",
+        "adapter.dropout=0",
+        "optim.steps=12",
+        "engine.eval_every=6",
+        "engine.checkpoint_every=6",
+        "engine.log_every=1",
+    ]
     run_cli(["finetune", f"output_dir={tmp_path / 'one'}", *settings])
     done = run_cli(["finetune", f"output_dir={tmp_path / 'two'}", *settings], launcher=LAUNCH)
     assert "Traceback" not in done.stderr
@@ -116,8 +154,10 @@ def test_two_process_lora_finetune_matches_one_process(lora_settings: list[str],
     assert [s for s, _ in one] == [s for s, _ in two] == list(range(1, 13))
     for (_, a), (_, b) in zip(one, two, strict=True):
         assert b == pytest.approx(a, rel=1e-5, abs=1e-5)
-    first, second = (json.loads((tmp_path / run / "scores.json").read_text())["training"]["selection"]
-                     for run in ("one", "two"))
+    first, second = (
+        json.loads((tmp_path / run / "scores.json").read_text())["training"]["selection"]
+        for run in ("one", "two")
+    )
     assert first == second
     ours, theirs = _adapter(tmp_path / "one"), _adapter(tmp_path / "two")
     for name in ours:

@@ -11,13 +11,30 @@ from typer.testing import CliRunner
 from seq2seq_es.cli import app
 
 
-def test_t5_tiny_pretrains_with_exact_lengths(tiny_data: Path, tiny_unigram_tokenizer: Path, tmp_path: Path) -> None:
+def test_t5_tiny_pretrains_with_exact_lengths(
+    tiny_data: Path, tiny_unigram_tokenizer: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "pre"
-    result = CliRunner().invoke(app, [
-        "pretrain", f"data={tiny_data / 'pretrain'}", f"tokenizer={tiny_unigram_tokenizer}", f"output_dir={out}",
-        "model=t5s-tiny", "seq_len=32", "validation_blocks=4", "optim.steps=12", "optim.batch_size=8",
-        "optim.optimizer=adamwscale", "optim.lr=2e-2", "optim.schedule=cosine", "optim.warmup_steps=2",
-        "engine.log_every=1", "engine.measure_mfu=false"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "pretrain",
+            f"data={tiny_data / 'pretrain'}",
+            f"tokenizer={tiny_unigram_tokenizer}",
+            f"output_dir={out}",
+            "model=t5s-tiny",
+            "seq_len=32",
+            "validation_blocks=4",
+            "optim.steps=12",
+            "optim.batch_size=8",
+            "optim.optimizer=adamwscale",
+            "optim.lr=2e-2",
+            "optim.schedule=cosine",
+            "optim.warmup_steps=2",
+            "engine.log_every=1",
+            "engine.measure_mfu=false",
+        ],
+    )
     assert result.exit_code == 0, result.output
     losses = [json.loads(line)["loss"] for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert len(losses) == 12 and losses[-1] < losses[0]

@@ -13,20 +13,40 @@ from seq2seq_es.cli import app
 PEAK = 2e11  # FLOP/s, set explicitly: no probe, a known denominator
 
 
-def test_summary_has_the_whole_runs_mfu_between_its_windows(tiny_pretrain: list[str], tmp_path: Path) -> None:
+def test_summary_has_the_whole_runs_mfu_between_its_windows(
+    tiny_pretrain: list[str], tmp_path: Path
+) -> None:
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, ["pretrain", *tiny_pretrain, "engine.measure_mfu=true", f"engine.peak_flops={PEAK}",
-                                      "engine.log_every=3", "engine.eval_every=3", "optim.steps=9",
-                                      f"output_dir={out}"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "pretrain",
+            *tiny_pretrain,
+            "engine.measure_mfu=true",
+            f"engine.peak_flops={PEAK}",
+            "engine.log_every=3",
+            "engine.eval_every=3",
+            "optim.steps=9",
+            f"output_dir={out}",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    windows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if "tflops" in line]
+    windows = [
+        json.loads(line)
+        for line in (out / "metrics.jsonl").read_text().splitlines()
+        if "tflops" in line
+    ]
     assert len(windows) == 3
     assert summary["peak_flops"] == PEAK and summary["peak_source"].startswith("engine.peak_flops")
     assert summary["mfu"] == pytest.approx(summary["tflops"] * 1e12 / PEAK)
     # The run's FLOPs over its tokens is a token-weighted mean of the windows' FLOPs per token.
     per_token = [w["tflops"] / w["tokens_per_s"] for w in windows]
-    assert min(per_token) * 0.999 <= summary["tflops"] / summary["tokens_per_s"] <= max(per_token) * 1.001
+    assert (
+        min(per_token) * 0.999
+        <= summary["tflops"] / summary["tokens_per_s"]
+        <= max(per_token) * 1.001
+    )
     # Over the run's whole time (evaluations and the final checkpoint after the last window
     # included), so never faster than the fastest window.
     assert 0 < summary["tflops"] <= max(w["tflops"] for w in windows) * 1.001

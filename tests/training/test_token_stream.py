@@ -19,12 +19,18 @@ def tokenizer(tiny_data: Path):  # type: ignore[no-untyped-def]
 
 def test_stream_is_documents_joined_by_eos(tokenizer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     corpus = tmp_path / "c.jsonl"
-    corpus.write_text(json.dumps({"text": "hola niño"}) + "\n" + json.dumps({"text": "¿qué tal?"}) + "\n",
-                      encoding="utf-8")
+    corpus.write_text(
+        json.dumps({"text": "hola niño"}) + "\n" + json.dumps({"text": "¿qué tal?"}) + "\n",
+        encoding="utf-8",
+    )
     path, meta = build_token_stream(corpus, "text", tokenizer, tmp_path / "out", max_tokens=10_000)
     tokens = np.fromfile(path, dtype=meta["dtype"]).tolist()
-    expected = [*tokenizer("hola niño", add_special_tokens=False)["input_ids"], tokenizer.eos_token_id,
-                *tokenizer("¿qué tal?", add_special_tokens=False)["input_ids"], tokenizer.eos_token_id]
+    expected = [
+        *tokenizer("hola niño", add_special_tokens=False)["input_ids"],
+        tokenizer.eos_token_id,
+        *tokenizer("¿qué tal?", add_special_tokens=False)["input_ids"],
+        tokenizer.eos_token_id,
+    ]
     assert tokens == expected and meta["documents"] == 2
 
 
@@ -40,7 +46,9 @@ def test_reused_until_the_corpus_changes(tokenizer, tmp_path: Path) -> None:  # 
     assert second["tokens"] > first["tokens"]
 
 
-def test_blocks_are_contiguous_slices_and_pickle(tokenizer, tiny_data: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_blocks_are_contiguous_slices_and_pickle(
+    tokenizer, tiny_data: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     path, meta = build_token_stream(tiny_data / "pretrain", "text", tokenizer, tmp_path, 5_000)
     assert meta["tokens"] == 5_000
     stream = np.fromfile(path, dtype=meta["dtype"])

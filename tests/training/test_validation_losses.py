@@ -26,7 +26,9 @@ class CopyCollator:
 @pytest.fixture()
 def blocks() -> list[np.ndarray]:
     rng = np.random.default_rng(0)
-    return [rng.integers(4, 500, size=24) for _ in range(7)]  # 7: the last batch of 3 has one example
+    return [
+        rng.integers(4, 500, size=24) for _ in range(7)
+    ]  # 7: the last batch of 3 has one example
 
 
 def _by_hand(model: Any, blocks: list[np.ndarray], batch_size: int) -> tuple[float, float]:
@@ -35,29 +37,44 @@ def _by_hand(model: Any, blocks: list[np.ndarray], batch_size: int) -> tuple[flo
     count = other_count = 0
     with torch.no_grad():
         for start in range(0, len(blocks), batch_size):
-            batch = collate([(i, blocks[i]) for i in range(start, min(start + batch_size, len(blocks)))])
+            batch = collate(
+                [(i, blocks[i]) for i in range(start, min(start + batch_size, len(blocks)))]
+            )
             n = int(batch["labels"].numel())
             loss = float(model(**batch).loss)
             total, count = total + loss * n, count + n
             if len(batch["labels"]) > 1:
-                swapped = dict(batch, input_ids=batch["input_ids"][[-1, *range(len(batch["input_ids"]) - 1)]])
-                other, other_count = other + (float(model(**swapped).loss) - loss) * n, other_count + n
+                swapped = dict(
+                    batch, input_ids=batch["input_ids"][[-1, *range(len(batch["input_ids"]) - 1)]]
+                )
+                other, other_count = (
+                    other + (float(model(**swapped).loss) - loss) * n,
+                    other_count + n,
+                )
     return total / count, other / other_count
 
 
-def test_validation_loss_and_encoder_gain_match_a_direct_computation(blocks: list[np.ndarray]) -> None:
+def test_validation_loss_and_encoder_gain_match_a_direct_computation(
+    blocks: list[np.ndarray],
+) -> None:
     model = build_model("barto-tiny", seed=0, dropout=0.0)
     scores = validation_losses(model, CopyCollator(), blocks, batch_size=3)
     loss, gain = _by_hand(model.eval(), blocks, batch_size=3)
     assert scores["validation_loss"] == pytest.approx(loss, rel=1e-5)
     assert scores["validation_encoder_gain"] == pytest.approx(gain, rel=1e-4, abs=1e-6)
-    assert scores["validation_encoder_gain"] != 0.0  # a random encoder still moves the decoder a little
+    assert (
+        scores["validation_encoder_gain"] != 0.0
+    )  # a random encoder still moves the decoder a little
 
 
-def test_encoder_gain_is_zero_when_the_decoder_ignores_the_encoder(blocks: list[np.ndarray]) -> None:
+def test_encoder_gain_is_zero_when_the_decoder_ignores_the_encoder(
+    blocks: list[np.ndarray],
+) -> None:
     model = build_model("barto-tiny", seed=0, dropout=0.0)
     with torch.no_grad():
-        for layer in model.model.decoder.layers:  # cut every cross-attention: encoder output never reaches it
+        for layer in (
+            model.model.decoder.layers
+        ):  # cut every cross-attention: encoder output never reaches it
             layer.encoder_attn.out_proj.weight.zero_()
             layer.encoder_attn.out_proj.bias.zero_()
     scores = validation_losses(model, CopyCollator(), blocks, batch_size=3)

@@ -9,13 +9,22 @@ import sys
 from pathlib import Path
 
 
-def run_cli(args: list[str], launcher: list[str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str], launcher: list[str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run ``seq2seq-es`` in a fresh process (optionally under ``accelerate launch``)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_HUB_OFFLINE": "1",
+    }
     command = [*(launcher or [sys.executable]), "-m", "seq2seq_es.cli", *args]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     if check and done.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        raise AssertionError(
+            f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+        )
     return done
 
 

@@ -45,9 +45,14 @@ def submitit_parameters(config: ExecutorConfig, cluster: str, name: str) -> dict
     parameters: dict[str, Any] = {"timeout_min": resources.timeout_min, "name": name}
     if cluster != "slurm":
         return parameters
-    parameters.update(nodes=resources.nodes, tasks_per_node=resources.tasks_per_node,
-                      gpus_per_node=resources.gpus_per_node, cpus_per_task=resources.cpus_per_task,
-                      mem_gb=resources.mem_gb, slurm_array_parallelism=resources.array_parallelism)
+    parameters.update(
+        nodes=resources.nodes,
+        tasks_per_node=resources.tasks_per_node,
+        gpus_per_node=resources.gpus_per_node,
+        cpus_per_task=resources.cpus_per_task,
+        mem_gb=resources.mem_gb,
+        slurm_array_parallelism=resources.array_parallelism,
+    )
     for key in ("partition", "account", "qos", "constraint"):
         value = getattr(resources, key)
         if value is not None:
@@ -82,8 +87,14 @@ def _mark(job: Job, root: Path, state: str, error: str) -> None:
     write_status(folder, status)
 
 
-def run_with_submitit(plan: Plan, config: ExecutorConfig, root: Path, output_dir: str, online: bool,
-                      on_update: Callable[[dict[str, Any]], None] | None = None) -> None:
+def run_with_submitit(
+    plan: Plan,
+    config: ExecutorConfig,
+    root: Path,
+    output_dir: str,
+    online: bool,
+    on_update: Callable[[dict[str, Any]], None] | None = None,
+) -> None:
     """Submit the jobs that are not done; wait for them (prepare jobs always, cells if ``wait``)."""
     import submitit
 
@@ -109,9 +120,14 @@ def run_with_submitit(plan: Plan, config: ExecutorConfig, root: Path, output_dir
                 runnable.append(job)
         if not runnable:
             return
-        executor.update_parameters(**submitit_parameters(config, cluster, f"bench-{runnable[0].kind}"))
+        executor.update_parameters(
+            **submitit_parameters(config, cluster, f"bench-{runnable[0].kind}")
+        )
         with executor.batch():
-            submitted = [(job, executor.submit(run_job, job, str(root), sys.executable, launcher)) for job in runnable]
+            submitted = [
+                (job, executor.submit(run_job, job, str(root), sys.executable, launcher))
+                for job in runnable
+            ]
         for job, handle in submitted:
             _mark(job, root, "submitted", f"submitit job {handle.job_id}")
         if not wait:
@@ -121,16 +137,24 @@ def run_with_submitit(plan: Plan, config: ExecutorConfig, root: Path, output_dir
         for job, handle in submitted:
             try:
                 status = handle.result()
-            except Exception as exc:  # the job died (timeout, preemption, node failure): record it, go on
-                status = _failed(job, root, f"submitit job {handle.job_id}: {str(exc).strip()[-600:]}",
-                                 str(handle.paths.stderr))
+            except (
+                Exception
+            ) as exc:  # the job died (timeout, preemption, node failure): record it, go on
+                status = _failed(
+                    job,
+                    root,
+                    f"submitit job {handle.job_id}: {str(exc).strip()[-600:]}",
+                    str(handle.paths.stderr),
+                )
             states[job.id] = status["state"]
             if on_update is not None:
                 on_update({"id": job.id, "state": status["state"], "error": status.get("error")})
 
     remaining = list(plan.prepare)
     while remaining:  # waves: the prepare jobs whose inputs are done
-        wave = [job for job in remaining if all(states.get(name) is not None for name in job.requires)]
+        wave = [
+            job for job in remaining if all(states.get(name) is not None for name in job.requires)
+        ]
         if not wave:
             wave = remaining
         settle(wave, wait=True)
@@ -138,7 +162,9 @@ def run_with_submitit(plan: Plan, config: ExecutorConfig, root: Path, output_dir
     settle(list(plan.cells), wait=config.wait)
 
 
-def job_line(job: Job, root: Path, python: str, launcher: list[str] | None) -> tuple[str, list[str]] | None:
+def job_line(
+    job: Job, root: Path, python: str, launcher: list[str] | None
+) -> tuple[str, list[str]] | None:
     """One shell line with the job's unfinished steps, ending with its done mark (and those steps' names).
 
     Training steps get ``--resume``: harmless on a first run, and rerunning an
@@ -154,7 +180,9 @@ def job_line(job: Job, root: Path, python: str, launcher: list[str] | None) -> t
         upstream = True
         if action == "fresh":
             clear_output(folder, step)
-        commands.append(shlex.join(cli_command(step, python, resume=step.resumable, launcher=launcher)))
+        commands.append(
+            shlex.join(cli_command(step, python, resume=step.resumable, launcher=launcher))
+        )
         names.append(step.name)
     if not commands:
         return None
@@ -168,12 +196,17 @@ def write_commands_file(plan: Plan, config: BenchConfig, root: Path, online: boo
     path = Path(executor.commands_file or Path(config.results_dir) / "commands.sh")
     if not path.is_absolute():
         path = root / path
-    launcher = ["accelerate", "launch", *(["--config_file", executor.accelerate_config]
-                                          if executor.accelerate_config else [])]
-    lines = ["#!/usr/bin/env bash",
-             f"# seq2seq-es bench {config.name}: one line per job, prepare jobs first (in this order); a cell",
-             "# needs the prepare jobs named in its comment. Training steps run through `accelerate launch`.",
-             f"cd {shlex.quote(str(root.resolve()))}"]
+    launcher = [
+        "accelerate",
+        "launch",
+        *(["--config_file", executor.accelerate_config] if executor.accelerate_config else []),
+    ]
+    lines = [
+        "#!/usr/bin/env bash",
+        f"# seq2seq-es bench {config.name}: one line per job, prepare jobs first (in this order); a cell",
+        "# needs the prepare jobs named in its comment. Training steps run through `accelerate launch`.",
+        f"cd {shlex.quote(str(root.resolve()))}",
+    ]
     for job in plan.jobs:
         folder = root / job.folder
         if job_state(job, read_status(folder), online) == "done":
@@ -190,7 +223,11 @@ def write_commands_file(plan: Plan, config: BenchConfig, root: Path, online: boo
         status.update(state="submitted", hash=job.hash, error=f"written to {path}")
         for step in job.steps:
             if step.name in names:
-                status["steps"][step.name] = {"hash": step.hash, "state": "submitted", "argv": list(step.argv)}
+                status["steps"][step.name] = {
+                    "hash": step.hash,
+                    "state": "submitted",
+                    "argv": list(step.argv),
+                }
         folder.mkdir(parents=True, exist_ok=True)
         write_status(folder, status)
     with atomic_write(path) as handle:

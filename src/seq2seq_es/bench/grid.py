@@ -52,7 +52,9 @@ DEFAULT_COLUMNS: dict[str, list[str]] = {
 }
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_]+(?:\.[A-Za-z0-9_.-]+)?)\}")
 CONFIG_FLAGS = ("-c", "--config")
-PREPARE_OUTPUT = "output"  # a prepare job's {output}: beside its status.json and logs/, never holding them
+PREPARE_OUTPUT = (
+    "output"  # a prepare job's {output}: beside its status.json and logs/, never holding them
+)
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,11 @@ def fill(template: str, values: dict[str, str], where: str) -> str:
 
 
 def referenced_prepare(text: str) -> list[str]:
-    return [m.group(1).split(".", 1)[1] for m in _PLACEHOLDER.finditer(text) if m.group(1).startswith("prepare.")]
+    return [
+        m.group(1).split(".", 1)[1]
+        for m in _PLACEHOLDER.finditer(text)
+        if m.group(1).startswith("prepare.")
+    ]
 
 
 def config_files(argv: tuple[str, ...] | list[str]) -> list[str]:
@@ -169,21 +175,34 @@ def file_digests(files: list[str], root: Path) -> dict[str, str]:
     result = {}
     for name in files:
         path = root / name if not Path(name).is_absolute() else Path(name)
-        result[name] = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "missing"
+        result[name] = (
+            hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "missing"
+        )
     return result
 
 
-def make_step(name: str, argv: list[str], previous: str, root: Path, output: str | None = None,
-              resumable: bool = False, distributed: bool = False) -> Step:
+def make_step(
+    name: str,
+    argv: list[str],
+    previous: str,
+    root: Path,
+    output: str | None = None,
+    resumable: bool = False,
+    distributed: bool = False,
+) -> Step:
     key = {"argv": argv, "previous": previous, "files": file_digests(config_files(argv), root)}
     return Step(name, tuple(argv), digest(key), output, resumable, distributed)
 
 
 def columns_for(entry: TaskEntry, spec: TaskSpec, config: BenchConfig) -> list[str]:
     """The leaderboard scores of a task: the entry's, else the config's by name or kind, else the default."""
-    chosen = (entry.columns or config.leaderboard.columns.get(spec.name)
-              or config.leaderboard.columns.get(spec.kind) or DEFAULT_COLUMNS.get(spec.kind)
-              or [spec.selection_metric])
+    chosen = (
+        entry.columns
+        or config.leaderboard.columns.get(spec.name)
+        or config.leaderboard.columns.get(spec.kind)
+        or DEFAULT_COLUMNS.get(spec.kind)
+        or [spec.selection_metric]
+    )
     return list(chosen)
 
 
@@ -206,27 +225,52 @@ def _prepare_jobs(config: BenchConfig, root: Path) -> dict[str, Job]:
     folders = {p.name: f"{base}/{slug(p.name)}" for p in config.prepare}
     jobs: dict[str, Job] = {}
     for entry in config.prepare:  # in order: a job may use the jobs listed before it
-        values = {"output": f"{folders[entry.name]}/{PREPARE_OUTPUT}", "data_dir": config.data_dir,
-                  **{f"prepare.{name}": f"{folders[name]}/{PREPARE_OUTPUT}" for name in jobs}}
+        values = {
+            "output": f"{folders[entry.name]}/{PREPARE_OUTPUT}",
+            "data_dir": config.data_dir,
+            **{f"prepare.{name}": f"{folders[name]}/{PREPARE_OUTPUT}" for name in jobs},
+        }
         argv = [fill(token, values, f"prepare job {entry.name!r}") for token in entry.argv]
         requires = sorted({name for token in entry.argv for name in referenced_prepare(token)})
         upstream = digest([jobs[name].hash for name in requires])
-        step = make_step(entry.name, argv, upstream, root, output=PREPARE_OUTPUT, resumable=entry.resumable,
-                         distributed=entry.distributed)
-        network = tuple(sorted({need for name in requires for need in jobs[name].network}
-                               | ({f"the hub (prepare job {entry.name})"} if entry.network else set())))
-        jobs[entry.name] = Job("prepare", entry.name, folders[entry.name], (step,), tuple(requires), network,
-                               labels={"prepare": entry.name}, resolved={"argv": argv})
+        step = make_step(
+            entry.name,
+            argv,
+            upstream,
+            root,
+            output=PREPARE_OUTPUT,
+            resumable=entry.resumable,
+            distributed=entry.distributed,
+        )
+        network = tuple(
+            sorted(
+                {need for name in requires for need in jobs[name].network}
+                | ({f"the hub (prepare job {entry.name})"} if entry.network else set())
+            )
+        )
+        jobs[entry.name] = Job(
+            "prepare",
+            entry.name,
+            folders[entry.name],
+            (step,),
+            tuple(requires),
+            network,
+            labels={"prepare": entry.name},
+            resolved={"argv": argv},
+        )
     return jobs
 
 
-def _finetune_overrides(config: BenchConfig, model: ModelEntry, task: TaskEntry,
-                        axes: dict[str, Any]) -> dict[str, Any]:
+def _finetune_overrides(
+    config: BenchConfig, model: ModelEntry, task: TaskEntry, axes: dict[str, Any]
+) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for layer in (config.finetune, task.finetune, model.finetune):
         merged.update(flatten(layer))
     for rule in config.rules:
-        if fnmatch.fnmatchcase(model.name, rule.model) and fnmatch.fnmatchcase(task.name, rule.task):
+        if fnmatch.fnmatchcase(model.name, rule.model) and fnmatch.fnmatchcase(
+            task.name, rule.task
+        ):
             merged.update(flatten(rule.finetune))
     merged.update(axes)
     return merged
@@ -235,60 +279,143 @@ def _finetune_overrides(config: BenchConfig, model: ModelEntry, task: TaskEntry,
 def _excluded(config: BenchConfig, model: ModelEntry, task: TaskEntry) -> bool:
     if model.tasks is not None and task.name not in model.tasks:
         return True
-    return any(rule.skip and fnmatch.fnmatchcase(model.name, rule.model) and fnmatch.fnmatchcase(task.name, rule.task)
-               for rule in config.rules)
+    return any(
+        rule.skip
+        and fnmatch.fnmatchcase(model.name, rule.model)
+        and fnmatch.fnmatchcase(task.name, rule.task)
+        for rule in config.rules
+    )
 
 
-def _evaluation_args(config: BenchConfig, examples_key: str, task: TaskEntry | None = None) -> dict[str, Any]:
+def _evaluation_args(
+    config: BenchConfig, examples_key: str, task: TaskEntry | None = None
+) -> dict[str, Any]:
     evaluation = config.evaluation
     args: dict[str, Any] = {"bootstrap_samples": evaluation.bootstrap_samples}
-    examples = task.max_examples if task is not None and task.max_examples is not None else evaluation.max_examples
+    examples = (
+        task.max_examples
+        if task is not None and task.max_examples is not None
+        else evaluation.max_examples
+    )
     if examples is not None:
         args[examples_key] = examples
     args.update({f"generation.{k}": v for k, v in flatten(evaluation.generation).items()})
     return args
 
 
-def default_pipeline(config: BenchConfig, cell: str, task: TaskEntry, spec: TaskSpec, model_path: str,
-                     model: ModelEntry, seed: int, finetune: dict[str, Any]) -> list[tuple[str, list[str], dict[str, Any]]]:
+def default_pipeline(
+    config: BenchConfig,
+    cell: str,
+    task: TaskEntry,
+    spec: TaskSpec,
+    model_path: str,
+    model: ModelEntry,
+    seed: int,
+    finetune: dict[str, Any],
+) -> list[tuple[str, list[str], dict[str, Any]]]:
     """(name, argv, step options) of finetune → [eval] → score → cross evaluations."""
     split = config.evaluation.split
-    identity = {"task": task.name, "data_dir": config.data_dir, "model": model_path,
-                **({"tokenizer": model.tokenizer} if model.tokenizer else {}),
-                "output_dir": f"{cell}/finetune", "seed": seed}
-    decoding = {k: v for k, v in finetune.items() if k.startswith("generation.")}  # e.g. BERT2BERT's settings
+    identity = {
+        "task": task.name,
+        "data_dir": config.data_dir,
+        "model": model_path,
+        **({"tokenizer": model.tokenizer} if model.tokenizer else {}),
+        "output_dir": f"{cell}/finetune",
+        "seed": seed,
+    }
+    decoding = {
+        k: v for k, v in finetune.items() if k.startswith("generation.")
+    }  # e.g. BERT2BERT's settings
     steps: list[tuple[str, list[str], dict[str, Any]]] = [
-        ("finetune", ["finetune", *override_args({**identity, **_evaluation_args(config, "max_eval_examples", task),
-                                                   **finetune})],
-         {"output": "finetune", "resumable": True, "distributed": True})]
+        (
+            "finetune",
+            [
+                "finetune",
+                *override_args(
+                    {**identity, **_evaluation_args(config, "max_eval_examples", task), **finetune}
+                ),
+            ],
+            {"output": "finetune", "resumable": True, "distributed": True},
+        )
+    ]
     decoded = f"{cell}/finetune"
     trained = f"{cell}/finetune/model"
     if split != "validation":
-        steps.append(("eval", ["eval", *override_args({"task": task.name, "data_dir": config.data_dir,
-                                                        "model": trained, "split": split,
-                                                        "output_dir": f"{cell}/eval",
-                                                        **_evaluation_args(config, "max_examples", task),
-                                                        **decoding})],
-                      {"output": "eval"}))
+        steps.append(
+            (
+                "eval",
+                [
+                    "eval",
+                    *override_args(
+                        {
+                            "task": task.name,
+                            "data_dir": config.data_dir,
+                            "model": trained,
+                            "split": split,
+                            "output_dir": f"{cell}/eval",
+                            **_evaluation_args(config, "max_examples", task),
+                            **decoding,
+                        }
+                    ),
+                ],
+                {"output": "eval"},
+            )
+        )
         decoded = f"{cell}/eval"
     columns = columns_for(task, spec, config)
-    steps.append(("score", ["score", *override_args({
-        "predictions": f"{decoded}/predictions.jsonl", "metrics": score_metrics(spec, columns),
-        "output": f"{cell}/scores.json", "bootstrap_samples": config.evaluation.bootstrap_samples,
-        "allow_empty_predictions": True})], {}))
+    steps.append(
+        (
+            "score",
+            [
+                "score",
+                *override_args(
+                    {
+                        "predictions": f"{decoded}/predictions.jsonl",
+                        "metrics": score_metrics(spec, columns),
+                        "output": f"{cell}/scores.json",
+                        "bootstrap_samples": config.evaluation.bootstrap_samples,
+                        "allow_empty_predictions": True,
+                    }
+                ),
+            ],
+            {},
+        )
+    )
     for other in task.cross_eval:
-        steps.append((f"cross-{slug(Path(other).stem if other.endswith(('.yaml', '.yml')) else other)}",
-                      ["eval", *override_args({"task": other, "data_dir": config.data_dir, "model": trained,
-                                               "split": split, "output_dir": f"{cell}/cross/{slug(other)}",
-                                               **_evaluation_args(config, "max_examples"), **decoding})],
-                      {"output": f"cross/{slug(other)}"}))
+        steps.append(
+            (
+                f"cross-{slug(Path(other).stem if other.endswith(('.yaml', '.yml')) else other)}",
+                [
+                    "eval",
+                    *override_args(
+                        {
+                            "task": other,
+                            "data_dir": config.data_dir,
+                            "model": trained,
+                            "split": split,
+                            "output_dir": f"{cell}/cross/{slug(other)}",
+                            **_evaluation_args(config, "max_examples"),
+                            **decoding,
+                        }
+                    ),
+                ],
+                {"output": f"cross/{slug(other)}"},
+            )
+        )
     return steps
 
 
-def _custom_pipeline(templates: list[StepTemplate], values: dict[str, str],
-                     where: str) -> list[tuple[str, list[str], dict[str, Any]]]:
-    return [(t.name, [fill(token, values, f"{where}, step {t.name!r}") for token in t.argv],
-             {"output": t.output, "resumable": t.resumable, "distributed": t.distributed}) for t in templates]
+def _custom_pipeline(
+    templates: list[StepTemplate], values: dict[str, str], where: str
+) -> list[tuple[str, list[str], dict[str, Any]]]:
+    return [
+        (
+            t.name,
+            [fill(token, values, f"{where}, step {t.name!r}") for token in t.argv],
+            {"output": t.output, "resumable": t.resumable, "distributed": t.distributed},
+        )
+        for t in templates
+    ]
 
 
 def load_task(name: str, root: Path) -> TaskSpec:
@@ -299,39 +426,70 @@ def load_task(name: str, root: Path) -> TaskSpec:
 
 
 def cell_id(model: ModelEntry, spec: TaskSpec, seed: int, axes: dict[str, Any]) -> str:
-    return "__".join([slug(model.name), slug(spec.name), f"s{seed}", *(f"{slug(k)}-{slug(v)}" for k, v in axes.items())])
+    return "__".join(
+        [
+            slug(model.name),
+            slug(spec.name),
+            f"s{seed}",
+            *(f"{slug(k)}-{slug(v)}" for k, v in axes.items()),
+        ]
+    )
 
 
 def expand(config: BenchConfig, root: str | Path = ".") -> Plan:
     """Every job of the grid, in run order; ``root`` is where relative paths are read from."""
     root = Path(root)
     prepare = _prepare_jobs(config, root)
-    prepare_folders = {f"prepare.{name}": f"{job.folder}/{PREPARE_OUTPUT}" for name, job in prepare.items()}
+    prepare_folders = {
+        f"prepare.{name}": f"{job.folder}/{PREPARE_OUTPUT}" for name, job in prepare.items()
+    }
     specs = {task.name: load_task(task.name, root) for task in config.tasks}
-    axis_values = [dict(zip(config.axes, combo, strict=True)) for combo in itertools.product(*config.axes.values())]
-    splits = ["train", "validation"] + ([config.evaluation.split] if config.evaluation.split != "validation" else [])
+    axis_values = [
+        dict(zip(config.axes, combo, strict=True))
+        for combo in itertools.product(*config.axes.values())
+    ]
+    splits = ["train", "validation"] + (
+        [config.evaluation.split] if config.evaluation.split != "validation" else []
+    )
     cells: list[Job] = []
-    for model, task, seed, axes in itertools.product(config.models, config.tasks, config.seeds, axis_values):
+    for model, task, seed, axes in itertools.product(
+        config.models, config.tasks, config.seeds, axis_values
+    ):
         if _excluded(config, model, task):
             continue
-        if not (_selected(model.name, config.only_models) and _selected(task.name, config.only_tasks)):
+        if not (
+            _selected(model.name, config.only_models) and _selected(task.name, config.only_tasks)
+        ):
             continue
         spec = specs[task.name]
         where = f"model {model.name!r}"
         model_path = fill(model.model, prepare_folders, where)
-        requires = sorted(set(referenced_prepare(model.model)) | set(referenced_prepare(model.tokenizer or "")))
+        requires = sorted(
+            set(referenced_prepare(model.model)) | set(referenced_prepare(model.tokenizer or ""))
+        )
         identifier = cell_id(model, spec, seed, axes)
         folder = f"{config.output_dir}/cells/{identifier}"
         finetune = _finetune_overrides(config, model, task, axes)
         tokenizer = fill(model.tokenizer, prepare_folders, where) if model.tokenizer else None
         if config.pipeline is None:
             resolved_model = model.model_copy(update={"tokenizer": tokenizer})
-            raw_steps = default_pipeline(config, folder, task, spec, model_path, resolved_model, seed, finetune)
+            raw_steps = default_pipeline(
+                config, folder, task, spec, model_path, resolved_model, seed, finetune
+            )
         else:
-            values = {"cell_dir": folder, "model": model_path, "model_name": model.name, "task": task.name,
-                      "task_name": spec.name, "seed": str(seed), "data_dir": config.data_dir,
-                      "split": config.evaluation.split, "tokenizer": tokenizer or "", **prepare_folders,
-                      **{f"axis.{k}": str(v) for k, v in axes.items()}}
+            values = {
+                "cell_dir": folder,
+                "model": model_path,
+                "model_name": model.name,
+                "task": task.name,
+                "task_name": spec.name,
+                "seed": str(seed),
+                "data_dir": config.data_dir,
+                "split": config.evaluation.split,
+                "tokenizer": tokenizer or "",
+                **prepare_folders,
+                **{f"axis.{k}": str(v) for k, v in axes.items()},
+            }
             raw_steps = _custom_pipeline(config.pipeline, values, f"cell {identifier}")
         previous = digest([prepare[name].hash for name in requires])
         steps = []
@@ -341,14 +499,40 @@ def expand(config: BenchConfig, root: str | Path = ".") -> Plan:
             previous = step.hash
         needs = [need for name in requires for need in prepare[name].network]
         needs += model_needs(model_path) + task_needs(spec, config.data_dir, splits)
-        needs += [n for other in task.cross_eval for n in task_needs(load_task(other, root), config.data_dir,
-                                                                     [config.evaluation.split])]
-        labels = {"model": model.name, "task": spec.name, "task_entry": task.name, "seed": seed, "axes": axes}
-        resolved = {"model": model.model_dump(), "model_path": model_path, "task": spec.model_dump(),
-                    "seed": seed, "axes": axes, "finetune": finetune,
-                    "evaluation": config.evaluation.model_dump(), "steps": [list(s.argv) for s in steps]}
-        cells.append(Job("cell", identifier, folder, tuple(steps), tuple(requires), tuple(dict.fromkeys(needs)),
-                         labels, resolved))
+        needs += [
+            n
+            for other in task.cross_eval
+            for n in task_needs(load_task(other, root), config.data_dir, [config.evaluation.split])
+        ]
+        labels = {
+            "model": model.name,
+            "task": spec.name,
+            "task_entry": task.name,
+            "seed": seed,
+            "axes": axes,
+        }
+        resolved = {
+            "model": model.model_dump(),
+            "model_path": model_path,
+            "task": spec.model_dump(),
+            "seed": seed,
+            "axes": axes,
+            "finetune": finetune,
+            "evaluation": config.evaluation.model_dump(),
+            "steps": [list(s.argv) for s in steps],
+        }
+        cells.append(
+            Job(
+                "cell",
+                identifier,
+                folder,
+                tuple(steps),
+                tuple(requires),
+                tuple(dict.fromkeys(needs)),
+                labels,
+                resolved,
+            )
+        )
     used = {name for cell in cells for name in cell.requires}
     needed = _with_dependencies(used, prepare)
     return Plan(tuple(job for name, job in prepare.items() if name in needed), tuple(cells))

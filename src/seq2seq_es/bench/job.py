@@ -36,8 +36,12 @@ from seq2seq_es.files import atomic_write
 CLI_MODULE = "seq2seq_es.cli"
 
 
-def cli_command(step: Step, python: str = sys.executable, resume: bool = False,
-                launcher: list[str] | None = None) -> list[str]:
+def cli_command(
+    step: Step,
+    python: str = sys.executable,
+    resume: bool = False,
+    launcher: list[str] | None = None,
+) -> list[str]:
     """The process to start for ``step``.
 
     ``resume`` adds ``--resume`` (continue an interrupted training step); ``launcher``
@@ -46,7 +50,9 @@ def cli_command(step: Step, python: str = sys.executable, resume: bool = False,
     """
     argv = list(step.argv)
     if resume:
-        argv.insert(2 if argv[0] == "model" else 1, "--resume")  # after the (group and) sub-command name
+        argv.insert(
+            2 if argv[0] == "model" else 1, "--resume"
+        )  # after the (group and) sub-command name
     head = [*launcher, "-m"] if launcher and step.distributed else [python, "-m"]
     return [*head, CLI_MODULE, *argv]
 
@@ -91,8 +97,12 @@ def is_busy(folder: Path) -> bool:
         return not locked
 
 
-def run_job(job: Job, root: str | Path = ".", python: str = sys.executable,
-            launcher: list[str] | None = None) -> dict[str, Any]:
+def run_job(
+    job: Job,
+    root: str | Path = ".",
+    python: str = sys.executable,
+    launcher: list[str] | None = None,
+) -> dict[str, Any]:
     """Run the job's steps that are not done (resuming an interrupted one); return its status.
 
     A failed step ends the job with state ``failed``, its error and log path; it does
@@ -102,8 +112,11 @@ def run_job(job: Job, root: str | Path = ".", python: str = sys.executable,
     folder = Path(root) / job.folder
     with job_lock(folder) as locked:
         if not locked:
-            return {**(read_status(folder) or new_status(job)), "state": "busy",
-                    "error": "another bench process is running this job"}
+            return {
+                **(read_status(folder) or new_status(job)),
+                "state": "busy",
+                "error": "another bench process is running this job",
+            }
         return _run_steps(job, Path(root), python, launcher)
 
 
@@ -113,7 +126,9 @@ def _run_steps(job: Job, root: Path, python: str, launcher: list[str] | None) ->
     status.update(hash=job.hash, state="running", error=None, log=None, labels=job.labels)
     records: dict[str, Any] = status.setdefault("steps", {})
     with atomic_write(folder / "job.yaml") as handle:
-        handle.write(_yaml({"id": job.id, "hash": job.hash, "requires": list(job.requires), **job.resolved}))
+        handle.write(
+            _yaml({"id": job.id, "hash": job.hash, "requires": list(job.requires), **job.resolved})
+        )
     upstream_ran = False
     for step in job.steps:
         action = step_action(records.get(step.name), step, folder, upstream_ran)
@@ -125,21 +140,40 @@ def _run_steps(job: Job, root: Path, python: str, launcher: list[str] | None) ->
         log = folder / "logs" / f"{step.name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         command = cli_command(step, python, resume=action == "resume", launcher=launcher)
-        record = {"hash": step.hash, "state": "running", "started": now(), "argv": list(step.argv),
-                  "resumed": action == "resume", "log": str(log)}
+        record = {
+            "hash": step.hash,
+            "state": "running",
+            "started": now(),
+            "argv": list(step.argv),
+            "resumed": action == "resume",
+            "log": str(log),
+        }
         records[step.name] = record
         write_status(folder, status)
         start = time.perf_counter()
         with open(log, "a" if action == "resume" else "w", encoding="utf-8") as handle:
             handle.write(f"$ {shlex.join(command)}\n")
             handle.flush()
-            code = subprocess.run(command, cwd=root, stdout=handle, stderr=subprocess.STDOUT,
-                                  env=_environment(), check=False).returncode
-        record.update(state="done" if code == 0 else "failed", returncode=code,
-                      seconds=round(time.perf_counter() - start, 1), finished=now())
+            code = subprocess.run(
+                command,
+                cwd=root,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                env=_environment(),
+                check=False,
+            ).returncode
+        record.update(
+            state="done" if code == 0 else "failed",
+            returncode=code,
+            seconds=round(time.perf_counter() - start, 1),
+            finished=now(),
+        )
         if code != 0:
-            status.update(state="failed", error=f"step {step.name} exited {code}: {error_summary(log)}",
-                          log=str(log))
+            status.update(
+                state="failed",
+                error=f"step {step.name} exited {code}: {error_summary(log)}",
+                log=str(log),
+            )
             write_status(folder, status)
             return status
         write_status(folder, status)

@@ -35,10 +35,22 @@ from seq2seq_es.bench.status import read_status
 from seq2seq_es.errors import DataError
 from seq2seq_es.files import atomic_write, write_json
 
-LABELS = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rougeLsum": "ROUGE-Lsum",
-          "bleu": "BLEU", "bleu-intl": "BLEU (intl)", "chrf": "chrF", "sari": "SARI (EASSE)",
-          "sari-evaluate": "SARI (evaluate)", "meteor": "METEOR", "unigram-f1": "F1", "exact_match": "EM",
-          "token_f1": "token F1", "nll_per_token": "NLL/token"}
+LABELS = {
+    "rouge1": "ROUGE-1",
+    "rouge2": "ROUGE-2",
+    "rougeL": "ROUGE-L",
+    "rougeLsum": "ROUGE-Lsum",
+    "bleu": "BLEU",
+    "bleu-intl": "BLEU (intl)",
+    "chrf": "chrF",
+    "sari": "SARI (EASSE)",
+    "sari-evaluate": "SARI (evaluate)",
+    "meteor": "METEOR",
+    "unigram-f1": "F1",
+    "exact_match": "EM",
+    "token_f1": "token F1",
+    "nll_per_token": "NLL/token",
+}
 LOWER_IS_BETTER = {"nll"}
 BEST, TIED = "**", "≈"
 
@@ -66,7 +78,9 @@ class Run:
 
 def row_key(job: Job) -> str:
     axes = job.labels.get("axes") or {}
-    return job.labels["model"] + ("" if not axes else " (" + ", ".join(f"{k}={v}" for k, v in axes.items()) + ")")
+    return job.labels["model"] + (
+        "" if not axes else " (" + ", ".join(f"{k}={v}" for k, v in axes.items()) + ")"
+    )
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -75,7 +89,9 @@ def _read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def load_runs(plan: Plan, root: Path) -> tuple[dict[tuple[str, str], list[Run]], list[dict[str, Any]]]:
+def load_runs(
+    plan: Plan, root: Path
+) -> tuple[dict[tuple[str, str], list[Run]], list[dict[str, Any]]]:
     """Finished cells by (row, task), and the cells that are not finished (with state and error)."""
     runs: dict[tuple[str, str], list[Run]] = {}
     missing: list[dict[str, Any]] = []
@@ -85,15 +101,26 @@ def load_runs(plan: Plan, root: Path) -> tuple[dict[tuple[str, str], list[Run]],
         key = (row_key(job), job.labels["task"])
         scores = _read_json(folder / "scores.json")
         if status.get("state") != "done" or status.get("hash") != job.hash or not scores:
-            missing.append({"row": key[0], "task": key[1], "cell": job.id, "seed": job.labels["seed"],
-                            "state": status.get("state", "pending") if status.get("hash") == job.hash
-                            else ("changed" if status else "pending"),
-                            "error": status.get("error"), "log": status.get("log")})
+            missing.append(
+                {
+                    "row": key[0],
+                    "task": key[1],
+                    "cell": job.id,
+                    "seed": job.labels["seed"],
+                    "state": status.get("state", "pending")
+                    if status.get("hash") == job.hash
+                    else ("changed" if status else "pending"),
+                    "error": status.get("error"),
+                    "log": status.get("log"),
+                }
+            )
             continue
         predictions = Path(scores["predictions_file"]) if scores.get("predictions_file") else None
         if predictions is not None and not predictions.is_absolute():
             predictions = root / predictions
-        decoded = _read_json(predictions.with_name("scores.json")) if predictions is not None else {}
+        decoded = (
+            _read_json(predictions.with_name("scores.json")) if predictions is not None else {}
+        )
         runs.setdefault(key, []).append(Run(job, scores, decoded, predictions))
     return runs, missing
 
@@ -131,8 +158,16 @@ class PooledStats:
         from seq2seq_es.metrics.prediction_files import read_scoring_input
 
         if task not in self.baselines:
-            first = next((run.predictions for (_, t), runs in self.runs.items() if t == task for run in runs
-                          if run.predictions is not None and run.predictions.is_file()), None)
+            first = next(
+                (
+                    run.predictions
+                    for (_, t), runs in self.runs.items()
+                    if t == task
+                    for run in runs
+                    if run.predictions is not None and run.predictions.is_file()
+                ),
+                None,
+            )
             self.baselines[task] = read_scoring_input(first) if first is not None else None
         return self.baselines[task]
 
@@ -144,10 +179,17 @@ class PooledStats:
 
         baseline = self._baseline(task)
         runs = self.runs.get((row, task), [])
-        files = [r.predictions for r in runs if r.predictions is not None and r.predictions.is_file()]
+        files = [
+            r.predictions for r in runs if r.predictions is not None and r.predictions.is_file()
+        ]
         if baseline is None or not runs or len(files) < len(runs):
-            raise DataError(f"{row} / {task}: predictions missing: no pooled statistics, no significance test")
-        stats = [metric_stats(align_to(baseline, read_scoring_input(path)), [metric])[0] for path in files]
+            raise DataError(
+                f"{row} / {task}: predictions missing: no pooled statistics, no significance test"
+            )
+        stats = [
+            metric_stats(align_to(baseline, read_scoring_input(path)), [metric])[0]
+            for path in files
+        ]
         rows = np.mean([s.stats for s in stats], axis=0)
         return SegmentStats(stats[0].metric, stats[0].signature, rows, stats[0].score_from_sums)
 
@@ -156,8 +198,14 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
-def _column_cells(rows: list[str], task: str, score: str, runs: dict[tuple[str, str], list[Run]],
-                  pooled: PooledStats, config: BenchConfig) -> dict[str, dict[str, Any]]:
+def _column_cells(
+    rows: list[str],
+    task: str,
+    score: str,
+    runs: dict[tuple[str, str], list[Run]],
+    pooled: PooledStats,
+    config: BenchConfig,
+) -> dict[str, dict[str, Any]]:
     """One column: each row's mean, std, interval; best and not-significantly-different marks."""
     from seq2seq_es.metrics.scoring import scores_with_intervals
     from seq2seq_es.metrics.significance import compare_systems, holm
@@ -173,10 +221,19 @@ def _column_cells(rows: list[str], task: str, score: str, runs: dict[tuple[str, 
         if not values:
             continue
         mean, std = _mean_std(values)
-        cell: dict[str, Any] = {"mean": mean, "std": std, "values": values, "n_seeds": len(values),
-                                "seeds": [r.job.labels["seed"] for r in seeds], "ci": None,
-                                "n": seeds[0].scores.get("n"), "best": False, "tied": False, "p": None,
-                                "p_holm": None}
+        cell: dict[str, Any] = {
+            "mean": mean,
+            "std": std,
+            "values": values,
+            "n_seeds": len(values),
+            "seeds": [r.job.labels["seed"] for r in seeds],
+            "ci": None,
+            "n": seeds[0].scores.get("n"),
+            "best": False,
+            "tied": False,
+            "p": None,
+            "p_holm": None,
+        }
         stats = pooled.get(row, task, metric)
         if stats is not None:
             interval = scores_with_intervals([stats], settings.samples, 0.95, settings.seed)[metric]
@@ -195,9 +252,19 @@ def _column_cells(rows: list[str], task: str, score: str, runs: dict[tuple[str, 
         stats = pooled.get(row, task, metric)
         if best_stats is None or stats is None:
             continue
-        result = next(t for t in compare_systems(best_stats, stats, settings.samples, settings.samples, settings.seed)
-                      if t.score == key)
-        tested.append((row, result.p_randomization if settings.test == "randomization" else result.p_bootstrap))
+        result = next(
+            t
+            for t in compare_systems(
+                best_stats, stats, settings.samples, settings.samples, settings.seed
+            )
+            if t.score == key
+        )
+        tested.append(
+            (
+                row,
+                result.p_randomization if settings.test == "randomization" else result.p_bootstrap,
+            )
+        )
     for (row, p), adjusted in zip(tested, holm([p for _, p in tested]), strict=True):
         cells[row].update(p=p, p_holm=adjusted, tied=adjusted >= settings.alpha)
     return cells
@@ -205,14 +272,20 @@ def _column_cells(rows: list[str], task: str, score: str, runs: dict[tuple[str, 
 
 def _nll(runs: list[Run]) -> dict[str, Any] | None:
     entries = [r.decoded_scores.get("nll") for r in runs]
-    values = [float(e["nll_per_token"]) for e in entries if isinstance(e, dict) and "nll_per_token" in e]
+    values = [
+        float(e["nll_per_token"]) for e in entries if isinstance(e, dict) and "nll_per_token" in e
+    ]
     if not values:
         return None
     mean, std = _mean_std(values)
     first = next(e for e in entries if isinstance(e, dict))
-    return {"mean": mean, "std": std, "n_seeds": len(values),
-            "ci": first.get("ci", {}).get("nll_per_token") if len(values) == 1 else None,
-            "signature": first.get("signature")}
+    return {
+        "mean": mean,
+        "std": std,
+        "n_seeds": len(values),
+        "ci": first.get("ci", {}).get("nll_per_token") if len(values) == 1 else None,
+        "signature": first.get("signature"),
+    }
 
 
 def _cross_domain(plan: Plan, root: Path, config: BenchConfig) -> list[dict[str, Any]]:
@@ -222,7 +295,10 @@ def _cross_domain(plan: Plan, root: Path, config: BenchConfig) -> list[dict[str,
     for job in plan.cells:
         status = read_status(root / job.folder) or {}
         for step in job.steps:
-            if not step.name.startswith("cross-") or status.get("steps", {}).get(step.name, {}).get("state") != "done":
+            if (
+                not step.name.startswith("cross-")
+                or status.get("steps", {}).get(step.name, {}).get("state") != "done"
+            ):
                 continue
             scores = _read_json(root / job.folder / (step.output or "") / "scores.json")
             argument = next((t.partition("=")[2] for t in step.argv if t.startswith("task=")), None)
@@ -234,13 +310,24 @@ def _cross_domain(plan: Plan, root: Path, config: BenchConfig) -> list[dict[str,
                 columns[task] = columns_for(TaskEntry(name=argument), spec, config)[0]
             value, interval = score_value(scores, columns[task])
             if value is not None:
-                groups.setdefault((row_key(job), job.labels["task"], task), []).append((value, interval))
+                groups.setdefault((row_key(job), job.labels["task"], task), []).append(
+                    (value, interval)
+                )
     result = []
     for (row, trained, evaluated), found in groups.items():
         mean, std = _mean_std([v for v, _ in found])
-        result.append({"row": row, "train_task": trained, "eval_task": evaluated, "score": columns[evaluated],
-                       "mean": mean, "std": std, "n_seeds": len(found),
-                       "ci": found[0][1] if len(found) == 1 else None})
+        result.append(
+            {
+                "row": row,
+                "train_task": trained,
+                "eval_task": evaluated,
+                "score": columns[evaluated],
+                "mean": mean,
+                "std": std,
+                "n_seeds": len(found),
+                "ci": found[0][1] if len(found) == 1 else None,
+            }
+        )
     return result
 
 
@@ -249,7 +336,11 @@ def build_leaderboard(config: BenchConfig, plan: Plan, root: str | Path = ".") -
     root = Path(root)
     runs, missing = load_runs(plan, root)
     rows = list(dict.fromkeys(row_key(job) for job in plan.cells))
-    tasks = [entry for entry in config.tasks if any(job.labels["task_entry"] == entry.name for job in plan.cells)]
+    tasks = [
+        entry
+        for entry in config.tasks
+        if any(job.labels["task_entry"] == entry.name for job in plan.cells)
+    ]
     pooled = PooledStats(runs)
     columns: list[dict[str, Any]] = []
     cells: dict[str, dict[str, Any]] = {row: {} for row in rows}
@@ -258,9 +349,17 @@ def build_leaderboard(config: BenchConfig, plan: Plan, root: str | Path = ".") -
         spec = load_task(entry.name, root)
         for score in columns_for(entry, spec, config):
             column_id = f"{spec.name}:{score}"
-            columns.append({"id": column_id, "task": spec.name, "kind": spec.kind, "score": score,
-                            "label": column_label(score), "paper_compatible": score.startswith("rouge-paper"),
-                            "higher_is_better": score.split(".")[0] not in LOWER_IS_BETTER})
+            columns.append(
+                {
+                    "id": column_id,
+                    "task": spec.name,
+                    "kind": spec.kind,
+                    "score": score,
+                    "label": column_label(score),
+                    "paper_compatible": score.startswith("rouge-paper"),
+                    "higher_is_better": score.split(".")[0] not in LOWER_IS_BETTER,
+                }
+            )
             for row, cell in _column_cells(rows, spec.name, score, runs, pooled, config).items():
                 cells[row][column_id] = cell
         for row in rows:
@@ -270,17 +369,41 @@ def build_leaderboard(config: BenchConfig, plan: Plan, root: str | Path = ".") -
     column_ids = {str(c["id"]) for c in columns}
     published: list[dict[str, Any]] = []
     for reference in config.published:
-        values = {f"{task}:{score}": value for task, scores in reference.values.items()
-                  for score, value in scores.items()}
-        published.append({"label": reference.label, "split": reference.split, "source": reference.source,
-                          "values": values, "shown": {k: v for k, v in values.items() if k in column_ids}})
-    return {"name": config.name, "description": config.description, "split": config.evaluation.split,
-            "confidence": 0.95, "test": config.leaderboard.test, "alpha": config.leaderboard.alpha,
-            "correction": "holm", "samples": config.leaderboard.samples, "columns": columns, "rows": rows,
-            "cells": cells, "nll": nll, "published": published, "missing": missing,
-            "problems": [{"row": r, "task": t, "problem": p} for (r, t), p in pooled.problems.items()],
-            "cross_domain": _cross_domain(plan, root, config),
-            "facts": {row_key(job): job.resolved.get("model", {}).get("facts", {}) for job in plan.cells}}
+        values = {
+            f"{task}:{score}": value
+            for task, scores in reference.values.items()
+            for score, value in scores.items()
+        }
+        published.append(
+            {
+                "label": reference.label,
+                "split": reference.split,
+                "source": reference.source,
+                "values": values,
+                "shown": {k: v for k, v in values.items() if k in column_ids},
+            }
+        )
+    return {
+        "name": config.name,
+        "description": config.description,
+        "split": config.evaluation.split,
+        "confidence": 0.95,
+        "test": config.leaderboard.test,
+        "alpha": config.leaderboard.alpha,
+        "correction": "holm",
+        "samples": config.leaderboard.samples,
+        "columns": columns,
+        "rows": rows,
+        "cells": cells,
+        "nll": nll,
+        "published": published,
+        "missing": missing,
+        "problems": [{"row": r, "task": t, "problem": p} for (r, t), p in pooled.problems.items()],
+        "cross_domain": _cross_domain(plan, root, config),
+        "facts": {
+            row_key(job): job.resolved.get("model", {}).get("facts", {}) for job in plan.cells
+        },
+    }
 
 
 def _number(value: float) -> str:
@@ -315,25 +438,50 @@ def leaderboard_markdown(board: dict[str, Any]) -> str:
     if board.get("description"):
         lines += [board["description"].strip(), ""]
     seeds = _seeds_note(board)
-    each = ("the score (one seed per cell)" if seeds == "1" else
-            f"the mean over seeds (seeds per cell: {seeds}; ± = standard deviation over seeds)")
-    lines += [f"Split: {board['split']}. Each cell: {each} and the {100 * board['confidence']:g}% bootstrap "
-              "interval [low, high] over examples (of the seed-pooled outputs). "
-              f"{BEST}bold{BEST}: best in the column; {TIED}: not significantly different from the best "
-              f"(paired {test} test, {board['samples']} samples, Holm over the column, α = {board['alpha']:g}). "
-              "ROUGE is Spanish-correct (Unicode words, no stemming); '(paper)' columns are the paper-compatible "
-              "ROUGE (rouge-score's default: accents deleted, English Porter stemmer), only for comparison with "
-              "published numbers.", ""]
+    each = (
+        "the score (one seed per cell)"
+        if seeds == "1"
+        else f"the mean over seeds (seeds per cell: {seeds}; ± = standard deviation over seeds)"
+    )
+    lines += [
+        f"Split: {board['split']}. Each cell: {each} and the {100 * board['confidence']:g}% bootstrap "
+        "interval [low, high] over examples (of the seed-pooled outputs). "
+        f"{BEST}bold{BEST}: best in the column; {TIED}: not significantly different from the best "
+        f"(paired {test} test, {board['samples']} samples, Holm over the column, α = {board['alpha']:g}). "
+        "ROUGE is Spanish-correct (Unicode words, no stemming); '(paper)' columns are the paper-compatible "
+        "ROUGE (rouge-score's default: accents deleted, English Porter stemmer), only for comparison with "
+        "published numbers.",
+        "",
+    ]
     header = ["model", *[f"{c['task']} {c['label']}" for c in columns]]
     lines += ["| " + " | ".join(header) + " |", "|---|" + "---:|" * len(columns)]
     for row in board["rows"]:
-        lines.append("| " + " | ".join([row, *[format_cell(board["cells"][row].get(c["id"])) for c in columns]]) + " |")
+        lines.append(
+            "| "
+            + " | ".join([row, *[format_cell(board["cells"][row].get(c["id"])) for c in columns]])
+            + " |"
+        )
     for ref in board["published"]:
         if ref["shown"]:
             label = f"*{ref['label']} (published, {ref['split']})*"
-            lines.append("| " + " | ".join([label, *[f"*{ref['shown'][c['id']]:.2f}*" if c["id"] in ref["shown"]
-                                                      else "" for c in columns]]) + " |")
-    sources = [f"- {ref['label']}: {ref['source']}" for ref in board["published"] if ref["shown"] and ref["source"]]
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        label,
+                        *[
+                            f"*{ref['shown'][c['id']]:.2f}*" if c["id"] in ref["shown"] else ""
+                            for c in columns
+                        ],
+                    ]
+                )
+                + " |"
+            )
+    sources = [
+        f"- {ref['label']}: {ref['source']}"
+        for ref in board["published"]
+        if ref["shown"] and ref["source"]
+    ]
     if sources:
         lines += ["", "Published numbers (not recomputed, never ranked):", *sources]
     lines += _nll_lines(board) + _cross_lines(board) + _missing_lines(board)
@@ -344,9 +492,14 @@ def _nll_lines(board: dict[str, Any]) -> list[str]:
     tasks = list(dict.fromkeys(c["task"] for c in board["columns"]))
     if not any(board["nll"][row] for row in board["rows"]):
         return []
-    lines = ["", "## Reference NLL per target token (teacher-forced; lower is better; not comparable across "
-                 "tokenizers, so not ranked)", "", "| model | " + " | ".join(tasks) + " |",
-             "|---|" + "---:|" * len(tasks)]
+    lines = [
+        "",
+        "## Reference NLL per target token (teacher-forced; lower is better; not comparable across "
+        "tokenizers, so not ranked)",
+        "",
+        "| model | " + " | ".join(tasks) + " |",
+        "|---|" + "---:|" * len(tasks),
+    ]
     for row in board["rows"]:
         cells = []
         for task in tasks:
@@ -354,7 +507,9 @@ def _nll_lines(board: dict[str, Any]) -> list[str]:
             if entry is None:
                 cells.append("—")
                 continue
-            text = _number(entry["mean"]) + (f" ± {_number(entry['std'])}" if entry["n_seeds"] > 1 else "")
+            text = _number(entry["mean"]) + (
+                f" ± {_number(entry['std'])}" if entry["n_seeds"] > 1 else ""
+            )
             if entry.get("ci"):
                 text += f" [{_number(entry['ci'][0])}, {_number(entry['ci'][1])}]"
             cells.append(text)
@@ -365,27 +520,47 @@ def _nll_lines(board: dict[str, Any]) -> list[str]:
 def _cross_lines(board: dict[str, Any]) -> list[str]:
     if not board["cross_domain"]:
         return []
-    lines = ["", "## Cross-domain (fine-tuned on one task, evaluated on another)", "",
-             "| model | trained on | evaluated on | score | value |", "|---|---|---|---|---:|"]
+    lines = [
+        "",
+        "## Cross-domain (fine-tuned on one task, evaluated on another)",
+        "",
+        "| model | trained on | evaluated on | score | value |",
+        "|---|---|---|---|---:|",
+    ]
     for item in board["cross_domain"]:
-        value = _number(item["mean"]) + (f" ± {_number(item['std'])}" if item["n_seeds"] > 1 else "")
+        value = _number(item["mean"]) + (
+            f" ± {_number(item['std'])}" if item["n_seeds"] > 1 else ""
+        )
         if item.get("ci"):
             value += f" [{_number(item['ci'][0])}, {_number(item['ci'][1])}]"
-        lines.append(f"| {item['row']} | {item['train_task']} | {item['eval_task']} | "
-                     f"{column_label(item['score'])} | {value} |")
+        lines.append(
+            f"| {item['row']} | {item['train_task']} | {item['eval_task']} | "
+            f"{column_label(item['score'])} | {value} |"
+        )
     return lines
 
 
 def _missing_lines(board: dict[str, Any]) -> list[str]:
     lines = []
     if board["missing"]:
-        lines += ["", "## Cells without a result", "", "| cell | state | error | log |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "## Cells without a result",
+            "",
+            "| cell | state | error | log |",
+            "|---|---|---|---|",
+        ]
         for item in board["missing"]:
             error = (item.get("error") or "").replace("|", "\\|").replace("\n", " ")
-            lines.append(f"| {item['cell']} | {item['state']} | {error} | {item.get('log') or ''} |")
+            lines.append(
+                f"| {item['cell']} | {item['state']} | {error} | {item.get('log') or ''} |"
+            )
     if board["problems"]:
-        lines += ["", "Not tested for significance: " + "; ".join(f"{p['row']} / {p['task']}: {p['problem']}"
-                                                                   for p in board["problems"])]
+        lines += [
+            "",
+            "Not tested for significance: "
+            + "; ".join(f"{p['row']} / {p['task']}: {p['problem']}" for p in board["problems"]),
+        ]
     return lines
 
 
@@ -393,34 +568,86 @@ def leaderboard_csv(board: dict[str, Any]) -> str:
     """Long format: one line per model (or published row) × column."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["row", "kind", "task", "score", "label", "mean", "std", "n_seeds", "ci_low", "ci_high",
-                     "best", "tied_with_best", "p", "p_holm", "n_examples"])
+    writer.writerow(
+        [
+            "row",
+            "kind",
+            "task",
+            "score",
+            "label",
+            "mean",
+            "std",
+            "n_seeds",
+            "ci_low",
+            "ci_high",
+            "best",
+            "tied_with_best",
+            "p",
+            "p_holm",
+            "n_examples",
+        ]
+    )
     for row in board["rows"]:
         for column in board["columns"]:
             cell = board["cells"][row].get(column["id"])
             if cell is None:
                 continue
             low, high = cell["ci"] or (None, None)
-            writer.writerow([row, "model", column["task"], column["score"], column["label"], cell["mean"], cell["std"],
-                             cell["n_seeds"], low, high, cell["best"], cell["tied"], cell["p"], cell["p_holm"],
-                             cell["n"]])
+            writer.writerow(
+                [
+                    row,
+                    "model",
+                    column["task"],
+                    column["score"],
+                    column["label"],
+                    cell["mean"],
+                    cell["std"],
+                    cell["n_seeds"],
+                    low,
+                    high,
+                    cell["best"],
+                    cell["tied"],
+                    cell["p"],
+                    cell["p_holm"],
+                    cell["n"],
+                ]
+            )
     for ref in board["published"]:
         for column_id, value in ref["values"].items():
             task, _, score = column_id.partition(":")
-            writer.writerow([ref["label"], f"published ({ref['split']})", task, score, column_label(score), value,
-                             "", "", "", "", "", "", "", "", ""])
+            writer.writerow(
+                [
+                    ref["label"],
+                    f"published ({ref['split']})",
+                    task,
+                    score,
+                    column_label(score),
+                    value,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                ]
+            )
     return buffer.getvalue()
 
 
 def write_leaderboard(board: dict[str, Any], folder: str | Path) -> dict[str, Path]:
     """``leaderboard.md``, ``leaderboard.csv``, ``leaderboard.json`` in ``folder``."""
     folder = Path(folder)
-    paths = {"markdown": folder / "leaderboard.md", "csv": folder / "leaderboard.csv",
-             "json": folder / "leaderboard.json"}
+    paths = {
+        "markdown": folder / "leaderboard.md",
+        "csv": folder / "leaderboard.csv",
+        "json": folder / "leaderboard.json",
+    }
     with atomic_write(paths["markdown"]) as handle:
         handle.write(leaderboard_markdown(board))
     with atomic_write(paths["csv"]) as handle:
         handle.write(leaderboard_csv(board))
     write_json(paths["json"], board)
     return paths
-

@@ -65,7 +65,9 @@ def leaderboard_heatmap(board: dict[str, Any], stem: Path, formats: list[str]) -
     grid = np.full((len(rows), len(columns)), math.nan)
     for j, column in enumerate(columns):
         cells = [board["cells"][row].get(column["id"]) for row in rows]
-        grid[:, j] = _normalized([c["mean"] if c else None for c in cells], column["higher_is_better"])
+        grid[:, j] = _normalized(
+            [c["mean"] if c else None for c in cells], column["higher_is_better"]
+        )
     figure, axis = plt.subplots(figsize=(1.6 * len(columns) + 3, 0.55 * len(rows) + 1.8))
     cmap = plt.get_cmap("viridis").with_extremes(bad="#dddddd")
     axis.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0, vmax=1, aspect="auto")
@@ -76,13 +78,28 @@ def leaderboard_heatmap(board: dict[str, Any], stem: Path, formats: list[str]) -
                 axis.text(j, i, "—", ha="center", va="center", fontsize=8)
                 continue
             text = f"{cell['mean']:.1f}" + (" ≈" if cell["tied"] else "")
-            axis.text(j, i, text, ha="center", va="center", fontsize=8,
-                      fontweight="bold" if cell["best"] else "normal",
-                      color="black" if grid[i, j] > 0.6 else "white")
-    axis.set_xticks(range(len(columns)), [f"{c['task']}\n{c['label']}" for c in columns], rotation=45, ha="right",
-                    fontsize=8)
+            axis.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=8,
+                fontweight="bold" if cell["best"] else "normal",
+                color="black" if grid[i, j] > 0.6 else "white",
+            )
+    axis.set_xticks(
+        range(len(columns)),
+        [f"{c['task']}\n{c['label']}" for c in columns],
+        rotation=45,
+        ha="right",
+        fontsize=8,
+    )
     axis.set_yticks(range(len(rows)), rows, fontsize=8)
-    axis.set_title(f"{board['name']}: {board['split']} (bold: best; ≈: not significantly different)", fontsize=9)
+    axis.set_title(
+        f"{board['name']}: {board['split']} (bold: best; ≈: not significantly different)",
+        fontsize=9,
+    )
     return _save(figure, stem, formats)
 
 
@@ -117,7 +134,10 @@ def pretraining_curves(runs: dict[str, Path], stem: Path, formats: list[str]) ->
             axis.plot(steps, values, "o-", color=colour, markersize=4, label=f"{label} validation")
     axis.set_xlabel("step")
     axis.set_ylabel("loss (nats per target token)")
-    axis.set_title("Pretraining curves (objectives and vocabularies differ: compare a run with itself)", fontsize=9)
+    axis.set_title(
+        "Pretraining curves (objectives and vocabularies differ: compare a run with itself)",
+        fontsize=9,
+    )
     axis.legend(fontsize=7)
     axis.grid(alpha=0.3)
     return _save(figure, stem, formats)
@@ -139,16 +159,24 @@ def _compact(value: float) -> str:
     return f"{value:.3g}"
 
 
-def score_vs_corpus_size(board: dict[str, Any], fact: str, stem: Path, formats: list[str]) -> list[Path]:
+def score_vs_corpus_size(
+    board: dict[str, Any], fact: str, stem: Path, formats: list[str]
+) -> list[Path]:
     """Each task's headline score against the models' corpus size, with the 95% intervals as error bars."""
     plt = _pyplot()
     columns = _headline_columns(board)
-    sized = {row: float(board["facts"][row][fact]) for row in board["rows"]
-             if isinstance(board["facts"].get(row, {}).get(fact), int | float)}
+    sized = {
+        row: float(board["facts"][row][fact])
+        for row in board["rows"]
+        if isinstance(board["facts"].get(row, {}).get(fact), int | float)
+    }
     figure, axes = plt.subplots(1, len(columns), figsize=(4 * len(columns), 3.4), squeeze=False)
     for axis, column in zip(axes[0], columns, strict=True):
-        points = sorted((size, board["cells"][row][column["id"]]) for row, size in sized.items()
-                        if column["id"] in board["cells"][row])
+        points = sorted(
+            (size, board["cells"][row][column["id"]])
+            for row, size in sized.items()
+            if column["id"] in board["cells"][row]
+        )
         if points:
             xs = [x for x, _ in points]
             ys = [c["mean"] for _, c in points]
@@ -179,7 +207,11 @@ def cross_domain_matrix(board: dict[str, Any], stem: Path, formats: list[str]) -
     tasks = list(dict.fromkeys([t for _, t in pairs] + [e["eval_task"] for e in entries]))
     values: dict[tuple[int, int], float] = {}
     for i, (row, trained) in enumerate(pairs):
-        own = board["cells"].get(row, {}).get(headline[trained]["id"]) if trained in headline else None
+        own = (
+            board["cells"].get(row, {}).get(headline[trained]["id"])
+            if trained in headline
+            else None
+        )
         if own is not None:
             values[(i, tasks.index(trained))] = own["mean"]
     for e in entries:
@@ -192,26 +224,47 @@ def cross_domain_matrix(board: dict[str, Any], stem: Path, formats: list[str]) -
     cmap = plt.get_cmap("magma").with_extremes(bad="#dddddd")
     axis.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0, vmax=1, aspect="auto")
     for (i, j), value in values.items():
-        axis.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=8,
-                  color="black" if grid[i, j] > 0.6 else "white")
-    axis.set_xticks(range(len(tasks)), [f"eval: {t}" for t in tasks], rotation=30, ha="right", fontsize=8)
+        axis.text(
+            j,
+            i,
+            f"{value:.1f}",
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="black" if grid[i, j] > 0.6 else "white",
+        )
+    axis.set_xticks(
+        range(len(tasks)), [f"eval: {t}" for t in tasks], rotation=30, ha="right", fontsize=8
+    )
     axis.set_yticks(range(len(pairs)), [f"{row} ← {trained}" for row, trained in pairs], fontsize=8)
     axis.set_title("Cross-domain: each task's headline score (colour per column)", fontsize=9)
     return _save(figure, stem, formats)
 
 
-def plot_bench(board: dict[str, Any], plan: Plan, root: Path, folder: Path, config: PlotsConfig) -> list[Path]:
+def plot_bench(
+    board: dict[str, Any], plan: Plan, root: Path, folder: Path, config: PlotsConfig
+) -> list[Path]:
     """Every figure the grid has data for."""
     formats: list[str] = list(config.formats)
     paths: list[Path] = []
     if any(board["cells"][row] for row in board["rows"]):
         paths += leaderboard_heatmap(board, folder / "leaderboard_heatmap", formats)
     outputs = {job.id: root / job.folder / PREPARE_OUTPUT for job in plan.prepare}
-    runs = {name: folder for name, folder in outputs.items() if (folder / "metrics.jsonl").is_file()}
+    runs = {
+        name: folder for name, folder in outputs.items() if (folder / "metrics.jsonl").is_file()
+    }
     if runs:
         paths += pretraining_curves(runs, folder / "pretraining_curves", formats)
-    if sum(isinstance(board["facts"].get(row, {}).get(config.corpus_fact), int | float) for row in board["rows"]) > 1:
-        paths += score_vs_corpus_size(board, config.corpus_fact, folder / "score_vs_corpus_size", formats)
+    if (
+        sum(
+            isinstance(board["facts"].get(row, {}).get(config.corpus_fact), int | float)
+            for row in board["rows"]
+        )
+        > 1
+    ):
+        paths += score_vs_corpus_size(
+            board, config.corpus_fact, folder / "score_vs_corpus_size", formats
+        )
     if board["cross_domain"]:
         paths += cross_domain_matrix(board, folder / "cross_domain", formats)
     return paths

@@ -46,10 +46,20 @@ class BenchReport:
 def _row(job: Job, state: str, status: dict[str, Any] | None, python: str) -> dict[str, Any]:
     status = status or {}
     seconds = sum(float(r.get("seconds") or 0) for r in status.get("steps", {}).values())
-    return {"id": job.id, "kind": job.kind, "state": state, "folder": job.folder, "labels": job.labels,
-            "hash": job.hash, "seconds": round(seconds, 1), "error": status.get("error"), "log": status.get("log"),
-            "network": list(job.network), "requires": list(job.requires),
-            "commands": [shlex.join(cli_command(s, python)) for s in job.steps]}
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "state": state,
+        "folder": job.folder,
+        "labels": job.labels,
+        "hash": job.hash,
+        "seconds": round(seconds, 1),
+        "error": status.get("error"),
+        "log": status.get("log"),
+        "network": list(job.network),
+        "requires": list(job.requires),
+        "commands": [shlex.join(cli_command(s, python)) for s in job.steps],
+    }
 
 
 def current_state(job: Job, status: dict[str, Any] | None, online: bool, root: Path) -> str:
@@ -65,19 +75,26 @@ def current_state(job: Job, status: dict[str, Any] | None, online: bool, root: P
     return state
 
 
-def _blocked_by(job: Job, states: dict[str, str], jobs: dict[str, Job], root: Path, online: bool) -> list[str]:
+def _blocked_by(
+    job: Job, states: dict[str, str], jobs: dict[str, Job], root: Path, online: bool
+) -> list[str]:
     """The prepare jobs ``job`` waits for. One that was busy (another ``bench`` process ran it)
     when this process passed it is read again from disk: it may have finished since."""
     missing = []
     for name in job.requires:
-        if states.get(name) == "busy" and job_state(jobs[name], read_status(root / jobs[name].folder), online) == "done":
+        if (
+            states.get(name) == "busy"
+            and job_state(jobs[name], read_status(root / jobs[name].folder), online) == "done"
+        ):
             states[name] = "done"
         if states.get(name) != "done":
             missing.append(name)
     return missing
 
 
-def _record_unrunnable(job: Job, folder: Path, status: dict[str, Any] | None, state: str, error: str) -> str:
+def _record_unrunnable(
+    job: Job, folder: Path, status: dict[str, Any] | None, state: str, error: str
+) -> str:
     """Write a ``needs network`` / ``blocked`` state, unless another process holds the job now
     (its status is that process's to write): then the job is ``busy``."""
     with job_lock(folder) as locked:
@@ -89,8 +106,9 @@ def _record_unrunnable(job: Job, folder: Path, status: dict[str, Any] | None, st
     return state
 
 
-def run_jobs_locally(plan: Plan, root: Path, online: bool,
-                     on_update: Callable[[dict[str, Any]], None] | None = None) -> dict[str, dict[str, Any]]:
+def run_jobs_locally(
+    plan: Plan, root: Path, online: bool, on_update: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, dict[str, Any]]:
     """Run every job in order, here; a job that fails (or cannot run) does not stop the others.
 
     Several processes may run the same grid at once (each job is locked while it runs): a
@@ -103,12 +121,19 @@ def run_jobs_locally(plan: Plan, root: Path, online: bool,
         folder = root / job.folder
         status = read_status(folder)
         state = job_state(job, status, online)
-        waits_for = _blocked_by(job, states, jobs, root, online) if state not in ("done", "needs network") else []
+        waits_for = (
+            _blocked_by(job, states, jobs, root, online)
+            if state not in ("done", "needs network")
+            else []
+        )
         if waits_for:
             state = "blocked"
         if state in ("needs network", "blocked"):
-            error = ("needs " + ", ".join(job.network)) if state == "needs network" \
+            error = (
+                ("needs " + ", ".join(job.network))
+                if state == "needs network"
                 else "waits for prepare job(s) " + ", ".join(waits_for)
+            )
             state = _record_unrunnable(job, folder, status, state, error)
             status = read_status(folder)
         elif state != "done":
@@ -121,8 +146,11 @@ def run_jobs_locally(plan: Plan, root: Path, online: bool,
     return results
 
 
-def run_bench(config: BenchConfig, root: str | Path = ".",
-              on_update: Callable[[dict[str, Any]], None] | None = None) -> BenchReport:
+def run_bench(
+    config: BenchConfig,
+    root: str | Path = ".",
+    on_update: Callable[[dict[str, Any]], None] | None = None,
+) -> BenchReport:
     """Plan the grid; list it (dry run), or run it with the configured executor; then leaderboard + plots."""
     root = Path(root)
     plan = expand(config, root)
@@ -154,7 +182,12 @@ def run_bench(config: BenchConfig, root: str | Path = ".",
         report.rows.append(_row(job, current_state(job, status, online, root), status, python))
     write_json(output / "jobs.json", report.rows)
     whole = config.model_copy(update={"only_models": None, "only_tasks": None})
-    finish(whole, expand(whole, root) if (config.only_models or config.only_tasks) else plan, root, report)
+    finish(
+        whole,
+        expand(whole, root) if (config.only_models or config.only_tasks) else plan,
+        root,
+        report,
+    )
     return report
 
 
@@ -165,9 +198,15 @@ def finish(config: BenchConfig, plan: Plan, root: Path, report: BenchReport) -> 
     from seq2seq_es.bench.leaderboard import build_leaderboard, write_leaderboard
 
     board = build_leaderboard(config, plan, root)
-    report.leaderboard = {k: str(v) for k, v in write_leaderboard(board, root / config.results_dir).items()}
+    report.leaderboard = {
+        k: str(v) for k, v in write_leaderboard(board, root / config.results_dir).items()
+    }
     if config.plots.enabled:
         from seq2seq_es.bench.plots import plot_bench
 
-        report.plots = [str(p) for p in plot_bench(board, plan, root, root / config.results_dir / "plots",
-                                                   config.plots)]
+        report.plots = [
+            str(p)
+            for p in plot_bench(
+                board, plan, root, root / config.results_dir / "plots", config.plots
+            )
+        ]

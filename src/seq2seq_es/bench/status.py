@@ -48,7 +48,10 @@ def read_status(folder: Path) -> dict[str, Any] | None:
         status: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None  # a status we cannot read is a job we run again
-    if status.get("state") == "submitted" and (folder / DONE_MARK.format(hash=status.get("hash"))).is_file():
+    if (
+        status.get("state") == "submitted"
+        and (folder / DONE_MARK.format(hash=status.get("hash"))).is_file()
+    ):
         status["state"] = "done"
         for record in status.get("steps", {}).values():
             record["state"] = "done"
@@ -61,14 +64,26 @@ def write_status(folder: Path, status: dict[str, Any]) -> None:
 
 
 def new_status(job: Job) -> dict[str, Any]:
-    return {"id": job.id, "kind": job.kind, "hash": job.hash, "state": "pending", "labels": job.labels,
-            "error": None, "log": None, "steps": {}}
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "hash": job.hash,
+        "state": "pending",
+        "labels": job.labels,
+        "error": None,
+        "log": None,
+        "steps": {},
+    }
 
 
 def step_done(record: dict[str, Any] | None, step: Step, folder: Path) -> bool:
     """Finished with the same hash, and its outputs are still there."""
-    return (record is not None and record.get("hash") == step.hash and record.get("state") == "done"
-            and (step.output is None or (folder / step.output).exists()))
+    return (
+        record is not None
+        and record.get("hash") == step.hash
+        and record.get("state") == "done"
+        and (step.output is None or (folder / step.output).exists())
+    )
 
 
 def has_checkpoints(folder: Path, step: Step) -> bool:
@@ -79,7 +94,9 @@ def has_checkpoints(folder: Path, step: Step) -> bool:
     return checkpoints.is_dir() and any(checkpoints.iterdir())
 
 
-def step_action(record: dict[str, Any] | None, step: Step, folder: Path, upstream_ran: bool) -> Action:
+def step_action(
+    record: dict[str, Any] | None, step: Step, folder: Path, upstream_ran: bool
+) -> Action:
     """Skip a finished step; resume an interrupted or failed training step with the same hash that left
     checkpoints; else start over.
 
@@ -88,8 +105,14 @@ def step_action(record: dict[str, Any] | None, step: Step, folder: Path, upstrea
     if not upstream_ran and step_done(record, step, folder):
         return "skip"
     same = record is not None and record.get("hash") == step.hash
-    if same and step.resumable and not upstream_ran and record is not None \
-            and record.get("state") in ("running", "failed", "submitted") and has_checkpoints(folder, step):
+    if (
+        same
+        and step.resumable
+        and not upstream_ran
+        and record is not None
+        and record.get("state") in ("running", "failed", "submitted")
+        and has_checkpoints(folder, step)
+    ):
         return "resume"
     return "fresh"
 
@@ -97,13 +120,17 @@ def step_action(record: dict[str, Any] | None, step: Step, folder: Path, upstrea
 def job_state(job: Job, status: dict[str, Any] | None, online: bool) -> str:
     """What a job is now, without running anything: done, needs network, resume, changed, failed, pending."""
     folder = Path(job.folder)
-    if status is not None and all(step_done(status.get("steps", {}).get(s.name), s, folder) for s in job.steps):
+    if status is not None and all(
+        step_done(status.get("steps", {}).get(s.name), s, folder) for s in job.steps
+    ):
         return "done"
     if job.network and not online:
         return "needs network"
     if status is None:
         return "pending"
-    actions = [step_action(status.get("steps", {}).get(s.name), s, folder, False) for s in job.steps]
+    actions = [
+        step_action(status.get("steps", {}).get(s.name), s, folder, False) for s in job.steps
+    ]
     first = next(a for a in actions if a != "skip")
     if first == "resume":
         return "resume"
@@ -112,7 +139,9 @@ def job_state(job: Job, status: dict[str, Any] | None, online: bool) -> str:
     state = str(status.get("state", "pending"))
     if state in ("blocked", "needs network"):
         return "pending"  # facts of the run that recorded them: each run checks its prepare jobs and the Hub again
-    return "interrupted" if state == "running" else state  # (a job running now is ``busy``: runner.current_state)
+    return (
+        "interrupted" if state == "running" else state
+    )  # (a job running now is ``busy``: runner.current_state)
 
 
 def error_summary(log: Path, lines: int = 3) -> str:
@@ -122,6 +151,6 @@ def error_summary(log: Path, lines: int = 3) -> str:
     text = log.read_text(encoding="utf-8", errors="replace").rstrip().splitlines()
     for k, line in enumerate(text):
         if line.startswith("error:"):
-            return " ".join(part.strip() for part in text[k:k + 6])[:600]
+            return " ".join(part.strip() for part in text[k : k + 6])[:600]
     tail = [line.strip() for line in text if line.strip()][-lines:]
     return " | ".join(tail)[:600]

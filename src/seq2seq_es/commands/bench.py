@@ -25,22 +25,33 @@ def run(config: BenchConfig) -> Any:
 
     def update(event: dict[str, Any]) -> None:
         error = f": {event['error']}" if event.get("error") and event["state"] != "done" else ""
-        progress.print(f"[dim]bench[/] {event['id']}: {event['state']}{error}", highlight=False, soft_wrap=True)
+        progress.print(
+            f"[dim]bench[/] {event['id']}: {event['state']}{error}", highlight=False, soft_wrap=True
+        )
 
     return run_bench(config, on_update=update)
 
 
 def show(report: Any, console: Console) -> None:
-    table = Table(title=f"bench {report.name}: " + ", ".join(f"{n} {s}" for s, n in report.counts().items())
-                  + ("" if report.online else " (offline)"))
+    table = Table(
+        title=f"bench {report.name}: "
+        + ", ".join(f"{n} {s}" for s, n in report.counts().items())
+        + ("" if report.online else " (offline)")
+    )
     for column in ("job", "state", "seconds", "error / log" if not report.dry_run else "commands"):
         table.add_column(column, overflow="fold")
     for row in report.rows:
         if report.dry_run:
-            detail = "\n".join(row["commands"]) + (f"\nneeds: {', '.join(row['network'])}" if row["network"] else "")
+            detail = "\n".join(row["commands"]) + (
+                f"\nneeds: {', '.join(row['network'])}" if row["network"] else ""
+            )
         else:
-            detail = " ".join(part for part in (row.get("error") or "", row.get("log") or "") if part)
-        table.add_row(row["id"], row["state"], f"{row['seconds']:.0f}" if row["seconds"] else "", detail)
+            detail = " ".join(
+                part for part in (row.get("error") or "", row.get("log") or "") if part
+            )
+        table.add_row(
+            row["id"], row["state"], f"{row['seconds']:.0f}" if row["seconds"] else "", detail
+        )
     console.print(table)
     for kind, path in report.leaderboard.items():
         console.print(f"leaderboard ({kind}): {path}")
@@ -55,6 +66,15 @@ def output_dir(config: BenchConfig) -> Path | None:
     return None if config.dry_run else Path(config.results_dir)
 
 
-COMMANDS = [Command("bench", "Run a models × tasks × seeds grid (cached, resumable; local, Slurm or a commands "
-                             "file) and write the leaderboard and plots.",
-                    BenchConfig, run, show, output_dir=output_dir, flags=(DRY_RUN,))]
+COMMANDS = [
+    Command(
+        "bench",
+        "Run a models × tasks × seeds grid (cached, resumable; local, Slurm or a commands "
+        "file) and write the leaderboard and plots.",
+        BenchConfig,
+        run,
+        show,
+        output_dir=output_dir,
+        flags=(DRY_RUN,),
+    )
+]

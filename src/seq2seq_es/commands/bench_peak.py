@@ -23,10 +23,18 @@ if TYPE_CHECKING:
 
 
 class BenchPeakConfig(StrictModel):
-    repeats: int = Field(20, ge=3, description="Timed repeats (4 products each), after a warm-up; the best is kept.")
-    size: int = Field(1024, ge=64, description="Side of the square fp32 matrices (training runs use 1024).")
-    threads: int | None = Field(None, ge=1, description="torch CPU threads (None: torch default, as training).")
-    write_cache: bool = Field(True, description="Store the fresh probe in the cache when it looks undisturbed.")
+    repeats: int = Field(
+        20, ge=3, description="Timed repeats (4 products each), after a warm-up; the best is kept."
+    )
+    size: int = Field(
+        1024, ge=64, description="Side of the square fp32 matrices (training runs use 1024)."
+    )
+    threads: int | None = Field(
+        None, ge=1, description="torch CPU threads (None: torch default, as training)."
+    )
+    write_cache: bool = Field(
+        True, description="Store the fresh probe in the cache when it looks undisturbed."
+    )
     cache_dir: str | None = Field(None, description="Cache folder (None: ~/.cache/seq2seq-es).")
 
 
@@ -62,27 +70,49 @@ def run(config: BenchPeakConfig) -> BenchPeakResult:
 def show(result: BenchPeakResult, console: Console) -> None:
     table = Table(title="fp32 GEMM peak (best repeat, GFLOP/s)")
     for column in ("probe", "best", "median", "spread", "load/cores", "others", "measured (UTC)"):
-        table.add_column(column, justify="left" if column in ("probe", "measured (UTC)") else "right",
-                         no_wrap=True)
+        table.add_column(
+            column,
+            justify="left" if column in ("probe", "measured (UTC)") else "right",
+            no_wrap=True,
+        )
     for name, probe in (("cached", result.cached), ("fresh", result.fresh)):
         if probe is None:
             table.add_row(name, "—", "", "", "", "", "none cached")
             continue
         others = "?" if probe.others_cpu is None else f"{probe.others_cpu:.2f}"
-        table.add_row(name, f"{probe.best / 1e9:.1f}", f"{probe.median / 1e9:.1f}", f"{probe.spread:.1%}",
-                      f"{probe.load:.2f}/{probe.cores}", others, probe.measured_at[:16].replace("T", " "))
+        table.add_row(
+            name,
+            f"{probe.best / 1e9:.1f}",
+            f"{probe.median / 1e9:.1f}",
+            f"{probe.spread:.1%}",
+            f"{probe.load:.2f}/{probe.cores}",
+            others,
+            probe.measured_at[:16].replace("T", " "),
+        )
     console.print(table)
-    console.print(f"others: cores used by other processes during the probe\nmachine: {result.key}",
-                  highlight=False)
+    console.print(
+        f"others: cores used by other processes during the probe\nmachine: {result.key}",
+        highlight=False,
+    )
     if result.disturbed:
-        console.print(f"[yellow]fresh probe looks disturbed ({result.disturbed}): not cached.[/] "
-                      "Run again when the machine is quiet.")
+        console.print(
+            f"[yellow]fresh probe looks disturbed ({result.disturbed}): not cached.[/] "
+            "Run again when the machine is quiet."
+        )
     elif result.written:
         console.print(f"fresh probe cached in {result.cache}")
     else:
         console.print(f"cache unchanged: {result.cache}")
 
 
-COMMANDS = [Command("bench-peak", "Re-measure this CPU's fp32 GEMM peak (the MFU denominator) and show the "
-                                  "cached one, its date and conditions.", BenchPeakConfig, run, show,
-                    output_dir=no_output_dir)]
+COMMANDS = [
+    Command(
+        "bench-peak",
+        "Re-measure this CPU's fp32 GEMM peak (the MFU denominator) and show the "
+        "cached one, its date and conditions.",
+        BenchPeakConfig,
+        run,
+        show,
+        output_dir=no_output_dir,
+    )
+]

@@ -32,17 +32,27 @@ def prepare_output(config: CorpusConfig) -> Claim:
     otherwise the finished tasks of another run would be reused as this one's."""
     for source in config.resolved_sources():
         require_text(Path(source.path))
-    inputs = file_fingerprints({f"source.{i}": source.path for i, source in enumerate(config.resolved_sources())})
+    inputs = file_fingerprints(
+        {f"source.{i}": source.path for i, source in enumerate(config.resolved_sources())}
+    )
     return claim_folder(config.output_dir, "corpus", config, VOLATILE, inputs)
 
 
 def require_text(path: Path) -> None:
     """Refuse an input whose files are all empty (or blank), before the pipeline splits it into pieces."""
-    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else []
+    files = (
+        [path]
+        if path.is_file()
+        else [p for p in path.rglob("*") if p.is_file()]
+        if path.is_dir()
+        else []
+    )
     if not files or any(_has_text(file) for file in files if not file.name.startswith(".")):
         return  # missing paths and Hub ids are the readers' to report
-    raise DataError(f"{path}: the input is empty ({'every file under it is' if path.is_dir() else 'the file is'} "
-                    "empty or blank), so there is no text to clean. Point `input` (or `sources`) at the raw text.")
+    raise DataError(
+        f"{path}: the input is empty ({'every file under it is' if path.is_dir() else 'the file is'} "
+        "empty or blank), so there is no text to clean. Point `input` (or `sources`) at the raw text."
+    )
 
 
 def _has_text(file: Path, probe: int = 1 << 16) -> bool:
@@ -60,5 +70,14 @@ def show(result: dict[str, Any], console: Console) -> None:
     print_summary(console, result["stats"], Path(result["output_dir"]))
 
 
-COMMANDS = [Command("corpus", "Clean raw Spanish text into deduplicated shards (datatrove), with stats.json "
-                              "and rejects/.", CorpusConfig, run, show, prepare_output=prepare_output)]
+COMMANDS = [
+    Command(
+        "corpus",
+        "Clean raw Spanish text into deduplicated shards (datatrove), with stats.json "
+        "and rejects/.",
+        CorpusConfig,
+        run,
+        show,
+        prepare_output=prepare_output,
+    )
+]

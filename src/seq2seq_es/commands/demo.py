@@ -37,19 +37,26 @@ from seq2seq_es.training.config import OptimConfig
 class DemoConfig(StrictModel):
     data: str = Field("../shared/data", description="Folder laid out like ../shared/data.")
     corpus_file: str = "pretrain/sample.jsonl.gz"
-    corpus_overrides: list[str] = Field(default_factory=list, description="key=value settings of the corpus stage, "
-                                        "e.g. [lines.enabled=false] for text without sentence punctuation.")
+    corpus_overrides: list[str] = Field(
+        default_factory=list,
+        description="key=value settings of the corpus stage, "
+        "e.g. [lines.enabled=false] for text without sentence punctuation.",
+    )
     output_dir: str = "runs/demo"
     seed: int = 1234
     vocab_size: int = 8000
     model: str = "barto-tiny"
     seq_len: int = 128
     pretrain: OptimConfig = OptimConfig(steps=400, lr=1e-3, warmup_steps=40, batch_size=16)
-    task: str = Field("tatoeba-en-es", description="A local task (see `seq2seq-es tasks`), e.g. squad-es-qa.")
+    task: str = Field(
+        "tatoeba-en-es", description="A local task (see `seq2seq-es tasks`), e.g. squad-es-qa."
+    )
     max_train_examples: int | None = None
     max_eval_examples: int = 500
     finetune: OptimConfig = OptimConfig(steps=1500, lr=1e-3, warmup_steps=150, batch_size=32)
-    examples_shown: int = Field(5, ge=0, description="Validation examples printed with output and reference.")
+    examples_shown: int = Field(
+        5, ge=0, description="Validation examples printed with output and reference."
+    )
     generation: DecodingConfig = DecodingConfig(num_beams=1)
 
 
@@ -57,18 +64,39 @@ def stage_configs(config: DemoConfig) -> dict[str, StrictModel]:
     out = Path(config.output_dir)
     data = Path(config.data)
     return {
-        "corpus": validate_config(CorpusConfig, apply_overrides({"input": str(data / config.corpus_file),
-                                                                 "output_dir": str(out / "corpus")},
-                                                                config.corpus_overrides), "demo corpus_overrides"),
-        "tokenizer": TokenizerConfig(input=str(out / "corpus" / "shards"), output_dir=str(out / "tokenizer"),
-                                     vocab_size=config.vocab_size),
-        "pretrain": PretrainConfig(data=str(out / "corpus" / "shards"), tokenizer=str(out / "tokenizer"),
-                                   output_dir=str(out / "pretrain"), model=config.model, seq_len=config.seq_len,
-                                   seed=config.seed, optim=config.pretrain),
-        "finetune": FinetuneConfig(task=config.task, data_dir=str(data), model=str(out / "pretrain" / "model"),
-                                   output_dir=str(out / "finetune"), max_train_examples=config.max_train_examples,
-                                   max_eval_examples=config.max_eval_examples, seed=config.seed,
-                                   optim=config.finetune, generation=config.generation),
+        "corpus": validate_config(
+            CorpusConfig,
+            apply_overrides(
+                {"input": str(data / config.corpus_file), "output_dir": str(out / "corpus")},
+                config.corpus_overrides,
+            ),
+            "demo corpus_overrides",
+        ),
+        "tokenizer": TokenizerConfig(
+            input=str(out / "corpus" / "shards"),
+            output_dir=str(out / "tokenizer"),
+            vocab_size=config.vocab_size,
+        ),
+        "pretrain": PretrainConfig(
+            data=str(out / "corpus" / "shards"),
+            tokenizer=str(out / "tokenizer"),
+            output_dir=str(out / "pretrain"),
+            model=config.model,
+            seq_len=config.seq_len,
+            seed=config.seed,
+            optim=config.pretrain,
+        ),
+        "finetune": FinetuneConfig(
+            task=config.task,
+            data_dir=str(data),
+            model=str(out / "pretrain" / "model"),
+            output_dir=str(out / "finetune"),
+            max_train_examples=config.max_train_examples,
+            max_eval_examples=config.max_eval_examples,
+            seed=config.seed,
+            optim=config.finetune,
+            generation=config.generation,
+        ),
     }
 
 
@@ -78,9 +106,14 @@ def check_data(config: DemoConfig) -> None:
     data = Path(config.data)
     task = get_task(config.task)
     if task.local is None:
-        raise DataError(f"The demo runs offline on local files; task {task.name!r} is a hub task. "
-                        "Pick a local task (see `seq2seq-es tasks`).")
-    files = [config.corpus_file, *(f for f in (task.local.file, task.local.train, task.local.validation) if f)]
+        raise DataError(
+            f"The demo runs offline on local files; task {task.name!r} is a hub task. "
+            "Pick a local task (see `seq2seq-es tasks`)."
+        )
+    files = [
+        config.corpus_file,
+        *(f for f in (task.local.file, task.local.train, task.local.validation) if f),
+    ]
     missing = [str(data / f) for f in files if not (data / f).is_file()]
     if missing:
         raise DataError(
@@ -90,8 +123,11 @@ def check_data(config: DemoConfig) -> None:
         )
 
 
-STAGES: dict[str, Command] = {command.name: command for module in (corpus, tokenizer, pretrain, finetune)
-                               for command in module.COMMANDS}
+STAGES: dict[str, Command] = {
+    command.name: command
+    for module in (corpus, tokenizer, pretrain, finetune)
+    for command in module.COMMANDS
+}
 
 
 def run(config: DemoConfig) -> dict[str, Any]:
@@ -120,14 +156,23 @@ def run(config: DemoConfig) -> dict[str, Any]:
         "predictions": out / "finetune" / "predictions.jsonl",
         "scores": out / "finetune" / "scores.json",
     }
-    curves = plot_loss_curves({"pretraining (BART denoising)": out / "pretrain",
-                               f"fine-tuning ({config.task})": out / "finetune"}, out / "losses.png")
+    curves = plot_loss_curves(
+        {
+            "pretraining (BART denoising)": out / "pretrain",
+            f"fine-tuning ({config.task})": out / "finetune",
+        },
+        out / "losses.png",
+    )
     artifacts["loss curves"] = curves
     examples = read_jsonl(out / "finetune" / "predictions.jsonl")
-    return {"timings": timings, "artifacts": {k: str(v) for k, v in artifacts.items()},
-            "pretrain": results["pretrain"], "scores": results["finetune"],
-            "examples": shown_examples(examples, config.examples_shown),
-            "next": next_steps(config, examples[0]["source"] if examples else "Good morning.")}
+    return {
+        "timings": timings,
+        "artifacts": {k: str(v) for k, v in artifacts.items()},
+        "pretrain": results["pretrain"],
+        "scores": results["finetune"],
+        "examples": shown_examples(examples, config.examples_shown),
+        "next": next_steps(config, examples[0]["source"] if examples else "Good morning."),
+    }
 
 
 def shown_examples(rows: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
@@ -153,17 +198,23 @@ def next_steps(config: DemoConfig, sample_input: str) -> list[str]:
     """
     out = Path(config.output_dir)
     model = out / "finetune" / "model"
-    steps = [f"seq2seq-es finetune task={config.task} model={out / 'pretrain' / 'model'} optim.steps=4000 "
-             f"output_dir=runs/{config.task}   # train longer",
-             f"seq2seq-es eval task={config.task} model={model} output_dir=runs/eval   # score the whole split",
-             f"echo {shlex.quote(sample_input)} | seq2seq-es predict model={model} input=-   # your own text"]
+    steps = [
+        f"seq2seq-es finetune task={config.task} model={out / 'pretrain' / 'model'} optim.steps=4000 "
+        f"output_dir=runs/{config.task}   # train longer",
+        f"seq2seq-es eval task={config.task} model={model} output_dir=runs/eval   # score the whole split",
+        f"echo {shlex.quote(sample_input)} | seq2seq-es predict model={model} input=-   # your own text",
+    ]
     from seq2seq_es.models.presets import get_preset
 
     if get_preset(config.model).family in ("bart", "t5"):  # the families CTranslate2 converts
-        steps.append(f"seq2seq-es export model={model} output_dir={out / 'ct2'} quantization=int8   "
-                     "# CTranslate2, several times faster")
-    steps += [f"seq2seq-es serve model={model} port=8000   # HTTP API + a web page at http://127.0.0.1:8000/",
-              "seq2seq-es tasks --wide   # other tasks: task=squad-es-qa, legal-ar-sum, parlamint-dialogue"]
+        steps.append(
+            f"seq2seq-es export model={model} output_dir={out / 'ct2'} quantization=int8   "
+            "# CTranslate2, several times faster"
+        )
+    steps += [
+        f"seq2seq-es serve model={model} port=8000   # HTTP API + a web page at http://127.0.0.1:8000/",
+        "seq2seq-es tasks --wide   # other tasks: task=squad-es-qa, legal-ar-sum, parlamint-dialogue",
+    ]
     return steps
 
 
@@ -173,8 +224,10 @@ def metric_meanings(scores: dict[str, Any]) -> dict[str, str]:
 
     meanings = {name: spec.description for name, spec in METRICS.items() if name in scores}
     if "nll" in scores:
-        meanings["nll"] = ("cross-entropy of the reference per target token, teacher-forced (lower is better; "
-                           "perplexity = e^nll)")
+        meanings["nll"] = (
+            "cross-entropy of the reference per target token, teacher-forced (lower is better; "
+            "perplexity = e^nll)"
+        )
     return meanings
 
 
@@ -191,12 +244,16 @@ def show(report: dict[str, Any], console: Console) -> None:
         for column in ("input", "model output", "reference"):
             examples.add_column(column, overflow="fold")
         for row in report["examples"]:
-            examples.add_row(row["source"], row["prediction"] or "[dim](empty)[/]", row["reference"])
+            examples.add_row(
+                row["source"], row["prediction"] or "[dim](empty)[/]", row["reference"]
+            )
         console.print(examples)
     print_scores(console, report["scores"])
     for name, meaning in metric_meanings(report["scores"]).items():
         console.print(f"  [bold]{name}[/]: {meaning}", highlight=False)
-    console.print("  [...] = 95% bootstrap interval: the range the score would take on other samples of this size.")
+    console.print(
+        "  [...] = 95% bootstrap interval: the range the score would take on other samples of this size."
+    )
     console.print(f"loss curves: {report['artifacts']['loss curves']}")
     console.print("what next:")
     for line in report["next"]:
@@ -209,6 +266,14 @@ def prepare_output(config: DemoConfig) -> Claim:
     return claim_folder(config.output_dir, "demo", config)
 
 
-COMMANDS = [Command("demo", "Run the whole pipeline tiny and end to end; print artifacts and scores.", DemoConfig,
-                    run, show, prepare_output=prepare_output,
-                    flags=(Flag("data", ("--data",), "Data folder (default ../shared/data)."),))]
+COMMANDS = [
+    Command(
+        "demo",
+        "Run the whole pipeline tiny and end to end; print artifacts and scores.",
+        DemoConfig,
+        run,
+        show,
+        prepare_output=prepare_output,
+        flags=(Flag("data", ("--data",), "Data folder (default ../shared/data)."),),
+    )
+]

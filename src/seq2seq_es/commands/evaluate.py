@@ -35,8 +35,20 @@ def show_matrix(result: dict[str, Any], console: Console) -> None:
 
 
 COMMANDS = [
-    Command("eval", "Decode and score a task split with any model (cross-domain: a model fine-tuned on "
-                    "another task).", EvalConfig, evaluate, show_scores),
-    Command("eval-matrix", "Evaluate every model × task pair (e.g. models=\\[a,b] tasks=\\[tatoeba-es-en,"
-                           "ntrex-es-en]); writes matrix.md.", MatrixConfig, matrix, show_matrix),
+    Command(
+        "eval",
+        "Decode and score a task split with any model (cross-domain: a model fine-tuned on "
+        "another task).",
+        EvalConfig,
+        evaluate,
+        show_scores,
+    ),
+    Command(
+        "eval-matrix",
+        "Evaluate every model × task pair (e.g. models=\\[a,b] tasks=\\[tatoeba-es-en,"
+        "ntrex-es-en]); writes matrix.md.",
+        MatrixConfig,
+        matrix,
+        show_matrix,
+    ),
 ]

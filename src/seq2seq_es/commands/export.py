@@ -23,8 +23,13 @@ def run(config: ExportConfig) -> dict[str, Any]:
     from seq2seq_es.inference.ct2_export import export_ct2
     from seq2seq_es.run_record import write_run_record
 
-    info = export_ct2(config.model, config.output_dir, config.quantization, config.tokenizer,
-                      task_defaults=task_defaults)
+    info = export_ct2(
+        config.model,
+        config.output_dir,
+        config.quantization,
+        config.tokenizer,
+        task_defaults=task_defaults,
+    )
     write_run_record(config.output_dir, config, "export")
     size = sum(path.stat().st_size for path in Path(config.output_dir).iterdir() if path.is_file())
     return {"output_dir": config.output_dir, "bytes": size, **info}
@@ -36,9 +41,19 @@ def show(result: dict[str, Any], console: Console) -> None:
     table.add_row("model type", result["source"]["model_type"])
     table.add_row("weights", f"{result['quantization']} ({result['bytes'] / 1e6:.1f} MB on disk)")
     table.add_row("decoding defaults", result["decoding_defaults_from"])
-    table.add_row("use it", f"seq2seq-es predict model={result['output_dir']} engine=ct2 input=FILE")
+    table.add_row(
+        "use it", f"seq2seq-es predict model={result['output_dir']} engine=ct2 input=FILE"
+    )
     console.print(table)
 
 
-COMMANDS = [Command("export", "Export a BART or T5 model to CTranslate2 (int8 by default) for engine=ct2.",
-                    ExportConfig, run, show, output_dir=no_output_dir)]
+COMMANDS = [
+    Command(
+        "export",
+        "Export a BART or T5 model to CTranslate2 (int8 by default) for engine=ct2.",
+        ExportConfig,
+        run,
+        show,
+        output_dir=no_output_dir,
+    )
+]

@@ -31,5 +31,14 @@ def show(scores: dict[str, Any], console: Console) -> None:
         print_scores(console, scores)
 
 
-COMMANDS = [Command("finetune", "Fine-tune a model on a task, decode its validation split and score it.",
-                    FinetuneConfig, run, show, prepare_output=prepare_output, flags=(RESUME,))]
+COMMANDS = [
+    Command(
+        "finetune",
+        "Fine-tune a model on a task, decode its validation split and score it.",
+        FinetuneConfig,
+        run,
+        show,
+        prepare_output=prepare_output,
+        flags=(RESUME,),
+    )
+]

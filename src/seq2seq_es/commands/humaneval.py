@@ -32,17 +32,27 @@ def create(config: CreateConfig) -> CreateResult:
 
     study = create_study(config)
     queue = next(iter(study.queues.values()))
-    return CreateResult(study.path, study.systems, len(study.items), study.pool_size,
-                        sum(p.repeat_of is not None for p in queue), list(study.queues))
+    return CreateResult(
+        study.path,
+        study.systems,
+        len(study.items),
+        study.pool_size,
+        sum(p.repeat_of is not None for p in queue),
+        list(study.queues),
+    )
 
 
 def show_create(result: CreateResult, console: Console) -> None:
     console.print(f"study: {result.path}")
     console.print(f"  systems (blind to annotators): {', '.join(result.systems)}")
-    console.print(f"  items: {result.items} sampled of {result.pool_size} common ids; "
-                  f"{result.repeats} shown twice to each annotator")
-    console.print(f"  annotators: {', '.join(result.annotators)}; their secret tokens are in "
-                  f"{result.path / 'annotators.json'} (give each annotator only their own)")
+    console.print(
+        f"  items: {result.items} sampled of {result.pool_size} common ids; "
+        f"{result.repeats} shown twice to each annotator"
+    )
+    console.print(
+        f"  annotators: {', '.join(result.annotators)}; their secret tokens are in "
+        f"{result.path / 'annotators.json'} (give each annotator only their own)"
+    )
     console.print(f"  next: seq2seq-es humaneval serve study={result.path}")
 
 
@@ -52,8 +62,10 @@ def serve(config: ServeConfig) -> None:
     from seq2seq_es.humaneval.app import build_app
 
     app = build_app(config.study)  # checks the study before the port is opened
-    Console(stderr=True).print(f"annotation app of {config.study} on http://{config.host}:{config.port}/ "
-                               "(Ctrl-C to stop; ratings are saved as they are submitted)")
+    Console(stderr=True).print(
+        f"annotation app of {config.study} on http://{config.host}:{config.port}/ "
+        "(Ctrl-C to stop; ratings are saved as they are submitted)"
+    )
     uvicorn.run(app, host=config.host, port=config.port, log_level="warning", access_log=False)
 
 
@@ -75,25 +87,36 @@ def analyze(config: AnalyzeConfig) -> AnalyzeResult:
 
     study = load_study(config.study)
     analysis = analyze_ratings(study, RatingStore(study.database).pages(), config)
-    return AnalyzeResult(write_analysis(analysis, config.resolved_output_dir(), study.protocol.title), analysis)
+    return AnalyzeResult(
+        write_analysis(analysis, config.resolved_output_dir(), study.protocol.title), analysis
+    )
 
 
 def show_analyze(result: AnalyzeResult, console: Console) -> None:
     from seq2seq_es.humaneval.report import num
 
     analysis = result.analysis
-    table = Table(title=f"human scores (kept annotators: {', '.join(analysis['kept_annotators']) or 'none'})")
+    table = Table(
+        title=f"human scores (kept annotators: {', '.join(analysis['kept_annotators']) or 'none'})"
+    )
     table.add_column("criterion")
     for system in analysis["systems"]:
         table.add_column(system, justify="right")
     for criterion, scores in analysis["system_scores"].items():
-        table.add_row(criterion, *(f"{num(scores[s]['value'])} [{num(scores[s]['low'])}, {num(scores[s]['high'])}]"
-                                   for s in analysis["systems"]))
+        table.add_row(
+            criterion,
+            *(
+                f"{num(scores[s]['value'])} [{num(scores[s]['low'])}, {num(scores[s]['high'])}]"
+                for s in analysis["systems"]
+            ),
+        )
     console.print(table)
     for criterion, entry in analysis["agreement"].items():
         ordinal = "" if criterion == "preference" else f"ordinal {num(entry['alpha_ordinal'])}, "
-        console.print(f"  {criterion}: Krippendorff alpha {ordinal}nominal {num(entry['alpha_nominal'])} "
-                      f"on {entry['units']} units")
+        console.print(
+            f"  {criterion}: Krippendorff alpha {ordinal}nominal {num(entry['alpha_nominal'])} "
+            f"on {entry['units']} units"
+        )
     console.print(f"report: {result.report}")
 
 
@@ -106,25 +129,55 @@ def export(config: ExportConfig) -> dict[str, Any]:
 
 
 def show_export(result: dict[str, Any], console: Console) -> None:
-    console.print(f"{result['ratings']} answers → {Path(result['output_dir']) / 'ratings.csv'}; "
-                  f"{result['outputs']} outputs → {Path(result['output_dir']) / 'outputs.csv'}")
+    console.print(
+        f"{result['ratings']} answers → {Path(result['output_dir']) / 'ratings.csv'}; "
+        f"{result['outputs']} outputs → {Path(result['output_dir']) / 'outputs.csv'}"
+    )
 
 
 STUDY_HELP = "The study folder (or study=DIR), then key=value overrides."
 
 COMMANDS: list[Command] = [
-    Command("humaneval create", "Make a blind, randomized human-evaluation study from two or more "
-                                "predictions.jsonl files (same ids).",
-            CreateConfig, create, show_create, output_dir=no_output_dir, positional="predictions",
-            positional_help="The predictions.jsonl files (or predictions=[a,b]), then key=value overrides."),
-    Command("humaneval serve", "Serve a study's annotation web app (FastAPI, ratings in SQLite).",
-            ServeConfig, serve, show_nothing, output_dir=no_output_dir, positional="study",
-            positional_help=STUDY_HELP),
-    Command("humaneval analyze", "Scores with bootstrap intervals, sign tests, Krippendorff's alpha, "
-                                 "Cohen's kappa, consistency, metric correlations → report.md.",
-            AnalyzeConfig, analyze, show_analyze, output_dir=lambda c: c.resolved_output_dir(), positional="study",
-            positional_help=STUDY_HELP),
-    Command("humaneval export", "Export a study's ratings (unblinded) and outputs as CSV.",
-            ExportConfig, export, show_export, output_dir=lambda c: c.resolved_output_dir(), positional="study",
-            positional_help=STUDY_HELP),
+    Command(
+        "humaneval create",
+        "Make a blind, randomized human-evaluation study from two or more "
+        "predictions.jsonl files (same ids).",
+        CreateConfig,
+        create,
+        show_create,
+        output_dir=no_output_dir,
+        positional="predictions",
+        positional_help="The predictions.jsonl files (or predictions=[a,b]), then key=value overrides.",
+    ),
+    Command(
+        "humaneval serve",
+        "Serve a study's annotation web app (FastAPI, ratings in SQLite).",
+        ServeConfig,
+        serve,
+        show_nothing,
+        output_dir=no_output_dir,
+        positional="study",
+        positional_help=STUDY_HELP,
+    ),
+    Command(
+        "humaneval analyze",
+        "Scores with bootstrap intervals, sign tests, Krippendorff's alpha, "
+        "Cohen's kappa, consistency, metric correlations → report.md.",
+        AnalyzeConfig,
+        analyze,
+        show_analyze,
+        output_dir=lambda c: c.resolved_output_dir(),
+        positional="study",
+        positional_help=STUDY_HELP,
+    ),
+    Command(
+        "humaneval export",
+        "Export a study's ratings (unblinded) and outputs as CSV.",
+        ExportConfig,
+        export,
+        show_export,
+        output_dir=lambda c: c.resolved_output_dir(),
+        positional="study",
+        positional_help=STUDY_HELP,
+    ),
 ]

@@ -28,8 +28,12 @@ def info(config: ModelInfoConfig) -> dict[str, Any]:
 def bert2bert(config: Bert2BertConfig) -> dict[str, Any]:
     from seq2seq_es.models.bert2bert import build_bert2bert_checkpoint
 
-    return {"title": "bert2bert", "rows": build_bert2bert_checkpoint(config.encoder, config.output, config.decoder,
-                                                                     config.share, config.seed)}
+    return {
+        "title": "bert2bert",
+        "rows": build_bert2bert_checkpoint(
+            config.encoder, config.output, config.decoder, config.share, config.seed
+        ),
+    }
 
 
 def show_rows(result: dict[str, Any], console: Console) -> None:
@@ -39,12 +43,20 @@ def show_rows(result: dict[str, Any], console: Console) -> None:
 def to_led(config: ToLedConfig) -> dict[str, Any]:
     from seq2seq_es.models.led import convert_bart_checkpoint
 
-    folder = convert_bart_checkpoint(config.bart, config.output, config.max_positions, config.attention_window)
-    return {"folder": str(folder), "positions": config.max_positions, "window": config.attention_window}
+    folder = convert_bart_checkpoint(
+        config.bart, config.output, config.max_positions, config.attention_window
+    )
+    return {
+        "folder": str(folder),
+        "positions": config.max_positions,
+        "window": config.attention_window,
+    }
 
 
 def show_led(result: dict[str, Any], console: Console) -> None:
-    console.print(f"LED ({result['positions']} positions, window {result['window']}): {Path(result['folder'])}")
+    console.print(
+        f"LED ({result['positions']} positions, window {result['window']}): {Path(result['folder'])}"
+    )
 
 
 def merge_adapter(config: MergeAdapterConfig) -> dict[str, Any]:
@@ -55,23 +67,64 @@ def merge_adapter(config: MergeAdapterConfig) -> dict[str, Any]:
 
 
 COMMANDS = [
-    Command("model info", "Print architecture, parameters, vocabulary and special tokens of a model or preset.",
-            ModelInfoConfig, info, show_rows, output_dir=no_output_dir, positional="path",
-            positional_help="A model folder, a Hugging Face Hub id, or a preset name (barto-base, t5s-base, …)."),
-    Command("model bert2bert", "Warm-start an encoder-decoder (BERT2BERT) from an encoder-only checkpoint.",
-            Bert2BertConfig, bert2bert, show_rows, output_dir=no_output_dir, positional="encoder",
-            positional_help="BERT/RoBERTa folder or hub id.",
-            flags=(OUTPUT, Flag("decoder", ("--decoder",), "Decoder checkpoint (default: encoder)."),
-                   Flag("share", ("--share",), "Tie encoder and decoder weights.", "bool"),
-                   Flag("seed", ("--seed",), "Seed of the new cross-attention weights."))),
-    Command("model to-led", "Convert a BART checkpoint to a Longformer-Encoder-Decoder for long inputs (LEDO).",
-            ToLedConfig, to_led, show_led, output_dir=no_output_dir, positional="bart",
-            positional_help="BART folder or hub id.",
-            flags=(OUTPUT, Flag("max_positions", ("--max-positions",), "Encoder positions of the LED."),
-                   Flag("attention_window", ("--attention-window",), "Sliding-window size (even)."))),
-    Command("model merge-adapter", "Merge a LoRA adapter (a peft folder) into its base: a plain transformers model.",
-            MergeAdapterConfig, merge_adapter, show_rows, output_dir=no_output_dir, positional="adapter",
-            positional_help="Adapter folder (adapter_config.json + adapter_model.safetensors).",
-            flags=(OUTPUT, Flag("base", ("--base",), "Base model folder or hub id (default: the adapter's own)."),
-                   Flag("tokenizer", ("--tokenizer",), "Tokenizer folder (default: the adapter's, else the base's)."))),
+    Command(
+        "model info",
+        "Print architecture, parameters, vocabulary and special tokens of a model or preset.",
+        ModelInfoConfig,
+        info,
+        show_rows,
+        output_dir=no_output_dir,
+        positional="path",
+        positional_help="A model folder, a Hugging Face Hub id, or a preset name (barto-base, t5s-base, …).",
+    ),
+    Command(
+        "model bert2bert",
+        "Warm-start an encoder-decoder (BERT2BERT) from an encoder-only checkpoint.",
+        Bert2BertConfig,
+        bert2bert,
+        show_rows,
+        output_dir=no_output_dir,
+        positional="encoder",
+        positional_help="BERT/RoBERTa folder or hub id.",
+        flags=(
+            OUTPUT,
+            Flag("decoder", ("--decoder",), "Decoder checkpoint (default: encoder)."),
+            Flag("share", ("--share",), "Tie encoder and decoder weights.", "bool"),
+            Flag("seed", ("--seed",), "Seed of the new cross-attention weights."),
+        ),
+    ),
+    Command(
+        "model to-led",
+        "Convert a BART checkpoint to a Longformer-Encoder-Decoder for long inputs (LEDO).",
+        ToLedConfig,
+        to_led,
+        show_led,
+        output_dir=no_output_dir,
+        positional="bart",
+        positional_help="BART folder or hub id.",
+        flags=(
+            OUTPUT,
+            Flag("max_positions", ("--max-positions",), "Encoder positions of the LED."),
+            Flag("attention_window", ("--attention-window",), "Sliding-window size (even)."),
+        ),
+    ),
+    Command(
+        "model merge-adapter",
+        "Merge a LoRA adapter (a peft folder) into its base: a plain transformers model.",
+        MergeAdapterConfig,
+        merge_adapter,
+        show_rows,
+        output_dir=no_output_dir,
+        positional="adapter",
+        positional_help="Adapter folder (adapter_config.json + adapter_model.safetensors).",
+        flags=(
+            OUTPUT,
+            Flag("base", ("--base",), "Base model folder or hub id (default: the adapter's own)."),
+            Flag(
+                "tokenizer",
+                ("--tokenizer",),
+                "Tokenizer folder (default: the adapter's, else the base's).",
+            ),
+        ),
+    ),
 ]

@@ -32,8 +32,12 @@ class PredictCommandConfig(PredictConfig):
         if isinstance(data, dict) and "input" in data:
             try:
                 return TextPredictConfig.model_validate(data)
-            except ValidationError as exc:  # listed against the text mode's keys, not the split mode's
-                raise ConfigError(format_validation_error(exc, TextPredictConfig, "predict input=...")) from None
+            except (
+                ValidationError
+            ) as exc:  # listed against the text mode's keys, not the split mode's
+                raise ConfigError(
+                    format_validation_error(exc, TextPredictConfig, "predict input=...")
+                ) from None
         return handler(data)
 
 
@@ -53,10 +57,14 @@ def predict(config: PredictConfig | TextPredictConfig) -> Any:
 
 
 def show_predictions(result: Path | dict[str, Any], console: Console) -> None:
-    if isinstance(result, dict):  # own texts: the records may be on stdout, so the summary goes to stderr
-        Console(stderr=True).print(f"predicted {result['written']} of {result['inputs']} inputs "
-                                   f"(resumed after {result['resumed_after']}) → {result['output']}, "
-                                   f"{result['tokens_per_s']} tokens/s")
+    if isinstance(
+        result, dict
+    ):  # own texts: the records may be on stdout, so the summary goes to stderr
+        Console(stderr=True).print(
+            f"predicted {result['written']} of {result['inputs']} inputs "
+            f"(resumed after {result['resumed_after']}) → {result['output']}, "
+            f"{result['tokens_per_s']} tokens/s"
+        )
         return
     console.print(f"predictions: {result}")
 
@@ -67,7 +75,15 @@ def predictions_folder(config: PredictConfig | TextPredictConfig) -> Path | None
     return None if isinstance(config, TextPredictConfig) else Path(config.output).parent
 
 
-COMMANDS = [Command("predict", "Decode a task split, or your own texts (input=FILE|-), with a trained model.",
-                    PredictCommandConfig, predict, show_predictions, output_dir=predictions_folder,
-                    positional_help="Overrides: task=... split=... for a task split, or model=DIR input=FILE|- "
-                                    "(optional: output=FILE, generation.num_beams=4) for your own texts.")]
+COMMANDS = [
+    Command(
+        "predict",
+        "Decode a task split, or your own texts (input=FILE|-), with a trained model.",
+        PredictCommandConfig,
+        predict,
+        show_predictions,
+        output_dir=predictions_folder,
+        positional_help="Overrides: task=... split=... for a task split, or model=DIR input=FILE|- "
+        "(optional: output=FILE, generation.num_beams=4) for your own texts.",
+    )
+]

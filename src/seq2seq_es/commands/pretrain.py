@@ -31,5 +31,15 @@ def show(summary: dict[str, Any], console: Console) -> None:
         print_mapping(console, "pretraining", summary)
 
 
-COMMANDS = [Command("pretrain", "Pretrain a preset model on corpus shards (BART denoising, T5 span corruption, "
-                                "BERT masked LM).", PretrainConfig, run, show, prepare_output=prepare_output, flags=(RESUME,))]
+COMMANDS = [
+    Command(
+        "pretrain",
+        "Pretrain a preset model on corpus shards (BART denoising, T5 span corruption, "
+        "BERT masked LM).",
+        PretrainConfig,
+        run,
+        show,
+        prepare_output=prepare_output,
+        flags=(RESUME,),
+    )
+]

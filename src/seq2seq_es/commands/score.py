@@ -42,11 +42,28 @@ def show_comparison(result: dict[str, Any], console: Console) -> None:
 
 
 COMMANDS = [
-    Command("score", "Score predictions into scores.json + scores.md: values, bootstrap CIs, signatures.",
-            ScoreConfig, score, show_score, output_dir=no_output_dir,
-            flags=(Flag("predictions", ("--pred",), "predictions.jsonl (or .txt) to score."), REFERENCES, METRICS)),
-    Command("compare", "Compare systems on the same references: CIs, paired bootstrap + randomization p-values "
-                       "(Holm).", CompareConfig, compare, show_comparison, flags=(REFERENCES, METRICS),
-            positional="systems",
-            positional_help="Prediction files, the first is the baseline; then optional key=value overrides."),
+    Command(
+        "score",
+        "Score predictions into scores.json + scores.md: values, bootstrap CIs, signatures.",
+        ScoreConfig,
+        score,
+        show_score,
+        output_dir=no_output_dir,
+        flags=(
+            Flag("predictions", ("--pred",), "predictions.jsonl (or .txt) to score."),
+            REFERENCES,
+            METRICS,
+        ),
+    ),
+    Command(
+        "compare",
+        "Compare systems on the same references: CIs, paired bootstrap + randomization p-values "
+        "(Holm).",
+        CompareConfig,
+        compare,
+        show_comparison,
+        flags=(REFERENCES, METRICS),
+        positional="systems",
+        positional_help="Prediction files, the first is the baseline; then optional key=value overrides.",
+    ),
 ]

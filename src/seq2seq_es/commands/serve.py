@@ -33,8 +33,12 @@ def task_defaults(name: str) -> ModelDefaults:
 
     task = get_task(name)
     settings = decoding_settings(task, DecodingConfig())
-    return ModelDefaults(GenerationOptions.model_validate(settings), task.max_source_length, task.name,
-                         f"task {task.name}")
+    return ModelDefaults(
+        GenerationOptions.model_validate(settings),
+        task.max_source_length,
+        task.name,
+        f"task {task.name}",
+    )
 
 
 def page_tasks() -> list[PageTask]:
@@ -42,15 +46,19 @@ def page_tasks() -> list[PageTask]:
     from seq2seq_es.inference.web.page import default_page_tasks
     from seq2seq_es.tasks.registry import DIALOGUE, QA_TEMPLATE
 
-    return default_page_tasks(qa_template=QA_TEMPLATE, dialogue_template=str(DIALOGUE["source_template"]))
+    return default_page_tasks(
+        qa_template=QA_TEMPLATE, dialogue_template=str(DIALOGUE["source_template"])
+    )
 
 
 def open_engines(config: ServeConfig) -> dict[str, Engine]:
     """Every configured folder opened with the configured engine, by served name."""
     from seq2seq_es.inference.engines import load_engine
 
-    return {name: load_engine(folder, config.engine, config.threads, task_defaults=task_defaults)
-            for name, folder in config.model_folders().items()}
+    return {
+        name: load_engine(folder, config.engine, config.threads, task_defaults=task_defaults)
+        for name, folder in config.model_folders().items()
+    }
 
 
 def run(config: ServeConfig) -> dict[str, Any]:
@@ -62,9 +70,18 @@ def run(config: ServeConfig) -> dict[str, Any]:
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     app = create_app(open_engines(config), config, page_tasks())
-    server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level=config.log_level,
-                                           timeout_graceful_shutdown=5))
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after its graceful shutdown
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            log_level=config.log_level,
+            timeout_graceful_shutdown=5,
+        )
+    )
+    with contextlib.suppress(
+        KeyboardInterrupt
+    ):  # uvicorn re-raises Ctrl-C after its graceful shutdown
         server.run()
     return {"url": f"http://{config.host}:{config.port}/", "models": config.model_folders()}
 
@@ -73,7 +90,15 @@ def show(result: dict[str, Any], console: Console) -> None:
     console.print(f"served {', '.join(result['models'])} at {result['url']} (stopped)")
 
 
-COMMANDS = [Command("serve", "Serve models over HTTP: POST /v1/generate, /health, /metrics and a web page at /.",
-                    ServeConfig, run, show, output_dir=no_output_dir,
-                    positional_help="Overrides such as model=runs/finetune/model port=8000 engine=ct2 "
-                                    "models.translate=DIR limits.max_new_tokens=128.")]
+COMMANDS = [
+    Command(
+        "serve",
+        "Serve models over HTTP: POST /v1/generate, /health, /metrics and a web page at /.",
+        ServeConfig,
+        run,
+        show,
+        output_dir=no_output_dir,
+        positional_help="Overrides such as model=runs/finetune/model port=8000 engine=ct2 "
+        "models.translate=DIR limits.max_new_tokens=128.",
+    )
+]

@@ -17,19 +17,37 @@ def run(config: TasksConfig) -> dict[str, Any]:
     rows = []
     for name in task_names():
         task = get_task(name)
-        source = (f"hub {task.hub.dataset}" + (f" ({task.hub.config})" if task.hub.config else "")) if task.hub \
-            else "local " + (task.local.file or task.local.validation or "") if task.local else ""
-        rows.append({"task": name, "kind": task.kind, "source": source,
-                     "src/tgt": f"{task.max_source_length}/{task.max_target_length}",
-                     "metrics": ", ".join(task.metrics), "selection": task.selection_metric})
+        source = (
+            (f"hub {task.hub.dataset}" + (f" ({task.hub.config})" if task.hub.config else ""))
+            if task.hub
+            else "local " + (task.local.file or task.local.validation or "")
+            if task.local
+            else ""
+        )
+        rows.append(
+            {
+                "task": name,
+                "kind": task.kind,
+                "source": source,
+                "src/tgt": f"{task.max_source_length}/{task.max_target_length}",
+                "metrics": ", ".join(task.metrics),
+                "selection": task.selection_metric,
+            }
+        )
     return {"rows": rows, "wide": config.wide}
 
 
 def show(result: dict[str, Any], console: Console) -> None:
     """Names never truncated: 80 columns get task, kind and selection metric; --wide adds the rest."""
-    columns = ["task", "kind", "source", "src/tgt", "metrics", "selection"] if result["wide"] \
+    columns = (
+        ["task", "kind", "source", "src/tgt", "metrics", "selection"]
+        if result["wide"]
         else ["task", "kind", "selection"]
-    table = Table(title="registered tasks" + ("" if result["wide"] else " (--wide: sources, lengths, metrics)"))
+    )
+    table = Table(
+        title="registered tasks"
+        + ("" if result["wide"] else " (--wide: sources, lengths, metrics)")
+    )
     for column in columns:
         table.add_column(column, no_wrap=column in ("task", "kind"), overflow="fold")
     for row in result["rows"]:
@@ -37,6 +55,14 @@ def show(result: dict[str, Any], console: Console) -> None:
     console.print(table)
 
 
-COMMANDS = [Command("tasks", "List the registered tasks: kind and selection metric (--wide: source, lengths, "
-                             "metrics).", TasksConfig, run, show, output_dir=no_output_dir,
-                    flags=(Flag("wide", ("--wide",), "Show every column (source, lengths, metrics).", "bool"),))]
+COMMANDS = [
+    Command(
+        "tasks",
+        "List the registered tasks: kind and selection metric (--wide: source, lengths, metrics).",
+        TasksConfig,
+        run,
+        show,
+        output_dir=no_output_dir,
+        flags=(Flag("wide", ("--wide",), "Show every column (source, lengths, metrics).", "bool"),),
+    )
+]

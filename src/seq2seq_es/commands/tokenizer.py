@@ -22,19 +22,29 @@ def train(config: TokenizerConfig) -> dict[str, Any]:
 
 def prepare_training(config: TokenizerConfig) -> Claim:
     """An empty folder, or a tokenizer run of the same settings and input files (redone)."""
-    return claim_folder(config.output_dir, "tokenizer", config, inputs=file_fingerprints({"input": config.input}))
+    return claim_folder(
+        config.output_dir, "tokenizer", config, inputs=file_fingerprints({"input": config.input})
+    )
 
 
 def show_training(result: dict[str, Any], console: Console) -> None:
-    print_mapping(console, f"tokenizer: {result['output_dir']}",
-                  {key: json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value
-                   for key, value in result["summary"].items()})
+    print_mapping(
+        console,
+        f"tokenizer: {result['output_dir']}",
+        {
+            key: json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value
+            for key, value in result["summary"].items()
+        },
+    )
 
 
 def report(config: TokenizerReportConfig) -> dict[str, Any]:
     from seq2seq_es.tokenizer.report import REPORT_FILE, run_tokenizer_report
 
-    return {"report": run_tokenizer_report(config), "path": str(Path(config.output_dir) / REPORT_FILE)}
+    return {
+        "report": run_tokenizer_report(config),
+        "path": str(Path(config.output_dir) / REPORT_FILE),
+    }
 
 
 def show_report(result: dict[str, Any], console: Console) -> None:
@@ -45,9 +55,21 @@ def show_report(result: dict[str, Any], console: Console) -> None:
 
 
 COMMANDS = [
-    Command("tokenizer", "Train a tokenizer on corpus shards: byte-level BPE (kind=bpe) or T5 unigram "
-                         "(kind=unigram).", TokenizerConfig, train, show_training,
-            prepare_output=prepare_training),
-    Command("tokenizer-report", "Compare trained tokenizers and an English BPE on held-out text (fertility, "
-                                "splits, <unk>, round trip).", TokenizerReportConfig, report, show_report),
+    Command(
+        "tokenizer",
+        "Train a tokenizer on corpus shards: byte-level BPE (kind=bpe) or T5 unigram "
+        "(kind=unigram).",
+        TokenizerConfig,
+        train,
+        show_training,
+        prepare_output=prepare_training,
+    ),
+    Command(
+        "tokenizer-report",
+        "Compare trained tokenizers and an English BPE on held-out text (fertility, "
+        "splits, <unk>, round trip).",
+        TokenizerReportConfig,
+        report,
+        show_report,
+    ),
 ]

@@ -36,6 +36,6 @@ def write_bigram_arpa(lines: Iterable[str], path: str | Path, k: float = 0.1) ->
             handle.write(f"{logp:.6f}\t{word}\t{math.log10(0.4):.6f}\n")
         handle.write("\n\\2-grams:\n")
         for (first, second), count in sorted(bigrams.items()):
-            handle.write(f"{math.log10(count / unigrams[first]) :.6f}\t{first} {second}\n")
+            handle.write(f"{math.log10(count / unigrams[first]):.6f}\t{first} {second}\n")
         handle.write("\n\\end\\\n")
     return path

@@ -22,16 +22,23 @@ class SourceConfig(StrictModel):
     """One input: local files (JSONL(.gz), Parquet, a folder of .txt) or a Hub dataset id."""
 
     path: str = Field(description="File or folder; for kind=hf the dataset id, e.g. allenai/c4.")
-    kind: SourceKind = Field("auto", description="auto: from the file suffixes (jsonl, parquet, txt).")
-    name: str | None = Field(None, description="Tag stored in each document's metadata (corpus_source); "
-                                               "default: the file or dataset name.")
+    kind: SourceKind = Field(
+        "auto", description="auto: from the file suffixes (jsonl, parquet, txt)."
+    )
+    name: str | None = Field(
+        None,
+        description="Tag stored in each document's metadata (corpus_source); "
+        "default: the file or dataset name.",
+    )
     glob: str | None = Field(None, description="Files to read inside a folder (default by kind).")
     subset: str | None = Field(None, description="kind=hf: the dataset config, e.g. 'es'.")
     split: str = "train"
     text_key: str = "text"
     id_key: str = "id"
     limit: int = Field(-1, description="Read at most this many documents per task (-1: all).")
-    perplexity_sampling: bool = Field(True, description="Apply perplexity sampling (if enabled) to this source.")
+    perplexity_sampling: bool = Field(
+        True, description="Apply perplexity sampling (if enabled) to this source."
+    )
 
 
 class LengthConfig(StrictModel):
@@ -52,7 +59,9 @@ class LinesConfig(StrictModel):
     """C4 line cleaning (drop lines, then documents left with too few sentences)."""
 
     enabled: bool = True
-    terminal_punctuation: bool = Field(True, description="Drop lines not ending in . ! ? … » ” \" ' )")
+    terminal_punctuation: bool = Field(
+        True, description="Drop lines not ending in . ! ? … » ” \" ' )"
+    )
     min_words_per_line: int = Field(3, ge=0)
     max_word_length: int = Field(1000, ge=1)
     min_sentences: int = Field(5, ge=0)
@@ -70,9 +79,12 @@ class RepetitionConfig(StrictModel):
     dup_para_frac: float = 0.3
     dup_line_char_frac: float = 0.2
     dup_para_char_frac: float = 0.2
-    top_n_grams: list[tuple[int, float]] = Field(default_factory=lambda: [(2, 0.2), (3, 0.18), (4, 0.16)])
+    top_n_grams: list[tuple[int, float]] = Field(
+        default_factory=lambda: [(2, 0.2), (3, 0.18), (4, 0.16)]
+    )
     dup_n_grams: list[tuple[int, float]] = Field(
-        default_factory=lambda: [(5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)])
+        default_factory=lambda: [(5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)]
+    )
 
 
 class QualityConfig(StrictModel):
@@ -88,7 +100,9 @@ class QualityConfig(StrictModel):
     max_ellipsis_lines_ratio: float = 0.3
     min_alpha_words_ratio: float = 0.8
     min_stop_words: int = 2
-    stop_words: list[str] | None = Field(None, description="Default: seq2seq_es.corpus.spanish.STOP_WORDS.")
+    stop_words: list[str] | None = Field(
+        None, description="Default: seq2seq_es.corpus.spanish.STOP_WORDS."
+    )
 
 
 class DedupConfig(StrictModel):
@@ -111,13 +125,23 @@ class PerplexityConfig(StrictModel):
     model with its SentencePiece tokenizer and cc_net normalization.
     """
 
-    model: str | None = Field(None, description="KenLM model (.arpa or .bin), e.g. BERTIN's/cc_net's es.arpa.bin.")
-    sentencepiece_model: str | None = Field(None, description="Tokenize with this SentencePiece model "
-                                                              "first (cc_net's es.sp.model), as the model was trained.")
-    cc_net_normalize: bool = Field(True, description="cc_net's normalization before scoring (lower case, "
-                                                     "no accents, digits → 0), as BERTIN.")
+    model: str | None = Field(
+        None, description="KenLM model (.arpa or .bin), e.g. BERTIN's/cc_net's es.arpa.bin."
+    )
+    sentencepiece_model: str | None = Field(
+        None,
+        description="Tokenize with this SentencePiece model "
+        "first (cc_net's es.sp.model), as the model was trained.",
+    )
+    cc_net_normalize: bool = Field(
+        True,
+        description="cc_net's normalization before scoring (lower case, "
+        "no accents, digits → 0), as BERTIN.",
+    )
     sampling: bool = False
-    median: float | None = Field(None, gt=0, description="Perplexity median of the corpus; required with sampling.")
+    median: float | None = Field(
+        None, gt=0, description="Perplexity median of the corpus; required with sampling."
+    )
     width: float = Field(4.5, gt=0)
     factor: float = Field(0.78, gt=0, le=1)
     seed: int = 1234
@@ -125,8 +149,10 @@ class PerplexityConfig(StrictModel):
     @model_validator(mode="after")
     def _sampling_needs_median(self) -> PerplexityConfig:
         if self.sampling and (self.model is None or self.median is None):
-            raise ValueError("perplexity.sampling needs perplexity.model and perplexity.median (run once with "
-                             "sampling off: stats.json reports the perplexity quartiles of the kept documents)")
+            raise ValueError(
+                "perplexity.sampling needs perplexity.model and perplexity.median (run once with "
+                "sampling off: stats.json reports the perplexity quartiles of the kept documents)"
+            )
         return self
 
 
@@ -139,7 +165,9 @@ class SlurmConfig(StrictModel):
     mem_per_cpu_gb: int = 2
     qos: str = "normal"
     job_name: str = "seq2seq-es-corpus"
-    venv_path: str | None = Field(None, description="Activate this venv in each job (e.g. .venv/bin/activate).")
+    venv_path: str | None = Field(
+        None, description="Activate this venv in each job (e.g. .venv/bin/activate)."
+    )
     env_command: str | None = None
     sbatch_args: dict[str, str] = Field(default_factory=dict)
 
@@ -152,20 +180,35 @@ class RayConfig(StrictModel):
 
 
 class CorpusConfig(StrictModel):
-    input: str | None = Field("../shared/data/pretrain/sample.jsonl.gz",
-                              description="Shorthand for one source: a file or folder (kind from suffixes).")
-    sources: list[SourceConfig] = Field(default_factory=list, description="Several inputs (replaces `input`).")
+    input: str | None = Field(
+        "../shared/data/pretrain/sample.jsonl.gz",
+        description="Shorthand for one source: a file or folder (kind from suffixes).",
+    )
+    sources: list[SourceConfig] = Field(
+        default_factory=list, description="Several inputs (replaces `input`)."
+    )
     text_key: str = "text"
     id_key: str = "id"
-    limit: int = Field(-1, description="`input` only: read at most this many documents per task (-1: all).")
+    limit: int = Field(
+        -1, description="`input` only: read at most this many documents per task (-1: all)."
+    )
     output_dir: str = "runs/corpus"
     output_format: Literal["jsonl.gz", "parquet"] = "jsonl.gz"
-    gzip_level: int = Field(3, ge=1, le=9, description="jsonl.gz shards: 1 fastest, 9 smallest (level 3: 4x "
-                                                       "faster than 9, files 9% larger; benchmarks/RESULTS.md).")
+    gzip_level: int = Field(
+        3,
+        ge=1,
+        le=9,
+        description="jsonl.gz shards: 1 fastest, 9 smallest (level 3: 4x "
+        "faster than 9, files 9% larger; benchmarks/RESULTS.md).",
+    )
     executor: Literal["local", "slurm", "ray"] = "local"
-    tasks: int = Field(1, ge=1, description="Parallel tasks of the per-document stages. JSONL files are split "
-                                            "into line pieces across them (corpus/pieces.py); Parquet and text "
-                                            "files are read whole, so at most one task per file.")
+    tasks: int = Field(
+        1,
+        ge=1,
+        description="Parallel tasks of the per-document stages. JSONL files are split "
+        "into line pieces across them (corpus/pieces.py); Parquet and text "
+        "files are read whole, so at most one task per file.",
+    )
     workers: int = Field(1, ge=1, description="local: tasks running at once (processes).")
     slurm: SlurmConfig = SlurmConfig()
     ray: RayConfig = RayConfig()
@@ -184,7 +227,11 @@ class CorpusConfig(StrictModel):
             return list(self.sources)
         if self.input is None:
             return []
-        return [SourceConfig(path=self.input, text_key=self.text_key, id_key=self.id_key, limit=self.limit)]
+        return [
+            SourceConfig(
+                path=self.input, text_key=self.text_key, id_key=self.id_key, limit=self.limit
+            )
+        ]
 
     @model_validator(mode="after")
     def _one_kind_of_input(self) -> CorpusConfig:

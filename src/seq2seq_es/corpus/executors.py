@@ -37,7 +37,9 @@ def quiet_task_logs() -> Iterator[None]:
     import tqdm
     from datatrove.pipeline.dedup import exact_dedup, minhash
 
-    def add_task_logger(logging_dir: Any, rank: int, local_rank: int = 0, node_rank: int = -1) -> Any:
+    def add_task_logger(
+        logging_dir: Any, rank: int, local_rank: int = 0, node_rank: int = -1
+    ) -> Any:
         logger.remove()
         logfile = logging_dir.open(f"logs/task_{rank:05d}.log", "w")
         logger.add(logfile, colorize=False, level="DEBUG", format=LOG_FORMAT)
@@ -75,33 +77,64 @@ class QuietLocalExecutor(LocalPipelineExecutor):
             return super()._run_for_rank(rank, local_rank, node_rank)
 
 
-def make_executor(config: CorpusConfig, pipeline: list[PipelineStep | Callable[..., Any]], stage: str, tasks: int,
-                  logging_dir: str, depends: PipelineExecutor | None, quiet: bool) -> PipelineExecutor:
+def make_executor(
+    config: CorpusConfig,
+    pipeline: list[PipelineStep | Callable[..., Any]],
+    stage: str,
+    tasks: int,
+    logging_dir: str,
+    depends: PipelineExecutor | None,
+    quiet: bool,
+) -> PipelineExecutor:
     """The executor for one stage, chained after ``depends``."""
     if config.executor == "local":
         # fork, not datatrove's default forkserver: a forkserver worker re-imports numba,
         # datatrove and our steps for every stage (~1 s per stage here); the tasks use no
         # threads or locks of the parent (they log to files and touch no console).
-        return QuietLocalExecutor(pipeline=pipeline, tasks=tasks, workers=min(config.workers, tasks), start_method="fork",
-                                  logging_dir=logging_dir, depends=depends, quiet=quiet)
+        return QuietLocalExecutor(
+            pipeline=pipeline,
+            tasks=tasks,
+            workers=min(config.workers, tasks),
+            start_method="fork",
+            logging_dir=logging_dir,
+            depends=depends,
+            quiet=quiet,
+        )
     if config.executor == "slurm":
         from datatrove.executor import SlurmPipelineExecutor
 
         slurm = config.slurm
         return SlurmPipelineExecutor(
-            pipeline=pipeline, tasks=tasks, time=slurm.time, partition=slurm.partition,
-            cpus_per_task=slurm.cpus_per_task, mem_per_cpu_gb=slurm.mem_per_cpu_gb, qos=slurm.qos,
-            job_name=f"{slurm.job_name}-{stage}", venv_path=slurm.venv_path, env_command=slurm.env_command,
-            sbatch_args=dict(slurm.sbatch_args) or None, logging_dir=logging_dir,
-            slurm_logs_folder=f"{logging_dir}/slurm_logs", depends=depends,
+            pipeline=pipeline,
+            tasks=tasks,
+            time=slurm.time,
+            partition=slurm.partition,
+            cpus_per_task=slurm.cpus_per_task,
+            mem_per_cpu_gb=slurm.mem_per_cpu_gb,
+            qos=slurm.qos,
+            job_name=f"{slurm.job_name}-{stage}",
+            venv_path=slurm.venv_path,
+            env_command=slurm.env_command,
+            sbatch_args=dict(slurm.sbatch_args) or None,
+            logging_dir=logging_dir,
+            slurm_logs_folder=f"{logging_dir}/slurm_logs",
+            depends=depends,
         )
     try:
         import ray  # noqa: F401
     except ImportError:
-        raise ConfigError("executor: ray needs the `ray` package: pip install 'seq2seq-es[ray]' "
-                          "(or use executor: local / slurm).") from None
+        raise ConfigError(
+            "executor: ray needs the `ray` package: pip install 'seq2seq-es[ray]' "
+            "(or use executor: local / slurm)."
+        ) from None
     from datatrove.executor.ray import RayPipelineExecutor
 
-    return RayPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=config.workers, logging_dir=logging_dir,
-                               depends=depends, cpus_per_task=config.ray.cpus_per_task,
-                               mem_per_cpu_gb=config.ray.mem_per_cpu_gb)
+    return RayPipelineExecutor(
+        pipeline=pipeline,
+        tasks=tasks,
+        workers=config.workers,
+        logging_dir=logging_dir,
+        depends=depends,
+        cpus_per_task=config.ray.cpus_per_task,
+        mem_per_cpu_gb=config.ray.mem_per_cpu_gb,
+    )

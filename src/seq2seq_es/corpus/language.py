@@ -28,8 +28,13 @@ BATCH = 64
 
 
 @numba.njit(cache=True)
-def feature_counts(nextmove: np.ndarray, rowbase: np.ndarray, output: np.ndarray, text: np.ndarray,
-                   slot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def feature_counts(
+    nextmove: np.ndarray,
+    rowbase: np.ndarray,
+    output: np.ndarray,
+    text: np.ndarray,
+    slot: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """The features py3langid's byte DFA meets in ``text`` (first-seen order) and how often.
 
     ``slot`` is scratch space, one entry per feature, all -1 on entry and on return.
@@ -64,13 +69,18 @@ class CompiledLanguageIdentifier(LanguageIdentifier):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._walk = (np.frombuffer(self.tk_nextmove, dtype=np.uint32), np.array(self._rowbase, dtype=np.int64),
-                      np.array(self.tk_output, dtype=np.int64))
+        self._walk = (
+            np.frombuffer(self.tk_nextmove, dtype=np.uint32),
+            np.array(self._rowbase, dtype=np.int64),
+            np.array(self.tk_output, dtype=np.int64),
+        )
         self._slot = np.full(int(self._walk[2].max()) + 1, -1, dtype=np.int64)
         self._weights = self.nb_ptc.astype(np.float32)
 
     def _raw_score(self, text: bytes) -> np.ndarray:
-        features, counts = feature_counts(*self._walk, np.frombuffer(text, dtype=np.uint8), self._slot)
+        features, counts = feature_counts(
+            *self._walk, np.frombuffer(text, dtype=np.uint8), self._slot
+        )
         if not len(features):
             return super()._raw_score(text)  # py3langid's score for featureless input
         # py3langid's _sparse_score, fed arrays instead of a Counter: same dtypes, same order
@@ -83,7 +93,9 @@ def load_identifier() -> CompiledLanguageIdentifier:
 
     Once: loading it takes ~1 s of CPU, and a worker process runs several tasks.
     """
-    identifier: CompiledLanguageIdentifier = CompiledLanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier: CompiledLanguageIdentifier = CompiledLanguageIdentifier.from_model_file(
+        MODEL_FILE, norm_probs=True
+    )
     return identifier
 
 
@@ -96,10 +108,19 @@ class LanguageIdFilter(CharCountingFilter):
 
     name = "🌍 language id"
 
-    def __init__(self, language: str = "es", min_confidence: float = 0.65, prefix_chars: int = 2000,
-                 exclusion_writer: DiskWriter | None = None) -> None:
+    def __init__(
+        self,
+        language: str = "es",
+        min_confidence: float = 0.65,
+        prefix_chars: int = 2000,
+        exclusion_writer: DiskWriter | None = None,
+    ) -> None:
         super().__init__(exclusion_writer, batch_size=BATCH)
-        self.language, self.min_confidence, self.prefix_chars = language, min_confidence, prefix_chars
+        self.language, self.min_confidence, self.prefix_chars = (
+            language,
+            min_confidence,
+            prefix_chars,
+        )
         self._identifier: Any = None  # loaded in the task process, not pickled to workers
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
@@ -109,7 +130,10 @@ class LanguageIdFilter(CharCountingFilter):
         # headings (parliament agendas, laws) was read as Galician/Portuguese (222 of 259
         # language drops on ../shared/data/pretrain before this; see benchmarks/RESULTS.md).
         language, probability = self._identifier.classify(doc.text[: self.prefix_chars].lower())
-        doc.metadata["language"], doc.metadata["language_score"] = language, round(float(probability), 4)
+        doc.metadata["language"], doc.metadata["language_score"] = (
+            language,
+            round(float(probability), 4),
+        )
         if language != self.language:
             return False, f"lang_{language}"
         if probability < self.min_confidence:

@@ -32,7 +32,11 @@ _MAY_CHANGE = re.compile(r"[^\x00-\x5e\x60-\x7f]")
 _NON_WORD = re.compile(r"\W+")
 
 _MERSENNE_PRIME = np.uint64((1 << 61) - 1)
-_P1, _P2, _P3 = np.uint64(11400714785074694791), np.uint64(14029467366897019727), np.uint64(1609587929392839161)
+_P1, _P2, _P3 = (
+    np.uint64(11400714785074694791),
+    np.uint64(14029467366897019727),
+    np.uint64(1609587929392839161),
+)
 _P4, _P5 = np.uint64(9650029242287828579), np.uint64(2870177450012600261)
 
 
@@ -41,7 +45,9 @@ def _simplify_char(char: str) -> str:
     """``simplify_text`` of one character (punctuation → space, NFD without ``Mn`` marks), non-words → space."""
     if ord(char) in PUNCTUATION_TRANS:
         return " "
-    decomposed = "".join(c for c in unicodedata.normalize("NFD", char) if unicodedata.category(c) != "Mn")
+    decomposed = "".join(
+        c for c in unicodedata.normalize("NFD", char) if unicodedata.category(c) != "Mn"
+    )
     return _NON_WORD.sub(" ", decomposed)
 
 
@@ -137,7 +143,13 @@ def ngram_hashes(data: np.ndarray, n: int) -> np.ndarray:
     size = words = 0
     in_word = False
     for byte in data:
-        if byte >= 0x80 or 0x30 <= byte <= 0x39 or 0x41 <= byte <= 0x5A or 0x61 <= byte <= 0x7A or byte == 0x5F:
+        if (
+            byte >= 0x80
+            or 0x30 <= byte <= 0x39
+            or 0x41 <= byte <= 0x5A
+            or 0x61 <= byte <= 0x7A
+            or byte == 0x5F
+        ):
             if not in_word:
                 if words:
                     joined[size] = 0x20
@@ -187,8 +199,10 @@ class CompiledMinhashSignature(MinhashDedupSignature):
     def __init__(self, output_folder: DataFolderLike, config: MinhashConfig | None = None) -> None:
         config = config or MinhashConfig()
         if config.norm_config != TextNormConfig() or config.hash_config != HashConfig():
-            raise ConfigError("CompiledMinhashSignature implements datatrove's default text normalization and "
-                              "64-bit xxhash only; use datatrove's MinhashDedupSignature for other settings.")
+            raise ConfigError(
+                "CompiledMinhashSignature implements datatrove's default text normalization and "
+                "64-bit xxhash only; use datatrove's MinhashDedupSignature for other settings."
+            )
         super().__init__(output_folder, config=config, language=RegexWordTokenizer())
 
     def get_shingles(self, text: str) -> np.ndarray:

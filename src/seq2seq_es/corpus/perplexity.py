@@ -28,10 +28,37 @@ from seq2seq_es.errors import ConfigError
 
 _DIGITS = re.compile(r"\d")
 # cc_net's text_normalizer.UNICODE_PUNCT (subset that matters for Spanish text).
-_UNICODE_PUNCT = str.maketrans({"，": ",", "。": ".", "、": ",", "„": '"', "”": '"', "“": '"', "«": '"', "»": '"',
-                                "：": ":", "？": "?", "！": "!", "（": "(", "）": ")", "；": ";", "–": "-", "—": " - ",
-                                "．": ". ", "～": "~", "’": "'", "…": "...", "━": "-", "〈": "<", "〉": ">",
-                                "【": "[", "】": "]", "％": "%", "►": "-"})
+_UNICODE_PUNCT = str.maketrans(
+    {
+        "，": ",",
+        "。": ".",
+        "、": ",",
+        "„": '"',
+        "”": '"',
+        "“": '"',
+        "«": '"',
+        "»": '"',
+        "：": ":",
+        "？": "?",
+        "！": "!",
+        "（": "(",
+        "）": ")",
+        "；": ";",
+        "–": "-",
+        "—": " - ",
+        "．": ". ",
+        "～": "~",
+        "’": "'",
+        "…": "...",
+        "━": "-",
+        "〈": "<",
+        "〉": ">",
+        "【": "[",
+        "】": "]",
+        "％": "%",
+        "►": "-",
+    }
+)
 
 
 def cc_net_normalize(line: str) -> str:
@@ -41,7 +68,9 @@ def cc_net_normalize(line: str) -> str:
     Unicode punctuation mapped to ASCII: the text the cc_net/BERTIN models were trained on.
     """
     line = line.strip().lower()
-    line = "".join(ch for ch in unicodedata.normalize("NFD", line) if unicodedata.category(ch) != "Mn")
+    line = "".join(
+        ch for ch in unicodedata.normalize("NFD", line) if unicodedata.category(ch) != "Mn"
+    )
     line = _DIGITS.sub("0", line)
     return line.translate(_UNICODE_PUNCT)
 
@@ -57,7 +86,9 @@ def document_perplexity(score: Callable[[str], float], lines: Iterable[str]) -> 
     return 10.0 ** (-log_score / length) if length else math.inf
 
 
-def gaussian_keep_probability(perplexity: float, median: float, width: float = 4.5, factor: float = 0.78) -> float:
+def gaussian_keep_probability(
+    perplexity: float, median: float, width: float = 4.5, factor: float = 0.78
+) -> float:
     """BERTIN's "Gaussian" sampling weight for a document of this perplexity."""
     return factor * math.exp(-(((perplexity - median) / median) ** 2) / width)
 
@@ -78,14 +109,23 @@ class PerplexityScorer(PipelineStep):
     type = "📉 - SCORER"
     name = "📉 perplexity (KenLM)"
 
-    def __init__(self, model: str, sentencepiece_model: str | None = None, normalize: bool = True,
-                 values_folder: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        sentencepiece_model: str | None = None,
+        normalize: bool = True,
+        values_folder: str | None = None,
+    ) -> None:
         super().__init__()
-        self.values_folder = values_folder  # per-rank .npy of perplexities, for the quartiles in stats.json
+        self.values_folder = (
+            values_folder  # per-rank .npy of perplexities, for the quartiles in stats.json
+        )
         for path in (model, sentencepiece_model):
             if path is not None and not Path(path).is_file():
-                raise ConfigError(f"perplexity model file {path} not found. Pass a KenLM .arpa/.bin model "
-                                  "(e.g. BERTIN's/cc_net's es.arpa.bin) and, for it, es.sp.model.")
+                raise ConfigError(
+                    f"perplexity model file {path} not found. Pass a KenLM .arpa/.bin model "
+                    "(e.g. BERTIN's/cc_net's es.arpa.bin) and, for it, es.sp.model."
+                )
         self.model_path, self.sp_path, self.normalize = model, sentencepiece_model, normalize
         self._model: Any = None
         self._sp: Any = None
@@ -109,7 +149,9 @@ class PerplexityScorer(PipelineStep):
     def perplexity(self, text: str) -> float:
         if self._model is None:
             self._load()
-        return document_perplexity(self._model.score, (self._prepare(line) for line in text.split("\n")))
+        return document_perplexity(
+            self._model.score, (self._prepare(line) for line in text.split("\n"))
+        )
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         values: list[float] = []
@@ -136,13 +178,32 @@ class GaussianPerplexitySampler(CharCountingFilter):
 
     name = "🎲 perplexity sampling"
 
-    def __init__(self, median: float, width: float, factor: float, seed: int, sources: set[str] | None = None,
-                 exclusion_writer: DiskWriter | None = None) -> None:
+    def __init__(
+        self,
+        median: float,
+        width: float,
+        factor: float,
+        seed: int,
+        sources: set[str] | None = None,
+        exclusion_writer: DiskWriter | None = None,
+    ) -> None:
         super().__init__(exclusion_writer)
-        self.median, self.width, self.factor, self.seed, self.sources = median, width, factor, seed, sources
+        self.median, self.width, self.factor, self.seed, self.sources = (
+            median,
+            width,
+            factor,
+            seed,
+            sources,
+        )
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         if self.sources is not None and doc.metadata.get("corpus_source") not in self.sources:
             return True
-        keep = gaussian_keep_probability(doc.metadata["perplexity"], self.median, self.width, self.factor)
-        return True if uniform_from_id(str(doc.id), self.seed) < keep else (False, "perplexity_sampling")
+        keep = gaussian_keep_probability(
+            doc.metadata["perplexity"], self.median, self.width, self.factor
+        )
+        return (
+            True
+            if uniform_from_id(str(doc.id), self.seed) < keep
+            else (False, "perplexity_sampling")
+        )

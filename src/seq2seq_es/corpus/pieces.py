@@ -54,7 +54,11 @@ def text_size(compressed_size: int, path: str, open_binary: BinaryIO | None = No
         return compressed_size * (1 if path.endswith((".jsonl", ".json", ".txt")) else 3)
     open_binary.seek(-4, 2)
     (isize,) = struct.unpack("<I", open_binary.read(4))
-    return isize if compressed_size <= isize < 2**32 - 1 and compressed_size < 2**30 else compressed_size * 3
+    return (
+        isize
+        if compressed_size <= isize < 2**32 - 1 and compressed_size < 2**30
+        else compressed_size * 3
+    )
 
 
 def plan_pieces(sizes: dict[str, int], tasks: int) -> list[list[FilePart]]:
@@ -79,8 +83,13 @@ def plan_pieces(sizes: dict[str, int], tasks: int) -> list[list[FilePart]]:
         loads[task] += work
         start, end = k * sizes[path] // n, (k + 1) * sizes[path] // n if k < n - 1 else None
         chosen[task].setdefault(path, []).append((start, end))
-    heaviest_first = sorted(range(tasks), key=lambda t: (-loads[t], t))  # a pool starts tasks in rank order
-    return [[FilePart(path, _merged(chosen[t][path])) for path in sorted(chosen[t])] for t in heaviest_first]
+    heaviest_first = sorted(
+        range(tasks), key=lambda t: (-loads[t], t)
+    )  # a pool starts tasks in rank order
+    return [
+        [FilePart(path, _merged(chosen[t][path])) for path in sorted(chosen[t])]
+        for t in heaviest_first
+    ]
 
 
 def _merged(ranges: list[tuple[int, int | None]]) -> tuple[tuple[int, int | None], ...]:

@@ -85,25 +85,39 @@ def _rejects(out: Path, step: str, reason: str | None = None) -> RejectWriter:
 
 
 def _intermediate_writer(folder: Path) -> JsonlWriter:
-    return JsonlWriter(str(folder), output_filename="${rank}.jsonl", compression=None, adapter=document_record)
+    return JsonlWriter(
+        str(folder), output_filename="${rank}.jsonl", compression=None, adapter=document_record
+    )
 
 
 def _filter_steps(config: CorpusConfig, out: Path) -> list[PipelineStep]:
     """Readers and per-document filters of stage 1, each followed by its ``Tally``."""
-    steps: list[PipelineStep] = [make_reader(source, _rejects(out / "rejects" / "read", source_name(source), "unreadable"))
-                                 for source in config.resolved_sources()]
+    steps: list[PipelineStep] = [
+        make_reader(source, _rejects(out / "rejects" / "read", source_name(source), "unreadable"))
+        for source in config.resolved_sources()
+    ]
     steps.append(Tally("read"))
     if config.normalize:
         steps += [NormalizeText(), Tally("normalize")]
-    steps += [LengthFilter(config.length.min_chars, config.length.max_chars, _rejects(out, "length")), Tally("length")]
+    steps += [
+        LengthFilter(config.length.min_chars, config.length.max_chars, _rejects(out, "length")),
+        Tally("length"),
+    ]
     if config.language.enabled:
         lid = config.language
-        steps += [LanguageIdFilter(lid.language, lid.min_confidence, lid.prefix_chars, _rejects(out, "language")),
-                  Tally("language")]
+        steps += [
+            LanguageIdFilter(
+                lid.language, lid.min_confidence, lid.prefix_chars, _rejects(out, "language")
+            ),
+            Tally("language"),
+        ]
     if config.lines.enabled:
         steps += [LineCleaningFilter(config.lines, _rejects(out, "lines")), Tally("lines")]
     if config.repetition.enabled:
-        steps += [SpanishGopherRepetition(config.repetition, _rejects(out, "repetition")), Tally("repetition")]
+        steps += [
+            SpanishGopherRepetition(config.repetition, _rejects(out, "repetition")),
+            Tally("repetition"),
+        ]
     if config.quality.enabled:
         steps += [SpanishGopherQuality(config.quality, _rejects(out, "quality")), Tally("quality")]
     return steps
@@ -114,13 +128,24 @@ def _final_steps(config: CorpusConfig, out: Path) -> list[PipelineStep]:
     steps: list[PipelineStep] = []
     ppl = config.perplexity
     if ppl.model is not None:
-        steps += [PerplexityScorer(ppl.model, ppl.sentencepiece_model, ppl.cc_net_normalize,
-                                   values_folder=str(out / "work" / "perplexity")), Tally("perplexity")]
+        steps += [
+            PerplexityScorer(
+                ppl.model,
+                ppl.sentencepiece_model,
+                ppl.cc_net_normalize,
+                values_folder=str(out / "work" / "perplexity"),
+            ),
+            Tally("perplexity"),
+        ]
         if ppl.sampling:
             assert ppl.median is not None  # checked by PerplexityConfig
             sampled = {source_name(s) for s in config.resolved_sources() if s.perplexity_sampling}
-            steps += [GaussianPerplexitySampler(ppl.median, ppl.width, ppl.factor, ppl.seed, sampled,
-                                                _rejects(out, "sampling")), Tally("sampling")]
+            steps += [
+                GaussianPerplexitySampler(
+                    ppl.median, ppl.width, ppl.factor, ppl.seed, sampled, _rejects(out, "sampling")
+                ),
+                Tally("sampling"),
+            ]
     if config.output_format == "parquet":
         steps.append(ParquetWriter(str(out / "shards"), output_filename="${rank}.parquet"))
     else:
@@ -155,7 +180,9 @@ def build_stages(config: CorpusConfig, out: Path) -> list[Stage]:
     tasks = count_tasks(config)
     body = _filter_steps(config, out)
     if not (config.dedup.exact or config.dedup.minhash):
-        return _with_report(config, out, [Stage("filter", [*body, *_final_steps(config, out)], tasks)])
+        return _with_report(
+            config, out, [Stage("filter", [*body, *_final_steps(config, out)], tasks)]
+        )
     filtered = work / "filtered"
     stages = [Stage("filter", [*body, _intermediate_writer(filtered)], tasks)]
     final: list[PipelineStep] = [RankFileReader(str(filtered))]
@@ -166,27 +193,64 @@ def build_stages(config: CorpusConfig, out: Path) -> list[Stage]:
 
     if config.dedup.exact:
         stages[0].pipeline.append(ExactDedupSignature(str(work / "exact_sigs"), config=exact))
-        stages.append(Stage("exact_find", [ExactFindDedups(str(work / "exact_sigs"), str(work / "exact_dups"),
-                                                           config=exact)], 1))
+        stages.append(
+            Stage(
+                "exact_find",
+                [ExactFindDedups(str(work / "exact_sigs"), str(work / "exact_dups"), config=exact)],
+                1,
+            )
+        )
         final += [drop_exact(_rejects(out, "exact_dedup", "exact_duplicate")), Tally("exact_dedup")]
     if config.dedup.minhash:
         d = config.dedup
-        minhash = MinhashConfig(n_grams=d.n_grams, num_buckets=d.num_buckets, hashes_per_bucket=d.hashes_per_bucket,
-                                seed=d.seed)
+        minhash = MinhashConfig(
+            n_grams=d.n_grams,
+            num_buckets=d.num_buckets,
+            hashes_per_bucket=d.hashes_per_bucket,
+            seed=d.seed,
+        )
         signatures = CompiledMinhashSignature(str(work / "minhash_sigs"), config=minhash)
         if config.dedup.exact:
-            stages.append(Stage("minhash_signatures", [RankFileReader(str(filtered)), drop_exact(None), signatures],
-                                tasks))
+            stages.append(
+                Stage(
+                    "minhash_signatures",
+                    [RankFileReader(str(filtered)), drop_exact(None), signatures],
+                    tasks,
+                )
+            )
         else:
             stages[0].pipeline.append(signatures)
-        stages.append(Stage("minhash_buckets", [MinhashDedupBuckets(str(work / "minhash_sigs"),
-                                                                    str(work / "minhash_buckets"), config=minhash)],
-                            d.num_buckets))
-        stages.append(Stage("minhash_cluster", [MinhashDedupCluster(str(work / "minhash_buckets"),
-                                                                    str(work / "minhash_clusters"), config=minhash)], 1))
-        final += [MinhashDedupFilter(str(work / "minhash_clusters"),
-                                     exclusion_writer=_rejects(out, "minhash_dedup", "near_duplicate")),
-                  Tally("minhash_dedup")]
+        stages.append(
+            Stage(
+                "minhash_buckets",
+                [
+                    MinhashDedupBuckets(
+                        str(work / "minhash_sigs"), str(work / "minhash_buckets"), config=minhash
+                    )
+                ],
+                d.num_buckets,
+            )
+        )
+        stages.append(
+            Stage(
+                "minhash_cluster",
+                [
+                    MinhashDedupCluster(
+                        str(work / "minhash_buckets"),
+                        str(work / "minhash_clusters"),
+                        config=minhash,
+                    )
+                ],
+                1,
+            )
+        )
+        final += [
+            MinhashDedupFilter(
+                str(work / "minhash_clusters"),
+                exclusion_writer=_rejects(out, "minhash_dedup", "near_duplicate"),
+            ),
+            Tally("minhash_dedup"),
+        ]
     stages.append(Stage("write", [*final, *_final_steps(config, out)], tasks))
     return _with_report(config, out, stages)
 
@@ -194,8 +258,11 @@ def build_stages(config: CorpusConfig, out: Path) -> list[Stage]:
 def _with_report(config: CorpusConfig, out: Path, stages: list[Stage]) -> list[Stage]:
     """``stages`` and the last one, which sums their stats into ``stats.json``."""
     logs = out / "logs"
-    report = WriteReport([(s.name, str(logs / s.name)) for s in stages], str(out / "stats.json"),
-                         str(out / "work" / "perplexity") if config.perplexity.model else None)
+    report = WriteReport(
+        [(s.name, str(logs / s.name)) for s in stages],
+        str(out / "stats.json"),
+        str(out / "work" / "perplexity") if config.perplexity.model else None,
+    )
     stages.append(Stage("report", [report], 1))
     return stages
 
@@ -207,19 +274,30 @@ def run_corpus(config: CorpusConfig, quiet: bool = True) -> dict[str, Any]:
     stage writes ``stats.json`` when the last job ends.
     """
     out = Path(config.output_dir)
-    stages = build_stages(config, out)  # builds readers: fails early, with a clear message, on a bad path
+    stages = build_stages(
+        config, out
+    )  # builds readers: fails early, with a clear message, on a bad path
     out.mkdir(parents=True, exist_ok=True)
     executor: PipelineExecutor | None = None
     for stage in stages:
-        executor = make_executor(config, stage.pipeline, stage.name, stage.tasks, str(out / "logs" / stage.name),
-                                 executor, quiet)
+        executor = make_executor(
+            config,
+            stage.pipeline,
+            stage.name,
+            stage.tasks,
+            str(out / "logs" / stage.name),
+            executor,
+            quiet,
+        )
     assert executor is not None
     try:
         executor.run()
     except Exception as exc:
-        raise DataError(f"The corpus pipeline failed ({type(exc).__name__}: {exc}). Task logs: "
-                        f"{out / 'logs'}/<stage>/logs/. Fix the cause and rerun the same command: "
-                        "finished tasks are skipped.") from exc
+        raise DataError(
+            f"The corpus pipeline failed ({type(exc).__name__}: {exc}). Task logs: "
+            f"{out / 'logs'}/<stage>/logs/. Fix the cause and rerun the same command: "
+            "finished tasks are skipped."
+        ) from exc
     stats_path = out / "stats.json"
     if config.executor == "slurm" or not stats_path.is_file():
         return {}

@@ -51,7 +51,11 @@ def clean_lines(text: str, config: LinesConfig) -> tuple[list[str], list[str], s
     document = text.lower()
     lorem = config.drop_lorem_ipsum and "lorem ipsum" in document
     javascript = config.drop_javascript_lines and "javascript" in document
-    policy = [phrase for phrase in POLICY_SUBSTRINGS if phrase in document] if config.drop_policy_lines else []
+    policy = (
+        [phrase for phrase in POLICY_SUBSTRINGS if phrase in document]
+        if config.drop_policy_lines
+        else []
+    )
     for raw in text.split("\n"):
         line = raw.strip()
         if not line:
@@ -62,9 +66,14 @@ def clean_lines(text: str, config: LinesConfig) -> tuple[list[str], list[str], s
         if config.drop_curly_bracket and "{" in line:
             return kept, removed, "curly_bracket"
         # Words are split only when a rule needs them (the split was a third of this function).
-        if len(line) > config.max_word_length and max(map(len, line.split())) > config.max_word_length:
+        if (
+            len(line) > config.max_word_length
+            and max(map(len, line.split())) > config.max_word_length
+        ):
             removed.append("too_long_word")
-        elif config.terminal_punctuation and (not line.endswith(TERMINAL_PUNCTUATION) or line.endswith("...")):
+        elif config.terminal_punctuation and (
+            not line.endswith(TERMINAL_PUNCTUATION) or line.endswith("...")
+        ):
             removed.append("no_terminal_punctuation")
         elif len(line.split()) < config.min_words_per_line:
             removed.append("too_few_words")
@@ -116,7 +125,7 @@ def _ngram_keys(ids: np.ndarray, n: int) -> np.ndarray:
     count = len(ids) - n + 1
     keys = np.zeros(count, dtype=np.uint64)
     for k in range(n):
-        keys = keys * _HASH_MULTIPLIER + ids[k:k + count]
+        keys = keys * _HASH_MULTIPLIER + ids[k : k + count]
     return keys
 
 
@@ -130,7 +139,10 @@ def first_seen_ids(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bits = 1
     while (1 << bits) < 2 * len(keys):
         bits += 1
-    size, shift = 1 << bits, np.uint64(64 - bits)  # multiplicative hashing: the top bits of key × constant
+    size, shift = (
+        1 << bits,
+        np.uint64(64 - bits),
+    )  # multiplicative hashing: the top bits of key × constant
     slots = np.full(size, -1, dtype=np.int64)
     ids = np.empty(len(keys), dtype=np.int64)
     firsts = np.empty(len(keys), dtype=np.int64)
@@ -210,12 +222,18 @@ class SpanishGopherRepetition(CharCountingFilter, GopherRepetitionFilter):
 
     name = "👯 repetition (Gopher)"
 
-    def __init__(self, config: RepetitionConfig, exclusion_writer: DiskWriter | None = None) -> None:
+    def __init__(
+        self, config: RepetitionConfig, exclusion_writer: DiskWriter | None = None
+    ) -> None:
         super().__init__(
-            dup_line_frac=config.dup_line_frac, dup_para_frac=config.dup_para_frac,
-            dup_line_char_frac=config.dup_line_char_frac, dup_para_char_frac=config.dup_para_char_frac,
-            top_n_grams=tuple(config.top_n_grams), dup_n_grams=tuple(config.dup_n_grams),
-            exclusion_writer=exclusion_writer, language=RegexWordTokenizer(),
+            dup_line_frac=config.dup_line_frac,
+            dup_para_frac=config.dup_para_frac,
+            dup_line_char_frac=config.dup_line_char_frac,
+            dup_para_char_frac=config.dup_para_char_frac,
+            top_n_grams=tuple(config.top_n_grams),
+            dup_n_grams=tuple(config.dup_n_grams),
+            exclusion_writer=exclusion_writer,
+            language=RegexWordTokenizer(),
         )
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
@@ -236,7 +254,9 @@ class SpanishGopherRepetition(CharCountingFilter, GopherRepetitionFilter):
 
         words = split_words(text)
         ids = word_ids(words)
-        cum_chars = np.concatenate([[0], np.cumsum(np.fromiter(map(len, words), dtype=np.int64, count=len(words)))])
+        cum_chars = np.concatenate(
+            [[0], np.cumsum(np.fromiter(map(len, words), dtype=np.int64, count=len(words)))]
+        )
         for n, fraction in self.top_n_grams:
             if len(words) >= n and top_ngram_chars(ids, cum_chars, n) / len(text) > fraction:
                 return False, f"top_{n}_gram"
@@ -277,14 +297,22 @@ class SpanishGopherQuality(CharCountingFilter, GopherQualityFilter):
     name = "🥇 quality (Gopher)"
 
     def __init__(self, config: QualityConfig, exclusion_writer: DiskWriter | None = None) -> None:
-        stop_words: Sequence[str] = config.stop_words if config.stop_words is not None else STOP_WORDS
+        stop_words: Sequence[str] = (
+            config.stop_words if config.stop_words is not None else STOP_WORDS
+        )
         super().__init__(
-            min_doc_words=config.min_words, max_doc_words=config.max_words,
-            min_avg_word_length=config.min_avg_word_length, max_avg_word_length=config.max_avg_word_length,
-            max_symbol_word_ratio=config.max_symbol_word_ratio, max_bullet_lines_ratio=config.max_bullet_lines_ratio,
+            min_doc_words=config.min_words,
+            max_doc_words=config.max_words,
+            min_avg_word_length=config.min_avg_word_length,
+            max_avg_word_length=config.max_avg_word_length,
+            max_symbol_word_ratio=config.max_symbol_word_ratio,
+            max_bullet_lines_ratio=config.max_bullet_lines_ratio,
             max_ellipsis_lines_ratio=config.max_ellipsis_lines_ratio,
-            max_non_alpha_words_ratio=config.min_alpha_words_ratio, min_stop_words=config.min_stop_words,
-            stop_words=list(stop_words), exclusion_writer=exclusion_writer, language=RegexWordTokenizer(),
+            max_non_alpha_words_ratio=config.min_alpha_words_ratio,
+            min_stop_words=config.min_stop_words,
+            stop_words=list(stop_words),
+            exclusion_writer=exclusion_writer,
+            language=RegexWordTokenizer(),
         )
         # datatrove counts every line starting with "-" as a bullet: in Spanish that is
         # dialogue ("-¿Vienes?", "--Sí."), and the rule dropped whole novels. We count
@@ -302,19 +330,27 @@ class SpanishGopherQuality(CharCountingFilter, GopherQualityFilter):
         if self.max_doc_words and n_non_symbol > self.max_doc_words:
             return False, "gopher_long_doc"
         non_symbol_chars = sum(map(len, words)) - sum(map(len, symbol_words))
-        avg_word_length = non_symbol_chars / n_non_symbol if n_non_symbol else float("nan")  # as np.mean
+        avg_word_length = (
+            non_symbol_chars / n_non_symbol if n_non_symbol else float("nan")
+        )  # as np.mean
         if self.min_avg_word_length and avg_word_length < self.min_avg_word_length:
             return False, "gopher_below_avg_threshold"
         if self.max_avg_word_length and avg_word_length > self.max_avg_word_length:
             return False, "gopher_above_avg_threshold"
         if self.max_symbol_word_ratio and text.count("#") / n_words > self.max_symbol_word_ratio:
             return False, "gopher_too_many_hashes"
-        if self.max_symbol_word_ratio and (text.count("...") + text.count("…")) / n_words > self.max_symbol_word_ratio:
+        if (
+            self.max_symbol_word_ratio
+            and (text.count("...") + text.count("…")) / n_words > self.max_symbol_word_ratio
+        ):
             return False, "gopher_too_many_ellipsis"
         lines = text.splitlines()
-        if (self.max_ellipsis_lines_ratio
-                and sum(map(str.endswith, map(str.rstrip, lines), itertools.repeat(("...", "…")))) / len(lines)
-                > self.max_ellipsis_lines_ratio):
+        if (
+            self.max_ellipsis_lines_ratio
+            and sum(map(str.endswith, map(str.rstrip, lines), itertools.repeat(("...", "…"))))
+            / len(lines)
+            > self.max_ellipsis_lines_ratio
+        ):
             return False, "gopher_too_many_end_ellipsis"
         if self.max_non_alpha_words_ratio:
             no_letter = sum(not any(ch.isalpha() for ch in w) for w in not_all_letters)

@@ -41,11 +41,16 @@ class RejectingReaderMixin:
         self.stat_update(f"rejected_{reason}")  # type: ignore[attr-defined]
         self.stat_update(f"chars_rejected_{reason}", value=len(text))  # type: ignore[attr-defined]
         if self.reject_writer is not None:
-            doc = Document(text=text, id=f"{source}:{where}",
-                           metadata={"filter_reason": reason, "file_path": source, "line": where})
+            doc = Document(
+                text=text,
+                id=f"{source}:{where}",
+                metadata={"filter_reason": reason, "file_path": source, "line": where},
+            )
             self.reject_writer.write(doc, self._rank)
 
-    def run_with_rejects(self, parent_run: Any, data: DocumentsPipeline, rank: int, world_size: int) -> DocumentsPipeline:
+    def run_with_rejects(
+        self, parent_run: Any, data: DocumentsPipeline, rank: int, world_size: int
+    ) -> DocumentsPipeline:
         self._rank = rank
         with self.reject_writer if self.reject_writer else contextlib.nullcontext():
             yield from parent_run(data, rank, world_size)
@@ -63,8 +68,13 @@ class SafeJsonlReader(RejectingReaderMixin, JsonlReader):
 
     name = "📖 jsonl"
 
-    def __init__(self, data_folder: str, glob_pattern: str | None, reject_writer: DiskWriter | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        data_folder: str,
+        glob_pattern: str | None,
+        reject_writer: DiskWriter | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(data_folder, glob_pattern=glob_pattern, **kwargs)
         self.reject_writer = reject_writer
 
@@ -92,9 +102,13 @@ class SafeJsonlReader(RejectingReaderMixin, JsonlReader):
                         yield document
         except (EOFError, OSError, zlib.error) as exc:
             if part.wants(offset):  # the damaged line's task reports it, once
-                self.reject(f"{type(exc).__name__}: {exc}", filepath, line_no + 1, "unreadable_file")
+                self.reject(
+                    f"{type(exc).__name__}: {exc}", filepath, line_no + 1, "unreadable_file"
+                )
 
-    def _parse(self, raw: bytes, filepath: str, line_no: int, orjson: Any) -> tuple[Document | None, str, str]:
+    def _parse(
+        self, raw: bytes, filepath: str, line_no: int, orjson: Any
+    ) -> tuple[Document | None, str, str]:
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -114,7 +128,9 @@ class SafeJsonlReader(RejectingReaderMixin, JsonlReader):
             return None, "empty_text", line
         return self.get_document_from_dict(data, filepath, line_no - 1), "", line
 
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+    def run(
+        self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1
+    ) -> DocumentsPipeline:
         return self.run_with_rejects(self._run_parts, data, rank, world_size)
 
     def _text_size(self, path: str) -> int:
@@ -125,7 +141,9 @@ class SafeJsonlReader(RejectingReaderMixin, JsonlReader):
         """datatrove's ``BaseDiskReader.run`` over this task's file parts instead of whole files."""
         if data:
             yield from data
-        files = self.data_folder.list_files(recursive=self.recursive, glob_pattern=self.glob_pattern)
+        files = self.data_folder.list_files(
+            recursive=self.recursive, glob_pattern=self.glob_pattern
+        )
         if not files:
             raise DataError(f"{self.data_folder.path}: no files match {self.glob_pattern!r}.")
         parts = plan_pieces({path: self._text_size(path) for path in files}, world_size)[rank]
@@ -147,13 +165,21 @@ class TextFolderReader(RejectingReaderMixin, BaseDiskReader):
 
     name = "📖 text files"
 
-    def __init__(self, data_folder: str, glob_pattern: str | None, reject_writer: DiskWriter | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        data_folder: str,
+        glob_pattern: str | None,
+        reject_writer: DiskWriter | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(data_folder, glob_pattern=glob_pattern, **kwargs)
         self.reject_writer = reject_writer
 
     def read_file(self, filepath: str) -> DocumentsPipeline:
-        with self.track_time(), self.data_folder.open(filepath, "rb", compression="infer") as handle:
+        with (
+            self.track_time(),
+            self.data_folder.open(filepath, "rb", compression="infer") as handle,
+        ):
             raw = handle.read()
         try:
             text = raw.decode("utf-8")
@@ -167,7 +193,9 @@ class TextFolderReader(RejectingReaderMixin, BaseDiskReader):
         if document is not None:
             yield document
 
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+    def run(
+        self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1
+    ) -> DocumentsPipeline:
         return self.run_with_rejects(super().run, data, rank, world_size)
 
 
@@ -181,7 +209,9 @@ class RankFileReader(JsonlReader):
 
     name = "📖 intermediate"
 
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+    def run(
+        self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1
+    ) -> DocumentsPipeline:
         name = f"{rank:05d}.jsonl"
         if self.data_folder.isfile(name):
             yield from self.read_files_shard([name])
@@ -190,15 +220,27 @@ class RankFileReader(JsonlReader):
 def detect_kind(path: Path) -> str:
     """The reader kind for a local file or folder, from file suffixes; DataError when unclear."""
     if not path.exists():
-        raise DataError(f"{path}: no such file or folder. Pass a JSONL(.gz), Parquet or .txt file, "
-                        "or a folder of them.")
-    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")]
-    kinds = Counter(kind for p in files for kind, suffixes in SUFFIXES.items() if p.name.endswith(suffixes))
+        raise DataError(
+            f"{path}: no such file or folder. Pass a JSONL(.gz), Parquet or .txt file, "
+            "or a folder of them."
+        )
+    files = (
+        [path]
+        if path.is_file()
+        else [p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    )
+    kinds = Counter(
+        kind for p in files for kind, suffixes in SUFFIXES.items() if p.name.endswith(suffixes)
+    )
     if not kinds:
-        raise DataError(f"{path}: holds no *.jsonl[.gz], *.parquet or *.txt files. Pass a file or folder of them.")
+        raise DataError(
+            f"{path}: holds no *.jsonl[.gz], *.parquet or *.txt files. Pass a file or folder of them."
+        )
     if len(kinds) > 1:
-        raise DataError(f"{path}: holds several kinds of files ({dict(kinds)}); list them as separate `sources` "
-                        "with a `glob` each, or set `kind`.")
+        raise DataError(
+            f"{path}: holds several kinds of files ({dict(kinds)}); list them as separate `sources` "
+            "with a `glob` each, or set `kind`."
+        )
     return next(iter(kinds))
 
 
@@ -231,11 +273,17 @@ def source_name(source: SourceConfig) -> str:
 def make_reader(source: SourceConfig, reject_writer: DiskWriter | None) -> BaseReader:
     """The datatrove reader for one source; local files are checked now, Hub ids at run time."""
     metadata = {"corpus_source": source_name(source)}
-    common: dict[str, Any] = {"text_key": source.text_key, "id_key": source.id_key, "limit": source.limit,
-                              "default_metadata": metadata}
+    common: dict[str, Any] = {
+        "text_key": source.text_key,
+        "id_key": source.id_key,
+        "limit": source.limit,
+        "default_metadata": metadata,
+    }
     if source.kind == "hf":
         options = {"split": source.split} | ({"name": source.subset} if source.subset else {})
-        return HuggingFaceDatasetReader(source.path, dataset_options=options, streaming=True, **common)
+        return HuggingFaceDatasetReader(
+            source.path, dataset_options=options, streaming=True, **common
+        )
     path = Path(source.path)
     kind = source_kind(source)
     if not path.exists():
@@ -243,7 +291,11 @@ def make_reader(source: SourceConfig, reject_writer: DiskWriter | None) -> BaseR
     files = local_files(source, kind)
     if not files:
         raise DataError(f"{path}: no {kind} files match {source.glob or DEFAULT_GLOBS[kind]!r}.")
-    folder, pattern = (str(path.parent), path.name) if path.is_file() else (str(path), source.glob or DEFAULT_GLOBS[kind])
+    folder, pattern = (
+        (str(path.parent), path.name)
+        if path.is_file()
+        else (str(path), source.glob or DEFAULT_GLOBS[kind])
+    )
     if kind == "jsonl":
         return SafeJsonlReader(folder, pattern, reject_writer, **common)
     if kind == "parquet":

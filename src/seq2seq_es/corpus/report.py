@@ -49,15 +49,16 @@ def _reasons(counters: dict[str, float], prefix: str) -> dict[str, dict[str, int
     reasons: dict[str, dict[str, int]] = {}
     for key, value in counters.items():
         if key.startswith(f"{prefix}_"):
-            reason = key[len(prefix) + 1:]
+            reason = key[len(prefix) + 1 :]
             reasons.setdefault(reason, {"docs": 0, "chars": 0})["docs"] = int(value)
     for reason, entry in reasons.items():
         entry["chars"] = int(counters.get(f"chars_{prefix}_{reason}", 0))
     return reasons
 
 
-def stage_rows(stage: str, steps: list[dict[str, Any]], previous: dict[str, Any] | None = None
-               ) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
+def stage_rows(
+    stage: str, steps: list[dict[str, Any]], previous: dict[str, Any] | None = None
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
     """One row per ``Tally``-delimited step of a stage (plus a time-only row for the rest).
 
     ``previous`` is the last tally of the earlier stages: a stage that reads back
@@ -75,50 +76,82 @@ def stage_rows(stage: str, steps: list[dict[str, Any]], previous: dict[str, Any]
         for member in pending:
             for name, value in member["counters"].items():
                 counters[name] = counters.get(name, 0) + value
-        docs_out, chars_out = int(step["counters"].get("docs", 0)), int(step["counters"].get("chars", 0))
+        docs_out, chars_out = (
+            int(step["counters"].get("docs", 0)),
+            int(step["counters"].get("chars", 0)),
+        )
         dropped = _reasons(counters, "dropped") | _reasons(counters, "rejected")
-        if previous is None:  # the readers: their input is what they yielded plus what they rejected
+        if (
+            previous is None
+        ):  # the readers: their input is what they yielded plus what they rejected
             docs_in = docs_out + sum(r["docs"] for r in dropped.values())
             chars_in = chars_out + sum(r["chars"] for r in dropped.values())
         else:
-            docs_in, chars_in = int(previous["counters"].get("docs", 0)), int(previous["counters"].get("chars", 0))
+            docs_in, chars_in = (
+                int(previous["counters"].get("docs", 0)),
+                int(previous["counters"].get("chars", 0)),
+            )
         unexplained = docs_in - docs_out - sum(r["docs"] for r in dropped.values())
         if unexplained > 0 and key in DEFAULT_REASONS:
             dropped[DEFAULT_REASONS[key]] = {"docs": unexplained, "chars": chars_in - chars_out}
-        extra = {name: int(value) for name, value in counters.items()
-                 if name.startswith("lines_removed_")}
-        rows[key] = {"stage": stage, "docs_in": docs_in, "docs_out": docs_out, "chars_in": chars_in,
-                     "chars_out": chars_out, "dropped": dropped,
-                     "seconds": round(sum(member["seconds"] for member in pending), 3)} | extra
+        extra = {
+            name: int(value)
+            for name, value in counters.items()
+            if name.startswith("lines_removed_")
+        }
+        rows[key] = {
+            "stage": stage,
+            "docs_in": docs_in,
+            "docs_out": docs_out,
+            "chars_in": chars_in,
+            "chars_out": chars_out,
+            "dropped": dropped,
+            "seconds": round(sum(member["seconds"] for member in pending), 3),
+        } | extra
         perplexity = [m for member in pending for m in member.get("perplexity", [])]
         if perplexity:
-            rows[key]["perplexity_mean"] = round(sum(p["total"] for p in perplexity)
-                                                 / max(1, sum(p.get("n", 1) for p in perplexity)), 2)
+            rows[key]["perplexity_mean"] = round(
+                sum(p["total"] for p in perplexity)
+                / max(1, sum(p.get("n", 1) for p in perplexity)),
+                2,
+            )
         previous, pending = step, []
     if pending:
-        rows[f"{stage}: other"] = {"stage": stage, "seconds": round(sum(m["seconds"] for m in pending), 3),
-                                   "steps": [m["name"] for m in pending]}
+        rows[f"{stage}: other"] = {
+            "stage": stage,
+            "seconds": round(sum(m["seconds"] for m in pending), 3),
+            "steps": [m["name"] for m in pending],
+        }
     return rows, previous
 
 
-def build_report(stages: list[tuple[str, Path]], perplexity_dir: Path | None = None) -> dict[str, Any]:
+def build_report(
+    stages: list[tuple[str, Path]], perplexity_dir: Path | None = None
+) -> dict[str, Any]:
     """The whole ``stats.json`` document from the stages' logging folders, in run order."""
     rows: dict[str, dict[str, Any]] = {}
     previous: dict[str, Any] | None = None
     for stage, logging_dir in stages:
-        stage_table, previous = stage_rows(stage, merge_stage_stats(logging_dir / "stats"), previous)
+        stage_table, previous = stage_rows(
+            stage, merge_stage_stats(logging_dir / "stats"), previous
+        )
         rows |= stage_table
     counted = [row for row in rows.values() if "docs_in" in row]
     first, last = (counted[0], counted[-1]) if counted else ({}, {})
     report: dict[str, Any] = {
-        "input": {"docs": first.get("docs_in", 0), "chars": first.get("chars_in", 0),
-                  "unreadable": first.get("dropped", {})},
+        "input": {
+            "docs": first.get("docs_in", 0),
+            "chars": first.get("chars_in", 0),
+            "unreadable": first.get("dropped", {}),
+        },
         "output": {"docs": last.get("docs_out", 0), "chars": last.get("chars_out", 0)},
         "seconds": round(sum(row["seconds"] for row in rows.values()), 3),
         "steps": rows,
     }
     if report["input"]["chars"]:
-        report["output"]["kept_chars_fraction"] = round(report["output"]["chars"] / report["input"]["chars"], 4)
+        report["output"]["kept_chars_fraction"] = round(
+            report["output"]["chars"] / report["input"]["chars"], 4
+        )
     if perplexity_dir is not None and perplexity_dir.is_dir():
         parts = [np.load(path) for path in sorted(perplexity_dir.glob("*.npy"))]
         values = np.concatenate(parts) if parts else np.array([])
@@ -135,11 +168,18 @@ class WriteReport(PipelineStep):
     type = "📊 - REPORT"
     name = "📊 stats.json"
 
-    def __init__(self, stages: list[tuple[str, str]], output: str, perplexity_dir: str | None = None) -> None:
+    def __init__(
+        self, stages: list[tuple[str, str]], output: str, perplexity_dir: str | None = None
+    ) -> None:
         super().__init__()
         self.stages, self.output, self.perplexity_dir = stages, output, perplexity_dir
 
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+    def run(
+        self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1
+    ) -> DocumentsPipeline:
         stages = [(stage, Path(folder)) for stage, folder in self.stages]
-        write_json(self.output, build_report(stages, Path(self.perplexity_dir) if self.perplexity_dir else None))
+        write_json(
+            self.output,
+            build_report(stages, Path(self.perplexity_dir) if self.perplexity_dir else None),
+        )
         yield from ()

@@ -58,7 +58,9 @@ class _GzipFiles(OutputFileManager):
 
     def get_file(self, filename: str) -> Any:
         if filename not in self._output_files:
-            self._output_files[filename] = _OwningGzipFile(self.fs.open(filename, mode="wb"), self.level)
+            self._output_files[filename] = _OwningGzipFile(
+                self.fs.open(filename, mode="wb"), self.level
+            )
         return self._output_files[filename]
 
 
@@ -68,5 +70,10 @@ class GzipJsonlWriter(JsonlWriter):
     def __init__(self, output_folder: DataFolderLike, output_filename: str, level: int = 3) -> None:
         if not 1 <= level <= 9:
             raise ValueError(f"gzip level must be 1-9, got {level}")
-        super().__init__(output_folder, output_filename=output_filename, compression=None, adapter=document_record)
+        super().__init__(
+            output_folder,
+            output_filename=output_filename,
+            compression=None,
+            adapter=document_record,
+        )
         self.output_mg = _GzipFiles(self.output_folder, level)

@@ -73,7 +73,9 @@ class LengthFilter(CharCountingFilter):
 
     name = "📏 length"
 
-    def __init__(self, min_chars: int, max_chars: int, exclusion_writer: JsonlWriter | None = None) -> None:
+    def __init__(
+        self, min_chars: int, max_chars: int, exclusion_writer: JsonlWriter | None = None
+    ) -> None:
         super().__init__(exclusion_writer)
         self.min_chars, self.max_chars = min_chars, max_chars
 
@@ -101,7 +103,9 @@ class Tally(PipelineStep):
         self.stats = Stats(f"{TALLY_PREFIX}: {after}")
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        docs = chars = 0  # summed here, recorded once: a stats update per document cost more than the count
+        docs = chars = (
+            0  # summed here, recorded once: a stats update per document cost more than the count
+        )
         try:
             for doc in data:
                 docs, chars = docs + 1, chars + len(doc.text)
@@ -118,7 +122,9 @@ class RejectWriter(JsonlWriter):
     """
 
     def __init__(self, output_folder: str, reason: str, **kwargs: Any) -> None:
-        super().__init__(output_folder, output_filename="${rank}.jsonl.gz", adapter=document_record, **kwargs)
+        super().__init__(
+            output_folder, output_filename="${rank}.jsonl.gz", adapter=document_record, **kwargs
+        )
         self.reason = reason
 
     def write(self, document: Document, rank: int = 0, **kwargs: Any) -> None:

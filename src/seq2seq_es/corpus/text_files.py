@@ -22,9 +22,14 @@ def list_jsonl_files(path: str | Path) -> list[Path]:
     if path.is_file():
         return [path]
     if not path.is_dir():
-        raise DataError(f"{path}: no such file or folder. Pass a JSONL(.gz) file or a folder of them.")
-    files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(JSONL_SUFFIXES)
-                   and not p.name.startswith("."))
+        raise DataError(
+            f"{path}: no such file or folder. Pass a JSONL(.gz) file or a folder of them."
+        )
+    files = sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file() and p.name.endswith(JSONL_SUFFIXES) and not p.name.startswith(".")
+    )
     if not files:
         raise DataError(f"{path}: folder holds no *.jsonl or *.jsonl.gz files.")
     return files
@@ -34,7 +39,9 @@ def _file_texts(file: Path, text_key: str) -> Iterator[str]:
     for record in iter_jsonl(file, required=(text_key,)):
         text = record[text_key]
         if not isinstance(text, str):
-            raise DataError(f"{file}: field {text_key!r} must be a string, got {type(text).__name__}.")
+            raise DataError(
+                f"{file}: field {text_key!r} must be a string, got {type(text).__name__}."
+            )
         if text.strip():
             yield text
 

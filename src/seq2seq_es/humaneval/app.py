@@ -73,32 +73,49 @@ def build_app(study_dir: str | Path) -> FastAPI:
             raise PageError(404, f"La página {position} no existe (hay {len(queue)}).", annotator)
         frontier = first_unrated(annotator)
         if frontier is not None and position > frontier:
-            raise PageError(409, "Valore las páginas en orden: hay páginas anteriores sin valorar.", annotator)
+            raise PageError(
+                409, "Valore las páginas en orden: hay páginas anteriores sin valorar.", annotator
+            )
         return queue[position]
 
     def render_item(annotator: str, position: int, error: str | None = None) -> str:
         page = presentation(annotator, position)
         stored = store.page(annotator, position)
-        return pages.item_page(study.protocol, annotator, study.items[page.item], page,
-                               len(study.queues[annotator]), len(store.rated_positions(annotator)),
-                               stored.revision if stored else 0, stored.answers if stored else None,
-                               study.asks_preference, error)
+        return pages.item_page(
+            study.protocol,
+            annotator,
+            study.items[page.item],
+            page,
+            len(study.queues[annotator]),
+            len(store.rated_positions(annotator)),
+            stored.revision if stored else 0,
+            stored.answers if stored else None,
+            study.asks_preference,
+            error,
+        )
 
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError) -> HTMLResponse:
         if exc.status == 401:
             return HTMLResponse(pages.login_page(title, exc.message), status_code=401)
-        return HTMLResponse(pages.message_page(title, exc.message, exc.annotator, ("/next", "Continuar")),
-                            status_code=exc.status)
+        return HTMLResponse(
+            pages.message_page(title, exc.message, exc.annotator, ("/next", "Continuar")),
+            status_code=exc.status,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
-        return HTMLResponse(pages.message_page(title, f"Error {exc.status_code}: {exc.detail}"),
-                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return HTMLResponse(
+            pages.message_page(title, f"Error {exc.status_code}: {exc.detail}"),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> HTMLResponse:
-        return HTMLResponse(pages.message_page(title, "La dirección o los datos no son válidos."), status_code=422)
+        return HTMLResponse(
+            pages.message_page(title, "La dirección o los datos no son válidos."), status_code=422
+        )
 
     @app.get("/healthz", response_class=PlainTextResponse)
     def healthz() -> str:
@@ -120,7 +137,9 @@ def build_app(study_dir: str | Path) -> FastAPI:
         if _match_token(study, token) is None:
             raise PageError(401, "Código no válido.")
         response = RedirectResponse("/next", status_code=303)
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=60 * 60 * 24 * 60)
+        response.set_cookie(
+            COOKIE, token, httponly=True, samesite="strict", max_age=60 * 60 * 24 * 60
+        )
         return response
 
     @app.post("/logout")
@@ -133,7 +152,9 @@ def build_app(study_dir: str | Path) -> FastAPI:
     def next_page(request: Request) -> Response:
         annotator = require_annotator(request)
         position = first_unrated(annotator)
-        return RedirectResponse("/done" if position is None else f"/item/{position}", status_code=303)
+        return RedirectResponse(
+            "/done" if position is None else f"/item/{position}", status_code=303
+        )
 
     @app.get("/instructions", response_class=HTMLResponse)
     def instructions(request: Request) -> str:
@@ -149,16 +170,23 @@ def build_app(study_dir: str | Path) -> FastAPI:
         page = await run_in_threadpool(presentation, annotator, position)
         body = await _form_body(request)
         try:
-            revision, answers, seconds = parse_answers(body, study.protocol, page.order, study.asks_preference)
+            revision, answers, seconds = parse_answers(
+                body, study.protocol, page.order, study.asks_preference
+            )
         except FormError as exc:
             text = await run_in_threadpool(render_item, annotator, position, str(exc))
             return HTMLResponse(text, status_code=422)
         try:
-            await run_in_threadpool(store.submit, annotator, position, page.item, revision, answers, seconds)
+            await run_in_threadpool(
+                store.submit, annotator, position, page.item, revision, answers, seconds
+            )
         except StaleSubmission:
-            raise PageError(409, "Esta página ya se había guardado desde otra pestaña o con un doble envío; "
-                                 "su respuesta anterior se mantiene. Vuelva a abrir la página para cambiarla.",
-                            annotator) from None
+            raise PageError(
+                409,
+                "Esta página ya se había guardado desde otra pestaña o con un doble envío; "
+                "su respuesta anterior se mantiene. Vuelva a abrir la página para cambiarla.",
+                annotator,
+            ) from None
         return RedirectResponse("/next", status_code=303)
 
     @app.get("/done", response_class=HTMLResponse)
@@ -166,8 +194,14 @@ def build_app(study_dir: str | Path) -> FastAPI:
         annotator = require_annotator(request)
         if first_unrated(annotator) is not None:
             return RedirectResponse("/next", status_code=303)
-        return HTMLResponse(pages.message_page(title, "Ha valorado todas las páginas. ¡Muchas gracias!", annotator,
-                                               ("/item/0", "Revisar mis respuestas")))
+        return HTMLResponse(
+            pages.message_page(
+                title,
+                "Ha valorado todas las páginas. ¡Muchas gracias!",
+                annotator,
+                ("/item/0", "Revisar mis respuestas"),
+            )
+        )
 
     return app
 
@@ -194,4 +228,3 @@ async def _form_body(request: Request) -> bytes:
         if len(body) > MAX_BODY:
             raise PageError(413, "El formulario es demasiado grande.")
     return body
-

@@ -27,8 +27,9 @@ class Criterion(StrictModel):
     question: str = Field(description="The question, in the annotators' language.")
     scale_min: int = 1
     scale_max: int = 5
-    anchors: dict[int, str] = Field(default_factory=dict,
-                                    description="What some scale points mean, e.g. {1: 'incomprensible'}.")
+    anchors: dict[int, str] = Field(
+        default_factory=dict, description="What some scale points mean, e.g. {1: 'incomprensible'}."
+    )
 
     @model_validator(mode="after")
     def _scale(self) -> Criterion:
@@ -50,17 +51,26 @@ class Protocol(StrictModel):
     name: str
     task_kind: TaskKind
     title: str
-    instructions: str = Field(description="Shown on every page; the full text is docs/human-eval-protocol.md.")
+    instructions: str = Field(
+        description="Shown on every page; the full text is docs/human-eval-protocol.md."
+    )
     source_label: str = "Texto de entrada"
-    show_reference: bool = Field(False, description="Show the reference output (e.g. a QA gold answer).")
+    show_reference: bool = Field(
+        False, description="Show the reference output (e.g. a QA gold answer)."
+    )
     reference_label: str = "Referencia"
     criteria: list[Criterion] = Field(min_length=1)
-    pairwise_preference: bool = Field(False, description="Also ask which output is better overall "
-                                                         "(asked only when the study has two systems).")
+    pairwise_preference: bool = Field(
+        False,
+        description="Also ask which output is better overall "
+        "(asked only when the study has two systems).",
+    )
     preference_question: str = "En conjunto, ¿qué salida es mejor?"
-    metrics: list[str] = Field(default_factory=list,
-                               description="Automatic metrics correlated with the human scores per item, "
-                                           "as metric.score (e.g. chrf.score, rouge.rougeL).")
+    metrics: list[str] = Field(
+        default_factory=list,
+        description="Automatic metrics correlated with the human scores per item, "
+        "as metric.score (e.g. chrf.score, rouge.rougeL).",
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> Protocol:
@@ -80,9 +90,11 @@ def load_protocol(name_or_path: str) -> Protocol:
     if name_or_path.endswith((".yaml", ".yml")):
         return validate_config(Protocol, read_yaml(name_or_path), name_or_path)
     if name_or_path not in BUILT_IN_PROTOCOLS:
-        raise ConfigError(f"Unknown protocol {name_or_path!r}. Built-in protocols: "
-                          f"{', '.join(BUILT_IN_PROTOCOLS)}; or pass the path of a protocol YAML file "
-                          "(copy one from src/seq2seq_es/humaneval/protocols/).")
+        raise ConfigError(
+            f"Unknown protocol {name_or_path!r}. Built-in protocols: "
+            f"{', '.join(BUILT_IN_PROTOCOLS)}; or pass the path of a protocol YAML file "
+            "(copy one from src/seq2seq_es/humaneval/protocols/)."
+        )
     resource = resources.files("seq2seq_es.humaneval") / "protocols" / f"{name_or_path}.yaml"
     with resources.as_file(resource) as path:
         return validate_config(Protocol, read_yaml(path), f"built-in protocol {name_or_path!r}")
@@ -91,14 +103,26 @@ def load_protocol(name_or_path: str) -> Protocol:
 class CreateConfig(StrictModel):
     """``humaneval create``: a blind, randomized study from two or more systems' predictions."""
 
-    predictions: list[str] = Field(min_length=2, description="predictions.jsonl of each system, same ids.")
-    systems: list[str] | None = Field(None, description="System names (default: from the file paths).")
-    protocol: str = Field(description="Built-in protocol (summarization, translation, dialogue, qa) "
-                                      "or a protocol YAML file.")
-    output_dir: str = Field("runs/humaneval/study", description="The study folder; must not exist or be empty.")
+    predictions: list[str] = Field(
+        min_length=2, description="predictions.jsonl of each system, same ids."
+    )
+    systems: list[str] | None = Field(
+        None, description="System names (default: from the file paths)."
+    )
+    protocol: str = Field(
+        description="Built-in protocol (summarization, translation, dialogue, qa) "
+        "or a protocol YAML file."
+    )
+    output_dir: str = Field(
+        "runs/humaneval/study", description="The study folder; must not exist or be empty."
+    )
     n_items: int = Field(50, ge=1, description="Items sampled from the ids common to all systems.")
-    repeat_share: float = Field(0.1, ge=0, le=0.5, description="Share of items shown twice to each annotator "
-                                                               "(intra-annotator consistency).")
+    repeat_share: float = Field(
+        0.1,
+        ge=0,
+        le=0.5,
+        description="Share of items shown twice to each annotator (intra-annotator consistency).",
+    )
     annotators: int | list[str] = Field(3, description="How many annotators, or their names.")
     seed: int = 12345
 
@@ -106,8 +130,9 @@ class CreateConfig(StrictModel):
     def _names(self) -> CreateConfig:
         if isinstance(self.annotators, int) and self.annotators < 1:
             raise ValueError("annotators must be at least 1")
-        if isinstance(self.annotators, list) and (not self.annotators
-                                                  or len(set(self.annotators)) != len(self.annotators)):
+        if isinstance(self.annotators, list) and (
+            not self.annotators or len(set(self.annotators)) != len(self.annotators)
+        ):
             raise ValueError("annotator names must be non-empty and unique")
         if self.systems is not None and len(self.systems) != len(self.predictions):
             raise ValueError(f"give one system name per predictions file ({len(self.predictions)})")
@@ -123,7 +148,9 @@ class ServeConfig(StrictModel):
     """``humaneval serve``: the annotation web app of one study."""
 
     study: str = Field(description="A study folder made by `humaneval create`.")
-    host: str = Field("127.0.0.1", description="Interface to listen on (0.0.0.0 to serve a network).")
+    host: str = Field(
+        "127.0.0.1", description="Interface to listen on (0.0.0.0 to serve a network)."
+    )
     port: int = Field(8765, ge=1, le=65535)
 
 
@@ -135,13 +162,23 @@ class AnalyzeConfig(StrictModel):
     bootstrap_samples: int = Field(2000, ge=100)
     confidence: float = Field(0.95, gt=0, lt=1)
     seed: int = 12345
-    min_share_rated: float = Field(0.5, ge=0, le=1, description="Exclusion rule: drop annotators who rated "
-                                                                "less than this share of their items.")
+    min_share_rated: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Exclusion rule: drop annotators who rated "
+        "less than this share of their items.",
+    )
     max_repeat_difference: float | None = Field(
-        0.3, gt=0, description="Exclusion rule: drop annotators whose repeated ratings differ on average by more "
-                               "than this share of the scale width (0.3 = 1.2 points on 1-5, where random "
-                               "ratings differ by 1.6); None keeps everyone.")
-    min_repeats: int = Field(3, ge=1, description="The repeat rule applies only with at least this many repeats.")
+        0.3,
+        gt=0,
+        description="Exclusion rule: drop annotators whose repeated ratings differ on average by more "
+        "than this share of the scale width (0.3 = 1.2 points on 1-5, where random "
+        "ratings differ by 1.6); None keeps everyone.",
+    )
+    min_repeats: int = Field(
+        3, ge=1, description="The repeat rule applies only with at least this many repeats."
+    )
 
     def resolved_output_dir(self) -> Path:
         return Path(self.output_dir) if self.output_dir else Path(self.study) / "analysis"

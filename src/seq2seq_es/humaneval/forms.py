@@ -33,25 +33,39 @@ def field_name(slot: int, criterion: str) -> str:
     return f"s{slot}.{criterion}"
 
 
-def parse_answers(body: bytes, protocol: Protocol, order: list[str], asks_preference: bool,
-                  now: float | None = None) -> tuple[int, Answers, float | None]:
+def parse_answers(
+    body: bytes,
+    protocol: Protocol,
+    order: list[str],
+    asks_preference: bool,
+    now: float | None = None,
+) -> tuple[int, Answers, float | None]:
     """``(revision the form was made from, answers, seconds on the page or None)``."""
     try:
         text = body.decode("utf-8")
-        fields = parse_qs(text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=MAX_FIELDS)
+        fields = parse_qs(
+            text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=MAX_FIELDS
+        )
     except (UnicodeDecodeError, ValueError):
         raise FormError("El formulario no es válido (codificación o formato).") from None
     repeated = sorted(k for k, v in fields.items() if len(v) > 1)
     if repeated:
         raise FormError(f"Campos repetidos: {', '.join(repeated)}.")
     values = {k: v[0] for k, v in fields.items()}
-    expected = {field_name(slot, c.name): c for slot in range(1, len(order) + 1) for c in protocol.criteria}
-    allowed = set(expected) | {"revision", "shown_at"} | ({"preference"} if asks_preference else set())
+    expected = {
+        field_name(slot, c.name): c for slot in range(1, len(order) + 1) for c in protocol.criteria
+    }
+    allowed = (
+        set(expected) | {"revision", "shown_at"} | ({"preference"} if asks_preference else set())
+    )
     unknown = sorted(set(values) - allowed)
     if unknown:
         raise FormError(f"Campos desconocidos: {', '.join(unknown)}.")
-    missing = sorted(name for name in [*expected, "revision", *(["preference"] if asks_preference else [])]
-                     if not values.get(name))
+    missing = sorted(
+        name
+        for name in [*expected, "revision", *(["preference"] if asks_preference else [])]
+        if not values.get(name)
+    )
     if missing:
         raise FormError(f"Faltan respuestas: {', '.join(missing)}.")
     revision = _integer(values["revision"], "revision")
@@ -63,14 +77,18 @@ def parse_answers(body: bytes, protocol: Protocol, order: list[str], asks_prefer
             name = field_name(slot, criterion.name)
             value = _integer(values[name], name)
             if not criterion.scale_min <= value <= criterion.scale_max:
-                raise FormError(f"{name}: {value} está fuera de la escala "
-                                f"{criterion.scale_min}–{criterion.scale_max}.")
+                raise FormError(
+                    f"{name}: {value} está fuera de la escala "
+                    f"{criterion.scale_min}–{criterion.scale_max}."
+                )
             scores[(system, criterion.name)] = value
     preference = None
     if asks_preference:
         choices = {f"s{slot}": system for slot, system in enumerate(order, start=1)} | {TIE: TIE}
         if values["preference"] not in choices:
-            raise FormError(f"preference: {values['preference']!r} no es una opción ({', '.join(choices)}).")
+            raise FormError(
+                f"preference: {values['preference']!r} no es una opción ({', '.join(choices)})."
+            )
         preference = choices[values["preference"]]
     return revision, Answers(scores, preference), _seconds(values.get("shown_at"), now)
 

@@ -34,25 +34,35 @@ def esc(text: object) -> str:
 
 
 def layout(title: str, body: str, annotator: str | None = None) -> str:
-    who = (f'<span>{esc(annotator)} · <a href="/instructions">Instrucciones</a> · '
-           '<form method="post" action="/logout" style="display:inline"><button>Salir</button></form></span>'
-           if annotator else "")
-    return (f'<!doctype html><html lang="es"><head><meta charset="utf-8"><title>{esc(title)}</title>'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{STYLE}</style></head>'
-            f'<body><header><h1>{esc(title)}</h1>{who}</header>{body}</body></html>')
+    who = (
+        f'<span>{esc(annotator)} · <a href="/instructions">Instrucciones</a> · '
+        '<form method="post" action="/logout" style="display:inline"><button>Salir</button></form></span>'
+        if annotator
+        else ""
+    )
+    return (
+        f'<!doctype html><html lang="es"><head><meta charset="utf-8"><title>{esc(title)}</title>'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{STYLE}</style></head>'
+        f"<body><header><h1>{esc(title)}</h1>{who}</header>{body}</body></html>"
+    )
 
 
 def login_page(title: str, error: str | None = None) -> str:
     problem = f'<p class="error">{esc(error)}</p>' if error else ""
-    return layout(title, f"""{problem}
+    return layout(
+        title,
+        f"""{problem}
 <p>Introduzca el código personal que le han dado para este estudio.</p>
 <form method="post" action="/login">
   <label for="token">Código</label> <input id="token" name="token" type="password" required autocomplete="off">
   <button type="submit">Entrar</button>
-</form>""")
+</form>""",
+    )
 
 
-def message_page(title: str, message: str, annotator: str | None = None, link: tuple[str, str] | None = None) -> str:
+def message_page(
+    title: str, message: str, annotator: str | None = None, link: tuple[str, str] | None = None
+) -> str:
     extra = f'<p><a href="{esc(link[0])}">{esc(link[1])}</a></p>' if link else ""
     return layout(title, f"<p>{esc(message)}</p>{extra}", annotator)
 
@@ -63,22 +73,42 @@ def _scale(criterion: Criterion, name: str, chosen: int | None) -> str:
         anchor = criterion.anchors.get(value)
         text = f"{value}" + (f" ({anchor})" if anchor else "")
         checked = " checked" if chosen == value else ""
-        options.append(f'<label><input type="radio" name="{esc(name)}" value="{value}" required{checked}> '
-                       f"{esc(text)}</label>")
-    return (f'<fieldset><legend><strong>{esc(criterion.label)}</strong>: {esc(criterion.question)}</legend>'
-            f'{"".join(options)}</fieldset>')
+        options.append(
+            f'<label><input type="radio" name="{esc(name)}" value="{value}" required{checked}> '
+            f"{esc(text)}</label>"
+        )
+    return (
+        f"<fieldset><legend><strong>{esc(criterion.label)}</strong>: {esc(criterion.question)}</legend>"
+        f"{''.join(options)}</fieldset>"
+    )
 
 
-def item_page(protocol: Protocol, annotator: str, item: Item, page: Presentation, n_pages: int, n_rated: int,
-              revision: int, stored: Answers | None, asks_preference: bool, error: str | None = None) -> str:
+def item_page(
+    protocol: Protocol,
+    annotator: str,
+    item: Item,
+    page: Presentation,
+    n_pages: int,
+    n_rated: int,
+    revision: int,
+    stored: Answers | None,
+    asks_preference: bool,
+    error: str | None = None,
+) -> str:
     """One page: the input, each output with its scales, the preference, and navigation."""
-    parts = [f'<p>Página {page.position + 1} de {n_pages} · {n_rated} valoradas</p>',
-             f'<p class="instructions">{esc(protocol.instructions)}</p>']
+    parts = [
+        f"<p>Página {page.position + 1} de {n_pages} · {n_rated} valoradas</p>",
+        f'<p class="instructions">{esc(protocol.instructions)}</p>',
+    ]
     if error:
         parts.append(f'<p class="error">{esc(error)}</p>')
     if stored is not None:
-        parts.append('<p class="notice">Ya valorada: puede cambiar sus respuestas y guardar de nuevo.</p>')
-    parts.append(f'<h2>{esc(protocol.source_label)}</h2><div class="text" id="source">{esc(item.source)}</div>')
+        parts.append(
+            '<p class="notice">Ya valorada: puede cambiar sus respuestas y guardar de nuevo.</p>'
+        )
+    parts.append(
+        f'<h2>{esc(protocol.source_label)}</h2><div class="text" id="source">{esc(item.source)}</div>'
+    )
     if protocol.show_reference and item.references:
         refs = "".join(f'<div class="text">{esc(r)}</div>' for r in item.references)
         parts.append(f"<h2>{esc(protocol.reference_label)}</h2>{refs}")
@@ -86,22 +116,37 @@ def item_page(protocol: Protocol, annotator: str, item: Item, page: Presentation
     for slot, system in enumerate(page.order, start=1):
         output = item.outputs[system]
         shown = esc(output) if output.strip() else "<em>(salida vacía)</em>"
-        scales = "".join(_scale(c, field_name(slot, c.name),
-                                stored.scores.get((system, c.name)) if stored else None) for c in protocol.criteria)
-        parts.append(f'<section class="output" id="s{slot}"><h2>Salida {slot}</h2><div class="text">{shown}</div>'
-                     f"{scales}</section>")
+        scales = "".join(
+            _scale(
+                c, field_name(slot, c.name), stored.scores.get((system, c.name)) if stored else None
+            )
+            for c in protocol.criteria
+        )
+        parts.append(
+            f'<section class="output" id="s{slot}"><h2>Salida {slot}</h2><div class="text">{shown}</div>'
+            f"{scales}</section>"
+        )
     if asks_preference:
         chosen = stored.preference if stored else None
-        options = [(f"s{slot}", f"Salida {slot}", system) for slot, system in enumerate(page.order, start=1)]
+        options = [
+            (f"s{slot}", f"Salida {slot}", system)
+            for slot, system in enumerate(page.order, start=1)
+        ]
         options.append((TIE, "Empate", TIE))
         radios = "".join(
             f'<label><input type="radio" name="preference" value="{value}" required'
-            f'{" checked" if chosen == system else ""}> {esc(text)}</label>' for value, text, system in options)
-        parts.append(f"<fieldset><legend><strong>{esc(protocol.preference_question)}</strong></legend>"
-                     f"{radios}</fieldset>")
-    parts.append(f'<input type="hidden" name="revision" value="{revision}">'
-                 f'<input type="hidden" name="shown_at" value="{int(time.time() * 1000)}">'
-                 '<button type="submit" id="save">Guardar y continuar</button></form>')
+            f"{' checked' if chosen == system else ''}> {esc(text)}</label>"
+            for value, text, system in options
+        )
+        parts.append(
+            f"<fieldset><legend><strong>{esc(protocol.preference_question)}</strong></legend>"
+            f"{radios}</fieldset>"
+        )
+    parts.append(
+        f'<input type="hidden" name="revision" value="{revision}">'
+        f'<input type="hidden" name="shown_at" value="{int(time.time() * 1000)}">'
+        '<button type="submit" id="save">Guardar y continuar</button></form>'
+    )
     nav = []
     if page.position > 0:
         nav.append(f'<a href="/item/{page.position - 1}" id="previous">← Anterior</a>')
@@ -115,8 +160,14 @@ def item_page(protocol: Protocol, annotator: str, item: Item, page: Presentation
 def instructions_page(protocol: Protocol, annotator: str) -> str:
     criteria = "".join(
         f"<li><strong>{esc(c.label)}</strong>: {esc(c.question)} (de {c.scale_min} a {c.scale_max}"
-        + "".join(f"; {k} = {esc(v)}" for k, v in sorted(c.anchors.items())) + ")</li>" for c in protocol.criteria)
-    return layout(protocol.title, f"""<h2>Instrucciones</h2><p>{esc(protocol.instructions)}</p><ul>{criteria}</ul>
+        + "".join(f"; {k} = {esc(v)}" for k, v in sorted(c.anchors.items()))
+        + ")</li>"
+        for c in protocol.criteria
+    )
+    return layout(
+        protocol.title,
+        f"""<h2>Instrucciones</h2><p>{esc(protocol.instructions)}</p><ul>{criteria}</ul>
 <p>Valore cada página y pulse «Guardar y continuar». Puede volver atrás y cambiar una respuesta; puede
 cerrar el navegador y seguir más tarde: lo guardado no se pierde.</p><p><a href="/next">Continuar</a></p>""",
-                  annotator)
+        annotator,
+    )

@@ -31,7 +31,9 @@ class Estimate:
     n: int
 
 
-def bootstrap_mean(values: Sequence[float], samples: int, confidence: float, rng: np.random.Generator) -> Estimate:
+def bootstrap_mean(
+    values: Sequence[float], samples: int, confidence: float, rng: np.random.Generator
+) -> Estimate:
     """Mean of per-item values with a percentile bootstrap interval over items."""
     data = np.asarray(values, dtype=np.float64)
     if data.size == 0:
@@ -39,8 +41,12 @@ def bootstrap_mean(values: Sequence[float], samples: int, confidence: float, rng
     draws = rng.integers(0, data.size, size=(samples, data.size))
     means = data[draws].mean(axis=1)
     tail = (1 - confidence) / 2
-    return Estimate(float(data.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail)),
-                    int(data.size))
+    return Estimate(
+        float(data.mean()),
+        float(np.quantile(means, tail)),
+        float(np.quantile(means, 1 - tail)),
+        int(data.size),
+    )
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,9 @@ def holm(p_values: Sequence[float]) -> list[float]:
 Level = Literal["nominal", "ordinal", "interval"]
 
 
-def krippendorff_alpha(reliability: np.ndarray, level: Level, value_domain: Sequence[float] | None = None) -> float:
+def krippendorff_alpha(
+    reliability: np.ndarray, level: Level, value_domain: Sequence[float] | None = None
+) -> float:
     """Krippendorff's alpha of a (coders × units) matrix with NaN for missing ratings.
 
     NaN when it is undefined: fewer than two ratings on every unit, or a single value used
@@ -99,14 +107,21 @@ def krippendorff_alpha(reliability: np.ndarray, level: Level, value_domain: Sequ
         return NAN
     domain = list(value_domain) if value_domain is not None else None
     try:
-        return float(krippendorff.alpha(reliability_data=data[:, pairable], level_of_measurement=level,
-                                        value_domain=domain))
+        return float(
+            krippendorff.alpha(
+                reliability_data=data[:, pairable], level_of_measurement=level, value_domain=domain
+            )
+        )
     except (ValueError, ZeroDivisionError):
         return NAN
 
 
-def cohen_kappa(first: Sequence[int], second: Sequence[int], categories: Sequence[int],
-                weights: str | None = None) -> float:
+def cohen_kappa(
+    first: Sequence[int],
+    second: Sequence[int],
+    categories: Sequence[int],
+    weights: str | None = None,
+) -> float:
     """Cohen's kappa of two raters on the same units; ``weights='quadratic'`` for ordinal scales.
 
     kappa = 1 − Σ w·observed / Σ w·expected, with w = 0/1 (unweighted) or the squared
@@ -144,8 +159,14 @@ class Correlation:
     n: int
 
 
-def spearman_with_interval(x: Sequence[float], y: Sequence[float], clusters: Sequence[object], samples: int,
-                           confidence: float, rng: np.random.Generator) -> Correlation:
+def spearman_with_interval(
+    x: Sequence[float],
+    y: Sequence[float],
+    clusters: Sequence[object],
+    samples: int,
+    confidence: float,
+    rng: np.random.Generator,
+) -> Correlation:
     """Spearman's rho, its p-value, and a bootstrap interval that resamples whole clusters.
 
     Clusters are items: the outputs of several systems on one item share its difficulty,
@@ -160,16 +181,23 @@ def spearman_with_interval(x: Sequence[float], y: Sequence[float], clusters: Seq
     result = spearmanr(xs, ys)
     rho, p = float(result.statistic), float(result.pvalue)
     labels = {c: k for k, c in enumerate(dict.fromkeys(clusters))}
-    members = [np.flatnonzero(np.fromiter((labels[c] == k for c in clusters), bool, n)) for k in range(len(labels))]
+    members = [
+        np.flatnonzero(np.fromiter((labels[c] == k for c in clusters), bool, n))
+        for k in range(len(labels))
+    ]
     values = []
     for _ in range(samples):
-        chosen = np.concatenate([members[k] for k in rng.integers(0, len(members), size=len(members))])
+        chosen = np.concatenate(
+            [members[k] for k in rng.integers(0, len(members), size=len(members))]
+        )
         if np.unique(xs[chosen]).size > 1 and np.unique(ys[chosen]).size > 1:
             values.append(_spearman(xs[chosen], ys[chosen]))
     if not values:
         return Correlation(rho, NAN, NAN, p, n)
     tail = (1 - confidence) / 2
-    return Correlation(rho, float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail)), p, n)
+    return Correlation(
+        rho, float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail)), p, n
+    )
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:

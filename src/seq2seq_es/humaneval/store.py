@@ -123,13 +123,17 @@ class RatingStore:
     def revision(self, annotator: str, position: int) -> int:
         """0 for a page never submitted, else how many times it was accepted."""
         with _connection(self.path) as connection:
-            row = connection.execute("SELECT revision FROM presentations WHERE annotator=? AND position=?",
-                                     (annotator, position)).fetchone()
+            row = connection.execute(
+                "SELECT revision FROM presentations WHERE annotator=? AND position=?",
+                (annotator, position),
+            ).fetchone()
         return int(row[0]) if row else 0
 
     def rated_positions(self, annotator: str) -> set[int]:
         with _connection(self.path) as connection:
-            rows = connection.execute("SELECT position FROM presentations WHERE annotator=?", (annotator,))
+            rows = connection.execute(
+                "SELECT position FROM presentations WHERE annotator=?", (annotator,)
+            )
             return {int(r[0]) for r in rows}
 
     def page(self, annotator: str, position: int) -> StoredPage | None:
@@ -150,34 +154,64 @@ class RatingStore:
         clause = (" WHERE " + " AND ".join(where)) if where else ""
         with _connection(self.path) as connection:
             connection.execute("BEGIN")  # one snapshot for the three tables
-            heads = connection.execute("SELECT annotator, position, item, revision, seconds, submitted_at "
-                                       f"FROM presentations{clause} ORDER BY annotator, position", args).fetchall()
-            scores = connection.execute(f"SELECT annotator, position, system, criterion, value FROM scores{clause}",
-                                        args).fetchall()
-            prefs = connection.execute(f"SELECT annotator, position, choice FROM preferences{clause}",
-                                       args).fetchall()
+            heads = connection.execute(
+                "SELECT annotator, position, item, revision, seconds, submitted_at "
+                f"FROM presentations{clause} ORDER BY annotator, position",
+                args,
+            ).fetchall()
+            scores = connection.execute(
+                f"SELECT annotator, position, system, criterion, value FROM scores{clause}", args
+            ).fetchall()
+            prefs = connection.execute(
+                f"SELECT annotator, position, choice FROM preferences{clause}", args
+            ).fetchall()
             connection.execute("COMMIT")
         by_page: dict[tuple[str, int], dict[tuple[str, str], int]] = {}
         for who, pos, system, criterion, value in scores:
             by_page.setdefault((who, pos), {})[(system, criterion)] = int(value)
         choice = {(who, pos): c for who, pos, c in prefs}
-        return [StoredPage(who, pos, item, rev, secs, at, Answers(by_page.get((who, pos), {}), choice.get((who, pos))))
-                for who, pos, item, rev, secs, at in heads]
+        return [
+            StoredPage(
+                who,
+                pos,
+                item,
+                rev,
+                secs,
+                at,
+                Answers(by_page.get((who, pos), {}), choice.get((who, pos))),
+            )
+            for who, pos, item, rev, secs, at in heads
+        ]
 
-    def submit(self, annotator: str, position: int, item: str, from_revision: int, answers: Answers,
-               seconds: float | None = None) -> int:
+    def submit(
+        self,
+        annotator: str,
+        position: int,
+        item: str,
+        from_revision: int,
+        answers: Answers,
+        seconds: float | None = None,
+    ) -> int:
         """Store one page's answers atomically; return the new revision.
 
         Raises ``StaleSubmission`` when ``from_revision`` is not the page's current revision.
         """
         now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-        log = json.dumps({"scores": [[s, c, v] for (s, c), v in sorted(answers.scores.items())],
-                          "preference": answers.preference, "item": item}, ensure_ascii=False)
+        log = json.dumps(
+            {
+                "scores": [[s, c, v] for (s, c), v in sorted(answers.scores.items())],
+                "preference": answers.preference,
+                "item": item,
+            },
+            ensure_ascii=False,
+        )
         with _connection(self.path) as connection:
             connection.execute("BEGIN IMMEDIATE")
             try:
-                row = connection.execute("SELECT revision FROM presentations WHERE annotator=? AND position=?",
-                                         (annotator, position)).fetchone()
+                row = connection.execute(
+                    "SELECT revision FROM presentations WHERE annotator=? AND position=?",
+                    (annotator, position),
+                ).fetchone()
                 current = int(row[0]) if row else 0
                 if current != from_revision:
                     raise StaleSubmission(from_revision, current)
@@ -186,18 +220,32 @@ class RatingStore:
                     "INSERT INTO presentations (annotator, position, item, revision, seconds, submitted_at) "
                     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (annotator, position) DO UPDATE SET "
                     "revision=excluded.revision, seconds=excluded.seconds, submitted_at=excluded.submitted_at",
-                    (annotator, position, item, revision, seconds, now))
-                connection.execute("DELETE FROM scores WHERE annotator=? AND position=?", (annotator, position))
+                    (annotator, position, item, revision, seconds, now),
+                )
+                connection.execute(
+                    "DELETE FROM scores WHERE annotator=? AND position=?", (annotator, position)
+                )
                 connection.executemany(
                     "INSERT INTO scores (annotator, position, system, criterion, value) VALUES (?, ?, ?, ?, ?)",
-                    [(annotator, position, s, c, v) for (s, c), v in sorted(answers.scores.items())])
-                connection.execute("DELETE FROM preferences WHERE annotator=? AND position=?", (annotator, position))
+                    [
+                        (annotator, position, s, c, v)
+                        for (s, c), v in sorted(answers.scores.items())
+                    ],
+                )
+                connection.execute(
+                    "DELETE FROM preferences WHERE annotator=? AND position=?",
+                    (annotator, position),
+                )
                 if answers.preference is not None:
-                    connection.execute("INSERT INTO preferences (annotator, position, choice) VALUES (?, ?, ?)",
-                                       (annotator, position, answers.preference))
-                connection.execute("INSERT INTO submission_log (annotator, position, revision, answers, "
-                                   "submitted_at) VALUES (?, ?, ?, ?, ?)",
-                                   (annotator, position, revision, log, now))
+                    connection.execute(
+                        "INSERT INTO preferences (annotator, position, choice) VALUES (?, ?, ?)",
+                        (annotator, position, answers.preference),
+                    )
+                connection.execute(
+                    "INSERT INTO submission_log (annotator, position, revision, answers, "
+                    "submitted_at) VALUES (?, ?, ?, ?, ?)",
+                    (annotator, position, revision, log, now),
+                )
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")

@@ -83,9 +83,12 @@ class Study:
 
 # ---------------------------------------------------------------- reading the systems' predictions
 
+
 def _text(value: Any, path: Path, line: int, key: str) -> str:
     if not isinstance(value, str):
-        raise DataError(f"{path}:{line}: field {key!r} must be a string, got {type(value).__name__}.")
+        raise DataError(
+            f"{path}:{line}: field {key!r} must be a string, got {type(value).__name__}."
+        )
     return value
 
 
@@ -93,21 +96,28 @@ def read_system(path: str | Path) -> dict[str, dict[str, Any]]:
     """``{id: {source, references, prediction, line}}`` of one predictions.jsonl, checked."""
     path = Path(path)
     rows: dict[str, dict[str, Any]] = {}
-    for line, record in enumerate(iter_jsonl(path, required=("id", "source", "prediction")), start=1):
+    for line, record in enumerate(
+        iter_jsonl(path, required=("id", "source", "prediction")), start=1
+    ):
         if not isinstance(record["id"], str | int) or isinstance(record["id"], bool):
             raise DataError(f"{path}: record {line}: 'id' must be a string or an integer.")
         key = str(record["id"])
         if key in rows:
-            raise DataError(f"{path}: id {key!r} appears twice (records {rows[key]['line']} and {line}); "
-                            "ids must be unique.")
+            raise DataError(
+                f"{path}: id {key!r} appears twice (records {rows[key]['line']} and {line}); "
+                "ids must be unique."
+            )
         refs = record.get("references")
         if refs is None:
             refs = [record["reference"]] if "reference" in record else []
         if not isinstance(refs, list):
             raise DataError(f"{path}: record {line}: 'references' must be a list of strings.")
-        rows[key] = {"source": _text(record["source"], path, line, "source"),
-                     "prediction": _text(record["prediction"], path, line, "prediction"),
-                     "references": [_text(r, path, line, "references") for r in refs], "line": line}
+        rows[key] = {
+            "source": _text(record["source"], path, line, "source"),
+            "prediction": _text(record["prediction"], path, line, "prediction"),
+            "references": [_text(r, path, line, "references") for r in refs],
+            "line": line,
+        }
     if not rows:
         raise DataError(f"{path}: no predictions in the file.")
     return rows
@@ -115,10 +125,14 @@ def read_system(path: str | Path) -> dict[str, dict[str, Any]]:
 
 def _preview(ids: set[str], limit: int = 5) -> str:
     shown = sorted(ids)[:limit]
-    return ", ".join(repr(i) for i in shown) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+    return ", ".join(repr(i) for i in shown) + (
+        f" and {len(ids) - limit} more" if len(ids) > limit else ""
+    )
 
 
-def aligned_systems(paths: list[str], names: list[str]) -> tuple[list[str], dict[str, dict[str, dict[str, Any]]]]:
+def aligned_systems(
+    paths: list[str], names: list[str]
+) -> tuple[list[str], dict[str, dict[str, dict[str, Any]]]]:
     """Read every system; refuse files that do not cover the same ids with the same sources."""
     systems = {name: read_system(path) for name, path in zip(names, paths, strict=True)}
     first_name, first_path = names[0], Path(paths[0])
@@ -129,16 +143,24 @@ def aligned_systems(paths: list[str], names: list[str]) -> tuple[list[str], dict
         if missing or extra:
             parts = []
             if missing:
-                parts.append(f"{path} lacks {len(missing)} id(s) of {first_path}: {_preview(missing)}")
+                parts.append(
+                    f"{path} lacks {len(missing)} id(s) of {first_path}: {_preview(missing)}"
+                )
             if extra:
-                parts.append(f"{path} has {len(extra)} id(s) that {first_path} lacks: {_preview(extra)}")
-            raise DataError("The predictions files must cover the same ids (decode the same split with every "
-                            "system): " + "; ".join(parts) + ".")
+                parts.append(
+                    f"{path} has {len(extra)} id(s) that {first_path} lacks: {_preview(extra)}"
+                )
+            raise DataError(
+                "The predictions files must cover the same ids (decode the same split with every "
+                "system): " + "; ".join(parts) + "."
+            )
         for key, row in rows.items():
             if row["source"] != base[key]["source"]:
-                raise DataError(f"{path}: record {row['line']} (id {key!r}) has a different source than "
-                                f"{first_path} record {base[key]['line']}: the files are not predictions for "
-                                "the same examples.")
+                raise DataError(
+                    f"{path}: record {row['line']} (id {key!r}) has a different source than "
+                    f"{first_path} record {base[key]['line']}: the files are not predictions for "
+                    "the same examples."
+                )
     return sorted(base), systems
 
 
@@ -150,37 +172,47 @@ def system_names(paths: list[str]) -> list[str]:
         stem = path.name.split(".")[0]
         names.append(path.parent.name if stem == "predictions" and path.parent.name else stem)
     if len(set(names)) != len(names):
-        raise ConfigError(f"The predictions files give duplicate system names {names}; "
-                          "pass systems=[name1,name2,...] to name them.")
+        raise ConfigError(
+            f"The predictions files give duplicate system names {names}; "
+            "pass systems=[name1,name2,...] to name them."
+        )
     return names
 
 
 # ---------------------------------------------------------------- sampling and queues
+
 
 def repeat_count(n_items: int, share: float) -> int:
     """Repeated items: share of n rounded half up, at most a quarter of the items."""
     return min(int(share * n_items + 0.5), n_items // 4)
 
 
-def build_queue(items: list[str], systems: list[str], n_repeats: int,
-                rng: np.random.Generator) -> list[Presentation]:
+def build_queue(
+    items: list[str], systems: list[str], n_repeats: int, rng: np.random.Generator
+) -> list[Presentation]:
     """One annotator's pages: items in a random order, repeats in the second half, fresh system orders."""
     firsts = [items[k] for k in rng.permutation(len(items))]
     split = (len(firsts) + 1) // 2
     pool = max(1, len(firsts) // 4)
-    repeated = [int(k) for k in rng.choice(pool, size=n_repeats, replace=False)] if n_repeats else []
+    repeated = (
+        [int(k) for k in rng.choice(pool, size=n_repeats, replace=False)] if n_repeats else []
+    )
     tail: list[tuple[str, int | None]] = [(item, None) for item in firsts[split:]]
     tail += [(firsts[k], k) for k in repeated]
     tail = [tail[k] for k in rng.permutation(len(tail))]
     pages = [(item, None) for item in firsts[:split]] + tail
-    return [Presentation(position, item, [systems[k] for k in rng.permutation(len(systems))], repeat_of)
-            for position, (item, repeat_of) in enumerate(pages)]
+    return [
+        Presentation(position, item, [systems[k] for k in rng.permutation(len(systems))], repeat_of)
+        for position, (item, repeat_of) in enumerate(pages)
+    ]
 
 
 def sample_items(ids: list[str], n_items: int, rng: np.random.Generator) -> list[str]:
     if n_items > len(ids):
-        raise ConfigError(f"n_items={n_items} but the predictions have only {len(ids)} common ids; "
-                          f"lower n_items to at most {len(ids)}.")
+        raise ConfigError(
+            f"n_items={n_items} but the predictions have only {len(ids)} common ids; "
+            f"lower n_items to at most {len(ids)}."
+        )
     chosen = rng.choice(len(ids), size=n_items, replace=False)
     return [ids[int(k)] for k in chosen]
 
@@ -205,28 +237,46 @@ def study_document(config: CreateConfig, protocol: Protocol) -> tuple[dict[str, 
     items = []
     for k, key in enumerate(chosen, start=1):
         first = systems[names[0]][key]
-        items.append({"item": f"i{k:0{width}d}", "id": key, "source": first["source"],
-                      "references": first["references"],
-                      "outputs": {name: systems[name][key]["prediction"] for name in names}})
+        items.append(
+            {
+                "item": f"i{k:0{width}d}",
+                "id": key,
+                "source": first["source"],
+                "references": first["references"],
+                "outputs": {name: systems[name][key]["prediction"] for name in names},
+            }
+        )
     n_repeats = repeat_count(len(items), config.repeat_share)
     item_names = [i["item"] for i in items]
-    queues = {annotator: [vars(p) for p in build_queue(item_names, names, n_repeats, rng)]
-              for annotator in config.annotator_names()}
+    queues = {
+        annotator: [vars(p) for p in build_queue(item_names, names, n_repeats, rng)]
+        for annotator in config.annotator_names()
+    }
     document = {
-        "format": FORMAT, "protocol": protocol.model_dump(mode="json"), "seed": config.seed,
-        "systems": [{"name": name, "file": str(path), "sha256": file_sha256(path)}
-                    for name, path in zip(names, config.predictions, strict=True)],
-        "pool_size": len(ids), "n_repeats": n_repeats, "items": items, "queues": queues,
+        "format": FORMAT,
+        "protocol": protocol.model_dump(mode="json"),
+        "seed": config.seed,
+        "systems": [
+            {"name": name, "file": str(path), "sha256": file_sha256(path)}
+            for name, path in zip(names, config.predictions, strict=True)
+        ],
+        "pool_size": len(ids),
+        "n_repeats": n_repeats,
+        "items": items,
+        "queues": queues,
     }
     return document, n_repeats
 
 
 # ---------------------------------------------------------------- writing and reading a study folder
 
+
 def _refuse_existing(path: Path) -> None:
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise ConfigError(f"{path} already exists and is not empty: a study folder is never overwritten "
-                          "(its ratings would be lost). Choose a new output_dir.")
+        raise ConfigError(
+            f"{path} already exists and is not empty: a study folder is never overwritten "
+            "(its ratings would be lost). Choose a new output_dir."
+        )
 
 
 def create_study(config: CreateConfig, record: bool = True) -> Study:
@@ -235,7 +285,9 @@ def create_study(config: CreateConfig, record: bool = True) -> Study:
     _refuse_existing(final)
     protocol = load_protocol(config.protocol)
     document, _ = study_document(config, protocol)
-    annotators = [{"name": name, "token": secrets.token_urlsafe(16)} for name in config.annotator_names()]
+    annotators = [
+        {"name": name, "token": secrets.token_urlsafe(16)} for name in config.annotator_names()
+    ]
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
@@ -252,8 +304,10 @@ def create_study(config: CreateConfig, record: bool = True) -> Study:
             os.rename(tmp, final)
         except OSError as exc:
             if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
-                raise ConfigError(f"{final} appeared while the study was being created and is not empty: "
-                                  "nothing was written there. Choose a new output_dir.") from None
+                raise ConfigError(
+                    f"{final} appeared while the study was being created and is not empty: "
+                    "nothing was written there. Choose a new output_dir."
+                ) from None
             raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -267,23 +321,41 @@ def load_study(path: str | Path) -> Study:
     study_file, annotators_file = path / STUDY_FILE, path / ANNOTATORS_FILE
     for needed in (study_file, annotators_file, path / DATABASE):
         if not needed.is_file():
-            raise DataError(f"{path} is not a study folder: {needed.name} is missing. "
-                            "Make one with `seq2seq-es humaneval create`.")
+            raise DataError(
+                f"{path} is not a study folder: {needed.name} is missing. "
+                "Make one with `seq2seq-es humaneval create`."
+            )
     try:
         document = json.loads(study_file.read_text(encoding="utf-8"))
         annotators = json.loads(annotators_file.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: study.json or annotators.json is not valid JSON ({exc}).") from None
+        raise DataError(
+            f"{path}: study.json or annotators.json is not valid JSON ({exc})."
+        ) from None
     if document.get("format") != FORMAT:
         raise DataError(f"{study_file}: format {document.get('format')!r} is not {FORMAT!r}.")
     protocol = Protocol.model_validate(document["protocol"])
-    items = {i["item"]: Item(i["item"], i["id"], i["source"], i["references"], i["outputs"])
-             for i in document["items"]}
-    queues = {who: [Presentation(p["position"], p["item"], p["order"], p["repeat_of"]) for p in pages]
-              for who, pages in document["queues"].items()}
+    items = {
+        i["item"]: Item(i["item"], i["id"], i["source"], i["references"], i["outputs"])
+        for i in document["items"]
+    }
+    queues = {
+        who: [Presentation(p["position"], p["item"], p["order"], p["repeat_of"]) for p in pages]
+        for who, pages in document["queues"].items()
+    }
     tokens = {a["name"]: a["token"] for a in annotators}
     if set(tokens) != set(queues):
-        raise DataError(f"{annotators_file}: annotators {sorted(tokens)} do not match the queues in "
-                        f"{study_file} {sorted(queues)}.")
-    return Study(path, protocol, [s["name"] for s in document["systems"]], items, queues, tokens,
-                 int(document["seed"]), int(document["pool_size"]))
+        raise DataError(
+            f"{annotators_file}: annotators {sorted(tokens)} do not match the queues in "
+            f"{study_file} {sorted(queues)}."
+        )
+    return Study(
+        path,
+        protocol,
+        [s["name"] for s in document["systems"]],
+        items,
+        queues,
+        tokens,
+        int(document["seed"]),
+        int(document["pool_size"]),
+    )

@@ -51,8 +51,14 @@ class DynamicBatcher:
     the event loop that will submit (``start``), stop it on shutdown (``stop``).
     """
 
-    def __init__(self, generate: GenerateFn, max_batch_size: int, max_wait_ms: float, max_queued: int,
-                 observe: BatchObserver | None = None) -> None:
+    def __init__(
+        self,
+        generate: GenerateFn,
+        max_batch_size: int,
+        max_wait_ms: float,
+        max_queued: int,
+        observe: BatchObserver | None = None,
+    ) -> None:
         self._generate = generate
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_ms / 1000.0
@@ -85,7 +91,9 @@ class DynamicBatcher:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
 
-    async def submit(self, texts: Sequence[str], options: GenerationOptions) -> list[dict[str, Any]]:
+    async def submit(
+        self, texts: Sequence[str], options: GenerationOptions
+    ) -> list[dict[str, Any]]:
         """Decode ``texts`` with ``options`` in some batch; raises ``QueueFull`` when overloaded.
 
         Cancelling the caller (a timeout) takes the request out of the queue if it has
@@ -94,7 +102,9 @@ class DynamicBatcher:
         if self._arrived is None:
             raise RuntimeError("DynamicBatcher.start() was not called")
         if self.queued_texts + len(texts) > self.max_queued:
-            raise QueueFull(f"{self.queued_texts} texts are already waiting (limit {self.max_queued})")
+            raise QueueFull(
+                f"{self.queued_texts} texts are already waiting (limit {self.max_queued})"
+            )
         key = options.model_dump_json() if options.seed is None else f"{ALONE}{next(self._unique)}"
         request = _Request(list(texts), options, key, asyncio.get_running_loop().create_future())
         self._queue.append(request)
@@ -112,7 +122,9 @@ class DynamicBatcher:
             texts = [text for request in batch for text in request.texts]
             started = time.perf_counter()
             try:
-                results = await loop.run_in_executor(self._executor, self._generate, texts, batch[0].options)
+                results = await loop.run_in_executor(
+                    self._executor, self._generate, texts, batch[0].options
+                )
             except Exception as exc:  # the engine failed: every request of the batch gets the error
                 for request in batch:
                     if not request.future.done():
@@ -123,7 +135,7 @@ class DynamicBatcher:
             offsets = itertools.accumulate((len(request.texts) for request in batch), initial=0)
             for request, start in zip(batch, offsets, strict=False):
                 if not request.future.done():
-                    request.future.set_result(results[start:start + len(request.texts)])
+                    request.future.set_result(results[start : start + len(request.texts)])
 
     async def _next_batch(self) -> list[_Request]:
         """The oldest request and the queued ones that share its options, up to the batch size;

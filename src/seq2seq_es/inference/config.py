@@ -36,8 +36,12 @@ class GenerationOptions(StrictModel):
     forward pass in the transformers engine); without it ``score`` may be None.
     """
 
-    max_new_tokens: int | None = Field(None, ge=1, description="None: the model's task target length.")
-    num_beams: int | None = Field(None, ge=1, description="None: the model's task setting (paper: 4).")
+    max_new_tokens: int | None = Field(
+        None, ge=1, description="None: the model's task target length."
+    )
+    num_beams: int | None = Field(
+        None, ge=1, description="None: the model's task setting (paper: 4)."
+    )
     do_sample: bool = False
     temperature: float = Field(1.0, gt=0.0)
     top_k: int = Field(0, ge=0, description="Sample among the k most likely tokens (0: all).")
@@ -49,38 +53,67 @@ class GenerationOptions(StrictModel):
 
     def resolved(self, defaults: GenerationOptions) -> GenerationOptions:
         """These options with every None filled from ``defaults`` (then from the fallbacks)."""
-        filled = {name: getattr(defaults, name) for name in ("max_new_tokens", "num_beams", "length_penalty",
-                                                             "no_repeat_ngram_size", "seed")
-                  if getattr(self, name) is None}
+        filled = {
+            name: getattr(defaults, name)
+            for name in (
+                "max_new_tokens",
+                "num_beams",
+                "length_penalty",
+                "no_repeat_ngram_size",
+                "seed",
+            )
+            if getattr(self, name) is None
+        }
         result = self.model_copy(update=filled)
-        return result.model_copy(update={
-            "max_new_tokens": result.max_new_tokens or FALLBACK_MAX_NEW_TOKENS,
-            "num_beams": result.num_beams or FALLBACK_NUM_BEAMS,
-            "length_penalty": 1.0 if result.length_penalty is None else result.length_penalty,
-            "no_repeat_ngram_size": result.no_repeat_ngram_size or 0,
-        })
+        return result.model_copy(
+            update={
+                "max_new_tokens": result.max_new_tokens or FALLBACK_MAX_NEW_TOKENS,
+                "num_beams": result.num_beams or FALLBACK_NUM_BEAMS,
+                "length_penalty": 1.0 if result.length_penalty is None else result.length_penalty,
+                "no_repeat_ngram_size": result.no_repeat_ngram_size or 0,
+            }
+        )
 
     def overridden_by(self, overrides: GenerationOptions) -> GenerationOptions:
         """These options with every field that ``overrides`` sets explicitly (and not to None) replaced."""
-        return self.model_copy(update={name: getattr(overrides, name) for name in overrides.model_fields_set
-                                       if getattr(overrides, name) is not None})
+        return self.model_copy(
+            update={
+                name: getattr(overrides, name)
+                for name in overrides.model_fields_set
+                if getattr(overrides, name) is not None
+            }
+        )
 
 
 class TextPredictConfig(StrictModel):
     """``seq2seq-es predict model=DIR input=FILE|-``: generate for your own texts into JSONL."""
 
-    model: str = Field(description="A model folder (save_pretrained, or a CTranslate2 export with engine=ct2).")
-    input: str = Field(description="A text file (one input a line), a JSONL(.gz) file, or - for stdin.")
+    model: str = Field(
+        description="A model folder (save_pretrained, or a CTranslate2 export with engine=ct2)."
+    )
+    input: str = Field(
+        description="A text file (one input a line), a JSONL(.gz) file, or - for stdin."
+    )
     output: str | None = Field(None, description="JSONL file to write (None: stdout).")
     input_format: Literal["auto", "text", "jsonl"] = Field(
-        "auto", description="auto: JSONL for .jsonl/.jsonl.gz files (and stdin starting with '{'), else text.")
-    input_key: str | None = Field(None, description="JSONL field with the text (default: text, else source).")
+        "auto",
+        description="auto: JSONL for .jsonl/.jsonl.gz files (and stdin starting with '{'), else text.",
+    )
+    input_key: str | None = Field(
+        None, description="JSONL field with the text (default: text, else source)."
+    )
     engine: EngineName = "transformers"
-    threads: int | None = Field(None, ge=1, description="CPU threads (None: the library's default).")
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads (None: the library's default)."
+    )
     batch_size: int = Field(32, ge=1)
-    sort_window: int = Field(1024, ge=1, description="Inputs sorted by length together; output keeps input order.")
+    sort_window: int = Field(
+        1024, ge=1, description="Inputs sorted by length together; output keeps input order."
+    )
     scores: bool = Field(False, description="Add each output's log-probability and token count.")
-    resume: bool = Field(False, description="Continue an interrupted run after the last id written.")
+    resume: bool = Field(
+        False, description="Continue an interrupted run after the last id written."
+    )
     progress: bool = True
     generation: GenerationOptions = GenerationOptions()
 
@@ -106,30 +139,42 @@ class ServeLimits(StrictModel):
 
     max_request_bytes: int = Field(262_144, ge=1024, description="Request body size (413 beyond).")
     max_inputs: int = Field(32, ge=1, description="Texts in one request.")
-    max_input_chars: int = Field(20_000, ge=1, description="Characters in one text (checked before tokenizing).")
+    max_input_chars: int = Field(
+        20_000, ge=1, description="Characters in one text (checked before tokenizing)."
+    )
     max_input_tokens: int = Field(1024, ge=1, description="Tokens in one text.")
     max_new_tokens: int = Field(256, ge=1)
     max_num_beams: int = Field(8, ge=1)
-    max_queued_inputs: int = Field(1024, ge=1, description="Texts waiting for the model (429 beyond).")
+    max_queued_inputs: int = Field(
+        1024, ge=1, description="Texts waiting for the model (429 beyond)."
+    )
     request_timeout_s: float = Field(60.0, gt=0.0, description="A request waiting longer gets 503.")
 
 
 class BatchingConfig(StrictModel):
     """Dynamic batching: requests that arrive while the model is busy share its next generate call."""
 
-    max_batch_size: int = Field(32, ge=1, description="Texts per generate call (1: batch-1 serving).")
-    max_wait_ms: float = Field(2.0, ge=0.0, description="How long a batch that is not full waits for more.")
+    max_batch_size: int = Field(
+        32, ge=1, description="Texts per generate call (1: batch-1 serving)."
+    )
+    max_wait_ms: float = Field(
+        2.0, ge=0.0, description="How long a batch that is not full waits for more."
+    )
 
 
 class ServeConfig(StrictModel):
     """``seq2seq-es serve model=DIR``: the HTTP API and the web page over one or more model folders."""
 
     model: str | None = Field(None, description="A model folder, served as 'default'.")
-    models: dict[str, str] = Field(default_factory=dict, description="More folders by name (e.g. translate: DIR).")
+    models: dict[str, str] = Field(
+        default_factory=dict, description="More folders by name (e.g. translate: DIR)."
+    )
     engine: EngineName = "transformers"
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
-    threads: int | None = Field(None, ge=1, description="CPU threads (None: the library's default).")
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads (None: the library's default)."
+    )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     limits: ServeLimits = ServeLimits()
     batching: BatchingConfig = BatchingConfig()

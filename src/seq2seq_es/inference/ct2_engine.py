@@ -50,14 +50,17 @@ def read_export_info(folder: Path) -> dict[str, Any]:
         raise CheckpointError(
             f"{folder}: not a CTranslate2 export of this project (it needs model.bin and {EXPORT_INFO_FILE}). "
             f"Make one with `seq2seq-es export model=MODEL_FOLDER output_dir={folder}`, or use "
-            "engine=transformers with the model folder itself.")
+            "engine=transformers with the model folder itself."
+        )
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{path}: unreadable ({exc}); export the model again.") from None
     if not isinstance(info, dict) or not isinstance(info.get("generation_rules"), dict):
-        raise CheckpointError(f"{path}: no 'generation_rules' section; export the model again with "
-                              "`seq2seq-es export`.")
+        raise CheckpointError(
+            f"{path}: no 'generation_rules' section; export the model again with "
+            "`seq2seq-es export`."
+        )
     return info
 
 
@@ -70,8 +73,13 @@ class CT2Engine:
 
     name = "ct2"
 
-    def __init__(self, model_dir: str | Path, device: str = "cpu", compute_type: str | None = None,
-                 threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model_dir: str | Path,
+        device: str = "cpu",
+        compute_type: str | None = None,
+        threads: int | None = None,
+    ) -> None:
         import ctranslate2
         from transformers import AutoTokenizer
 
@@ -82,32 +90,46 @@ class CT2Engine:
         self.max_source_length = implied.max_source_length
         self.task = implied.task
         self.tokenizer: Any = AutoTokenizer.from_pretrained(str(folder))
-        self._open = functools.partial(ctranslate2.Translator, str(folder), device=device,
-                                       compute_type=compute_type or "default", intra_threads=threads or 0)
+        self._open = functools.partial(
+            ctranslate2.Translator,
+            str(folder),
+            device=device,
+            compute_type=compute_type or "default",
+            intra_threads=threads or 0,
+        )
         self.translator = self._open()
         self.forces_eos = self.info["generation_rules"].get("forced_eos_token_id") is not None
 
     def source_tokens(self, texts: Sequence[str]) -> list[list[str]]:
         """Token strings of each text as the model's tokenizer makes them (special tokens included)."""
-        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_source_length)["input_ids"]
+        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_source_length)[
+            "input_ids"
+        ]
         return [self.tokenizer.convert_ids_to_tokens(row) for row in ids]
 
     def translate_options(self, settings: GenerationOptions) -> dict[str, Any]:
         """``translate_batch`` keyword arguments that reproduce ``generate`` with resolved ``settings``."""
-        assert settings.max_new_tokens is not None and settings.num_beams is not None, "resolve the options first"
+        assert settings.max_new_tokens is not None and settings.num_beams is not None, (
+            "resolve the options first"
+        )
         options: dict[str, Any] = {
             "beam_size": settings.num_beams,
             "patience": 1.0,
             "length_penalty": settings.length_penalty,
             "no_repeat_ngram_size": settings.no_repeat_ngram_size,
             "min_decoding_length": 0,
-            "max_decoding_length": settings.max_new_tokens - 1 if self.forces_eos else settings.max_new_tokens,
+            "max_decoding_length": settings.max_new_tokens - 1
+            if self.forces_eos
+            else settings.max_new_tokens,
             "max_input_length": 0,  # inputs are already cut by the tokenizer, as generate's are
             "return_end_token": True,
         }
         if settings.do_sample:
-            options.update(sampling_topk=settings.top_k, sampling_topp=settings.top_p,
-                           sampling_temperature=settings.temperature)
+            options.update(
+                sampling_topk=settings.top_k,
+                sampling_topp=settings.top_p,
+                sampling_temperature=settings.temperature,
+            )
         return options
 
     def generate(self, texts: Sequence[str], options: GenerationOptions) -> list[dict[str, Any]]:
@@ -117,26 +139,44 @@ class CT2Engine:
         settings = options.resolved(self.defaults)
         translate = self.translate_options(settings)
         sources = self.source_tokens(texts)
-        if translate["max_decoding_length"] == 0:  # max_new_tokens=1 with a forced </s>: nothing to decode
+        if (
+            translate["max_decoding_length"] == 0
+        ):  # max_new_tokens=1 with a forced </s>: nothing to decode
             hypotheses: list[list[str]] = [[] for _ in texts]
         elif settings.do_sample and settings.seed is not None:
             hypotheses = self._seeded_sample(sources, translate, settings.seed)
         elif self.forces_eos and translate["beam_size"] > 1 and not settings.do_sample:
             translate.update(num_hypotheses=settings.num_beams, return_scores=True)
-            hypotheses = [self._forced_eos_choice(result, translate)
-                          for result in self.translator.translate_batch(sources, **translate)]
+            hypotheses = [
+                self._forced_eos_choice(result, translate)
+                for result in self.translator.translate_batch(sources, **translate)
+            ]
         else:
-            hypotheses = [list(result.hypotheses[0])
-                          for result in self.translator.translate_batch(sources, **translate)]
+            hypotheses = [
+                list(result.hypotheses[0])
+                for result in self.translator.translate_batch(sources, **translate)
+            ]
         eos = self.tokenizer.eos_token
         for tokens in hypotheses:
-            if self.forces_eos and tokens[-1:] != [eos] and len(tokens) == translate["max_decoding_length"]:
+            if (
+                self.forces_eos
+                and tokens[-1:] != [eos]
+                and len(tokens) == translate["max_decoding_length"]
+            ):
                 tokens.append(eos)  # the </s> that generate forces at the limit
-        texts_out = [self.tokenizer.decode(self.tokenizer.convert_tokens_to_ids(tokens), skip_special_tokens=True)
-                     for tokens in hypotheses]
-        scores = self._log_probs(sources, hypotheses) if settings.output_scores else [None] * len(texts)
-        return [{"text": text.strip(), "tokens": len(tokens), "score": score}
-                for text, tokens, score in zip(texts_out, hypotheses, scores, strict=True)]
+        texts_out = [
+            self.tokenizer.decode(
+                self.tokenizer.convert_tokens_to_ids(tokens), skip_special_tokens=True
+            )
+            for tokens in hypotheses
+        ]
+        scores = (
+            self._log_probs(sources, hypotheses) if settings.output_scores else [None] * len(texts)
+        )
+        return [
+            {"text": text.strip(), "tokens": len(tokens), "score": score}
+            for text, tokens, score in zip(texts_out, hypotheses, scores, strict=True)
+        ]
 
     def _forced_eos_choice(self, result: Any, translate: dict[str, Any]) -> list[str]:
         """The finished beam ``generate`` picks when ``</s>`` is forced at the limit.
@@ -147,17 +187,26 @@ class CT2Engine:
         under that rule is ``generate``'s choice (the limit beams keep their order, so the
         best of them is among those CTranslate2 returns).
         """
-        limit, penalty, eos = translate["max_decoding_length"], translate["length_penalty"], self.tokenizer.eos_token
+        limit, penalty, eos = (
+            translate["max_decoding_length"],
+            translate["length_penalty"],
+            self.tokenizer.eos_token,
+        )
 
         def generate_score(tokens: list[str], score: float) -> float:
             if len(tokens) == limit and tokens[-1:] != [eos]:
                 return score * (len(tokens) / (len(tokens) + 1)) ** penalty
             return score
 
-        best = max(range(len(result.hypotheses)), key=lambda i: generate_score(result.hypotheses[i], result.scores[i]))
+        best = max(
+            range(len(result.hypotheses)),
+            key=lambda i: generate_score(result.hypotheses[i], result.scores[i]),
+        )
         return list(result.hypotheses[best])
 
-    def _seeded_sample(self, sources: list[list[str]], translate: dict[str, Any], seed: int) -> list[list[str]]:
+    def _seeded_sample(
+        self, sources: list[list[str]], translate: dict[str, Any], seed: int
+    ) -> list[list[str]]:
         """Sample with a fresh translator, so that the same seed gives the same outputs.
 
         CTranslate2 seeds each worker thread's generator once, when that thread first samples
@@ -171,7 +220,10 @@ class CT2Engine:
         ctranslate2.set_random_seed(seed)
         try:
             translator = self._open()
-            return [list(result.hypotheses[0]) for result in translator.translate_batch(sources, **translate)]
+            return [
+                list(result.hypotheses[0])
+                for result in translator.translate_batch(sources, **translate)
+            ]
         finally:
             ctranslate2.set_random_seed(UNSEEDED)
 
@@ -181,15 +233,21 @@ class CT2Engine:
         targets = [tokens[:-1] if tokens and tokens[-1] == eos else tokens for tokens in outputs]
         results = self.translator.score_batch(sources, targets, max_input_length=0)
         # score_batch always scores a final </s>; an output cut at the limit without one does not have it.
-        return [float(sum(result.log_probs[:len(tokens)]))
-                for result, tokens in zip(results, outputs, strict=True)]
+        return [
+            float(sum(result.log_probs[: len(tokens)]))
+            for result, tokens in zip(results, outputs, strict=True)
+        ]
 
     def token_log_probs(self, sources: Sequence[str], targets: Sequence[str]) -> list[list[float]]:
         """Teacher-forced log-probability of each target token (``</s>`` included), per pair: the
         quantity the transformers model gives for ``labels`` (used to check the conversion)."""
         target_ids = self.tokenizer(text_target=list(targets))["input_ids"]
         eos_id = self.tokenizer.eos_token_id
-        target_tokens = [self.tokenizer.convert_ids_to_tokens(row[:-1] if row and row[-1] == eos_id else row)
-                         for row in target_ids]
-        results = self.translator.score_batch(self.source_tokens(sources), target_tokens, max_input_length=0)
+        target_tokens = [
+            self.tokenizer.convert_ids_to_tokens(row[:-1] if row and row[-1] == eos_id else row)
+            for row in target_ids
+        ]
+        results = self.translator.score_batch(
+            self.source_tokens(sources), target_tokens, max_input_length=0
+        )
         return [list(result.log_probs) for result in results]

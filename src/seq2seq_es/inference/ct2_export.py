@@ -40,7 +40,10 @@ from seq2seq_es.inference.model_defaults import TaskLookup, read_model_defaults,
 from seq2seq_es.models.loading import check_vocabulary, load_model_config
 
 EXPORTABLE_MODEL_TYPES = ("bart", "t5")
-NO_CONVERTER = {"encoder-decoder": "BERT2BERT (EncoderDecoderModel)", "led": "LED (Longformer encoder-decoder)"}
+NO_CONVERTER = {
+    "encoder-decoder": "BERT2BERT (EncoderDecoderModel)",
+    "led": "LED (Longformer encoder-decoder)",
+}
 # A tokenizer folder holds at least one vocabulary file; tokenizer_config.json alone is not one.
 VOCABULARY_FILES = ("tokenizer.json", "spiece.model", "vocab.json", "sentencepiece.bpe.model")
 
@@ -54,11 +57,13 @@ def check_exportable(config: PreTrainedConfig, source: str) -> None:
         raise CheckpointError(
             f"{source} is a {NO_CONVERTER[model_type]} model: CTranslate2 has no converter for it, so it cannot "
             "be exported. Serve it as it is with engine=transformers (e.g. `seq2seq-es predict model=... "
-            "engine=transformers`).")
+            "engine=transformers`)."
+        )
     raise CheckpointError(
         f"{source} is a {model_type!r} model; `seq2seq-es export` converts the BART and T5 families (the project's "
         "presets and models fine-tuned from them), whose CTranslate2 output is checked against transformers. "
-        "Serve this model with engine=transformers.")
+        "Serve this model with engine=transformers."
+    )
 
 
 def converter_overrides(config: PreTrainedConfig) -> dict[str, Any]:
@@ -79,7 +84,8 @@ def tokenizer_folder(model_dir: Path, tokenizer_dir: Path | None) -> Path:
         raise CheckpointError(
             f"{folder}: no tokenizer in {where} (none of {', '.join(VOCABULARY_FILES)}). Exporting without one "
             "would silently give CTranslate2 a default vocabulary that maps ids to the wrong words. Save the "
-            "tokenizer next to the model (`tokenizer.save_pretrained(folder)`) or pass tokenizer=FOLDER.")
+            "tokenizer next to the model (`tokenizer.save_pretrained(folder)`) or pass tokenizer=FOLDER."
+        )
     return folder
 
 
@@ -92,18 +98,24 @@ class TruthfulTransformersConverter(TransformersConverter):
 
     def __init__(self, model_dir: str | Path, tokenizer_dir: str | Path | None = None) -> None:
         super().__init__(str(model_dir))
-        self.tokenizer_dir = tokenizer_folder(Path(model_dir), Path(tokenizer_dir) if tokenizer_dir else None)
+        self.tokenizer_dir = tokenizer_folder(
+            Path(model_dir), Path(tokenizer_dir) if tokenizer_dir else None
+        )
         self._embedding_rows: int | None = None
 
     def load_model(self, model_class: Any, model_name_or_path: str, **kwargs: Any) -> Any:
-        kwargs["dtype"] = "float32"  # export from full precision; quantization happens in the converter
+        kwargs["dtype"] = (
+            "float32"  # export from full precision; quantization happens in the converter
+        )
         model = super().load_model(model_class, model_name_or_path, **kwargs)
         for key, value in converter_overrides(model.config).items():
             setattr(model.config, key, value)
         self._embedding_rows = model.get_input_embeddings().num_embeddings
         return model
 
-    def load_tokenizer(self, tokenizer_class: Any, model_name_or_path: str, **kwargs: Any) -> PreTrainedTokenizerBase:
+    def load_tokenizer(
+        self, tokenizer_class: Any, model_name_or_path: str, **kwargs: Any
+    ) -> PreTrainedTokenizerBase:
         tokenizer = super().load_tokenizer(tokenizer_class, str(self.tokenizer_dir), **kwargs)
         if self._embedding_rows is not None:
             check_vocabulary(self._embedding_rows, tokenizer, str(self.tokenizer_dir))
@@ -118,12 +130,21 @@ def generation_rules(model_dir: Path) -> dict[str, Any]:
         generation = GenerationConfig.from_pretrained(str(model_dir))
     except OSError:
         generation = GenerationConfig.from_model_config(load_model_config(model_dir))
-    return {"decoder_start_token_id": generation.decoder_start_token_id, "eos_token_id": generation.eos_token_id,
-            "pad_token_id": generation.pad_token_id, "forced_eos_token_id": generation.forced_eos_token_id}
+    return {
+        "decoder_start_token_id": generation.decoder_start_token_id,
+        "eos_token_id": generation.eos_token_id,
+        "pad_token_id": generation.pad_token_id,
+        "forced_eos_token_id": generation.forced_eos_token_id,
+    }
 
 
-def export_ct2(model_dir: str | Path, output_dir: str | Path, quantization: str = "int8",
-               tokenizer_dir: str | Path | None = None, task_defaults: TaskLookup | None = None) -> dict[str, Any]:
+def export_ct2(
+    model_dir: str | Path,
+    output_dir: str | Path,
+    quantization: str = "int8",
+    tokenizer_dir: str | Path | None = None,
+    task_defaults: TaskLookup | None = None,
+) -> dict[str, Any]:
     """Convert ``model_dir`` into a CTranslate2 folder at ``output_dir``; return its export record.
 
     The folder gets the tokenizer, ``decoding.json`` (the decoding defaults the model folder
@@ -138,13 +159,18 @@ def export_ct2(model_dir: str | Path, output_dir: str | Path, quantization: str 
     info: dict[str, Any] = {
         "format": "ct2",
         "quantization": quantization,
-        "source": {"model": str(model_dir), "model_type": config.model_type,
-                   "architectures": list(getattr(config, "architectures", None) or []),
-                   "tokenizer": str(converter.tokenizer_dir)},
+        "source": {
+            "model": str(model_dir),
+            "model_type": config.model_type,
+            "architectures": list(getattr(config, "architectures", None) or []),
+            "tokenizer": str(converter.tokenizer_dir),
+        },
         "generation_rules": generation_rules(model_dir),
         "decoding_defaults_from": defaults.source,
         "converter_overrides": converter_overrides(config),
-        "versions": {name: importlib.metadata.version(name) for name in ("ctranslate2", "transformers")},
+        "versions": {
+            name: importlib.metadata.version(name) for name in ("ctranslate2", "transformers")
+        },
     }
     with atomic_dir(output_dir) as tmp:
         converter.convert(str(tmp), quantization=quantization, force=True)

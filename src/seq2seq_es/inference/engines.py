@@ -39,11 +39,17 @@ class Engine(Protocol):
     tokenizer: Any
     max_source_length: int
 
-    def generate(self, texts: Sequence[str], options: GenerationOptions) -> list[dict[str, Any]]: ...
+    def generate(
+        self, texts: Sequence[str], options: GenerationOptions
+    ) -> list[dict[str, Any]]: ...
 
 
-def load_engine(model_dir: str | Path, engine: str = "transformers", threads: int | None = None,
-                task_defaults: TaskLookup | None = None) -> Engine:
+def load_engine(
+    model_dir: str | Path,
+    engine: str = "transformers",
+    threads: int | None = None,
+    task_defaults: TaskLookup | None = None,
+) -> Engine:
     """Open ``model_dir`` with ``engine``.
 
     ``task_defaults`` looks up a task's decoding settings, for a fine-tuned folder whose run
@@ -68,15 +74,23 @@ def require_local_safetensors(model_dir: str | Path) -> Path:
     """``model_dir`` as a local folder holding a config and safetensors weights, or a CheckpointError."""
     folder = Path(model_dir).expanduser()
     if not folder.is_dir():
-        raise CheckpointError(f"{folder}: no such model folder. Pass a folder written by `seq2seq-es finetune` "
-                              "or `save_pretrained` (hub ids are not served: download the folder first).")
+        raise CheckpointError(
+            f"{folder}: no such model folder. Pass a folder written by `seq2seq-es finetune` "
+            "or `save_pretrained` (hub ids are not served: download the folder first)."
+        )
     if not (folder / "config.json").is_file():
-        raise CheckpointError(f"{folder}: config.json missing, so this is not a model folder. Pass the folder "
-                              "that holds config.json and model.safetensors (e.g. runs/finetune/model).")
-    if not any((folder / name).is_file() for name in ("model.safetensors", "model.safetensors.index.json")):
-        raise CheckpointError(f"{folder}: no model.safetensors. Only safetensors weights are loaded (pickled "
-                              "*.bin files can run code); re-save the model with `save_pretrained` "
-                              "(safetensors is its default).")
+        raise CheckpointError(
+            f"{folder}: config.json missing, so this is not a model folder. Pass the folder "
+            "that holds config.json and model.safetensors (e.g. runs/finetune/model)."
+        )
+    if not any(
+        (folder / name).is_file() for name in ("model.safetensors", "model.safetensors.index.json")
+    ):
+        raise CheckpointError(
+            f"{folder}: no model.safetensors. Only safetensors weights are loaded (pickled "
+            "*.bin files can run code); re-save the model with `save_pretrained` "
+            "(safetensors is its default)."
+        )
     return folder
 
 
@@ -105,18 +119,28 @@ class TransformersEngine:
         if not texts:
             return []
         settings = options.resolved(self.defaults)
-        batch = self.tokenizer(list(texts), max_length=self.max_source_length, truncation=True, padding=True,
-                               return_tensors="pt")
+        batch = self.tokenizer(
+            list(texts),
+            max_length=self.max_source_length,
+            truncation=True,
+            padding=True,
+            return_tensors="pt",
+        )
         with torch.inference_mode(), torch.random.fork_rng(devices=[]):
             if settings.seed is not None:
                 torch.manual_seed(settings.seed)
             sequences = self.model.generate(**batch, **generate_kwargs(settings))
             lengths = [self._generated_length(row) for row in sequences[:, 1:].tolist()]
-            scores = (self._log_probs(batch, sequences, lengths) if settings.output_scores
-                      else [None] * len(texts))
+            scores = (
+                self._log_probs(batch, sequences, lengths)
+                if settings.output_scores
+                else [None] * len(texts)
+            )
         decoded = self.tokenizer.batch_decode(sequences, skip_special_tokens=True)
-        return [{"text": text.strip(), "tokens": length, "score": score}
-                for text, length, score in zip(decoded, lengths, scores, strict=True)]
+        return [
+            {"text": text.strip(), "tokens": length, "score": score}
+            for text, length, score in zip(decoded, lengths, scores, strict=True)
+        ]
 
     def _generated_length(self, generated: list[int]) -> int:
         """Tokens up to and including the first end token (the rest is padding)."""
@@ -132,8 +156,11 @@ class TransformersEngine:
         import torch
 
         logits = self.model(**batch, decoder_input_ids=sequences[:, :-1]).logits
-        token_log_probs = torch.log_softmax(logits.float(), dim=-1).gather(
-            -1, sequences[:, 1:].unsqueeze(-1)).squeeze(-1)
+        token_log_probs = (
+            torch.log_softmax(logits.float(), dim=-1)
+            .gather(-1, sequences[:, 1:].unsqueeze(-1))
+            .squeeze(-1)
+        )
         scored = torch.tensor(lengths)
         mask = torch.arange(token_log_probs.shape[1]).unsqueeze(0) < scored.unsqueeze(1)
         return [float(value) for value in (token_log_probs * mask).sum(dim=1)]
@@ -142,9 +169,12 @@ class TransformersEngine:
 def generate_kwargs(settings: GenerationOptions) -> dict[str, Any]:
     """``model.generate`` arguments for resolved options; only those that apply are passed
     (transformers warns about sampling knobs without sampling and penalties without beams)."""
-    kwargs: dict[str, Any] = {"max_new_tokens": settings.max_new_tokens, "num_beams": settings.num_beams,
-                              "do_sample": settings.do_sample,
-                              "no_repeat_ngram_size": settings.no_repeat_ngram_size}
+    kwargs: dict[str, Any] = {
+        "max_new_tokens": settings.max_new_tokens,
+        "num_beams": settings.num_beams,
+        "do_sample": settings.do_sample,
+        "no_repeat_ngram_size": settings.no_repeat_ngram_size,
+    }
     if settings.num_beams and settings.num_beams > 1:
         kwargs["length_penalty"] = settings.length_penalty
     if settings.do_sample:

@@ -64,14 +64,25 @@ TaskLookup = Callable[[str], ModelDefaults]
 def write_decoding_file(folder: str | Path, defaults: ModelDefaults) -> Path:
     """Store ``defaults`` as ``<folder>/decoding.json`` (atomically), for ``read_model_defaults``."""
     path = Path(folder) / DECODING_FILE
-    data = DecodingFile(task=defaults.task, max_source_length=defaults.max_source_length,
-                        generation=defaults.generation)
-    write_json(path, {"task": data.task, "max_source_length": data.max_source_length,
-                      "generation": data.generation.model_dump(mode="json", exclude_defaults=True)})
+    data = DecodingFile(
+        task=defaults.task,
+        max_source_length=defaults.max_source_length,
+        generation=defaults.generation,
+    )
+    write_json(
+        path,
+        {
+            "task": data.task,
+            "max_source_length": data.max_source_length,
+            "generation": data.generation.model_dump(mode="json", exclude_defaults=True),
+        },
+    )
     return path
 
 
-def read_model_defaults(model_dir: str | Path, task_defaults: TaskLookup | None = None) -> ModelDefaults:
+def read_model_defaults(
+    model_dir: str | Path, task_defaults: TaskLookup | None = None
+) -> ModelDefaults:
     """The decoding defaults of ``model_dir`` (see the module docstring for the order)."""
     folder = Path(model_dir)
     if (folder / DECODING_FILE).is_file():
@@ -86,7 +97,9 @@ def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: cannot be read as JSON ({exc}). Fix or delete the file.") from None
+        raise CheckpointError(
+            f"{path}: cannot be read as JSON ({exc}). Fix or delete the file."
+        ) from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: expected a JSON object, got {type(data).__name__}.")
     return data
@@ -96,8 +109,10 @@ def _from_decoding_file(path: Path) -> ModelDefaults:
     try:
         data = DecodingFile.model_validate(_read_json(path))
     except ValidationError as exc:
-        raise CheckpointError(f"{path}: not a valid decoding file ({exc.error_count()} error(s): "
-                              f"{exc.errors()[0]['loc']} {exc.errors()[0]['msg']}). Fix or delete it.") from None
+        raise CheckpointError(
+            f"{path}: not a valid decoding file ({exc.error_count()} error(s): "
+            f"{exc.errors()[0]['loc']} {exc.errors()[0]['msg']}). Fix or delete it."
+        ) from None
     return ModelDefaults(data.generation, data.max_source_length, data.task, str(path))
 
 
@@ -125,17 +140,23 @@ def _decoding_overrides(values: Any) -> GenerationOptions:
         return GenerationOptions()
 
 
-def _from_run(folder: Path, run: Path, task: str, task_defaults: TaskLookup | None) -> ModelDefaults:
+def _from_run(
+    folder: Path, run: Path, task: str, task_defaults: TaskLookup | None
+) -> ModelDefaults:
     base = _task_lookup(task_defaults, task)
     if base is not None:
         config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
         generation = base.generation.overridden_by(_decoding_overrides(config.get("generation")))
-        return ModelDefaults(generation, base.max_source_length, task, f"task {task} ({run / 'config.yaml'})")
+        return ModelDefaults(
+            generation, base.max_source_length, task, f"task {task} ({run / 'config.yaml'})"
+        )
     own = _from_model_files(folder)
     scores = run / "scores.json"
     if scores.is_file():
         decoding = _decoding_overrides(_read_json(scores).get("decoding"))
-        return ModelDefaults(own.generation.overridden_by(decoding), own.max_source_length, task, str(scores))
+        return ModelDefaults(
+            own.generation.overridden_by(decoding), own.max_source_length, task, str(scores)
+        )
     return ModelDefaults(own.generation, own.max_source_length, task, own.source)
 
 
@@ -167,8 +188,10 @@ def _from_model_files(folder: Path) -> ModelDefaults:
 
 def _source_length(folder: Path) -> int:
     """The longest input the tokenizer or the model's positions allow, else 512."""
-    for name, keys in (("tokenizer_config.json", ("model_max_length",)),
-                       ("config.json", ("max_encoder_position_embeddings", "max_position_embeddings"))):
+    for name, keys in (
+        ("tokenizer_config.json", ("model_max_length",)),
+        ("config.json", ("max_encoder_position_embeddings", "max_position_embeddings")),
+    ):
         path = folder / name
         if not path.is_file():
             continue

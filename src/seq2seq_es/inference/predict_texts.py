@@ -44,8 +44,13 @@ def partial_path(output: str | Path) -> Path:
     return output.with_name(output.name + PARTIAL_SUFFIX)
 
 
-def predict_texts(config: TextPredictConfig, engine: Engine | None = None, task_defaults: TaskLookup | None = None,
-                  stdin: IO[bytes] | None = None, stdout: IO[str] | None = None) -> dict[str, Any]:
+def predict_texts(
+    config: TextPredictConfig,
+    engine: Engine | None = None,
+    task_defaults: TaskLookup | None = None,
+    stdin: IO[bytes] | None = None,
+    stdout: IO[str] | None = None,
+) -> dict[str, Any]:
     """Decode every input of ``config.input``; write JSONL to ``config.output`` (or ``stdout``).
 
     ``engine`` is opened from ``config.model`` when not given; ``task_defaults`` lets a
@@ -53,20 +58,30 @@ def predict_texts(config: TextPredictConfig, engine: Engine | None = None, task_
     Returns a summary: counts, where the output went, time and tokens per second.
     """
     if config.resume and config.output is None:
-        raise ConfigError("resume=true needs output=FILE: output written to stdout cannot be resumed.")
+        raise ConfigError(
+            "resume=true needs output=FILE: output written to stdout cannot be resumed."
+        )
     inputs = read_inputs(config.input, config.input_format, config.input_key, stdin)
-    done = _resume_point(Path(config.output), inputs) if config.resume and config.output is not None else 0
+    done = (
+        _resume_point(Path(config.output), inputs)
+        if config.resume and config.output is not None
+        else 0
+    )
     if config.output is not None and done == len(inputs):
         os.replace(partial_path(config.output), config.output)
         return _summary(config, inputs, done, 0, 0, 0.0)
-    runner = engine or load_engine(config.model, config.engine, config.threads, task_defaults=task_defaults)
+    runner = engine or load_engine(
+        config.model, config.engine, config.threads, task_defaults=task_defaults
+    )
     started = time.perf_counter()
     with _output(config, done, stdout) as sink, _bar(config) as bar:
         task = bar.add_task("generating", total=len(inputs), completed=done, status="")
         tokens = 0
         for start in range(done, len(inputs), config.sort_window):
-            window = inputs[start:start + config.sort_window]
-            records, window_tokens = _decode_window(runner, window, config, lambda n: bar.update(task, advance=n))
+            window = inputs[start : start + config.sort_window]
+            records, window_tokens = _decode_window(
+                runner, window, config, lambda n: bar.update(task, advance=n)
+            )
             tokens += window_tokens
             sink.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
             sink.flush()
@@ -77,16 +92,20 @@ def predict_texts(config: TextPredictConfig, engine: Engine | None = None, task_
     return _summary(config, inputs, done, len(inputs) - done, tokens, time.perf_counter() - started)
 
 
-def _decode_window(runner: Engine, window: Sequence[TextInput], config: TextPredictConfig,
-                   advance: Any) -> tuple[list[dict[str, Any]], int]:
+def _decode_window(
+    runner: Engine, window: Sequence[TextInput], config: TextPredictConfig, advance: Any
+) -> tuple[list[dict[str, Any]], int]:
     """Records of ``window`` in its order, decoded in length-sorted batches; and the tokens generated."""
     order = sorted(range(len(window)), key=lambda i: len(window[i].text))
     results: list[dict[str, Any]] = [{}] * len(window)
-    options = config.generation.model_copy(update={"output_scores": config.scores or
-                                                   config.generation.output_scores})
+    options = config.generation.model_copy(
+        update={"output_scores": config.scores or config.generation.output_scores}
+    )
     for start in range(0, len(order), config.batch_size):
-        chunk = order[start:start + config.batch_size]
-        for i, result in zip(chunk, runner.generate([window[i].text for i in chunk], options), strict=True):
+        chunk = order[start : start + config.batch_size]
+        for i, result in zip(
+            chunk, runner.generate([window[i].text for i in chunk], options), strict=True
+        ):
             results[i] = result
         advance(len(chunk))
     records = []
@@ -107,7 +126,7 @@ def _resume_point(output: Path, inputs: Sequence[TextInput]) -> int:
             return 0
         os.replace(output, partial)  # a finished output is resumed as its own prefix
     data = partial.read_bytes()
-    complete = data[:data.rfind(b"\n") + 1]  # a line without its newline was cut by a crash
+    complete = data[: data.rfind(b"\n") + 1]  # a line without its newline was cut by a crash
     count = 0
     for count, raw in enumerate(complete.splitlines(), start=1):
         _check_written(partial, count, raw, inputs)
@@ -127,10 +146,16 @@ def _check_written(partial: Path, line: int, raw: bytes, inputs: Sequence[TextIn
     if line > len(inputs):
         raise DataError(f"{where}: more records than the {len(inputs)} inputs; {hint}")
     expected = inputs[line - 1]
-    if not isinstance(record, dict) or record.get("id") != expected.id or record.get("input") != expected.text:
+    if (
+        not isinstance(record, dict)
+        or record.get("id") != expected.id
+        or record.get("input") != expected.text
+    ):
         got = record.get("id") if isinstance(record, dict) else record
-        raise DataError(f"{where}: record id {got!r} does not match input {expected.id!r} "
-                        f"(line {expected.line} of the input); {hint}")
+        raise DataError(
+            f"{where}: record id {got!r} does not match input {expected.id!r} "
+            f"(line {expected.line} of the input); {hint}"
+        )
 
 
 @contextlib.contextmanager
@@ -154,8 +179,21 @@ def _bar(config: TextPredictConfig) -> Any:
     return progress_bar(Console(stderr=True) if config.output is None else None)
 
 
-def _summary(config: TextPredictConfig, inputs: Sequence[TextInput], done: int, written: int, tokens: int,
-             seconds: float) -> dict[str, Any]:
-    return {"inputs": len(inputs), "resumed_after": done, "written": written,
-            "output": config.output or "stdout", "engine": config.engine, "generated_tokens": tokens,
-            "seconds": round(seconds, 3), "tokens_per_s": round(tokens / seconds, 1) if seconds else 0.0}
+def _summary(
+    config: TextPredictConfig,
+    inputs: Sequence[TextInput],
+    done: int,
+    written: int,
+    tokens: int,
+    seconds: float,
+) -> dict[str, Any]:
+    return {
+        "inputs": len(inputs),
+        "resumed_after": done,
+        "written": written,
+        "output": config.output or "stdout",
+        "engine": config.engine,
+        "generated_tokens": tokens,
+        "seconds": round(seconds, 3),
+        "tokens_per_s": round(tokens / seconds, 1) if seconds else 0.0,
+    }

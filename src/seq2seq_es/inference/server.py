@@ -19,7 +19,6 @@ Why it is built this way:
   (tests) do not mix their counts.
 """
 
-
 import asyncio
 import contextlib
 import time
@@ -57,17 +56,24 @@ class _StrictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
-def request_schemas(limits: ServeLimits, model_names: list[str]) -> tuple[type[BaseModel], type[BaseModel]]:
+def request_schemas(
+    limits: ServeLimits, model_names: list[str]
+) -> tuple[type[BaseModel], type[BaseModel]]:
     """``(GenerateRequest, GenerateOptions)`` with ``limits`` written into the schema."""
     options = create_model(
-        "GenerateOptions", __base__=_StrictRequest, __doc__="Decoding options; unset ones take the model's.",
+        "GenerateOptions",
+        __base__=_StrictRequest,
+        __doc__="Decoding options; unset ones take the model's.",
         max_new_tokens=(int | None, Field(None, ge=1, le=limits.max_new_tokens)),
         num_beams=(int | None, Field(None, ge=1, le=limits.max_num_beams)),
         do_sample=(bool, False),
         temperature=(float, Field(1.0, ge=TEMPERATURE_RANGE[0], le=TEMPERATURE_RANGE[1])),
         top_k=(int, Field(0, ge=0, le=MAX_TOP_K)),
         top_p=(float, Field(1.0, gt=0.0, le=1.0)),
-        length_penalty=(float | None, Field(None, ge=LENGTH_PENALTY_RANGE[0], le=LENGTH_PENALTY_RANGE[1])),
+        length_penalty=(
+            float | None,
+            Field(None, ge=LENGTH_PENALTY_RANGE[0], le=LENGTH_PENALTY_RANGE[1]),
+        ),
         no_repeat_ngram_size=(int | None, Field(None, ge=0, le=MAX_NO_REPEAT_NGRAM)),
         seed=(int | None, Field(None, ge=0, le=MAX_SEED)),
         output_scores=(bool, False),
@@ -75,9 +81,14 @@ def request_schemas(limits: ServeLimits, model_names: list[str]) -> tuple[type[B
     served: Any = Literal[tuple(model_names)]
     text = Annotated[str, StringConstraints(min_length=1, max_length=limits.max_input_chars)]
     generate = create_model(
-        "GenerateRequest", __base__=_StrictRequest, __doc__="Texts to decode with one served model.",
+        "GenerateRequest",
+        __base__=_StrictRequest,
+        __doc__="Texts to decode with one served model.",
         inputs=(list[text], Field(min_length=1, max_length=limits.max_inputs)),
-        model=(served | None, Field(None, description=f"Served model name (default: {model_names[0]}).")),
+        model=(
+            served | None,
+            Field(None, description=f"Served model name (default: {model_names[0]})."),
+        ),
         options=(options, Field(default_factory=options)),
     )
     return generate, options
@@ -85,8 +96,11 @@ def request_schemas(limits: ServeLimits, model_names: list[str]) -> tuple[type[B
 
 class _BodyTooLarge(HTTPException):
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"The request body is larger than {limit:,} bytes (limits.max_request_bytes). "
-                              "Send fewer or shorter texts per request.")
+        super().__init__(
+            413,
+            f"The request body is larger than {limit:,} bytes (limits.max_request_bytes). "
+            "Send fewer or shorter texts per request.",
+        )
 
 
 class BodySizeLimit:
@@ -136,10 +150,17 @@ class BodySizeLimit:
                 return
 
 
-def _error_response(status: int, message: str, details: list[str] | None = None,
-                    headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message, **({"details": details} if details else {})}, status_code=status,
-                        headers=headers)
+def _error_response(
+    status: int,
+    message: str,
+    details: list[str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": message, **({"details": details} if details else {})},
+        status_code=status,
+        headers=headers,
+    )
 
 
 BODY_HINT = 'send a JSON object such as {"inputs": ["..."]} with Content-Type: application/json'
@@ -154,7 +175,9 @@ def _validation_messages(exc: RequestValidationError) -> list[str]:
         elif error["type"] == "extra_forbidden":
             messages.append(f"{location}: unknown field")
         elif error["type"] == "json_invalid":
-            messages.append(f"body is not valid JSON ({error.get('ctx', {}).get('error', error['msg'])})")
+            messages.append(
+                f"body is not valid JSON ({error.get('ctx', {}).get('error', error['msg'])})"
+            )
         else:
             messages.append(f"{location}: {error['msg']}")
     return messages
@@ -165,32 +188,62 @@ class _Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("seq2seq_es_requests", "HTTP requests by path and status.", ["path", "status"],
-                                registry=self.registry)
-        self.latency = Histogram("seq2seq_es_generate_latency_seconds", "Time to answer POST /v1/generate.",
-                                 ["model"], registry=self.registry,
-                                 buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
-        self.batch_size = Histogram("seq2seq_es_batch_size", "Texts per generate call.", ["model"],
-                                    registry=self.registry, buckets=(1, 2, 4, 8, 16, 32, 64, 128))
-        self.batch_seconds = Histogram("seq2seq_es_batch_seconds", "Time of one generate call.", ["model"],
-                                       registry=self.registry)
-        self.tokens = Counter("seq2seq_es_generated_tokens", "Tokens generated.", ["model"], registry=self.registry)
-        self.queued = Gauge("seq2seq_es_queued_texts", "Texts waiting for the model.", ["model"],
-                            registry=self.registry)
+        self.requests = Counter(
+            "seq2seq_es_requests",
+            "HTTP requests by path and status.",
+            ["path", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "seq2seq_es_generate_latency_seconds",
+            "Time to answer POST /v1/generate.",
+            ["model"],
+            registry=self.registry,
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+        )
+        self.batch_size = Histogram(
+            "seq2seq_es_batch_size",
+            "Texts per generate call.",
+            ["model"],
+            registry=self.registry,
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+        )
+        self.batch_seconds = Histogram(
+            "seq2seq_es_batch_seconds",
+            "Time of one generate call.",
+            ["model"],
+            registry=self.registry,
+        )
+        self.tokens = Counter(
+            "seq2seq_es_generated_tokens", "Tokens generated.", ["model"], registry=self.registry
+        )
+        self.queued = Gauge(
+            "seq2seq_es_queued_texts",
+            "Texts waiting for the model.",
+            ["model"],
+            registry=self.registry,
+        )
 
 
-def create_app(engines: Mapping[str, Engine], config: ServeConfig,
-               page_tasks: list[PageTask] | None = None) -> FastAPI:
+def create_app(
+    engines: Mapping[str, Engine], config: ServeConfig, page_tasks: list[PageTask] | None = None
+) -> FastAPI:
     """The FastAPI app serving ``engines`` (served name → engine) under ``config``'s limits."""
     if not engines:
         raise ValueError("create_app needs at least one engine")
     names = list(engines)
     limits = config.limits
     metrics = _Metrics()
-    batchers = {name: DynamicBatcher(_generate_with(engine, config.generation), config.batching.max_batch_size,
-                                     config.batching.max_wait_ms, limits.max_queued_inputs,
-                                     _observer(metrics, name))
-                for name, engine in engines.items()}
+    batchers = {
+        name: DynamicBatcher(
+            _generate_with(engine, config.generation),
+            config.batching.max_batch_size,
+            config.batching.max_wait_ms,
+            limits.max_queued_inputs,
+            _observer(metrics, name),
+        )
+        for name, engine in engines.items()
+    }
     GenerateRequest, _ = request_schemas(limits, names)
 
     @contextlib.asynccontextmanager
@@ -201,15 +254,21 @@ def create_app(engines: Mapping[str, Engine], config: ServeConfig,
         for batcher in batchers.values():
             await batcher.stop()
 
-    app = FastAPI(title="seq2seq-es", version="1", lifespan=lifespan,
-                  description="Spanish sequence-to-sequence models: generate from text.")
+    app = FastAPI(
+        title="seq2seq-es",
+        version="1",
+        lifespan=lifespan,
+        description="Spanish sequence-to-sequence models: generate from text.",
+    )
     app.add_middleware(BodySizeLimit, limit=limits.max_request_bytes)
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next: Any) -> Response:
         response: Response = await call_next(request)
         route = request.scope.get("route")
-        metrics.requests.labels(getattr(route, "path", "unmatched"), str(response.status_code)).inc()
+        metrics.requests.labels(
+            getattr(route, "path", "unmatched"), str(response.status_code)
+        ).inc()
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -220,7 +279,9 @@ def create_app(engines: Mapping[str, Engine], config: ServeConfig,
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = str(exc.detail)
-        if exc.status_code == 400:  # FastAPI could not parse the body (e.g. bytes that are not UTF-8)
+        if (
+            exc.status_code == 400
+        ):  # FastAPI could not parse the body (e.g. bytes that are not UTF-8)
             message = f"Bad request ({message}): {BODY_HINT}, in UTF-8."
         return _error_response(exc.status_code, message, headers=exc.headers)
 
@@ -230,18 +291,26 @@ def create_app(engines: Mapping[str, Engine], config: ServeConfig,
         request: Any = body
         name = request.model or names[0]
         engine = engines[name]
-        await asyncio.to_thread(_check_token_counts, engine, request.inputs, limits.max_input_tokens)
+        await asyncio.to_thread(
+            _check_token_counts, engine, request.inputs, limits.max_input_tokens
+        )
         options = GenerationOptions.model_validate(request.options.model_dump(exclude_unset=True))
         batcher = batchers[name]
         try:
-            outputs = await asyncio.wait_for(batcher.submit(request.inputs, options), limits.request_timeout_s)
+            outputs = await asyncio.wait_for(
+                batcher.submit(request.inputs, options), limits.request_timeout_s
+            )
         except QueueFull as exc:
-            raise HTTPException(429, f"The server is busy ({exc}); retry in a moment.",
-                                headers={"Retry-After": "1"}) from None
+            raise HTTPException(
+                429, f"The server is busy ({exc}); retry in a moment.", headers={"Retry-After": "1"}
+            ) from None
         except TimeoutError:
-            raise HTTPException(503, f"No answer within {limits.request_timeout_s:g} s "
-                                     "(limits.request_timeout_s): the server is saturated; retry later.",
-                                headers={"Retry-After": "5"}) from None
+            raise HTTPException(
+                503,
+                f"No answer within {limits.request_timeout_s:g} s "
+                "(limits.request_timeout_s): the server is saturated; retry later.",
+                headers={"Retry-After": "5"},
+            ) from None
         finally:
             metrics.queued.labels(name).set(batcher.queued_texts)
         seconds = time.perf_counter() - started
@@ -251,14 +320,26 @@ def create_app(engines: Mapping[str, Engine], config: ServeConfig,
 
     @app.get("/v1/models", summary="The served models and their limits")
     async def models() -> dict[str, Any]:
-        return {"models": [{"name": name, "engine": engine.name, "max_source_length": engine.max_source_length,
-                            "task": getattr(engine, "task", None)} for name, engine in engines.items()],
-                "limits": limits.model_dump()}
+        return {
+            "models": [
+                {
+                    "name": name,
+                    "engine": engine.name,
+                    "max_source_length": engine.max_source_length,
+                    "task": getattr(engine, "task", None),
+                }
+                for name, engine in engines.items()
+            ],
+            "limits": limits.model_dump(),
+        }
 
     @app.get("/health", summary="Liveness: the models are loaded and the batchers run")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "models": names,
-                "queued_texts": {name: batcher.queued_texts for name, batcher in batchers.items()}}
+        return {
+            "status": "ok",
+            "models": names,
+            "queued_texts": {name: batcher.queued_texts for name, batcher in batchers.items()},
+        }
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def prometheus() -> Response:
@@ -281,14 +362,19 @@ def create_app(engines: Mapping[str, Engine], config: ServeConfig,
     return app
 
 
-_PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
-                 "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
 
 
 def _generate_with(engine: Engine, server_options: GenerationOptions) -> Any:
     """The batcher's generate: the server's configured options under each request's."""
+
     def run(texts: list[str], options: GenerationOptions) -> list[dict[str, Any]]:
         return engine.generate(texts, server_options.overridden_by(options))
+
     return run
 
 
@@ -296,6 +382,7 @@ def _observer(metrics: _Metrics, name: str) -> Any:
     def observe(texts: int, seconds: float) -> None:
         metrics.batch_size.labels(name).observe(texts)
         metrics.batch_seconds.labels(name).observe(seconds)
+
     return observe
 
 
@@ -304,15 +391,21 @@ def _check_token_counts(engine: Engine, texts: list[str], limit: int) -> None:
     counts = [len(ids) for ids in engine.tokenizer(texts, add_special_tokens=False)["input_ids"]]
     for position, (text, count) in enumerate(zip(texts, counts, strict=True)):
         if not text.strip():
-            raise HTTPException(422, f"Invalid request: inputs.{position}: the text is only whitespace.")
+            raise HTTPException(
+                422, f"Invalid request: inputs.{position}: the text is only whitespace."
+            )
         if count > limit:
-            raise HTTPException(422, f"Invalid request: inputs.{position}: {count:,} tokens, more than the "
-                                     f"limit of {limit:,} (limits.max_input_tokens). Shorten the text.")
+            raise HTTPException(
+                422,
+                f"Invalid request: inputs.{position}: {count:,} tokens, more than the "
+                f"limit of {limit:,} (limits.max_input_tokens). Shorten the text.",
+            )
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int = 0,
-                    startup_timeout_s: float = 60.0) -> Iterator[str]:
+def serve_in_thread(
+    app: FastAPI, host: str = "127.0.0.1", port: int = 0, startup_timeout_s: float = 60.0
+) -> Iterator[str]:
     """Run ``app`` with uvicorn in a background thread; yield its base URL, stop it on exit.
 
     ``port=0`` binds a free port first (no race with other tests or servers). For tests,
@@ -327,7 +420,9 @@ def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int = 0,
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + startup_timeout_s
     while not server.started:

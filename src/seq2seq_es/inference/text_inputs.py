@@ -35,8 +35,12 @@ class TextInput:
     line: int
 
 
-def read_inputs(path: str, input_format: InputFormat = "auto", input_key: str | None = None,
-                stdin: IO[bytes] | None = None) -> list[TextInput]:
+def read_inputs(
+    path: str,
+    input_format: InputFormat = "auto",
+    input_key: str | None = None,
+    stdin: IO[bytes] | None = None,
+) -> list[TextInput]:
     """Every input of ``path`` (``-``: ``stdin``, by default the process's standard input)."""
     name = "<stdin>" if path == STDIN else path
     if path == STDIN:
@@ -46,22 +50,30 @@ def read_inputs(path: str, input_format: InputFormat = "auto", input_key: str | 
         lines = list(_decoded_lines_of_file(Path(path)))
     kind = _format_of(path, lines) if input_format == "auto" else input_format
     if input_key is not None and kind != "jsonl":
-        raise DataError(f"{name}: input_key={input_key} applies to JSONL input, but this input is read as plain "
-                        "text. Pass input_format=jsonl (or name the file *.jsonl), or drop input_key.")
+        raise DataError(
+            f"{name}: input_key={input_key} applies to JSONL input, but this input is read as plain "
+            "text. Pass input_format=jsonl (or name the file *.jsonl), or drop input_key."
+        )
     inputs = list(_jsonl_inputs(lines, name, input_key) if kind == "jsonl" else _text_inputs(lines))
     if not inputs:
-        raise DataError(f"{name}: no input text found (the input is empty or has only blank lines).")
+        raise DataError(
+            f"{name}: no input text found (the input is empty or has only blank lines)."
+        )
     return inputs
 
 
 def _decoded_lines_of_file(path: Path) -> Iterator[tuple[int, str]]:
     if not path.is_file():
-        raise DataError(f"{path}: file not found. Pass an existing text or JSONL file (or - for stdin).")
+        raise DataError(
+            f"{path}: file not found. Pass an existing text or JSONL file (or - for stdin)."
+        )
     try:
         with gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb") as handle:
             yield from _decoded_lines(handle, str(path))
     except (OSError, EOFError) as exc:
-        raise DataError(f"{path}: cannot read ({exc}). Is the file truncated, or not gzip despite .gz?") from None
+        raise DataError(
+            f"{path}: cannot read ({exc}). Is the file truncated, or not gzip despite .gz?"
+        ) from None
 
 
 def _decoded_lines(stream: IO[bytes] | Iterable[bytes], name: str) -> Iterator[tuple[int, str]]:
@@ -70,8 +82,10 @@ def _decoded_lines(stream: IO[bytes] | Iterable[bytes], name: str) -> Iterator[t
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise DataError(f"{name}:{number}: not UTF-8 ({exc.reason} at byte {exc.start} of the line). "
-                            "Re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`.") from None
+            raise DataError(
+                f"{name}:{number}: not UTF-8 ({exc.reason} at byte {exc.start} of the line). "
+                "Re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`."
+            ) from None
         if number == 1:
             line = line.removeprefix("\ufeff")
         yield number, line.rstrip("\r\n")
@@ -90,7 +104,9 @@ def _text_inputs(lines: list[tuple[int, str]]) -> Iterator[TextInput]:
             yield TextInput(number, line, number)
 
 
-def _jsonl_inputs(lines: list[tuple[int, str]], name: str, input_key: str | None) -> Iterator[TextInput]:
+def _jsonl_inputs(
+    lines: list[tuple[int, str]], name: str, input_key: str | None
+) -> Iterator[TextInput]:
     seen: dict[str | int, int] = {}
     for number, line in lines:
         if not line.strip():
@@ -99,9 +115,11 @@ def _jsonl_inputs(lines: list[tuple[int, str]], name: str, input_key: str | None
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}). Each line must be one "
-                            "JSON object such as {\"id\": 1, \"text\": \"...\"}; for plain text pass "
-                            "input_format=text.") from None
+            raise DataError(
+                f"{where}: not valid JSON ({exc.msg} at column {exc.colno}). Each line must be one "
+                'JSON object such as {"id": 1, "text": "..."}; for plain text pass '
+                "input_format=text."
+            ) from None
         if not isinstance(record, dict):
             raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}.")
         text = record.get(_text_key(record, input_key, where))
@@ -111,10 +129,14 @@ def _jsonl_inputs(lines: list[tuple[int, str]], name: str, input_key: str | None
             raise DataError(f"{where}: the text is empty; remove the line or give it a text.")
         record_id = record.get("id", number)
         if isinstance(record_id, bool) or not isinstance(record_id, str | int):
-            raise DataError(f"{where}: 'id' must be a string or an integer, got {type(record_id).__name__}.")
+            raise DataError(
+                f"{where}: 'id' must be a string or an integer, got {type(record_id).__name__}."
+            )
         if record_id in seen:
-            raise DataError(f"{where}: id {record_id!r} was already used on line {seen[record_id]}; ids must "
-                            "be unique (outputs and resuming are matched by id).")
+            raise DataError(
+                f"{where}: id {record_id!r} was already used on line {seen[record_id]}; ids must "
+                "be unique (outputs and resuming are matched by id)."
+            )
         seen[record_id] = number
         yield TextInput(record_id, text, number)
 
@@ -122,10 +144,14 @@ def _jsonl_inputs(lines: list[tuple[int, str]], name: str, input_key: str | None
 def _text_key(record: dict[str, object], input_key: str | None, where: str) -> str:
     if input_key is not None:
         if input_key not in record:
-            raise DataError(f"{where}: no field {input_key!r} (input_key); this line has {sorted(record)}.")
+            raise DataError(
+                f"{where}: no field {input_key!r} (input_key); this line has {sorted(record)}."
+            )
         return input_key
     for key in TEXT_KEYS:
         if key in record:
             return key
-    raise DataError(f"{where}: no 'text' or 'source' field; this line has {sorted(record)}. "
-                    "Name the field with input_key=FIELD.")
+    raise DataError(
+        f"{where}: no 'text' or 'source' field; this line has {sorted(record)}. "
+        "Name the field with input_key=FIELD."
+    )

@@ -27,7 +27,9 @@ def chunk_size(n_segments: int) -> int:
     return max(1, _CHUNK_ELEMENTS // max(n_segments, 1))
 
 
-def resample_counts(rng: np.random.Generator, n_segments: int, n_samples: int) -> Iterator[np.ndarray]:
+def resample_counts(
+    rng: np.random.Generator, n_segments: int, n_samples: int
+) -> Iterator[np.ndarray]:
     """Yield ``(chunk, n_segments)`` float arrays: how often each segment is drawn per resample."""
     step = chunk_size(n_segments)
     for start in range(0, n_samples, step):
@@ -38,7 +40,9 @@ def resample_counts(rng: np.random.Generator, n_segments: int, n_samples: int) -
         yield counts.reshape(rows, n_segments).astype(np.float64)
 
 
-def bootstrap_scores(stats: list[SegmentStats], n_samples: int, rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
+def bootstrap_scores(
+    stats: list[SegmentStats], n_samples: int, rng: np.random.Generator
+) -> list[dict[str, np.ndarray]]:
     """Resampled corpus scores ``{score name: (n_samples,)}`` of each metric, same resamples for all."""
     if not stats:
         return []
@@ -49,7 +53,9 @@ def bootstrap_scores(stats: list[SegmentStats], n_samples: int, rng: np.random.G
     for counts in resample_counts(rng, n, n_samples):
         for k, s in enumerate(stats):
             parts[k].append(s.scores_of_sums(counts @ s.stats))
-    return [{name: np.concatenate([p[name] for p in chunks]) for name in chunks[0]} for chunks in parts]
+    return [
+        {name: np.concatenate([p[name] for p in chunks]) for name in chunks[0]} for chunks in parts
+    ]
 
 
 @dataclass(frozen=True)
@@ -64,9 +70,12 @@ def percentile_interval(samples: np.ndarray, confidence: float) -> Interval:
     return Interval(float(low), float(high))
 
 
-def confidence_intervals(stats: list[SegmentStats], n_samples: int, confidence: float,
-                         rng: np.random.Generator) -> list[dict[str, Interval]]:
+def confidence_intervals(
+    stats: list[SegmentStats], n_samples: int, confidence: float, rng: np.random.Generator
+) -> list[dict[str, Interval]]:
     """Percentile bootstrap interval of every score of every metric."""
     resampled = bootstrap_scores(stats, n_samples, rng)
-    return [{name: percentile_interval(values, confidence) for name, values in scores.items()}
-            for scores in resampled]
+    return [
+        {name: percentile_interval(values, confidence) for name, values in scores.items()}
+        for scores in resampled
+    ]

@@ -8,20 +8,34 @@ from seq2seq_es.config import StrictModel
 
 
 class ScoreConfig(StrictModel):
-    predictions: str = Field("runs/predict/predictions.jsonl",
-                             description="predictions.jsonl (or a .txt with one prediction per line).")
-    references: str | None = Field(None, description="Separate references: JSONL joined on id, or .txt by line.")
+    predictions: str = Field(
+        "runs/predict/predictions.jsonl",
+        description="predictions.jsonl (or a .txt with one prediction per line).",
+    )
+    references: str | None = Field(
+        None, description="Separate references: JSONL joined on id, or .txt by line."
+    )
     metrics: list[str] = Field(default_factory=lambda: ["bleu", "chrf", "rouge"])
-    output: str | None = Field(None, description="scores.json path (default: beside the predictions).")
-    bootstrap_samples: int = Field(1000, ge=0, description="Bootstrap resamples for the CIs (0: no CIs).")
+    output: str | None = Field(
+        None, description="scores.json path (default: beside the predictions)."
+    )
+    bootstrap_samples: int = Field(
+        1000, ge=0, description="Bootstrap resamples for the CIs (0: no CIs)."
+    )
     confidence: float = Field(0.95, gt=0.0, lt=1.0)
     seed: int = 12345
-    allow_empty_predictions: bool = Field(False, description="Score a file whose predictions are all empty.")
+    allow_empty_predictions: bool = Field(
+        False, description="Score a file whose predictions are all empty."
+    )
 
 
 class CompareConfig(StrictModel):
-    systems: list[str] = Field(default_factory=list, description="Two or more prediction files; the first is the baseline.")
-    references: str | None = Field(None, description="Separate references for every system (JSONL by id, or .txt).")
+    systems: list[str] = Field(
+        default_factory=list, description="Two or more prediction files; the first is the baseline."
+    )
+    references: str | None = Field(
+        None, description="Separate references for every system (JSONL by id, or .txt)."
+    )
     metrics: list[str] = Field(default_factory=lambda: ["bleu", "chrf", "rouge"])
     bootstrap_samples: int = Field(1000, ge=10)
     randomization_trials: int = Field(10000, ge=10)

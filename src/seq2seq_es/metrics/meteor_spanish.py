@@ -35,18 +35,30 @@ class NoSynonyms:
         return []
 
 
-def sentence_meteor(prediction: str, references: Sequence[str], stemmer: SpanishStemmer | None = None) -> float:
+def sentence_meteor(
+    prediction: str, references: Sequence[str], stemmer: SpanishStemmer | None = None
+) -> float:
     """METEOR ×100 of one prediction against its best reference."""
     stemmer = stemmer or SpanishStemmer()
-    return 100.0 * meteor_score([words(ref) for ref in references], words(prediction),
-                                preprocess=str, stemmer=stemmer, wordnet=NoSynonyms())
+    return 100.0 * meteor_score(
+        [words(ref) for ref in references],
+        words(prediction),
+        preprocess=str,
+        stemmer=stemmer,
+        wordnet=NoSynonyms(),
+    )
 
 
-def meteor_stats(predictions: Sequence[str], references: Sequence[Sequence[str]],
-                 metric: str = "meteor") -> SegmentStats:
+def meteor_stats(
+    predictions: Sequence[str], references: Sequence[Sequence[str]], metric: str = "meteor"
+) -> SegmentStats:
     """Per-sentence METEOR as bootstrap-ready statistics."""
     stemmer = SpanishStemmer()
-    scores = [sentence_meteor(p, refs, stemmer) for p, refs in zip(predictions, references, strict=True)]
-    signature = (f"meteor|impl:nltk-{importlib.metadata.version('nltk')}|tok:unicode-words-nfc-lower"
-                 "|stem:snowball-es|synonyms:none|alpha:0.9|beta:3|gamma:0.5|refs:best|agg:mean")
+    scores = [
+        sentence_meteor(p, refs, stemmer) for p, refs in zip(predictions, references, strict=True)
+    ]
+    signature = (
+        f"meteor|impl:nltk-{importlib.metadata.version('nltk')}|tok:unicode-words-nfc-lower"
+        "|stem:snowball-es|synonyms:none|alpha:0.9|beta:3|gamma:0.5|refs:best|agg:mean"
+    )
     return mean_of_sentence_scores(metric, signature, ("meteor",), np.asarray(scores))

@@ -44,17 +44,25 @@ def exact_match(prediction: str, reference: str) -> float:
     return float(normalize_answer(prediction) == normalize_answer(reference))
 
 
-def qa_stats(predictions: Sequence[str], references: Sequence[Sequence[str]], metric: str = "qa") -> SegmentStats:
+def qa_stats(
+    predictions: Sequence[str], references: Sequence[Sequence[str]], metric: str = "qa"
+) -> SegmentStats:
     """Exact match and token F1 (best reference each), per example ×100."""
-    rows = [[100.0 * max(exact_match(p, r) for r in refs), 100.0 * max(token_f1(p, r) for r in refs)]
-            for p, refs in zip(predictions, references, strict=True)]
+    rows = [
+        [100.0 * max(exact_match(p, r) for r in refs), 100.0 * max(token_f1(p, r) for r in refs)]
+        for p, refs in zip(predictions, references, strict=True)
+    ]
     signature = f"qa|norm:{_NORMALISATION}|em+token-f1|refs:max|agg:mean"
     return mean_of_sentence_scores(metric, signature, ("exact_match", "token_f1"), np.asarray(rows))
 
 
-def unigram_f1_stats(predictions: Sequence[str], references: Sequence[Sequence[str]],
-                     metric: str = "unigram-f1") -> SegmentStats:
+def unigram_f1_stats(
+    predictions: Sequence[str], references: Sequence[Sequence[str]], metric: str = "unigram-f1"
+) -> SegmentStats:
     """Dialogue unigram F1 (best reference), per example ×100."""
-    scores = [100.0 * max(token_f1(p, r) for r in refs) for p, refs in zip(predictions, references, strict=True)]
+    scores = [
+        100.0 * max(token_f1(p, r) for r in refs)
+        for p, refs in zip(predictions, references, strict=True)
+    ]
     signature = f"unigram-f1|norm:{_NORMALISATION}|refs:max|agg:mean"
     return mean_of_sentence_scores(metric, signature, ("f1",), np.asarray(scores))

@@ -57,8 +57,10 @@ def read_text_lines(path: str | Path) -> list[str]:
         try:
             lines.append(raw.decode("utf-8").rstrip("\r"))
         except UnicodeDecodeError as exc:
-            raise DataError(f"{path}:{number}: not UTF-8 ({exc.reason} at byte {exc.start} of the line). "
-                            "Re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`.") from None
+            raise DataError(
+                f"{path}:{number}: not UTF-8 ({exc.reason} at byte {exc.start} of the line). "
+                "Re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`."
+            ) from None
     if lines and lines[-1] == "":
         lines.pop()
     return lines
@@ -66,7 +68,9 @@ def read_text_lines(path: str | Path) -> list[str]:
 
 def _string(value: Any, path: Path, line: int, field: str) -> str:
     if not isinstance(value, str):
-        raise DataError(f"{path}:{line}: field {field!r} must be a string, got {type(value).__name__}.")
+        raise DataError(
+            f"{path}:{line}: field {field!r} must be a string, got {type(value).__name__}."
+        )
     return value
 
 
@@ -92,25 +96,35 @@ def _records(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[
         with opener(path, "rb") as handle:
             raw_lines = handle.read().split(b"\n")
     except (OSError, EOFError) as exc:
-        raise DataError(f"{path}: cannot read ({exc}). Is the file truncated or not gzip?") from None
+        raise DataError(
+            f"{path}: cannot read ({exc}). Is the file truncated or not gzip?"
+        ) from None
     for number, raw in enumerate(raw_lines, start=1):
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise DataError(f"{path}:{number}: not UTF-8 ({exc.reason} at byte {exc.start} of the line). "
-                            "Re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`.") from None
+            raise DataError(
+                f"{path}:{number}: not UTF-8 ({exc.reason} at byte {exc.start} of the line). "
+                "Re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`."
+            ) from None
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno}). "
-                            "Each line must be one JSON object; fix or remove this line.") from None
+            raise DataError(
+                f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno}). "
+                "Each line must be one JSON object; fix or remove this line."
+            ) from None
         if not isinstance(record, dict):
-            raise DataError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}.")
+            raise DataError(
+                f"{path}:{number}: expected a JSON object, got {type(record).__name__}."
+            )
         missing = [key for key in required if key not in record]
         if missing:
-            raise DataError(f"{path}:{number}: missing field(s) {missing}; every line needs {list(required)}.")
+            raise DataError(
+                f"{path}:{number}: missing field(s) {missing}; every line needs {list(required)}."
+            )
         yield number, record
 
 
@@ -120,7 +134,9 @@ def _read_jsonl_predictions(path: Path, references_path: Path | None) -> Scoring
     for line, record in _records(path, ("id", "prediction")):
         key = str(record["id"])
         if key in seen:
-            raise DataError(f"{path}:{line}: id {key!r} already used on line {seen[key]}; ids must be unique.")
+            raise DataError(
+                f"{path}:{line}: id {key!r} already used on line {seen[key]}; ids must be unique."
+            )
         seen[key] = line
         ids.append(key)
         lines.append(line)
@@ -129,8 +145,10 @@ def _read_jsonl_predictions(path: Path, references_path: Path | None) -> Scoring
         if references_path is None:
             found = _references_of(record, path, line)
             if found is None:
-                raise DataError(f"{path}:{line}: missing field 'reference' (or 'references'); "
-                                "add it, or pass the references as a separate file (--ref).")
+                raise DataError(
+                    f"{path}:{line}: missing field 'reference' (or 'references'); "
+                    "add it, or pass the references as a separate file (--ref)."
+                )
             refs.append(found)
     if not ids:
         raise DataError(f"{path}: no predictions to score (the file is empty).")
@@ -138,51 +156,71 @@ def _read_jsonl_predictions(path: Path, references_path: Path | None) -> Scoring
         refs, sources = _join_references(path, ids, lines, references_path)
     checked_sources = [s for s in sources if isinstance(s, str)]
     have_sources = len(checked_sources) == len(sources)
-    return ScoringInput(path, ids, predictions, refs, checked_sources if have_sources else None, lines)
+    return ScoringInput(
+        path, ids, predictions, refs, checked_sources if have_sources else None, lines
+    )
 
 
-def _join_references(path: Path, ids: list[str], lines: list[int],
-                     references_path: Path) -> tuple[list[list[str]], list[Any]]:
+def _join_references(
+    path: Path, ids: list[str], lines: list[int], references_path: Path
+) -> tuple[list[list[str]], list[Any]]:
     by_id: dict[str, tuple[int, list[str], Any]] = {}
     for line, record in _records(references_path, ("id",)):
         key = str(record["id"])
         if key in by_id:
-            raise DataError(f"{references_path}:{line}: id {key!r} already used on line {by_id[key][0]}.")
+            raise DataError(
+                f"{references_path}:{line}: id {key!r} already used on line {by_id[key][0]}."
+            )
         found = _references_of(record, references_path, line)
         if found is None:
-            raise DataError(f"{references_path}:{line}: missing field 'reference' (or 'references').")
+            raise DataError(
+                f"{references_path}:{line}: missing field 'reference' (or 'references')."
+            )
         by_id[key] = (line, found, record.get("source"))
     missing = [(key, line) for key, line in zip(ids, lines, strict=True) if key not in by_id]
     if missing:
         key, line = missing[0]
-        raise DataError(f"{path}:{line}: id {key!r} has no reference in {references_path} "
-                        f"({len(missing)} of {len(ids)} predictions have none; {len(by_id)} references).")
+        raise DataError(
+            f"{path}:{line}: id {key!r} has no reference in {references_path} "
+            f"({len(missing)} of {len(ids)} predictions have none; {len(by_id)} references)."
+        )
     extra = sorted((entry[0], key) for key, entry in by_id.items() if key not in set(ids))
     if extra:
         line, key = extra[0]
-        raise DataError(f"{references_path}:{line}: reference id {key!r} has no prediction in {path} "
-                        f"({len(extra)} references unanswered; {len(ids)} predictions, {len(by_id)} references).")
+        raise DataError(
+            f"{references_path}:{line}: reference id {key!r} has no prediction in {path} "
+            f"({len(extra)} references unanswered; {len(ids)} predictions, {len(by_id)} references)."
+        )
     return [by_id[key][1] for key in ids], [by_id[key][2] for key in ids]
 
 
 def _read_text_predictions(path: Path, references_path: Path | None) -> ScoringInput:
     if references_path is None:
-        raise DataError(f"{path}: a plain-text predictions file needs a references file (--ref REFS.txt).")
+        raise DataError(
+            f"{path}: a plain-text predictions file needs a references file (--ref REFS.txt)."
+        )
     if _is_jsonl(references_path):
-        raise DataError(f"{references_path}: with plain-text predictions the references must be plain text too, "
-                        "one reference per line.")
+        raise DataError(
+            f"{references_path}: with plain-text predictions the references must be plain text too, "
+            "one reference per line."
+        )
     predictions, references = read_text_lines(path), read_text_lines(references_path)
     if not predictions:
         raise DataError(f"{path}: no predictions to score (the file is empty).")
     if len(predictions) != len(references):
-        raise DataError(f"{path} has {len(predictions)} lines but {references_path} has {len(references)}; "
-                        "line k of the predictions must answer line k of the references.")
+        raise DataError(
+            f"{path} has {len(predictions)} lines but {references_path} has {len(references)}; "
+            "line k of the predictions must answer line k of the references."
+        )
     numbers = list(range(1, len(predictions) + 1))
-    return ScoringInput(path, [str(n) for n in numbers], predictions, [[r] for r in references], None, numbers)
+    return ScoringInput(
+        path, [str(n) for n in numbers], predictions, [[r] for r in references], None, numbers
+    )
 
 
-def read_scoring_input(predictions: str | Path, references: str | Path | None = None,
-                       allow_all_empty: bool = False) -> ScoringInput:
+def read_scoring_input(
+    predictions: str | Path, references: str | Path | None = None, allow_all_empty: bool = False
+) -> ScoringInput:
     """Load and check one system's predictions against its references.
 
     A file whose predictions are *all* empty is an error unless ``allow_all_empty``
@@ -192,13 +230,20 @@ def read_scoring_input(predictions: str | Path, references: str | Path | None = 
     path = Path(predictions)
     references_path = Path(references) if references is not None else None
     if not path.is_file():
-        raise DataError(f"{path}: file not found. Check the path (e.g. runs/predict/predictions.jsonl).")
+        raise DataError(
+            f"{path}: file not found. Check the path (e.g. runs/predict/predictions.jsonl)."
+        )
     if references_path is not None and not references_path.is_file():
         raise DataError(f"{references_path}: references file not found. Check the path.")
-    data = (_read_jsonl_predictions(path, references_path) if _is_jsonl(path)
-            else _read_text_predictions(path, references_path))
+    data = (
+        _read_jsonl_predictions(path, references_path)
+        if _is_jsonl(path)
+        else _read_text_predictions(path, references_path)
+    )
     if data.empty_predictions == len(data.predictions) and not allow_all_empty:
-        raise DataError(f"{path}: all {len(data.predictions)} predictions are empty strings; "
-                        "decoding probably failed (check max_new_tokens and the model). "
-                        "To score them anyway, pass allow_empty_predictions=true.")
+        raise DataError(
+            f"{path}: all {len(data.predictions)} predictions are empty strings; "
+            "decoding probably failed (check max_new_tokens and the model). "
+            "To score them anyway, pass allow_empty_predictions=true."
+        )
     return data

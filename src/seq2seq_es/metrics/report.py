@@ -18,11 +18,19 @@ BOOTSTRAP_MARK, RANDOMIZATION_MARK = "*", "†"
 
 def metric_entries(scores: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The per-metric entries of a score dict (those with a signature)."""
-    return {name: entry for name, entry in scores.items() if isinstance(entry, dict) and "signature" in entry}
+    return {
+        name: entry
+        for name, entry in scores.items()
+        if isinstance(entry, dict) and "signature" in entry
+    }
 
 
 def score_names(entry: dict[str, Any]) -> list[str]:
-    return [key for key, value in entry.items() if isinstance(value, int | float) and not isinstance(value, bool)]
+    return [
+        key
+        for key, value in entry.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    ]
 
 
 def _label(metric: str, score: str) -> str:
@@ -51,21 +59,30 @@ def _confidence(scores: dict[str, Any]) -> str:
 
 def scores_table(scores: dict[str, Any]) -> Table:
     """One row per reported score: value, CI, signature."""
-    table = Table(title=f"scores ({scores.get('task', scores.get('predictions_file', 'predictions'))}, "
-                        f"n={scores.get('n')})")
+    table = Table(
+        title=f"scores ({scores.get('task', scores.get('predictions_file', 'predictions'))}, "
+        f"n={scores.get('n')})"
+    )
     for column in ("metric", "value", _confidence(scores), "signature"):
         table.add_column(column)
     for row in _score_rows(scores):
         table.add_row(*row)
     if scores.get("empty_predictions"):
-        table.caption = f"warning: {scores['empty_predictions']} of {scores.get('n')} predictions are empty"
+        table.caption = (
+            f"warning: {scores['empty_predictions']} of {scores.get('n')} predictions are empty"
+        )
     return table
 
 
 def scores_markdown(scores: dict[str, Any]) -> str:
-    lines = [f"# Scores: {scores.get('predictions_file', '')}", "",
-             f"n = {scores.get('n')}, empty predictions = {scores.get('empty_predictions', 0)}", "",
-             f"| metric | value | {_confidence(scores)} |", "|---|---:|---|"]
+    lines = [
+        f"# Scores: {scores.get('predictions_file', '')}",
+        "",
+        f"n = {scores.get('n')}, empty predictions = {scores.get('empty_predictions', 0)}",
+        "",
+        f"| metric | value | {_confidence(scores)} |",
+        "|---|---:|---|",
+    ]
     signatures = []
     for label, value, interval, signature in _score_rows(scores):
         lines.append(f"| {label} | {value} | {interval} |")
@@ -73,7 +90,10 @@ def scores_markdown(scores: dict[str, Any]) -> str:
             signatures.append(signature)
     bootstrap = scores.get("bootstrap")
     if bootstrap:
-        lines += ["", f"Percentile bootstrap, {bootstrap['samples']} resamples, seed {bootstrap['seed']}."]
+        lines += [
+            "",
+            f"Percentile bootstrap, {bootstrap['samples']} resamples, seed {bootstrap['seed']}.",
+        ]
     lines += ["", "Signatures:", ""] + [f"- `{s}`" for s in signatures]
     return "\n".join(lines) + "\n"
 
@@ -83,7 +103,11 @@ def _comparison_cells(comparison: dict[str, Any]) -> tuple[list[str], list[list[
     alpha = comparison["settings"]["alpha"]
     tests = {(t["system"], t["metric"], t["score"]): t for t in comparison["tests"]}
     first = comparison["results"][comparison["baseline"]]
-    columns = [(metric, score) for metric, entry in metric_entries(first).items() for score in score_names(entry)]
+    columns = [
+        (metric, score)
+        for metric, entry in metric_entries(first).items()
+        for score in score_names(entry)
+    ]
     header = ["system"] + [_label(metric, score) for metric, score in columns]
     rows = []
     for system in comparison["systems"]:
@@ -103,10 +127,12 @@ def _comparison_cells(comparison: dict[str, Any]) -> tuple[list[str], list[list[
 
 def _legend(comparison: dict[str, Any]) -> str:
     s = comparison["settings"]
-    return (f"Cells: score [{100 * s['confidence']:g}% bootstrap CI]. {BOOTSTRAP_MARK}: paired bootstrap "
-            f"({s['bootstrap_samples']} resamples), {RANDOMIZATION_MARK}: approximate randomization "
-            f"({s['randomization_trials']} trials): differs from the baseline at α = {s['alpha']} after Holm "
-            f"correction over the {len(comparison['systems']) - 1} comparison(s) of each score. Seed {s['seed']}.")
+    return (
+        f"Cells: score [{100 * s['confidence']:g}% bootstrap CI]. {BOOTSTRAP_MARK}: paired bootstrap "
+        f"({s['bootstrap_samples']} resamples), {RANDOMIZATION_MARK}: approximate randomization "
+        f"({s['randomization_trials']} trials): differs from the baseline at α = {s['alpha']} after Holm "
+        f"correction over the {len(comparison['systems']) - 1} comparison(s) of each score. Seed {s['seed']}."
+    )
 
 
 def comparison_table(comparison: dict[str, Any]) -> Table:
@@ -121,15 +147,31 @@ def comparison_table(comparison: dict[str, Any]) -> Table:
 
 def comparison_markdown(comparison: dict[str, Any]) -> str:
     header, rows = _comparison_cells(comparison)
-    lines = ["# Comparison", "", f"n = {comparison['n']} segments, baseline `{comparison['baseline']}`.", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = [
+        "# Comparison",
+        "",
+        f"n = {comparison['n']} segments, baseline `{comparison['baseline']}`.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
-    lines += ["", _legend(comparison), "", "| system | score | Δ vs baseline | p bootstrap (Holm) | "
-              "p randomization (Holm) | system > baseline in |", "|---|---|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        _legend(comparison),
+        "",
+        "| system | score | Δ vs baseline | p bootstrap (Holm) | "
+        "p randomization (Holm) | system > baseline in |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for t in comparison["tests"]:
-        lines.append(f"| {t['system']} | {_label(t['metric'], t['score'])} | {t['delta']:+.2f} | "
-                     f"{t['p_bootstrap']:.4f} ({t['p_bootstrap_holm']:.4f}) | "
-                     f"{t['p_randomization']:.4f} ({t['p_randomization_holm']:.4f}) | {100 * t['a_wins']:.1f}% |")
+        lines.append(
+            f"| {t['system']} | {_label(t['metric'], t['score'])} | {t['delta']:+.2f} | "
+            f"{t['p_bootstrap']:.4f} ({t['p_bootstrap_holm']:.4f}) | "
+            f"{t['p_randomization']:.4f} ({t['p_randomization_holm']:.4f}) | {100 * t['a_wins']:.1f}% |"
+        )
     lines += ["", "Signatures:", ""]
-    lines += [f"- {metric}: `{info['signature']}`" for metric, info in comparison["metrics"].items()]
+    lines += [
+        f"- {metric}: `{info['signature']}`" for metric, info in comparison["metrics"].items()
+    ]
     return "\n".join(lines) + "\n"

@@ -66,20 +66,31 @@ class RougeVariant:
 
     def signature(self, n_refs: str) -> str:
         version = importlib.metadata.version("rouge-score")
-        return (f"rouge|variant:{self.name}|tok:{self.tokenization}|stem:{self.stemmer}|lsum:newline"
-                f"|nrefs:{n_refs}|refs:best-f|agg:mean-f|rouge-score:{version}")
+        return (
+            f"rouge|variant:{self.name}|tok:{self.tokenization}|stem:{self.stemmer}|lsum:newline"
+            f"|nrefs:{n_refs}|refs:best-f|agg:mean-f|rouge-score:{version}"
+        )
 
 
 SPANISH = RougeVariant("spanish", SpanishRougeTokenizer, "unicode-words-nfc-lower", "none")
-SPANISH_SNOWBALL = RougeVariant("spanish-snowball", lambda: SpanishRougeTokenizer(SpanishStemmer()),
-                                "unicode-words-nfc-lower", "snowball-es")
-PAPER_COMPATIBLE = RougeVariant("paper-compatible", lambda: tokenizers.DefaultTokenizer(use_stemmer=True),
-                                "rouge-score-default-[a-z0-9]", "porter-en")
+SPANISH_SNOWBALL = RougeVariant(
+    "spanish-snowball",
+    lambda: SpanishRougeTokenizer(SpanishStemmer()),
+    "unicode-words-nfc-lower",
+    "snowball-es",
+)
+PAPER_COMPATIBLE = RougeVariant(
+    "paper-compatible",
+    lambda: tokenizers.DefaultTokenizer(use_stemmer=True),
+    "rouge-score-default-[a-z0-9]",
+    "porter-en",
+)
 VARIANTS = {v.name: v for v in (SPANISH, SPANISH_SNOWBALL, PAPER_COMPATIBLE)}
 
 
-def sentence_rouge(predictions: Sequence[str], references: Sequence[Sequence[str]],
-                   variant: RougeVariant = SPANISH) -> np.ndarray:
+def sentence_rouge(
+    predictions: Sequence[str], references: Sequence[Sequence[str]], variant: RougeVariant = SPANISH
+) -> np.ndarray:
     """F-measures ×100, shape ``(n, 4)`` in ``ROUGE_TYPES`` order, one row per example."""
     tokenizer = variant.make_tokenizer()
     main = rouge_scorer.RougeScorer(list(ROUGE_TYPES[:3]), tokenizer=tokenizer)
@@ -95,10 +106,18 @@ def sentence_rouge(predictions: Sequence[str], references: Sequence[Sequence[str
     return 100.0 * rows
 
 
-def rouge_stats(predictions: Sequence[str], references: Sequence[Sequence[str]],
-                variant: RougeVariant = SPANISH, metric: str = "rouge") -> SegmentStats:
+def rouge_stats(
+    predictions: Sequence[str],
+    references: Sequence[Sequence[str]],
+    variant: RougeVariant = SPANISH,
+    metric: str = "rouge",
+) -> SegmentStats:
     """Per-example ROUGE F-measures as bootstrap-ready statistics."""
     counts = {len(refs) for refs in references}
     n_refs = str(counts.pop()) if len(counts) == 1 else "var"
-    return mean_of_sentence_scores(metric, variant.signature(n_refs), ROUGE_TYPES,
-                                   sentence_rouge(predictions, references, variant))
+    return mean_of_sentence_scores(
+        metric,
+        variant.signature(n_refs),
+        ROUGE_TYPES,
+        sentence_rouge(predictions, references, variant),
+    )

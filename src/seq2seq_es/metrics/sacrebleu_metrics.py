@@ -38,13 +38,15 @@ def reference_streams(references: Sequence[Sequence[str]]) -> list[list[str]]:
     (sacreBLEU documents ``None`` as "no reference in this slot"; its type hints say ``str``.)
     """
     width = max(len(refs) for refs in references)
-    return [[refs[k] if k < len(refs) else cast(str, None) for refs in references] for k in range(width)]
+    return [
+        [refs[k] if k < len(refs) else cast(str, None) for refs in references] for k in range(width)
+    ]
 
 
 def bleu_from_sums(sums: np.ndarray, n: int) -> dict[str, np.ndarray]:
     """Corpus BLEU of each row of summed ``[hyp_len, ref_len, correct_1..4, total_1..4]``."""
     sys_len, ref_len = sums[:, 0], sums[:, 1]
-    correct, total = sums[:, 2:2 + _MAX_ORDER], sums[:, 2 + _MAX_ORDER:]
+    correct, total = sums[:, 2 : 2 + _MAX_ORDER], sums[:, 2 + _MAX_ORDER :]
     with np.errstate(divide="ignore", invalid="ignore"):
         bp = np.where(sys_len < ref_len, np.exp(1.0 - ref_len / sys_len), 1.0)
         bp = np.where((sys_len < ref_len) & (sys_len <= 0), 0.0, bp)
@@ -73,23 +75,34 @@ def chrf_from_sums(sums: np.ndarray, n: int, beta: float = 2.0) -> dict[str, np.
         avg_r = np.where(orders > 0, recall.sum(axis=1) / np.maximum(orders, 1), 0.0)
         factor = beta**2
         denominator = factor * avg_p + avg_r
-        score = np.where(avg_p + avg_r > 0,
-                         100.0 * (1 + factor) * avg_p * avg_r / np.where(denominator > 0, denominator, 1.0),
-                         0.0)
+        score = np.where(
+            avg_p + avg_r > 0,
+            100.0 * (1 + factor) * avg_p * avg_r / np.where(denominator > 0, denominator, 1.0),
+            0.0,
+        )
     return {"score": score}
 
 
-def bleu_stats(predictions: Sequence[str], references: Sequence[Sequence[str]],
-               tokenize: str = "13a", metric: str = "bleu") -> SegmentStats:
+def bleu_stats(
+    predictions: Sequence[str],
+    references: Sequence[Sequence[str]],
+    tokenize: str = "13a",
+    metric: str = "bleu",
+) -> SegmentStats:
     """sacreBLEU BLEU (corpus defaults) per-segment statistics and signature."""
     bleu = BLEU(tokenize=tokenize)
     stats = bleu._extract_corpus_statistics(list(predictions), reference_streams(references))
-    return SegmentStats(metric, str(bleu.get_signature()), np.asarray(stats, dtype=np.float64), bleu_from_sums)
+    return SegmentStats(
+        metric, str(bleu.get_signature()), np.asarray(stats, dtype=np.float64), bleu_from_sums
+    )
 
 
-def chrf_stats(predictions: Sequence[str], references: Sequence[Sequence[str]],
-               metric: str = "chrf") -> SegmentStats:
+def chrf_stats(
+    predictions: Sequence[str], references: Sequence[Sequence[str]], metric: str = "chrf"
+) -> SegmentStats:
     """sacreBLEU chrF (char order 6, beta 2, no word n-grams) statistics and signature."""
     chrf = CHRF()
     stats = chrf._extract_corpus_statistics(list(predictions), reference_streams(references))
-    return SegmentStats(metric, str(chrf.get_signature()), np.asarray(stats, dtype=np.float64), chrf_from_sums)
+    return SegmentStats(
+        metric, str(chrf.get_signature()), np.asarray(stats, dtype=np.float64), chrf_from_sums
+    )

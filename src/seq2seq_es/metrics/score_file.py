@@ -13,10 +13,18 @@ from seq2seq_es.metrics.scoring import score_predictions
 
 def score_file(config: ScoreConfig) -> tuple[dict[str, Any], Path]:
     """Score, write scores.json and a Markdown report (scores.md) beside it."""
-    scores = score_predictions(config.predictions, config.metrics, config.references,
-                               config.bootstrap_samples, config.confidence, config.seed,
-                               config.allow_empty_predictions)
-    output = Path(config.output) if config.output else Path(config.predictions).with_name("scores.json")
+    scores = score_predictions(
+        config.predictions,
+        config.metrics,
+        config.references,
+        config.bootstrap_samples,
+        config.confidence,
+        config.seed,
+        config.allow_empty_predictions,
+    )
+    output = (
+        Path(config.output) if config.output else Path(config.predictions).with_name("scores.json")
+    )
     write_json(output, scores)
     with atomic_write(output.with_suffix(".md")) as handle:
         handle.write(scores_markdown(scores))

@@ -54,8 +54,9 @@ def mean_scores(names: tuple[str, ...]) -> ScoreFromSums:
     return score
 
 
-def mean_of_sentence_scores(metric: str, signature: str, names: tuple[str, ...],
-                            sentence_scores: np.ndarray) -> SegmentStats:
+def mean_of_sentence_scores(
+    metric: str, signature: str, names: tuple[str, ...], sentence_scores: np.ndarray
+) -> SegmentStats:
     """SegmentStats for an ``(n, len(names))`` array of sentence scores already ×100."""
     scores = np.asarray(sentence_scores, dtype=np.float64).reshape(-1, len(names))
     return SegmentStats(metric, signature, scores, mean_scores(names))

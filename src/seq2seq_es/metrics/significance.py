@@ -51,8 +51,9 @@ def _check_pair(a: SegmentStats, b: SegmentStats) -> None:
         raise ValueError("paired tests need the same metric on the same segments for both systems")
 
 
-def paired_bootstrap(a: SegmentStats, b: SegmentStats, n_samples: int,
-                     rng: np.random.Generator) -> dict[str, tuple[float, float]]:
+def paired_bootstrap(
+    a: SegmentStats, b: SegmentStats, n_samples: int, rng: np.random.Generator
+) -> dict[str, tuple[float, float]]:
     """``{score: (p_value, a_wins)}`` of the paired bootstrap test."""
     _check_pair(a, b)
     deltas: dict[str, list[np.ndarray]] = {}
@@ -70,8 +71,9 @@ def paired_bootstrap(a: SegmentStats, b: SegmentStats, n_samples: int,
     return result
 
 
-def approximate_randomization(a: SegmentStats, b: SegmentStats, n_trials: int,
-                              rng: np.random.Generator) -> dict[str, float]:
+def approximate_randomization(
+    a: SegmentStats, b: SegmentStats, n_trials: int, rng: np.random.Generator
+) -> dict[str, float]:
     """``{score: p_value}`` of the two-sided approximate randomization test."""
     _check_pair(a, b)
     total_a, total_b = a.stats.sum(axis=0), b.stats.sum(axis=0)
@@ -86,18 +88,31 @@ def approximate_randomization(a: SegmentStats, b: SegmentStats, n_trials: int,
         sa, sb = a.scores_of_sums(total_a + moved), b.scores_of_sums(total_b - moved)
         for name in sa:
             delta = abs(observed_a[name] - observed_b[name])
-            hits[name] = hits.get(name, 0) + int((np.abs(sa[name] - sb[name]) >= delta - 1e-12).sum())
+            hits[name] = hits.get(name, 0) + int(
+                (np.abs(sa[name] - sb[name]) >= delta - 1e-12).sum()
+            )
     return {name: (1 + count) / (n_trials + 1) for name, count in hits.items()}
 
 
-def compare_systems(a: SegmentStats, b: SegmentStats, n_samples: int, n_trials: int, seed: int) -> list[PairedResult]:
+def compare_systems(
+    a: SegmentStats, b: SegmentStats, n_samples: int, n_trials: int, seed: int
+) -> list[PairedResult]:
     """Both tests for every score of one metric; the seed fixes both tests' draws."""
     bootstrap = paired_bootstrap(a, b, n_samples, np.random.default_rng(seed))
     randomization = approximate_randomization(a, b, n_trials, np.random.default_rng(seed + 1))
     observed_a, observed_b = a.corpus_scores(), b.corpus_scores()
-    return [PairedResult(name, observed_a[name], observed_b[name], observed_a[name] - observed_b[name],
-                         bootstrap[name][0], bootstrap[name][1], randomization[name])
-            for name in observed_a]
+    return [
+        PairedResult(
+            name,
+            observed_a[name],
+            observed_b[name],
+            observed_a[name] - observed_b[name],
+            bootstrap[name][0],
+            bootstrap[name][1],
+            randomization[name],
+        )
+        for name in observed_a
+    ]
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

@@ -77,26 +77,40 @@ def is_adapter_model(model: Any) -> bool:
 
 def default_target_modules(config: PreTrainedConfig) -> list[str]:
     """The architecture's default LoRA targets; an ``EncoderDecoderModel`` takes both halves'."""
-    types = ([config.encoder.model_type, config.decoder.model_type] if config.model_type == "encoder-decoder"
-             else [config.model_type])
+    types = (
+        [config.encoder.model_type, config.decoder.model_type]
+        if config.model_type == "encoder-decoder"
+        else [config.model_type]
+    )
     missing = [kind for kind in types if kind not in DEFAULT_TARGET_MODULES]
     if missing:
-        raise ConfigError(f"No default LoRA target modules for model type {missing[0]!r} (known: "
-                          f"{', '.join(sorted(DEFAULT_TARGET_MODULES))}). Set adapter.target_modules to the names "
-                          "of its attention projections (`seq2seq-es model info` lists the model).")
+        raise ConfigError(
+            f"No default LoRA target modules for model type {missing[0]!r} (known: "
+            f"{', '.join(sorted(DEFAULT_TARGET_MODULES))}). Set adapter.target_modules to the names "
+            "of its attention projections (`seq2seq-es model info` lists the model)."
+        )
     return list(dict.fromkeys(name for kind in types for name in DEFAULT_TARGET_MODULES[kind]))
 
 
 def _adaptable_modules(model: Any) -> dict[str, torch.nn.Module]:
     """Full name → module, for the layer types LoRA wraps here (linear layers, GPT-2's Conv1D)."""
-    return {name: module for name, module in model.named_modules() if isinstance(module, torch.nn.Linear | Conv1D)}
+    return {
+        name: module
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear | Conv1D)
+    }
 
 
 def adaptable_module_names(model: Any) -> list[str]:
     """The short names a ``target_modules`` entry can use (``q_proj``, ``fc1``, …), sorted; an
     output layer tied to the input embeddings is not one of them."""
-    return sorted({name.rsplit(".", 1)[-1] for name, module in _adaptable_modules(model).items()
-                   if not _is_tied_output(model, module)})
+    return sorted(
+        {
+            name.rsplit(".", 1)[-1]
+            for name, module in _adaptable_modules(model).items()
+            if not _is_tied_output(model, module)
+        }
+    )
 
 
 def _matches(full_name: str, target: str) -> bool:
@@ -112,13 +126,17 @@ def resolve_target_modules(model: Any, adapter: AdapterConfig) -> list[str]:
     for target in targets:
         found = [name for name in modules if _matches(name, target)]
         if not found:
-            raise ConfigError(f"adapter.target_modules: {target!r} names no linear layer of this "
-                              f"{model.config.model_type} model. Valid names: {valid}.")
+            raise ConfigError(
+                f"adapter.target_modules: {target!r} names no linear layer of this "
+                f"{model.config.model_type} model. Valid names: {valid}."
+            )
         tied = [name for name in found if _is_tied_output(model, modules[name])]
         if tied:
-            raise ConfigError(f"adapter.target_modules: {target!r} selects {tied[0]}, the output layer, whose weight is "
-                              "the input embeddings' (tied): merging an adapter there would change the embeddings "
-                              f"too. Valid names: {valid}.")
+            raise ConfigError(
+                f"adapter.target_modules: {target!r} selects {tied[0]}, the output layer, whose weight is "
+                "the input embeddings' (tied): merging an adapter there would change the embeddings "
+                f"too. Valid names: {valid}."
+            )
     return list(targets)
 
 
@@ -136,8 +154,13 @@ def lora_config(model: Any, adapter: AdapterConfig) -> Any:
 
     if adapter.kind != "lora":
         raise ConfigError(f"adapter.kind is {adapter.kind!r}: there is no adapter to configure.")
-    return LoraConfig(task_type=TaskType.SEQ_2_SEQ_LM, r=adapter.r, lora_alpha=adapter.alpha,
-                      lora_dropout=adapter.dropout, target_modules=resolve_target_modules(model, adapter))
+    return LoraConfig(
+        task_type=TaskType.SEQ_2_SEQ_LM,
+        r=adapter.r,
+        lora_alpha=adapter.alpha,
+        lora_dropout=adapter.dropout,
+        target_modules=resolve_target_modules(model, adapter),
+    )
 
 
 def apply_adapter(model: Any, adapter: AdapterConfig, seed: int) -> Any:
@@ -171,7 +194,10 @@ def _name_base_absolutely(model: Any) -> None:
 def parameter_counts(model: Any) -> dict[str, int]:
     """Trainable and total parameters, each tensor counted once (tied weights are one)."""
     unique = {id(p): p for p in model.parameters()}.values()
-    return {"trainable": sum(p.numel() for p in unique if p.requires_grad), "total": sum(p.numel() for p in unique)}
+    return {
+        "trainable": sum(p.numel() for p in unique if p.requires_grad),
+        "total": sum(p.numel() for p in unique),
+    }
 
 
 # ---------------------------------------------------------------- checkpoints (hook for training/checkpoint.py)
@@ -186,19 +212,25 @@ def checkpoint_tensors(model: Any) -> dict[str, torch.Tensor] | None:
     return {name: param.detach() for name, param in model.named_parameters() if param.requires_grad}
 
 
-def restore_checkpoint_tensors(model: Any, tensors: dict[str, torch.Tensor], source: str | Path = "checkpoint") -> None:
+def restore_checkpoint_tensors(
+    model: Any, tensors: dict[str, torch.Tensor], source: str | Path = "checkpoint"
+) -> None:
     """Load what ``checkpoint_tensors`` stored into a freshly built adapter model (same names, same shapes)."""
     params = {name: param for name, param in model.named_parameters() if param.requires_grad}
     missing, unexpected = sorted(set(params) - set(tensors)), sorted(set(tensors) - set(params))
     if missing or unexpected:
-        raise CheckpointError(f"{source} does not hold this run's adapter ({len(missing)} trainable tensors missing, "
-                              f"e.g. {missing[:1]}; {len(unexpected)} unknown, e.g. {unexpected[:1]}). Resume with the "
-                              "adapter settings it was made with, or start a new output_dir.")
+        raise CheckpointError(
+            f"{source} does not hold this run's adapter ({len(missing)} trainable tensors missing, "
+            f"e.g. {missing[:1]}; {len(unexpected)} unknown, e.g. {unexpected[:1]}). Resume with the "
+            "adapter settings it was made with, or start a new output_dir."
+        )
     with torch.no_grad():
         for name, tensor in tensors.items():
             if params[name].shape != tensor.shape:
-                raise CheckpointError(f"{source}: {name} has shape {tuple(tensor.shape)}, the model "
-                                      f"{tuple(params[name].shape)}. Resume with the adapter.r it was made with.")
+                raise CheckpointError(
+                    f"{source}: {name} has shape {tuple(tensor.shape)}, the model "
+                    f"{tuple(params[name].shape)}. Resume with the adapter.r it was made with."
+                )
             params[name].copy_(tensor)
 
 
@@ -217,7 +249,9 @@ def save_adapter(model: Any, tokenizer: PreTrainedTokenizerBase, folder: str | P
     return Path(folder)
 
 
-def save_model_or_adapter(model: Any, tokenizer: PreTrainedTokenizerBase, folder: str | Path) -> Path:
+def save_model_or_adapter(
+    model: Any, tokenizer: PreTrainedTokenizerBase, folder: str | Path
+) -> Path:
     """An adapter model's adapter, or a whole model (``save_seq2seq``): what fine-tuning's selection keeps."""
     if is_adapter_model(model):
         return save_adapter(model, tokenizer, folder)
@@ -231,11 +265,17 @@ def load_adapter_weights(model: Any, folder: str | Path) -> None:
 
     path = Path(folder) / ADAPTER_WEIGHTS_FILE
     if not path.is_file():
-        raise CheckpointError(f"{path} not found: {folder} is not an adapter folder written by peft.")
-    unexpected = getattr(set_peft_model_state_dict(model, load_file(str(path))), "unexpected_keys", [])
+        raise CheckpointError(
+            f"{path} not found: {folder} is not an adapter folder written by peft."
+        )
+    unexpected = getattr(
+        set_peft_model_state_dict(model, load_file(str(path))), "unexpected_keys", []
+    )
     if unexpected:
-        raise CheckpointError(f"{path} holds tensors this adapter model does not have (e.g. {unexpected[0]}): it "
-                              "was trained with other adapter settings.")
+        raise CheckpointError(
+            f"{path} holds tensors this adapter model does not have (e.g. {unexpected[0]}): it "
+            "was trained with other adapter settings."
+        )
 
 
 def _unshare_encoder_decoder(model: Any) -> None:
@@ -244,14 +284,20 @@ def _unshare_encoder_decoder(model: Any) -> None:
     Each side has its own adapters, so after merging the two sides differ: merged into the
     one shared tensor, both updates would land on both sides. Untied first, each merge adds
     one update to one tensor, and the model says it is no longer shared."""
-    if not (isinstance(model, EncoderDecoderModel) and getattr(model.config, "tie_encoder_decoder", False)):
+    if not (
+        isinstance(model, EncoderDecoderModel)
+        and getattr(model.config, "tie_encoder_decoder", False)
+    ):
         return
     encoder_storage = {param.data_ptr() for param in model.encoder.parameters()}
     for name, param in list(model.decoder.named_parameters()):
         if param.data_ptr() in encoder_storage:
             module_name, _, leaf = name.rpartition(".")
-            setattr(model.decoder.get_submodule(module_name), leaf,
-                    torch.nn.Parameter(param.detach().clone(), requires_grad=param.requires_grad))
+            setattr(
+                model.decoder.get_submodule(module_name),
+                leaf,
+                torch.nn.Parameter(param.detach().clone(), requires_grad=param.requires_grad),
+            )
     model.config.tie_encoder_decoder = False
     model.tie_weights()  # the decoder's LM head follows its (now own) word embeddings
 
@@ -269,8 +315,9 @@ def merge_adapter(model: Any) -> Any:
     return merged
 
 
-def keep_final_adapter(model: Any, tokenizer: PreTrainedTokenizerBase, output_dir: str | Path,
-                       selected: bool) -> Any:
+def keep_final_adapter(
+    model: Any, tokenizer: PreTrainedTokenizerBase, output_dir: str | Path, selected: bool
+) -> Any:
     """End of an adapter fine-tune: ``output_dir/adapter`` (peft format) and ``output_dir/model`` (merged).
 
     ``selected``: selection kept a best adapter in ``best_model/``; it becomes ``adapter/``
@@ -298,17 +345,25 @@ def read_adapter_config(folder: str | Path) -> dict[str, Any]:
     folder = Path(folder)
     path = folder / ADAPTER_CONFIG_FILE
     if not path.is_file():
-        raise CheckpointError(f"{folder}: no {ADAPTER_CONFIG_FILE} here, so this is not an adapter folder. Pass the "
-                              "folder peft's save_pretrained wrote (e.g. <finetune output_dir>/adapter).")
+        raise CheckpointError(
+            f"{folder}: no {ADAPTER_CONFIG_FILE} here, so this is not an adapter folder. Pass the "
+            "folder peft's save_pretrained wrote (e.g. <finetune output_dir>/adapter)."
+        )
     try:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path} is not valid JSON ({exc}); save the adapter again.") from None
+        raise CheckpointError(
+            f"{path} is not valid JSON ({exc}); save the adapter again."
+        ) from None
     return data
 
 
-def merge_adapter_folder(adapter: str | Path, output: str | Path, base: str | Path | None = None,
-                         tokenizer: str | Path | None = None) -> dict[str, Any]:
+def merge_adapter_folder(
+    adapter: str | Path,
+    output: str | Path,
+    base: str | Path | None = None,
+    tokenizer: str | Path | None = None,
+) -> dict[str, Any]:
     """Merge an adapter trained anywhere (saved by peft) into its base; write a plain model folder.
 
     ``base`` defaults to the adapter's ``base_model_name_or_path``; the tokenizer to the
@@ -320,8 +375,10 @@ def merge_adapter_folder(adapter: str | Path, output: str | Path, base: str | Pa
     settings = read_adapter_config(adapter)
     base = base or settings.get("base_model_name_or_path")
     if not base:
-        raise ConfigError(f"{adapter}/{ADAPTER_CONFIG_FILE} does not name its base model: pass base=<model folder or "
-                          "hub id> (the model the adapter was trained on).")
+        raise ConfigError(
+            f"{adapter}/{ADAPTER_CONFIG_FILE} does not name its base model: pass base=<model folder or "
+            "hub id> (the model the adapter was trained on)."
+        )
     tokenizer_source = tokenizer or (adapter if _has_tokenizer(adapter) else base)
     model, _ = load_seq2seq(base)
     tok = load_tokenizer(tokenizer_source)
@@ -329,14 +386,22 @@ def merge_adapter_folder(adapter: str | Path, output: str | Path, base: str | Pa
         wrapped = PeftModel.from_pretrained(model, str(adapter))
     except (ValueError, RuntimeError, KeyError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{adapter} does not fit the base model {base} ({reason}). Pass the base model it was "
-                              "trained on as base=.") from None
+        raise CheckpointError(
+            f"{adapter} does not fit the base model {base} ({reason}). Pass the base model it was "
+            "trained on as base=."
+        ) from None
     adapter_parameters = sum(t.numel() for t in get_peft_model_state_dict(wrapped).values())
     merged = merge_adapter(wrapped)
     save_seq2seq(merged, tok, output)
-    return {"adapter": str(adapter), "base": str(base), "output": str(output),
-            "peft_type": settings.get("peft_type"), "r": settings.get("r"),
-            "target_modules": _as_list(settings.get("target_modules")), "adapter_parameters": adapter_parameters}
+    return {
+        "adapter": str(adapter),
+        "base": str(base),
+        "output": str(output),
+        "peft_type": settings.get("peft_type"),
+        "r": settings.get("r"),
+        "target_modules": _as_list(settings.get("target_modules")),
+        "adapter_parameters": adapter_parameters,
+    }
 
 
 def _has_tokenizer(folder: Path) -> bool:

@@ -41,7 +41,11 @@ from seq2seq_es.models.sharing import share_encoder_decoder
 
 # Decoding settings of the paper's BERT2BERT runs (and of the Rothe et al. recipe).
 GENERATION_DEFAULTS: dict[str, Any] = {
-    "num_beams": 4, "length_penalty": 2.0, "no_repeat_ngram_size": 3, "early_stopping": True}
+    "num_beams": 4,
+    "length_penalty": 2.0,
+    "no_repeat_ngram_size": 3,
+    "early_stopping": True,
+}
 
 WARM_START_TYPES = ("bert", "roberta", "xlm-roberta", "camembert", "electra")
 
@@ -52,14 +56,21 @@ def wiring_ids(tokenizer: PreTrainedTokenizerBase) -> dict[str, int]:
     BERT encodes ``[CLS] text [SEP]`` and RoBERTa ``<s> text </s>``, so the decoder starts
     from the CLS token (``[CLS]`` / ``<s>``) and stops at SEP (``[SEP]`` / ``</s>``).
     """
-    ids = {"decoder_start_token_id": tokenizer.cls_token_id if tokenizer.cls_token_id is not None
-           else tokenizer.bos_token_id,
-           "eos_token_id": tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id,
-           "pad_token_id": tokenizer.pad_token_id}
+    ids = {
+        "decoder_start_token_id": tokenizer.cls_token_id
+        if tokenizer.cls_token_id is not None
+        else tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.sep_token_id
+        if tokenizer.sep_token_id is not None
+        else tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
     missing = [k for k, v in ids.items() if v is None]
     if missing:
-        raise CheckpointError(f"The tokenizer has no token for {', '.join(missing)}: a BERT2BERT decoder needs "
-                              "CLS (or BOS) to start, SEP (or EOS) to stop and PAD. Use the checkpoint's own tokenizer.")
+        raise CheckpointError(
+            f"The tokenizer has no token for {', '.join(missing)}: a BERT2BERT decoder needs "
+            "CLS (or BOS) to start, SEP (or EOS) to stop and PAD. Use the checkpoint's own tokenizer."
+        )
     return {k: int(v) for k, v in ids.items() if v is not None}
 
 
@@ -78,11 +89,15 @@ def configure_generation(model: EncoderDecoderModel, tokenizer: PreTrainedTokeni
 def _pretrained_encoder_only(name: str) -> None:
     config = load_model_config(name)
     if getattr(config, "is_encoder_decoder", False):
-        raise CheckpointError(f"{name} is already an encoder-decoder ({config.model_type}); fine-tune it directly "
-                              "instead of warm-starting a BERT2BERT from it.")
+        raise CheckpointError(
+            f"{name} is already an encoder-decoder ({config.model_type}); fine-tune it directly "
+            "instead of warm-starting a BERT2BERT from it."
+        )
     if config.model_type not in WARM_START_TYPES:
-        raise CheckpointError(f"{name} is a {config.model_type!r} model; BERT2BERT warm starts from an encoder "
-                              f"with a causal-LM variant that supports cross-attention: {', '.join(WARM_START_TYPES)}.")
+        raise CheckpointError(
+            f"{name} is a {config.model_type!r} model; BERT2BERT warm starts from an encoder "
+            f"with a causal-LM variant that supports cross-attention: {', '.join(WARM_START_TYPES)}."
+        )
 
 
 def _load_weights(auto_class: Any, name: str, **config_overrides: bool) -> Any:
@@ -94,9 +109,14 @@ def _load_weights(auto_class: Any, name: str, **config_overrides: bool) -> Any:
         raise unreachable_hub_error(name, exc) from exc
 
 
-def warm_start_bert2bert(encoder: str | Path, decoder: str | Path | None = None, *, share: bool = False,
-                         tokenizer: str | Path | None = None, seed: int = 0
-                         ) -> tuple[EncoderDecoderModel, PreTrainedTokenizerBase]:
+def warm_start_bert2bert(
+    encoder: str | Path,
+    decoder: str | Path | None = None,
+    *,
+    share: bool = False,
+    tokenizer: str | Path | None = None,
+    seed: int = 0,
+) -> tuple[EncoderDecoderModel, PreTrainedTokenizerBase]:
     """Build a BERT2BERT from a hub id (``dccuchile/bert-base-spanish-wwm-cased``,
     ``PlanTL-GOB-ES/roberta-base-bne``) or a local folder.
 
@@ -106,18 +126,28 @@ def warm_start_bert2bert(encoder: str | Path, decoder: str | Path | None = None,
     encoder_name = str(encoder)
     decoder_name = str(decoder) if decoder is not None else encoder_name
     if share and decoder_name != encoder_name:
-        raise CheckpointError(f"share=True ties encoder and decoder weights, so both must be the same checkpoint; "
-                              f"got encoder {encoder_name} and decoder {decoder_name}.")
+        raise CheckpointError(
+            f"share=True ties encoder and decoder weights, so both must be the same checkpoint; "
+            f"got encoder {encoder_name} and decoder {decoder_name}."
+        )
     for name in dict.fromkeys((encoder_name, decoder_name)):
         _pretrained_encoder_only(name)
     tok = load_tokenizer(tokenizer if tokenizer is not None else encoder_name)
-    with torch.random.fork_rng(devices=[]):  # seeds the new weights without touching the caller's RNG
+    with torch.random.fork_rng(
+        devices=[]
+    ):  # seeds the new weights without touching the caller's RNG
         torch.manual_seed(seed)
         encoder_model = _load_weights(AutoModel, encoder_name)
-        decoder_model = _load_weights(AutoModelForCausalLM, decoder_name, is_decoder=True, add_cross_attention=True)
-    for part, rows in (("encoder", encoder_model.get_input_embeddings().num_embeddings),
-                       ("decoder", decoder_model.get_input_embeddings().num_embeddings)):
-        check_vocabulary(rows, tok, f"{decoder_name if part == 'decoder' else encoder_name} ({part})")
+        decoder_model = _load_weights(
+            AutoModelForCausalLM, decoder_name, is_decoder=True, add_cross_attention=True
+        )
+    for part, rows in (
+        ("encoder", encoder_model.get_input_embeddings().num_embeddings),
+        ("decoder", decoder_model.get_input_embeddings().num_embeddings),
+    ):
+        check_vocabulary(
+            rows, tok, f"{decoder_name if part == 'decoder' else encoder_name} ({part})"
+        )
     model = EncoderDecoderModel(encoder=encoder_model, decoder=decoder_model)
     if share:
         share_encoder_decoder(model)
@@ -138,29 +168,49 @@ def warm_start_card(summary: dict[str, Any]) -> dict[str, Any]:
     encoder, decoder = summary["encoder"], summary["decoder"]
     hub_encoder = not looks_like_path(encoder)
     return {
-        "name": f"{checkpoint_name(encoder)}2{checkpoint_name(decoder)}" + ("-shared" if summary["share"] else ""),
-        "base_model": encoder if hub_encoder else None, "tags": ["bert2bert", "warm-start"],
-        "description": (f"A BERT2BERT encoder-decoder warm-started (Rothe et al. 2020) from `{encoder}`"
-                        + (f" (encoder) and `{decoder}` (decoder)" if decoder != encoder else "")
-                        + ": both sides start from its weights; the decoder gains a causal mask and randomly "
-                        f"initialised cross-attention (seed {summary['seed']})"
-                        + ("; every encoder weight is shared with the decoder" if summary["share"] else "")
-                        + ". Not fine-tuned."),
-        "architecture": {"class": "EncoderDecoderModel", "parameters": summary["parameters"],
-                         "shared encoder and decoder": summary["share"]},
-        "limitations": [*size_limitations(summary["parameters"]),
-                        "Warm-started only: its cross-attention is random, so it generates nothing useful until "
-                        "fine-tuned (`seq2seq-es finetune model=<this folder>`)."],
+        "name": f"{checkpoint_name(encoder)}2{checkpoint_name(decoder)}"
+        + ("-shared" if summary["share"] else ""),
+        "base_model": encoder if hub_encoder else None,
+        "tags": ["bert2bert", "warm-start"],
+        "description": (
+            f"A BERT2BERT encoder-decoder warm-started (Rothe et al. 2020) from `{encoder}`"
+            + (f" (encoder) and `{decoder}` (decoder)" if decoder != encoder else "")
+            + ": both sides start from its weights; the decoder gains a causal mask and randomly "
+            f"initialised cross-attention (seed {summary['seed']})"
+            + ("; every encoder weight is shared with the decoder" if summary["share"] else "")
+            + ". Not fine-tuned."
+        ),
+        "architecture": {
+            "class": "EncoderDecoderModel",
+            "parameters": summary["parameters"],
+            "shared encoder and decoder": summary["share"],
+        },
+        "limitations": [
+            *size_limitations(summary["parameters"]),
+            "Warm-started only: its cross-attention is random, so it generates nothing useful until "
+            "fine-tuned (`seq2seq-es finetune model=<this folder>`).",
+        ],
     }
 
 
-def build_bert2bert_checkpoint(encoder: str | Path, output: str | Path, decoder: str | Path | None = None,
-                               share: bool = False, seed: int = 0) -> dict[str, Any]:
+def build_bert2bert_checkpoint(
+    encoder: str | Path,
+    output: str | Path,
+    decoder: str | Path | None = None,
+    share: bool = False,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Warm start, save model + tokenizer + model card to ``output`` and record where it came from."""
     model, tokenizer = warm_start_bert2bert(encoder, decoder, share=share, seed=seed)
     save_seq2seq(model, tokenizer, output)
-    summary = {"encoder": str(encoder), "decoder": str(decoder or encoder), "share": share, "seed": seed,
-               "parameters": count_parameters(model), "output": str(output)}
+    summary = {
+        "encoder": str(encoder),
+        "decoder": str(decoder or encoder),
+        "share": share,
+        "seed": seed,
+        "parameters": count_parameters(model),
+        "output": str(output),
+    }
     write_model_card(output, warm_start_card(summary))
     write_json(Path(output) / "warm_start.json", summary)
     return summary

@@ -10,7 +10,9 @@ from seq2seq_es.config import StrictModel
 
 
 class ModelInfoConfig(StrictModel):
-    path: str = Field(description="A model folder, a Hugging Face Hub id, or a preset name (barto-base, t5s-base, …).")
+    path: str = Field(
+        description="A model folder, a Hugging Face Hub id, or a preset name (barto-base, t5s-base, …)."
+    )
 
 
 class Bert2BertConfig(StrictModel):
@@ -32,20 +34,35 @@ class AdapterConfig(StrictModel):
     """Parameter-efficient fine-tuning: ``kind: lora`` trains low-rank adapters (Hu et al. 2021,
     arXiv 2106.09685) through peft and freezes every other weight (``models/adapters.py``)."""
 
-    kind: Literal["none", "lora"] = Field("none", description="none: train every weight; lora: only LoRA adapters.")
-    r: int = Field(8, gt=0, description="Rank of each adapter's update (B·A, with B: d×r and A: r×k).")
+    kind: Literal["none", "lora"] = Field(
+        "none", description="none: train every weight; lora: only LoRA adapters."
+    )
+    r: int = Field(
+        8, gt=0, description="Rank of each adapter's update (B·A, with B: d×r and A: r×k)."
+    )
     alpha: int = Field(16, gt=0, description="Scale of the update: it is multiplied by alpha / r.")
     dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on the adapters' inputs.")
     target_modules: list[str] | None = Field(
-        None, min_length=1, description="Names of the linear layers that get an adapter (a layer matches when its "
-                                        "name is this or ends with '.' + this); None: the architecture's default "
-                                        "(query and value projections: q_proj/v_proj for BART, q/v for T5, "
-                                        "query/value for BERT2BERT).")
+        None,
+        min_length=1,
+        description="Names of the linear layers that get an adapter (a layer matches when its "
+        "name is this or ends with '.' + this); None: the architecture's default "
+        "(query and value projections: q_proj/v_proj for BART, q/v for T5, "
+        "query/value for BERT2BERT).",
+    )
 
 
 class MergeAdapterConfig(StrictModel):
-    adapter: str = Field(description="Adapter folder written by peft (adapter_config.json + adapter_model.safetensors).")
-    output: str = Field(description="Folder to write: the merged model, loadable with AutoModelForSeq2SeqLM.")
-    base: str | None = Field(None, description="Base model folder or hub id (default: the adapter's "
-                                               "base_model_name_or_path).")
-    tokenizer: str | None = Field(None, description="Tokenizer folder (default: the adapter folder's, else the base's).")
+    adapter: str = Field(
+        description="Adapter folder written by peft (adapter_config.json + adapter_model.safetensors)."
+    )
+    output: str = Field(
+        description="Folder to write: the merged model, loadable with AutoModelForSeq2SeqLM."
+    )
+    base: str | None = Field(
+        None,
+        description="Base model folder or hub id (default: the adapter's base_model_name_or_path).",
+    )
+    tokenizer: str | None = Field(
+        None, description="Tokenizer folder (default: the adapter folder's, else the base's)."
+    )

@@ -28,15 +28,22 @@ def architecture_rows(config: Any) -> dict[str, Any]:
     """Layer counts and widths of BART / mBART / T5 / mT5 / LED / BERT2BERT configs (and the BERT preset's)."""
     if config.model_type == "encoder-decoder":
         enc, dec = config.encoder, config.decoder
-        return {"encoder": f"{enc.model_type}: {enc.num_hidden_layers} layers",
-                "decoder": f"{dec.model_type}: {dec.num_hidden_layers} layers (+ cross-attention)",
-                "d_model": enc.hidden_size, "heads": enc.num_attention_heads, "ffn": enc.intermediate_size,
-                "positions": enc.max_position_embeddings,
-                "shared encoder/decoder": bool(getattr(config, "tie_encoder_decoder", False))}
+        return {
+            "encoder": f"{enc.model_type}: {enc.num_hidden_layers} layers",
+            "decoder": f"{dec.model_type}: {dec.num_hidden_layers} layers (+ cross-attention)",
+            "d_model": enc.hidden_size,
+            "heads": enc.num_attention_heads,
+            "ffn": enc.intermediate_size,
+            "positions": enc.max_position_embeddings,
+            "shared encoder/decoder": bool(getattr(config, "tie_encoder_decoder", False)),
+        }
     rows: dict[str, Any] = {
         "encoder layers": _first(config, "encoder_layers", "num_layers", "num_hidden_layers"),
-        "decoder layers": (_first(config, "decoder_layers", "num_decoder_layers", "num_layers")
-                           if config.is_encoder_decoder else "none (encoder-only)"),
+        "decoder layers": (
+            _first(config, "decoder_layers", "num_decoder_layers", "num_layers")
+            if config.is_encoder_decoder
+            else "none (encoder-only)"
+        ),
         "d_model": _first(config, "d_model", "hidden_size"),
         "heads": _first(config, "encoder_attention_heads", "num_heads", "num_attention_heads"),
         "ffn": _first(config, "encoder_ffn_dim", "d_ff", "intermediate_size"),
@@ -45,10 +52,15 @@ def architecture_rows(config: Any) -> dict[str, Any]:
         rows["ffn"] = f"{config.d_ff} ({config.feed_forward_proj})"
         rows["positions"] = f"relative ({config.relative_attention_num_buckets} buckets)"
     elif config.model_type == "led":
-        rows["positions"] = (f"encoder {config.max_encoder_position_embeddings}, "
-                             f"decoder {config.max_decoder_position_embeddings}")
-        windows = sorted(set(config.attention_window)) if isinstance(config.attention_window, list) else [
-            config.attention_window]
+        rows["positions"] = (
+            f"encoder {config.max_encoder_position_embeddings}, "
+            f"decoder {config.max_decoder_position_embeddings}"
+        )
+        windows = (
+            sorted(set(config.attention_window))
+            if isinstance(config.attention_window, list)
+            else [config.attention_window]
+        )
         rows["attention window"] = ", ".join(map(str, windows))
     else:
         rows["positions"] = _first(config, "max_position_embeddings")
@@ -103,12 +115,19 @@ def model_info(name_or_path: str | Path) -> dict[str, Any]:
     rows["LM head tied to embeddings"] = _lm_head_tied(model)
     rows["vocab (embedding rows)"] = f"{model.get_input_embeddings().num_embeddings:,}"
     if tokenizer is not None:
-        rows["tokenizer"] = f"{type(tokenizer).__name__}, {len(tokenizer):,} tokens, max length " \
-                            f"{tokenizer.model_max_length if tokenizer.model_max_length < 10**9 else 'unset'}"
+        rows["tokenizer"] = (
+            f"{type(tokenizer).__name__}, {len(tokenizer):,} tokens, max length "
+            f"{tokenizer.model_max_length if tokenizer.model_max_length < 10**9 else 'unset'}"
+        )
     rows.update(special_tokens(model, tokenizer))
-    rows["dropout"] = _first(getattr(config, "encoder", config), "dropout", "dropout_rate", "hidden_dropout_prob")
+    rows["dropout"] = _first(
+        getattr(config, "encoder", config), "dropout", "dropout_rate", "hidden_dropout_prob"
+    )
     generation = getattr(model, "generation_config", None)
-    settings = {k: getattr(generation, k, None) for k in ("num_beams", "length_penalty", "no_repeat_ngram_size")}
+    settings = {
+        k: getattr(generation, k, None)
+        for k in ("num_beams", "length_penalty", "no_repeat_ngram_size")
+    }
     if any(v is not None for v in settings.values()):
         rows["generation"] = ", ".join(f"{k}={v}" for k, v in settings.items() if v is not None)
     return rows

@@ -36,8 +36,12 @@ EMBEDDING_PADDING_SLACK = 128
 
 def looks_like_path(name_or_path: str) -> bool:
     """A string the user meant as a folder: it exists, or is written as a path, not ``org/name``."""
-    return (Path(name_or_path).exists() or name_or_path.startswith((".", "/", "~"))
-            or name_or_path.count("/") > 1 or "\\" in name_or_path)
+    return (
+        Path(name_or_path).exists()
+        or name_or_path.startswith((".", "/", "~"))
+        or name_or_path.count("/") > 1
+        or "\\" in name_or_path
+    )
 
 
 def _resolve(name_or_path: str | Path) -> str:
@@ -45,11 +49,15 @@ def _resolve(name_or_path: str | Path) -> str:
     if looks_like_path(name):
         path = Path(name).expanduser()
         if not path.is_dir():
-            raise CheckpointError(f"{path}: no such model folder. Pass a folder written by `save_pretrained` "
-                                  "(it holds config.json) or a Hugging Face Hub id such as google/mt5-small.")
+            raise CheckpointError(
+                f"{path}: no such model folder. Pass a folder written by `save_pretrained` "
+                "(it holds config.json) or a Hugging Face Hub id such as google/mt5-small."
+            )
         if not (path / "config.json").is_file():
-            raise CheckpointError(f"{path}: no model here (config.json missing). Pass a folder written by "
-                                  "`seq2seq-es pretrain`, `finetune` or `save_pretrained`.")
+            raise CheckpointError(
+                f"{path}: no model here (config.json missing). Pass a folder written by "
+                "`seq2seq-es pretrain`, `finetune` or `save_pretrained`."
+            )
         return str(path)
     return name
 
@@ -61,7 +69,8 @@ def unreachable_hub_error(name: str, exc: BaseException) -> CheckpointError:
         f"Could not load {name!r} from the Hugging Face Hub ({reason}); no local folder of that name exists "
         "either. If the id is right and this machine "
         f"is offline, download it where there is network (`hf download {name} --local-dir models/"
-        f"{name.replace('/', '--')}`), copy the folder here and pass its path instead of the id.")
+        f"{name.replace('/', '--')}`), copy the folder here and pass its path instead of the id."
+    )
 
 
 def load_model_config(name_or_path: str | Path) -> PreTrainedConfig:
@@ -71,7 +80,9 @@ def load_model_config(name_or_path: str | Path) -> PreTrainedConfig:
         return AutoConfig.from_pretrained(name)
     except (OSError, ValueError, KeyError) as exc:
         if Path(name).is_dir():
-            raise CheckpointError(f"{name}/config.json cannot be read by transformers: {exc}") from exc
+            raise CheckpointError(
+                f"{name}/config.json cannot be read by transformers: {exc}"
+            ) from exc
         raise unreachable_hub_error(name, exc) from exc
 
 
@@ -88,19 +99,26 @@ def load_tokenizer(name_or_path: str | Path) -> PreTrainedTokenizerBase:
 
 def is_seq2seq(config: PreTrainedConfig) -> bool:
     return bool(getattr(config, "is_encoder_decoder", False)) and (
-        config.model_type in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES)
+        config.model_type in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
+    )
 
 
 def require_seq2seq(config: PreTrainedConfig, name: str) -> None:
     if is_seq2seq(config):
         return
-    architectures = ", ".join(getattr(config, "architectures", None) or []) or "no architectures listed"
+    architectures = (
+        ", ".join(getattr(config, "architectures", None) or []) or "no architectures listed"
+    )
     hint = ""
     if config.model_type in ("bert", "roberta", "xlm-roberta", "electra"):
-        hint = (" An encoder-only checkpoint can become a seq2seq model by warm starting: "
-                f"`seq2seq-es model bert2bert {name}` (BERT2BERT, optionally --share).")
-    raise CheckpointError(f"{name} is a {config.model_type!r} model ({architectures}), not a sequence-to-sequence "
-                          f"(encoder-decoder) model, so it cannot be fine-tuned or decoded here.{hint}")
+        hint = (
+            " An encoder-only checkpoint can become a seq2seq model by warm starting: "
+            f"`seq2seq-es model bert2bert {name}` (BERT2BERT, optionally --share)."
+        )
+    raise CheckpointError(
+        f"{name} is a {config.model_type!r} model ({architectures}), not a sequence-to-sequence "
+        f"(encoder-decoder) model, so it cannot be fine-tuned or decoded here.{hint}"
+    )
 
 
 def check_vocabulary(embedding_rows: int, tokenizer: PreTrainedTokenizerBase, source: str) -> None:
@@ -116,10 +134,13 @@ def check_vocabulary(embedding_rows: int, tokenizer: PreTrainedTokenizerBase, so
             f"{source}: the tokenizer has {tokens:,} tokens but the model's embedding table has "
             f"{embedding_rows:,} rows, so this tokenizer does not belong to this model. Use the tokenizer saved "
             "with the checkpoint (same folder or hub id), or resize the embeddings on purpose "
-            "(`model.resize_token_embeddings(len(tokenizer))`) and fine-tune.")
+            "(`model.resize_token_embeddings(len(tokenizer))`) and fine-tune."
+        )
 
 
-def load_seq2seq(name_or_path: str | Path, tokenizer: str | Path | None = None) -> tuple[Any, PreTrainedTokenizerBase]:
+def load_seq2seq(
+    name_or_path: str | Path, tokenizer: str | Path | None = None
+) -> tuple[Any, PreTrainedTokenizerBase]:
     """Load ``(model, tokenizer)`` from a local folder or hub id (mT5, mBART-50, flan-t5, ours).
 
     A BERT2BERT saved with shared encoder/decoder (``tie_encoder_decoder`` in its config)
@@ -131,19 +152,31 @@ def load_seq2seq(name_or_path: str | Path, tokenizer: str | Path | None = None) 
     tok = load_tokenizer(tokenizer if tokenizer is not None else name)
     try:
         model = AutoModelForSeq2SeqLM.from_pretrained(name)
-    except (OSError, ValueError, SafetensorError) as exc:  # SafetensorError: a truncated weights file
+    except (
+        OSError,
+        ValueError,
+        SafetensorError,
+    ) as exc:  # SafetensorError: a truncated weights file
         if Path(name).is_dir():
-            raise CheckpointError(f"{name}: the weights cannot be loaded ({exc}). The folder may be partial; "
-                                  "save it again with `save_pretrained`.") from exc
+            raise CheckpointError(
+                f"{name}: the weights cannot be loaded ({exc}). The folder may be partial; "
+                "save it again with `save_pretrained`."
+            ) from exc
         raise unreachable_hub_error(name, exc) from exc
-    if isinstance(model, EncoderDecoderModel) and getattr(model.config, "tie_encoder_decoder", False):
+    if isinstance(model, EncoderDecoderModel) and getattr(
+        model.config, "tie_encoder_decoder", False
+    ):
         share_encoder_decoder(model)
     check_vocabulary(model.get_input_embeddings().num_embeddings, tok, name)
     return model, tok
 
 
-def save_seq2seq(model: Any, tokenizer: PreTrainedTokenizerBase, folder: str | Path,
-                 state_dict: dict[str, Any] | None = None) -> Path:
+def save_seq2seq(
+    model: Any,
+    tokenizer: PreTrainedTokenizerBase,
+    folder: str | Path,
+    state_dict: dict[str, Any] | None = None,
+) -> Path:
     """Write model + tokenizer (+ generation config) atomically: a folder any HF user can load.
 
     The one way every stage saves a model. ``state_dict``: the full weights when FSDP/ZeRO

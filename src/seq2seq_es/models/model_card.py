@@ -51,14 +51,30 @@ DEFAULT_LIMITATIONS = (
     "about people.",
 )
 # The Hub's task type for each of our task kinds (generative QA and dialogue are text2text on the Hub).
-SMALL_MODEL_PARAMETERS = 30_000_000  # below this (our tiny/small presets) a card says the model is a toy
-HUB_TASK_TYPES = {"summarization": "summarization", "translation": "translation", "qa": "text2text-generation",
-                  "dialogue": "text2text-generation", "split_rephrase": "text2text-generation",
-                  "copy": "text2text-generation"}
-METRIC_NAMES = {"rouge": "ROUGE (Spanish words, no stemming)", "rouge-paper": "ROUGE (paper-compatible rouge-score)",
-                "rouge-snowball": "ROUGE (Spanish Snowball stems)", "bleu": "sacreBLEU", "chrf": "chrF",
-                "sari": "SARI (EASSE)", "sari-evaluate": "SARI (evaluate)", "meteor": "METEOR (Spanish stems)",
-                "unigram-f1": "unigram F1", "qa": "QA", "nll": "reference NLL"}
+SMALL_MODEL_PARAMETERS = (
+    30_000_000  # below this (our tiny/small presets) a card says the model is a toy
+)
+HUB_TASK_TYPES = {
+    "summarization": "summarization",
+    "translation": "translation",
+    "qa": "text2text-generation",
+    "dialogue": "text2text-generation",
+    "split_rephrase": "text2text-generation",
+    "copy": "text2text-generation",
+}
+METRIC_NAMES = {
+    "rouge": "ROUGE (Spanish words, no stemming)",
+    "rouge-paper": "ROUGE (paper-compatible rouge-score)",
+    "rouge-snowball": "ROUGE (Spanish Snowball stems)",
+    "bleu": "sacreBLEU",
+    "chrf": "chrF",
+    "sari": "SARI (EASSE)",
+    "sari-evaluate": "SARI (evaluate)",
+    "meteor": "METEOR (Spanish stems)",
+    "unigram-f1": "unigram F1",
+    "qa": "QA",
+    "nll": "reference NLL",
+}
 
 
 def size_limitations(parameters: int | None) -> list[str]:
@@ -69,12 +85,16 @@ def size_limitations(parameters: int | None) -> list[str]:
     """
     if parameters is None or parameters >= SMALL_MODEL_PARAMETERS:
         return []
-    return [f"Only {parameters / 1e6:.1f}M parameters, trained for minutes to hours on a CPU: a model for testing "
-            "the pipeline and for comparisons at this size, not for use. Expect frequent wrong, repetitive or "
-            "near-degenerate output (see the scores)."]
+    return [
+        f"Only {parameters / 1e6:.1f}M parameters, trained for minutes to hours on a CPU: a model for testing "
+        "the pipeline and for comparisons at this size, not for use. Expect frequent wrong, repetitive or "
+        "near-degenerate output (see the scores)."
+    ]
 
 
-def metric_entries(scores: Mapping[str, Any], wanted: Sequence[str] | None = None) -> list[dict[str, Any]]:
+def metric_entries(
+    scores: Mapping[str, Any], wanted: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
     """``[{metric, score, value, ci, signature}]`` from a scores.json dict (every score, or ``wanted``)."""
     entries = []
     for metric, entry in scores.items():
@@ -84,10 +104,21 @@ def metric_entries(scores: Mapping[str, Any], wanted: Sequence[str] | None = Non
             if isinstance(value, bool) or not isinstance(value, int | float):
                 continue
             dotted = f"{metric}.{score}"
-            if wanted is not None and dotted not in wanted and not (score == "score" and metric in wanted):
+            if (
+                wanted is not None
+                and dotted not in wanted
+                and not (score == "score" and metric in wanted)
+            ):
                 continue
-            entries.append({"metric": metric, "score": score, "value": float(value),
-                            "ci": entry.get("ci", {}).get(score), "signature": entry["signature"]})
+            entries.append(
+                {
+                    "metric": metric,
+                    "score": score,
+                    "value": float(value),
+                    "ci": entry.get("ci", {}).get(score),
+                    "signature": entry["signature"],
+                }
+            )
     return entries
 
 
@@ -102,14 +133,24 @@ def _eval_results(name: str, results: Sequence[Mapping[str, Any]]) -> list[Any]:
     found = []
     for result in results:
         for entry in metric_entries(result.get("scores", {}), result.get("metrics")):
-            found.append(EvalResult(
-                task_type=str(result.get("task_type", "text2text-generation")),
-                task_name=result.get("task_name"),
-                dataset_type=str(result.get("dataset_type", result.get("dataset_name", "unknown"))),
-                dataset_name=str(result.get("dataset_name", result.get("dataset_type", "unknown"))),
-                dataset_config=result.get("dataset_config"), dataset_split=result.get("split"),
-                metric_type=entry["metric"], metric_name=_score_name(entry["metric"], entry["score"]),
-                metric_value=round(entry["value"], 4), verified=False))
+            found.append(
+                EvalResult(
+                    task_type=str(result.get("task_type", "text2text-generation")),
+                    task_name=result.get("task_name"),
+                    dataset_type=str(
+                        result.get("dataset_type", result.get("dataset_name", "unknown"))
+                    ),
+                    dataset_name=str(
+                        result.get("dataset_name", result.get("dataset_type", "unknown"))
+                    ),
+                    dataset_config=result.get("dataset_config"),
+                    dataset_split=result.get("split"),
+                    metric_type=entry["metric"],
+                    metric_name=_score_name(entry["metric"], entry["score"]),
+                    metric_value=round(entry["value"], 4),
+                    verified=False,
+                )
+            )
     return found
 
 
@@ -122,17 +163,25 @@ def card_metadata(facts: Mapping[str, Any]) -> str:
         raise ConfigError("A model card needs a 'name' fact (the model's name or hub id).")
     results = _eval_results(str(name), facts.get("results", []))
     data = ModelCardData(
-        language=list(facts.get("language", ["es"])), license=facts.get("license", "apache-2.0"),
-        datasets=list(facts.get("datasets", [])) or None, base_model=facts.get("base_model"),
-        pipeline_tag=facts.get("pipeline_tag", "text2text-generation"), library_name="transformers",
-        tags=["seq2seq-es", *facts.get("tags", [])], model_name=str(name), eval_results=results or None)
+        language=list(facts.get("language", ["es"])),
+        license=facts.get("license", "apache-2.0"),
+        datasets=list(facts.get("datasets", [])) or None,
+        base_model=facts.get("base_model"),
+        pipeline_tag=facts.get("pipeline_tag", "text2text-generation"),
+        library_name="transformers",
+        tags=["seq2seq-es", *facts.get("tags", [])],
+        model_name=str(name),
+        eval_results=results or None,
+    )
     return str(data.to_yaml())
 
 
 def _table(mapping: Mapping[str, Any]) -> list[str]:
     lines = ["| | |", "|---|---|"]
     for key, value in mapping.items():
-        text = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+        text = (
+            f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+        )
         lines.append(f"| {key} | {text} |")
     return lines
 
@@ -140,17 +189,25 @@ def _table(mapping: Mapping[str, Any]) -> list[str]:
 def _results_section(results: Sequence[Mapping[str, Any]]) -> list[str]:
     if not results:
         return ["No evaluation was run for this model."]
-    lines = ["Scores with 95% bootstrap intervals (shares ×100; NLL in nats per token); the signature says how "
-             "each was computed.", "",
-             "| data set | split | n | metric | value | 95% CI | signature |", "|---|---|---:|---|---:|---|---|"]
+    lines = [
+        "Scores with 95% bootstrap intervals (shares ×100; NLL in nats per token); the signature says how "
+        "each was computed.",
+        "",
+        "| data set | split | n | metric | value | 95% CI | signature |",
+        "|---|---|---:|---|---:|---|---|",
+    ]
     for result in results:
         scores = result.get("scores", {})
         for entry in metric_entries(scores, result.get("metrics")):
             interval = f"[{entry['ci'][0]:.2f}, {entry['ci'][1]:.2f}]" if entry["ci"] else ""
-            signature = entry["signature"].replace("|", "\\|")  # a bare | would split the table cell
-            lines.append(f"| {result.get('dataset_name', '')} | {result.get('split', '')} | {scores.get('n', '')} "
-                         f"| {_score_name(entry['metric'], entry['score'])} | {entry['value']:.2f} | {interval} "
-                         f"| `{signature}` |")
+            signature = entry["signature"].replace(
+                "|", "\\|"
+            )  # a bare | would split the table cell
+            lines.append(
+                f"| {result.get('dataset_name', '')} | {result.get('split', '')} | {scores.get('n', '')} "
+                f"| {_score_name(entry['metric'], entry['score'])} | {entry['value']:.2f} | {interval} "
+                f"| `{signature}` |"
+            )
     return lines
 
 
@@ -164,11 +221,20 @@ def render_model_card(facts: Mapping[str, Any]) -> str:
         lines += [f"Starts from `{facts['base_model']}`.", ""]
     if facts.get("architecture"):
         architecture = facts["architecture"]
-        lines += ["## Model", "", *(_table(architecture) if isinstance(architecture, Mapping) else [str(architecture)]),
-                  ""]
+        lines += [
+            "## Model",
+            "",
+            *(_table(architecture) if isinstance(architecture, Mapping) else [str(architecture)]),
+            "",
+        ]
     if facts.get("training"):
         training = facts["training"]
-        lines += ["## Training", "", *(_table(training) if isinstance(training, Mapping) else [str(training)]), ""]
+        lines += [
+            "## Training",
+            "",
+            *(_table(training) if isinstance(training, Mapping) else [str(training)]),
+            "",
+        ]
     if facts.get("datasets"):
         lines += ["## Data", "", *[f"- {d}" for d in facts["datasets"]], ""]
     lines += ["## Evaluation", "", *_results_section(facts.get("results", [])), ""]
@@ -177,10 +243,16 @@ def render_model_card(facts: Mapping[str, Any]) -> str:
     limitations = [*facts.get("limitations", []), *DEFAULT_LIMITATIONS]
     lines += ["## Limitations", "", *[f"- {item}" for item in limitations], ""]
     auto_class = str(facts.get("auto_class", "AutoModelForSeq2SeqLM"))
-    lines += ["## How to use", "", "```python",
-              f"from transformers import {auto_class}, AutoTokenizer",
-              f'tokenizer = AutoTokenizer.from_pretrained("{name}")',
-              f'model = {auto_class}.from_pretrained("{name}")', "```", ""]
+    lines += [
+        "## How to use",
+        "",
+        "```python",
+        f"from transformers import {auto_class}, AutoTokenizer",
+        f'tokenizer = AutoTokenizer.from_pretrained("{name}")',
+        f'model = {auto_class}.from_pretrained("{name}")',
+        "```",
+        "",
+    ]
     if facts.get("citation"):
         lines += ["## Citation", "", "```bibtex", str(facts["citation"]).strip(), "```", ""]
     lines += ["Card written by seq2seq-es (`seq2seq_es.models.model_card`)."]

@@ -37,7 +37,9 @@ def set_output_prior(model: Any, log_probs: torch.Tensor) -> bool:
     if not isinstance(bias, torch.Tensor):
         return False
     if bias.shape[-1] != log_probs.shape[-1]:
-        raise ValueError(f"output bias has {bias.shape[-1]} entries, the prior {log_probs.shape[-1]}")
+        raise ValueError(
+            f"output bias has {bias.shape[-1]} entries, the prior {log_probs.shape[-1]}"
+        )
     with torch.no_grad():
         bias.copy_(log_probs.to(bias.dtype).reshape(bias.shape))
     return True

@@ -27,8 +27,10 @@ def share_encoder_decoder(model: EncoderDecoderModel) -> int:
         if source is None:
             continue
         if source.shape != param.shape:
-            raise CheckpointError(f"Cannot share {name}: encoder {tuple(source.shape)} vs decoder "
-                                  f"{tuple(param.shape)}. Sharing needs encoder and decoder from one checkpoint.")
+            raise CheckpointError(
+                f"Cannot share {name}: encoder {tuple(source.shape)} vs decoder "
+                f"{tuple(param.shape)}. Sharing needs encoder and decoder from one checkpoint."
+            )
         module_name, _, leaf = name.rpartition(".")
         setattr(decoder_base.get_submodule(module_name), leaf, source)
         shared += 1
@@ -44,9 +46,18 @@ def state_dict_for_saving(model: Any) -> dict[str, Any] | None:
     only knows how to re-create ties declared by the model class (BERT2BERT sharing is not
     one of them). Every tensor is written once per name, so plain ``from_pretrained``
     rebuilds the same function; ``load_seq2seq`` re-ties it."""
-    if not (isinstance(model, EncoderDecoderModel) and getattr(model.config, "tie_encoder_decoder", False)):
+    if not (
+        isinstance(model, EncoderDecoderModel)
+        and getattr(model.config, "tie_encoder_decoder", False)
+    ):
         return None
     state = model.state_dict()
-    encoder_storage = {t.untyped_storage().data_ptr() for k, t in state.items() if k.startswith("encoder.")}
-    return {k: t.clone() if k.startswith("decoder.") and t.untyped_storage().data_ptr() in encoder_storage else t
-            for k, t in state.items()}
+    encoder_storage = {
+        t.untyped_storage().data_ptr() for k, t in state.items() if k.startswith("encoder.")
+    }
+    return {
+        k: t.clone()
+        if k.startswith("decoder.") and t.untyped_storage().data_ptr() in encoder_storage
+        else t
+        for k, t in state.items()
+    }

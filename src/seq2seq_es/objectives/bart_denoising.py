@@ -45,24 +45,48 @@ class BartDenoisingCollator:
     the training loop before each epoch.
     """
 
-    def __init__(self, tables: TokenTables, settings: BartNoiseSettings, *, bos_id: int, eos_id: int, pad_id: int,
-                 mask_id: int, decoder_start_id: int, seed: int) -> None:
+    def __init__(
+        self,
+        tables: TokenTables,
+        settings: BartNoiseSettings,
+        *,
+        bos_id: int,
+        eos_id: int,
+        pad_id: int,
+        mask_id: int,
+        decoder_start_id: int,
+        seed: int,
+    ) -> None:
         self.tables, self.settings = tables, settings
         self.bos_id, self.eos_id, self.pad_id, self.mask_id = bos_id, eos_id, pad_id, mask_id
         self.decoder_start_id, self.seed = decoder_start_id, seed
         self.epoch = 0
 
     @classmethod
-    def from_tokenizer(cls, tokenizer: Any, settings: BartNoiseSettings, seed: int) -> BartDenoisingCollator:
+    def from_tokenizer(
+        cls, tokenizer: Any, settings: BartNoiseSettings, seed: int
+    ) -> BartDenoisingCollator:
         """BART's special ids from ``tokenizer`` (decoder start = ``</s>``, as BART)."""
-        missing = [name for name in ("bos_token_id", "eos_token_id", "pad_token_id", "mask_token_id")
-                   if getattr(tokenizer, name) is None]
+        missing = [
+            name
+            for name in ("bos_token_id", "eos_token_id", "pad_token_id", "mask_token_id")
+            if getattr(tokenizer, name) is None
+        ]
         if missing:
-            raise ConfigError(f"The tokenizer has no {', '.join(missing)}: BART denoising needs <s>, </s>, <pad> "
-                              "and <mask>. Train it with `seq2seq-es tokenizer` (byte-level BPE).")
-        return cls(TokenTables.from_tokenizer(tokenizer), settings, bos_id=tokenizer.bos_token_id,
-                   eos_id=tokenizer.eos_token_id, pad_id=tokenizer.pad_token_id, mask_id=tokenizer.mask_token_id,
-                   decoder_start_id=tokenizer.eos_token_id, seed=seed)
+            raise ConfigError(
+                f"The tokenizer has no {', '.join(missing)}: BART denoising needs <s>, </s>, <pad> "
+                "and <mask>. Train it with `seq2seq-es tokenizer` (byte-level BPE)."
+            )
+        return cls(
+            TokenTables.from_tokenizer(tokenizer),
+            settings,
+            bos_id=tokenizer.bos_token_id,
+            eos_id=tokenizer.eos_token_id,
+            pad_id=tokenizer.pad_token_id,
+            mask_id=tokenizer.mask_token_id,
+            decoder_start_id=tokenizer.eos_token_id,
+            seed=seed,
+        )
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -71,9 +95,13 @@ class BartDenoisingCollator:
         """The noisy body of example ``index`` in the current epoch."""
         rng = np.random.default_rng([self.seed, self.epoch, index])
         noise = NOISE_FUNCTIONS[self.settings.noise]
-        return noise(np.asarray(block, dtype=np.int64), self.tables, self.settings, self.mask_id, rng)
+        return noise(
+            np.asarray(block, dtype=np.int64), self.tables, self.settings, self.mask_id, rng
+        )
 
-    def __call__(self, batch: Sequence[tuple[int, Sequence[int] | np.ndarray]]) -> dict[str, torch.Tensor]:
+    def __call__(
+        self, batch: Sequence[tuple[int, Sequence[int] | np.ndarray]]
+    ) -> dict[str, torch.Tensor]:
         sources = [self.noise(index, block) for index, block in batch]
         targets = [np.asarray(block, dtype=np.int64) for _, block in batch]
         input_ids = _wrap_and_pad(sources, self.bos_id, self.eos_id, self.pad_id)
@@ -94,5 +122,5 @@ def _wrap_and_pad(rows: list[np.ndarray], bos_id: int, eos_id: int, pad_id: int)
     width = max((len(r) for r in rows), default=0) + 2
     out = np.full((len(rows), width), pad_id, dtype=np.int64)
     for i, row in enumerate(rows):
-        out[i, 0], out[i, 1:len(row) + 1], out[i, len(row) + 1] = bos_id, row, eos_id
+        out[i, 0], out[i, 1 : len(row) + 1], out[i, len(row) + 1] = bos_id, row, eos_id
     return out

@@ -39,18 +39,30 @@ class BartNoiseSettings:
     def __post_init__(self) -> None:
         for name in ("mask_ratio", "permute_sentence_ratio", "random_ratio"):
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f"objective.{name}={getattr(self, name)} must be between 0 and 1.")
+                raise ConfigError(
+                    f"objective.{name}={getattr(self, name)} must be between 0 and 1."
+                )
         if self.mask_ratio >= 1.0:
-            raise ConfigError("objective.mask_ratio must be below 1: some text has to stay visible.")
+            raise ConfigError(
+                "objective.mask_ratio must be below 1: some text has to stay visible."
+            )
         if self.poisson_lambda <= 0:
-            raise ConfigError(f"objective.poisson_lambda={self.poisson_lambda} must be positive (BART uses 3).")
+            raise ConfigError(
+                f"objective.poisson_lambda={self.poisson_lambda} must be positive (BART uses 3)."
+            )
         if self.insert_ratio < 0:
             raise ConfigError(f"objective.insert_ratio={self.insert_ratio} must be >= 0.")
         if self.noise not in NOISE_KINDS:
-            raise ConfigError(f"objective.noise={self.noise!r} must be one of {', '.join(NOISE_KINDS)}.")
+            raise ConfigError(
+                f"objective.noise={self.noise!r} must be one of {', '.join(NOISE_KINDS)}."
+            )
         if self.replace_length not in (-1, 0, 1):
-            raise ConfigError(f"objective.replace_length={self.replace_length} must be -1, 0 or 1 (fairseq's "
-                              "--replace-length; BART uses 1).")
+            raise ConfigError(
+                f"objective.replace_length={self.replace_length} must be -1, 0 or 1 (fairseq's "
+                "--replace-length; BART uses 1)."
+            )
         if self.noise == "exact-ratio" and self.replace_length != 1:
-            raise ConfigError("objective.replace_length other than 1 needs objective.noise=fairseq: the "
-                              "exact-ratio variant always replaces a span by one <mask>.")
+            raise ConfigError(
+                "objective.replace_length other than 1 needs objective.noise=fairseq: the "
+                "exact-ratio variant always replaces a span by one <mask>."
+            )

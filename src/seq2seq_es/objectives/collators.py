@@ -26,40 +26,66 @@ Collator = BartDenoisingCollator | SpanCorruptionCollator | MaskedLmCollator
 
 def bart_settings(objective: ObjectiveConfig) -> BartNoiseSettings:
     """The BART noise settings of an ``objective`` section."""
-    return BartNoiseSettings(mask_ratio=objective.mask_ratio, poisson_lambda=objective.poisson_lambda,
-                             permute_sentence_ratio=objective.permute_sentence_ratio,
-                             insert_ratio=objective.insert_ratio, random_ratio=objective.random_ratio,
-                             noise=objective.noise, replace_length=objective.replace_length)
+    return BartNoiseSettings(
+        mask_ratio=objective.mask_ratio,
+        poisson_lambda=objective.poisson_lambda,
+        permute_sentence_ratio=objective.permute_sentence_ratio,
+        insert_ratio=objective.insert_ratio,
+        random_ratio=objective.random_ratio,
+        noise=objective.noise,
+        replace_length=objective.replace_length,
+    )
 
 
-def build_collator(objective: ObjectiveConfig, family: str, tokenizer: Any, seq_len: int,
-                   seed: int) -> tuple[Collator, int]:
+def build_collator(
+    objective: ObjectiveConfig, family: str, tokenizer: Any, seq_len: int, seed: int
+) -> tuple[Collator, int]:
     """(collator, raw block length) for a ``bart``, ``t5`` or ``bert`` preset with encoder inputs of ``seq_len``."""
     if family == "t5":
-        t5 = SpanCorruptionCollator(seq_len, sentinel_ids_from_tokenizer(tokenizer), eos_id=tokenizer.eos_token_id,
-                                    decoder_start_id=tokenizer.pad_token_id, seed=seed,
-                                    noise_density=objective.noise_density, mean_span_length=objective.mean_span_length,
-                                    pad_id=tokenizer.pad_token_id)
+        t5 = SpanCorruptionCollator(
+            seq_len,
+            sentinel_ids_from_tokenizer(tokenizer),
+            eos_id=tokenizer.eos_token_id,
+            decoder_start_id=tokenizer.pad_token_id,
+            seed=seed,
+            noise_density=objective.noise_density,
+            mean_span_length=objective.mean_span_length,
+            pad_id=tokenizer.pad_token_id,
+        )
         return t5, t5.raw_length
     if family == "bart":
-        return BartDenoisingCollator.from_tokenizer(tokenizer, bart_settings(objective), seed), seq_len - 2
+        return BartDenoisingCollator.from_tokenizer(
+            tokenizer, bart_settings(objective), seed
+        ), seq_len - 2
     if family == "bert":
-        return MaskedLmCollator(tokenizer, seed=seed, mlm_probability=objective.mlm_probability,
-                                mask_replace_prob=objective.mask_replace_prob,
-                                random_replace_prob=objective.random_replace_prob), seq_len - 2
-    raise ConfigError(f"No pretraining objective for model family {family!r}: presets are 'bart', 't5' or 'bert'.")
+        return MaskedLmCollator(
+            tokenizer,
+            seed=seed,
+            mlm_probability=objective.mlm_probability,
+            mask_replace_prob=objective.mask_replace_prob,
+            random_replace_prob=objective.random_replace_prob,
+        ), seq_len - 2
+    raise ConfigError(
+        f"No pretraining objective for model family {family!r}: presets are 'bart', 't5' or 'bert'."
+    )
 
 
 def describe_objective(objective: ObjectiveConfig, family: str) -> str:
     """One sentence naming the objective a ``family`` preset trains with, and its settings."""
     if family == "t5":
-        return (f"T5 span corruption: noise density {objective.noise_density:g}, mean span "
-                f"{objective.mean_span_length:g} tokens, sentinels in input and target")
+        return (
+            f"T5 span corruption: noise density {objective.noise_density:g}, mean span "
+            f"{objective.mean_span_length:g} tokens, sentinels in input and target"
+        )
     if family == "bert":
         kept = 1 - objective.mask_replace_prob - objective.random_replace_prob
-        return (f"masked language modelling (BERT; transformers' DataCollatorForLanguageModeling): "
-                f"{objective.mlm_probability:g} of the tokens selected, of them {objective.mask_replace_prob:g} "
-                f"masked, {objective.random_replace_prob:g} random, {kept:.2g} unchanged")
-    return (f"BART denoising ({objective.noise} noise): text infilling of {objective.mask_ratio:g} of the words in "
-            f"Poisson({objective.poisson_lambda:g}) spans (replace_length {objective.replace_length}, random "
-            f"{objective.random_ratio:g}), sentence permutation {objective.permute_sentence_ratio:g}")
+        return (
+            f"masked language modelling (BERT; transformers' DataCollatorForLanguageModeling): "
+            f"{objective.mlm_probability:g} of the tokens selected, of them {objective.mask_replace_prob:g} "
+            f"masked, {objective.random_replace_prob:g} random, {kept:.2g} unchanged"
+        )
+    return (
+        f"BART denoising ({objective.noise} noise): text infilling of {objective.mask_ratio:g} of the words in "
+        f"Poisson({objective.poisson_lambda:g}) spans (replace_length {objective.replace_length}, random "
+        f"{objective.random_ratio:g}), sentence permutation {objective.permute_sentence_ratio:g}"
+    )

@@ -21,28 +21,59 @@ class ObjectiveConfig(StrictModel):
     objectives/masked_lm.py). The preset's family picks which applies."""
 
     noise: Literal["fairseq", "exact-ratio"] = Field(
-        "fairseq", description="BART: 'fairseq' = fairseq's DenoisingDataset algorithm (BARTO's); 'exact-ratio' = "
-                               "our variant masking exactly mask_ratio of the words in non-touching spans.")
-    mask_ratio: float = Field(0.3, ge=0, lt=1, description="Share of words masked (text infilling).")
+        "fairseq",
+        description="BART: 'fairseq' = fairseq's DenoisingDataset algorithm (BARTO's); 'exact-ratio' = "
+        "our variant masking exactly mask_ratio of the words in non-touching spans.",
+    )
+    mask_ratio: float = Field(
+        0.3, ge=0, lt=1, description="Share of words masked (text infilling)."
+    )
     poisson_lambda: float = Field(3.0, gt=0, description="Mean masked span length, in words.")
-    replace_length: Literal[-1, 0, 1] = Field(1, description="BART, fairseq noise: a masked span becomes one <mask> "
-                                                             "(1), nothing (0), or a <mask> per token (-1).")
-    permute_sentence_ratio: float = Field(1.0, ge=0, le=1, description="Share of sentences permuted.")
-    insert_ratio: float = Field(0.0, ge=0, description="Extra <mask> insertions, as a share of tokens.")
-    random_ratio: float = Field(0.1, ge=0, le=1, description="Share of <mask> replaced by a random token.")
-    noise_density: float = Field(0.15, gt=0, lt=1, description="T5: share of tokens dropped into spans.")
+    replace_length: Literal[-1, 0, 1] = Field(
+        1,
+        description="BART, fairseq noise: a masked span becomes one <mask> "
+        "(1), nothing (0), or a <mask> per token (-1).",
+    )
+    permute_sentence_ratio: float = Field(
+        1.0, ge=0, le=1, description="Share of sentences permuted."
+    )
+    insert_ratio: float = Field(
+        0.0, ge=0, description="Extra <mask> insertions, as a share of tokens."
+    )
+    random_ratio: float = Field(
+        0.1, ge=0, le=1, description="Share of <mask> replaced by a random token."
+    )
+    noise_density: float = Field(
+        0.15, gt=0, lt=1, description="T5: share of tokens dropped into spans."
+    )
     mean_span_length: float = Field(3.0, ge=1, description="T5: mean noise span length, in tokens.")
-    mlm_probability: float = Field(0.15, gt=0, lt=1, description="BERT: share of the non-special tokens selected "
-                                                                 "for prediction (masked language modelling).")
-    mask_replace_prob: float = Field(0.8, ge=0, le=1, description="BERT: share of the selected tokens replaced by "
-                                                                  "the mask token.")
-    random_replace_prob: float = Field(0.1, ge=0, le=1, description="BERT: share of the selected tokens replaced "
-                                                                    "by a random token; the rest stay unchanged.")
+    mlm_probability: float = Field(
+        0.15,
+        gt=0,
+        lt=1,
+        description="BERT: share of the non-special tokens selected "
+        "for prediction (masked language modelling).",
+    )
+    mask_replace_prob: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="BERT: share of the selected tokens replaced by the mask token.",
+    )
+    random_replace_prob: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="BERT: share of the selected tokens replaced "
+        "by a random token; the rest stay unchanged.",
+    )
 
     @model_validator(mode="after")
     def _replacements_fit(self) -> ObjectiveConfig:
         if self.mask_replace_prob + self.random_replace_prob > 1:
-            raise ValueError(f"mask_replace_prob + random_replace_prob = "
-                             f"{self.mask_replace_prob + self.random_replace_prob:g} > 1: they are shares of the "
-                             "same selected tokens (BERT: 0.8 and 0.1)")
+            raise ValueError(
+                f"mask_replace_prob + random_replace_prob = "
+                f"{self.mask_replace_prob + self.random_replace_prob:g} > 1: they are shares of the "
+                "same selected tokens (BERT: 0.8 and 0.1)"
+            )
         return self

@@ -51,7 +51,9 @@ def sample_span_lengths(budget: int, poisson_lambda: float, rng: np.random.Gener
     return lengths_for_budget(budget, lambda k: rng.poisson(poisson_lambda, size=k))
 
 
-def plan_spans(n_words: int, mask_ratio: float, poisson_lambda: float, rng: np.random.Generator) -> SpanPlan:
+def plan_spans(
+    n_words: int, mask_ratio: float, poisson_lambda: float, rng: np.random.Generator
+) -> SpanPlan:
     """Place ``ceil(mask_ratio * n_words)`` masked words in non-touching Poisson spans.
 
     Uniform over arrangements: the ``k`` spans go into ``k`` distinct gaps among the
@@ -65,7 +67,9 @@ def plan_spans(n_words: int, mask_ratio: float, poisson_lambda: float, rng: np.r
     lengths = lengths[lengths > 0]
     gaps = n_words - budget + 1
     if len(lengths) > gaps:
-        lengths = np.concatenate([lengths[: gaps - 1], [lengths[gaps - 1:].sum()]]).astype(np.int64)
+        lengths = np.concatenate([lengths[: gaps - 1], [lengths[gaps - 1 :].sum()]]).astype(
+            np.int64
+        )
     slots = random_subset(gaps, len(lengths), rng)
     before = np.cumsum(lengths) - lengths  # masked words before each span
     return SpanPlan(starts=slots + before, lengths=lengths, insertions=insertions)
@@ -76,7 +80,9 @@ def random_subset(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.permutation(n)[:k])
 
 
-def permutation_order(sentence_starts: np.ndarray, ratio: float, rng: np.random.Generator) -> np.ndarray:
+def permutation_order(
+    sentence_starts: np.ndarray, ratio: float, rng: np.random.Generator
+) -> np.ndarray:
     """Token order after permuting a ``ratio`` share of the sentences (fairseq semantics).
 
     ``ceil(ratio * n)`` sentences are picked at random and shuffled among their own
@@ -116,8 +122,14 @@ def span_ids(word_start: np.ndarray, maskable: np.ndarray, plan: SpanPlan) -> np
     return span_of_word[word_of_token]
 
 
-def insert_tokens(ids: np.ndarray, count: int, mask_id: int, random_ratio: float, random_ids: np.ndarray,
-                  rng: np.random.Generator) -> np.ndarray:
+def insert_tokens(
+    ids: np.ndarray,
+    count: int,
+    mask_id: int,
+    random_ratio: float,
+    random_ids: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Insert ``count`` ``<mask>`` (a ``random_ratio`` share: random tokens) at random places."""
     if count <= 0:
         return ids
@@ -132,8 +144,13 @@ def insert_tokens(ids: np.ndarray, count: int, mask_id: int, random_ratio: float
     return out
 
 
-def bart_noise(ids: np.ndarray, tables: TokenTables, settings: BartNoiseSettings, mask_id: int,
-               rng: np.random.Generator) -> np.ndarray:
+def bart_noise(
+    ids: np.ndarray,
+    tables: TokenTables,
+    settings: BartNoiseSettings,
+    mask_id: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """The noisy version of one block body (no ``<s>``/``</s>`` wrapper), see the module doc."""
     ids = np.asarray(ids, dtype=np.int64)
     word_start = tables.word_starts(ids)
@@ -144,8 +161,12 @@ def bart_noise(ids: np.ndarray, tables: TokenTables, settings: BartNoiseSettings
     maskable = ~tables.special[ids]
     insertions = 0
     if settings.mask_ratio > 0:
-        plan = plan_spans(int(np.count_nonzero(word_start & maskable)), settings.mask_ratio,
-                          settings.poisson_lambda, rng)
+        plan = plan_spans(
+            int(np.count_nonzero(word_start & maskable)),
+            settings.mask_ratio,
+            settings.poisson_lambda,
+            rng,
+        )
         spans = span_ids(word_start, maskable, plan)
         masked = spans >= 0
         first = masked.copy()  # the first token of each masked run becomes the <mask>

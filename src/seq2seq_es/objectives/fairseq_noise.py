@@ -74,7 +74,9 @@ def span_lengths(budget: int, poisson_lambda: float, rng: np.random.Generator) -
     return lengths_for_budget(budget, lambda k: sample_lengths(cdf, k, rng))
 
 
-def permute_sentences(ids: np.ndarray, full_stop_id: int, ratio: float, rng: np.random.Generator) -> np.ndarray:
+def permute_sentences(
+    ids: np.ndarray, full_stop_id: int, ratio: float, rng: np.random.Generator
+) -> np.ndarray:
     """fairseq's ``permute_sentences`` on a body: sentences end after the first ``.`` of a run."""
     if len(ids) == 0:
         return ids
@@ -94,8 +96,14 @@ def permute_sentences(ids: np.ndarray, full_stop_id: int, ratio: float, rng: np.
     return ids[order]
 
 
-def insert_noise(ids: np.ndarray, share: float, settings: BartNoiseSettings, mask_id: int, pool: np.ndarray,
-                 rng: np.random.Generator) -> np.ndarray:
+def insert_noise(
+    ids: np.ndarray,
+    share: float,
+    settings: BartNoiseSettings,
+    mask_id: int,
+    pool: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """fairseq's ``add_insertion_noise``: ``n = ceil(len(source) * share)`` new tokens (the
     source counts ``<s>`` and ``</s>``), placed among the body's positions, of which the first
     ``ceil(n * random_ratio)`` drawn places get random tokens and the others ``<mask>``."""
@@ -113,8 +121,14 @@ def insert_noise(ids: np.ndarray, share: float, settings: BartNoiseSettings, mas
     return out
 
 
-def mask_words(ids: np.ndarray, word_start: np.ndarray, settings: BartNoiseSettings, mask_id: int,
-               pool: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def mask_words(
+    ids: np.ndarray,
+    word_start: np.ndarray,
+    settings: BartNoiseSettings,
+    mask_id: int,
+    pool: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """fairseq's ``add_whole_word_mask`` (span-poisson) on a body, then its zero-length insertions."""
     starts = np.flatnonzero(word_start)
     budget = math.ceil(float(np.float32(len(starts)) * np.float32(settings.mask_ratio)))
@@ -138,7 +152,9 @@ def mask_words(ids: np.ndarray, word_start: np.ndarray, settings: BartNoiseSetti
         if settings.replace_length == 1:
             out[first] = mask_id
             out[first[is_random]] = random_tokens(pool, int(is_random.sum()), rng)
-        deleted_from = first + (settings.replace_length == 1)  # replace_length 1 keeps each span's first token
+        deleted_from = first + (
+            settings.replace_length == 1
+        )  # replace_length 1 keeps each span's first token
         cover = np.zeros(len(ids) + 1, dtype=np.int64)
         np.add.at(cover, deleted_from, 1)
         np.add.at(cover, end, -1)
@@ -149,8 +165,15 @@ def mask_words(ids: np.ndarray, word_start: np.ndarray, settings: BartNoiseSetti
     return out
 
 
-def mask_every_token(ids: np.ndarray, first: np.ndarray, end: np.ndarray, is_random: np.ndarray, mask_id: int,
-                     pool: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def mask_every_token(
+    ids: np.ndarray,
+    first: np.ndarray,
+    end: np.ndarray,
+    is_random: np.ndarray,
+    mask_id: int,
+    pool: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """``replace_length=-1``: every token of every span becomes ``<mask>`` (or a random token
     for a random span). fairseq writes all spans' k-th tokens at step k, drawing the random
     tokens of each step in span order; where spans overlap, the highest step writes last."""
@@ -170,14 +193,21 @@ def mask_every_token(ids: np.ndarray, first: np.ndarray, end: np.ndarray, is_ran
     return out
 
 
-def fairseq_noise(ids: np.ndarray, tables: TokenTables, settings: BartNoiseSettings, mask_id: int,
-                  rng: np.random.Generator) -> np.ndarray:
+def fairseq_noise(
+    ids: np.ndarray,
+    tables: TokenTables,
+    settings: BartNoiseSettings,
+    mask_id: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """The noisy version of one block body (no ``<s>``/``</s>``), see the module doc."""
     ids = np.asarray(ids, dtype=np.int64)
     if settings.permute_sentence_ratio > 0:
         ids = permute_sentences(ids, tables.full_stop_id, settings.permute_sentence_ratio, rng)
     if settings.mask_ratio > 0:
-        ids = mask_words(ids, tables.fairseq_word_start[ids], settings, mask_id, tables.random_ids, rng)
+        ids = mask_words(
+            ids, tables.fairseq_word_start[ids], settings, mask_id, tables.random_ids, rng
+        )
     if settings.insert_ratio > 0:
         ids = insert_noise(ids, settings.insert_ratio, settings, mask_id, tables.random_ids, rng)
     return ids

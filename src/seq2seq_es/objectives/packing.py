@@ -19,8 +19,12 @@ import numpy as np
 from seq2seq_es.errors import ConfigError
 
 
-def pack_blocks(documents: Iterable[Sequence[int] | np.ndarray], block_size: int, separator_id: int,
-                dtype: type[np.integer] = np.int64) -> Iterator[np.ndarray]:
+def pack_blocks(
+    documents: Iterable[Sequence[int] | np.ndarray],
+    block_size: int,
+    separator_id: int,
+    dtype: type[np.integer] = np.int64,
+) -> Iterator[np.ndarray]:
     """Concatenate token lists (each followed by ``separator_id``) and cut into blocks.
 
     Yields arrays of exactly ``block_size`` tokens; the final partial block is dropped
@@ -35,7 +39,7 @@ def pack_blocks(documents: Iterable[Sequence[int] | np.ndarray], block_size: int
         start = 0
         while start < len(tokens):
             take = min(block_size - filled, len(tokens) - start)
-            block[filled:filled + take] = tokens[start:start + take]
+            block[filled : filled + take] = tokens[start : start + take]
             filled += take
             start += take
             if filled == block_size:

@@ -32,23 +32,125 @@ import numpy as np
 # Titles, address and reference abbreviations that are normally followed by more text.
 # Abbreviations that usually end a sentence anyway ("etc.") are not listed: for them
 # the opener rule decides ("etc. y" continues, "etc. Luego" starts a new sentence).
-ABBREVIATIONS: frozenset[str] = frozenset({
-    "sr", "sra", "srta", "sres", "sras", "srs", "dr", "dra", "dres", "dras", "d", "dña", "dn",
-    "lic", "lcdo", "lcda", "ing", "arq", "prof", "profa", "gral", "cnel", "tte", "cap", "cmdt",
-    "sgto", "sto", "sta", "sn", "mons", "pbro", "fr", "excmo", "excma", "ilmo", "ilma", "ud", "uds",
-    "vd", "vds", "av", "avda", "c", "cl", "pza", "pl", "plza", "ctra", "apdo", "dpto", "depto",
-    "tel", "tfno", "núm", "nro", "nº", "pág", "págs", "pp", "art", "arts", "vol", "vols", "ed",
-    "eds", "fig", "figs", "cf", "cfr", "ej", "vs", "aprox", "máx", "mín", "cía", "ee", "uu", "ss",
-    "hnos", "ltda", "ca", "op", "cit", "ibíd", "col", "cols", "coord", "trad", "comp", "dir", "vda",
-    "mr", "mrs", "ms", "st", "jr", "ene", "feb", "abr", "jun", "jul", "ago", "sept", "sep", "oct",
-    "nov", "dic",
-})
+ABBREVIATIONS: frozenset[str] = frozenset(
+    {
+        "sr",
+        "sra",
+        "srta",
+        "sres",
+        "sras",
+        "srs",
+        "dr",
+        "dra",
+        "dres",
+        "dras",
+        "d",
+        "dña",
+        "dn",
+        "lic",
+        "lcdo",
+        "lcda",
+        "ing",
+        "arq",
+        "prof",
+        "profa",
+        "gral",
+        "cnel",
+        "tte",
+        "cap",
+        "cmdt",
+        "sgto",
+        "sto",
+        "sta",
+        "sn",
+        "mons",
+        "pbro",
+        "fr",
+        "excmo",
+        "excma",
+        "ilmo",
+        "ilma",
+        "ud",
+        "uds",
+        "vd",
+        "vds",
+        "av",
+        "avda",
+        "c",
+        "cl",
+        "pza",
+        "pl",
+        "plza",
+        "ctra",
+        "apdo",
+        "dpto",
+        "depto",
+        "tel",
+        "tfno",
+        "núm",
+        "nro",
+        "nº",
+        "pág",
+        "págs",
+        "pp",
+        "art",
+        "arts",
+        "vol",
+        "vols",
+        "ed",
+        "eds",
+        "fig",
+        "figs",
+        "cf",
+        "cfr",
+        "ej",
+        "vs",
+        "aprox",
+        "máx",
+        "mín",
+        "cía",
+        "ee",
+        "uu",
+        "ss",
+        "hnos",
+        "ltda",
+        "ca",
+        "op",
+        "cit",
+        "ibíd",
+        "col",
+        "cols",
+        "coord",
+        "trad",
+        "comp",
+        "dir",
+        "vda",
+        "mr",
+        "mrs",
+        "ms",
+        "st",
+        "jr",
+        "ene",
+        "feb",
+        "abr",
+        "jun",
+        "jul",
+        "ago",
+        "sept",
+        "sep",
+        "oct",
+        "nov",
+        "dic",
+    }
+)
 
 TERMINALS = ".?!…"
 CLOSERS = "\"'»”’)]"
 OPENING_PUNCTUATION = "¿¡«\"“‘'([—–-"
 
-_CANDIDATE = re.compile(rf"(?P<end>[{re.escape(TERMINALS)}]+[{re.escape(CLOSERS)}]*)?(?P<space>\s+)")
+_CANDIDATE = re.compile(
+    rf"(?P<end>[{re.escape(TERMINALS)}]+[{re.escape(CLOSERS)}]*)?(?P<space>\s+)"
+)
 _LAST_WORD = re.compile(r"(\w+)\Z")
 _TERMINAL_TOKEN = re.compile(rf"\s*[^\w\s]*[{re.escape(TERMINALS)}][{re.escape(CLOSERS)}]*\s*\Z")
 
@@ -71,7 +173,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     for match in _CANDIDATE.finditer(text):
         end_run = match.group("end")
         if "\n" not in match.group("space"):
-            if end_run is None or not opens_sentence(text[match.end():match.end() + 1]):
+            if end_run is None or not opens_sentence(text[match.end() : match.end() + 1]):
                 continue
             if end_run == "." and _follows_abbreviation(text, match.start()):
                 continue
@@ -115,11 +217,15 @@ class TokenSentenceSplitter:
     def __init__(self, token_texts: Sequence[str], special: np.ndarray) -> None:
         self.texts = tuple(token_texts)
         self.special = np.asarray(special, dtype=bool)
-        self.terminal = np.array([bool(_TERMINAL_TOKEN.match(t)) and bool(t.strip()) for t in self.texts])
+        self.terminal = np.array(
+            [bool(_TERMINAL_TOKEN.match(t)) and bool(t.strip()) for t in self.texts]
+        )
         self.period = np.array([t.strip() == "." for t in self.texts])
         self.opener = np.array([opens_sentence(t) for t in self.texts]) & ~self.special
         self.line_break = np.array(["\n" in t for t in self.texts]) & ~self.special
-        self.blank = np.array([not t.strip() for t in self.texts]) & ~self.special & ~self.line_break
+        self.blank = (
+            np.array([not t.strip() for t in self.texts]) & ~self.special & ~self.line_break
+        )
 
     def sentence_starts(self, ids: np.ndarray, word_start: np.ndarray) -> np.ndarray:
         """Boolean array: ``True`` where a sentence begins (always at position 0).
@@ -141,7 +247,9 @@ class TokenSentenceSplitter:
             positions = np.arange(len(ids))
             word_begin = np.maximum.accumulate(np.where(word_start, positions, 0))
             for period in check[check > 0]:
-                word = _LAST_WORD.search("".join([self.texts[i] for i in ids[word_begin[period - 1]:period].tolist()]))
+                word = _LAST_WORD.search(
+                    "".join([self.texts[i] for i in ids[word_begin[period - 1] : period].tolist()])
+                )
                 if word is not None and is_abbreviation(word.group(1)):
                     ends[period] = False
         starts[1:] = ends | self.line_break[prev] | self.special[prev]

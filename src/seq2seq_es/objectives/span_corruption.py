@@ -60,14 +60,17 @@ def span_counts(length: int, noise_density: float, mean_span_length: float) -> S
     return SpanCounts(noise, min(spans, length - noise))
 
 
-def corrupted_lengths(raw_length: int, noise_density: float, mean_span_length: float) -> tuple[int, int]:
+def corrupted_lengths(
+    raw_length: int, noise_density: float, mean_span_length: float
+) -> tuple[int, int]:
     """(input, target) lengths of the corruption of a raw block: one sentinel per span, plus ``</s>``."""
     noise, spans = span_counts(raw_length, noise_density, mean_span_length)
     return raw_length - noise + spans + 1, noise + spans + 1
 
 
-def compute_input_and_target_lengths(input_length: int, noise_density: float = 0.15,
-                                     mean_span_length: float = 3.0) -> tuple[int, int]:
+def compute_input_and_target_lengths(
+    input_length: int, noise_density: float = 0.15, mean_span_length: float = 3.0
+) -> tuple[int, int]:
     """(raw tokens per example, target length): t5's ``random_spans_helper`` with one sentinel per span.
 
     The largest raw length whose corrupted input (non-noise tokens + one sentinel per
@@ -77,10 +80,14 @@ def compute_input_and_target_lengths(input_length: int, noise_density: float = 0
     For 512, 0.15, 3 → (568, 114).
     """
     if input_length < 3:
-        raise ConfigError(f"input_length={input_length} is too short for span corruption (need >= 3).")
+        raise ConfigError(
+            f"input_length={input_length} is too short for span corruption (need >= 3)."
+        )
     if not 0 < noise_density < 1 or mean_span_length < 1:
-        raise ConfigError(f"noise_density={noise_density} must be in (0, 1) and mean_span_length="
-                          f"{mean_span_length} >= 1.")
+        raise ConfigError(
+            f"noise_density={noise_density} must be in (0, 1) and mean_span_length="
+            f"{mean_span_length} >= 1."
+        )
 
     def lengths(raw: int) -> tuple[int, int]:
         noise = round(raw * noise_density)
@@ -99,7 +106,9 @@ def compute_input_and_target_lengths(input_length: int, noise_density: float = 0
 def lengths_that_fit(input_length: int, noise_density: float, mean_span_length: float) -> list[int]:
     """Input lengths near ``input_length`` whose corruption fits t5's lengths (for error messages)."""
     fitting = []
-    for candidate in sorted(range(max(3, input_length - 20), input_length + 21), key=lambda n: abs(n - input_length)):
+    for candidate in sorted(
+        range(max(3, input_length - 20), input_length + 21), key=lambda n: abs(n - input_length)
+    ):
         raw, target = compute_input_and_target_lengths(candidate, noise_density, mean_span_length)
         actual_input, actual_target = corrupted_lengths(raw, noise_density, mean_span_length)
         if actual_input <= candidate and actual_target <= target:
@@ -113,8 +122,9 @@ def random_segmentation(items: int, segments: int, rng: np.random.Generator) -> 
     return np.diff(np.concatenate([[0], cuts, [items]]))
 
 
-def noise_masks(rngs: Sequence[np.random.Generator], length: int, noise_density: float,
-                mean_span_length: float) -> np.ndarray:
+def noise_masks(
+    rngs: Sequence[np.random.Generator], length: int, noise_density: float, mean_span_length: float
+) -> np.ndarray:
     """``(len(rngs), length)`` boolean noise masks, one per generator (seqio's ``random_spans_noise_mask``)."""
     noise, spans = span_counts(length, noise_density, mean_span_length)
     interleaved = np.empty((len(rngs), 2 * spans), dtype=np.int64)
@@ -141,8 +151,9 @@ def replace_spans(ids: np.ndarray, mask: np.ndarray, sentinel_ids: np.ndarray) -
     return out[~mask | first].reshape(len(ids), -1)
 
 
-def span_corruption(ids: np.ndarray, mask: np.ndarray, sentinel_ids: np.ndarray,
-                    eos_id: int) -> tuple[np.ndarray, np.ndarray]:
+def span_corruption(
+    ids: np.ndarray, mask: np.ndarray, sentinel_ids: np.ndarray, eos_id: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(inputs, targets) of a batch: noise spans → sentinels in the input; the target
     holds each sentinel then the tokens it replaced; both end with ``</s>``.
 
@@ -168,8 +179,10 @@ def sentinel_ids_from_tokenizer(tokenizer: Any) -> np.ndarray:
     while f"<extra_id_{len(ids)}>" in vocab:
         ids.append(vocab[f"<extra_id_{len(ids)}>"])
     if not ids:
-        raise ConfigError("The tokenizer has no <extra_id_0> sentinel: T5 span corruption needs a T5 "
-                          "tokenizer with sentinels (<extra_id_0> … <extra_id_99>).")
+        raise ConfigError(
+            "The tokenizer has no <extra_id_0> sentinel: T5 span corruption needs a T5 "
+            "tokenizer with sentinels (<extra_id_0> … <extra_id_99>)."
+        )
     return np.asarray(ids, dtype=np.int64)
 
 
@@ -185,38 +198,66 @@ class SpanCorruptionCollator:
     ``decoder_start_id`` (``<pad>`` for T5). Picklable.
     """
 
-    def __init__(self, input_length: int, sentinel_ids: Sequence[int] | np.ndarray, *, eos_id: int,
-                 decoder_start_id: int, seed: int, noise_density: float = 0.15,
-                 mean_span_length: float = 3.0, pad_id: int = 0) -> None:
+    def __init__(
+        self,
+        input_length: int,
+        sentinel_ids: Sequence[int] | np.ndarray,
+        *,
+        eos_id: int,
+        decoder_start_id: int,
+        seed: int,
+        noise_density: float = 0.15,
+        mean_span_length: float = 3.0,
+        pad_id: int = 0,
+    ) -> None:
         self.raw_length, self.target_length = compute_input_and_target_lengths(
-            input_length, noise_density, mean_span_length)
-        self.input_length, self.noise_density, self.mean_span_length = input_length, noise_density, mean_span_length
-        actual_input, actual_target = corrupted_lengths(self.raw_length, noise_density, mean_span_length)
+            input_length, noise_density, mean_span_length
+        )
+        self.input_length, self.noise_density, self.mean_span_length = (
+            input_length,
+            noise_density,
+            mean_span_length,
+        )
+        actual_input, actual_target = corrupted_lengths(
+            self.raw_length, noise_density, mean_span_length
+        )
         if actual_input > input_length or actual_target > self.target_length:
             raise ConfigError(
                 f"input_length={input_length} with noise_density={noise_density}, mean_span_length="
                 f"{mean_span_length}: t5's random_spans_helper gives {self.raw_length} raw tokens and "
                 f"{self.target_length} targets, but its noise mask makes {actual_input} input and {actual_target} "
                 f"target tokens of them (its float32 rounding differs), so t5 would cut tokens off. Use "
-                f"input_length {' or '.join(map(str, lengths_that_fit(input_length, noise_density, mean_span_length)))}.")
+                f"input_length {' or '.join(map(str, lengths_that_fit(input_length, noise_density, mean_span_length)))}."
+            )
         self.sentinel_ids = np.asarray(sentinel_ids, dtype=np.int64)
         spans = span_counts(self.raw_length, noise_density, mean_span_length).noise_spans
         if spans > len(self.sentinel_ids):
-            raise ConfigError(f"input_length={input_length} needs {spans} sentinels per example but the "
-                              f"tokenizer has {len(self.sentinel_ids)}; use a shorter input or more sentinels.")
-        self.eos_id, self.decoder_start_id, self.pad_id, self.seed = eos_id, decoder_start_id, pad_id, seed
+            raise ConfigError(
+                f"input_length={input_length} needs {spans} sentinels per example but the "
+                f"tokenizer has {len(self.sentinel_ids)}; use a shorter input or more sentinels."
+            )
+        self.eos_id, self.decoder_start_id, self.pad_id, self.seed = (
+            eos_id,
+            decoder_start_id,
+            pad_id,
+            seed,
+        )
         self.corrupted_input_length = actual_input
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def __call__(self, batch: Sequence[tuple[int, Sequence[int] | np.ndarray]]) -> dict[str, torch.Tensor]:
+    def __call__(
+        self, batch: Sequence[tuple[int, Sequence[int] | np.ndarray]]
+    ) -> dict[str, torch.Tensor]:
         ids = np.asarray([block for _, block in batch], dtype=np.int64)
         if ids.ndim != 2 or ids.shape[1] != self.raw_length:
-            raise DataError(f"span corruption needs blocks of exactly {self.raw_length} tokens (for "
-                            f"{self.input_length} input tokens), got shape {ids.shape}. Pack the corpus "
-                            f"with block_size={self.raw_length}.")
+            raise DataError(
+                f"span corruption needs blocks of exactly {self.raw_length} tokens (for "
+                f"{self.input_length} input tokens), got shape {ids.shape}. Pack the corpus "
+                f"with block_size={self.raw_length}."
+            )
         rngs = [np.random.default_rng([self.seed, self.epoch, index]) for index, _ in batch]
         mask = noise_masks(rngs, self.raw_length, self.noise_density, self.mean_span_length)
         inputs, labels = span_corruption(ids, mask, self.sentinel_ids, self.eos_id)
@@ -225,7 +266,9 @@ class SpanCorruptionCollator:
         decoder_input_ids = np.empty_like(labels)
         decoder_input_ids[:, 0] = self.decoder_start_id
         decoder_input_ids[:, 1:] = np.where(labels[:, :-1] == -100, self.pad_id, labels[:, :-1])
-        attention_mask = np.broadcast_to(np.arange(self.input_length) < self.corrupted_input_length, inputs.shape)
+        attention_mask = np.broadcast_to(
+            np.arange(self.input_length) < self.corrupted_input_length, inputs.shape
+        )
         return {
             "input_ids": torch.from_numpy(inputs),
             "attention_mask": torch.from_numpy(attention_mask.astype(np.int64)),

@@ -23,5 +23,12 @@ def pretrain_inputs(config: PretrainConfig) -> dict[str, str]:
 
 def claim_output(config: PretrainConfig) -> Claim:
     """Start, restart, resume, nothing to do, or refuse (``ConfigError``)."""
-    return claim_training_folder(config.output_dir, "pretrain", config, VOLATILE, pretrain_inputs(config),
-                                 FINAL_FILE, config.optim.steps)
+    return claim_training_folder(
+        config.output_dir,
+        "pretrain",
+        config,
+        VOLATILE,
+        pretrain_inputs(config),
+        FINAL_FILE,
+        config.optim.steps,
+    )

@@ -43,26 +43,36 @@ from seq2seq_es.training.token_stream import TokenBlocks, build_token_stream
 VALIDATION_EPOCH = 2**31  # an epoch number training never reaches: fixed noise for validation
 
 
-def make_collator(config: PretrainConfig, tokenizer: PreTrainedTokenizerBase) -> tuple[Collator, int]:
+def make_collator(
+    config: PretrainConfig, tokenizer: PreTrainedTokenizerBase
+) -> tuple[Collator, int]:
     """The preset family's noise function and the raw block length it consumes."""
-    return build_collator(config.objective, get_preset(config.model).family, tokenizer, config.seq_len, config.seed)
+    return build_collator(
+        config.objective, get_preset(config.model).family, tokenizer, config.seq_len, config.seed
+    )
 
 
-def split_blocks(config: PretrainConfig, tokenizer: PreTrainedTokenizerBase,
-                 body: int) -> tuple[TokenBlocks, TokenBlocks]:
+def split_blocks(
+    config: PretrainConfig, tokenizer: PreTrainedTokenizerBase, body: int
+) -> tuple[TokenBlocks, TokenBlocks]:
     """(training, validation) blocks of ``body`` raw tokens; validation is the stream's tail."""
-    path, meta = build_token_stream(config.data, config.text_key, tokenizer, Path(config.output_dir) / "data",
-                                    config.max_tokens)
+    path, meta = build_token_stream(
+        config.data, config.text_key, tokenizer, Path(config.output_dir) / "data", config.max_tokens
+    )
     total = len(TokenBlocks(path, meta["dtype"], body))
     if total <= config.validation_blocks:
-        raise DataError(f"{config.data}: corpus too small: {total} blocks of {config.seq_len} tokens, need more "
-                        f"than validation_blocks={config.validation_blocks}. Add text or lower seq_len.")
+        raise DataError(
+            f"{config.data}: corpus too small: {total} blocks of {config.seq_len} tokens, need more "
+            f"than validation_blocks={config.validation_blocks}. Add text or lower seq_len."
+        )
     training = TokenBlocks(path, meta["dtype"], body, 0, total - config.validation_blocks)
     validation = TokenBlocks(path, meta["dtype"], body, total - config.validation_blocks)
     return training, validation
 
 
-def bart_label_prior(collator: BartDenoisingCollator, blocks: TokenBlocks, vocab_size: int) -> torch.Tensor:
+def bart_label_prior(
+    collator: BartDenoisingCollator, blocks: TokenBlocks, vocab_size: int
+) -> torch.Tensor:
     """Log unigram distribution of the labels the collator makes of ``blocks``: ``<s> block </s>`` each.
 
     The wrappers count: a prior without them starts ``<s>`` near -17 nats, and a briefly
@@ -74,12 +84,16 @@ def bart_label_prior(collator: BartDenoisingCollator, blocks: TokenBlocks, vocab
 
 def other_documents_input(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The batch with every example's encoder input replaced by the next example's (rolled by one)."""
-    return {key: value.roll(1, dims=0) if key in ("input_ids", "attention_mask") else value
-            for key, value in batch.items()}
+    return {
+        key: value.roll(1, dims=0) if key in ("input_ids", "attention_mask") else value
+        for key, value in batch.items()
+    }
 
 
 @torch.no_grad()
-def validation_losses(model: Any, collator: Collator, blocks: TokenBlocks, batch_size: int) -> dict[str, float]:
+def validation_losses(
+    model: Any, collator: Collator, blocks: TokenBlocks, batch_size: int
+) -> dict[str, float]:
     """Mean token loss on held-out blocks (fixed noise: a reserved epoch number), and the encoder's share.
 
     ``validation_encoder_gain`` (encoder-decoder models only: a BERT has no decoder) is the loss with each example's encoder input swapped for
@@ -101,7 +115,9 @@ def validation_losses(model: Any, collator: Collator, blocks: TokenBlocks, batch
         n = int((batch["labels"] != -100).sum())
         loss = float(model(**batch).loss)
         total, count = total + loss * n, count + n
-        if model.config.is_encoder_decoder and len(batch["labels"]) > 1:  # a lone example: no other document
+        if (
+            model.config.is_encoder_decoder and len(batch["labels"]) > 1
+        ):  # a lone example: no other document
             gain += (float(model(**other_documents_input(batch)).loss) - loss) * n
             gain_count += n
     model.train(was_training)
@@ -119,23 +135,48 @@ def run_pretrain(config: PretrainConfig) -> dict[str, Any]:
     model = build_model(config.model, tokenizer, seed=config.seed, dropout=config.dropout)
     if config.unigram_output_bias and isinstance(collator, BartDenoisingCollator):
         set_output_prior(model, bart_label_prior(collator, training, model.config.vocab_size))
-    batches = EpochBatches(training, collator, config.optim.batch_size, config.seed, config.engine.num_workers)
-    result = train(model, batches, config.optim, config.engine, config.output_dir, config.seed, "pretraining",
-                   resume=config.resume,
-                   evaluate=lambda m, _step: validation_losses(m, collator, validation, config.optim.batch_size),
-                   identity=run_identity(config, (*TRAINING_VOLATILE, *VOLATILE), pretrain_inputs(config)))
+    batches = EpochBatches(
+        training, collator, config.optim.batch_size, config.seed, config.engine.num_workers
+    )
+    result = train(
+        model,
+        batches,
+        config.optim,
+        config.engine,
+        config.output_dir,
+        config.seed,
+        "pretraining",
+        resume=config.resume,
+        evaluate=lambda m, _step: validation_losses(
+            m, collator, validation, config.optim.batch_size
+        ),
+        identity=run_identity(config, (*TRAINING_VOLATILE, *VOLATILE), pretrain_inputs(config)),
+    )
     if not result.is_main_process:
         return {}
     model = result.model
     validation_scores = validation_losses(model, collator, validation, config.optim.batch_size)
     folder = save_seq2seq(model, tokenizer, Path(config.output_dir) / "model", result.state_dict)
     steps = result.final_state.step
-    summary = {"parameters": count_parameters(model), "train_blocks": len(training), "steps": steps,
-               "corpus_tokens_seen": steps * config.optim.batch_size * config.optim.grad_accum_steps * body,
-               "final_train_loss": float(np.mean(result.losses[-10:])) if result.losses else None,
-               **validation_scores, "seconds": result.seconds,
-               "tokens_per_s": None, **result.efficiency()}  # None: resumed at the end, nothing trained
-    write_model_card(folder, pretrain_card_facts(config, summary, model_class=type(model).__name__,
-                                                 vocabulary=len(tokenizer)))
+    summary = {
+        "parameters": count_parameters(model),
+        "train_blocks": len(training),
+        "steps": steps,
+        "corpus_tokens_seen": steps
+        * config.optim.batch_size
+        * config.optim.grad_accum_steps
+        * body,
+        "final_train_loss": float(np.mean(result.losses[-10:])) if result.losses else None,
+        **validation_scores,
+        "seconds": result.seconds,
+        "tokens_per_s": None,
+        **result.efficiency(),
+    }  # None: resumed at the end, nothing trained
+    write_model_card(
+        folder,
+        pretrain_card_facts(
+            config, summary, model_class=type(model).__name__, vocabulary=len(tokenizer)
+        ),
+    )
     write_json(Path(config.output_dir) / FINAL_FILE, summary)
     return summary

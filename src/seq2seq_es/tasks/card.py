@@ -40,34 +40,55 @@ def _start(config: FinetuneConfig) -> str:
 def _method(config: FinetuneConfig) -> str:
     adapter = config.adapter
     if adapter.kind == "lora":
-        targets = ", ".join(adapter.target_modules) if adapter.target_modules else "the architecture's default"
-        return (f"LoRA (r {adapter.r}, alpha {adapter.alpha}, dropout {adapter.dropout:g}, on {targets}), "
-                "merged into these weights")
+        targets = (
+            ", ".join(adapter.target_modules)
+            if adapter.target_modules
+            else "the architecture's default"
+        )
+        return (
+            f"LoRA (r {adapter.r}, alpha {adapter.alpha}, dropout {adapter.dropout:g}, on {targets}), "
+            "merged into these weights"
+        )
     return "full fine-tuning (every weight)"
 
 
 def _dataset(task: TaskSpec) -> str:
-    source = f"{task.hub.dataset}" + (f" ({task.hub.config})" if task.hub.config else "") if task.hub else \
-        f"{task.name} (local files of the shared data)"
+    source = (
+        f"{task.hub.dataset}" + (f" ({task.hub.config})" if task.hub.config else "")
+        if task.hub
+        else f"{task.name} (local files of the shared data)"
+    )
     return source + (f", licence {task.licence}" if task.licence else "")
 
 
-def finetune_card_facts(config: FinetuneConfig, task: TaskSpec, scores: Mapping[str, Any], *, model: Any,
-                        optim: OptimConfig) -> dict[str, Any]:
+def finetune_card_facts(
+    config: FinetuneConfig,
+    task: TaskSpec,
+    scores: Mapping[str, Any],
+    *,
+    model: Any,
+    optim: OptimConfig,
+) -> dict[str, Any]:
     """Facts for ``models.model_card.write_model_card`` from a finished fine-tuning run."""
     run = scores.get("training", {})
     selection = run.get("selection")
     training: dict[str, Any] = {
         "method": _method(config),
-        "steps": f"{run.get('steps')} of {optim.steps} planned" + (" (stopped early)" if run.get("steps", 0)
-                                                                   < optim.steps else ""),
+        "steps": f"{run.get('steps')} of {optim.steps} planned"
+        + (" (stopped early)" if run.get("steps", 0) < optim.steps else ""),
         "training examples": run.get("train_examples"),
         **optim_facts(optim),
-        "checkpoint selection": (f"best {selection['metric']} ({selection['best']:.2f}) at step {selection['best_step']}"
-                                 f" on {config.selection_examples} validation examples"
-                                 if selection and selection.get("best") is not None else "none: the last weights"),
-        "final training loss (mean of the last 10 steps)": (round(float(run["final_train_loss"]), 4)
-                                                            if run.get("final_train_loss") is not None else None),
+        "checkpoint selection": (
+            f"best {selection['metric']} ({selection['best']:.2f}) at step {selection['best_step']}"
+            f" on {config.selection_examples} validation examples"
+            if selection and selection.get("best") is not None
+            else "none: the last weights"
+        ),
+        "final training loss (mean of the last 10 steps)": (
+            round(float(run["final_train_loss"]), 4)
+            if run.get("final_train_loss") is not None
+            else None
+        ),
         "decoding": ", ".join(f"{k} {v}" for k, v in scores.get("decoding", {}).items()),
         "seed": str(config.seed),
     }
@@ -79,17 +100,31 @@ def finetune_card_facts(config: FinetuneConfig, task: TaskSpec, scores: Mapping[
         "datasets": [_dataset(task)],
         "pipeline_tag": HUB_TASK_TYPES[task.kind],
         "tags": ["fine-tuned", task.kind, *(["lora"] if config.adapter.kind == "lora" else [])],
-        "description": (f"Fine-tuned by seq2seq-es on the task `{task.name}` ({task.kind}"
-                        f"{': ' + task.description if task.description else ''}), starting from {_start(config)}."),
-        "architecture": {"class": type(model).__name__, "model type": model.config.model_type,
-                         "parameters": parameters},
+        "description": (
+            f"Fine-tuned by seq2seq-es on the task `{task.name}` ({task.kind}"
+            f"{': ' + task.description if task.description else ''}), starting from {_start(config)}."
+        ),
+        "architecture": {
+            "class": type(model).__name__,
+            "model type": model.config.model_type,
+            "parameters": parameters,
+        },
         "training": training,
-        "results": [{"task_type": HUB_TASK_TYPES[task.kind], "task_name": task.description or task.name,
-                     "dataset_name": task.name, "dataset_type": task.hub.dataset if task.hub else task.name,
-                     "dataset_config": task.hub.config if task.hub else None, "split": "validation",
-                     "scores": scores}],
-        "limitations": [*size_limitations(parameters),
-                        f"Scored on {scores.get('n')} examples of the validation split"
-                        + (f" (the first {config.max_eval_examples})" if config.max_eval_examples else "")
-                        + ", with the decoding settings above; other data or settings score differently."],
+        "results": [
+            {
+                "task_type": HUB_TASK_TYPES[task.kind],
+                "task_name": task.description or task.name,
+                "dataset_name": task.name,
+                "dataset_type": task.hub.dataset if task.hub else task.name,
+                "dataset_config": task.hub.config if task.hub else None,
+                "split": "validation",
+                "scores": scores,
+            }
+        ],
+        "limitations": [
+            *size_limitations(parameters),
+            f"Scored on {scores.get('n')} examples of the validation split"
+            + (f" (the first {config.max_eval_examples})" if config.max_eval_examples else "")
+            + ", with the decoding settings above; other data or settings score differently.",
+        ],
     }

@@ -48,5 +48,12 @@ def requested_steps(config: FinetuneConfig) -> int | None:
 
 def claim_output(config: FinetuneConfig) -> Claim:
     """Start, restart, resume, nothing to do, or refuse (``ConfigError``)."""
-    return claim_training_folder(config.output_dir, "finetune", config, VOLATILE, finetune_inputs(config),
-                                 FINAL_FILE, requested_steps(config))
+    return claim_training_folder(
+        config.output_dir,
+        "finetune",
+        config,
+        VOLATILE,
+        finetune_inputs(config),
+        FINAL_FILE,
+        requested_steps(config),
+    )

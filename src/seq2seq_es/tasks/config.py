@@ -19,7 +19,9 @@ class DecodingConfig(StrictModel):
     (Not transformers' ``GenerationConfig``: this is the ``generation:`` section of our configs.)"""
 
     num_beams: int | None = Field(None, ge=1)
-    max_new_tokens: int | None = Field(None, ge=1, description="None: the task's max_target_length.")
+    max_new_tokens: int | None = Field(
+        None, ge=1, description="None: the task's max_target_length."
+    )
     length_penalty: float | None = None
     no_repeat_ngram_size: int | None = Field(None, ge=0)
     batch_size: int = Field(32, ge=1)
@@ -28,27 +30,53 @@ class DecodingConfig(StrictModel):
 class FinetuneConfig(StrictModel):
     task: str = Field("squad-es-qa", description="A registered task name or a task YAML file.")
     data_dir: str = "../shared/data"
-    model: str = Field("runs/pretrain/model", description="save_pretrained folder, hub id, or preset (random init).")
-    tokenizer: str | None = Field(None, description="Tokenizer folder; needed only when `model` is a preset.")
+    model: str = Field(
+        "runs/pretrain/model",
+        description="save_pretrained folder, hub id, or preset (random init).",
+    )
+    tokenizer: str | None = Field(
+        None, description="Tokenizer folder; needed only when `model` is a preset."
+    )
     output_dir: str = "runs/finetune"
     max_train_examples: int | None = Field(None, ge=1)
-    epochs: float | None = Field(None, gt=0, description="If set, overrides optim.steps (paper: 6 for summarization).")
-    selection_examples: int = Field(200, ge=1, description="Validation examples decoded at each evaluation.")
-    selection_num_beams: int = Field(1, ge=1, description="Beams when decoding for checkpoint selection.")
-    patience: int | None = Field(None, ge=1, description="Stop after this many evaluations without improvement.")
-    max_eval_examples: int | None = Field(None, ge=1, description="Final validation decoding (None: all).")
+    epochs: float | None = Field(
+        None, gt=0, description="If set, overrides optim.steps (paper: 6 for summarization)."
+    )
+    selection_examples: int = Field(
+        200, ge=1, description="Validation examples decoded at each evaluation."
+    )
+    selection_num_beams: int = Field(
+        1, ge=1, description="Beams when decoding for checkpoint selection."
+    )
+    patience: int | None = Field(
+        None, ge=1, description="Stop after this many evaluations without improvement."
+    )
+    max_eval_examples: int | None = Field(
+        None, ge=1, description="Final validation decoding (None: all)."
+    )
     bootstrap_samples: int = Field(1000, ge=0)
-    group_by_length: bool = Field(True, description="Batch examples of similar length (training/batches.py): "
-                                                    "fewer pad tokens, same examples per epoch.")
-    unigram_output_bias: bool = Field(True, description="A BART preset (random init): start its output bias at the "
-                                                        "targets' log unigram distribution (models/output_prior.py).")
+    group_by_length: bool = Field(
+        True,
+        description="Batch examples of similar length (training/batches.py): "
+        "fewer pad tokens, same examples per epoch.",
+    )
+    unigram_output_bias: bool = Field(
+        True,
+        description="A BART preset (random init): start its output bias at the "
+        "targets' log unigram distribution (models/output_prior.py).",
+    )
     seed: int = 1234
-    resume: bool = Field(False, description="Continue from the last checkpoint in output_dir/checkpoints.")
+    resume: bool = Field(
+        False, description="Continue from the last checkpoint in output_dir/checkpoints."
+    )
     optim: OptimConfig = OptimConfig(lr=5e-4, steps=300, warmup_steps=30)
     engine: EngineConfig = EngineConfig()
     generation: DecodingConfig = DecodingConfig()
-    adapter: AdapterConfig = Field(AdapterConfig(), description="kind: lora trains LoRA adapters only; the run "
-                                                                "writes adapter/ (peft) and model/ (merged).")
+    adapter: AdapterConfig = Field(
+        AdapterConfig(),
+        description="kind: lora trains LoRA adapters only; the run "
+        "writes adapter/ (peft) and model/ (merged).",
+    )
 
 
 class DecodeSplit(StrictModel):
@@ -84,4 +112,6 @@ class MatrixConfig(StrictModel):
 
 
 class TasksConfig(StrictModel):
-    wide: bool = Field(False, description="All columns (source, lengths, metrics); the default fits 80 columns.")
+    wide: bool = Field(
+        False, description="All columns (source, lengths, metrics); the default fits 80 columns."
+    )

@@ -30,14 +30,17 @@ def run_predict(config: PredictConfig) -> Path:
     return decode_examples(model, tokenizer, task, examples, config.generation, config.output)
 
 
-def run_eval(config: EvalConfig, model_and_tokenizer: tuple[Any, Any] | None = None) -> dict[str, Any]:
+def run_eval(
+    config: EvalConfig, model_and_tokenizer: tuple[Any, Any] | None = None
+) -> dict[str, Any]:
     task = get_task(config.task)
     model, tokenizer = model_and_tokenizer or load_seq2seq(config.model)
     examples = load_examples(task, config.data_dir, config.split, config.max_examples)
     output_dir = Path(config.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    scores = decode_and_score(model, tokenizer, task, examples, config.generation, output_dir,
-                              config.bootstrap_samples)
+    scores = decode_and_score(
+        model, tokenizer, task, examples, config.generation, output_dir, config.bootstrap_samples
+    )
     scores["model"] = config.model
     scores["split"] = config.split
     write_json(output_dir / "scores.json", scores)
@@ -60,24 +63,49 @@ def run_matrix(config: MatrixConfig) -> dict[str, Any]:
         loaded = load_seq2seq(model_name)
         folder = output_dir / f"model{index}-{Path(model_name).name}"
         cells[model_name] = {
-            task.name: run_eval(EvalConfig(task=name, data_dir=config.data_dir, model=model_name, split=config.split,
-                                           output_dir=str(folder / task.name), max_examples=config.max_examples,
-                                           bootstrap_samples=config.bootstrap_samples,
-                                           generation=config.generation), loaded)
-            for name, task in tasks.items()}
+            task.name: run_eval(
+                EvalConfig(
+                    task=name,
+                    data_dir=config.data_dir,
+                    model=model_name,
+                    split=config.split,
+                    output_dir=str(folder / task.name),
+                    max_examples=config.max_examples,
+                    bootstrap_samples=config.bootstrap_samples,
+                    generation=config.generation,
+                ),
+                loaded,
+            )
+            for name, task in tasks.items()
+        }
     columns = list(tasks.values())
-    lines = ["| model | " + " | ".join(f"{t.name} ({t.selection_metric})" for t in columns) + " |",
-             "|---|" + "---|" * len(columns)]
+    lines = [
+        "| model | " + " | ".join(f"{t.name} ({t.selection_metric})" for t in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
     for model_name, row in cells.items():
-        lines.append(f"| {model_name} | " + " | ".join(_cell(row[t.name], t.selection_metric) for t in columns)
-                     + " |")
+        lines.append(
+            f"| {model_name} | "
+            + " | ".join(_cell(row[t.name], t.selection_metric) for t in columns)
+            + " |"
+        )
     table = "\n".join(lines) + "\n"
-    summary = {"split": config.split,
-               "cells": {model_name: {t.name: {"metric": t.selection_metric,
-                                               "value": metric_value(row[t.name], t.selection_metric)}
-                                      for t in columns}
-                         for model_name, row in cells.items()}}
+    summary = {
+        "split": config.split,
+        "cells": {
+            model_name: {
+                t.name: {
+                    "metric": t.selection_metric,
+                    "value": metric_value(row[t.name], t.selection_metric),
+                }
+                for t in columns
+            }
+            for model_name, row in cells.items()
+        },
+    }
     write_json(output_dir / "matrix.json", summary)
     with atomic_write(output_dir / "matrix.md") as handle:
-        handle.write(f"# Evaluation matrix ({config.split} split; 95% bootstrap intervals)\n\n" + table)
+        handle.write(
+            f"# Evaluation matrix ({config.split} split; 95% bootstrap intervals)\n\n" + table
+        )
     return {"table": table, **summary}

@@ -72,17 +72,23 @@ def in_validation(example_id: str, percent: int) -> bool:
     return int(hashlib.sha1(example_id.encode("utf-8")).hexdigest(), 16) % 100 < percent
 
 
-def _local_records(task: TaskSpec, data_dir: Path, split: str) -> Iterator[tuple[str, dict[str, Any]]]:
+def _local_records(
+    task: TaskSpec, data_dir: Path, split: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
     source = task.local
     assert source is not None
     relative = source.file if source.file else getattr(source, split, None)
     if relative is None:
-        raise DataError(f"Task {task.name!r} has no {split!r} split in its local files "
-                        f"(it is evaluation-only: use it with `seq2seq-es eval`).")
+        raise DataError(
+            f"Task {task.name!r} has no {split!r} split in its local files "
+            f"(it is evaluation-only: use it with `seq2seq-es eval`)."
+        )
     path = data_dir / relative
     if not path.is_file():
-        raise DataError(f"Task {task.name!r}: data file {path} not found. Pass the folder that holds "
-                        f"{relative} as data_dir=FOLDER (default ../shared/data).")
+        raise DataError(
+            f"Task {task.name!r}: data file {path} not found. Pass the folder that holds "
+            f"{relative} as data_dir=FOLDER (default ../shared/data)."
+        )
     for line_no, record in enumerate(iter_jsonl(path), start=1):
         key = str(record.get(task.id_field, line_no)) if task.id_field else str(line_no)
         if source.file and (split == "validation") != in_validation(key, source.validation_percent):
@@ -92,7 +98,9 @@ def _local_records(task: TaskSpec, data_dir: Path, split: str) -> Iterator[tuple
         yield f"{path}:{line_no}", record
 
 
-def _hub_records(task: TaskSpec, data_dir: Path, split: str) -> Iterator[tuple[str, dict[str, Any]]]:
+def _hub_records(
+    task: TaskSpec, data_dir: Path, split: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
     hub = task.hub
     assert hub is not None
     export = local_export(task, data_dir, split)
@@ -101,14 +109,18 @@ def _hub_records(task: TaskSpec, data_dir: Path, split: str) -> Iterator[tuple[s
             yield f"{export}:{line_no}", record
         return
     if split not in hub.splits:
-        raise DataError(f"Task {task.name!r} has no {split!r} split on the hub; known: {sorted(hub.splits)}.")
+        raise DataError(
+            f"Task {task.name!r} has no {split!r} split on the hub; known: {sorted(hub.splits)}."
+        )
     config, _, hub_split = hub.splits[split].rpartition(":")
     config = config or hub.config or ""
     where = f"{hub.dataset}" + (f" (config {config})" if config else "") + f", split {hub_split}"
     try:
         import datasets
 
-        dataset = datasets.load_dataset(hub.dataset, config or None, split=hub_split, revision=hub.revision)
+        dataset = datasets.load_dataset(
+            hub.dataset, config or None, split=hub_split, revision=hub.revision
+        )
     except Exception as exc:  # datasets raises many types for offline / missing / gated data
         raise DataError(
             f"Task {task.name!r} needs the Hugging Face data set {where}, which could not be loaded "
@@ -120,7 +132,9 @@ def _hub_records(task: TaskSpec, data_dir: Path, split: str) -> Iterator[tuple[s
         yield f"{where}[{index}]", dict(record)
 
 
-def _dialogue_turns(rows: Iterable[tuple[str, dict[str, Any]]]) -> Iterator[tuple[str, dict[str, Any]]]:
+def _dialogue_turns(
+    rows: Iterable[tuple[str, dict[str, Any]]],
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """MIAM-style utterance rows → (up to 3 previous turns → next turn) records."""
     history: list[str] = []
     dialogue = None
@@ -129,14 +143,22 @@ def _dialogue_turns(rows: Iterable[tuple[str, dict[str, Any]]]) -> Iterator[tupl
             dialogue, history = row.get("Dialogue_ID"), []
         utterance = f"{row.get('Speaker', '')}: {row.get('Utterance', '')}".strip(": ")
         if history:
-            yield where, {"id": f"{dialogue}-{len(history)}", "context": history[-DIALOGUE_CONTEXT_TURNS:],
-                          "response": str(row.get("Utterance", ""))}
+            yield (
+                where,
+                {
+                    "id": f"{dialogue}-{len(history)}",
+                    "context": history[-DIALOGUE_CONTEXT_TURNS:],
+                    "response": str(row.get("Utterance", "")),
+                },
+            )
         history.append(utterance)
 
 
 def iter_examples(task: TaskSpec, data_dir: str | Path, split: str) -> Iterator[Example]:
     data_dir = Path(data_dir)
-    rows = _local_records(task, data_dir, split) if task.local else _hub_records(task, data_dir, split)
+    rows = (
+        _local_records(task, data_dir, split) if task.local else _hub_records(task, data_dir, split)
+    )
     if task.builder == "dialogue_turns":
         rows = _dialogue_turns(rows)
     for index, (where, record) in enumerate(rows):
@@ -145,13 +167,17 @@ def iter_examples(task: TaskSpec, data_dir: str | Path, split: str) -> Iterator[
             target = _text(get_path(record, task.target_field))
             refs = references(task, record, target)
         except KeyError as exc:
-            raise DataError(f"{where}: record has no field {exc.args[0]!r} needed by task {task.name!r} "
-                            f"(fields present: {sorted(record)}).") from None
+            raise DataError(
+                f"{where}: record has no field {exc.args[0]!r} needed by task {task.name!r} "
+                f"(fields present: {sorted(record)})."
+            ) from None
         key = str(record.get(task.id_field, index)) if task.id_field else f"{split}-{index}"
         yield Example(key, source, target, refs)
 
 
-def load_examples(task: TaskSpec, data_dir: str | Path, split: str, limit: int | None = None) -> list[Example]:
+def load_examples(
+    task: TaskSpec, data_dir: str | Path, split: str, limit: int | None = None
+) -> list[Example]:
     """Read up to ``limit`` examples of ``split`` ("train", "validation" or "test")."""
     examples: list[Example] = []
     for example in iter_examples(task, data_dir, split):
@@ -163,15 +189,22 @@ def load_examples(task: TaskSpec, data_dir: str | Path, split: str, limit: int |
     return examples
 
 
-def encode_examples(examples: list[Example], tokenizer: PreTrainedTokenizerBase,
-                    task: TaskSpec) -> list[dict[str, list[int]]]:
+def encode_examples(
+    examples: list[Example], tokenizer: PreTrainedTokenizerBase, task: TaskSpec
+) -> list[dict[str, list[int]]]:
     """Tokenize sources and targets with truncation to the task's lengths (labels padded later with -100)."""
     if not examples:
         raise ConfigError("No examples to encode.")
-    sources = tokenizer([e.source for e in examples], max_length=task.max_source_length, truncation=True)
-    targets = tokenizer(text_target=[e.target for e in examples], max_length=task.max_target_length,
-                        truncation=True)
-    return [{"input_ids": s, "labels": t} for s, t in zip(sources["input_ids"], targets["input_ids"], strict=True)]
+    sources = tokenizer(
+        [e.source for e in examples], max_length=task.max_source_length, truncation=True
+    )
+    targets = tokenizer(
+        text_target=[e.target for e in examples], max_length=task.max_target_length, truncation=True
+    )
+    return [
+        {"input_ids": s, "labels": t}
+        for s, t in zip(sources["input_ids"], targets["input_ids"], strict=True)
+    ]
 
 
 def pair_lengths(features: list[dict[str, list[int]]]) -> list[int]:

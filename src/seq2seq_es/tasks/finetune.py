@@ -81,17 +81,23 @@ class BestTracker:
         return {"best": self.best, "best_step": self.best_step, "stale": self.stale}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best, self.best_step, self.stale = state["best"], int(state["best_step"]), int(state["stale"])
+        self.best, self.best_step, self.stale = (
+            state["best"],
+            int(state["best_step"]),
+            int(state["stale"]),
+        )
 
 
 def initial_model(config: FinetuneConfig) -> tuple[Any, Any]:
     """A preset with random weights (baseline without pretraining), or a trained/hub model."""
     if config.model in PRESETS:
         if get_preset(config.model).family == "bert":
-            raise ConfigError(f"model={config.model} is an encoder-only preset (a masked language model), not a "
-                              f"seq2seq model. Pretrain it (`seq2seq-es pretrain model={config.model}`), warm-start "
-                              "a BERT2BERT from the result (`seq2seq-es model bert2bert <pretrain output>/model "
-                              "--output FOLDER`) and fine-tune that folder.")
+            raise ConfigError(
+                f"model={config.model} is an encoder-only preset (a masked language model), not a "
+                f"seq2seq model. Pretrain it (`seq2seq-es pretrain model={config.model}`), warm-start "
+                "a BERT2BERT from the result (`seq2seq-es model bert2bert <pretrain output>/model "
+                "--output FOLDER`) and fine-tune that folder."
+            )
         tokenizer = load_tokenizer_folder(config.tokenizer or "runs/tokenizer")
         return build_model(config.model, tokenizer, seed=config.seed), tokenizer
     return load_seq2seq(config.model)
@@ -101,7 +107,9 @@ def steps_for(config: FinetuneConfig, train_examples: int) -> OptimConfig:
     if config.epochs is None:
         return config.optim
     per_step = config.optim.batch_size * config.optim.grad_accum_steps
-    return config.optim.model_copy(update={"steps": max(1, math.ceil(config.epochs * train_examples / per_step))})
+    return config.optim.model_copy(
+        update={"steps": max(1, math.ceil(config.epochs * train_examples / per_step))}
+    )
 
 
 def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
@@ -112,51 +120,109 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
     selection = load_examples(task, config.data_dir, "validation", config.selection_examples)
     features = encode_examples(train_examples, tokenizer, task)
     if config.model in PRESETS and config.unigram_output_bias:
-        set_output_prior(model, unigram_log_probs((np.asarray(f["labels"]) for f in features),
-                                                  model.config.vocab_size))
+        set_output_prior(
+            model,
+            unigram_log_probs((np.asarray(f["labels"]) for f in features), model.config.vocab_size),
+        )
     collator = WithoutIndex(DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100))
     model = apply_adapter(model, config.adapter, seed=config.seed)  # LoRA: only the adapters train
     optim = steps_for(config, len(features))
     lengths = pair_lengths(features) if config.group_by_length else None
-    batches = EpochBatches(features, collator, optim.batch_size, config.seed, config.engine.num_workers,
-                           lengths=lengths)
+    batches = EpochBatches(
+        features,
+        collator,
+        optim.batch_size,
+        config.seed,
+        config.engine.num_workers,
+        lengths=lengths,
+    )
     output_dir = Path(config.output_dir)
     tracker = BestTracker(config.patience)
     quick = config.generation.model_copy(update={"num_beams": config.selection_num_beams})
 
     def evaluate(current: Any, step: int) -> dict[str, float]:
-        scores = decode_and_score(current, tokenizer, task, selection, quick, output_dir, bootstrap_samples=0,
-                                  name="selection", likelihood=False)
+        scores = decode_and_score(
+            current,
+            tokenizer,
+            task,
+            selection,
+            quick,
+            output_dir,
+            bootstrap_samples=0,
+            name="selection",
+            likelihood=False,
+        )
         value = metric_value(scores, task.selection_metric)
         if tracker.update(value, step):
-            save_model_or_adapter(current, tokenizer, output_dir / "best_model")  # LoRA: the adapter only
-        return {f"validation_{task.selection_metric}": value, "best_so_far": float(tracker.best or 0.0)}
+            save_model_or_adapter(
+                current, tokenizer, output_dir / "best_model"
+            )  # LoRA: the adapter only
+        return {
+            f"validation_{task.selection_metric}": value,
+            "best_so_far": float(tracker.best or 0.0),
+        }
 
     selecting = config.engine.eval_every is not None
-    result = train(model, batches, optim, config.engine, output_dir, config.seed, f"fine-tuning {task.name}",
-                   resume=config.resume, evaluate=evaluate if selecting else None,
-                   should_stop=tracker.should_stop if selecting else None, callback_state=tracker,
-                   identity=run_identity(config, (*TRAINING_VOLATILE, *VOLATILE), finetune_inputs(config)))
+    result = train(
+        model,
+        batches,
+        optim,
+        config.engine,
+        output_dir,
+        config.seed,
+        f"fine-tuning {task.name}",
+        resume=config.resume,
+        evaluate=evaluate if selecting else None,
+        should_stop=tracker.should_stop if selecting else None,
+        callback_state=tracker,
+        identity=run_identity(config, (*TRAINING_VOLATILE, *VOLATILE), finetune_inputs(config)),
+    )
     if not result.is_main_process:
         return {}
-    if is_adapter_model(result.model):  # adapter/ (peft) and model/ (merged: what predict/export/serve load)
-        final_model = keep_final_adapter(result.model, tokenizer, output_dir, selecting and tracker.best is not None)
+    if is_adapter_model(
+        result.model
+    ):  # adapter/ (peft) and model/ (merged: what predict/export/serve load)
+        final_model = keep_final_adapter(
+            result.model, tokenizer, output_dir, selecting and tracker.best is not None
+        )
     else:
-        final_model = keep_final_model(output_dir, selecting and tracker.best is not None, result, tokenizer)
+        final_model = keep_final_model(
+            output_dir, selecting and tracker.best is not None, result, tokenizer
+        )
     evaluation = load_examples(task, config.data_dir, "validation", config.max_eval_examples)
-    scores = decode_and_score(final_model, tokenizer, task, evaluation, config.generation, output_dir,
-                              config.bootstrap_samples)
-    scores["training"] = {"steps": result.final_state.step, "planned_steps": optim.steps,
-                          "train_examples": len(features),
-                          "final_train_loss": (sum(result.losses[-10:]) / len(result.losses[-10:])
-                                               if result.losses else None),
-                          "selection": ({"metric": task.selection_metric, "best": tracker.best,
-                                         "best_step": tracker.best_step,
-                                         "evaluations_without_improvement": tracker.stale}
-                                        if selecting else None),
-                          # this invocation's time and speed (a resumed run: since the resume)
-                          "efficiency": {"seconds": result.seconds, **result.efficiency()}}
-    write_model_card(output_dir / "model", finetune_card_facts(config, task, scores, model=final_model, optim=optim))
+    scores = decode_and_score(
+        final_model,
+        tokenizer,
+        task,
+        evaluation,
+        config.generation,
+        output_dir,
+        config.bootstrap_samples,
+    )
+    scores["training"] = {
+        "steps": result.final_state.step,
+        "planned_steps": optim.steps,
+        "train_examples": len(features),
+        "final_train_loss": (
+            sum(result.losses[-10:]) / len(result.losses[-10:]) if result.losses else None
+        ),
+        "selection": (
+            {
+                "metric": task.selection_metric,
+                "best": tracker.best,
+                "best_step": tracker.best_step,
+                "evaluations_without_improvement": tracker.stale,
+            }
+            if selecting
+            else None
+        ),
+        # this invocation's time and speed (a resumed run: since the resume)
+        "efficiency": {"seconds": result.seconds, **result.efficiency()},
+    }
+    write_model_card(
+        output_dir / "model",
+        finetune_card_facts(config, task, scores, model=final_model, optim=optim),
+    )
     write_json(output_dir / FINAL_FILE, scores)
     return scores
 

@@ -20,20 +20,29 @@ from transformers import DataCollatorForSeq2Seq, PreTrainedTokenizerBase
 from seq2seq_es.metrics.segment_stats import SegmentStats
 
 
-def reference_nll(model: Any, tokenizer: PreTrainedTokenizerBase, features: list[dict[str, list[int]]],
-                  batch_size: int = 16) -> np.ndarray:
+def reference_nll(
+    model: Any,
+    tokenizer: PreTrainedTokenizerBase,
+    features: list[dict[str, list[int]]],
+    batch_size: int = 16,
+) -> np.ndarray:
     """``(n, 2)`` array: summed negative log-likelihood (nats) of each example's labels, label count."""
     collate = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100)
     rows = []
     model.eval()
     with torch.inference_mode():
         for start in range(0, len(features), batch_size):
-            batch = collate([dict(f) for f in features[start:start + batch_size]])
+            batch = collate([dict(f) for f in features[start : start + batch_size]])
             logits = model(**batch).logits.float()
             labels = batch["labels"]
-            nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100,
-                                                    reduction="none")
-            rows.append(torch.stack([nll.sum(dim=1), (labels != -100).sum(dim=1).float()], dim=1).double().numpy())
+            nll = torch.nn.functional.cross_entropy(
+                logits.transpose(1, 2), labels, ignore_index=-100, reduction="none"
+            )
+            rows.append(
+                torch.stack([nll.sum(dim=1), (labels != -100).sum(dim=1).float()], dim=1)
+                .double()
+                .numpy()
+            )
     return np.concatenate(rows) if rows else np.zeros((0, 2))
 
 
@@ -44,4 +53,6 @@ def _nll_scores(sums: np.ndarray, _n: int) -> dict[str, np.ndarray]:
 
 def nll_stats(rows: np.ndarray, tokenizer_name: str) -> SegmentStats:
     """``SegmentStats`` of ``reference_nll`` rows; lower is better for both scores."""
-    return SegmentStats("nll", f"nll|teacher-forced|nats-per-label-token|tok:{tokenizer_name}", rows, _nll_scores)
+    return SegmentStats(
+        "nll", f"nll|teacher-forced|nats-per-label-token|tok:{tokenizer_name}", rows, _nll_scores
+    )

@@ -39,7 +39,9 @@ class LocalSource(StrictModel):
     @model_validator(mode="after")
     def _one_layout(self) -> LocalSource:
         if (self.file is None) == (self.validation is None):
-            raise ValueError("give either `file` (split by id hash) or at least `validation` (and `train`)")
+            raise ValueError(
+                "give either `file` (split by id hash) or at least `validation` (and `train`)"
+            )
         return self
 
 
@@ -48,8 +50,9 @@ class HubSource(StrictModel):
 
     dataset: str
     config: str | None = None
-    splits: dict[str, str] = Field(default_factory=lambda: {"train": "train", "validation": "validation",
-                                                            "test": "test"})
+    splits: dict[str, str] = Field(
+        default_factory=lambda: {"train": "train", "validation": "validation", "test": "test"}
+    )
     revision: str | None = None
 
 
@@ -66,18 +69,29 @@ class TaskSpec(StrictModel):
     local: LocalSource | None = None
     hub: HubSource | None = None
     builder: Literal["records", "dialogue_turns"] = Field(
-        "records", description="dialogue_turns: build (previous turns → next turn) pairs from utterance rows.")
+        "records",
+        description="dialogue_turns: build (previous turns → next turn) pairs from utterance rows.",
+    )
     id_field: str | None = "id"
-    source_template: str = Field(description="Template over record fields, e.g. 'question: {question} context: {context}'.")
+    source_template: str = Field(
+        description="Template over record fields, e.g. 'question: {question} context: {context}'."
+    )
     target_field: str = Field(description="Dotted path to the training target, e.g. answers.text.0")
-    references_fields: list[str] = Field(default_factory=list,
-                                         description="Paths to all references (lists are flattened); default: the target.")
+    references_fields: list[str] = Field(
+        default_factory=list,
+        description="Paths to all references (lists are flattened); default: the target.",
+    )
     metrics: list[str] = Field(default_factory=lambda: ["bleu", "chrf", "rouge"])
-    selection_metric: str = Field("rouge.rougeL", description="metric.score used to pick the best checkpoint (higher is better).")
+    selection_metric: str = Field(
+        "rouge.rougeL",
+        description="metric.score used to pick the best checkpoint (higher is better).",
+    )
     max_source_length: int = Field(512, ge=8)
     max_target_length: int = Field(128, ge=2)
     decoding: DecodingSpec = DecodingSpec()
-    model_hint: str | None = Field(None, description="e.g. 'led' for inputs longer than BART's 1,024 positions.")
+    model_hint: str | None = Field(
+        None, description="e.g. 'led' for inputs longer than BART's 1,024 positions."
+    )
     licence: str | None = None
 
     @model_validator(mode="after")
@@ -85,84 +99,228 @@ class TaskSpec(StrictModel):
         if (self.local is None) == (self.hub is None):
             raise ValueError(f"task {self.name!r}: give exactly one of `local` or `hub`")
         if self.selection_metric.split(".")[0] not in self.metrics:
-            raise ValueError(f"task {self.name!r}: selection_metric {self.selection_metric!r} is not one of its "
-                             f"metrics {self.metrics}")
+            raise ValueError(
+                f"task {self.name!r}: selection_metric {self.selection_metric!r} is not one of its "
+                f"metrics {self.metrics}"
+            )
         return self
 
 
 QA_TEMPLATE = "question: {question} context: {context}"
-SUMMARY = dict(kind="summarization", metrics=["rouge", "rouge-paper"], selection_metric="rouge.rougeL")
-TRANSLATION = dict(kind="translation", metrics=["bleu", "chrf"], selection_metric="bleu.score",
-                   max_source_length=128, max_target_length=128)
-QA = dict(kind="qa", source_template=QA_TEMPLATE, target_field="answers.text.0", references_fields=["answers.text"],
-          metrics=["rouge", "qa", "rouge-paper"], selection_metric="rouge.rouge1")
-DIALOGUE = dict(kind="dialogue", metrics=["meteor", "unigram-f1"], selection_metric="unigram-f1.f1",
-                source_template="{context}", target_field="response")
+SUMMARY = dict(
+    kind="summarization", metrics=["rouge", "rouge-paper"], selection_metric="rouge.rougeL"
+)
+TRANSLATION = dict(
+    kind="translation",
+    metrics=["bleu", "chrf"],
+    selection_metric="bleu.score",
+    max_source_length=128,
+    max_target_length=128,
+)
+QA = dict(
+    kind="qa",
+    source_template=QA_TEMPLATE,
+    target_field="answers.text.0",
+    references_fields=["answers.text"],
+    metrics=["rouge", "qa", "rouge-paper"],
+    selection_metric="rouge.rouge1",
+)
+DIALOGUE = dict(
+    kind="dialogue",
+    metrics=["meteor", "unigram-f1"],
+    selection_metric="unigram-f1.f1",
+    source_template="{context}",
+    target_field="response",
+)
 
 
 def _hub(dataset: str, config: str | None, **splits: str) -> dict[str, object]:
-    return {"dataset": dataset, "config": config,
-            **({"splits": splits} if splits else {})}
+    return {"dataset": dataset, "config": config, **({"splits": splits} if splits else {})}
 
 
 # The paper's tasks (arXiv 2309.11259, Table of tasks) on the Hugging Face hub.
 PAPER_TASKS: dict[str, dict[str, object]] = {
-    "mlsum-es": dict(SUMMARY, hub=_hub("mlsum", "es"), source_template="{text}", target_field="summary",
-                     max_source_length=512, max_target_length=48, id_field=None, licence="research only"),
-    "wikilingua-es": dict(SUMMARY, hub=_hub("GEM/wiki_lingua", "es"), source_template="{source}",
-                          target_field="target", id_field="gem_id", max_source_length=512, max_target_length=96,
-                          licence="CC BY-NC-SA 3.0"),
-    "xlsum-es": dict(SUMMARY, hub=_hub("csebuetnlp/xlsum", "spanish"), source_template="{text}",
-                     target_field="summary", max_source_length=512, max_target_length=128,
-                     licence="CC BY-NC-SA 4.0"),
-    "eurlex-sum-es": dict(SUMMARY, hub=_hub("dennlinger/eur-lex-sum", "spanish"), source_template="{reference}",
-                          target_field="summary", id_field="celex_id", max_source_length=16384,
-                          max_target_length=128, model_hint="led", licence="CC BY 4.0"),
-    "bisect-es": dict(kind="split_rephrase", hub=_hub("GEM/BiSECT", "es"), source_template="{source}",
-                      target_field="target", id_field="gem_id", metrics=["sari", "bleu"],
-                      selection_metric="sari.sari", max_source_length=128, max_target_length=128),
-    "mlqa-es": dict(QA, hub=_hub("mlqa", None, train="mlqa-translate-train.es:train",
-                                 validation="mlqa-translate-train.es:validation", test="mlqa.es.es:test"),
-                    max_source_length=384, max_target_length=30, licence="CC BY-SA 3.0"),
-    "sqac": dict(QA, hub=_hub("PlanTL-GOB-ES/SQAC", None), max_source_length=480, max_target_length=32,
-                 licence="CC BY-SA 4.0"),
-    "miam-dihana": dict(DIALOGUE, hub=_hub("miam", "dihana"), builder="dialogue_turns", id_field=None,
-                        max_source_length=256, max_target_length=64),
-    "wmt13-es-en": dict(TRANSLATION, hub=_hub("vgaraujov/wmt13", "es-en"), source_template="{translation.es}",
-                        target_field="translation.en", id_field=None),
-    "wmt13-en-es": dict(TRANSLATION, hub=_hub("vgaraujov/wmt13", "es-en"), source_template="{translation.en}",
-                        target_field="translation.es", id_field=None),
-    "fapesp-es-pt": dict(TRANSLATION, hub=_hub("vgaraujov/fapesp", "es-pt"), source_template="{translation.es}",
-                         target_field="translation.pt", id_field=None, licence="CC BY 2.0"),
+    "mlsum-es": dict(
+        SUMMARY,
+        hub=_hub("mlsum", "es"),
+        source_template="{text}",
+        target_field="summary",
+        max_source_length=512,
+        max_target_length=48,
+        id_field=None,
+        licence="research only",
+    ),
+    "wikilingua-es": dict(
+        SUMMARY,
+        hub=_hub("GEM/wiki_lingua", "es"),
+        source_template="{source}",
+        target_field="target",
+        id_field="gem_id",
+        max_source_length=512,
+        max_target_length=96,
+        licence="CC BY-NC-SA 3.0",
+    ),
+    "xlsum-es": dict(
+        SUMMARY,
+        hub=_hub("csebuetnlp/xlsum", "spanish"),
+        source_template="{text}",
+        target_field="summary",
+        max_source_length=512,
+        max_target_length=128,
+        licence="CC BY-NC-SA 4.0",
+    ),
+    "eurlex-sum-es": dict(
+        SUMMARY,
+        hub=_hub("dennlinger/eur-lex-sum", "spanish"),
+        source_template="{reference}",
+        target_field="summary",
+        id_field="celex_id",
+        max_source_length=16384,
+        max_target_length=128,
+        model_hint="led",
+        licence="CC BY 4.0",
+    ),
+    "bisect-es": dict(
+        kind="split_rephrase",
+        hub=_hub("GEM/BiSECT", "es"),
+        source_template="{source}",
+        target_field="target",
+        id_field="gem_id",
+        metrics=["sari", "bleu"],
+        selection_metric="sari.sari",
+        max_source_length=128,
+        max_target_length=128,
+    ),
+    "mlqa-es": dict(
+        QA,
+        hub=_hub(
+            "mlqa",
+            None,
+            train="mlqa-translate-train.es:train",
+            validation="mlqa-translate-train.es:validation",
+            test="mlqa.es.es:test",
+        ),
+        max_source_length=384,
+        max_target_length=30,
+        licence="CC BY-SA 3.0",
+    ),
+    "sqac": dict(
+        QA,
+        hub=_hub("PlanTL-GOB-ES/SQAC", None),
+        max_source_length=480,
+        max_target_length=32,
+        licence="CC BY-SA 4.0",
+    ),
+    "miam-dihana": dict(
+        DIALOGUE,
+        hub=_hub("miam", "dihana"),
+        builder="dialogue_turns",
+        id_field=None,
+        max_source_length=256,
+        max_target_length=64,
+    ),
+    "wmt13-es-en": dict(
+        TRANSLATION,
+        hub=_hub("vgaraujov/wmt13", "es-en"),
+        source_template="{translation.es}",
+        target_field="translation.en",
+        id_field=None,
+    ),
+    "wmt13-en-es": dict(
+        TRANSLATION,
+        hub=_hub("vgaraujov/wmt13", "es-en"),
+        source_template="{translation.en}",
+        target_field="translation.es",
+        id_field=None,
+    ),
+    "fapesp-es-pt": dict(
+        TRANSLATION,
+        hub=_hub("vgaraujov/fapesp", "es-pt"),
+        source_template="{translation.es}",
+        target_field="translation.pt",
+        id_field=None,
+        licence="CC BY 2.0",
+    ),
 }
 
 # Real Spanish tasks on the project's shared data (../shared/data; see its README).
 LOCAL_TASKS: dict[str, dict[str, object]] = {
-    "squad-es-qa": dict(QA, local={"train": "qa/squad_es_dev_small_train.jsonl.gz",
-                                   "validation": "qa/squad_es_dev_small_validation.jsonl.gz"},
-                        max_source_length=384, max_target_length=32, licence="CC BY 4.0 (derived from CC BY-SA)"),
-    "tatoeba-es-en": dict(TRANSLATION, local={"train": "translation/tatoeba_es_en_train.jsonl.gz",
-                                              "validation": "translation/tatoeba_es_en_validation.jsonl.gz"},
-                          source_template="{es}", target_field="en", max_source_length=64, max_target_length=64,
-                          licence="CC BY 2.0 FR"),
-    "tatoeba-en-es": dict(TRANSLATION, local={"train": "translation/tatoeba_es_en_train.jsonl.gz",
-                                              "validation": "translation/tatoeba_es_en_validation.jsonl.gz"},
-                          source_template="{en}", target_field="es", max_source_length=64, max_target_length=64,
-                          licence="CC BY 2.0 FR"),
+    "squad-es-qa": dict(
+        QA,
+        local={
+            "train": "qa/squad_es_dev_small_train.jsonl.gz",
+            "validation": "qa/squad_es_dev_small_validation.jsonl.gz",
+        },
+        max_source_length=384,
+        max_target_length=32,
+        licence="CC BY 4.0 (derived from CC BY-SA)",
+    ),
+    "tatoeba-es-en": dict(
+        TRANSLATION,
+        local={
+            "train": "translation/tatoeba_es_en_train.jsonl.gz",
+            "validation": "translation/tatoeba_es_en_validation.jsonl.gz",
+        },
+        source_template="{es}",
+        target_field="en",
+        max_source_length=64,
+        max_target_length=64,
+        licence="CC BY 2.0 FR",
+    ),
+    "tatoeba-en-es": dict(
+        TRANSLATION,
+        local={
+            "train": "translation/tatoeba_es_en_train.jsonl.gz",
+            "validation": "translation/tatoeba_es_en_validation.jsonl.gz",
+        },
+        source_template="{en}",
+        target_field="es",
+        max_source_length=64,
+        max_target_length=64,
+        licence="CC BY 2.0 FR",
+    ),
     # News-domain evaluation only (no training split): cross-domain test of Tatoeba models.
-    "ntrex-es-en": dict(TRANSLATION, local={"validation": "translation/ntrex128_es_en_dev.jsonl"},
-                        source_template="{es}", target_field="en", licence="CC BY-SA 4.0"),
-    "ntrex-en-es": dict(TRANSLATION, local={"validation": "translation/ntrex128_es_en_dev.jsonl"},
-                        source_template="{en}", target_field="es", references_fields=["es", "es_ref2", "es_mx"],
-                        licence="CC BY-SA 4.0"),
-    "legal-ar-sum": dict(SUMMARY, local={"train": "summarization/legal_ar_train.jsonl.gz",
-                                         "validation": "summarization/legal_ar_validation.jsonl.gz"},
-                         source_template="{document}", target_field="summary_lc", max_source_length=512,
-                         max_target_length=128, licence="CC BY 4.0"),
-    "parlamint-dialogue": dict(DIALOGUE, local={"file": "dialogue/parlamint_dialogue.jsonl.gz"},
-                               max_source_length=256, max_target_length=64, licence="CC BY 4.0"),
-    "caldracor-dialogue": dict(DIALOGUE, local={"file": "dialogue/caldracor_dialogue.jsonl.gz"},
-                               max_source_length=256, max_target_length=64, licence="CC0 1.0"),
+    "ntrex-es-en": dict(
+        TRANSLATION,
+        local={"validation": "translation/ntrex128_es_en_dev.jsonl"},
+        source_template="{es}",
+        target_field="en",
+        licence="CC BY-SA 4.0",
+    ),
+    "ntrex-en-es": dict(
+        TRANSLATION,
+        local={"validation": "translation/ntrex128_es_en_dev.jsonl"},
+        source_template="{en}",
+        target_field="es",
+        references_fields=["es", "es_ref2", "es_mx"],
+        licence="CC BY-SA 4.0",
+    ),
+    "legal-ar-sum": dict(
+        SUMMARY,
+        local={
+            "train": "summarization/legal_ar_train.jsonl.gz",
+            "validation": "summarization/legal_ar_validation.jsonl.gz",
+        },
+        source_template="{document}",
+        target_field="summary_lc",
+        max_source_length=512,
+        max_target_length=128,
+        licence="CC BY 4.0",
+    ),
+    "parlamint-dialogue": dict(
+        DIALOGUE,
+        local={"file": "dialogue/parlamint_dialogue.jsonl.gz"},
+        max_source_length=256,
+        max_target_length=64,
+        licence="CC BY 4.0",
+    ),
+    "caldracor-dialogue": dict(
+        DIALOGUE,
+        local={"file": "dialogue/caldracor_dialogue.jsonl.gz"},
+        max_source_length=256,
+        max_target_length=64,
+        licence="CC0 1.0",
+    ),
 }
 
 REGISTRY: dict[str, dict[str, object]] = {**PAPER_TASKS, **LOCAL_TASKS}
@@ -177,9 +335,13 @@ def get_task(name: str) -> TaskSpec:
     if name.endswith((".yaml", ".yml")):
         return validate_config(TaskSpec, read_yaml(name), name)
     if name not in REGISTRY:
-        raise ConfigError(f"Unknown task {name!r}. Registered tasks: {', '.join(task_names())}; "
-                          "or pass the path of a task YAML file.")
-    return validate_config(TaskSpec, {"name": name, **REGISTRY[name]}, f"task registry entry {name!r}")
+        raise ConfigError(
+            f"Unknown task {name!r}. Registered tasks: {', '.join(task_names())}; "
+            "or pass the path of a task YAML file."
+        )
+    return validate_config(
+        TaskSpec, {"name": name, **REGISTRY[name]}, f"task registry entry {name!r}"
+    )
 
 
 def local_export(task: TaskSpec, data_dir: str | Path, split: str) -> Path:

@@ -37,8 +37,13 @@ def min_bpe_vocab_size() -> int:
     return BYTE_ALPHABET_SIZE + len(BART_SPECIAL_TOKENS)
 
 
-def train_byte_level_bpe(texts: Iterable[str] | TrainingSample, vocab_size: int, min_frequency: int = 2,
-                         max_chars: int = 50_000_000, normalization: Normalization = "nfc") -> PreTrainedTokenizerFast:
+def train_byte_level_bpe(
+    texts: Iterable[str] | TrainingSample,
+    vocab_size: int,
+    min_frequency: int = 2,
+    max_chars: int = 50_000_000,
+    normalization: Normalization = "nfc",
+) -> PreTrainedTokenizerFast:
     """Train a BART-style byte-level BPE tokenizer on the first ``max_chars`` characters of ``texts``.
 
     ``vocab_size`` counts everything (bytes, merges, special tokens); the result can be
@@ -49,10 +54,16 @@ def train_byte_level_bpe(texts: Iterable[str] | TrainingSample, vocab_size: int,
     alphabet plus the special tokens.
     """
     if vocab_size < min_bpe_vocab_size():
-        raise DataError(f"vocab_size {vocab_size} is smaller than the byte alphabet plus BART's special tokens "
-                        f"({BYTE_ALPHABET_SIZE} + {len(BART_SPECIAL_TOKENS)} = {min_bpe_vocab_size()}). "
-                        "Use a larger vocab_size (BART uses 50264).")
-    sample = texts if isinstance(texts, TrainingSample) else TrainingSample(texts, max_chars, normalization)
+        raise DataError(
+            f"vocab_size {vocab_size} is smaller than the byte alphabet plus BART's special tokens "
+            f"({BYTE_ALPHABET_SIZE} + {len(BART_SPECIAL_TOKENS)} = {min_bpe_vocab_size()}). "
+            "Use a larger vocab_size (BART uses 50264)."
+        )
+    sample = (
+        texts
+        if isinstance(texts, TrainingSample)
+        else TrainingSample(texts, max_chars, normalization)
+    )
     sample.first_text_or_raise()
     tokenizer = Tokenizer(models.BPE())
     tokenizer.normalizer = tokenizers_normalizer(sample.normalization)
@@ -67,13 +78,23 @@ def train_byte_level_bpe(texts: Iterable[str] | TrainingSample, vocab_size: int,
     )
     tokenizer.train_from_iterator(sample, trainer=trainer)
     ids = {token: i for i, token in enumerate(BART_SPECIAL_TOKENS)}
-    assert all(tokenizer.token_to_id(token) == i for token, i in ids.items())  # the trainer puts specials first
+    assert all(
+        tokenizer.token_to_id(token) == i for token, i in ids.items()
+    )  # the trainer puts specials first
     tokenizer.post_processor = processors.RobertaProcessing(
-        ("</s>", ids["</s>"]), ("<s>", ids["<s>"]), trim_offsets=False, add_prefix_space=False,
+        ("</s>", ids["</s>"]),
+        ("<s>", ids["<s>"]),
+        trim_offsets=False,
+        add_prefix_space=False,
     )
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
-        bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>", cls_token="<s>", sep_token="</s>",
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        cls_token="<s>",
+        sep_token="</s>",
         mask_token=_special("<mask>"),
     )
 

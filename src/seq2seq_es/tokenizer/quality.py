@@ -68,8 +68,10 @@ class TokenizerQuality:
         return self.chars / self.tokens if self.tokens else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        rates = {name: round(getattr(self, name), 6)
-                 for name in ("fertility", "split_share", "unk_rate", "round_trip", "chars_per_token")}
+        rates = {
+            name: round(getattr(self, name), 6)
+            for name in ("fertility", "split_share", "unk_rate", "round_trip", "chars_per_token")
+        }
         return {**rates, **asdict(self)}
 
 
@@ -90,15 +92,29 @@ def tokens_per_word(text: str, offsets: Sequence[tuple[int, int]]) -> list[int]:
     return counts
 
 
-def measure_quality(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], batch_size: int = 256) -> TokenizerQuality:
+def measure_quality(
+    tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], batch_size: int = 256
+) -> TokenizerQuality:
     """Encode ``texts`` (batched, fast tokenizer) and compute the statistics defined above."""
-    totals = dict.fromkeys(("chars", "words", "tokens", "word_tokens", "split_words", "unk_tokens",
-                            "exact_round_trips"), 0)
+    totals = dict.fromkeys(
+        (
+            "chars",
+            "words",
+            "tokens",
+            "word_tokens",
+            "split_words",
+            "unk_tokens",
+            "exact_round_trips",
+        ),
+        0,
+    )
     unk_id = tokenizer.unk_token_id
     for begin in range(0, len(texts), batch_size):
-        batch = list(texts[begin:begin + batch_size])
+        batch = list(texts[begin : begin + batch_size])
         encoded = tokenizer(batch, add_special_tokens=False, return_offsets_mapping=True)
-        for text, ids, offsets in zip(batch, encoded["input_ids"], encoded["offset_mapping"], strict=True):
+        for text, ids, offsets in zip(
+            batch, encoded["input_ids"], encoded["offset_mapping"], strict=True
+        ):
             counts = tokens_per_word(text, offsets)
             totals["chars"] += len(text)
             totals["words"] += len(counts)
@@ -106,6 +122,8 @@ def measure_quality(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], ba
             totals["word_tokens"] += sum(counts)
             totals["split_words"] += sum(count > 1 for count in counts)
             totals["unk_tokens"] += sum(token_id == unk_id for token_id in ids)
-            decoded = tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+            decoded = tokenizer.decode(
+                ids, skip_special_tokens=False, clean_up_tokenization_spaces=False
+            )
             totals["exact_round_trips"] += decoded == text
     return TokenizerQuality(texts=len(texts), **totals)

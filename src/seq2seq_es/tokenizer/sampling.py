@@ -43,8 +43,13 @@ class TrainingSample:
     ``DataError`` instead of a library error or an empty vocabulary.
     """
 
-    def __init__(self, texts: Iterable[str], max_chars: int, normalization: Normalization = "nfc",
-                 max_text_chars: int = MAX_TEXT_CHARS) -> None:
+    def __init__(
+        self,
+        texts: Iterable[str],
+        max_chars: int,
+        normalization: Normalization = "nfc",
+        max_text_chars: int = MAX_TEXT_CHARS,
+    ) -> None:
         self._texts = iter(texts)
         self._max_chars = max_chars
         self._max_text_chars = max_text_chars
@@ -58,8 +63,10 @@ class TrainingSample:
             if text.strip():
                 self._first = text
                 return
-        raise DataError("The corpus is empty: no non-blank text to train a tokenizer on. "
-                        "Check `input` (and `text_key`) in the tokenizer config.")
+        raise DataError(
+            "The corpus is empty: no non-blank text to train a tokenizer on. "
+            "Check `input` (and `text_key`) in the tokenizer config."
+        )
 
     def __iter__(self) -> Iterator[str]:
         texts = self._texts if self._first is None else itertools.chain([self._first], self._texts)
@@ -93,5 +100,7 @@ def locate_long_text(path: str, text_key: str, limit: int) -> str:
 def too_long_error(exc: TextTooLong, path: str, text_key: str) -> DataError:
     """The user's error for ``TextTooLong``: where the text is, and what to do."""
     where = locate_long_text(path, text_key, exc.limit)
-    return DataError(f"{where}: {exc}. The corpus stage drops such documents (length.max_chars); run "
-                     "`seq2seq-es corpus` on this input first, or split or remove this record.")
+    return DataError(
+        f"{where}: {exc}. The corpus stage drops such documents (length.max_chars); run "
+        "`seq2seq-es corpus` on this input first, or split or remove this record."
+    )

@@ -26,8 +26,14 @@ def save_tokenizer(tokenizer: PreTrainedTokenizerFast, output_dir: str | Path) -
             os.replace(file, output_dir / file.name)
 
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "spiece.model", "sentencepiece.bpe.model",
-                   "vocab.json", "vocab.txt")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "vocab.json",
+    "vocab.txt",
+)
 
 
 def load_tokenizer_folder(path: str | Path) -> PreTrainedTokenizerBase:
@@ -37,13 +43,21 @@ def load_tokenizer_folder(path: str | Path) -> PreTrainedTokenizerBase:
     are all a ``TokenizerError`` that names the folder and says what to do.
     """
     path = Path(path)
-    advice = ("Train one with `seq2seq-es tokenizer`, or point to a model folder saved with its tokenizer "
-              "(`tokenizer.save_pretrained(folder)`).")
+    advice = (
+        "Train one with `seq2seq-es tokenizer`, or point to a model folder saved with its tokenizer "
+        "(`tokenizer.save_pretrained(folder)`)."
+    )
     if not any((path / name).is_file() for name in TOKENIZER_FILES):
-        what = "no tokenizer files here (no tokenizer.json)" if path.is_dir() else "no such folder (no tokenizer.json)"
+        what = (
+            "no tokenizer files here (no tokenizer.json)"
+            if path.is_dir()
+            else "no such folder (no tokenizer.json)"
+        )
         raise TokenizerError(f"{path}: {what}. {advice}")
     try:
         return AutoTokenizer.from_pretrained(str(path))
     except (OSError, ValueError, KeyError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise TokenizerError(f"{path}: no usable tokenizer in this folder ({reason}). {advice}") from exc
+        raise TokenizerError(
+            f"{path}: no usable tokenizer in this folder ({reason}). {advice}"
+        ) from exc

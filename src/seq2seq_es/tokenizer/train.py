@@ -21,32 +21,51 @@ KIND_NAMES = {"bpe": "byte-level-bpe", "unigram": "unigram"}
 
 def run_tokenizer(config: TokenizerConfig) -> dict[str, Any]:
     """Train the configured kind of tokenizer, save it to ``output_dir``, return its summary."""
-    sample = TrainingSample(iter_texts_interleaved(config.input, config.text_key), config.max_chars, config.normalization)
+    sample = TrainingSample(
+        iter_texts_interleaved(config.input, config.text_key),
+        config.max_chars,
+        config.normalization,
+    )
     start = time.perf_counter()
     try:
         if config.kind == "bpe":
             tokenizer = train_byte_level_bpe(sample, config.vocab_size, config.min_frequency)
         else:
-            tokenizer = train_unigram(sample, config.vocab_size, config.extra_ids, config.character_coverage)
+            tokenizer = train_unigram(
+                sample, config.vocab_size, config.extra_ids, config.character_coverage
+            )
     except TextTooLong as exc:
         raise too_long_error(exc, config.input, config.text_key) from None
     seconds = time.perf_counter() - start
     save_tokenizer(tokenizer, config.output_dir)
-    summary = {"kind": KIND_NAMES[config.kind], "vocab_size": len(tokenizer), "requested_vocab_size": config.vocab_size,
-               "normalization": config.normalization,
-               "trained_on": {**sample.stats(), "seconds": round(seconds, 2)},
-               **special_token_ids(tokenizer)}
+    summary = {
+        "kind": KIND_NAMES[config.kind],
+        "vocab_size": len(tokenizer),
+        "requested_vocab_size": config.vocab_size,
+        "normalization": config.normalization,
+        "trained_on": {**sample.stats(), "seconds": round(seconds, 2)},
+        **special_token_ids(tokenizer),
+    }
     write_json(Path(config.output_dir) / "summary.json", summary)
     return summary
 
 
 def special_token_ids(tokenizer: PreTrainedTokenizerBase) -> dict[str, Any]:
     """The ids a model config must agree with, and the sentinel id range (if any)."""
-    named = {name: getattr(tokenizer, f"{name}_token_id") for name in ("bos", "pad", "eos", "unk", "mask")}
-    result: dict[str, Any] = {"special_token_ids": {name: i for name, i in named.items() if i is not None}}
+    named = {
+        name: getattr(tokenizer, f"{name}_token_id")
+        for name in ("bos", "pad", "eos", "unk", "mask")
+    }
+    result: dict[str, Any] = {
+        "special_token_ids": {name: i for name, i in named.items() if i is not None}
+    }
     sentinels = [token for token in tokenizer.all_special_tokens if token.startswith("<extra_id_")]
     if sentinels:
         ids = [tokenizer.convert_tokens_to_ids(token) for token in sentinels]
-        result["sentinel_ids"] = {"<extra_id_0>": tokenizer.convert_tokens_to_ids("<extra_id_0>"),
-                                  "min": min(ids), "max": max(ids), "count": len(ids)}
+        result["sentinel_ids"] = {
+            "<extra_id_0>": tokenizer.convert_tokens_to_ids("<extra_id_0>"),
+            "min": min(ids),
+            "max": max(ids),
+            "count": len(ids),
+        }
     return result

@@ -53,9 +53,14 @@ def min_unigram_vocab_size(extra_ids: int) -> int:
     return len(T5_CONTROL_TOKENS) + BYTE_PIECES + extra_ids + 1
 
 
-def train_unigram(texts: Iterable[str] | TrainingSample, vocab_size: int, extra_ids: int = 100,
-                  character_coverage: float = 0.9995, max_chars: int = 50_000_000,
-                  normalization: Normalization = "nfc") -> PreTrainedTokenizerFast:
+def train_unigram(
+    texts: Iterable[str] | TrainingSample,
+    vocab_size: int,
+    extra_ids: int = 100,
+    character_coverage: float = 0.9995,
+    max_chars: int = 50_000_000,
+    normalization: Normalization = "nfc",
+) -> PreTrainedTokenizerFast:
     """Train a T5-style unigram tokenizer of ``vocab_size`` ids (sentinels included).
 
     ``character_coverage`` is sentencepiece's: the share of characters of the sample that
@@ -69,8 +74,13 @@ def train_unigram(texts: Iterable[str] | TrainingSample, vocab_size: int, extra_
         raise DataError(
             f"vocab_size {vocab_size} cannot hold T5's {len(T5_CONTROL_TOKENS)} control tokens, {BYTE_PIECES} byte "
             f"pieces and {extra_ids} sentinels plus any learned piece (minimum {min_unigram_vocab_size(extra_ids)}). "
-            "Use a larger vocab_size (T5 uses 32128).")
-    sample = texts if isinstance(texts, TrainingSample) else TrainingSample(texts, max_chars, normalization)
+            "Use a larger vocab_size (T5 uses 32128)."
+        )
+    sample = (
+        texts
+        if isinstance(texts, TrainingSample)
+        else TrainingSample(texts, max_chars, normalization)
+    )
     sample.first_text_or_raise()
     proto = sentencepiece_unigram_proto(sample, vocab_size - extra_ids, character_coverage)
     return unigram_tokenizer_from_sentencepiece(proto, extra_ids, sample.normalization)
@@ -84,7 +94,9 @@ def _sentences(texts: Iterable[str]) -> Iterator[str]:
                 yield line
 
 
-def sentencepiece_unigram_proto(texts: Iterable[str], pieces: int, character_coverage: float) -> bytes:
+def sentencepiece_unigram_proto(
+    texts: Iterable[str], pieces: int, character_coverage: float
+) -> bytes:
     """Run sentencepiece's unigram trainer on ``texts`` (already normalized); return the model proto.
 
     ``pieces`` counts T5's control tokens and the byte pieces, not the sentinels.
@@ -92,47 +104,80 @@ def sentencepiece_unigram_proto(texts: Iterable[str], pieces: int, character_cov
     model = io.BytesIO()
     try:
         spm.SentencePieceTrainer.train(
-            sentence_iterator=_sentences(texts), model_writer=model, model_type="unigram", vocab_size=pieces,
-            pad_id=0, eos_id=1, unk_id=2, bos_id=-1, byte_fallback=True,
+            sentence_iterator=_sentences(texts),
+            model_writer=model,
+            model_type="unigram",
+            vocab_size=pieces,
+            pad_id=0,
+            eos_id=1,
+            unk_id=2,
+            bos_id=-1,
+            byte_fallback=True,
             # The text is already normalized (TrainingSample) and whitespace is kept verbatim.
-            normalization_rule_name="identity", remove_extra_whitespaces=False,
-            character_coverage=character_coverage, max_sentence_length=MAX_SENTENCE_BYTES,
+            normalization_rule_name="identity",
+            remove_extra_whitespaces=False,
+            character_coverage=character_coverage,
+            max_sentence_length=MAX_SENTENCE_BYTES,
             # A soft limit, like the BPE trainer: a sample too small for ``pieces`` gives fewer
             # pieces (the summary shows the real size) and the sentinels still come last.
-            hard_vocab_limit=False, num_threads=os.cpu_count() or 1, minloglevel=2,
+            hard_vocab_limit=False,
+            num_threads=os.cpu_count() or 1,
+            minloglevel=2,
         )
     except RuntimeError as exc:
-        raise DataError(f"sentencepiece could not train a unigram model of {pieces} pieces (+ sentinels): {str(exc).rstrip('.')}. "
-                        "If the vocabulary is too small for the characters of the corpus, raise vocab_size or "
-                        "lower character_coverage.") from None
+        raise DataError(
+            f"sentencepiece could not train a unigram model of {pieces} pieces (+ sentinels): {str(exc).rstrip('.')}. "
+            "If the vocabulary is too small for the characters of the corpus, raise vocab_size or "
+            "lower character_coverage."
+        ) from None
     return model.getvalue()
 
 
-def unigram_tokenizer_from_sentencepiece(proto: bytes, extra_ids: int,
-                                         normalization: Normalization) -> PreTrainedTokenizerFast:
+def unigram_tokenizer_from_sentencepiece(
+    proto: bytes, extra_ids: int, normalization: Normalization
+) -> PreTrainedTokenizerFast:
     """Turn a sentencepiece model with T5's control ids into a ``tokenizers``-backed T5 tokenizer."""
     processor = spm.SentencePieceProcessor(model_proto=proto)
-    vocab = [(processor.id_to_piece(i), BYTE_PIECE_SCORE if processor.is_byte(i) else processor.get_score(i))
-             for i in range(processor.get_piece_size())]
+    vocab = [
+        (
+            processor.id_to_piece(i),
+            BYTE_PIECE_SCORE if processor.is_byte(i) else processor.get_score(i),
+        )
+        for i in range(processor.get_piece_size())
+    ]
     assert [piece for piece, _ in vocab[:3]] == list(T5_CONTROL_TOKENS), vocab[:3]
     sentinels = sentinel_tokens(extra_ids)
     vocab += [(token, 0.0) for token in reversed(sentinels)]
 
-    tokenizer = Tokenizer(models.Unigram(vocab, unk_id=T5_CONTROL_TOKENS.index("<unk>"), byte_fallback=True))
+    tokenizer = Tokenizer(
+        models.Unigram(vocab, unk_id=T5_CONTROL_TOKENS.index("<unk>"), byte_fallback=True)
+    )
     tokenizer.normalizer = tokenizers_normalizer(normalization)
-    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
-    tokenizer.decoder = decoders.Sequence([
-        decoders.ByteFallback(),
-        decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True),
-    ])
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(
+        replacement="▁", prepend_scheme="always", split=True
+    )
+    tokenizer.decoder = decoders.Sequence(
+        [
+            decoders.ByteFallback(),
+            decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True),
+        ]
+    )
     # A sentinel takes the space before it (lstrip), like BART's <mask>: "la <extra_id_0> casa" is
     # ▁la <extra_id_0> ▁casa, as in T5 and as span corruption builds inputs (whole ▁-pieces dropped).
-    tokenizer.add_special_tokens([AddedToken(token, normalized=False, special=True) for token in T5_CONTROL_TOKENS])
-    tokenizer.add_special_tokens([AddedToken(token, lstrip=True, normalized=False, special=True) for token in sentinels])
+    tokenizer.add_special_tokens(
+        [AddedToken(token, normalized=False, special=True) for token in T5_CONTROL_TOKENS]
+    )
+    tokenizer.add_special_tokens(
+        [AddedToken(token, lstrip=True, normalized=False, special=True) for token in sentinels]
+    )
     eos_id = T5_CONTROL_TOKENS.index("</s>")
     tokenizer.post_processor = processors.TemplateProcessing(
-        single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", eos_id)])
+        single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", eos_id)]
+    )
     return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
+        tokenizer_object=tokenizer,
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
         extra_special_tokens=sentinels,
     )

@@ -53,8 +53,13 @@ LOADER_SEED_OFFSET = 7_919  # keeps the loader's seed apart from the sampler's p
 GROUP_BATCHES = 50  # batches per length group: HF's LengthGroupedSampler megabatch
 
 
-def length_grouped(order: torch.Tensor, lengths: Sequence[int], batch_size: int,
-                   generator: torch.Generator, group_batches: int = GROUP_BATCHES) -> torch.Tensor:
+def length_grouped(
+    order: torch.Tensor,
+    lengths: Sequence[int],
+    batch_size: int,
+    generator: torch.Generator,
+    group_batches: int = GROUP_BATCHES,
+) -> torch.Tensor:
     """``order`` rearranged so that each batch holds examples of similar length.
 
     Why: a batch is padded to its longest example, so random batches of fine-tuning data
@@ -69,10 +74,12 @@ def length_grouped(order: torch.Tensor, lengths: Sequence[int], batch_size: int,
     length_of = torch.as_tensor(lengths)
     pieces = []
     for start in range(0, len(order), group):
-        chunk = order[start:start + group]
+        chunk = order[start : start + group]
         chunk = chunk[torch.argsort(length_of[chunk], descending=True, stable=True)]
         whole = len(chunk) // batch_size * batch_size
-        batches = chunk[:whole].view(-1, batch_size)[torch.randperm(whole // batch_size, generator=generator)]
+        batches = chunk[:whole].view(-1, batch_size)[
+            torch.randperm(whole // batch_size, generator=generator)
+        ]
         pieces += [batches.reshape(-1), chunk[whole:]]
     return torch.cat(pieces) if pieces else order
 
@@ -80,11 +87,23 @@ def length_grouped(order: torch.Tensor, lengths: Sequence[int], batch_size: int,
 class ShardedBatchSampler(Sampler[list[int]]):
     """This process's slice of each global batch of one epoch, from ``start_batch`` on."""
 
-    def __init__(self, size: int, batch_size: int, seed: int, epoch: int, start_batch: int,
-                 rank: int, world_size: int, shuffle: bool = True, lengths: Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        size: int,
+        batch_size: int,
+        seed: int,
+        epoch: int,
+        start_batch: int,
+        rank: int,
+        world_size: int,
+        shuffle: bool = True,
+        lengths: Sequence[int] | None = None,
+    ) -> None:
         if batch_size % world_size:
-            raise ConfigError(f"batch_size {batch_size} is not divisible by the {world_size} processes; "
-                              f"use a multiple of {world_size}.")
+            raise ConfigError(
+                f"batch_size {batch_size} is not divisible by the {world_size} processes; "
+                f"use a multiple of {world_size}."
+            )
         self.size, self.batch_size, self.start_batch = size, batch_size, start_batch
         self.rank, self.world_size = rank, world_size
         generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
@@ -99,7 +118,7 @@ class ShardedBatchSampler(Sampler[list[int]]):
         per_process = self.batch_size // self.world_size
         for batch in range(self.start_batch, self.size // self.batch_size):
             start = batch * self.batch_size + self.rank * per_process
-            yield self.order[start:start + per_process].tolist()
+            yield self.order[start : start + per_process].tolist()
 
 
 class EpochBatches:
@@ -108,25 +127,55 @@ class EpochBatches:
     ``lengths`` (one per item, e.g. source + target tokens) turns on length-grouped batches.
     """
 
-    def __init__(self, items: Sequence[Any], collate: Callable[[list[tuple[int, Any]]], dict[str, torch.Tensor]],
-                 batch_size: int, seed: int, num_workers: int = 0, shuffle: bool = True,
-                 lengths: Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        items: Sequence[Any],
+        collate: Callable[[list[tuple[int, Any]]], dict[str, torch.Tensor]],
+        batch_size: int,
+        seed: int,
+        num_workers: int = 0,
+        shuffle: bool = True,
+        lengths: Sequence[int] | None = None,
+    ) -> None:
         if lengths is not None and len(lengths) != len(items):
             raise ValueError(f"{len(lengths)} lengths for {len(items)} items")
         self.dataset = IndexedDataset(items)
         self.collate = collate
-        self.batch_size, self.seed, self.num_workers, self.shuffle = batch_size, seed, num_workers, shuffle
+        self.batch_size, self.seed, self.num_workers, self.shuffle = (
+            batch_size,
+            seed,
+            num_workers,
+            shuffle,
+        )
         self.lengths = lengths
 
     def batches_per_epoch(self) -> int:
         return len(self.dataset) // self.batch_size
 
-    def epoch(self, epoch: int, start_batch: int, rank: int = 0, world_size: int = 1) -> DataLoader[Any]:
+    def epoch(
+        self, epoch: int, start_batch: int, rank: int = 0, world_size: int = 1
+    ) -> DataLoader[Any]:
         set_epoch = getattr(self.collate, "set_epoch", None)
         if set_epoch is not None:
             set_epoch(epoch)
-        sampler = ShardedBatchSampler(len(self.dataset), self.batch_size, self.seed, epoch, start_batch,
-                                      rank, world_size, self.shuffle, self.lengths)
-        loader_seed = torch.Generator().manual_seed(self.seed * 100_003 + epoch + LOADER_SEED_OFFSET)
-        return DataLoader(self.dataset, batch_sampler=sampler, collate_fn=self.collate,
-                          num_workers=self.num_workers, generator=loader_seed)
+        sampler = ShardedBatchSampler(
+            len(self.dataset),
+            self.batch_size,
+            self.seed,
+            epoch,
+            start_batch,
+            rank,
+            world_size,
+            self.shuffle,
+            self.lengths,
+        )
+        loader_seed = torch.Generator().manual_seed(
+            self.seed * 100_003 + epoch + LOADER_SEED_OFFSET
+        )
+        return DataLoader(
+            self.dataset,
+            batch_sampler=sampler,
+            collate_fn=self.collate,
+            num_workers=self.num_workers,
+            generator=loader_seed,
+        )

@@ -67,16 +67,39 @@ from seq2seq_es.training.run_folder import (
     list_checkpoints,
 )
 
-__all__ = ["FORMAT", "STATE_FILE", "TrainState", "checkpoint_support", "list_checkpoints", "load_checkpoint", "prune",
-           "save_checkpoint"]
+__all__ = [
+    "FORMAT",
+    "STATE_FILE",
+    "TrainState",
+    "checkpoint_support",
+    "list_checkpoints",
+    "load_checkpoint",
+    "prune",
+    "save_checkpoint",
+]
 
 MODEL_FILE, OPTIMIZER_TENSORS, OPTIMIZER_JSON, SCHEDULER_JSON = (
-    "model.safetensors", "optimizer.safetensors", "optimizer.json", "scheduler.json")
-RECENT_LOSSES = 100  # per-step losses kept in the state, so summaries after a resume see the last ones
+    "model.safetensors",
+    "optimizer.safetensors",
+    "optimizer.json",
+    "scheduler.json",
+)
+RECENT_LOSSES = (
+    100  # per-step losses kept in the state, so summaries after a resume see the last ones
+)
 SUPPORTED = (DistributedType.NO, DistributedType.MULTI_CPU, DistributedType.MULTI_GPU)
 # Config keys that do not change the architecture: ignored when checking a resume.
-NON_ARCHITECTURE_KEYS = {"transformers_version", "_name_or_path", "architectures", "dtype", "torch_dtype",
-                         "use_cache", "output_attentions", "output_hidden_states", "return_dict"}
+NON_ARCHITECTURE_KEYS = {
+    "transformers_version",
+    "_name_or_path",
+    "architectures",
+    "dtype",
+    "torch_dtype",
+    "use_cache",
+    "output_attentions",
+    "output_hidden_states",
+    "return_dict",
+}
 
 
 @dataclass
@@ -98,7 +121,7 @@ class TrainState:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def add_loss(self, loss: float) -> None:
-        self.recent_losses = [*self.recent_losses[-(RECENT_LOSSES - 1):], loss]
+        self.recent_losses = [*self.recent_losses[-(RECENT_LOSSES - 1) :], loss]
 
 
 def checkpoint_support(accelerator: Accelerator) -> str | None:
@@ -106,33 +129,44 @@ def checkpoint_support(accelerator: Accelerator) -> str | None:
     kind = accelerator.distributed_type
     if kind in SUPPORTED:
         return None
-    return (f"checkpoints are written for one process and DDP; under {kind.value} the model and optimizer "
-            "are sharded across processes and this version does not gather them (training/checkpoint.py says how "
-            "it could)")
+    return (
+        f"checkpoints are written for one process and DDP; under {kind.value} the model and optimizer "
+        "are sharded across processes and this version does not gather them (training/checkpoint.py says how "
+        "it could)"
+    )
 
 
 def require_checkpoint_support(accelerator: Accelerator) -> None:
     reason = checkpoint_support(accelerator)
     if reason:
-        raise ConfigError(f"Cannot checkpoint this run: {reason}. Set engine.checkpoint_every=null and do not "
-                          "resume (the final model is still saved), or launch with DDP.")
+        raise ConfigError(
+            f"Cannot checkpoint this run: {reason}. Set engine.checkpoint_every=null and do not "
+            "resume (the final model is still saved), or launch with DDP."
+        )
 
 
 def architecture_fingerprint(config: Any) -> dict[str, Any]:
     """The model config's architecture keys, in JSON form (so a saved copy compares equal)."""
     data = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-    found: dict[str, Any] = json.loads(json.dumps({k: v for k, v in data.items() if k not in NON_ARCHITECTURE_KEYS},
-                                                  default=str))
+    found: dict[str, Any] = json.loads(
+        json.dumps({k: v for k, v in data.items() if k not in NON_ARCHITECTURE_KEYS}, default=str)
+    )
     return found
 
 
 # ---------------------------------------------------------------------------- writing
 
 
-def _write_tensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
+def _write_tensors(
+    tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None
+) -> None:
     """``save_file``, with a full disk reported as an ``OSError`` that names ``path``."""
     try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path), metadata=metadata)
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in tensors.items()},
+            str(path),
+            metadata=metadata,
+        )
     except Exception as exc:
         raise _os_error(exc, path) from exc
 
@@ -149,12 +183,17 @@ def rng_states() -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """This process's random states as tensors + JSON metadata: torch CPU/CUDA, numpy, Python."""
     tensors = {"torch_cpu": torch.get_rng_state()}
     if torch.cuda.is_available():
-        tensors.update({f"torch_cuda_{i}": state for i, state in enumerate(torch.cuda.get_rng_state_all())})
+        tensors.update(
+            {f"torch_cuda_{i}": state for i, state in enumerate(torch.cuda.get_rng_state_all())}
+        )
     kind, keys, position, has_gauss, cached = np.random.get_state(legacy=True)
     tensors["numpy_keys"] = torch.from_numpy(np.asarray(keys, dtype=np.int64))
     version, internal, gauss_next = random.getstate()
     tensors["python_state"] = torch.tensor(internal, dtype=torch.int64)
-    meta = {"numpy": [kind, int(position), int(has_gauss), float(cached)], "python": [version, gauss_next]}
+    meta = {
+        "numpy": [kind, int(position), int(has_gauss), float(cached)],
+        "python": [version, gauss_next],
+    }
     return tensors, {"rng": json.dumps(meta)}
 
 
@@ -164,11 +203,16 @@ def set_rng_states(path: Path) -> None:
         meta = json.loads((handle.metadata() or {})["rng"])
         tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118 - not a dict
     torch.set_rng_state(tensors["torch_cpu"])
-    cuda = [tensors[f"torch_cuda_{i}"] for i in range(sum(name.startswith("torch_cuda_") for name in tensors))]
+    cuda = [
+        tensors[f"torch_cuda_{i}"]
+        for i in range(sum(name.startswith("torch_cuda_") for name in tensors))
+    ]
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda)
     kind, position, has_gauss, cached = meta["numpy"]
-    np.random.set_state((kind, tensors["numpy_keys"].numpy().astype(np.uint32), position, has_gauss, cached))
+    np.random.set_state(
+        (kind, tensors["numpy_keys"].numpy().astype(np.uint32), position, has_gauss, cached)
+    )
     version, gauss_next = meta["python"]
     random.setstate((version, tuple(int(x) for x in tensors["python_state"].tolist()), gauss_next))
 
@@ -194,8 +238,10 @@ def optimizer_state_dict(tensors: dict[str, torch.Tensor], data: dict[str, Any])
         state.setdefault(int(index), {})[name] = tensor
     for index, values in data["scalar_state"].items():
         state.setdefault(int(index), {}).update(values)
-    groups = [{**group, **({"betas": tuple(group["betas"])} if "betas" in group else {})}
-              for group in data["param_groups"]]
+    groups = [
+        {**group, **({"betas": tuple(group["betas"])} if "betas" in group else {})}
+        for group in data["param_groups"]
+    ]
     return {"state": state, "param_groups": groups}
 
 
@@ -204,8 +250,17 @@ def _inner(optimizer: Any) -> Any:
     return getattr(optimizer, "optimizer", optimizer)
 
 
-def save_checkpoint(accelerator: Accelerator, root: Path, state: TrainState, model: Any, optimizer: Any,
-                    scheduler: Any, model_config: Any, identity: dict[str, Any], keep: int) -> Path:
+def save_checkpoint(
+    accelerator: Accelerator,
+    root: Path,
+    state: TrainState,
+    model: Any,
+    optimizer: Any,
+    scheduler: Any,
+    model_config: Any,
+    identity: dict[str, Any],
+    keep: int,
+) -> Path:
     """Write checkpoint ``step-<step>`` atomically (all processes call it); prune to the last ``keep``."""
     require_checkpoint_support(accelerator)
     final = root / f"{PREFIX}{state.step:08d}"
@@ -219,7 +274,9 @@ def save_checkpoint(accelerator: Accelerator, root: Path, state: TrainState, mod
         tensors, meta = rng_states()
         _write_tensors(tensors, tmp / f"rng-rank-{accelerator.process_index:05d}.safetensors", meta)
         if main:
-            _write_main_files(accelerator, tmp, state, model, optimizer, scheduler, model_config, identity)
+            _write_main_files(
+                accelerator, tmp, state, model, optimizer, scheduler, model_config, identity
+            )
         accelerator.wait_for_everyone()
         if main:
             write_json(tmp / STATE_FILE, _trainer_state(accelerator, state, model_config, identity))
@@ -229,23 +286,40 @@ def save_checkpoint(accelerator: Accelerator, root: Path, state: TrainState, mod
             prune(root, keep)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise CheckpointError(f"Cannot write checkpoint {final} ({exc.strerror or exc}: {exc.filename or tmp}). "
-                              "Nothing was left half-written and earlier checkpoints are intact. Free disk space (or "
-                              "fix the folder's permissions), then run the same command again, with --resume if "
-                              f"{root} holds a checkpoint.") from exc
+        raise CheckpointError(
+            f"Cannot write checkpoint {final} ({exc.strerror or exc}: {exc.filename or tmp}). "
+            "Nothing was left half-written and earlier checkpoints are intact. Free disk space (or "
+            "fix the folder's permissions), then run the same command again, with --resume if "
+            f"{root} holds a checkpoint."
+        ) from exc
     accelerator.wait_for_everyone()
     return final
 
 
-def _write_main_files(accelerator: Accelerator, folder: Path, state: TrainState, model: Any, optimizer: Any,
-                      scheduler: Any, model_config: Any, identity: dict[str, Any]) -> None:
+def _write_main_files(
+    accelerator: Accelerator,
+    folder: Path,
+    state: TrainState,
+    model: Any,
+    optimizer: Any,
+    scheduler: Any,
+    model_config: Any,
+    identity: dict[str, Any],
+) -> None:
     unwrapped = accelerator.unwrap_model(model)
     adapter = checkpoint_tensors(unwrapped)
-    if adapter is not None:  # LoRA: the trainable tensors only; the frozen base is rebuilt from the config
+    if (
+        adapter is not None
+    ):  # LoRA: the trainable tensors only; the frozen base is rebuilt from the config
         _write_tensors(adapter, folder / MODEL_FILE, {"format": "pt", "content": "adapter"})
     else:
         try:
-            save_model(unwrapped, str(folder / MODEL_FILE), metadata={"format": "pt"}, force_contiguous=True)
+            save_model(
+                unwrapped,
+                str(folder / MODEL_FILE),
+                metadata={"format": "pt"},
+                force_contiguous=True,
+            )
         except Exception as exc:
             raise _os_error(exc, folder / MODEL_FILE) from exc
     tensors, data = optimizer_parts(_inner(optimizer).state_dict())
@@ -254,12 +328,19 @@ def _write_main_files(accelerator: Accelerator, folder: Path, state: TrainState,
     write_json(folder / SCHEDULER_JSON, scheduler.state_dict())
 
 
-def _trainer_state(accelerator: Accelerator, state: TrainState, model_config: Any,
-                   identity: dict[str, Any]) -> dict[str, Any]:
+def _trainer_state(
+    accelerator: Accelerator, state: TrainState, model_config: Any, identity: dict[str, Any]
+) -> dict[str, Any]:
     scaler = accelerator.scaler.state_dict() if accelerator.scaler is not None else None
-    return {"format": FORMAT, **asdict(state), "processes": accelerator.num_processes, "scaler": scaler,
-            "model_config": architecture_fingerprint(model_config), "run_identity": identity,
-            "run_identity_sha256": identity_digest(identity)}
+    return {
+        "format": FORMAT,
+        **asdict(state),
+        "processes": accelerator.num_processes,
+        "scaler": scaler,
+        "model_config": architecture_fingerprint(model_config),
+        "run_identity": identity,
+        "run_identity_sha256": identity_digest(identity),
+    }
 
 
 def prune(root: Path, keep: int) -> None:
@@ -278,44 +359,64 @@ def read_state(path: Path) -> tuple[TrainState, dict[str, Any]]:
     try:
         state = TrainState(**{key: data[key] for key in TrainState.__dataclass_fields__})
     except KeyError as exc:
-        raise CheckpointError(f"{path}/{STATE_FILE}: missing {exc}. The checkpoint is corrupt: delete it to resume "
-                              "from the previous one.") from None
+        raise CheckpointError(
+            f"{path}/{STATE_FILE}: missing {exc}. The checkpoint is corrupt: delete it to resume "
+            "from the previous one."
+        ) from None
     return state, data
 
 
 def check_compatible(path: Path, saved: dict[str, Any], current: dict[str, Any]) -> None:
     """Refuse to resume a checkpoint made with a different model architecture."""
     keys = sorted(set(saved) | set(current))
-    differences = [f"{k}: {saved.get(k)!r} in checkpoint, {current.get(k)!r} now" for k in keys
-                   if saved.get(k) != current.get(k)]
+    differences = [
+        f"{k}: {saved.get(k)!r} in checkpoint, {current.get(k)!r} now"
+        for k in keys
+        if saved.get(k) != current.get(k)
+    ]
     if differences:
-        raise CheckpointError(f"{path} was made with a different model config ({'; '.join(differences[:5])}). "
-                              "Resume with the config it was made with, or use a new output_dir.")
+        raise CheckpointError(
+            f"{path} was made with a different model config ({'; '.join(differences[:5])}). "
+            "Resume with the config it was made with, or use a new output_dir."
+        )
 
 
 def check_identity(path: Path, data: dict[str, Any], identity: dict[str, Any]) -> None:
     """Refuse a checkpoint of another run (the CLI checks this earlier; library callers get it here)."""
     saved = data.get("run_identity")
     if saved is not None and saved != identity:
-        raise CheckpointError(f"{path} belongs to a run with other settings ({'; '.join(identity_changes(saved, identity))}"
-                              "). Resume with that run's config, or start a new output_dir.")
+        raise CheckpointError(
+            f"{path} belongs to a run with other settings ({'; '.join(identity_changes(saved, identity))}"
+            "). Resume with that run's config, or start a new output_dir."
+        )
 
 
-def load_checkpoint(accelerator: Accelerator, path: Path, model: Any, optimizer: Any, scheduler: Any,
-                    model_config: Any, identity: dict[str, Any]) -> TrainState:
+def load_checkpoint(
+    accelerator: Accelerator,
+    path: Path,
+    model: Any,
+    optimizer: Any,
+    scheduler: Any,
+    model_config: Any,
+    identity: dict[str, Any],
+) -> TrainState:
     """Restore model, optimizer, scheduler and this process's random states; return the state."""
     require_checkpoint_support(accelerator)
     state, data = read_state(path)
     check_compatible(path, data.get("model_config", {}), architecture_fingerprint(model_config))
     check_identity(path, data, identity)
     if data.get("processes") != accelerator.num_processes:
-        raise CheckpointError(f"{path} was written by {data.get('processes')} process(es), this run has "
-                              f"{accelerator.num_processes}: each process's random states resume its own dropout. "
-                              f"Resume with {data.get('processes')} process(es).")
+        raise CheckpointError(
+            f"{path} was written by {data.get('processes')} process(es), this run has "
+            f"{accelerator.num_processes}: each process's random states resume its own dropout. "
+            f"Resume with {data.get('processes')} process(es)."
+        )
     try:
         unwrapped = accelerator.unwrap_model(model)
         if is_adapter_model(unwrapped):
-            restore_checkpoint_tensors(unwrapped, load_file(str(path / MODEL_FILE)), path / MODEL_FILE)
+            restore_checkpoint_tensors(
+                unwrapped, load_file(str(path / MODEL_FILE)), path / MODEL_FILE
+            )
         else:
             load_model(unwrapped, str(path / MODEL_FILE), strict=True)
         tensors = load_file(str(path / OPTIMIZER_TENSORS))
@@ -327,6 +428,8 @@ def load_checkpoint(accelerator: Accelerator, path: Path, model: Any, optimizer:
         set_rng_states(path / f"rng-rank-{accelerator.process_index:05d}.safetensors")
     except Exception as exc:  # a truncated file surfaces as many different exception types
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise CheckpointError(f"{path}: cannot load ({type(exc).__name__}: {reason}). The checkpoint is corrupt "
-                              "or partial: delete it to resume from the previous one.") from None
+        raise CheckpointError(
+            f"{path}: cannot load ({type(exc).__name__}: {reason}). The checkpoint is corrupt "
+            "or partial: delete it to resume from the previous one."
+        ) from None
     return state

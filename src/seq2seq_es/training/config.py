@@ -17,49 +17,80 @@ from seq2seq_es.config import StrictModel
 
 class OptimConfig(StrictModel):
     steps: int = Field(300, ge=1, description="Optimizer steps.")
-    batch_size: int = Field(16, ge=1, description="Global micro-batch (examples), split across processes.")
+    batch_size: int = Field(
+        16, ge=1, description="Global micro-batch (examples), split across processes."
+    )
     grad_accum_steps: int = Field(1, ge=1, description="Micro-batches per optimizer step.")
     optimizer: Literal["adamw", "adamwscale"] = Field(
-        "adamw", description="adamwscale: nanoT5's AdamW with updates scaled by each tensor's RMS.")
+        "adamw", description="adamwscale: nanoT5's AdamW with updates scaled by each tensor's RMS."
+    )
     lr: float = Field(1e-3, gt=0)
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = Field(1e-8, gt=0)
     weight_decay: float = Field(0.01, ge=0)
     warmup_steps: int = Field(30, ge=0)
     schedule: Literal["linear", "cosine", "inverse_sqrt", "constant"] = "linear"
-    min_lr_ratio: float = Field(0.0, ge=0, le=1, description="Floor of the decay, as a share of lr.")
+    min_lr_ratio: float = Field(
+        0.0, ge=0, le=1, description="Floor of the decay, as a share of lr."
+    )
     max_grad_norm: float = Field(1.0, gt=0)
 
 
 def optim_facts(optim: OptimConfig) -> dict[str, Any]:
     """The optimisation settings as rows of a model card's training table (pretraining and fine-tuning)."""
-    return {"optimizer": f"{optim.optimizer} (betas {optim.betas[0]:g}/{optim.betas[1]:g}, weight decay "
-                         f"{optim.weight_decay:g}, gradient clipping {optim.max_grad_norm:g})",
-            "learning rate": f"{optim.lr:g}, {optim.schedule} schedule, {optim.warmup_steps} warm-up steps"
-                             + (f", floor {optim.min_lr_ratio:g} × lr" if optim.min_lr_ratio else ""),
-            "batch (examples per step)": f"{optim.batch_size * optim.grad_accum_steps}"
-                                         + (f" ({optim.batch_size} × {optim.grad_accum_steps} accumulated)"
-                                            if optim.grad_accum_steps > 1 else "")}
+    return {
+        "optimizer": f"{optim.optimizer} (betas {optim.betas[0]:g}/{optim.betas[1]:g}, weight decay "
+        f"{optim.weight_decay:g}, gradient clipping {optim.max_grad_norm:g})",
+        "learning rate": f"{optim.lr:g}, {optim.schedule} schedule, {optim.warmup_steps} warm-up steps"
+        + (f", floor {optim.min_lr_ratio:g} × lr" if optim.min_lr_ratio else ""),
+        "batch (examples per step)": f"{optim.batch_size * optim.grad_accum_steps}"
+        + (
+            f" ({optim.batch_size} × {optim.grad_accum_steps} accumulated)"
+            if optim.grad_accum_steps > 1
+            else ""
+        ),
+    }
 
 
 class EngineConfig(StrictModel):
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
-        "auto", description="auto: bf16 on a GPU that supports it, fp32 on CPU.")
+        "auto", description="auto: bf16 on a GPU that supports it, fp32 on CPU."
+    )
     compile: bool = Field(False, description="torch.compile the model.")
     tf32: bool = Field(True, description="Allow TF32 matmuls on Ampere+ GPUs (no effect on CPU).")
-    threads: int | None = Field(None, ge=1, description="torch CPU threads per process (None: torch default).")
+    threads: int | None = Field(
+        None, ge=1, description="torch CPU threads per process (None: torch default)."
+    )
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
     log_every: int = Field(10, ge=1)
-    eval_every: int | None = Field(None, ge=1, description="Validation every N steps (None: only at the end).")
-    checkpoint_every: int | None = Field(None, ge=1, description=(
-        "Checkpoint every N steps and at the last step (None: no checkpoints, except one on Ctrl-C or SIGTERM)."))
+    eval_every: int | None = Field(
+        None, ge=1, description="Validation every N steps (None: only at the end)."
+    )
+    checkpoint_every: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "Checkpoint every N steps and at the last step (None: no checkpoints, except one on Ctrl-C or SIGTERM)."
+        ),
+    )
     keep_checkpoints: int = Field(2, ge=1, description="Keep the last N checkpoints.")
     tensorboard: bool = True
-    trackio: bool = Field(False, description="Also log to trackio (local-first; pip install trackio).")
-    measure_mfu: bool = Field(True, description=(
-        "Log MFU = achieved FLOP/s ÷ peak, naming the peak and its source. The peak: engine.peak_flops, "
-        "else a GPU's data sheet (dense bf16), else this CPU's fp32 GEMM peak, measured and cached per "
-        "machine (a disturbed probe is not cached; `seq2seq-es bench-peak` re-measures)."))
-    peak_flops: float | None = Field(None, gt=0, description=(
-        "Peak FLOP/s of one process's device (one GPU, or the CPU threads of one process) for MFU; "
-        "set it when you know the hardware. None: data sheet or measured probe."))
+    trackio: bool = Field(
+        False, description="Also log to trackio (local-first; pip install trackio)."
+    )
+    measure_mfu: bool = Field(
+        True,
+        description=(
+            "Log MFU = achieved FLOP/s ÷ peak, naming the peak and its source. The peak: engine.peak_flops, "
+            "else a GPU's data sheet (dense bf16), else this CPU's fp32 GEMM peak, measured and cached per "
+            "machine (a disturbed probe is not cached; `seq2seq-es bench-peak` re-measures)."
+        ),
+    )
+    peak_flops: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "Peak FLOP/s of one process's device (one GPU, or the CPU threads of one process) for MFU; "
+            "set it when you know the hardware. None: data sheet or measured probe."
+        ),
+    )

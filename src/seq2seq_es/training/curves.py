@@ -40,7 +40,12 @@ def plot_loss_curves(panels: dict[str, Path], path: Path) -> Path:
         if curves["loss"]:
             axis.plot(*zip(*curves["loss"], strict=True), linewidth=1.2, label="training")
         if curves["validation_loss"]:
-            axis.plot(*zip(*curves["validation_loss"], strict=True), "o--", markersize=4, label="validation")
+            axis.plot(
+                *zip(*curves["validation_loss"], strict=True),
+                "o--",
+                markersize=4,
+                label="validation",
+            )
         axis.set_title(title, fontsize=10)
         axis.set_xlabel("optimizer step")
         axis.set_ylabel("cross-entropy (nats per target token)")

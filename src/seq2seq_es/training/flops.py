@@ -59,7 +59,9 @@ def model_shape(model: Any) -> ModelShape:
     side: 0 decoder layers, and its output head runs over the encoder's positions."""
     encoder = decoder = 0
     for name, param in model.named_parameters():
-        if param.ndim < 2 or any(k in name for k in ("embed", "shared", "lm_head", "relative_attention_bias")):
+        if param.ndim < 2 or any(
+            k in name for k in ("embed", "shared", "lm_head", "relative_attention_bias")
+        ):
             continue
         if "encoder" in name:
             encoder += param.numel()
@@ -69,6 +71,7 @@ def model_shape(model: Any) -> ModelShape:
     encoder_only = not getattr(config, "is_encoder_decoder", False)
     if hasattr(config, "decoder") and hasattr(config, "encoder"):  # EncoderDecoderModel
         config = config.decoder
+
     def first(*names: str) -> int:
         return int(next((getattr(config, n) for n in names if getattr(config, n, None)), 0))
 
@@ -82,10 +85,19 @@ def model_shape(model: Any) -> ModelShape:
 def step_flops(shape: ModelShape, batch_size: int, source_len: int, target_len: int) -> float:
     """Training FLOPs (forward + backward) for one batch of padded shape (encoder-only: ``target_len`` 0)."""
     head_len = target_len if shape.decoder_layers else source_len
-    dense = 6 * (shape.encoder_weights * source_len + shape.decoder_weights * target_len
-                 + shape.head_weights * head_len)
-    attention = 12 * shape.d_model * (shape.encoder_layers * source_len**2
-                                      + shape.decoder_layers * (target_len**2 + source_len * target_len))
+    dense = 6 * (
+        shape.encoder_weights * source_len
+        + shape.decoder_weights * target_len
+        + shape.head_weights * head_len
+    )
+    attention = (
+        12
+        * shape.d_model
+        * (
+            shape.encoder_layers * source_len**2
+            + shape.decoder_layers * (target_len**2 + source_len * target_len)
+        )
+    )
     return float(batch_size * (dense + attention))
 
 
@@ -102,12 +114,20 @@ class GpuPeak:
 GPU_PEAKS_BF16 = (
     GpuPeak(("A100",), 312e12, "NVIDIA A100 Tensor Core GPU data sheet: BF16 312 TFLOPS dense"),
     GpuPeak(("H100",), 989e12, "NVIDIA H100 data sheet, SXM: BF16 1,979 TFLOPS with sparsity"),
-    GpuPeak(("H100", "PCIe"), 756e12, "NVIDIA H100 data sheet, PCIe: BF16 1,513 TFLOPS with sparsity"),
-    GpuPeak(("H100", "NVL"), 835e12, "NVIDIA H100 data sheet, NVL: BF16 1,671 TFLOPS with sparsity"),
+    GpuPeak(
+        ("H100", "PCIe"), 756e12, "NVIDIA H100 data sheet, PCIe: BF16 1,513 TFLOPS with sparsity"
+    ),
+    GpuPeak(
+        ("H100", "NVL"), 835e12, "NVIDIA H100 data sheet, NVL: BF16 1,671 TFLOPS with sparsity"
+    ),
     GpuPeak(("L4",), 121e12, "NVIDIA L4 data sheet: BF16 242 TFLOPS with sparsity"),
     GpuPeak(("A10",), 125e12, "NVIDIA A10 data sheet: BF16 125 TFLOPS dense"),
     GpuPeak(("L40S",), 362e12, "NVIDIA L40S data sheet: BF16 733 TFLOPS with sparsity"),
-    GpuPeak(("V100",), 125e12, "NVIDIA V100 data sheet, SXM2: 125 TFLOPS tensor (fp16: the V100 has no bf16)"),
+    GpuPeak(
+        ("V100",),
+        125e12,
+        "NVIDIA V100 data sheet, SXM2: 125 TFLOPS tensor (fp16: the V100 has no bf16)",
+    ),
 )
 
 
@@ -150,17 +170,29 @@ def mfu_fields(achieved_flops_per_s: float, peak: PeakFlops) -> dict[str, Any]:
         return {"mfu": None, **fields}
     mfu = achieved_flops_per_s / peak.value
     if mfu > 1:
-        return {"mfu": None, **fields, "mfu_error": (
-            f"measurement error: {achieved_flops_per_s / 1e9:.1f} GFLOP/s achieved is {mfu:.2f}x the peak "
-            f"of {peak.value / 1e9:.1f} GFLOP/s (peak_source), so that peak is too low, as a CPU probe "
-            "taken while other work ran would be; re-measure it with `seq2seq-es bench-peak` on a quiet "
-            "machine, or set engine.peak_flops")}
+        return {
+            "mfu": None,
+            **fields,
+            "mfu_error": (
+                f"measurement error: {achieved_flops_per_s / 1e9:.1f} GFLOP/s achieved is {mfu:.2f}x the peak "
+                f"of {peak.value / 1e9:.1f} GFLOP/s (peak_source), so that peak is too low, as a CPU probe "
+                "taken while other work ran would be; re-measure it with `seq2seq-es bench-peak` on a quiet "
+                "machine, or set engine.peak_flops"
+            ),
+        }
     return {"mfu": mfu, **fields}
 
 
-def resolve_peak(engine: EngineConfig, *, processes: int = 1, cache_dir: Path | None = None,
-                 size: int = PROBE_SIZE, probe: Callable[..., GemmProbe] = probe_cpu_peak,
-                 max_spread: float = MAX_SPREAD, max_others_cpu: float = MAX_OTHERS_CPU) -> PeakFlops:
+def resolve_peak(
+    engine: EngineConfig,
+    *,
+    processes: int = 1,
+    cache_dir: Path | None = None,
+    size: int = PROBE_SIZE,
+    probe: Callable[..., GemmProbe] = probe_cpu_peak,
+    max_spread: float = MAX_SPREAD,
+    max_others_cpu: float = MAX_OTHERS_CPU,
+) -> PeakFlops:
     """The peak of this job: ``engine.peak_flops``, a GPU data sheet, or the CPU probe.
 
     Call it once per run, on the main process while the others wait (their work would
@@ -176,8 +208,15 @@ def resolve_peak(engine: EngineConfig, *, processes: int = 1, cache_dir: Path | 
         return PeakFlops(engine.peak_flops * processes, f"engine.peak_flops{times}")
     if torch.cuda.is_available():
         return gpu_peak(torch.cuda.get_device_name(), processes)
-    return cpu_peak(PeakCache(cache_dir), machine_key(size), processes=processes, size=size, probe=probe,
-                    max_spread=max_spread, max_others_cpu=max_others_cpu)
+    return cpu_peak(
+        PeakCache(cache_dir),
+        machine_key(size),
+        processes=processes,
+        size=size,
+        probe=probe,
+        max_spread=max_spread,
+        max_others_cpu=max_others_cpu,
+    )
 
 
 def _times(processes: int) -> str:
@@ -190,16 +229,26 @@ def gpu_peak(name: str, processes: int = 1) -> PeakFlops:
     words = set(re.split(r"[^A-Za-z0-9]+", name))
     known = [gpu for gpu in GPU_PEAKS_BF16 if set(gpu.words) <= words]
     if not known:
-        return PeakFlops(None, f"no data-sheet peak for {name}",
-                         warning="set engine.peak_flops to the GPU's dense peak FLOP/s to log MFU")
+        return PeakFlops(
+            None,
+            f"no data-sheet peak for {name}",
+            warning="set engine.peak_flops to the GPU's dense peak FLOP/s to log MFU",
+        )
     gpu = max(known, key=lambda g: len(g.words))
     times = _times(processes)
     return PeakFlops(gpu.flops * processes, f"GPU data sheet {name}: {gpu.sheet}{times}")
 
 
-def cpu_peak(cache: PeakCache, key: str, *, processes: int = 1, size: int = PROBE_SIZE,
-             probe: Callable[..., GemmProbe] = probe_cpu_peak, max_spread: float = MAX_SPREAD,
-             max_others_cpu: float = MAX_OTHERS_CPU) -> PeakFlops:
+def cpu_peak(
+    cache: PeakCache,
+    key: str,
+    *,
+    processes: int = 1,
+    size: int = PROBE_SIZE,
+    probe: Callable[..., GemmProbe] = probe_cpu_peak,
+    max_spread: float = MAX_SPREAD,
+    max_others_cpu: float = MAX_OTHERS_CPU,
+) -> PeakFlops:
     """The cached CPU peak if a fresh check agrees with it, else a new probe (cached if clean).
 
     A cached peak far below the fresh check (``POISON_RATIO``) was measured while
@@ -213,24 +262,37 @@ def cpu_peak(cache: PeakCache, key: str, *, processes: int = 1, size: int = PROB
     if cached is not None:
         check = probe(size=size, repeats=QUICK_REPEATS).best
         if check <= cached.best * POISON_RATIO:
-            return PeakFlops(cached.best * processes, f"cache {cache.path} ({cached.conditions()}){times}",
-                             probe=cached, check=check)
+            return PeakFlops(
+                cached.best * processes,
+                f"cache {cache.path} ({cached.conditions()}){times}",
+                probe=cached,
+                check=check,
+            )
         cache.drop(key)
-        replaced = (f"the cached peak {cached.best / 1e9:.1f} GFLOP/s ({cached.conditions()}) was far "
-                    f"below a fresh check ({check / 1e9:.1f} GFLOP/s): dropped")
+        replaced = (
+            f"the cached peak {cached.best / 1e9:.1f} GFLOP/s ({cached.conditions()}) was far "
+            f"below a fresh check ({check / 1e9:.1f} GFLOP/s): dropped"
+        )
     fresh = probe(size=size, repeats=PROBE_REPEATS)
     disturbed = disturbance(fresh, max_spread, max_others_cpu)
     if disturbed:
-        note = (f"the probe looks disturbed ({disturbed}): used for this run only, not cached; "
-                "re-measure on a quiet machine with `seq2seq-es bench-peak`")
+        note = (
+            f"the probe looks disturbed ({disturbed}): used for this run only, not cached; "
+            "re-measure on a quiet machine with `seq2seq-es bench-peak`"
+        )
     elif cache.put(key, fresh):
         note = None
     else:
         note = f"could not write {cache.path}: the peak will be probed again next run"
     warning = "; ".join(n for n in (replaced, note) if n) or None
     stored = "" if disturbed or note else f"; cached in {cache.path}"
-    return PeakFlops(fresh.best * processes, f"probe now ({fresh.conditions()}{stored}){times}",
-                     probe=fresh, check=check, warning=warning)
+    return PeakFlops(
+        fresh.best * processes,
+        f"probe now ({fresh.conditions()}{stored}){times}",
+        probe=fresh,
+        check=check,
+        warning=warning,
+    )
 
 
 def measure_cpu_peak(size: int = PROBE_SIZE, seconds: float = 1.0) -> float:
@@ -240,4 +302,3 @@ def measure_cpu_peak(size: int = PROBE_SIZE, seconds: float = 1.0) -> float:
     calls ``probe_cpu_peak`` and reads its conditions too.
     """
     return probe_cpu_peak(size, repeats=max(3, round(PROBE_REPEATS * seconds))).best
-

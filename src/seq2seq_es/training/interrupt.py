@@ -30,9 +30,14 @@ class TrainingInterrupted(Seq2SeqEsError):
     """The run stopped on Ctrl-C or SIGTERM after writing a checkpoint (or before its first step)."""
 
     def __init__(self, step: int, checkpoint: Path | None, signum: int = signal.SIGINT) -> None:
-        where = (f"checkpoint {checkpoint} holds it" if checkpoint is not None
-                 else "no checkpoint could be written (see above)")
-        super().__init__(f"Interrupted ({SIGNAL_NAMES.get(signum, f'signal {signum}')}) after step {step}; {where}.")
+        where = (
+            f"checkpoint {checkpoint} holds it"
+            if checkpoint is not None
+            else "no checkpoint could be written (see above)"
+        )
+        super().__init__(
+            f"Interrupted ({SIGNAL_NAMES.get(signum, f'signal {signum}')}) after step {step}; {where}."
+        )
         self.step, self.checkpoint = step, checkpoint
         self.exit_code = 128 + signum
 
@@ -63,8 +68,11 @@ def catch_interrupts(announce: bool = True) -> Iterator[StopFlag]:
         flag.requested, flag.signum = True, signum
         if announce:
             name = SIGNAL_NAMES[signum]
-            print(f"\n{name}: stopping after this step and writing a checkpoint ({name} again to abort now).",
-                  file=sys.stderr, flush=True)
+            print(
+                f"\n{name}: stopping after this step and writing a checkpoint ({name} again to abort now).",
+                file=sys.stderr,
+                flush=True,
+            )
 
     previous = {signum: signal.signal(signum, handler) for signum in SIGNAL_NAMES}
     try:

@@ -95,8 +95,11 @@ class TrainResult:
         if not self.seconds or not self.tokens:
             return {}
         achieved = self.flops / self.seconds
-        return {"tokens_per_s": self.tokens / self.seconds, "tflops": achieved / 1e12,
-                **mfu_fields(achieved, self.peak)}
+        return {
+            "tokens_per_s": self.tokens / self.seconds,
+            "tflops": achieved / 1e12,
+            **mfu_fields(achieved, self.peak),
+        }
 
 
 def as_dataset(items: Sequence[Any]) -> Dataset[Any]:
@@ -113,7 +116,9 @@ def make_accelerator(engine: EngineConfig) -> Accelerator:
     return Accelerator(cpu=not cuda, mixed_precision=precision)
 
 
-def micro_batches(batches: EpochBatches, start: TrainState, rank: int, world: int) -> Iterator[tuple[Batch, int, int]]:
+def micro_batches(
+    batches: EpochBatches, start: TrainState, rank: int, world: int
+) -> Iterator[tuple[Batch, int, int]]:
     """Yield (batch, epoch, next batch index) forever, crossing epoch boundaries."""
     epoch, first = start.epoch, start.batch_in_epoch
     while True:
@@ -122,8 +127,10 @@ def micro_batches(batches: EpochBatches, start: TrainState, rank: int, world: in
             produced = True
             yield batch, epoch, first + offset + 1
         if not produced and first == 0:
-            raise DataError(f"The training data gives no full batch: {len(batches.dataset)} examples, "
-                            f"batch_size {batches.batch_size}. Add data or lower optim.batch_size.")
+            raise DataError(
+                f"The training data gives no full batch: {len(batches.dataset)} examples, "
+                f"batch_size {batches.batch_size}. Add data or lower optim.batch_size."
+            )
         epoch, first = epoch + 1, 0
 
 
@@ -131,17 +138,30 @@ def _open_metrics(path: Path, resume_step: int) -> TextIO:
     """Open metrics.jsonl for appending, dropping lines a killed run wrote after its checkpoint."""
     kept: list[str] = []
     if resume_step and path.is_file():
-        kept = [line for line in path.read_text(encoding="utf-8").splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= resume_step]
+        kept = [
+            line
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and json.loads(line).get("step", 0) <= resume_step
+        ]
     handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by the caller's ExitStack
     handle.writelines(line + "\n" for line in kept)
     return handle
 
 
-def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineConfig, output_dir: str | Path,
-          seed: int, description: str = "training", resume: bool = False,
-          evaluate: Evaluate | None = None, should_stop: Callable[[], bool] | None = None,
-          callback_state: Stateful | None = None, identity: dict[str, Any] | None = None) -> TrainResult:
+def train(
+    model: Any,
+    batches: EpochBatches,
+    optim: OptimConfig,
+    engine: EngineConfig,
+    output_dir: str | Path,
+    seed: int,
+    description: str = "training",
+    resume: bool = False,
+    evaluate: Evaluate | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    callback_state: Stateful | None = None,
+    identity: dict[str, Any] | None = None,
+) -> TrainResult:
     """Train ``model`` for ``optim.steps`` optimizer steps; see the module docstring.
 
     Each step reads as the list of what happens in it (nanoT5's ``maybe_*`` steps):
@@ -170,7 +190,9 @@ def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineC
     if engine.compile:
         model = torch.compile(model)
     optimizer = build_optimizer(model, optim)
-    scheduler = build_scheduler(optimizer, optim.schedule, optim.warmup_steps, optim.steps, optim.min_lr_ratio)
+    scheduler = build_scheduler(
+        optimizer, optim.schedule, optim.warmup_steps, optim.steps, optim.min_lr_ratio
+    )
     model, optimizer = accelerator.prepare(model, optimizer)
     if main:
         tidy(output_dir, engine.keep_checkpoints)
@@ -185,22 +207,44 @@ def train(model: Any, batches: EpochBatches, optim: OptimConfig, engine: EngineC
     stream = micro_batches(batches, state, accelerator.process_index, accelerator.num_processes)
     model.train()
     with contextlib.ExitStack() as stack:
-        log = stack.enter_context(_open_metrics(output_dir / "metrics.jsonl", state.step)) if main else None
-        trackers = Trackers(output_dir, state.step, engine.tensorboard, engine.trackio) if main else None
+        log = (
+            stack.enter_context(_open_metrics(output_dir / "metrics.jsonl", state.step))
+            if main
+            else None
+        )
+        trackers = (
+            Trackers(output_dir, state.step, engine.tensorboard, engine.trackio) if main else None
+        )
         if trackers is not None:
             stack.callback(trackers.close)
         interrupts = stack.enter_context(catch_interrupts(announce=main))
         bar = stack.enter_context(progress_bar()) if main else None
-        task = bar.add_task(description, total=optim.steps, completed=state.step, status="") if bar else None
+        task = (
+            bar.add_task(description, total=optim.steps, completed=state.step, status="")
+            if bar
+            else None
+        )
         meter = Throughput(shape, accelerator.num_processes, peak)
         start_time = time.perf_counter()
         while state.step < optim.steps and not state.stopped_early:
-            loss_value, grad_norm = train_step(accelerator, model, optimizer, scheduler, stream, state, optim, meter)
+            loss_value, grad_norm = train_step(
+                accelerator, model, optimizer, scheduler, stream, state, optim, meter
+            )
             state.add_loss(loss_value)
             result.losses.append(loss_value)
-            record = maybe_log(state.step, optim.steps, engine, loss_value, float(scheduler.get_last_lr()[0]),
-                               grad_norm, meter, result)
-            evaluated, numbers, stop = maybe_evaluate(accelerator, model, state.step, engine, evaluate, should_stop)
+            record = maybe_log(
+                state.step,
+                optim.steps,
+                engine,
+                loss_value,
+                float(scheduler.get_last_lr()[0]),
+                grad_norm,
+                meter,
+                result,
+            )
+            evaluated, numbers, stop = maybe_evaluate(
+                accelerator, model, state.step, engine, evaluate, should_stop
+            )
             if evaluated:
                 result.last_eval = numbers
                 record = {"step": state.step, **record, **numbers}
@@ -237,8 +281,17 @@ class Parts:
     root: Path
 
     def save(self, state: TrainState, keep: int) -> Path:
-        return save_checkpoint(self.accelerator, self.root, state, self.model, self.optimizer, self.scheduler,
-                               self.model_config, self.identity, keep)
+        return save_checkpoint(
+            self.accelerator,
+            self.root,
+            state,
+            self.model,
+            self.optimizer,
+            self.scheduler,
+            self.model_config,
+            self.identity,
+            keep,
+        )
 
 
 def tidy(output_dir: Path, keep: int) -> None:
@@ -252,15 +305,25 @@ def start_state(parts: Parts, resume: bool, planned_steps: int) -> TrainState:
     """Step 0, or the last checkpoint's state when resuming; refuse to train over a run's checkpoints."""
     existing = list_checkpoints(parts.root)
     if existing and not resume:
-        raise CheckpointError(f"{parts.root} already holds checkpoints. Pass --resume to continue that run, "
-                              "or choose a new output_dir.")
+        raise CheckpointError(
+            f"{parts.root} already holds checkpoints. Pass --resume to continue that run, "
+            "or choose a new output_dir."
+        )
     if not resume:
         return TrainState(planned_steps=planned_steps)
     if not existing:
-        raise CheckpointError(f"Nothing to resume: {parts.root} holds no checkpoint. Start the run without "
-                              "--resume.")
-    state = load_checkpoint(parts.accelerator, existing[-1], parts.model, parts.optimizer, parts.scheduler,
-                            parts.model_config, parts.identity)
+        raise CheckpointError(
+            f"Nothing to resume: {parts.root} holds no checkpoint. Start the run without --resume."
+        )
+    state = load_checkpoint(
+        parts.accelerator,
+        existing[-1],
+        parts.model,
+        parts.optimizer,
+        parts.scheduler,
+        parts.model_config,
+        parts.identity,
+    )
     parts.accelerator.print(f"resuming from {existing[-1]} (step {state.step})")
     return state
 
@@ -285,15 +348,27 @@ class Throughput:
         now = time.perf_counter()
         elapsed = max(now - self.start, 1e-9)
         achieved = self.flops / elapsed
-        numbers = {"tokens_per_s": self.tokens / elapsed, "tflops": achieved / 1e12,
-                   **mfu_fields(achieved, self.peak), "tokens": self.tokens, "flops": self.flops}
+        numbers = {
+            "tokens_per_s": self.tokens / elapsed,
+            "tflops": achieved / 1e12,
+            **mfu_fields(achieved, self.peak),
+            "tokens": self.tokens,
+            "flops": self.flops,
+        }
         self.start, self.tokens, self.flops = now, 0, 0.0
         return numbers
 
 
-def train_step(accelerator: Accelerator, model: Any, optimizer: Any, scheduler: Any,
-               stream: Iterator[tuple[Batch, int, int]], state: TrainState, optim: OptimConfig,
-               meter: Throughput) -> tuple[float, Any]:
+def train_step(
+    accelerator: Accelerator,
+    model: Any,
+    optimizer: Any,
+    scheduler: Any,
+    stream: Iterator[tuple[Batch, int, int]],
+    state: TrainState,
+    optim: OptimConfig,
+    meter: Throughput,
+) -> tuple[float, Any]:
     """One optimizer step over ``grad_accum_steps`` micro-batches; advances ``state``.
 
     Returns the mean loss and the gradient norm (a tensor: read only when logged, so a GPU
@@ -315,13 +390,23 @@ def train_step(accelerator: Accelerator, model: Any, optimizer: Any, scheduler: 
     state.step += 1
     loss_value = float(accelerator.reduce(loss_sum / optim.grad_accum_steps, reduction="mean"))
     if not math.isfinite(loss_value):
-        raise FloatingPointError(f"loss became {loss_value} at step {state.step}; lower optim.lr "
-                                 "or raise optim.warmup_steps")
+        raise FloatingPointError(
+            f"loss became {loss_value} at step {state.step}; lower optim.lr "
+            "or raise optim.warmup_steps"
+        )
     return loss_value, grad_norm
 
 
-def maybe_log(step: int, last_step: int, engine: EngineConfig, loss: float, lr: float, grad_norm: Any,
-              meter: Throughput, result: TrainResult) -> dict[str, Any]:
+def maybe_log(
+    step: int,
+    last_step: int,
+    engine: EngineConfig,
+    loss: float,
+    lr: float,
+    grad_norm: Any,
+    meter: Throughput,
+    result: TrainResult,
+) -> dict[str, Any]:
     """Every ``log_every`` steps (and the last): the step's numbers and the throughput since the last log."""
     if step % engine.log_every and step != last_step:
         return {}
@@ -331,9 +416,14 @@ def maybe_log(step: int, last_step: int, engine: EngineConfig, loss: float, lr: 
     return {"step": step, "loss": loss, "lr": lr, "grad_norm": float(grad_norm), **numbers}
 
 
-def maybe_evaluate(accelerator: Accelerator, model: Any, step: int, engine: EngineConfig,
-                   evaluate: Evaluate | None, should_stop: Callable[[], bool] | None
-                   ) -> tuple[bool, dict[str, float], bool]:
+def maybe_evaluate(
+    accelerator: Accelerator,
+    model: Any,
+    step: int,
+    engine: EngineConfig,
+    evaluate: Evaluate | None,
+    should_stop: Callable[[], bool] | None,
+) -> tuple[bool, dict[str, float], bool]:
     """Every ``eval_every`` steps: (evaluated, numbers, stop), evaluated on the main process only."""
     if evaluate is None or not engine.eval_every or step % engine.eval_every:
         return False, {}, False
@@ -348,7 +438,9 @@ def maybe_evaluate(accelerator: Accelerator, model: Any, step: int, engine: Engi
     return True, numbers, bool(stop[0])
 
 
-def write_record(log: TextIO | None, trackers: Trackers | None, record: dict[str, Any], step: int) -> None:
+def write_record(
+    log: TextIO | None, trackers: Trackers | None, record: dict[str, Any], step: int
+) -> None:
     """Append a record to metrics.jsonl and the trackers (main process only: the others pass None)."""
     if not record or log is None:
         return
@@ -366,8 +458,9 @@ def maybe_checkpoint(parts: Parts, state: TrainState, engine: EngineConfig, fina
     return False
 
 
-def maybe_stop_on_interrupt(parts: Parts, state: TrainState, engine: EngineConfig, interrupts: StopFlag,
-                            saved: bool) -> None:
+def maybe_stop_on_interrupt(
+    parts: Parts, state: TrainState, engine: EngineConfig, interrupts: StopFlag, saved: bool
+) -> None:
     """After Ctrl-C or SIGTERM (on any process): checkpoint this step unless just done, then raise
     ``TrainingInterrupted``."""
     accelerator = parts.accelerator

@@ -19,9 +19,17 @@ from seq2seq_es.training.config import OptimConfig
 
 
 class AdamWScale(Optimizer):
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
-        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(
+            params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
+        )
 
     @staticmethod
     def _rms(tensor: torch.Tensor) -> float:
@@ -57,7 +65,10 @@ def build_optimizer(model: torch.nn.Module, optim: OptimConfig) -> Optimizer:
     """AdamW or AdamWScale; no weight decay on biases and norm weights (1-D tensors)."""
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    groups = [
+        {"params": decay, "weight_decay": optim.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
     if optim.optimizer == "adamwscale":
         return AdamWScale(groups, lr=optim.lr, betas=optim.betas, eps=optim.eps)
     # fused: one kernel for all tensors instead of a Python loop over them (CPU and CUDA);

@@ -23,7 +23,9 @@ from typing import Any
 
 import torch
 
-PROBE_SIZE = 1024  # square fp32 matrices: 2.1 GFLOP a product, big enough for the BLAS's best blocking
+PROBE_SIZE = (
+    1024  # square fp32 matrices: 2.1 GFLOP a product, big enough for the BLAS's best blocking
+)
 PROBE_REPEATS = 20  # timed repeats of a full probe (about 1 s at 190 GFLOP/s)
 MATMULS_PER_REPEAT = 4  # products per timed repeat, so one timing covers ~45 ms, not one call
 MAX_SPREAD = 0.10  # 1 - median/best above this: the repeats disagree, something else ran
@@ -52,9 +54,11 @@ class GemmProbe:
     def conditions(self) -> str:
         """One line a user can read: when, spread, load, other processes."""
         others = "" if self.others_cpu is None else f", others {self.others_cpu:.2f} cores"
-        return (f"measured {self.measured_at}, {self.repeats} × fp32 GEMM {self.size}², "
-                f"{self.threads} threads, spread {self.spread:.1%}, "
-                f"load {self.load:.2f} on {self.cores} cores{others}")
+        return (
+            f"measured {self.measured_at}, {self.repeats} × fp32 GEMM {self.size}², "
+            f"{self.threads} threads, spread {self.spread:.1%}, "
+            f"load {self.load:.2f} on {self.cores} cores{others}"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,10 +67,17 @@ class GemmProbe:
     def from_json(cls, data: dict[str, Any]) -> GemmProbe:
         """Rebuild a probe from ``to_json``; raises KeyError/TypeError/ValueError if malformed."""
         others = data["others_cpu"]
-        return cls(best=float(data["best"]), median=float(data["median"]), size=int(data["size"]),
-                   repeats=int(data["repeats"]), threads=int(data["threads"]), cores=int(data["cores"]),
-                   load=float(data["load"]), others_cpu=None if others is None else float(others),
-                   measured_at=str(data["measured_at"]))
+        return cls(
+            best=float(data["best"]),
+            median=float(data["median"]),
+            size=int(data["size"]),
+            repeats=int(data["repeats"]),
+            threads=int(data["threads"]),
+            cores=int(data["cores"]),
+            load=float(data["load"]),
+            others_cpu=None if others is None else float(others),
+            measured_at=str(data["measured_at"]),
+        )
 
 
 def usable_cores() -> int:
@@ -79,7 +90,9 @@ def usable_cores() -> int:
 def cpu_model() -> str:
     """The CPU's marketing name from /proc/cpuinfo, else what ``platform`` knows."""
     try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+        for line in (
+            Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines()
+        ):
             name, _, value = line.partition(":")
             if name.strip() in ("model name", "Hardware", "Processor") and value.strip():
                 return " ".join(value.split())
@@ -91,8 +104,10 @@ def cpu_model() -> str:
 def machine_key(size: int = PROBE_SIZE) -> str:
     """Cache key of a probe: the same CPU, cores, threads, instruction set, torch and size."""
     isa = torch.backends.cpu.get_cpu_capability()
-    return (f"{cpu_model()} | {isa} | cores={usable_cores()} | threads={torch.get_num_threads()} "
-            f"| torch={torch.__version__} | fp32 GEMM {size}")
+    return (
+        f"{cpu_model()} | {isa} | cores={usable_cores()} | threads={torch.get_num_threads()} "
+        f"| torch={torch.__version__} | fp32 GEMM {size}"
+    )
 
 
 def _busy_cpu_seconds() -> float | None:
@@ -104,7 +119,9 @@ def _busy_cpu_seconds() -> float | None:
         return None
     if not fields or fields[0] != "cpu":
         return None
-    user, nice, system, _idle, _iowait, irq, softirq, steal = ([int(v) for v in fields[1:9]] + [0] * 8)[:8]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        [int(v) for v in fields[1:9]] + [0] * 8
+    )[:8]
     # steal: time the hypervisor gave our virtual CPUs to someone else, a disturbance too
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
@@ -114,8 +131,14 @@ def _own_cpu_seconds() -> float:
     return times.user + times.system
 
 
-def probe_cpu_peak(size: int = PROBE_SIZE, repeats: int = PROBE_REPEATS, warmup: int = 2, *,
-                   load: float | None = None, others_cpu: float | None = None) -> GemmProbe:
+def probe_cpu_peak(
+    size: int = PROBE_SIZE,
+    repeats: int = PROBE_REPEATS,
+    warmup: int = 2,
+    *,
+    load: float | None = None,
+    others_cpu: float | None = None,
+) -> GemmProbe:
     """Time ``repeats`` × ``MATMULS_PER_REPEAT`` fp32 products of ``size``² matrices.
 
     ``warmup`` products first (thread pool start-up, page faults, the BLAS's packing
@@ -126,11 +149,18 @@ def probe_cpu_peak(size: int = PROBE_SIZE, repeats: int = PROBE_REPEATS, warmup:
     # Its own generator: a probe inside a training run must not move the run's random
     # streams (dropout masks would then depend on whether the peak was cached).
     generator = torch.Generator().manual_seed(0)
-    a, b = torch.randn(size, size, generator=generator), torch.randn(size, size, generator=generator)
+    a, b = (
+        torch.randn(size, size, generator=generator),
+        torch.randn(size, size, generator=generator),
+    )
     out = torch.empty(size, size)
     for _ in range(warmup):
         torch.mm(a, b, out=out)
-    busy_before, own_before, wall_before = _busy_cpu_seconds(), _own_cpu_seconds(), time.perf_counter()
+    busy_before, own_before, wall_before = (
+        _busy_cpu_seconds(),
+        _own_cpu_seconds(),
+        time.perf_counter(),
+    )
     rates = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -140,15 +170,25 @@ def probe_cpu_peak(size: int = PROBE_SIZE, repeats: int = PROBE_REPEATS, warmup:
     wall = time.perf_counter() - wall_before
     busy_after, own_after = _busy_cpu_seconds(), _own_cpu_seconds()
     if others_cpu is None and busy_before is not None and busy_after is not None:
-        others_cpu = max(0.0, (busy_after - busy_before) - (own_after - own_before)) / max(wall, 1e-9)
-    return GemmProbe(best=max(rates), median=statistics.median(rates), size=size, repeats=repeats,
-                     threads=torch.get_num_threads(), cores=usable_cores(), load=load,
-                     others_cpu=others_cpu,
-                     measured_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        others_cpu = max(0.0, (busy_after - busy_before) - (own_after - own_before)) / max(
+            wall, 1e-9
+        )
+    return GemmProbe(
+        best=max(rates),
+        median=statistics.median(rates),
+        size=size,
+        repeats=repeats,
+        threads=torch.get_num_threads(),
+        cores=usable_cores(),
+        load=load,
+        others_cpu=others_cpu,
+        measured_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
 
 
-def disturbance(probe: GemmProbe, max_spread: float = MAX_SPREAD,
-                max_others_cpu: float = MAX_OTHERS_CPU) -> str | None:
+def disturbance(
+    probe: GemmProbe, max_spread: float = MAX_SPREAD, max_others_cpu: float = MAX_OTHERS_CPU
+) -> str | None:
     """Why ``probe`` looks disturbed by other work (None: it looks clean).
 
     Three readings, any one is enough: repeats that disagree (``spread``), a load
@@ -162,6 +202,8 @@ def disturbance(probe: GemmProbe, max_spread: float = MAX_SPREAD,
     if probe.load > probe.cores:
         reasons.append(f"load {probe.load:.2f} > {probe.cores} cores")
     if probe.others_cpu is not None and probe.others_cpu > max_others_cpu:
-        reasons.append(f"other processes used {probe.others_cpu:.2f} cores during the probe "
-                       f"(> {max_others_cpu})")
+        reasons.append(
+            f"other processes used {probe.others_cpu:.2f} cores during the probe "
+            f"(> {max_others_cpu})"
+        )
     return "; ".join(reasons) or None

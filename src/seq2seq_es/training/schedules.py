@@ -14,7 +14,9 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
 
-def lr_multiplier(step: int, schedule: str, warmup_steps: int, total_steps: int, min_ratio: float = 0.0) -> float:
+def lr_multiplier(
+    step: int, schedule: str, warmup_steps: int, total_steps: int, min_ratio: float = 0.0
+) -> float:
     """Factor of the peak learning rate at optimizer step ``step`` (0-based)."""
     if warmup_steps > 0 and step < warmup_steps:
         return (step + 1) / warmup_steps
@@ -33,7 +35,16 @@ def lr_multiplier(step: int, schedule: str, warmup_steps: int, total_steps: int,
     return min_ratio + (1.0 - min_ratio) * shape
 
 
-def build_scheduler(optimizer: Optimizer, schedule: str, warmup_steps: int, total_steps: int,
-                    min_ratio: float = 0.0) -> LambdaLR:
-    return LambdaLR(optimizer, partial(lr_multiplier, schedule=schedule, warmup_steps=warmup_steps,
-                                       total_steps=total_steps, min_ratio=min_ratio))
+def build_scheduler(
+    optimizer: Optimizer, schedule: str, warmup_steps: int, total_steps: int, min_ratio: float = 0.0
+) -> LambdaLR:
+    return LambdaLR(
+        optimizer,
+        partial(
+            lr_multiplier,
+            schedule=schedule,
+            warmup_steps=warmup_steps,
+            total_steps=total_steps,
+            min_ratio=min_ratio,
+        ),
+    )

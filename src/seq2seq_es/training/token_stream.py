@@ -24,7 +24,9 @@ from seq2seq_es.errors import DataError
 from seq2seq_es.files import atomic_write, write_json
 
 
-def fingerprint(data: str | Path, text_key: str, tokenizer: PreTrainedTokenizerBase, max_tokens: int) -> str:
+def fingerprint(
+    data: str | Path, text_key: str, tokenizer: PreTrainedTokenizerBase, max_tokens: int
+) -> str:
     digest = hashlib.sha1()
     for file in list_jsonl_files(data):
         stat = file.stat()
@@ -34,8 +36,13 @@ def fingerprint(data: str | Path, text_key: str, tokenizer: PreTrainedTokenizerB
     return digest.hexdigest()
 
 
-def build_token_stream(data: str | Path, text_key: str, tokenizer: PreTrainedTokenizerBase, folder: Path,
-                       max_tokens: int) -> tuple[Path, dict[str, Any]]:
+def build_token_stream(
+    data: str | Path,
+    text_key: str,
+    tokenizer: PreTrainedTokenizerBase,
+    folder: Path,
+    max_tokens: int,
+) -> tuple[Path, dict[str, Any]]:
     """Tokenize ``data`` into ``folder/tokens.bin`` (or reuse it); return its path and metadata."""
     folder.mkdir(parents=True, exist_ok=True)
     bin_path, meta_path = folder / "tokens.bin", folder / "tokens.json"
@@ -61,7 +68,12 @@ def build_token_stream(data: str | Path, text_key: str, tokenizer: PreTrainedTok
                 break
     if written == 0:
         raise DataError(f"{data}: the corpus holds no text to pretrain on.")
-    meta = {"fingerprint": key, "tokens": written, "documents": documents, "dtype": np.dtype(dtype).name}
+    meta = {
+        "fingerprint": key,
+        "tokens": written,
+        "documents": documents,
+        "dtype": np.dtype(dtype).name,
+    }
     write_json(meta_path, meta)
     return bin_path, meta
 
@@ -69,7 +81,9 @@ def build_token_stream(data: str | Path, text_key: str, tokenizer: PreTrainedTok
 class TokenBlocks(Sequence[np.ndarray]):
     """Blocks ``[i*length, (i+1)*length)`` of a token stream, as int64 arrays."""
 
-    def __init__(self, path: Path, dtype: str, length: int, first: int = 0, count: int | None = None) -> None:
+    def __init__(
+        self, path: Path, dtype: str, length: int, first: int = 0, count: int | None = None
+    ) -> None:
         self.tokens = np.memmap(path, dtype=np.dtype(dtype), mode="r")
         self.length = length
         total = len(self.tokens) // length
@@ -83,13 +97,13 @@ class TokenBlocks(Sequence[np.ndarray]):
         if not 0 <= index < len(self):
             raise IndexError(index)
         start = (self.first + index) * self.length
-        return np.asarray(self.tokens[start:start + self.length], dtype=np.int64)
+        return np.asarray(self.tokens[start : start + self.length], dtype=np.int64)
 
     def chunks(self, size: int = 1 << 22) -> Iterator[np.ndarray]:
         """All tokens of these blocks in slices of ``size`` tokens (counting without loading it all)."""
         start, end = self.first * self.length, (self.first + len(self)) * self.length
         for offset in range(start, end, size):
-            yield np.asarray(self.tokens[offset:min(offset + size, end)])
+            yield np.asarray(self.tokens[offset : min(offset + size, end)])
 
     def __getstate__(self) -> dict[str, Any]:
         """DataLoader workers re-open the memmap instead of pickling the array."""

@@ -16,23 +16,36 @@ from seq2seq_es.errors import ConfigError
 
 
 class Trackers:
-    def __init__(self, output_dir: Path, resume_step: int, tensorboard: bool, trackio: bool,
-                 run_config: BaseModel | None = None) -> None:
+    def __init__(
+        self,
+        output_dir: Path,
+        resume_step: int,
+        tensorboard: bool,
+        trackio: bool,
+        run_config: BaseModel | None = None,
+    ) -> None:
         self.board: Any = None
         self.trackio: Any = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.board = SummaryWriter(str(output_dir / "tensorboard"),
-                                       purge_step=resume_step + 1 if resume_step else None)
+            self.board = SummaryWriter(
+                str(output_dir / "tensorboard"), purge_step=resume_step + 1 if resume_step else None
+            )
         if trackio:
             try:
                 import trackio as trackio_module
             except ImportError:
-                raise ConfigError("engine.trackio=true needs the trackio package: pip install trackio "
-                                  "(or set engine.trackio=false).") from None
-            trackio_module.init(project="seq2seq-es", name=output_dir.name, resume="allow",
-                                config=run_config.model_dump(mode="json") if run_config else None)
+                raise ConfigError(
+                    "engine.trackio=true needs the trackio package: pip install trackio "
+                    "(or set engine.trackio=false)."
+                ) from None
+            trackio_module.init(
+                project="seq2seq-es",
+                name=output_dir.name,
+                resume="allow",
+                config=run_config.model_dump(mode="json") if run_config else None,
+            )
             self.trackio = trackio_module
 
     def log(self, record: dict[str, Any], step: int) -> None:

@@ -20,7 +20,12 @@ from seq2seq_es.inference.config import ServeLimits
 
 ASSETS = {"page.js": "text/javascript; charset=utf-8", "page.css": "text/css; charset=utf-8"}
 # Labels of the placeholders our task templates use; any other shows its own name.
-FIELD_LABELS = {"text": "Texto", "question": "Pregunta", "context": "Contexto", "document": "Documento"}
+FIELD_LABELS = {
+    "text": "Texto",
+    "question": "Pregunta",
+    "context": "Contexto",
+    "document": "Documento",
+}
 SHORT_FIELDS = {"question"}
 
 
@@ -38,14 +43,26 @@ class PageTask:
         return list(dict.fromkeys(re.findall(r"{(\w+)}", self.template)))
 
 
-def default_page_tasks(qa_template: str = "question: {question} context: {context}",
-                       dialogue_template: str = "{context}") -> list[PageTask]:
+def default_page_tasks(
+    qa_template: str = "question: {question} context: {context}",
+    dialogue_template: str = "{context}",
+) -> list[PageTask]:
     """The four tasks of the page; the command passes the registry's templates."""
     return [
         PageTask("summarize", "Resumir", "{text}", "Pega un texto largo en español."),
         PageTask("translate", "Traducir", "{text}", "Pega una frase para traducir."),
-        PageTask("qa", "Responder una pregunta", qa_template, "Escribe una pregunta y el texto que la responde."),
-        PageTask("reply", "Responder en un diálogo", dialogue_template, "Pega los turnos anteriores del diálogo."),
+        PageTask(
+            "qa",
+            "Responder una pregunta",
+            qa_template,
+            "Escribe una pregunta y el texto que la responde.",
+        ),
+        PageTask(
+            "reply",
+            "Responder en un diálogo",
+            dialogue_template,
+            "Pega los turnos anteriores del diálogo.",
+        ),
     ]
 
 
@@ -58,24 +75,40 @@ def page_asset(name: str) -> tuple[bytes, str] | None:
 
 def _json_for_script(data: object) -> str:
     """JSON safe inside a <script> element (no ``</script>`` or ``<!--`` can close it)."""
-    return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace(
-        "&", "\\u0026")
+    return (
+        json.dumps(data, ensure_ascii=False)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
 
 
 def render_page(tasks: list[PageTask], models: list[str], limits: ServeLimits) -> str:
     """The page's HTML; task and model data go to the script as JSON, never as markup."""
     tasks = tasks or default_page_tasks()
     config = {
-        "tasks": [{"key": t.key, "label": t.label, "template": t.template, "hint": t.hint,
-                   "fields": [{"name": f, "label": FIELD_LABELS.get(f, f), "short": f in SHORT_FIELDS}
-                              for f in t.fields()],
-                   "model": t.key if t.key in models else models[0]} for t in tasks],
+        "tasks": [
+            {
+                "key": t.key,
+                "label": t.label,
+                "template": t.template,
+                "hint": t.hint,
+                "fields": [
+                    {"name": f, "label": FIELD_LABELS.get(f, f), "short": f in SHORT_FIELDS}
+                    for f in t.fields()
+                ],
+                "model": t.key if t.key in models else models[0],
+            }
+            for t in tasks
+        ],
         "models": models,
         "maxChars": limits.max_input_chars,
         "maxNewTokens": limits.max_new_tokens,
     }
-    options = "\n".join(f'        <option value="{html.escape(t.key)}">{html.escape(t.label)}</option>'
-                        for t in tasks)
+    options = "\n".join(
+        f'        <option value="{html.escape(t.key)}">{html.escape(t.label)}</option>'
+        for t in tasks
+    )
     return f"""<!doctype html>
 <html lang="es">
 <head>
