@@ -1,4 +1,5 @@
-"""Checkpoint write and load: our safetensors + JSON format vs Accelerate's ``save_state`` (pickles).
+"""Checkpoint write and load: our safetensors + JSON format vs Accelerate's ``save_state``
+(pickles).
 
 The format change (``training/checkpoint.py``) must not make checkpoints slower or larger
 by more than 10%. Both sides save the same state in the same run: a barto-small (or any
@@ -69,7 +70,8 @@ def trained_state(preset: str, data: Path, vocab_size: int) -> tuple[Accelerator
 
 
 def save_before(accelerator: Accelerator, root: Path, state: TrainState) -> Path:
-    """The loop's checkpoint before the change: Accelerate's save_state in a folder renamed into place."""
+    """The loop's checkpoint before the change: Accelerate's save_state in a folder renamed into
+    place."""
     final, tmp = root / f"step-{state.step:08d}", root / f".step-{state.step:08d}.tmp"
     tmp.mkdir(parents=True)
     accelerator.save_state(str(tmp))
@@ -135,7 +137,8 @@ def main() -> None:
     print(f"{args.rounds} rounds, alternating; wall seconds (median / best), CPU seconds (median):")
     for key, values in times.items():
         print(
-            f"  {key:13s} {statistics.median(values):7.3f} / {min(values):7.3f}   CPU {statistics.median(cpu[key]):7.3f}"
+            f"  {key:13s} {statistics.median(values):7.3f} / {min(values):7.3f}   CPU "
+            f"{statistics.median(cpu[key]):7.3f}"
         )
     for what in ("write", "load"):
         wall, best, used = (
@@ -147,8 +150,8 @@ def main() -> None:
             )
         )
         print(
-            f"{what}: after/before = {wall[1] / wall[0]:.2f} (median wall), {best[1] / best[0]:.2f} (best wall), "
-            f"{used[1] / used[0]:.2f} (median CPU)"
+            f"{what}: after/before = {wall[1] / wall[0]:.2f} (median wall), "
+            f"{best[1] / best[0]:.2f} (best wall), {used[1] / used[0]:.2f} (median CPU)"
         )
     print(
         f"size: before {sizes['before'] / 1e6:.2f} MB, after {sizes['after'] / 1e6:.2f} MB, "

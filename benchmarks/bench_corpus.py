@@ -1,12 +1,14 @@
 """Benchmark the corpus pipeline: MB/s through the full datatrove chain, scaling, time per step.
 
-    .venv/bin/python benchmarks/bench_corpus.py            # the 5 files of ../shared/data/pretrain (100 MB)
+    .venv/bin/python benchmarks/bench_corpus.py            # the 5 files of ../shared/data/pretrain
+    (100 MB)
     .venv/bin/python benchmarks/bench_corpus.py --quick    # sample.jsonl.gz only (6 MB)
 
 Prints (1) wall-clock MB/s of ``run_corpus`` with 1 and 2 workers (best and median of
 ``--repeat`` runs: the machines here are shared and vary by ±20%) and the scaling ratio,
 (2) each step's MB/s and time share, measured in-process in CPU seconds (process time: other
-jobs on the machine change it less than wall time) over the same documents, and (3) the baseline of the same run: datatrove's stock Gopher filters and
+jobs on the machine change it less than wall time) over the same documents, and (3) the baseline of
+the same run: datatrove's stock Gopher filters and
 MinHash shingling with their Spanish word tokenizer (spaCy), on a subset (spaCy is slow),
 against ours on that subset. Ends with the kept/dropped table (markdown) of the 2-worker run.
 MB = megabytes of UTF-8 text in the input documents.
@@ -64,7 +66,8 @@ def time_filter(step: Callable[[Document], object], texts: list[str]) -> tuple[f
 
 
 def step_times(texts: list[str]) -> list[tuple[str, float, float]]:
-    """(step, input MB, CPU seconds) for each step in chain order, each fed what the previous kept."""
+    """(step, input MB, CPU seconds) for each step in chain order, each fed what the previous
+    kept."""
     rows = []
     start = time.process_time()
     texts = [normalize_text(t) for t in texts]
@@ -211,7 +214,8 @@ def main() -> None:
 
     if not args.skip_full:
         print(
-            "\n== full chain (run_corpus, LocalPipelineExecutor, wall clock incl. process start-up) =="
+            "\n== full chain (run_corpus, LocalPipelineExecutor, wall clock incl. process "
+            "start-up) =="
         )
         walls: dict[int, float] = {}
         for workers in (1, 2):
@@ -226,8 +230,8 @@ def main() -> None:
             median = runs[len(runs) // 2][0]
             print(
                 f"workers={workers} tasks={tasks}: best of {len(runs)} {walls[workers]:.1f} s = "
-                f"{total_mb / walls[workers]:.2f} MB/s (median {median:.1f} s = {total_mb / median:.2f} MB/s), "
-                f"kept {stats['output']['docs']:,} docs"
+                f"{total_mb / walls[workers]:.2f} MB/s (median {median:.1f} s = "
+                f"{total_mb / median:.2f} MB/s), kept {stats['output']['docs']:,} docs"
             )
         print(f"scaling 1 → 2 workers (best runs): {walls[1] / walls[2]:.2f}x")
 
@@ -236,7 +240,8 @@ def main() -> None:
     total = sum(seconds for _, _, seconds in rows)
     for name, size, seconds in rows:
         print(
-            f"{name:20s} {size:8.1f} MB in {seconds:7.2f} s  {size / seconds:8.1f} MB/s  {seconds / total:6.1%}"
+            f"{name:20s} {size:8.1f} MB in {seconds:7.2f} s  {size / seconds:8.1f} MB/s  "
+            f"{seconds / total:6.1%}"
         )
     print(
         f"{'sum of steps':20s} {total_mb:8.1f} MB in {total:7.2f} s  {total_mb / total:8.1f} MB/s"
@@ -245,7 +250,8 @@ def main() -> None:
     subset, size = spread_subset(texts, args.baseline_mb)
     if importlib.util.find_spec("spacy") is None:
         print(
-            "\n== baseline skipped: datatrove's Spanish word tokenizer needs spaCy (pip install spacy) =="
+            "\n== baseline skipped: datatrove's Spanish word tokenizer needs spaCy (pip install "
+            "spacy) =="
         )
     else:
         print_baseline(subset, size)
@@ -256,8 +262,8 @@ def main() -> None:
 
 def print_baseline(subset: list[str], size: float) -> None:
     print(
-        f"\n== baseline: datatrove stock steps with spaCy word tokenizer, on a {size:.1f} MB subset "
-        f"({len(subset)} docs spread over the input) =="
+        f"\n== baseline: datatrove stock steps with spaCy word tokenizer, on a {size:.1f} MB "
+        f"subset ({len(subset)} docs spread over the input) =="
     )
     for name, ours, stock in baseline(subset):
         print(

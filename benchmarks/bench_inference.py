@@ -177,7 +177,8 @@ def time_call(run: Callable[[list[str]], list[str]], texts: list[str]) -> tuple[
 def measure(
     runners: Runners, inputs: list[str], batch1_inputs: int, repeats: int
 ) -> dict[str, Any]:
-    """Per engine and batch size: the seconds of each repetition (engines alternate, order rotates)."""
+    """Per engine and batch size: the seconds of each repetition (engines alternate, order
+    rotates)."""
     seconds: dict[tuple[str, int], list[float]] = {(e, b): [] for e in ENGINES for b in (1, 32)}
     outputs: dict[str, list[str]] = {}
     for engine in ENGINES:  # warm-up (first call allocations), also the outputs compared below
@@ -190,8 +191,8 @@ def measure(
             seconds[(engine, 1)].append(statistics.mean(singles))
             seconds[(engine, 32)].append(time_call(run, inputs[:32])[0])
             print(
-                f"  rep {rep + 1} {engine:<13} batch 1 {seconds[(engine, 1)][-1] * 1000:7.0f} ms/input, "
-                f"batch 32 {seconds[(engine, 32)][-1]:6.2f} s",
+                f"  rep {rep + 1} {engine:<13} batch 1 {seconds[(engine, 1)][-1] * 1000:7.0f} "
+                f"ms/input, batch 32 {seconds[(engine, 32)][-1]:6.2f} s",
                 flush=True,
             )
     agreement = {
@@ -208,7 +209,10 @@ def report(
     lines = [
         f"### {name} ({parameters / 1e6:.1f}M parameters, vocabulary {vocabulary:,})",
         "",
-        "| engine | batch | latency (median) | tokens/s (median) | × transformers (median of per-rep ratios) |",
+        (
+            "| engine | batch | latency (median) | tokens/s (median) | × transformers (median of "
+            "per-rep ratios) |"
+        ),
         "|---|---|---|---|---|",
     ]
     seconds = result["seconds"]
@@ -237,8 +241,10 @@ def speed(args: argparse.Namespace) -> None:
     corpus = tatoeba_texts("train", 120_000)
     inputs = long_inputs(tatoeba_texts("validation", 32 * 12 * 2), 32 + args.batch1_inputs)
     lines = [
-        f"threads {args.threads}, {args.source_tokens} → {args.new_tokens} tokens, greedy, "
-        f"{args.repeats} repetitions",
+        (
+            f"threads {args.threads}, {args.source_tokens} → {args.new_tokens} tokens, greedy, "
+            f"{args.repeats} repetitions"
+        ),
         "",
     ]
     results = {}
@@ -314,8 +320,10 @@ def quality(args: argparse.Namespace) -> None:
             flush=True,
         )
     lines = [
-        f"tatoeba-en-es validation, {len(sources)} inputs, beam {options.num_beams}, "
-        f"{options.max_new_tokens} new tokens, threads {args.threads}",
+        (
+            f"tatoeba-en-es validation, {len(sources)} inputs, beam {options.num_beams}, "
+            f"{options.max_new_tokens} new tokens, threads {args.threads}"
+        ),
         "",
         "| engine | BLEU | Δ BLEU | chrF | Δ chrF | identical outputs | decode time |",
         "|---|---|---|---|---|---|---|",
@@ -327,8 +335,10 @@ def quality(args: argparse.Namespace) -> None:
         ) / len(sources)
         lines.append(
             f"| {name} | {scores[name]['bleu']['score']:.2f} | "
-            f"{scores[name]['bleu']['score'] - base['bleu']['score']:+.2f} | {scores[name]['chrf']['score']:.2f} | "
-            f"{scores[name]['chrf']['score'] - base['chrf']['score']:+.2f} | {same:.1%} | {seconds[name]:.0f} s |"
+            f"{scores[name]['bleu']['score'] - base['bleu']['score']:+.2f} | "
+            f"{scores[name]['chrf']['score']:.2f} | "
+            f"{scores[name]['chrf']['score'] - base['chrf']['score']:+.2f} | {same:.1%} | "
+            f"{seconds[name]:.0f} s |"
         )
     print("\n".join(lines))
 

@@ -1,16 +1,19 @@
-"""LoRA vs full fine-tuning: what it saves (parameters, memory, step time, checkpoint) and what it costs in quality.
+"""LoRA vs full fine-tuning: what it saves (parameters, memory, step time, checkpoint) and what it
+costs in quality.
 
 ``cost``: for each preset (barto-small, t5s-small and barto-base, the 140M BART-base shape),
 the same randomly initialised model (seed 0; barto-base at its own 50,264-token vocabulary,
 140M parameters as BART-base, reading ids of the 8,000-token bench tokenizer, which has
-BART's special ids), the same tatoeba-en-es training pairs and the same batch are trained ``--steps`` steps by our loop (``training.loop.train``), once with
+BART's special ids), the same tatoeba-en-es training pairs and the same batch are trained
+``--steps`` steps by our loop (``training.loop.train``), once with
 every weight trainable and once with LoRA at the defaults (r 8, alpha 16, dropout 0.05, the
 query/value projections). Each run is its own subprocess, so its peak RSS (``ru_maxrss``)
 is its own; the rise of RSS during training (gradients, Adam moments, activations) is
 printed beside it. Step time: the median over the steps after the first two (timestamps at
 each step's end), wall clock and this process's CPU time (the machine is shared: CPU time
 is the steadier of the two when other jobs run); with ``--repeats`` the runs alternate
-full, LoRA, full, … and the median over repeats is printed, with every run's in cost.json. Checkpoint: one written at the last step by ``training/checkpoint.py``
+full, LoRA, full, … and the median over repeats is printed, with every run's in cost.json.
+Checkpoint: one written at the last step by ``training/checkpoint.py``
 as it stands, and the size of the model part if it held only the adapter's tensors
 (``models.adapters.checkpoint_tensors``, the hook that checkpoint.py is to call).
 
@@ -20,7 +23,8 @@ batch, the last weights decoded on the same validation examples; then ``seq2seq-
 (BLEU and chrF with 95% bootstrap CIs, paired bootstrap and randomization tests, Holm).
 
     nice -n 10 .venv/bin/python benchmarks/bench_lora.py cost --steps 12 --base-steps 6 --repeats 3
-    nice -n 10 .venv/bin/python benchmarks/bench_lora.py quality --model runs/noise-fairseq/model --steps 600
+    nice -n 10 .venv/bin/python benchmarks/bench_lora.py quality --model runs/noise-fairseq/model
+    --steps 600
 """
 
 from __future__ import annotations
@@ -59,7 +63,8 @@ def folder_bytes(folder: Path) -> int:
 
 
 def bench_tokenizer(folder: Path, pairs: int) -> Path:
-    """A byte-level BPE of 8,000 tokens trained on the first tatoeba pairs (both sides), made once."""
+    """A byte-level BPE of 8,000 tokens trained on the first tatoeba pairs (both sides), made
+    once."""
     if not (folder / "tokenizer.json").is_file():
         from seq2seq_es.files import iter_jsonl
         from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
@@ -74,13 +79,14 @@ def bench_tokenizer(folder: Path, pairs: int) -> Path:
     return folder
 
 
-# ------------------------------------------------------------------------------------------------ cost
+# --------------------------------------------------------------------------------------------- cost
 
 
 def one_run(
     preset: str, mode: str, steps: int, batch: int, tokenizer_dir: Path, work: Path
 ) -> dict[str, Any]:
-    """Train ``preset`` for ``steps`` steps in ``mode`` (full | lora) and measure it (runs in a child process)."""
+    """Train ``preset`` for ``steps`` steps in ``mode`` (full | lora) and measure it (runs in a
+    child process)."""
     import torch
     from safetensors.torch import save_file
     from transformers import DataCollatorForSeq2Seq
@@ -234,10 +240,10 @@ def mib(n: float) -> str:
 def print_cost(rows: list[dict[str, Any]], batch: int) -> None:
     print(f"\nLoRA vs full fine-tuning, same model/data/batch ({batch} pairs), fp32 CPU, 2 threads")
     print(
-        "| model | params | trainable full / LoRA (ratio) | peak RSS MiB full / LoRA (ratio) | RSS rise in "
-        "training MiB full / LoRA (ratio) | step wall s full / LoRA (ratio) | step CPU s full / LoRA (ratio) | "
-        "step CPU ratio per repeat | checkpoint MiB full / LoRA now (ratio) | "
-        "LoRA checkpoint with the hook MiB (ratio to full) |"
+        "| model | params | trainable full / LoRA (ratio) | peak RSS MiB full / LoRA (ratio) | RSS "
+        "rise in training MiB full / LoRA (ratio) | step wall s full / LoRA (ratio) | step CPU s "
+        "full / LoRA (ratio) | step CPU ratio per repeat | checkpoint MiB full / LoRA now (ratio) "
+        "| LoRA checkpoint with the hook MiB (ratio to full) |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for preset in dict.fromkeys(r["preset"] for r in rows):
@@ -253,14 +259,15 @@ def print_cost(rows: list[dict[str, Any]], batch: int) -> None:
 
         print(
             f"| {preset} | {full['total'] / 1e6:.1f}M | {pair('trainable', lambda n: f'{n:,}')} | "
-            f"{pair('peak_rss')} | {pair('rss_rise')} | {pair('step_seconds', lambda s: f'{s:.3f}')} | "
+            f"{pair('peak_rss')} | {pair('rss_rise')} | "
+            f"{pair('step_seconds', lambda s: f'{s:.3f}')} | "
             f"{pair('step_cpu_seconds', lambda s: f'{s:.3f}')} | {per_repeat(rows, preset)} | "
             f"{pair('checkpoint_bytes')} | {mib(lora['checkpoint_bytes_with_hook'])} "
             f"({lora['checkpoint_bytes_with_hook'] / full['checkpoint_bytes']:.3g}) |"
         )
 
 
-# ------------------------------------------------------------------------------------------------ quality
+# ------------------------------------------------------------------------------------------ quality
 
 
 def cli(*args: str) -> None:

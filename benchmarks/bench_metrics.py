@@ -136,7 +136,8 @@ def cpu(label: str) -> str:
 def bench_scoring(n: int, seed: int) -> None:
     predictions, references = make_pairs(n, seed)
     print(
-        f"\n## scoring {n:,} pairs (mean {np.mean([len(r[0].split()) for r in references]):.1f} words/reference)"
+        f"\n## scoring {n:,} pairs (mean {np.mean([len(r[0].split()) for r in references]):.1f} "
+        "words/reference)"
     )
     rouge, t_rouge = timed(lambda: rouge_stats(predictions, references, SPANISH), "rouge")
     scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), tokenizer=SpanishRougeTokenizer())
@@ -150,17 +151,19 @@ def bench_scoring(n: int, seed: int) -> None:
     )
     _, t_chrf = timed(lambda: chrf_stats(predictions, references), "chrf")
     print(
-        f"ROUGE-1/2/L/Lsum (spanish): {t_rouge:7.2f} s {cpu('rouge')} ({n / t_rouge:,.0f} pairs/s); "
-        f"RougeScorer on every pair, 4 types: {t_rouge_naive:7.2f} s {cpu('rouge_naive')} "
-        f"-> ratio {t_rouge_naive / t_rouge:.2f}x"
+        f"ROUGE-1/2/L/Lsum (spanish): {t_rouge:7.2f} s {cpu('rouge')} ({n / t_rouge:,.0f} "
+        f"pairs/s); RougeScorer on every pair, 4 types: {t_rouge_naive:7.2f} s "
+        f"{cpu('rouge_naive')} -> ratio {t_rouge_naive / t_rouge:.2f}x"
     )
     print(
         f"BLEU statistics (sacreBLEU): {t_bleu:7.2f} s {cpu('bleu')} ({n / t_bleu:,.0f} pairs/s); "
-        f"sacreBLEU corpus_score: {t_bleu_lib:7.2f} s {cpu('bleu_lib')} -> ratio {t_bleu_lib / t_bleu:.2f}x"
+        f"sacreBLEU corpus_score: {t_bleu_lib:7.2f} s {cpu('bleu_lib')} -> ratio "
+        f"{t_bleu_lib / t_bleu:.2f}x"
     )
     print(f"chrF statistics (sacreBLEU): {t_chrf:7.2f} s {cpu('chrf')}")
     print(
-        f"corpus: rouge1 {rouge.corpus_scores()['rouge1']:.2f}, BLEU {bleu.corpus_scores()['score']:.2f}"
+        f"corpus: rouge1 {rouge.corpus_scores()['rouge1']:.2f}, BLEU "
+        f"{bleu.corpus_scores()['score']:.2f}"
     )
 
 
@@ -210,13 +213,14 @@ def bench_bootstrap(n: int, n_samples: int, naive_samples: int, seed: int) -> No
         f"{t_boot:.3f} s {cpu('boot')} = {ours_total:.2f} s (target < 10 s)"
     )
     print(
-        f"naive re-scoring: {t_naive:.2f} s {cpu('naive')} for {naive_samples} resamples -> extrapolated "
-        f"{naive_total:,.0f} s for {n_samples} -> ratio {naive_total / ours_total:,.0f}x "
-        f"(resampling part alone: {naive_total / t_boot:,.0f}x)"
+        f"naive re-scoring: {t_naive:.2f} s {cpu('naive')} for {naive_samples} resamples -> "
+        f"extrapolated {naive_total:,.0f} s for {n_samples} -> ratio "
+        f"{naive_total / ours_total:,.0f}x (resampling part alone: {naive_total / t_boot:,.0f}x)"
     )
     print(
-        f"sacreBLEU corpus_score(n_bootstrap={n_samples}) for BLEU alone: {t_sacrebleu:.2f} s {cpu('sacrebleu_bs')} "
-        f"(its per-resample Python loop); our BLEU+ROUGE resampling is {t_sacrebleu / t_boot:.1f}x faster"
+        f"sacreBLEU corpus_score(n_bootstrap={n_samples}) for BLEU alone: {t_sacrebleu:.2f} s "
+        f"{cpu('sacrebleu_bs')} (its per-resample Python loop); our BLEU+ROUGE resampling is "
+        f"{t_sacrebleu / t_boot:.1f}x faster"
     )
     print(
         f"rouge1 95% CI [{intervals[0]['rouge1'].low:.2f}, {intervals[0]['rouge1'].high:.2f}], "
@@ -233,8 +237,8 @@ def bench_bootstrap(n: int, n_samples: int, naive_samples: int, seed: int) -> No
         "test",
     )
     print(
-        f"paired bootstrap ({n_samples}) + approximate randomization (10,000 trials), ROUGE + BLEU, "
-        f"two systems: {t_test:.2f} s {cpu('test')}"
+        f"paired bootstrap ({n_samples}) + approximate randomization (10,000 trials), ROUGE + "
+        f"BLEU, two systems: {t_test:.2f} s {cpu('test')}"
     )
 
 
@@ -252,7 +256,8 @@ def main() -> None:
     if args.quick:
         args.pairs, args.naive_samples = 10_000, 2
     print(
-        f"text: {'shared pretrain sample' if SHARED.is_file() else 'generated (shared data absent)'}"
+        "text: "
+        f"{'shared pretrain sample' if SHARED.is_file() else 'generated (shared data absent)'}"
     )
     bench_scoring(args.pairs, args.seed)
     bench_bootstrap(args.bootstrap_pairs, args.samples, args.naive_samples, args.seed)

@@ -1,4 +1,5 @@
-"""Model cost on CPU: forward+backward time and memory per preset, and LED vs full attention by length.
+"""Model cost on CPU: forward+backward time and memory per preset, and LED vs full attention by
+length.
 
 Part 1 (presets): one training step (forward + backward, no optimizer) of each preset at a
 512-token source on random token ids; targets follow each family's pretraining objective:
@@ -15,7 +16,8 @@ Every measurement runs in a fresh process, so its peak resident memory is its ow
 "step memory" = peak RSS during the first forward+backward − RSS just before it
 (activations kept for backward + gradient buffers + allocator slack).
 
-    .venv/bin/python benchmarks/bench_models.py              # everything (several minutes on 2 cores)
+    .venv/bin/python benchmarks/bench_models.py              # everything (several minutes on 2
+    cores)
     .venv/bin/python benchmarks/bench_models.py --quick      # tiny presets, lengths up to 4k
 """
 
@@ -195,12 +197,14 @@ def length_specs(args: argparse.Namespace) -> list[dict[str, Any]]:
 def print_presets(rows: list[dict[str, Any]]) -> None:
     print("\n## forward+backward at 512 source tokens (fresh process per row)")
     print(
-        f"{'preset':12} {'params':>12} {'batch':>5} {'src→tgt':>9} {'s/step':>8} {'src tok/s':>9} {'step MB':>8}"
+        f"{'preset':12} {'params':>12} {'batch':>5} {'src→tgt':>9} {'s/step':>8} {'src tok/s':>9} "
+        f"{'step MB':>8}"
     )
     for r in rows:
         print(
-            f"{r['name']:12} {r['parameters']:>12,} {r['batch']:>5} {r['source']:>4}→{r['target']:<4} "
-            f"{r['seconds']:>8.3f} {r['tokens_per_s']:>9.0f} {r['step_memory_mb']:>8.0f}"
+            f"{r['name']:12} {r['parameters']:>12,} {r['batch']:>5} "
+            f"{r['source']:>4}→{r['target']:<4} {r['seconds']:>8.3f} {r['tokens_per_s']:>9.0f} "
+            f"{r['step_memory_mb']:>8.0f}"
         )
 
 
@@ -208,13 +212,15 @@ def print_lengths(rows: list[dict[str, Any]]) -> None:
     print("\n## long inputs: step memory and time by source length (batch 1, target 128)")
     first: dict[str, dict[str, Any]] = {}
     print(
-        f"{'model':28} {'length':>7} {'s/step':>8} {'step MB':>8} {'MB / MB@first':>13} {'length ratio':>12}"
+        f"{'model':28} {'length':>7} {'s/step':>8} {'step MB':>8} {'MB / MB@first':>13} "
+        f"{'length ratio':>12}"
     )
     for r in rows:
         ref = first.setdefault(r["name"], r)
         print(
             f"{r['name']:28} {r['source']:>7} {r['seconds']:>8.3f} {r['step_memory_mb']:>8.0f} "
-            f"{r['step_memory_mb'] / ref['step_memory_mb']:>13.2f} {r['source'] / ref['source']:>12.1f}"
+            f"{r['step_memory_mb'] / ref['step_memory_mb']:>13.2f} "
+            f"{r['source'] / ref['source']:>12.1f}"
         )
     led = {r["source"]: r for r in rows if r["kind"] == "led"}
     eager = {r["source"]: r for r in rows if r.get("attention") == "eager"}
@@ -222,8 +228,8 @@ def print_lengths(rows: list[dict[str, Any]]) -> None:
     if shared:
         n = shared[-1]
         print(
-            f"\nbaseline ratio at {n} tokens: full-attention (eager) BART step memory / LED step memory = "
-            f"{eager[n]['step_memory_mb'] / led[n]['step_memory_mb']:.2f}x; time ratio = "
+            f"\nbaseline ratio at {n} tokens: full-attention (eager) BART step memory / LED step "
+            f"memory = {eager[n]['step_memory_mb'] / led[n]['step_memory_mb']:.2f}x; time ratio = "
             f"{eager[n]['seconds'] / led[n]['seconds']:.2f}x"
         )
 
@@ -279,7 +285,8 @@ def main() -> None:
     parser.add_argument(
         "--diagnose-mask",
         action="store_true",
-        help="Add LED rows without transformers' transient L×L encoder mask (see _patch_led_mask...).",
+        help="Add LED rows without transformers' transient L×L encoder mask (see "
+        "_patch_led_mask...).",
     )
     parser.add_argument("--skip-presets", action="store_true")
     parser.add_argument("--skip-lengths", action="store_true")

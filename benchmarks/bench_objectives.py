@@ -355,9 +355,9 @@ def main() -> None:
         ][:20]
 
     print(
-        f"corpus: {len(texts)} documents of pretrain/sample.jsonl.gz, byte-level BPE vocab {len(tokenizer)}, "
-        f"{len(bart_blocks)} BART blocks of {args.seq_len}, {len(t5_blocks)} T5 blocks of {t5.raw_length}; "
-        f"batch {size}, torch threads {args.threads}"
+        f"corpus: {len(texts)} documents of pretrain/sample.jsonl.gz, byte-level BPE vocab "
+        f"{len(tokenizer)}, {len(bart_blocks)} BART blocks of {args.seq_len}, {len(t5_blocks)} T5 "
+        f"blocks of {t5.raw_length}; batch {size}, torch threads {args.threads}"
     )
     results: dict[str, Any] = {}
     for name, collator, reference, blocks in (
@@ -373,23 +373,24 @@ def main() -> None:
         speedup = fast["examples_per_s"] / slow["examples_per_s"]
         results[name] = {"collator": fast, "reference": slow, "speedup": speedup}
         print(
-            f"{name:16s} collator {fast['examples_per_s']:7.0f} examples/s ({fast['ms_per_batch']:6.2f} ms wall, "
-            f"{fast['cpu_ms_per_batch']:6.2f} ms CPU per batch of {size}) | reference "
-            f"{slow['examples_per_s']:6.0f} examples/s ({slow['cpu_ms_per_batch']:6.2f} ms CPU) | "
-            f"speed-up x{speedup:.1f}"
+            f"{name:16s} collator {fast['examples_per_s']:7.0f} examples/s "
+            f"({fast['ms_per_batch']:6.2f} ms wall, {fast['cpu_ms_per_batch']:6.2f} ms CPU per "
+            f"batch of {size}) | reference {slow['examples_per_s']:6.0f} examples/s "
+            f"({slow['cpu_ms_per_batch']:6.2f} ms CPU) | speed-up x{speedup:.1f}"
         )
 
     step, step_cpu = training_step_seconds(tokenizer, bart(batches(bart_blocks)[0]), args.steps)
     print(
-        f"barto-tiny training step on {size}x{args.seq_len}: {step * 1000:.0f} ms wall, {step_cpu * 1000:.0f} ms "
-        f"CPU (median of {args.steps})"
+        f"barto-tiny training step on {size}x{args.seq_len}: {step * 1000:.0f} ms wall, "
+        f"{step_cpu * 1000:.0f} ms CPU (median of {args.steps})"
     )
     results["train_step"] = {"ms": step * 1000, "cpu_ms": step_cpu * 1000}
     for name in ("bart-fairseq", "bart-exact-ratio"):
         share = results[name]["collator"]["ms_per_batch"] / 1000 / step
         share_cpu = results[name]["collator"]["cpu_ms_per_batch"] / 1000 / step_cpu
         print(
-            f"  {name} collator = {share:.2%} of a step by wall time, {share_cpu:.2%} by CPU time (target < 5%)"
+            f"  {name} collator = {share:.2%} of a step by wall time, {share_cpu:.2%} by CPU time "
+            "(target < 5%)"
         )
         results["train_step"][f"{name}_share"], results["train_step"][f"{name}_share_cpu"] = (
             share,
@@ -399,7 +400,8 @@ def main() -> None:
     stats_blocks = bart_blocks[: args.stat_blocks]
     table = noise_table(bart.tables, stats_blocks, bart.mask_id)
     print(
-        f"BART noise statistics on {len(stats_blocks)} blocks of {args.seq_len - 2} tokens (defaults):"
+        f"BART noise statistics on {len(stats_blocks)} blocks of {args.seq_len - 2} tokens "
+        "(defaults):"
     )
     for name in [*TABLE, "examples with <mask><mask>", "first token masked"]:
         print(
@@ -411,10 +413,10 @@ def main() -> None:
     if ud.is_file():
         scores = ud_scores(ud, tokenizer, bart.tables)
         print(
-            f"UD Spanish-GSD test ({scores['windows']} windows of 5 sentences, {scores['gold_boundaries']} "
-            f"gold boundaries): precision {scores['precision']:.3f} recall {scores['recall']:.3f} "
-            f"F1 {scores['f1']:.3f}; token-level split == text-level split in "
-            f"{scores['token_level_same_as_text_level']:.1%} of windows"
+            f"UD Spanish-GSD test ({scores['windows']} windows of 5 sentences, "
+            f"{scores['gold_boundaries']} gold boundaries): precision {scores['precision']:.3f} "
+            f"recall {scores['recall']:.3f} F1 {scores['f1']:.3f}; token-level split == text-level "
+            f"split in {scores['token_level_same_as_text_level']:.1%} of windows"
         )
         results["ud"] = scores
     print(json.dumps(results, indent=1))

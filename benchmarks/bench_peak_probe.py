@@ -52,8 +52,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{machine_key()}")
     print(
-        f"{'condition':<15} {'best':>8} {'median':>8} {'spread':>7} {'load':>5} {'others':>6}  verdict "
-        "(GFLOP/s; others = cores used by other processes during the probe)"
+        f"{'condition':<15} {'best':>8} {'median':>8} {'spread':>7} {'load':>5} {'others':>6}  "
+        "verdict (GFLOP/s; others = cores used by other processes during the probe)"
     )
     quiet = [probe_cpu_peak() for _ in range(args.rounds)]
     for probe in quiet:
@@ -81,7 +81,8 @@ def main() -> None:
         start = time.perf_counter()
         peak = cpu_peak(cache, key)
         print(
-            f"cache poisoned with 34.1 GFLOP/s ({time.perf_counter() - start:.2f} s) -> {peak.describe()}"
+            f"cache poisoned with 34.1 GFLOP/s ({time.perf_counter() - start:.2f} s) -> "
+            f"{peak.describe()}"
         )
         replacement = cache.get(key)
         print(
@@ -92,8 +93,8 @@ def main() -> None:
         start = time.perf_counter()
         peak = cpu_peak(cache, key)
         print(
-            f"cache holding the best as-is probe ({time.perf_counter() - start:.2f} s, the cost of the "
-            f"fresh check at every run) -> {peak.describe()}"
+            f"cache holding the best as-is probe ({time.perf_counter() - start:.2f} s, the cost of "
+            f"the fresh check at every run) -> {peak.describe()}"
         )
 
 

@@ -21,7 +21,8 @@ prior and no end token in that prior, so every valid request generates exactly
 sentences of Tatoeba (``../shared/data``), else generated ones.
 
     .venv/bin/python benchmarks/bench_server.py
-    .venv/bin/python benchmarks/bench_server.py --requests 200 --rounds 2 --output /tmp/bench_server.json
+    .venv/bin/python benchmarks/bench_server.py --requests 200 --rounds 2 --output
+    /tmp/bench_server.json
 """
 
 from __future__ import annotations
@@ -138,7 +139,8 @@ def request_plan(
 async def run_load(
     url: str, plan: list[tuple[str, bytes]], concurrency: int
 ) -> tuple[list[dict[str, Any]], float]:
-    """Send every request of ``plan`` with ``concurrency`` in flight; per-request results and wall time."""
+    """Send every request of ``plan`` with ``concurrency`` in flight; per-request results and
+    wall time."""
     results: list[dict[str, Any]] = [{} for _ in plan]
     next_index = iter(range(len(plan)))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -290,7 +292,8 @@ def measure(
 def batching_headroom(
     model: Path, texts: list[str], batch: int, threads: int, max_new_tokens: int, repeats: int = 3
 ) -> dict[str, Any]:
-    """What batching can give at most: tokens/s of one generate call of 1 text vs of ``batch`` texts,
+    """What batching can give at most: tokens/s of one generate call of 1 text vs of ``batch``
+    texts,
     in this process with the server's thread count (no HTTP, no queue)."""
     import torch
 

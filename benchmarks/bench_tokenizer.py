@@ -12,10 +12,13 @@ lines, with the fast tokenizer: one text per call (the baseline, a Python loop),
 on one thread (``TOKENIZERS_PARALLELISM=false``) and batched on all threads; tokens/s
 of each and the ratio to the baseline.
 
-    .venv/bin/python benchmarks/bench_tokenizer.py                 # 1, 10, 50 MB; BART/T5 vocab sizes
+    .venv/bin/python benchmarks/bench_tokenizer.py                 # 1, 10, 50 MB; BART/T5 vocab
+    sizes
     .venv/bin/python benchmarks/bench_tokenizer.py --quick         # 1 MB, vocab 8000, 1 MB encoded
-    .venv/bin/python benchmarks/bench_tokenizer.py --keep runs/bench-tokenizers   # keep the tokenizers
-    .venv/bin/python benchmarks/bench_tokenizer.py --keep runs/bench-tokenizers --reuse --repeats 5  # encode only
+    .venv/bin/python benchmarks/bench_tokenizer.py --keep runs/bench-tokenizers   # keep the
+    tokenizers
+    .venv/bin/python benchmarks/bench_tokenizer.py --keep runs/bench-tokenizers --reuse --repeats 5
+    # encode only
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ from typing import Any
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pretrain"
 HELD_OUT_FILE = "parlamint.jsonl.gz"
-# The training prefix: files in this order (sorted, as the tokenizer stage reads a folder); parlamint is held out.
+# The training prefix: files in this order (sorted, as the tokenizer stage reads a folder);
+# parlamint is held out.
 TRAIN_FILES = ("caldracor.jsonl.gz", "eltec.jsonl.gz", "gutenberg.jsonl.gz", "legal.jsonl.gz")
 
 
@@ -239,28 +243,30 @@ def main() -> None:
                 "\ntraining (fresh process each; read = streaming the same sample without training)"
             )
             print(
-                f"{'kind':8} {'MB':>5} {'vocab':>6} {'read s':>7} {'train s':>8} {'train/read':>10} "
-                f"{'MB/s':>6} {'peak MB':>8} {'+MB over read':>13}"
+                f"{'kind':8} {'MB':>5} {'vocab':>6} {'read s':>7} {'train s':>8} "
+                f"{'train/read':>10} {'MB/s':>6} {'peak MB':>8} {'+MB over read':>13}"
             )
         for kind in [] if args.reuse else args.kinds:
             for size in sorted(args.sizes_mb):
                 folder = keep / f"{kind}-{size:g}mb"
                 row = run_child(kind, int(size * 1e6), vocab[kind], args.data, folder)
                 print(
-                    f"{kind:8} {row['chars'] / 1e6:5.1f} {row['vocab_size']:6d} {row['read_seconds']:7.1f} "
-                    f"{row['train_seconds']:8.1f} {row['train_seconds'] / row['read_seconds']:10.1f} "
+                    f"{kind:8} {row['chars'] / 1e6:5.1f} {row['vocab_size']:6d} "
+                    f"{row['read_seconds']:7.1f} {row['train_seconds']:8.1f} "
+                    f"{row['train_seconds'] / row['read_seconds']:10.1f} "
                     f"{row['chars'] / 1e6 / row['train_seconds']:6.2f} {row['peak_rss_mb']:8.0f} "
                     f"{row['peak_rss_mb'] - row['rss_after_read_mb']:13.0f}",
                     flush=True,
                 )
 
         print(
-            f"\nencoding held-out Spanish ({HELD_OUT_FILE}, not in the training prefix); fast tokenizer, "
-            f"batches of {args.batch_size}; best of {args.repeats} interleaved; ratio = tok/s over one-by-one"
+            f"\nencoding held-out Spanish ({HELD_OUT_FILE}, not in the training prefix); fast "
+            f"tokenizer, batches of {args.batch_size}; best of {args.repeats} interleaved; ratio = "
+            "tok/s over one-by-one"
         )
         print(
-            f"{'kind':8} {'texts':10} {'n':>6} {'tokens':>9} {'one-by-one':>11} {'batched 1 thr':>14} "
-            f"{'ratio':>6} {'batched all':>12} {'ratio':>6}"
+            f"{'kind':8} {'texts':10} {'n':>6} {'tokens':>9} {'one-by-one':>11} "
+            f"{'batched 1 thr':>14} {'ratio':>6} {'batched all':>12} {'ratio':>6}"
         )
         for name, texts in held_out_texts(args.data, args.encode_mb * 1e6).items():
             for kind in args.kinds:
@@ -269,8 +275,9 @@ def main() -> None:
                 )
                 print(
                     f"{kind:8} {name:10} {len(texts):6d} {r['tokens']:9d} {r['single']:11,.0f} "
-                    f"{r['batched_one_thread']:14,.0f} {r['batched_one_thread'] / r['single']:6.2f} "
-                    f"{r['batched_parallel']:12,.0f} {r['batched_parallel'] / r['single']:6.2f}",
+                    f"{r['batched_one_thread']:14,.0f} "
+                    f"{r['batched_one_thread'] / r['single']:6.2f} {r['batched_parallel']:12,.0f} "
+                    f"{r['batched_parallel'] / r['single']:6.2f}",
                     flush=True,
                 )
 

@@ -5,7 +5,8 @@ optimizer (AdamW), schedule and padding collator, on this machine's CPU threads.
 examples are either pre-noised BART pretraining examples (text infilling on packed
 Spanish blocks: nearly equal lengths) or, with ``--task``, a fine-tuning task's training
 pairs (lengths vary: there our loop batches by length, as ``finetune`` does by default,
-and the Trainer is also run with its own ``train_sampling_strategy="group_by_length"``). Reported: examples/s
+and the Trainer is also run with its own ``train_sampling_strategy="group_by_length"``). Reported:
+examples/s
 and tokens/s (real tokens, padding excluded) of each, their ratio, and the MFU against
 the fp32 GEMM peak measured in the same run.
 
@@ -207,8 +208,8 @@ def main() -> None:
         }[name]
         rate = examples_done / seconds
         print(
-            f"{label:<22}{seconds:>9.2f}{rate:>12.1f}{rate * (source_tokens + target_tokens):>11.0f}"
-            f"{flops / seconds / peak:>8.1%}"
+            f"{label:<22}{seconds:>9.2f}{rate:>12.1f}"
+            f"{rate * (source_tokens + target_tokens):>11.0f}{flops / seconds / peak:>8.1%}"
         )
     print(f"\nratio ours / HF (tokens/s): {best['hf'] / best['ours']:.2f}x")
     if "hf-grouped" in best:

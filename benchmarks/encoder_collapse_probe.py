@@ -1,6 +1,8 @@
-"""When does a tiny BARTO's encoder collapse? A plain PyTorch loop (not ours), watched every 25 steps.
+"""When does a tiny BARTO's encoder collapse? A plain PyTorch loop (not ours), watched every 25
+steps.
 
-    .venv/bin/python benchmarks/encoder_collapse_probe.py runs/pretrain-barto-tiny/config.yaml --lr 5e-4
+    .venv/bin/python benchmarks/encoder_collapse_probe.py runs/pretrain-barto-tiny/config.yaml --lr
+    5e-4
     .venv/bin/python benchmarks/encoder_collapse_probe.py ... --lr 5e-4 --permute-sentence-ratio 0
     .venv/bin/python benchmarks/encoder_collapse_probe.py ... --lr 1e-4
     .venv/bin/python benchmarks/encoder_collapse_probe.py ... --lr 2e-3 --unigram-bias   (the fix)
@@ -91,7 +93,8 @@ def main() -> None:
     parser.add_argument(
         "--unigram-bias",
         action="store_true",
-        help="start BART's final_logits_bias at the log unigram distribution of the training blocks",
+        help="start BART's final_logits_bias at the log unigram distribution of the training "
+        "blocks",
     )
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -71,8 +71,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(
-        "| model | objective: matched | objective: other doc's input | encoder gain | copy: matched "
-        "| copy: other doc's input | encoder gain |"
+        "| model | objective: matched | objective: other doc's input | encoder gain | copy: "
+        "matched | copy: other doc's input | encoder gain |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for run in args.runs:

@@ -1,6 +1,7 @@
 """Fine-tuning loss curves of the pretraining ablation: pretrained vs random init, per arch × task.
 
-    .venv/bin/python benchmarks/plot_ablation.py --runs runs/ablation --out benchmarks/ablation_finetune_losses.png
+    .venv/bin/python benchmarks/plot_ablation.py --runs runs/ablation --out
+    benchmarks/ablation_finetune_losses.png
 
 Both runs of a panel see the same batches in the same order (same seed), so the gap
 between the curves at a step is the effect of the initialisation alone.

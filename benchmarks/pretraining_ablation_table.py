@@ -4,7 +4,8 @@
 
 Reads each ``compare-<arch>-<task>/compare.json`` (random init is the baseline, the
 pretrained model the other system) and each run's ``scores.json`` (training loss), and
-prints one Markdown row (``ntrex-en-es``: the Tatoeba en→es models on news, cross-domain) per architecture × task × score: both values with their 95%
+prints one Markdown row (``ntrex-en-es``: the Tatoeba en→es models on news, cross-domain) per
+architecture × task × score: both values with their 95%
 bootstrap intervals, the difference, and the Holm-corrected p-values of the paired
 bootstrap and approximate randomization tests. Nothing is computed here that the
 ``compare`` command did not already write.
@@ -58,11 +59,11 @@ def rows_for(runs: Path, arch: str, task: str) -> list[str]:
         metric, score = test["metric"], test["score"]
         label = metric if score == "score" else f"{metric}/{score}"
         rows.append(
-            f"| {arch} | {task} (n={comparison['n']}) | {label} "
-            f"| {_cell(comparison['results'][random_path][metric], score)} "
-            f"| {_cell(comparison['results'][pretrained_path][metric], score)} "
-            f"| {test['delta']:+.2f} | {test['p_bootstrap_holm']:.4f} | {test['p_randomization_holm']:.4f} "
-            f"| {losses[0]} → {losses[1]} |"
+            f"| {arch} | {task} (n={comparison['n']}) | {label} | "
+            f"{_cell(comparison['results'][random_path][metric], score)} | "
+            f"{_cell(comparison['results'][pretrained_path][metric], score)} | "
+            f"{test['delta']:+.2f} | {test['p_bootstrap_holm']:.4f} | "
+            f"{test['p_randomization_holm']:.4f} | {losses[0]} → {losses[1]} |"
         )
     return rows
 
@@ -74,8 +75,8 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("runs/ablation"))
     args = parser.parse_args()
     print(
-        "| arch | task | score | random init [95% CI] | pretrained [95% CI] | Δ | p bootstrap | p AR "
-        "| train loss random → pretrained |"
+        "| arch | task | score | random init [95% CI] | pretrained [95% CI] | Δ | p bootstrap | p "
+        "AR | train loss random → pretrained |"
     )
     print("|---|---|---|---|---|---:|---:|---:|---|")
     for arch in ARCHS:

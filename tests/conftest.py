@@ -21,7 +21,10 @@ SHARED_DATA = Path(os.environ.get("SEQ2SEQ_ES_SHARED_DATA", REPO_ROOT.parent / "
 def shared_data() -> Path:
     """Path of ../shared/data; skip (locally) or fail (CI=true) when it is missing."""
     if not (SHARED_DATA / "README.md").is_file():
-        message = f"needs the shared Spanish data at {SHARED_DATA} (set SEQ2SEQ_ES_SHARED_DATA to its path)"
+        message = (
+            f"needs the shared Spanish data at {SHARED_DATA} "
+            "(set SEQ2SEQ_ES_SHARED_DATA to its path)"
+        )
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message + "; under CI=true it must be present")
         pytest.skip(message)
@@ -100,9 +103,10 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
             pairs.append({"id": f"{split}-{i}", "src": text, "tgt": text})
         write_jsonl(root / "copy" / f"{split}.jsonl", pairs)
     (root / "copy_task.yaml").write_text(
-        "name: copy\nkind: copy\nlocal: {train: copy/train.jsonl, validation: copy/validation.jsonl}\n"
-        "source_template: '{src}'\ntarget_field: tgt\nmetrics: [bleu, chrf, rouge]\nselection_metric: chrf.score\n"
-        "max_source_length: 32\nmax_target_length: 32\ndecoding: {num_beams: 1}\n",
+        "name: copy\nkind: copy\nlocal: {train: copy/train.jsonl, validation: "
+        "copy/validation.jsonl}\nsource_template: '{src}'\ntarget_field: tgt\nmetrics: [bleu, "
+        "chrf, rouge]\nselection_metric: chrf.score\nmax_source_length: 32\nmax_target_length: "
+        "32\ndecoding: {num_beams: 1}\n",
         encoding="utf-8",
     )
     return root

@@ -55,7 +55,8 @@ def snapshot(*roots: Path) -> dict[str, tuple[int, int, str]]:
 
 
 def refused(args: list[str], *roots: Path, code: int = 2) -> str:
-    """Run the CLI in-process; assert the exit code, no traceback, and that nothing under ``roots`` changed."""
+    """Run the CLI in-process; assert the exit code, no traceback, and that nothing under
+    ``roots`` changed."""
     before = snapshot(*roots)
     result = runner.invoke(app, args)
     assert result.exit_code == code, result.output
@@ -77,7 +78,8 @@ def cli(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
 
 @contextlib.contextmanager
 def read_only(folder: Path) -> Iterator[None]:
-    """``folder`` made unwritable: permission bits, or for root (who ignores them) the immutable flag."""
+    """``folder`` made unwritable: permission bits, or for root (who ignores them) the immutable
+    flag."""
     if os.geteuid() != 0:
         folder.chmod(0o555)
         try:
@@ -87,7 +89,8 @@ def read_only(folder: Path) -> Iterator[None]:
         return
     if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(folder)]).returncode:
         pytest.skip(
-            "running as root without `chattr +i` (CAP_LINUX_IMMUTABLE): cannot make a folder read-only"
+            "running as root without `chattr +i` (CAP_LINUX_IMMUTABLE): cannot make a folder "
+            "read-only"
         )
     try:
         yield
@@ -127,7 +130,8 @@ def pretrain_args(tiny_data: Path, tokenizer_dir: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def finished(pretrain_args: list[str], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished pretraining run (4 steps, checkpoints at 2 and 4), the preset's default dropout."""
+    """A finished pretraining run (4 steps, checkpoints at 2 and 4), the preset's default
+    dropout."""
     folder = tmp_path_factory.mktemp("finished") / "run"
     result = runner.invoke(app, [*pretrain_args, f"output_dir={folder}"])
     assert result.exit_code == 0, result.output
@@ -185,7 +189,8 @@ def test_fingerprints_follow_contents_not_modification_times(tmp_path: Path) -> 
 def test_a_run_resumes_after_its_data_was_copied_again(
     run: Path, pretrain_args: list[str], tiny_data: Path
 ) -> None:
-    """Found running the tiny grid: a re-mounted data folder (new mtimes) made every resume refuse."""
+    """Found running the tiny grid: a re-mounted data folder (new mtimes) made every resume
+    refuse."""
     files = [path for path in (tiny_data / "pretrain").rglob("*") if path.is_file()]
     stamps = {path: path.stat().st_mtime_ns for path in files}
     try:
@@ -223,7 +228,8 @@ def test_resume_of_a_finished_run_is_a_no_op_that_says_so(
 def test_a_refused_run_does_not_touch_the_finished_run(
     run: Path, pretrain_args: list[str], tmp_path: Path, tiny_data: Path
 ) -> None:
-    """The reported damage: config.yaml, run_info.json and data/tokens.bin were rewritten, then refused."""
+    """The reported damage: config.yaml, run_info.json and data/tokens.bin were rewritten, then
+    refused."""
     output = refused([*pretrain_args, "optim.steps=8", f"output_dir={run}"], tmp_path, tiny_data)
     assert "already holds this `pretrain` run" in output and "--resume" in output
     assert (run / "data" / "tokens.bin").is_file()
@@ -322,7 +328,8 @@ def test_a_read_only_output_folder_is_refused_before_anything(
 def test_a_full_disk_is_a_clear_error_with_nothing_half_written(
     pretrain_args: list[str], tmp_path: Path, tiny_data: Path
 ) -> None:
-    """A per-file size limit (``ulimit -f``) stands in for a full disk: the checkpoint's weights exceed it."""
+    """A per-file size limit (``ulimit -f``) stands in for a full disk: the checkpoint's weights
+    exceed it."""
     out = tmp_path / "run"
     before = snapshot(tiny_data, tmp_path)
 
@@ -444,8 +451,8 @@ def test_ctrl_c_or_sigterm_stops_at_a_step_boundary_with_a_checkpoint_and_the_re
     assert process.returncode == exit_code, stderr
     assert "Traceback" not in stderr
     found = re.search(
-        r"after step (\d+); checkpoint (\S+) holds it\. Resume with: seq2seq-es pretrain --config (\S+) "
-        r"--resume",
+        r"after step (\d+); checkpoint (\S+) holds it\. "
+        r"Resume with: seq2seq-es pretrain --config (\S+) --resume",
         message,
     )
     assert found, message

@@ -111,7 +111,8 @@ def test_pipeline_end_to_end_on_tiny_generated_data(tiny_data: Path, tmp_path: P
         json.loads(line) for line in (runs / "pred" / "predictions.jsonl").read_text().splitlines()
     ]
     assert len(records) == 5 and {"id", "source", "reference", "prediction"} <= set(records[0])
-    # 30 + 40 steps cannot teach a 2M-parameter model to copy: it may decode nothing but special tokens.
+    # 30 + 40 steps cannot teach a 2M-parameter model to copy: it may decode nothing but special
+    # tokens.
     output = _run(
         [
             "score",

@@ -49,7 +49,8 @@ COMMAND_MODULES = (
 )
 GROUP_HELP = {
     "model": "Inspect and convert models: info, BERT2BERT warm start, BART→LED.",
-    "humaneval": "Human evaluation: create a blind study, serve the annotation app, analyze, export.",
+    "humaneval": "Human evaluation: create a blind study, serve the annotation app, analyze, "
+    "export.",
 }
 
 app = typer.Typer(
@@ -94,7 +95,8 @@ def _flag_override(flag: Flag, value: Any) -> str | None:
 
 
 def _positional_override(command: Command, words: list[str]) -> str | None:
-    """Bare words (no ``=``) as the value of ``command.positional``: a list, or exactly one value."""
+    """Bare words (no ``=``) as the value of ``command.positional``: a list, or exactly one
+    value."""
     if not words or command.positional is None:
         return None
     field = command.schema.model_fields[command.positional]
@@ -102,8 +104,8 @@ def _positional_override(command: Command, words: list[str]) -> str | None:
         return f"{command.positional}=[{', '.join(json.dumps(word) for word in words)}]"
     if len(words) > 1:
         raise ConfigError(
-            f"`{command.name}` takes one {command.positional}, got {len(words)}: {' '.join(words)}. "
-            "Overrides must look like key=value."
+            f"`{command.name}` takes one {command.positional}, got {len(words)}: "
+            f"{' '.join(words)}. Overrides must look like key=value."
         )
     return f"{command.positional}={json.dumps(words[0])}"
 
@@ -164,7 +166,8 @@ def _report_failure(command: Command, folder: Path | None, debug: bool) -> None:
         message = str(exc)
         stopped = exc.exit_code in (130, 143)  # Ctrl-C or SIGTERM: a training run that can resume
         if stopped and folder is not None:
-            message += f" Resume with: seq2seq-es {command.name} --config {folder / 'config.yaml'} --resume"
+            config_file = folder / "config.yaml"
+            message += f" Resume with: seq2seq-es {command.name} --config {config_file} --resume"
         error_console.print(
             f"[bold red]{'stopped' if stopped else 'error'}:[/] {message}",
             highlight=False,
@@ -191,7 +194,8 @@ def _report_failure(command: Command, folder: Path | None, debug: bool) -> None:
         raise typer.Exit(code=130) from None
 
 
-# Errors of the file system a user can fix: disk full, file size limit, quota, permissions, read-only.
+# Errors of the file system a user can fix: disk full, file size limit, quota, permissions,
+# read-only.
 WRITE_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
 
 
@@ -201,16 +205,24 @@ def write_error_message(exc: OSError, folder: Path | None) -> str:
     where = f" {exc.filename}" if exc.filename else (f" into {folder}" if folder else "")
     if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
         advice = (
-            "The disk is full or a file size limit applies (`ulimit -f`, a quota). Free space or choose "
-            "another output_dir; a training run can then continue with --resume from its last checkpoint."
+            "The disk is full or a file size limit applies (`ulimit -f`, a quota). Free space or "
+            "choose another output_dir; a training run can then continue with --resume from its "
+            "last checkpoint."
         )
     else:
-        advice = "The folder is read-only or not yours: choose another output_dir, or fix its permissions."
-    return f"cannot write{where}: {what}. {advice} Files are written whole or not at all, so nothing is half-written."
+        advice = (
+            "The folder is read-only or not yours: choose another output_dir, "
+            "or fix its permissions."
+        )
+    return (
+        f"cannot write{where}: {what}. {advice} Files are written whole or not at all, "
+        "so nothing is half-written."
+    )
 
 
 def claim_output(command: Command, config: Any, folder: Path | None) -> Claim | None:
-    """The command's claim on its output folder, or the default one (writable, no other command's run)."""
+    """The command's claim on its output folder, or the default one (writable, no other command's
+    run)."""
     if command.prepare_output is not None:
         return command.prepare_output(config)
     if folder is None:
@@ -226,7 +238,8 @@ def is_main_process() -> bool:
 
 
 def typer_callback(command: Command) -> Callable[..., None]:
-    """A function whose signature Typer reads: ``--config``, the command's flags, then bare words."""
+    """A function whose signature Typer reads: ``--config``, the command's flags, then bare
+    words."""
     words_help = command.positional_help
     parameters = [
         inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),

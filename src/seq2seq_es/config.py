@@ -57,7 +57,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError(
-            f"Override {text!r} must look like key=value (dotted keys for sections, e.g. training.lr=3e-4)."
+            f"Override {text!r} must look like key=value (dotted keys for sections, e.g. "
+            "training.lr=3e-4)."
         )
     if raw.strip() == "-":
         return key.strip().split("."), "-"

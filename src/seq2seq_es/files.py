@@ -49,8 +49,8 @@ def iter_jsonl_lines(
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
                     raise DataError(
-                        f"{path}:{line_no}: not UTF-8 ({exc.reason} at byte {exc.start} of the line). "
-                        "Re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`."
+                        f"{path}:{line_no}: not UTF-8 ({exc.reason} at byte {exc.start} of the "
+                        "line). Re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`."
                     ) from None
                 if not line.strip():
                     continue
@@ -76,13 +76,15 @@ def _parse_line(path: Path, line_no: int, line: str, required: tuple[str, ...]) 
     missing = [key for key in required if key not in record]
     if missing:
         raise DataError(
-            f"{path}:{line_no}: missing field(s) {missing}; this file needs {list(required)} on every line."
+            f"{path}:{line_no}: missing field(s) {missing}; this file needs {list(required)} on "
+            "every line."
         )
     return record
 
 
 def iter_jsonl(path: str | Path, required: Iterable[str] = ()) -> Iterator[dict[str, Any]]:
-    """Yield one dict per non-empty line of a JSONL(.gz) file; see ``iter_jsonl_lines`` for the errors."""
+    """Yield one dict per non-empty line of a JSONL(.gz) file; see ``iter_jsonl_lines`` for the
+    errors."""
     for _, record in iter_jsonl_lines(path, required):
         yield record
 

@@ -37,6 +37,7 @@ def quiet_library_logs() -> None:
 
 
 def requiet_after_import() -> None:
-    """Undo a library's import-time logging setup (datatrove's), if the entry point asked for quiet."""
+    """Undo a library's import-time logging setup (datatrove's), if the entry point asked for
+    quiet."""
     if _QUIET["on"]:
         _warnings_to_stderr()

@@ -86,7 +86,8 @@ def git_state() -> dict[str, Any]:
 def write_run_record(
     output_dir: str | Path, config: BaseModel, command: str, extra: dict[str, Any] | None = None
 ) -> None:
-    """Write ``config.yaml`` and ``run_info.json`` into ``output_dir`` (``extra``: more keys of run_info)."""
+    """Write ``config.yaml`` and ``run_info.json`` into ``output_dir`` (``extra``: more keys of
+    run_info)."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     with atomic_write(output_dir / "config.yaml") as handle:
@@ -119,7 +120,8 @@ class Claim:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """A folder's run record, as read back: the command, its resolved config, its input fingerprints."""
+    """A folder's run record, as read back: the command, its resolved config, its input
+    fingerprints."""
 
     command: str | None
     config: dict[str, Any]
@@ -230,7 +232,8 @@ def file_fingerprints(paths: Mapping[str, str | Path]) -> dict[str, str]:
 def _content_digest(path: str, size: int, mtime_ns: int) -> str:
     """SHA-256 of one file, read once per process (train and validation are often one file).
 
-    ``size`` and ``mtime_ns`` are only the cache key: a file changed during the process is read again.
+    ``size`` and ``mtime_ns`` are only the cache key: a file changed during the process is read
+    again.
     """
     del size, mtime_ns
     with open(path, "rb") as handle:
@@ -338,7 +341,8 @@ def claim_folder(
 
 
 def _comparable(saved: Mapping[str, str], current: Mapping[str, str]) -> dict[str, str]:
-    """Saved input fingerprints (a record from before fingerprints were kept compares as unchanged)."""
+    """Saved input fingerprints (a record from before fingerprints were kept compares as
+    unchanged)."""
     return dict(saved) if saved else dict(current)
 
 

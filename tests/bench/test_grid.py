@@ -1,4 +1,5 @@
-"""Grid expansion: cells, merged settings, hashes that change only where a setting changes; paper.yaml offline."""
+"""Grid expansion: cells, merged settings, hashes that change only where a setting changes;
+paper.yaml offline."""
 
 from __future__ import annotations
 
@@ -104,7 +105,8 @@ def test_hash_changes_only_where_a_setting_changes(tmp_path: Path) -> None:
     after = {c.id: c.hash for c in expand(changed, tmp_path).cells}
     differ = sorted(k for k in before if before[k] != after[k])
     assert differ and all(k.startswith("a__squad-es-qa") for k in differ) and len(differ) == 4
-    # a change in a prepare job reaches exactly the cells that use it (through the model or tokenizer)
+    # a change in a prepare job reaches exactly the cells that use it (through the model or
+    # tokenizer)
     prepare = [
         {"name": "tok", "argv": ["tokenizer", "vocab_size=999", "output_dir={output}"]},
         *grid(tmp_path).model_dump()["prepare"][1:],
@@ -221,7 +223,8 @@ def test_paper_grid_dry_run_offline_lists_needs_network(
 def test_bench_command_dry_run_flag_through_the_cli_table(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`seq2seq-es bench -c configs/bench/paper.yaml --dry-run`, as cli.py builds it from COMMANDS."""
+    """`seq2seq-es bench -c configs/bench/paper.yaml --dry-run`, as cli.py builds it from
+    COMMANDS."""
     import typer
     from typer.testing import CliRunner
 

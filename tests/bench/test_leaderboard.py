@@ -1,4 +1,5 @@
-"""Leaderboard from fixture score files: means over seeds, intervals, best and not-significantly-different marks."""
+"""Leaderboard from fixture score files: means over seeds, intervals, best and
+not-significantly-different marks."""
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ def fixture_config(task_dir: Path, out: Path, seeds: list[int]) -> BenchConfig:
 
 
 def write_fixture_cells(plan: Plan, task_dir: Path) -> None:
-    """What a finished cell leaves: predictions, scores.json (the score step's), status.json done."""
+    """What a finished cell leaves: predictions, scores.json (the score step's), status.json
+    done."""
     for job in plan.cells:
         folder = Path(job.folder)
         seed = job.labels["seed"]

@@ -1,4 +1,5 @@
-"""Running grids for real: CLI subprocesses, caching, failures, resume, submitit, the commands file."""
+"""Running grids for real: CLI subprocesses, caching, failures, resume, submitit, the commands
+file."""
 
 from __future__ import annotations
 
@@ -157,7 +158,8 @@ def test_a_cell_another_process_runs_is_left_alone(copy_task: Path, tmp_path: Pa
 
 
 def grid_with_prepare(out: Path, task_dir: Path, system: Path, prepare_input: Path) -> BenchConfig:
-    """score_grid with one prepare job (a real `score` of ``prepare_input``) that the cell requires."""
+    """score_grid with one prepare job (a real `score` of ``prepare_input``) that the cell
+    requires."""
     config = score_grid(
         out,
         task_dir,

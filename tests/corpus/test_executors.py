@@ -1,4 +1,5 @@
-"""One stage list, three executors: local (run), Slurm (built and chained, not submitted), Ray (optional)."""
+"""One stage list, three executors: local (run), Slurm (built and chained, not submitted), Ray
+(optional)."""
 
 from __future__ import annotations
 

@@ -26,22 +26,25 @@ from seq2seq_es.corpus.steps import LengthFilter, normalize_text
 from .conftest import spanish_doc
 
 SPANISH = (
-    "El pequeño Íñigo se despertó temprano aquel otoño. Su abuela, que vivía junto al río, le había "
-    "prometido una excursión a la montaña. ¿Quién no recuerda el olor del pan recién hecho? La niña "
-    "añadió que el camión de la panadería llegaba siempre después de las ocho."
+    "El pequeño Íñigo se despertó temprano aquel otoño. Su abuela, que vivía junto al río, le "
+    "había prometido una excursión a la montaña. ¿Quién no recuerda el olor del pan recién hecho? "
+    "La niña añadió que el camión de la panadería llegaba siempre después de las ocho."
 )
 OTHERS = {
     "en": (
-        "The committee met on Tuesday to discuss the new budget. Most members agreed that the proposal "
-        "was reasonable, although several of them asked for more time to read the final report."
+        "The committee met on Tuesday to discuss the new budget. Most members agreed that the "
+        "proposal was reasonable, although several of them asked for more time to read the final "
+        "report."
     ),
     "pt": (
-        "A comissão reuniu-se na terça-feira para discutir o novo orçamento. A maioria dos membros concordou "
-        "que a proposta era razoável, embora vários deles tenham pedido mais tempo para ler o relatório."
+        "A comissão reuniu-se na terça-feira para discutir o novo orçamento. A maioria dos membros "
+        "concordou que a proposta era razoável, embora vários deles tenham pedido mais tempo para "
+        "ler o relatório."
     ),
     "ca": (
-        "La comissió es va reunir dimarts per discutir el nou pressupost. La majoria dels membres van estar "
-        "d'acord que la proposta era raonable, tot i que molts van demanar més temps per llegir l'informe."
+        "La comissió es va reunir dimarts per discutir el nou pressupost. La majoria dels membres "
+        "van estar d'acord que la proposta era raonable, tot i que molts van demanar més temps per "
+        "llegir l'informe."
     ),
 }
 
@@ -133,8 +136,9 @@ def test_language_id_keeps_spanish_drops_neighbours() -> None:
         assert _verdict(step, text) == (False, f"lang_{code}"), code
     # Upper-case Spanish (an agenda heading) was read as Galician before lower-casing.
     heading = (
-        "Queda aprobada.\n- DEL GRUPO PARLAMENTARIO SOCIALISTA, SOBRE LAS MEDIDAS QUE PIENSA ADOPTAR EL "
-        "GOBIERNO PARA EVITAR LA EMIGRACIÓN DE LOS JÓVENES ESPAÑOLES Y FAVORECER EL RETORNO."
+        "Queda aprobada.\n- DEL GRUPO PARLAMENTARIO SOCIALISTA, SOBRE LAS MEDIDAS QUE PIENSA "
+        "ADOPTAR EL GOBIERNO PARA EVITAR LA EMIGRACIÓN DE LOS JÓVENES ESPAÑOLES Y FAVORECER EL "
+        "RETORNO."
     )
     assert _verdict(step, heading) is True
 
@@ -243,7 +247,8 @@ def test_fast_repetition_rules_match_datatrove() -> None:
 
 
 def test_fast_quality_rules_match_datatrove() -> None:
-    """Our quality filter gives datatrove's verdicts (same word split and stop words; no bullet lines here)."""
+    """Our quality filter gives datatrove's verdicts (same word split and stop words; no bullet
+    lines here)."""
     from datatrove.pipeline.filters import GopherQualityFilter
     from datatrove.utils.text import PUNCTUATION_SET
 

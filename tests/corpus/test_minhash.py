@@ -1,4 +1,5 @@
-"""The compiled MinHash signature step gives datatrove's signatures and signature files, bit for bit."""
+"""The compiled MinHash signature step gives datatrove's signatures and signature files, bit for
+bit."""
 
 from __future__ import annotations
 
@@ -28,11 +29,20 @@ from .conftest import spanish_doc
 TRICKY = [
     "",
     "una dos tres cuatro",  # fewer words than the 5-gram: no shingle, no signature
-    "El Niño comió 3,5 kilos de piñones el 12/10/2024, ¿verdad? ¡Sí! «Claro» —dijo— … fin_de_línea.",
-    "cafe\u0301 decomposed, a \u0301 lone accent, 'ﬁ' ligature, ½ half, ２０２４ fullwidth, ٣ arabic digit.",
+    (
+        "El Niño comió 3,5 kilos de piñones el 12/10/2024, ¿verdad? ¡Sí! «Claro» —dijo— … "
+        "fin_de_línea."
+    ),
+    (
+        "cafe\u0301 decomposed, a \u0301 lone accent, 'ﬁ' ligature, ½ half, ２０２４ fullwidth, ٣ "
+        "arabic digit."
+    ),
     "ΟΔΥΣΣΕΥΣ ΚΑΙ ΠΗΝΕΛΟΠΗ ΣΤΗΝ ΙΘΑΚΗ ΜΕ ΤΟΝ ΤΗΛΕΜΑΧΟ ΣΑΣ",  # final sigma depends on context
     "한국어 문장은 음절로 분해됩니다 그리고 다시 결합하지 않습니다 끝",  # Hangul decomposes to jamo
-    "tab\tseparated\u00a0nbsp\u2003em-space\u3000ideographic \u200bzero-width joiners a\u0308\u0301b x",
+    (
+        "tab\tseparated\u00a0nbsp\u2003em-space\u3000ideographic \u200bzero-width joiners "
+        "a\u0308\u0301b x"
+    ),
     "straße øre æble ŀl ĳ ǆ Ǆ ﬀ ª º ° § µ ¿por qué? ¡ay! _under_score_ __init__ done",
 ]
 
@@ -91,7 +101,8 @@ def test_xxh64_matches_xxhash(data: bytes, offset: int) -> None:
 
 
 def test_unicode_facts_the_shortcut_relies_on() -> None:
-    """Over all of Unicode: combining characters are never word characters, whitespace maps to non-words.
+    """Over all of Unicode: combining characters are never word characters, whitespace maps to
+    non-words.
 
     ``simplify_for_words`` skips datatrove's whitespace collapse and decomposes character
     by character; both are exact only because of these two facts (see its docstring).

@@ -1,4 +1,5 @@
-"""Splitting input files across tasks: every line read once, loads even, same output as whole files."""
+"""Splitting input files across tasks: every line read once, loads even, same output as whole
+files."""
 
 from __future__ import annotations
 

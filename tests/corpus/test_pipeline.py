@@ -1,4 +1,5 @@
-"""The whole datatrove pipeline on tiny generated corpora: dedup, stats, rejects, resume, bad input."""
+"""The whole datatrove pipeline on tiny generated corpora: dedup, stats, rejects, resume, bad
+input."""
 
 from __future__ import annotations
 
@@ -84,7 +85,8 @@ def test_resume_after_a_killed_task_gives_identical_output(
     reference = run(tmp_path / "in", tmp_path / "ref", tasks=3)
     out = tmp_path / "out"
     run(tmp_path / "in", out, tasks=3)
-    # What a run killed during filter task 1 leaves: tasks 0 and 2 done, task 1 half-written, no later stage.
+    # What a run killed during filter task 1 leaves: tasks 0 and 2 done, task 1 half-written, no
+    # later stage.
     for marker in (out / "logs").glob("*/completions/*"):
         if marker.parts[-3] != "filter" or marker.name == "00001":
             marker.unlink()

@@ -34,7 +34,8 @@ def perturb(text: str, rng: random.Random, changes: int) -> str:
 def make_predictions(
     root: Path, n: int = 24, systems: tuple[str, ...] = ("base", "mejor"), seed: int = 0
 ) -> list[Path]:
-    """predictions.jsonl of each system (in <root>/<system>/): the later systems change fewer words."""
+    """predictions.jsonl of each system (in <root>/<system>/): the later systems change fewer
+    words."""
     rng = random.Random(seed)
     examples = []
     for k in range(n):
@@ -135,7 +136,8 @@ class ServerProcess:
 
 @pytest.fixture(scope="session")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """One server for the tests that only need their own annotators: five annotators, each test uses its own."""
+    """One server for the tests that only need their own annotators: five annotators, each test
+    uses its own."""
     study = new_study(tmp_path_factory.mktemp("shared"), annotators=5)
     server = ServerProcess(study.path, free_port()).start()
     yield server

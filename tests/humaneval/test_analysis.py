@@ -1,4 +1,5 @@
-"""Analysis on synthetic studies whose answers are known: agreement, effects and correlations are recovered."""
+"""Analysis on synthetic studies whose answers are known: agreement, effects and correlations are
+recovered."""
 
 from __future__ import annotations
 
@@ -107,7 +108,8 @@ def test_random_annotators_agree_at_chance(tmp_path: Path) -> None:
         assert abs(result["agreement"][criterion]["alpha_nominal"]) < 0.15
         assert all(abs(k["kappa"]) < 0.25 for k in result["agreement"][criterion]["cohen_kappa"])
     assert abs(result["agreement"]["preference"]["alpha_nominal"]) < 0.15
-    # the default exclusion rule drops annotators whose repeats look random (1.6 of 4 points apart on average)
+    # the default exclusion rule drops annotators whose repeats look random (1.6 of 4 points apart
+    # on average)
     default = analyze(study, RatingStore(study.database).pages(), settings_for(study))
     dropped = [a for a, row in default["annotators"].items() if not row["kept"]]
     assert dropped and all(
@@ -173,7 +175,8 @@ def test_cohen_kappa_textbook_example() -> None:
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.tuples(st.integers(1, 5), st.integers(1, 5)), min_size=2, max_size=40))
 def test_quadratic_kappa_is_the_moment_formula(pairs: list[tuple[int, int]]) -> None:
-    """Quadratic-weighted kappa = 2 cov(x, y) / (var x + var y + (mean x − mean y)²) (Cohen 1968)."""
+    """Quadratic-weighted kappa = 2 cov(x, y) / (var x + var y + (mean x − mean y)²) (Cohen
+    1968)."""
     x, y = np.array([a for a, _ in pairs], float), np.array([b for _, b in pairs], float)
     denominator = x.var() + y.var() + (x.mean() - y.mean()) ** 2
     kappa = cohen_kappa(

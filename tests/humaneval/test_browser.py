@@ -1,4 +1,5 @@
-"""An annotator in a real headless Chromium (Debian's, driven by Playwright): log in, rate, reload, resume."""
+"""An annotator in a real headless Chromium (Debian's, driven by Playwright): log in, rate,
+reload, resume."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ FLAGS = [
 
 @pytest.fixture(scope="module")
 def browser() -> Any:
-    """Debian chromium via Playwright; skipped when absent, except under CI=true where that fails."""
+    """Debian chromium via Playwright; skipped when absent, except under CI=true where that
+    fails."""
     reason = None
     try:
         from playwright.sync_api import sync_playwright
@@ -56,7 +58,8 @@ def log_in(browser: Any, url: str, token: str) -> Any:
 
 
 def rate(page: Any, score: int) -> None:
-    """Tick ``score`` on every scale of the page, prefer output 1, save (as an annotator would click)."""
+    """Tick ``score`` on every scale of the page, prefer output 1, save (as an annotator would
+    click)."""
     names = {
         page.locator("input[type=radio]").nth(k).get_attribute("name")
         for k in range(page.locator("input[type=radio]").count())

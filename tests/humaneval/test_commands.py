@@ -1,4 +1,5 @@
-"""The four commands' ``run`` and ``show``, end to end on a small study (the CLI calls exactly these)."""
+"""The four commands' ``run`` and ``show``, end to end on a small study (the CLI calls exactly
+these)."""
 
 from __future__ import annotations
 

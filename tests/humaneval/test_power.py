@@ -1,4 +1,5 @@
-"""The sample sizes in docs/human-eval-protocol.md: computed, and checked against the exact binomial power."""
+"""The sample sizes in docs/human-eval-protocol.md: computed, and checked against the exact
+binomial power."""
 
 from __future__ import annotations
 

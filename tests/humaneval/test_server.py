@@ -1,4 +1,5 @@
-"""The annotation server as a user meets it: a real ``humaneval serve`` process on a loopback port."""
+"""The annotation server as a user meets it: a real ``humaneval serve`` process on a loopback
+port."""
 
 from __future__ import annotations
 

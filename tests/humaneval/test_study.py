@@ -1,4 +1,5 @@
-"""Creating a study: sampling, blind orders, repeats, and refusing bad input without writing anything."""
+"""Creating a study: sampling, blind orders, repeats, and refusing bad input without writing
+anything."""
 
 from __future__ import annotations
 
@@ -179,9 +180,9 @@ def test_protocols_and_example_configs_validate() -> None:
 
 def test_schemas_import_nothing_heavy() -> None:
     code = (
-        "import sys, seq2seq_es.commands.humaneval; "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'torch', 'transformers', 'fastapi', 'uvicorn', 'scipy', 'krippendorff', 'numpy', 'sacrebleu'}))"
+        "import sys, seq2seq_es.commands.humaneval; print(sorted({m.split('.')[0] for m in "
+        "sys.modules} & {'torch', 'transformers', 'fastapi', 'uvicorn', 'scipy', 'krippendorff', "
+        "'numpy', 'sacrebleu'}))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

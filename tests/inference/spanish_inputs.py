@@ -4,7 +4,45 @@ from __future__ import annotations
 
 import random
 
-WORDS = ["el", "la", "los", "las", "un", "una", "niño", "niña", "señora", "señor", "come", "bebe", "lee", "escribe", "pan", "agua", "café", "libro", "carta", "casa", "perro", "gato", "grande", "pequeño", "viejo", "nuevo", "con", "en", "y", "de", "por", "para", "qué", "dónde", "cuándo", "mañana", "tarde"]
+WORDS = [
+    "el",
+    "la",
+    "los",
+    "las",
+    "un",
+    "una",
+    "niño",
+    "niña",
+    "señora",
+    "señor",
+    "come",
+    "bebe",
+    "lee",
+    "escribe",
+    "pan",
+    "agua",
+    "café",
+    "libro",
+    "carta",
+    "casa",
+    "perro",
+    "gato",
+    "grande",
+    "pequeño",
+    "viejo",
+    "nuevo",
+    "con",
+    "en",
+    "y",
+    "de",
+    "por",
+    "para",
+    "qué",
+    "dónde",
+    "cuándo",
+    "mañana",
+    "tarde",
+]
 
 
 def spanish_sentences(n: int, seed: int = 0) -> list[str]:

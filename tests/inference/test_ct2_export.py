@@ -1,4 +1,5 @@
-"""``seq2seq-es export`` to CTranslate2: the converter corrections, the folder it writes, its refusals.
+"""``seq2seq-es export`` to CTranslate2: the converter corrections, the folder it writes, its
+refusals.
 
 Decoding parity on real inputs is in ``test_ct2_parity.py``; here the random tiny presets of
 ``conftest.py`` are enough (each export takes about a second).

@@ -61,7 +61,8 @@ def examples(shared_data: Path) -> dict[str, list[Example]]:
 
 
 def train_to_copy(preset: str, tokenizer: Any, sentences: list[str], steps: int) -> Any:
-    """A preset model after ``steps`` AdamW steps of copying ``sentences`` (batch 16, preset dropout)."""
+    """A preset model after ``steps`` AdamW steps of copying ``sentences`` (batch 16, preset
+    dropout)."""
     model = build_model(preset, tokenizer, seed=0)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     rng = random.Random(0)
@@ -116,7 +117,8 @@ def decode(engine: Any, texts: list[str], options: GenerationOptions) -> list[di
 
 
 def assert_outputs_vary(rows: list[dict[str, Any]], texts: list[str]) -> None:
-    """Outputs that differ by input and mostly end before the limit: a broken conversion would show."""
+    """Outputs that differ by input and mostly end before the limit: a broken conversion would
+    show."""
     outputs = [row["text"] for row in rows]
     assert len(set(outputs)) >= len(set(texts)) // 2, (
         "outputs barely depend on the input: the test proves little"
@@ -201,7 +203,8 @@ def test_beam_search_differs_from_the_default_heuristic_only_where_it_runs_on(
             assert ref["tokens"] > ct2["tokens"], (ref, ct2)
             if ref["tokens"] < TASK.max_target_length:
                 # At the limit, generate forces ``</s>`` (log-probability 0 inside the search) while
-                # the engines' scores re-score it with the model's own log-probability: not comparable.
+                # the engines' scores re-score it with the model's own log-probability: not
+                # comparable.
                 assert ref["score"] / ref["tokens"] > ct2["score"] / ct2["tokens"], (ref, ct2)
     print(
         f"beam 4, early_stopping=False: {len(texts) - differing} of {len(texts)} outputs identical"

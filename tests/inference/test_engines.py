@@ -35,7 +35,8 @@ def engine(request: pytest.FixtureRequest) -> TransformersEngine:
 def reference_scores(
     engine: TransformersEngine, texts: list[str], max_new_tokens: int
 ) -> tuple[list[str], list[float], list[int]]:
-    """Greedy outputs and their log-probabilities from ``generate``'s own raw logits (cached decoding)."""
+    """Greedy outputs and their log-probabilities from ``generate``'s own raw logits (cached
+    decoding)."""
     batch = engine.tokenizer(
         texts,
         return_tensors="pt",
@@ -195,7 +196,8 @@ def test_a_finetuned_folder_takes_its_tasks_settings(
         None,
     )
     read = read_model_defaults(model, task_defaults)
-    # tatoeba-en-es in the registry: beam 4, 64 target tokens, 64 source tokens; the run's override kept.
+    # tatoeba-en-es in the registry: beam 4, 64 target tokens, 64 source tokens; the run's override
+    # kept.
     assert (read.generation.num_beams, read.generation.max_new_tokens, read.max_source_length) == (
         4,
         64,

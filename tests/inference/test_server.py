@@ -1,4 +1,5 @@
-"""The HTTP server over loopback (uvicorn in a thread, or ``serve`` in a subprocess) with real models."""
+"""The HTTP server over loopback (uvicorn in a thread, or ``serve`` in a subprocess) with real
+models."""
 
 from __future__ import annotations
 

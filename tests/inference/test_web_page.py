@@ -110,7 +110,8 @@ def test_answer_a_question_shows_the_models_output_and_the_latency(
     page.click("details summary")  # the decoding settings are folded away
     page.fill("#max-new-tokens", "10")
     assert submit_and_wait(page) == "done"
-    # The page fills the registry's QA template; the task has no model of its own, so 'default' answers.
+    # The page fills the registry's QA template; the task has no model of its own, so 'default'
+    # answers.
     expected = engines["default"].generate(
         [f"question: {question} context: {context}"], GenerationOptions(max_new_tokens=10)
     )[0]["text"]

@@ -52,7 +52,8 @@ def test_equal_on_nfc_spanish_without_symbols_or_letter_digit_runs() -> None:
 def test_letter_digit_runs_are_one_word_for_us_split_by_them(
     run: str, part: str, pieces: int
 ) -> None:
-    """ "la ley L1111" vs "la ley L": they see "l" "1111" (so "l" matches), we see "l1111" (nothing)."""
+    """ "la ley L1111" vs "la ley L": they see "l" "1111" (so "l" matches), we see "l1111"
+    (nothing)."""
     reference, prediction = f"según la ley {run} vigente", f"según la ley {part} vigente"
     assert words(run) == [run.lower()]
     rouge1_theirs, rouge1_ours = theirs(reference, prediction)[0], ours(reference, prediction)[0]
@@ -104,7 +105,8 @@ def test_decomposed_text_is_normalised_by_us_only() -> None:
 
 
 def test_their_rouge_lsum_tokenizes_unlike_their_rouge_l() -> None:
-    """On one line ROUGE-Lsum should equal ROUGE-L: ours does; theirs tokenizes Lsum with BERT's basic
+    """On one line ROUGE-Lsum should equal ROUGE-L: ours does; theirs tokenizes Lsum with BERT's
+    basic
     tokenizer, which keeps "l1111" whole, while their ROUGE-L splits it."""
     reference, prediction = "según la ley L1111 vigente", "según la ley L vigente"
     rouge_l, rouge_lsum = ROUGE_TYPES.index("rougeL"), ROUGE_TYPES.index("rougeLsum")

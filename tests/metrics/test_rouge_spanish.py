@@ -1,4 +1,5 @@
-"""ROUGE: Spanish-correct, paper-compatible parity with rouge-score, multilingual-rouge comparison."""
+"""ROUGE: Spanish-correct, paper-compatible parity with rouge-score, multilingual-rouge
+comparison."""
 
 from __future__ import annotations
 

@@ -53,7 +53,8 @@ EASSE_REFERENCES = [
 
 @pytest.mark.parametrize("tokenize", ["13a", "intl"])
 def test_easse_corpus_sari_readme_value(tokenize: str) -> None:
-    # EASSE README: corpus_sari(...) -> 33.17472563619544 (13a; intl tokenizes this text identically)
+    # EASSE README: corpus_sari(...) -> 33.17472563619544 (13a; intl tokenizes this text
+    # identically)
     assert corpus_sari(
         EASSE_SOURCES, EASSE_PREDICTIONS, EASSE_REFERENCES, tokenize
     ) == pytest.approx(33.17472563619544, abs=1e-9)
@@ -92,7 +93,8 @@ def test_parts_and_signature() -> None:
 
 
 def test_default_equals_easse_13a_where_intl_differs() -> None:
-    """On Spanish with ¿ ¡ the two tokenizers disagree; the default is 13a's value (EASSE's default)."""
+    """On Spanish with ¿ ¡ the two tokenizers disagree; the default is 13a's value (EASSE's
+    default)."""
     sources = ["¿Dónde está el perro de la señora?", "¡Qué día tan bonito hace hoy!"]
     predictions = ["¿Dónde está el perro?", "¡Qué día tan bonito!"]
     references = [["¿Dónde está el perro?"], ["¡Qué día bonito!"]]

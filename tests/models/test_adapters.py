@@ -1,4 +1,5 @@
-"""LoRA through peft: per-architecture defaults, checks, merging, the finetune and merge-adapter commands.
+"""LoRA through peft: per-architecture defaults, checks, merging, the finetune and merge-adapter
+commands.
 
 Tiny local models only (HF_HUB_OFFLINE): a BART and a BERT saved by ``conftest.py``, the
 T5S preset, and a BERT2BERT warm-started from the BERT (shared and not).
@@ -59,7 +60,8 @@ def _batch(tokenizer: Any, texts: list[str]) -> dict[str, torch.Tensor]:
 
 
 def _train(model: Any, batch: dict[str, torch.Tensor], steps: int, lr: float = 1e-2) -> list[float]:
-    """A few real AdamW steps over the trainable weights (so every adapter's B is no longer zero)."""
+    """A few real AdamW steps over the trainable weights (so every adapter's B is no longer
+    zero)."""
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
     losses = []
@@ -87,7 +89,7 @@ def _models(kind: str, bart_dir: Path, bert_dir: Path) -> tuple[Any, Any]:
     return warm_start_bert2bert(bert_dir, share=kind == "bert2bert-shared", seed=0)
 
 
-# ------------------------------------------------------------------------------------------- in process
+# --------------------------------------------------------------------------------------- in process
 
 
 @pytest.mark.parametrize(
@@ -178,7 +180,8 @@ def test_bad_target_modules_name_the_valid_ones(bart_dir: Path, bert_dir: Path) 
 def test_checkpoint_tensors_are_the_adapter_and_restore_exactly(
     bart_dir: Path, corpus: list[str]
 ) -> None:
-    """The hook for training/checkpoint.py: only trainable tensors, restored into a freshly built model."""
+    """The hook for training/checkpoint.py: only trainable tensors, restored into a freshly built
+    model."""
     model, tokenizer = load_seq2seq(bart_dir)
     assert (
         checkpoint_tensors(model) is None
@@ -203,7 +206,7 @@ def test_checkpoint_tensors_are_the_adapter_and_restore_exactly(
         restore_checkpoint_tensors(fewer, tensors)
 
 
-# ------------------------------------------------------------------------------------------- commands
+# ----------------------------------------------------------------------------------------- commands
 
 
 def test_merge_adapter_command_on_an_adapter_trained_with_peft(
@@ -274,7 +277,8 @@ def test_merge_adapter_command_on_an_adapter_trained_with_peft(
 
 @pytest.fixture(scope="module")
 def copy_base(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A barto-tiny fully fine-tuned on the copy task for 40 steps: the "pretrained" base LoRA starts from."""
+    """A barto-tiny fully fine-tuned on the copy task for 40 steps: the "pretrained" base LoRA
+    starts from."""
     from seq2seq_es.corpus.text_files import iter_texts
     from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
     from seq2seq_es.tokenizer.save import save_tokenizer
@@ -319,7 +323,8 @@ def _mean_loss(model: Any, tokenizer: Any, data: Path) -> float:
 def test_lora_finetune_trains_only_the_adapters_and_writes_adapter_and_merged_model(
     copy_base: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    """``finetune adapter.kind=lora`` with the defaults (r 8, alpha 16, dropout 0.05, q/v), selection on."""
+    """``finetune adapter.kind=lora`` with the defaults (r 8, alpha 16, dropout 0.05, q/v),
+    selection on."""
     base_dir, data = copy_base
     out = tmp_path / "lora"
     _ok(

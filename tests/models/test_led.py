@@ -1,4 +1,5 @@
-"""BART → LED conversion: same weights, tiled positions, same function on short inputs, long inputs run."""
+"""BART → LED conversion: same weights, tiled positions, same function on short inputs, long
+inputs run."""
 
 from __future__ import annotations
 

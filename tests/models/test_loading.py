@@ -1,4 +1,5 @@
-"""``load_seq2seq``: one door for every seq2seq model, with errors a user can act on (all offline)."""
+"""``load_seq2seq``: one door for every seq2seq model, with errors a user can act on (all
+offline)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The model card: a README.md the Hugging Face Hub parses (YAML metadata, model-index) with scores and CIs."""
+"""The model card: a README.md the Hugging Face Hub parses (YAML metadata, model-index) with
+scores and CIs."""
 
 from __future__ import annotations
 

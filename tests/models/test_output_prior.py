@@ -1,4 +1,5 @@
-"""The BART output prior: exact values, saved with the model, and the encoder collapse it prevents."""
+"""The BART output prior: exact values, saved with the model, and the encoder collapse it
+prevents."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ def test_prior_is_saved_and_reloaded_with_a_bart_and_skipped_for_t5(tmp_path: Pa
 
 
 def _encoder_spread_after_adam(with_prior: bool, steps: int = 30, seed: int = 0) -> float:
-    """Train a small BART to copy Zipf-distributed tokens; the std over positions of its encoder output."""
+    """Train a small BART to copy Zipf-distributed tokens; the std over positions of its encoder
+    output."""
     rng = np.random.default_rng(seed)
     zipf = 1.0 / np.arange(1, VOCAB - 2)
     zipf /= zipf.sum()

@@ -1,4 +1,5 @@
-"""Preset table: sizes match the paper, families build the right classes, T5S keeps an untied head."""
+"""Preset table: sizes match the paper, families build the right classes, T5S keeps an untied
+head."""
 
 from __future__ import annotations
 
@@ -142,7 +143,8 @@ def test_unknown_preset_lists_the_valid_ones() -> None:
 
 
 def test_bert_preset_is_a_masked_lm_sized_like_barto_tiny_with_the_tokenizers_specials() -> None:
-    """bert-tiny: barto-tiny's width, FFN and positions, 2 layers (the 2+2 of the BERT2BERT built from it)."""
+    """bert-tiny: barto-tiny's width, FFN and positions, 2 layers (the 2+2 of the BERT2BERT built
+    from it)."""
     assert count_parameters(build_empty_model("bert-tiny")) == pytest.approx(1.5e6, rel=0.05)
     tokenizer = train_byte_level_bpe(
         ["el niño come pan con su madre"] * 20, vocab_size=300, min_frequency=1

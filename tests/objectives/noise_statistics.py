@@ -20,7 +20,8 @@ TABLE = (
 def table_statistics(
     blocks: list[np.ndarray], outputs: list[np.ndarray], mask_id: int, marked_id: int
 ) -> dict[str, np.ndarray]:
-    """Per example: tokens of the block gone or replaced (share), ``<mask>`` count, masked tokens per
+    """Per example: tokens of the block gone or replaced (share), ``<mask>`` count, masked tokens
+    per
     replacement token (``<mask>`` or random), output/input length, random share of replacements."""
     length = np.array([len(b) for b in blocks], dtype=float)
     masks = np.array([np.count_nonzero(o == mask_id) for o in outputs], dtype=float)

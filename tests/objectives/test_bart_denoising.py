@@ -1,4 +1,5 @@
-"""The BART collator: batch layout, seeding, workers and degenerate blocks, for both noise variants."""
+"""The BART collator: batch layout, seeding, workers and degenerate blocks, for both noise
+variants."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def collator(
 def test_defaults_are_fairseq_noise(
     tokenizer: PreTrainedTokenizerFast, blocks: list[np.ndarray]
 ) -> None:
-    """The config default (what `seq2seq-es pretrain` runs for BART presets) is fairseq's algorithm."""
+    """The config default (what `seq2seq-es pretrain` runs for BART presets) is fairseq's
+    algorithm."""
     collator, body = build_collator(ObjectiveConfig(), "bart", tokenizer, 128, seed=3)
     assert isinstance(collator, BartDenoisingCollator) and body == 126
     assert collator.settings == BartNoiseSettings() and collator.settings.noise == "fairseq"

@@ -1,4 +1,5 @@
-"""BART noise, exact-ratio variant: equal to the per-token reference, and exactly 30% of the words masked."""
+"""BART noise, exact-ratio variant: equal to the per-token reference, and exactly 30% of the
+words masked."""
 
 from __future__ import annotations
 

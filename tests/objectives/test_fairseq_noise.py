@@ -1,4 +1,5 @@
-"""BART noise, fairseq variant: equal to our port of fairseq's algorithm, and fairseq's statistics."""
+"""BART noise, fairseq variant: equal to our port of fairseq's algorithm, and fairseq's
+statistics."""
 
 from __future__ import annotations
 
@@ -119,7 +120,8 @@ def test_inserted_tokens_have_exactly_ceil_n_random_ratio_random_ones(
 
 def test_sentences_are_cut_after_full_stops_only(tables: TokenTables) -> None:
     """fairseq with the GPT-2 BPE: a sentence ends after a "." that follows no other "."; the body's
-    last token is made a full stop, but here it follows a "." so it ends nothing and stays in place."""
+    last token is made a full stop, but here it follows a "." so it ends nothing and stays in
+    place."""
     dot = tables.full_stop_id
     ids = np.array([10, 11, dot, 12, dot, dot, 13, 14, 15, dot, 16], dtype=np.int64)
     sentences = [[10, 11, dot], [12, dot], [dot, 13, 14, 15, dot]]
@@ -146,14 +148,16 @@ def test_touching_spans_stay_two_masks_and_overlapping_ones_merge(
     assert double > len(blocks) // 10
 
 
-# --- statistics on real text: ours vs fairseq's own (torch) random draws --------------------------------
+# --- statistics on real text: ours vs fairseq's own (torch) random draws
+# --------------------------------
 
 BLOCKS, BODY = 2000, 510
 
 
 @pytest.fixture(scope="module")
 def real_blocks(shared_data: Path) -> tuple[TokenTables, list[np.ndarray]]:
-    """2,000 blocks of 510 tokens (a 512-token BART example) of pretrain/sample.jsonl.gz, 8k byte-level BPE."""
+    """2,000 blocks of 510 tokens (a 512-token BART example) of pretrain/sample.jsonl.gz, 8k
+    byte-level BPE."""
     with gzip.open(shared_data / "pretrain" / "sample.jsonl.gz", "rt", encoding="utf-8") as handle:
         texts = [json.loads(line)["text"] for line in handle]
     tokenizer = train_byte_level_bpe(texts, 8000, max_chars=2_000_000)
@@ -174,7 +178,8 @@ def real_blocks(shared_data: Path) -> tuple[TokenTables, list[np.ndarray]]:
 def test_statistics_match_fairseqs_own_random_draws(
     real_blocks: tuple[TokenTables, list[np.ndarray]],
 ) -> None:
-    """The defaults (mask 0.3, Poisson 3, replace_length 1, random 0.1, permutation 1) on 2,000 blocks:
+    """The defaults (mask 0.3, Poisson 3, replace_length 1, random 0.1, permutation 1) on 2,000
+    blocks:
     ours (per-example numpy seeds) and the fairseq port drawing from torch's generator, as fairseq
     does, agree within 4 standard errors on every statistic; the exact-ratio variant does not."""
     tables, blocks = real_blocks

@@ -1,4 +1,5 @@
-"""BERT masked language modelling: transformers' masking rule, drawn per example so resume and workers agree."""
+"""BERT masked language modelling: transformers' masking rule, drawn per example so resume and
+workers agree."""
 
 from __future__ import annotations
 

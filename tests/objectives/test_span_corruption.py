@@ -96,7 +96,8 @@ def test_noise_counts_equal_seqio_random_spans_noise_mask(
 
 
 def test_float32_rounding_as_seqio() -> None:
-    """190 × 0.15 is 28.499… in float64 but 28.500001 in float32: seqio's mask has 29 noise tokens."""
+    """190 × 0.15 is 28.499… in float64 but 28.500001 in float32: seqio's mask has 29 noise
+    tokens."""
     assert round(190 * 0.15) == 28 and span_counts(190, 0.15, 3.0) == (29, 10)
 
 
@@ -109,7 +110,8 @@ def test_collator_refuses_lengths_t5_would_cut() -> None:
 
 
 def test_collator_pads_where_t5_leaves_room() -> None:
-    """Density 0.8, mean 2: t5's raw length corrupts into fewer tokens than asked; padded as t5 pads."""
+    """Density 0.8, mean 2: t5's raw length corrupts into fewer tokens than asked; padded as t5
+    pads."""
     input_length, density, mean = 64, 0.8, 2.0
     raw, target = compute_input_and_target_lengths(input_length, density, mean)
     actual_input, actual_target = corrupted_lengths(raw, density, mean)
@@ -246,7 +248,8 @@ def test_same_seed_same_batch_and_workers(tmp_path: object) -> None:
 
 
 def test_tiny_and_degenerate_inputs() -> None:
-    """Below ~14 inputs t5's helper counts no noise at all while its mask masks one token: refused."""
+    """Below ~14 inputs t5's helper counts no noise at all while its mask masks one token:
+    refused."""
     with pytest.raises(ConfigError, match="would cut"):
         SpanCorruptionCollator(8, SENTINELS, eos_id=EOS, decoder_start_id=PAD, seed=0)
     for input_length in (14, 15, 16, 20):

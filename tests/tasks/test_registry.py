@@ -1,4 +1,5 @@
-"""Every registry entry validates; local entries match the shared data's schema; hub entries are well formed."""
+"""Every registry entry validates; local entries match the shared data's schema; hub entries are
+well formed."""
 
 from __future__ import annotations
 

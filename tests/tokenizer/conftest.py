@@ -12,13 +12,14 @@ from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
 from seq2seq_es.tokenizer.unigram import train_unigram
 
 WORD_LIST = (
-    "el la los las un una niño niña señor señora año mañana España pingüino cigüeña corazón canción "
-    "acción nación está están qué cómo dónde cuándo quién porque también después así más sí tú él "
-    "camión árbol lápiz fácil difícil útil música pájaro murciélago búho ñandú Ñoño Ángel Óscar "
-    "comer beber vivir escribir leer hablar cantar bailar jugar trabajar estudiar caminar correr "
-    "casa perro gato libro mesa silla ventana puerta ciudad pueblo río montaña mar cielo sol luna "
-    "grande pequeño viejo nuevo bonito feo rápido lento alto bajo rojo azul verde amarillo blanco "
-    "con sin por para entre sobre bajo hacia hasta desde según durante mediante y o pero ni que de en a"
+    "el la los las un una niño niña señor señora año mañana España pingüino cigüeña corazón "
+    "canción acción nación está están qué cómo dónde cuándo quién porque también después así más "
+    "sí tú él camión árbol lápiz fácil difícil útil música pájaro murciélago búho ñandú Ñoño Ángel "
+    "Óscar comer beber vivir escribir leer hablar cantar bailar jugar trabajar estudiar caminar "
+    "correr casa perro gato libro mesa silla ventana puerta ciudad pueblo río montaña mar cielo "
+    "sol luna grande pequeño viejo nuevo bonito feo rápido lento alto bajo rojo azul verde "
+    "amarillo blanco con sin por para entre sobre bajo hacia hasta desde según durante mediante y "
+    "o pero ni que de en a"
 )
 SPANISH_WORDS = WORD_LIST.split()
 PUNCTUATION = (

@@ -97,7 +97,8 @@ def test_behaves_like_transformers_bart_tokenizer(bpe: PreTrainedTokenizerFast) 
 
 
 def test_ids_match_bart_model_config_and_a_model_runs(bpe: PreTrainedTokenizerFast) -> None:
-    """BartConfig's defaults (pad 1, bos 0, eos 2, decoder start 2) are these ids; a tiny BART trains on them."""
+    """BartConfig's defaults (pad 1, bos 0, eos 2, decoder start 2) are these ids; a tiny BART
+    trains on them."""
     defaults = BartConfig()
     assert (defaults.pad_token_id, defaults.bos_token_id, defaults.eos_token_id) == (
         bpe.pad_token_id,

@@ -66,7 +66,8 @@ def test_measure_quality_on_spanish(
 
 
 def test_unk_is_counted() -> None:
-    """A vocabulary without byte fallback maps an unseen character to <unk>, and the report sees it."""
+    """A vocabulary without byte fallback maps an unseen character to <unk>, and the report sees
+    it."""
     from tokenizers import Tokenizer, models, pre_tokenizers
 
     backend = Tokenizer(models.WordLevel({"<unk>": 0, "hola": 1}, unk_token="<unk>"))

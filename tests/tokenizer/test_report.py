@@ -24,9 +24,10 @@ from seq2seq_es.tokenizer.train import run_tokenizer
 from .conftest import spanish_text
 
 ENGLISH_TEXT = (
-    "the a man woman child house dog cat book table water city river mountain sea sky sun moon big small "
-    "old new good bad fast slow eat drink live write read speak sing dance play work study walk run "
-    "where when who what why how is are was were be have has do does not and or but with without"
+    "the a man woman child house dog cat book table water city river mountain sea sky sun moon big "
+    "small old new good bad fast slow eat drink live write read speak sing dance play work study "
+    "walk run where when who what why how is are was were be have has do does not and or but with "
+    "without"
 )
 ENGLISH = ENGLISH_TEXT.split()
 
@@ -84,7 +85,8 @@ def test_report_side_by_side(folders: dict[str, Path], tmp_path: Path) -> None:
     assert len(rows) == 6
     for row in rows.values():
         assert row["unk_rate"] == 0.0 and row["round_trip"] == 1.0
-    # what a Spanish vocabulary buys: fewer tokens per Spanish word than the English BPE, and vice versa
+    # what a Spanish vocabulary buys: fewer tokens per Spanish word than the English BPE, and vice
+    # versa
     assert rows[("es-bpe", "es")]["fertility"] < rows[("english-bpe", "es")]["fertility"]
     assert rows[("english-bpe", "en")]["fertility"] < rows[("es-bpe", "en")]["fertility"]
 

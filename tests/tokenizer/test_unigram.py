@@ -1,4 +1,5 @@
-"""T5S's unigram: T5's ids and sentinel order, byte fallback, sentencepiece and T5Tokenizer parity."""
+"""T5S's unigram: T5's ids and sentinel order, byte fallback, sentencepiece and T5Tokenizer
+parity."""
 
 from __future__ import annotations
 
@@ -115,7 +116,8 @@ def test_behaves_like_transformers_t5_tokenizer(unigram: PreTrainedTokenizerFast
 def test_ids_match_t5_model_config_and_a_model_runs(unigram: PreTrainedTokenizerFast) -> None:
     """T5Config's defaults (pad 0, eos 1) are these ids; a tiny T5 runs on them.
 
-    transformers 5's T5Config has no default decoder start id: T5 checkpoints set it to the pad id (0).
+    transformers 5's T5Config has no default decoder start id: T5 checkpoints set it to the pad id
+    (0).
     """
     defaults = T5Config()
     assert (defaults.pad_token_id, defaults.eos_token_id) == (
@@ -151,7 +153,8 @@ def test_vocab_too_small_for_specials_bytes_and_sentinels(spanish_corpus: list[s
 
 
 def test_vocab_smaller_than_the_alphabet(spanish_corpus: list[str]) -> None:
-    """Every character of the sample needs a piece at character_coverage=1: a clear error, not a crash."""
+    """Every character of the sample needs a piece at character_coverage=1: a clear error, not a
+    crash."""
     with pytest.raises(DataError, match="vocab_size"):
         train_unigram(
             spanish_corpus, vocab_size=min_unigram_vocab_size(100) + 5, character_coverage=1.0

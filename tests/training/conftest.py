@@ -22,7 +22,8 @@ def tiny_tokenizer(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.fixture(scope="session")
 def tiny_unigram_tokenizer(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A unigram folder (600 tokens, 20 sentinels) for T5 span corruption, trained on the tiny corpus."""
+    """A unigram folder (600 tokens, 20 sentinels) for T5 span corruption, trained on the tiny
+    corpus."""
     folder = tmp_path_factory.mktemp("tiny_unigram_tokenizer")
     save_tokenizer(
         train_unigram(iter_texts(tiny_data / "pretrain"), vocab_size=600, extra_ids=20), folder
@@ -32,7 +33,8 @@ def tiny_unigram_tokenizer(tiny_data: Path, tmp_path_factory: pytest.TempPathFac
 
 @pytest.fixture(scope="session")
 def tiny_pretrain(tiny_data: Path, tiny_tokenizer: Path) -> list[str]:
-    """Overrides for a pretraining run that takes a few seconds, with the preset's default dropout (0.1)."""
+    """Overrides for a pretraining run that takes a few seconds, with the preset's default
+    dropout (0.1)."""
     return [
         f"data={tiny_data / 'pretrain'}",
         f"tokenizer={tiny_tokenizer}",

@@ -3,7 +3,8 @@
     python kill_at.py PATTERN N -- pretrain output_dir=... (CLI arguments)
 
 An audit hook (PEP 578) watches the process's own file events (``open``, ``os.mkdir``,
-``os.rename``/``os.replace``, ``shutil.rmtree``); the N-th event whose path matches the regular expression
+``os.rename``/``os.replace``, ``shutil.rmtree``); the N-th event whose path matches the regular
+expression
 PATTERN kills the process with SIGKILL, as a power cut would: no ``finally``, no
 ``atexit``, no flush. That places a kill exactly inside a checkpoint write or a model
 save, which a timer hits only by luck. Nothing in the package knows about it.

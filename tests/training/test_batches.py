@@ -78,7 +78,8 @@ def test_length_grouping_keeps_the_examples_and_cuts_padding() -> None:
         == list(range(1000))
     )
     assert _padding_share(grouped, lengths) < 0.05 < 0.3 < _padding_share(plain, lengths)
-    # a group's batches are consecutive slices of its length-sorted examples: their ranges never overlap
+    # a group's batches are consecutive slices of its length-sorted examples: their ranges never
+    # overlap
     group = grouped[:GROUP_BATCHES]
     spans = sorted((min(lengths[i] for i in b), max(lengths[i] for i in b)) for b in group)
     assert all(high <= next_low for (_, high), (next_low, _) in itertools.pairwise(spans))

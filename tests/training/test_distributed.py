@@ -161,7 +161,8 @@ def test_two_process_finetune_selects_like_one_process(
 def test_two_process_finetune_with_default_dropout_selects_and_saves(
     finetune_settings: list[str], tmp_path: Path
 ) -> None:
-    """The preset's default dropout (0.1), 2 processes, selection + early stopping: no crash, one model."""
+    """The preset's default dropout (0.1), 2 processes, selection + early stopping: no crash, one
+    model."""
     done = run_cli(
         ["finetune", f"output_dir={tmp_path / 'run'}", "model=barto-tiny", *finetune_settings],
         launcher=LAUNCH,

@@ -224,7 +224,8 @@ def test_the_probe_leaves_the_global_random_state_alone() -> None:
 
 
 def test_an_encoder_only_model_has_no_decoder_side_and_reads_its_tokens_once() -> None:
-    """A BERT (masked LM): 0 decoder layers, the MLM head over the input positions, labels not counted as tokens."""
+    """A BERT (masked LM): 0 decoder layers, the MLM head over the input positions, labels not
+    counted as tokens."""
     from seq2seq_es.models.presets import build_model
     from seq2seq_es.training.loop import _batch_cost
 

@@ -1,4 +1,5 @@
-"""LoRA fine-tuning through the CLI: exact resume after SIGKILL, small checkpoints, 2 processes (gloo).
+"""LoRA fine-tuning through the CLI: exact resume after SIGKILL, small checkpoints, 2 processes
+(gloo).
 
 The defaults users run: barto-tiny (dropout 0.1), adapter r 8 / alpha 16 / dropout 0.05 on
 q/v, selection every 6 steps. Only the 1-vs-2-process comparison switches dropout off, as
@@ -126,7 +127,8 @@ def test_lora_optimizer_state_is_the_adapters_only(reference: Path) -> None:
 def test_two_process_lora_finetune_matches_one_process(
     lora_settings: list[str], tmp_path: Path
 ) -> None:
-    """DDP with frozen base weights: gradients of the adapters only are averaged; selection on rank 0."""
+    """DDP with frozen base weights: gradients of the adapters only are averaged; selection on
+    rank 0."""
     from transformers import AutoModelForSeq2SeqLM
 
     from seq2seq_es.models.loading import save_seq2seq

@@ -1,4 +1,5 @@
-"""Model cards in every trained model folder: pretrain, finetune and a LoRA finetune (merged model/)."""
+"""Model cards in every trained model folder: pretrain, finetune and a LoRA finetune (merged
+model/)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def _ok(args: list[str]) -> None:
 
 
 def _expected_results(scores: dict[str, Any]) -> list[tuple[str, float]]:
-    """(metric, value) of every score in scores.json that carries a signature, as the card rounds them."""
+    """(metric, value) of every score in scores.json that carries a signature, as the card rounds
+    them."""
     return sorted(
         (metric, round(value, 4))
         for metric, entry in scores.items()

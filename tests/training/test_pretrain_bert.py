@@ -1,4 +1,5 @@
-"""The tiny BERT row: MLM pretraining through the shared loop, then a BERT2BERT warm start from it."""
+"""The tiny BERT row: MLM pretraining through the shared loop, then a BERT2BERT warm start from
+it."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def _ok(args: list[str]) -> str:
 
 @pytest.fixture(scope="module")
 def bert_run(tiny_pretrain: list[str], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """bert-tiny pretrained for 12 steps with the preset's defaults (MLM 0.15, 80/10/10, dropout 0.1)."""
+    """bert-tiny pretrained for 12 steps with the preset's defaults (MLM 0.15, 80/10/10, dropout
+    0.1)."""
     out = tmp_path_factory.mktemp("bert") / "pretrain"
     _ok(["pretrain", *tiny_pretrain, "model=bert-tiny", f"output_dir={out}", "optim.steps=12"])
     return out

@@ -1,4 +1,5 @@
-"""T5S-style pretraining: span corruption on a unigram vocabulary with sentinels, through the shared loop."""
+"""T5S-style pretraining: span corruption on a unigram vocabulary with sentinels, through the
+shared loop."""
 
 from __future__ import annotations
 

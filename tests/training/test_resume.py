@@ -1,4 +1,5 @@
-"""Exact resume with the presets' default dropout: runs killed with SIGKILL anywhere end bit-identical.
+"""Exact resume with the presets' default dropout: runs killed with SIGKILL anywhere end
+bit-identical.
 
 Each test runs a reference to the end, then the same run killed again and again at
 different moments (at a random point during a step, inside a checkpoint write, between a
@@ -37,7 +38,8 @@ ENV = {
 
 
 def killed_at(pattern: str, args: list[str]) -> None:
-    """Run the CLI until it touches a path matching ``pattern``: SIGKILLed there (see kill_at.py)."""
+    """Run the CLI until it touches a path matching ``pattern``: SIGKILLed there (see
+    kill_at.py)."""
     done = subprocess.run(
         [sys.executable, str(KILL_AT), pattern, "1", "--", *args],
         capture_output=True,
@@ -51,7 +53,8 @@ def killed_at(pattern: str, args: list[str]) -> None:
 def killed_during_a_step(
     args: list[str], folder: Path, rng: random.Random, after_steps: tuple[int, int]
 ) -> int:
-    """SIGKILL the run at a random moment once it has logged a random number of steps; return that number."""
+    """SIGKILL the run at a random moment once it has logged a random number of steps; return
+    that number."""
     steps = rng.randint(*after_steps)
     process = subprocess.Popen(
         [sys.executable, "-m", "seq2seq_es.cli", *args],
@@ -159,7 +162,8 @@ def test_pretraining_killed_anywhere_resumes_bit_exact(
 def test_finetune_with_early_stopping_killed_and_resumed_ends_like_the_uninterrupted_run(
     tiny_data: Path, tiny_tokenizer: Path, tmp_path: Path
 ) -> None:
-    """Selection (best score, its step, patience count) rides in the checkpoint: same stop, same model."""
+    """Selection (best score, its step, patience count) rides in the checkpoint: same stop, same
+    model."""
     settings = [
         f"task={tiny_data / 'copy_task.yaml'}",
         f"data_dir={tiny_data}",

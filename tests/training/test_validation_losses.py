@@ -1,4 +1,5 @@
-"""Pretraining validation: the loss, and the encoder's share of it (zero exactly when the encoder is ignored)."""
+"""Pretraining validation: the loss, and the encoder's share of it (zero exactly when the encoder
+is ignored)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from seq2seq_es.pretraining.pretrain import validation_losses
 
 
 class CopyCollator:
-    """Block → the same block as input and labels (a deterministic stand-in for a noise function's output)."""
+    """Block → the same block as input and labels (a deterministic stand-in for a noise
+    function's output)."""
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch

@@ -1,4 +1,5 @@
-"""Experiment grids: models × tasks × seeds run as CLI steps, cached, resumable; leaderboards and plots.
+"""Experiment grids: models × tasks × seeds run as CLI steps, cached, resumable; leaderboards and
+plots.
 
 ``seq2seq-es bench -c configs/bench/<grid>.yaml`` (``--dry-run`` lists the cells). Modules:
 ``config`` (the schema), ``grid`` (expansion, step hashes), ``status`` (each job's

@@ -254,7 +254,8 @@ class BenchConfig(StrictModel):
 
     @property
     def results_dir(self) -> str:
-        """Where this grid's leaderboard, plots and run record go: grids may share ``output_dir`` (and so
+        """Where this grid's leaderboard, plots and run record go: grids may share ``output_dir``
+        (and so
         their prepare jobs and cells) and still keep their own results."""
         return f"{self.output_dir}/results/{self.name}"
 

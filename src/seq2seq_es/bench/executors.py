@@ -165,7 +165,8 @@ def run_with_submitit(
 def job_line(
     job: Job, root: Path, python: str, launcher: list[str] | None
 ) -> tuple[str, list[str]] | None:
-    """One shell line with the job's unfinished steps, ending with its done mark (and those steps' names).
+    """One shell line with the job's unfinished steps, ending with its done mark (and those steps'
+    names).
 
     Training steps get ``--resume``: harmless on a first run, and rerunning an
     interrupted line continues from its last checkpoint.
@@ -191,7 +192,8 @@ def job_line(
 
 
 def write_commands_file(plan: Plan, config: BenchConfig, root: Path, online: bool) -> Path:
-    """``commands.sh``: a comment and one line per job not done; each job's status becomes ``submitted``."""
+    """``commands.sh``: a comment and one line per job not done; each job's status becomes
+    ``submitted``."""
     executor = config.executor
     path = Path(executor.commands_file or Path(config.results_dir) / "commands.sh")
     if not path.is_absolute():
@@ -203,8 +205,14 @@ def write_commands_file(plan: Plan, config: BenchConfig, root: Path, online: boo
     ]
     lines = [
         "#!/usr/bin/env bash",
-        f"# seq2seq-es bench {config.name}: one line per job, prepare jobs first (in this order); a cell",
-        "# needs the prepare jobs named in its comment. Training steps run through `accelerate launch`.",
+        (
+            f"# seq2seq-es bench {config.name}: one line per job, prepare jobs first (in this "
+            "order); a cell"
+        ),
+        (
+            "# needs the prepare jobs named in its comment. Training steps run through `accelerate "
+            "launch`."
+        ),
         f"cd {shlex.quote(str(root.resolve()))}",
     ]
     for job in plan.jobs:

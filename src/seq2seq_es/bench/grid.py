@@ -59,7 +59,8 @@ PREPARE_OUTPUT = (
 
 @dataclass(frozen=True)
 class Step:
-    """One command line of a job; ``argv`` follows ``seq2seq-es`` (or ``python -m seq2seq_es.cli``)."""
+    """One command line of a job; ``argv`` follows ``seq2seq-es`` (or ``python -m
+    seq2seq_es.cli``)."""
 
     name: str
     argv: tuple[str, ...]
@@ -71,7 +72,8 @@ class Step:
 
 @dataclass(frozen=True)
 class Job:
-    """A prepare job or a cell: a folder, its steps, the prepare jobs it needs, what it needs online."""
+    """A prepare job or a cell: a folder, its steps, the prepare jobs it needs, what it needs
+    online."""
 
     kind: Literal["prepare", "cell"]
     id: str
@@ -171,7 +173,8 @@ def config_files(argv: tuple[str, ...] | list[str]) -> list[str]:
 
 
 def file_digests(files: list[str], root: Path) -> dict[str, str]:
-    """Content hash of each existing file (a missing one hashes as 'missing': the step will report it)."""
+    """Content hash of each existing file (a missing one hashes as 'missing': the step will
+    report it)."""
     result = {}
     for name in files:
         path = root / name if not Path(name).is_absolute() else Path(name)
@@ -195,7 +198,8 @@ def make_step(
 
 
 def columns_for(entry: TaskEntry, spec: TaskSpec, config: BenchConfig) -> list[str]:
-    """The leaderboard scores of a task: the entry's, else the config's by name or kind, else the default."""
+    """The leaderboard scores of a task: the entry's, else the config's by name or kind, else the
+    default."""
     chosen = (
         entry.columns
         or config.leaderboard.columns.get(spec.name)

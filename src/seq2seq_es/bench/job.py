@@ -1,4 +1,5 @@
-"""Run one job (a cell or a prepare job): its steps as ``python -m seq2seq_es.cli ...`` subprocesses.
+"""Run one job (a cell or a prepare job): its steps as ``python -m seq2seq_es.cli ...``
+subprocesses.
 
 Why subprocesses of the CLI: a cell runs exactly the command a user would type (the
 same config validation, run records and error messages), a crash or an out-of-memory

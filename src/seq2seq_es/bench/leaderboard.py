@@ -135,7 +135,8 @@ def score_value(scores: dict[str, Any], score: str) -> tuple[float | None, list[
 
 
 class PooledStats:
-    """Per-example statistics of each (row, task, metric), averaged over seeds and aligned on ids."""
+    """Per-example statistics of each (row, task, metric), averaged over seeds and aligned on
+    ids."""
 
     def __init__(self, runs: dict[tuple[str, str], list[Run]]) -> None:
         self.runs = runs
@@ -144,7 +145,8 @@ class PooledStats:
         self.problems: dict[tuple[str, str], str] = {}
 
     def get(self, row: str, task: str, metric: str) -> Any:
-        """The row's pooled ``SegmentStats`` for ``metric`` on ``task``, or None (with the reason kept)."""
+        """The row's pooled ``SegmentStats`` for ``metric`` on ``task``, or None (with the reason
+        kept)."""
         key = (row, task, metric)
         if key not in self.cache:
             try:
@@ -289,7 +291,8 @@ def _nll(runs: list[Run]) -> dict[str, Any] | None:
 
 
 def _cross_domain(plan: Plan, root: Path, config: BenchConfig) -> list[dict[str, Any]]:
-    """Scores of models fine-tuned on one task and evaluated on another (the ``cross_eval`` steps)."""
+    """Scores of models fine-tuned on one task and evaluated on another (the ``cross_eval``
+    steps)."""
     groups: dict[tuple[str, str, str], list[tuple[float, list[float] | None]]] = {}
     columns: dict[str, str] = {}
     for job in plan.cells:
@@ -411,7 +414,8 @@ def _number(value: float) -> str:
 
 
 def format_cell(cell: dict[str, Any] | None) -> str:
-    """'**31.20** ± 0.40 [30.10, 32.30]' (best), '30.90 ≈ [..]' (not significantly worse), '—' (no result)."""
+    """'**31.20** ± 0.40 [30.10, 32.30]' (best), '30.90 ≈ [..]' (not significantly worse), '—'
+    (no result)."""
     if cell is None:
         return "—"
     value = _number(cell["mean"])
@@ -444,13 +448,15 @@ def leaderboard_markdown(board: dict[str, Any]) -> str:
         else f"the mean over seeds (seeds per cell: {seeds}; ± = standard deviation over seeds)"
     )
     lines += [
-        f"Split: {board['split']}. Each cell: {each} and the {100 * board['confidence']:g}% bootstrap "
-        "interval [low, high] over examples (of the seed-pooled outputs). "
-        f"{BEST}bold{BEST}: best in the column; {TIED}: not significantly different from the best "
-        f"(paired {test} test, {board['samples']} samples, Holm over the column, α = {board['alpha']:g}). "
-        "ROUGE is Spanish-correct (Unicode words, no stemming); '(paper)' columns are the paper-compatible "
-        "ROUGE (rouge-score's default: accents deleted, English Porter stemmer), only for comparison with "
-        "published numbers.",
+        (
+            f"Split: {board['split']}. Each cell: {each} and the {100 * board['confidence']:g}% "
+            "bootstrap interval [low, high] over examples (of the seed-pooled outputs). "
+            f"{BEST}bold{BEST}: best in the column; {TIED}: not significantly different from the "
+            f"best (paired {test} test, {board['samples']} samples, Holm over the column, α = "
+            f"{board['alpha']:g}). ROUGE is Spanish-correct (Unicode words, no stemming); "
+            "'(paper)' columns are the paper-compatible ROUGE (rouge-score's default: accents "
+            "deleted, English Porter stemmer), only for comparison with published numbers."
+        ),
         "",
     ]
     header = ["model", *[f"{c['task']} {c['label']}" for c in columns]]
@@ -494,8 +500,10 @@ def _nll_lines(board: dict[str, Any]) -> list[str]:
         return []
     lines = [
         "",
-        "## Reference NLL per target token (teacher-forced; lower is better; not comparable across "
-        "tokenizers, so not ranked)",
+        (
+            "## Reference NLL per target token (teacher-forced; lower is better; not comparable "
+            "across tokenizers, so not ranked)"
+        ),
         "",
         "| model | " + " | ".join(tasks) + " |",
         "|---|" + "---:|" * len(tasks),

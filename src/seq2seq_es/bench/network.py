@@ -19,7 +19,8 @@ HUB_HOST = "huggingface.co"
 
 
 def hub_reachable(mode: str, timeout: float = 3.0) -> bool:
-    """``online``/``offline`` as configured; ``auto``: the HF offline variables, then a TCP connect."""
+    """``online``/``offline`` as configured; ``auto``: the HF offline variables, then a TCP
+    connect."""
     if mode != "auto":
         return mode == "online"
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):

@@ -57,7 +57,8 @@ def _normalized(values: list[float | None], higher_is_better: bool) -> list[floa
 
 
 def leaderboard_heatmap(board: dict[str, Any], stem: Path, formats: list[str]) -> list[Path]:
-    """Rows models, columns task scores; colour: place in the column (best = brightest), text: the value."""
+    """Rows models, columns task scores; colour: place in the column (best = brightest), text:
+    the value."""
     import numpy as np
 
     plt = _pyplot()
@@ -162,7 +163,8 @@ def _compact(value: float) -> str:
 def score_vs_corpus_size(
     board: dict[str, Any], fact: str, stem: Path, formats: list[str]
 ) -> list[Path]:
-    """Each task's headline score against the models' corpus size, with the 95% intervals as error bars."""
+    """Each task's headline score against the models' corpus size, with the 95% intervals as
+    error bars."""
     plt = _pyplot()
     columns = _headline_columns(board)
     sized = {
@@ -197,7 +199,8 @@ def score_vs_corpus_size(
 
 
 def cross_domain_matrix(board: dict[str, Any], stem: Path, formats: list[str]) -> list[Path]:
-    """Rows: a model fine-tuned on a task; columns: the task it is evaluated on (in-domain from the leaderboard)."""
+    """Rows: a model fine-tuned on a task; columns: the task it is evaluated on (in-domain from
+    the leaderboard)."""
     import numpy as np
 
     plt = _pyplot()

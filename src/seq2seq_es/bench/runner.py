@@ -151,7 +151,8 @@ def run_bench(
     root: str | Path = ".",
     on_update: Callable[[dict[str, Any]], None] | None = None,
 ) -> BenchReport:
-    """Plan the grid; list it (dry run), or run it with the configured executor; then leaderboard + plots."""
+    """Plan the grid; list it (dry run), or run it with the configured executor; then leaderboard
+    + plots."""
     root = Path(root)
     plan = expand(config, root)
     online = hub_reachable(config.network)

@@ -10,7 +10,8 @@ Layout::
     {"id": ..., "kind": "cell", "hash": <job hash>, "state": "done", "updated": <UTC time>,
      "error": null, "log": null,
      "steps": {"finetune": {"hash": ..., "state": "done", "seconds": 812.4, "returncode": 0,
-                            "log": "<job>/logs/finetune.log", "argv": [...], "resumed": false}, ...}}
+                            "log": "<job>/logs/finetune.log", "argv": [...], "resumed": false},
+                            ...}}
 
 States: ``pending`` (never ran), ``running`` (recorded when started: a process running it
 holds its lock and is shown ``busy``; without one it was ``interrupted``), ``done``,
@@ -97,7 +98,8 @@ def has_checkpoints(folder: Path, step: Step) -> bool:
 def step_action(
     record: dict[str, Any] | None, step: Step, folder: Path, upstream_ran: bool
 ) -> Action:
-    """Skip a finished step; resume an interrupted or failed training step with the same hash that left
+    """Skip a finished step; resume an interrupted or failed training step with the same hash that
+    left
     checkpoints; else start over.
 
     ``upstream_ran``: an earlier step of the job ran in this pass, so this one's inputs are new.
@@ -118,7 +120,8 @@ def step_action(
 
 
 def job_state(job: Job, status: dict[str, Any] | None, online: bool) -> str:
-    """What a job is now, without running anything: done, needs network, resume, changed, failed, pending."""
+    """What a job is now, without running anything: done, needs network, resume, changed, failed,
+    pending."""
     folder = Path(job.folder)
     if status is not None and all(
         step_done(status.get("steps", {}).get(s.name), s, folder) for s in job.steps
@@ -138,7 +141,8 @@ def job_state(job: Job, status: dict[str, Any] | None, online: bool) -> str:
         return "changed"
     state = str(status.get("state", "pending"))
     if state in ("blocked", "needs network"):
-        return "pending"  # facts of the run that recorded them: each run checks its prepare jobs and the Hub again
+        # facts of the run that recorded them: each run checks its prepare jobs and the Hub again
+        return "pending"
     return (
         "interrupted" if state == "running" else state
     )  # (a job running now is ``busy``: runner.current_state)

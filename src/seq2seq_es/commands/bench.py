@@ -1,4 +1,5 @@
-"""``seq2seq-es bench -c configs/bench/<grid>.yaml``: run a models × tasks × seeds grid, write the leaderboard.
+"""``seq2seq-es bench -c configs/bench/<grid>.yaml``: run a models × tasks × seeds grid, write the
+leaderboard.
 
 A rerun computes only missing or changed cells and resumes an interrupted one;
 ``--dry-run`` lists every cell with its state and command lines and runs nothing.

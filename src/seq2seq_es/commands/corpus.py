@@ -39,7 +39,8 @@ def prepare_output(config: CorpusConfig) -> Claim:
 
 
 def require_text(path: Path) -> None:
-    """Refuse an input whose files are all empty (or blank), before the pipeline splits it into pieces."""
+    """Refuse an input whose files are all empty (or blank), before the pipeline splits it into
+    pieces."""
     files = (
         [path]
         if path.is_file()
@@ -50,8 +51,9 @@ def require_text(path: Path) -> None:
     if not files or any(_has_text(file) for file in files if not file.name.startswith(".")):
         return  # missing paths and Hub ids are the readers' to report
     raise DataError(
-        f"{path}: the input is empty ({'every file under it is' if path.is_dir() else 'the file is'} "
-        "empty or blank), so there is no text to clean. Point `input` (or `sources`) at the raw text."
+        f"{path}: the input is empty "
+        f"({'every file under it is' if path.is_dir() else 'the file is'} empty or blank), so "
+        "there is no text to clean. Point `input` (or `sources`) at the raw text."
     )
 
 

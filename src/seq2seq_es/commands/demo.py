@@ -117,9 +117,9 @@ def check_data(config: DemoConfig) -> None:
     missing = [str(data / f) for f in files if not (data / f).is_file()]
     if missing:
         raise DataError(
-            f"The demo needs a data folder laid out like the project's shared data; missing: {', '.join(missing)}. "
-            f"Pass it with `seq2seq-es demo --data /path/to/data` (it must hold {', '.join(files)}), "
-            "or set `data=...` in a demo config."
+            "The demo needs a data folder laid out like the project's shared data; missing: "
+            f"{', '.join(missing)}. Pass it with `seq2seq-es demo --data /path/to/data` (it must "
+            f"hold {', '.join(files)}), or set `data=...` in a demo config."
         )
 
 
@@ -131,7 +131,8 @@ STAGES: dict[str, Command] = {
 
 
 def run(config: DemoConfig) -> dict[str, Any]:
-    """Run every stage as its own command would; return timings, artifact paths and the final scores."""
+    """Run every stage as its own command would; return timings, artifact paths and the final
+    scores."""
     from seq2seq_es.run_record import write_run_record
     from seq2seq_es.training.curves import plot_loss_curves
 
@@ -199,10 +200,18 @@ def next_steps(config: DemoConfig, sample_input: str) -> list[str]:
     out = Path(config.output_dir)
     model = out / "finetune" / "model"
     steps = [
-        f"seq2seq-es finetune task={config.task} model={out / 'pretrain' / 'model'} optim.steps=4000 "
-        f"output_dir=runs/{config.task}   # train longer",
-        f"seq2seq-es eval task={config.task} model={model} output_dir=runs/eval   # score the whole split",
-        f"echo {shlex.quote(sample_input)} | seq2seq-es predict model={model} input=-   # your own text",
+        (
+            f"seq2seq-es finetune task={config.task} model={out / 'pretrain' / 'model'} "
+            f"optim.steps=4000 output_dir=runs/{config.task}   # train longer"
+        ),
+        (
+            f"seq2seq-es eval task={config.task} model={model} output_dir=runs/eval   # score the "
+            "whole split"
+        ),
+        (
+            f"echo {shlex.quote(sample_input)} | seq2seq-es predict model={model} input=-   # your "
+            "own text"
+        ),
     ]
     from seq2seq_es.models.presets import get_preset
 
@@ -212,8 +221,14 @@ def next_steps(config: DemoConfig, sample_input: str) -> list[str]:
             "# CTranslate2, several times faster"
         )
     steps += [
-        f"seq2seq-es serve model={model} port=8000   # HTTP API + a web page at http://127.0.0.1:8000/",
-        "seq2seq-es tasks --wide   # other tasks: task=squad-es-qa, legal-ar-sum, parlamint-dialogue",
+        (
+            f"seq2seq-es serve model={model} port=8000   # HTTP API + a web page at "
+            "http://127.0.0.1:8000/"
+        ),
+        (
+            "seq2seq-es tasks --wide   # other tasks: task=squad-es-qa, legal-ar-sum, "
+            "parlamint-dialogue"
+        ),
     ]
     return steps
 
@@ -252,7 +267,8 @@ def show(report: dict[str, Any], console: Console) -> None:
     for name, meaning in metric_meanings(report["scores"]).items():
         console.print(f"  [bold]{name}[/]: {meaning}", highlight=False)
     console.print(
-        "  [...] = 95% bootstrap interval: the range the score would take on other samples of this size."
+        "  [...] = 95% bootstrap interval: the range the score would take on other samples of this "
+        "size."
     )
     console.print(f"loss curves: {report['artifacts']['loss curves']}")
     console.print("what next:")

@@ -1,4 +1,5 @@
-"""``seq2seq-es export model=DIR output_dir=OUT quantization=int8``: a CTranslate2 folder for engine=ct2.
+"""``seq2seq-es export model=DIR output_dir=OUT quantization=int8``: a CTranslate2 folder for
+engine=ct2.
 
 The command gives a fine-tuned folder its task's decoding settings (from the task registry,
 as ``serve`` does), so the export decodes like the model it came from; the run record

@@ -147,7 +147,8 @@ COMMANDS: list[Command] = [
         show_create,
         output_dir=no_output_dir,
         positional="predictions",
-        positional_help="The predictions.jsonl files (or predictions=[a,b]), then key=value overrides.",
+        positional_help="The predictions.jsonl files (or predictions=[a,b]), then key=value "
+        "overrides.",
     ),
     Command(
         "humaneval serve",

@@ -55,7 +55,8 @@ def to_led(config: ToLedConfig) -> dict[str, Any]:
 
 def show_led(result: dict[str, Any], console: Console) -> None:
     console.print(
-        f"LED ({result['positions']} positions, window {result['window']}): {Path(result['folder'])}"
+        f"LED ({result['positions']} positions, window {result['window']}): "
+        f"{Path(result['folder'])}"
     )
 
 
@@ -75,7 +76,8 @@ COMMANDS = [
         show_rows,
         output_dir=no_output_dir,
         positional="path",
-        positional_help="A model folder, a Hugging Face Hub id, or a preset name (barto-base, t5s-base, …).",
+        positional_help="A model folder, a Hugging Face Hub id, or a preset name (barto-base, "
+        "t5s-base, …).",
     ),
     Command(
         "model bert2bert",

@@ -1,4 +1,5 @@
-"""``seq2seq-es pretrain``: pretraining of a preset model on corpus shards, with its family's objective."""
+"""``seq2seq-es pretrain``: pretraining of a preset model on corpus shards, with its family's
+objective."""
 
 from __future__ import annotations
 

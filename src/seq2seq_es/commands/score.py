@@ -64,6 +64,7 @@ COMMANDS = [
         show_comparison,
         flags=(REFERENCES, METRICS),
         positional="systems",
-        positional_help="Prediction files, the first is the baseline; then optional key=value overrides.",
+        positional_help="Prediction files, the first is the baseline; then optional key=value "
+        "overrides.",
     ),
 ]

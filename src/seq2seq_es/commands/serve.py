@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 
 def task_defaults(name: str) -> ModelDefaults:
-    """A registered task's decoding settings and source length (what ``finetune`` evaluated with)."""
+    """A registered task's decoding settings and source length (what ``finetune`` evaluated
+    with)."""
     from seq2seq_es.inference.config import GenerationOptions
     from seq2seq_es.inference.model_defaults import ModelDefaults
     from seq2seq_es.tasks.config import DecodingConfig

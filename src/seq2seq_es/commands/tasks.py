@@ -38,7 +38,8 @@ def run(config: TasksConfig) -> dict[str, Any]:
 
 
 def show(result: dict[str, Any], console: Console) -> None:
-    """Names never truncated: 80 columns get task, kind and selection metric; --wide adds the rest."""
+    """Names never truncated: 80 columns get task, kind and selection metric; --wide adds the
+    rest."""
     columns = (
         ["task", "kind", "source", "src/tgt", "metrics", "selection"]
         if result["wide"]

@@ -1,4 +1,5 @@
-"""Corpus stage: raw Spanish text → clean, deduplicated, sharded JSONL.gz/Parquet, with stats and rejects.
+"""Corpus stage: raw Spanish text → clean, deduplicated, sharded JSONL.gz/Parquet, with stats and
+rejects.
 
 Run it with ``seq2seq-es corpus --config configs/corpus/local.yaml`` (or ``paper-mix.yaml``).
 The pipeline is a list of datatrove stages (see ``pipeline.py``); ``executor:`` picks

@@ -42,7 +42,8 @@ _P4, _P5 = np.uint64(9650029242287828579), np.uint64(2870177450012600261)
 
 @cache
 def _simplify_char(char: str) -> str:
-    """``simplify_text`` of one character (punctuation → space, NFD without ``Mn`` marks), non-words → space."""
+    """``simplify_text`` of one character (punctuation → space, NFD without ``Mn`` marks),
+    non-words → space."""
     if ord(char) in PUNCTUATION_TRANS:
         return " "
     decomposed = "".join(
@@ -52,7 +53,8 @@ def _simplify_char(char: str) -> str:
 
 
 def simplify_for_words(text: str) -> bytes:
-    """UTF-8 text whose word-byte runs are the words of datatrove's ``word_tokenize(simplify_text(text))``.
+    """UTF-8 text whose word-byte runs are the words of datatrove's
+    ``word_tokenize(simplify_text(text))``.
 
     Word bytes are ASCII word characters and every byte >= 0x80 (``ngram_hashes``).
     datatrove lower-cases, maps numbers to "0", punctuation to spaces, collapses
@@ -95,7 +97,8 @@ def _merge_round(acc: np.uint64, lane: np.uint64) -> np.uint64:
 
 @numba.njit(cache=True)
 def xxh64(data: np.ndarray, start: int, end: int) -> np.uint64:
-    """XXH64 (seed 0) of ``data[start:end]`` (uint8), as ``xxhash.xxh64_intdigest``; spec: xxhash.com."""
+    """XXH64 (seed 0) of ``data[start:end]`` (uint8), as ``xxhash.xxh64_intdigest``; spec:
+    xxhash.com."""
     length, at = end - start, start
     if length >= 32:
         v1, v2, v3, v4 = _P1 + _P2, _P2, np.uint64(0), np.uint64(0) - _P1
@@ -131,7 +134,8 @@ def xxh64(data: np.ndarray, start: int, end: int) -> np.uint64:
 
 @numba.njit(cache=True)
 def ngram_hashes(data: np.ndarray, n: int) -> np.ndarray:
-    """XXH64 of every ``n`` consecutive words joined by single spaces, as datatrove hashes its shingles.
+    """XXH64 of every ``n`` consecutive words joined by single spaces, as datatrove hashes its
+    shingles.
 
     ``data`` is UTF-8 (uint8) whose words are the runs of ASCII word characters (letters,
     digits, "_") and bytes >= 0x80 (``simplify_for_words``); they are copied, one space

@@ -29,7 +29,8 @@ WHOLE: tuple[tuple[int, int | None], ...] = ((0, None),)
 
 @dataclass(frozen=True)
 class FilePart:
-    """The lines of ``path`` that start inside one of ``ranges`` (byte offsets, end excluded; None: end of file)."""
+    """The lines of ``path`` that start inside one of ``ranges`` (byte offsets, end excluded;
+    None: end of file)."""
 
     path: str
     ranges: tuple[tuple[int, int | None], ...] = WHOLE
@@ -44,7 +45,8 @@ class FilePart:
 
 
 def text_size(compressed_size: int, path: str, open_binary: BinaryIO | None = None) -> int:
-    """Bytes of text in a (possibly gzip-compressed) file: the measure of work ``plan_pieces`` balances.
+    """Bytes of text in a (possibly gzip-compressed) file: the measure of work ``plan_pieces``
+    balances.
 
     Compressed sizes mislead (books compress 2.7x, laws 3.8x on ``../shared/data/pretrain``).
     A gzip file ends with its uncompressed size modulo 2**32 (RFC 1952, ISIZE); when that

@@ -131,7 +131,8 @@ def _ngram_keys(ids: np.ndarray, n: int) -> np.ndarray:
 
 @numba.njit(cache=True)
 def first_seen_ids(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Ids 0, 1, 2, ... of ``keys`` in order of first appearance, and the position of each first appearance.
+    """Ids 0, 1, 2, ... of ``keys`` in order of first appearance, and the position of each first
+    appearance.
 
     A compiled open-addressing hash table: 3x faster than ``np.unique``'s sort here, and
     first-appearance order settles ties as datatrove's ``Counter.most_common`` does.
@@ -159,7 +160,8 @@ def first_seen_ids(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def top_ngram_chars(ids: np.ndarray, cum_chars: np.ndarray, n: int) -> int:
-    """datatrove's ``find_top_duplicate(get_n_grams(words, n))``: chars (with spaces) × count of the top n-gram."""
+    """datatrove's ``find_top_duplicate(get_n_grams(words, n))``: chars (with spaces) × count of
+    the top n-gram."""
     ngram_ids, firsts = first_seen_ids(_ngram_keys(ids, n))
     counts = np.bincount(ngram_ids)
     top = int(counts.argmax())  # ties: the first to appear, as Counter.most_common
@@ -168,7 +170,8 @@ def top_ngram_chars(ids: np.ndarray, cum_chars: np.ndarray, n: int) -> int:
 
 
 def duplicate_ngram_chars(ids: np.ndarray, cum_chars: np.ndarray, n: int) -> int:
-    """datatrove's ``find_all_duplicate(words, n)``: chars in n-grams seen before, skipping n after a hit."""
+    """datatrove's ``find_all_duplicate(words, n)``: chars in n-grams seen before, skipping n
+    after a hit."""
     ngram_ids, firsts = first_seen_ids(_ngram_keys(ids, n))
     if len(firsts) == len(ngram_ids):  # the usual case for clean text: nothing repeats
         return 0
@@ -177,7 +180,8 @@ def duplicate_ngram_chars(ids: np.ndarray, cum_chars: np.ndarray, n: int) -> int
 
 @numba.njit(cache=True)
 def _skip_scan(ngram_ids: np.ndarray, ngram_chars: np.ndarray, n: int, distinct: int) -> int:
-    """The sequential part of ``find_all_duplicate``, compiled: it was 40% of the repetition filter."""
+    """The sequential part of ``find_all_duplicate``, compiled: it was 40% of the repetition
+    filter."""
     seen = np.zeros(distinct, dtype=np.bool_)
     repeated, idx = 0, 0
     while idx < len(ngram_ids):
@@ -270,7 +274,8 @@ class SpanishGopherRepetition(CharCountingFilter, GopherRepetitionFilter):
 
 
 def has_stop_words(words: list[str], stop_words: set[str], minimum: int) -> bool:
-    """``len(stop_words.intersection(words)) >= minimum``, stopping at the ``minimum``-th distinct one.
+    """``len(stop_words.intersection(words)) >= minimum``, stopping at the ``minimum``-th distinct
+    one.
 
     Spanish prose meets two stop words within its first few words; the full
     intersection hashed every word of the document.
@@ -285,7 +290,8 @@ def has_stop_words(words: list[str], stop_words: set[str], minimum: int) -> bool
 
 
 class SpanishGopherQuality(CharCountingFilter, GopherQualityFilter):
-    """datatrove's ``GopherQualityFilter`` with Spanish stop words, a regex word split and Spanish bullets.
+    """datatrove's ``GopherQualityFilter`` with Spanish stop words, a regex word split and Spanish
+    bullets.
 
     ``filter`` is datatrove's rules in datatrove's order, with the per-character Python
     loops (90% of its time) replaced by C-level ``str`` methods: a ``\\w+`` word that is

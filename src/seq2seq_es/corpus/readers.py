@@ -82,7 +82,8 @@ class SafeJsonlReader(RejectingReaderMixin, JsonlReader):
         return self.read_part(FilePart(filepath))
 
     def read_part(self, part: FilePart) -> DocumentsPipeline:
-        """The documents on the lines of ``part``; line numbers (and ids) are those of the whole file."""
+        """The documents on the lines of ``part``; line numbers (and ids) are those of the whole
+        file."""
         import orjson
 
         filepath, line_no, offset = part.path, 0, 0
@@ -161,7 +162,8 @@ class SafeJsonlReader(RejectingReaderMixin, JsonlReader):
 
 
 class TextFolderReader(RejectingReaderMixin, BaseDiskReader):
-    """One document per UTF-8 text file (id = path inside the folder); non-UTF-8 files are rejected."""
+    """One document per UTF-8 text file (id = path inside the folder); non-UTF-8 files are
+    rejected."""
 
     name = "📖 text files"
 
@@ -234,12 +236,13 @@ def detect_kind(path: Path) -> str:
     )
     if not kinds:
         raise DataError(
-            f"{path}: holds no *.jsonl[.gz], *.parquet or *.txt files. Pass a file or folder of them."
+            f"{path}: holds no *.jsonl[.gz], *.parquet or *.txt files. Pass a file or folder of "
+            "them."
         )
     if len(kinds) > 1:
         raise DataError(
-            f"{path}: holds several kinds of files ({dict(kinds)}); list them as separate `sources` "
-            "with a `glob` each, or set `kind`."
+            f"{path}: holds several kinds of files ({dict(kinds)}); list them as separate "
+            "`sources` with a `glob` each, or set `kind`."
         )
     return next(iter(kinds))
 

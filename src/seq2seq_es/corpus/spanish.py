@@ -83,7 +83,8 @@ TERMINAL_PUNCTUATION: tuple[str, ...] = (".", "!", "?", '"', "»", "”", "…",
 
 @lru_cache(maxsize=1)
 def split_words(text: str) -> list[str]:
-    """Words of ``text`` as runs of Unicode word characters (punctuation dropped); do not modify the list.
+    """Words of ``text`` as runs of Unicode word characters (punctuation dropped); do not modify the
+    list.
 
     The last split is kept: the Gopher repetition and quality filters split the same
     document one after the other (as datatrove's own ``split_into_words`` caches).

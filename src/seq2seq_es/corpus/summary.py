@@ -48,7 +48,8 @@ def summary_table(stats: dict[str, Any]) -> Table:
 def print_summary(console: Console, stats: dict[str, Any], output_dir: Path) -> None:
     if not stats:
         console.print(
-            f"submitted; stats.json will be written to {output_dir / 'stats.json'} when the jobs end."
+            f"submitted; stats.json will be written to {output_dir / 'stats.json'} when the jobs "
+            "end."
         )
         return
     console.print(summary_table(stats))

@@ -128,7 +128,8 @@ def consistency(study: Study, ratings: Ratings, config: AnalyzeConfig) -> dict[s
             and difference > config.max_repeat_difference
         ):
             reasons.append(
-                f"repeats differ by {difference:.2f} of the scale (> {config.max_repeat_difference})"
+                f"repeats differ by {difference:.2f} of the scale (> "
+                f"{config.max_repeat_difference})"
             )
         seconds = ratings.seconds.get(annotator, [])
         table[annotator] = {
@@ -177,7 +178,8 @@ def system_scores(
 
 
 def pairwise(study: Study, ratings: Ratings, kept: set[str]) -> list[dict[str, Any]]:
-    """Win/loss/tie per item for every pair of systems and criterion (and the preference), sign tests."""
+    """Win/loss/tie per item for every pair of systems and criterion (and the preference), sign
+    tests."""
     rows = []
     for a, b in itertools.combinations(study.systems, 2):
         for criterion in study.protocol.criteria:

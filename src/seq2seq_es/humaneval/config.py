@@ -172,8 +172,8 @@ class AnalyzeConfig(StrictModel):
     max_repeat_difference: float | None = Field(
         0.3,
         gt=0,
-        description="Exclusion rule: drop annotators whose repeated ratings differ on average by more "
-        "than this share of the scale width (0.3 = 1.2 points on 1-5, where random "
+        description="Exclusion rule: drop annotators whose repeated ratings differ on average by "
+        "more than this share of the scale width (0.3 = 1.2 points on 1-5, where random "
         "ratings differ by 1.6); None keeps everyone.",
     )
     min_repeats: int = Field(

@@ -16,7 +16,8 @@ from seq2seq_es.humaneval.store import TIE, Answers
 from seq2seq_es.humaneval.study import Item, Presentation
 
 STYLE = """
-body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;line-height:1.45;color:#222}
+body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;
+  line-height:1.45;color:#222}
 header{display:flex;justify-content:space-between;align-items:baseline;border-bottom:1px solid #ccc}
 .text{white-space:pre-wrap;background:#f6f6f6;border:1px solid #ddd;padding:.6rem;border-radius:4px}
 .output{border:2px solid #88a;border-radius:6px;padding:.6rem;margin:1rem 0}
@@ -35,14 +36,15 @@ def esc(text: object) -> str:
 
 def layout(title: str, body: str, annotator: str | None = None) -> str:
     who = (
-        f'<span>{esc(annotator)} · <a href="/instructions">Instrucciones</a> · '
-        '<form method="post" action="/logout" style="display:inline"><button>Salir</button></form></span>'
+        f'<span>{esc(annotator)} · <a href="/instructions">Instrucciones</a> · <form method="post" '
+        'action="/logout" style="display:inline"><button>Salir</button></form></span>'
         if annotator
         else ""
     )
     return (
         f'<!doctype html><html lang="es"><head><meta charset="utf-8"><title>{esc(title)}</title>'
-        f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{STYLE}</style></head>'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<style>{STYLE}</style></head>"
         f"<body><header><h1>{esc(title)}</h1>{who}</header>{body}</body></html>"
     )
 
@@ -54,7 +56,8 @@ def login_page(title: str, error: str | None = None) -> str:
         f"""{problem}
 <p>Introduzca el código personal que le han dado para este estudio.</p>
 <form method="post" action="/login">
-  <label for="token">Código</label> <input id="token" name="token" type="password" required autocomplete="off">
+  <label for="token">Código</label>
+  <input id="token" name="token" type="password" required autocomplete="off">
   <button type="submit">Entrar</button>
 </form>""",
     )
@@ -78,8 +81,8 @@ def _scale(criterion: Criterion, name: str, chosen: int | None) -> str:
             f"{esc(text)}</label>"
         )
     return (
-        f"<fieldset><legend><strong>{esc(criterion.label)}</strong>: {esc(criterion.question)}</legend>"
-        f"{''.join(options)}</fieldset>"
+        f"<fieldset><legend><strong>{esc(criterion.label)}</strong>: "
+        f"{esc(criterion.question)}</legend>{''.join(options)}</fieldset>"
     )
 
 
@@ -107,7 +110,8 @@ def item_page(
             '<p class="notice">Ya valorada: puede cambiar sus respuestas y guardar de nuevo.</p>'
         )
     parts.append(
-        f'<h2>{esc(protocol.source_label)}</h2><div class="text" id="source">{esc(item.source)}</div>'
+        f'<h2>{esc(protocol.source_label)}</h2><div class="text" '
+        f'id="source">{esc(item.source)}</div>'
     )
     if protocol.show_reference and item.references:
         refs = "".join(f'<div class="text">{esc(r)}</div>' for r in item.references)
@@ -123,7 +127,8 @@ def item_page(
             for c in protocol.criteria
         )
         parts.append(
-            f'<section class="output" id="s{slot}"><h2>Salida {slot}</h2><div class="text">{shown}</div>'
+            f'<section class="output" id="s{slot}"><h2>Salida {slot}</h2>'
+            f'<div class="text">{shown}</div>'
             f"{scales}</section>"
         )
     if asks_preference:
@@ -167,7 +172,8 @@ def instructions_page(protocol: Protocol, annotator: str) -> str:
     return layout(
         protocol.title,
         f"""<h2>Instrucciones</h2><p>{esc(protocol.instructions)}</p><ul>{criteria}</ul>
-<p>Valore cada página y pulse «Guardar y continuar». Puede volver atrás y cambiar una respuesta; puede
-cerrar el navegador y seguir más tarde: lo guardado no se pierde.</p><p><a href="/next">Continuar</a></p>""",
+<p>Valore cada página y pulse «Guardar y continuar». Puede volver atrás y cambiar una respuesta;
+puede cerrar el navegador y seguir más tarde: lo guardado no se pierde.</p>
+<p><a href="/next">Continuar</a></p>""",
         annotator,
     )

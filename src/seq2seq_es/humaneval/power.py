@@ -45,7 +45,8 @@ def sign_test_items(win_rate: float, alpha: float = 0.05, power: float = 0.8) ->
 
 
 def sign_test_power(n: int, win_rate: float, alpha: float = 0.05) -> float:
-    """Exact power of the two-sided sign test (binomial, p-value as scipy's binomtest) with n decided items."""
+    """Exact power of the two-sided sign test (binomial, p-value as scipy's binomtest) with n
+    decided items."""
     import numpy as np
     from scipy.stats import binom
 
@@ -65,5 +66,6 @@ def paired_items(effect_size: float, alpha: float = 0.05, power: float = 0.8) ->
 
 
 def effect_size(difference: float, item_sd: float, rater_sd: float, annotators: int) -> float:
-    """Standardized difference of per-item means when each item is rated by ``annotators`` people."""
+    """Standardized difference of per-item means when each item is rated by ``annotators``
+    people."""
     return difference / math.sqrt(item_sd**2 + rater_sd**2 / annotators)

@@ -37,18 +37,21 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def render_report(analysis: dict[str, Any], title: str | None = None) -> str:
-    """Markdown: setup, exclusions, system scores, pairwise tests, agreement, consistency, correlations."""
+    """Markdown: setup, exclusions, system scores, pairwise tests, agreement, consistency,
+    correlations."""
     settings = analysis["settings"]
     confidence = f"{settings['confidence']:.0%}"
     labels = {c["name"]: c["label"] for c in analysis["criteria"]} | {"preference": "Preferencia"}
     lines = [
         f"# {title or 'Human evaluation report'}",
         "",
-        f"Study `{analysis['study']}`: protocol `{analysis['protocol']}`, {analysis['items']} items, "
-        f"systems {', '.join(f'`{s}`' for s in analysis['systems'])}, "
-        f"{len(analysis['annotators'])} annotators ({len(analysis['kept_annotators'])} kept), "
-        f"{analysis['repeats_per_annotator']} repeated items per annotator, "
-        f"{analysis['ratings']} ratings on first showings (all annotators).",
+        (
+            f"Study `{analysis['study']}`: protocol `{analysis['protocol']}`, {analysis['items']} "
+            f"items, systems {', '.join(f'`{s}`' for s in analysis['systems'])}, "
+            f"{len(analysis['annotators'])} annotators ({len(analysis['kept_annotators'])} kept), "
+            f"{analysis['repeats_per_annotator']} repeated items per annotator, "
+            f"{analysis['ratings']} ratings on first showings (all annotators)."
+        ),
         "",
         "## Annotators and exclusions",
         "",
@@ -79,17 +82,22 @@ def render_report(analysis: dict[str, Any], title: str | None = None) -> str:
         rows,
     )
     lines += [
-        f"Exclusion rules: rated at least {settings['min_share_rated']:.0%} of their pages; repeated ratings "
-        f"differing by at most {settings['max_repeat_difference']} of the scale width on average "
-        f"(checked with at least {settings['min_repeats']} repeated items).",
+        (
+            f"Exclusion rules: rated at least {settings['min_share_rated']:.0%} of their pages; "
+            f"repeated ratings differing by at most {settings['max_repeat_difference']} of the "
+            f"scale width on average (checked with at least {settings['min_repeats']} repeated "
+            "items)."
+        ),
         "",
     ]
 
     lines += [
         "## System scores",
         "",
-        f"Mean of per-item means over kept annotators (first showings), {confidence} bootstrap interval "
-        f"over items ({settings['bootstrap_samples']} resamples).",
+        (
+            f"Mean of per-item means over kept annotators (first showings), {confidence} bootstrap "
+            f"interval over items ({settings['bootstrap_samples']} resamples)."
+        ),
         "",
     ]
     systems = analysis["systems"]
@@ -110,8 +118,11 @@ def render_report(analysis: dict[str, Any], title: str | None = None) -> str:
     lines += [
         "## Pairwise comparisons",
         "",
-        "Per item, A wins when its mean score (or mean preference vote) is above B's. Win rate = wins / "
-        "(wins + losses); two-sided exact sign test, ties dropped; Holm-adjusted over all rows.",
+        (
+            "Per item, A wins when its mean score (or mean preference vote) is above B's. Win rate "
+            "= wins / (wins + losses); two-sided exact sign test, ties dropped; Holm-adjusted over "
+            "all rows."
+        ),
         "",
     ]
     rows = [
@@ -143,17 +154,22 @@ def render_report(analysis: dict[str, Any], title: str | None = None) -> str:
     check = analysis.get("position_check")
     if check:
         lines += [
-            f"Position check: among {check['decided']} decided preferences, the output shown first was "
-            f"chosen {num(check['first_slot_share'])} of the time (sign test p = {p_value(check['p_value'])}).",
+            (
+                f"Position check: among {check['decided']} decided preferences, the output shown "
+                f"first was chosen {num(check['first_slot_share'])} of the time (sign test p = "
+                f"{p_value(check['p_value'])})."
+            ),
             "",
         ]
 
     lines += [
         "## Inter-annotator agreement",
         "",
-        "Krippendorff's alpha over units (item, system) per criterion (units = items for the preference), "
-        "first showings of kept annotators; Cohen's kappa for each pair of annotators (quadratic weights "
-        "for the ordinal scales).",
+        (
+            "Krippendorff's alpha over units (item, system) per criterion (units = items for the "
+            "preference), first showings of kept annotators; Cohen's kappa for each pair of "
+            "annotators (quadratic weights for the ordinal scales)."
+        ),
         "",
     ]
     rows = []
@@ -182,7 +198,10 @@ def render_report(analysis: dict[str, Any], title: str | None = None) -> str:
     lines += [
         "## Intra-annotator consistency",
         "",
-        "First vs repeated showing of the same item (system order redrawn), pooled over kept annotators.",
+        (
+            "First vs repeated showing of the same item (system order redrawn), pooled over kept "
+            "annotators."
+        ),
         "",
     ]
     rows = [
@@ -199,8 +218,10 @@ def render_report(analysis: dict[str, Any], title: str | None = None) -> str:
     lines += ["## Human scores vs automatic metrics", ""]
     if analysis["correlations"]:
         lines += [
-            f"Spearman's rho between the per-output human mean and the metric on that output; "
-            f"{confidence} bootstrap interval resampling items.",
+            (
+                f"Spearman's rho between the per-output human mean and the metric on that output; "
+                f"{confidence} bootstrap interval resampling items."
+            ),
             "",
         ]
         rows = [

@@ -201,7 +201,8 @@ def spearman_with_interval(
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Pearson correlation of average ranks (what scipy computes), fast enough for a bootstrap loop."""
+    """Pearson correlation of average ranks (what scipy computes), fast enough for a bootstrap
+    loop."""
     from scipy.stats import rankdata
 
     rx, ry = rankdata(x), rankdata(y)

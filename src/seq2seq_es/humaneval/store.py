@@ -1,4 +1,5 @@
-"""Ratings in SQLite: one transaction per submitted page, so a killed server loses nothing submitted.
+"""Ratings in SQLite: one transaction per submitted page, so a killed server loses nothing
+submitted.
 
 Why SQLite in WAL mode with ``synchronous=FULL``: a rating the annotator saw accepted must
 survive ``kill -9`` (and a power cut); WAL lets the analysis read while the server writes;
@@ -217,16 +218,18 @@ class RatingStore:
                     raise StaleSubmission(from_revision, current)
                 revision = current + 1
                 connection.execute(
-                    "INSERT INTO presentations (annotator, position, item, revision, seconds, submitted_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (annotator, position) DO UPDATE SET "
-                    "revision=excluded.revision, seconds=excluded.seconds, submitted_at=excluded.submitted_at",
+                    "INSERT INTO presentations (annotator, position, item, revision, seconds, "
+                    "submitted_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (annotator, position) DO "
+                    "UPDATE SET revision=excluded.revision, seconds=excluded.seconds, "
+                    "submitted_at=excluded.submitted_at",
                     (annotator, position, item, revision, seconds, now),
                 )
                 connection.execute(
                     "DELETE FROM scores WHERE annotator=? AND position=?", (annotator, position)
                 )
                 connection.executemany(
-                    "INSERT INTO scores (annotator, position, system, criterion, value) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO scores (annotator, position, system, criterion, value) VALUES (?, "
+                    "?, ?, ?, ?)",
                     [
                         (annotator, position, s, c, v)
                         for (s, c), v in sorted(answers.scores.items())

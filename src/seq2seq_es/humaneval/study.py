@@ -190,7 +190,8 @@ def repeat_count(n_items: int, share: float) -> int:
 def build_queue(
     items: list[str], systems: list[str], n_repeats: int, rng: np.random.Generator
 ) -> list[Presentation]:
-    """One annotator's pages: items in a random order, repeats in the second half, fresh system orders."""
+    """One annotator's pages: items in a random order, repeats in the second half, fresh system
+    orders."""
     firsts = [items[k] for k in rng.permutation(len(items))]
     split = (len(firsts) + 1) // 2
     pool = max(1, len(firsts) // 4)
@@ -268,7 +269,7 @@ def study_document(config: CreateConfig, protocol: Protocol) -> tuple[dict[str, 
     return document, n_repeats
 
 
-# ---------------------------------------------------------------- writing and reading a study folder
+# --------------------------------------------------------------- writing and reading a study folder
 
 
 def _refuse_existing(path: Path) -> None:
@@ -300,7 +301,8 @@ def create_study(config: CreateConfig, record: bool = True) -> Study:
 
             write_run_record(tmp, config, "humaneval create")
         try:
-            # rename onto a missing or empty folder succeeds; onto a non-empty one it fails: never overwrites
+            # rename onto a missing or empty folder succeeds; onto a non-empty one it fails: never
+            # overwrites
             os.rename(tmp, final)
         except OSError as exc:
             if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):

@@ -75,7 +75,8 @@ class GenerationOptions(StrictModel):
         )
 
     def overridden_by(self, overrides: GenerationOptions) -> GenerationOptions:
-        """These options with every field that ``overrides`` sets explicitly (and not to None) replaced."""
+        """These options with every field that ``overrides`` sets explicitly (and not to None)
+        replaced."""
         return self.model_copy(
             update={
                 name: getattr(overrides, name)
@@ -97,7 +98,8 @@ class TextPredictConfig(StrictModel):
     output: str | None = Field(None, description="JSONL file to write (None: stdout).")
     input_format: Literal["auto", "text", "jsonl"] = Field(
         "auto",
-        description="auto: JSONL for .jsonl/.jsonl.gz files (and stdin starting with '{'), else text.",
+        description="auto: JSONL for .jsonl/.jsonl.gz files (and stdin starting with '{'), else "
+        "text.",
     )
     input_key: str | None = Field(
         None, description="JSONL field with the text (default: text, else source)."
@@ -152,7 +154,8 @@ class ServeLimits(StrictModel):
 
 
 class BatchingConfig(StrictModel):
-    """Dynamic batching: requests that arrive while the model is busy share its next generate call."""
+    """Dynamic batching: requests that arrive while the model is busy share its next generate
+    call."""
 
     max_batch_size: int = Field(
         32, ge=1, description="Texts per generate call (1: batch-1 serving)."
@@ -163,7 +166,8 @@ class BatchingConfig(StrictModel):
 
 
 class ServeConfig(StrictModel):
-    """``seq2seq-es serve model=DIR``: the HTTP API and the web page over one or more model folders."""
+    """``seq2seq-es serve model=DIR``: the HTTP API and the web page over one or more model
+    folders."""
 
     model: str | None = Field(None, description="A model folder, served as 'default'.")
     models: dict[str, str] = Field(

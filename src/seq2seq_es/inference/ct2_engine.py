@@ -48,9 +48,9 @@ def read_export_info(folder: Path) -> dict[str, Any]:
     path = folder / EXPORT_INFO_FILE
     if not (folder / "model.bin").is_file() or not path.is_file():
         raise CheckpointError(
-            f"{folder}: not a CTranslate2 export of this project (it needs model.bin and {EXPORT_INFO_FILE}). "
-            f"Make one with `seq2seq-es export model=MODEL_FOLDER output_dir={folder}`, or use "
-            "engine=transformers with the model folder itself."
+            f"{folder}: not a CTranslate2 export of this project (it needs model.bin and "
+            f"{EXPORT_INFO_FILE}). Make one with `seq2seq-es export model=MODEL_FOLDER "
+            f"output_dir={folder}`, or use engine=transformers with the model folder itself."
         )
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
@@ -101,14 +101,16 @@ class CT2Engine:
         self.forces_eos = self.info["generation_rules"].get("forced_eos_token_id") is not None
 
     def source_tokens(self, texts: Sequence[str]) -> list[list[str]]:
-        """Token strings of each text as the model's tokenizer makes them (special tokens included)."""
+        """Token strings of each text as the model's tokenizer makes them (special tokens
+        included)."""
         ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_source_length)[
             "input_ids"
         ]
         return [self.tokenizer.convert_ids_to_tokens(row) for row in ids]
 
     def translate_options(self, settings: GenerationOptions) -> dict[str, Any]:
-        """``translate_batch`` keyword arguments that reproduce ``generate`` with resolved ``settings``."""
+        """``translate_batch`` keyword arguments that reproduce ``generate`` with resolved
+        ``settings``."""
         assert settings.max_new_tokens is not None and settings.num_beams is not None, (
             "resolve the options first"
         )
@@ -133,7 +135,8 @@ class CT2Engine:
         return options
 
     def generate(self, texts: Sequence[str], options: GenerationOptions) -> list[dict[str, Any]]:
-        """Per text: ``text``, ``tokens`` (generated, ``</s>`` included) and ``score`` (see ``engines``)."""
+        """Per text: ``text``, ``tokens`` (generated, ``</s>`` included) and ``score`` (see
+        ``engines``)."""
         if not texts:
             return []
         settings = options.resolved(self.defaults)
@@ -228,11 +231,13 @@ class CT2Engine:
             ctranslate2.set_random_seed(UNSEEDED)
 
     def _log_probs(self, sources: list[list[str]], outputs: list[list[str]]) -> list[float | None]:
-        """log p(output | source): teacher-forced raw log-probabilities of the output tokens, ``</s>`` included."""
+        """log p(output | source): teacher-forced raw log-probabilities of the output tokens,
+        ``</s>`` included."""
         eos = self.tokenizer.eos_token
         targets = [tokens[:-1] if tokens and tokens[-1] == eos else tokens for tokens in outputs]
         results = self.translator.score_batch(sources, targets, max_input_length=0)
-        # score_batch always scores a final </s>; an output cut at the limit without one does not have it.
+        # score_batch always scores a final </s>; an output cut at the limit without one does not
+        # have it.
         return [
             float(sum(result.log_probs[: len(tokens)]))
             for result, tokens in zip(results, outputs, strict=True)

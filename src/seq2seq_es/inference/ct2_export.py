@@ -55,14 +55,14 @@ def check_exportable(config: PreTrainedConfig, source: str) -> None:
         return
     if model_type in NO_CONVERTER:
         raise CheckpointError(
-            f"{source} is a {NO_CONVERTER[model_type]} model: CTranslate2 has no converter for it, so it cannot "
-            "be exported. Serve it as it is with engine=transformers (e.g. `seq2seq-es predict model=... "
-            "engine=transformers`)."
+            f"{source} is a {NO_CONVERTER[model_type]} model: CTranslate2 has no converter for it, "
+            "so it cannot be exported. Serve it as it is with engine=transformers (e.g. "
+            "`seq2seq-es predict model=... engine=transformers`)."
         )
     raise CheckpointError(
-        f"{source} is a {model_type!r} model; `seq2seq-es export` converts the BART and T5 families (the project's "
-        "presets and models fine-tuned from them), whose CTranslate2 output is checked against transformers. "
-        "Serve this model with engine=transformers."
+        f"{source} is a {model_type!r} model; `seq2seq-es export` converts the BART and T5 "
+        "families (the project's presets and models fine-tuned from them), whose CTranslate2 "
+        "output is checked against transformers. Serve this model with engine=transformers."
     )
 
 
@@ -82,9 +82,10 @@ def tokenizer_folder(model_dir: Path, tokenizer_dir: Path | None) -> Path:
     if not any((folder / name).is_file() for name in VOCABULARY_FILES):
         where = "the model folder" if tokenizer_dir is None else "the tokenizer folder"
         raise CheckpointError(
-            f"{folder}: no tokenizer in {where} (none of {', '.join(VOCABULARY_FILES)}). Exporting without one "
-            "would silently give CTranslate2 a default vocabulary that maps ids to the wrong words. Save the "
-            "tokenizer next to the model (`tokenizer.save_pretrained(folder)`) or pass tokenizer=FOLDER."
+            f"{folder}: no tokenizer in {where} (none of {', '.join(VOCABULARY_FILES)}). Exporting "
+            "without one would silently give CTranslate2 a default vocabulary that maps ids to "
+            "the wrong words. Save the tokenizer next to the model "
+            "(`tokenizer.save_pretrained(folder)`) or pass tokenizer=FOLDER."
         )
     return folder
 

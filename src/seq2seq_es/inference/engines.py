@@ -71,7 +71,8 @@ def load_engine(
 
 
 def require_local_safetensors(model_dir: str | Path) -> Path:
-    """``model_dir`` as a local folder holding a config and safetensors weights, or a CheckpointError."""
+    """``model_dir`` as a local folder holding a config and safetensors weights, or a
+    CheckpointError."""
     folder = Path(model_dir).expanduser()
     if not folder.is_dir():
         raise CheckpointError(

@@ -42,7 +42,8 @@ _DECODING_KEYS = ("num_beams", "max_new_tokens", "length_penalty", "no_repeat_ng
 
 @dataclass(frozen=True)
 class ModelDefaults:
-    """What a folder implies: decoding options, the source length, its task, and where they came from."""
+    """What a folder implies: decoding options, the source length, its task, and where they came
+    from."""
 
     generation: GenerationOptions
     max_source_length: int
@@ -62,7 +63,8 @@ TaskLookup = Callable[[str], ModelDefaults]
 
 
 def write_decoding_file(folder: str | Path, defaults: ModelDefaults) -> Path:
-    """Store ``defaults`` as ``<folder>/decoding.json`` (atomically), for ``read_model_defaults``."""
+    """Store ``defaults`` as ``<folder>/decoding.json`` (atomically), for
+    ``read_model_defaults``."""
     path = Path(folder) / DECODING_FILE
     data = DecodingFile(
         task=defaults.task,
@@ -130,7 +132,8 @@ def _run_of(folder: Path) -> tuple[Path, str] | None:
 
 
 def _decoding_overrides(values: Any) -> GenerationOptions:
-    """The decoding keys of a mapping (a run's ``generation`` or ``decoding``), ignoring the others."""
+    """The decoding keys of a mapping (a run's ``generation`` or ``decoding``), ignoring the
+    others."""
     if not isinstance(values, dict):
         return GenerationOptions()
     picked = {key: values[key] for key in _DECODING_KEYS if values.get(key) is not None}
@@ -172,14 +175,16 @@ def _task_lookup(task_defaults: TaskLookup | None, task: str) -> ModelDefaults |
 
 
 def _from_model_files(folder: Path) -> ModelDefaults:
-    """Settings stored by transformers: generation_config.json, config.json, tokenizer_config.json."""
+    """Settings stored by transformers: generation_config.json, config.json,
+    tokenizer_config.json."""
     generation = GenerationOptions()
     source = "fallback"
     path = folder / "generation_config.json"
     if path.is_file():
         stored = _read_json(path)
         if stored.get("max_new_tokens") is None and isinstance(stored.get("max_length"), int):
-            # max_length counts the decoder start token; transformers saves it only when set on purpose.
+            # max_length counts the decoder start token; transformers saves it only when set on
+            # purpose.
             stored["max_new_tokens"] = max(1, stored["max_length"] - 1)
         generation = _decoding_overrides(stored)
         source = str(path)

@@ -95,7 +95,8 @@ def predict_texts(
 def _decode_window(
     runner: Engine, window: Sequence[TextInput], config: TextPredictConfig, advance: Any
 ) -> tuple[list[dict[str, Any]], int]:
-    """Records of ``window`` in its order, decoded in length-sorted batches; and the tokens generated."""
+    """Records of ``window`` in its order, decoded in length-sorted batches; and the tokens
+    generated."""
     order = sorted(range(len(window)), key=lambda i: len(window[i].text))
     results: list[dict[str, Any]] = [{}] * len(window)
     options = config.generation.model_copy(

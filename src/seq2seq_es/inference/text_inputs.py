@@ -51,8 +51,8 @@ def read_inputs(
     kind = _format_of(path, lines) if input_format == "auto" else input_format
     if input_key is not None and kind != "jsonl":
         raise DataError(
-            f"{name}: input_key={input_key} applies to JSONL input, but this input is read as plain "
-            "text. Pass input_format=jsonl (or name the file *.jsonl), or drop input_key."
+            f"{name}: input_key={input_key} applies to JSONL input, but this input is read as "
+            "plain text. Pass input_format=jsonl (or name the file *.jsonl), or drop input_key."
         )
     inputs = list(_jsonl_inputs(lines, name, input_key) if kind == "jsonl" else _text_inputs(lines))
     if not inputs:
@@ -77,7 +77,8 @@ def _decoded_lines_of_file(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def _decoded_lines(stream: IO[bytes] | Iterable[bytes], name: str) -> Iterator[tuple[int, str]]:
-    """``(line number, text)`` of each line, decoded as UTF-8 one line at a time (exact line in errors)."""
+    """``(line number, text)`` of each line, decoded as UTF-8 one line at a time (exact line in
+    errors)."""
     for number, raw in enumerate(stream, start=1):
         try:
             line = raw.decode("utf-8")

@@ -43,7 +43,8 @@ def resample_counts(
 def bootstrap_scores(
     stats: list[SegmentStats], n_samples: int, rng: np.random.Generator
 ) -> list[dict[str, np.ndarray]]:
-    """Resampled corpus scores ``{score name: (n_samples,)}`` of each metric, same resamples for all."""
+    """Resampled corpus scores ``{score name: (n_samples,)}`` of each metric, same resamples for
+    all."""
     if not stats:
         return []
     n = stats[0].n_segments

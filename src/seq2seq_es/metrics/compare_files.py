@@ -41,8 +41,9 @@ def align_to(baseline: ScoringInput, other: ScoringInput) -> ScoringInput:
     for k, j in enumerate(order):
         if other.references[j] != baseline.references[k]:
             raise DataError(
-                f"{other.path}:{other.lines[j]}: the reference of id {baseline.ids[k]!r} differs from "
-                f"{baseline.path}:{baseline.lines[k]}; systems must be compared on the same references."
+                f"{other.path}:{other.lines[j]}: the reference of id {baseline.ids[k]!r} differs "
+                f"from {baseline.path}:{baseline.lines[k]}; systems must be compared on the same "
+                "references."
             )
     sources = [other.sources[j] for j in order] if other.sources is not None else None
     if sources is not None and baseline.sources is not None and sources != baseline.sources:
@@ -50,8 +51,8 @@ def align_to(baseline: ScoringInput, other: ScoringInput) -> ScoringInput:
             k for k, (a, b) in enumerate(zip(sources, baseline.sources, strict=True)) if a != b
         )
         raise DataError(
-            f"{other.path}:{other.lines[order[k]]}: the source of id {baseline.ids[k]!r} differs from "
-            f"{baseline.path}:{baseline.lines[k]}."
+            f"{other.path}:{other.lines[order[k]]}: the source of id {baseline.ids[k]!r} differs "
+            f"from {baseline.path}:{baseline.lines[k]}."
         )
     return replace(
         other,

@@ -189,7 +189,8 @@ def _join_references(
         line, key = extra[0]
         raise DataError(
             f"{references_path}:{line}: reference id {key!r} has no prediction in {path} "
-            f"({len(extra)} references unanswered; {len(ids)} predictions, {len(by_id)} references)."
+            f"({len(extra)} references unanswered; {len(ids)} predictions, {len(by_id)} "
+            "references)."
         )
     return [by_id[key][1] for key in ids], [by_id[key][2] for key in ids]
 
@@ -201,8 +202,8 @@ def _read_text_predictions(path: Path, references_path: Path | None) -> ScoringI
         )
     if _is_jsonl(references_path):
         raise DataError(
-            f"{references_path}: with plain-text predictions the references must be plain text too, "
-            "one reference per line."
+            f"{references_path}: with plain-text predictions the references must be plain text "
+            "too, one reference per line."
         )
     predictions, references = read_text_lines(path), read_text_lines(references_path)
     if not predictions:

@@ -128,10 +128,11 @@ def _comparison_cells(comparison: dict[str, Any]) -> tuple[list[str], list[list[
 def _legend(comparison: dict[str, Any]) -> str:
     s = comparison["settings"]
     return (
-        f"Cells: score [{100 * s['confidence']:g}% bootstrap CI]. {BOOTSTRAP_MARK}: paired bootstrap "
-        f"({s['bootstrap_samples']} resamples), {RANDOMIZATION_MARK}: approximate randomization "
-        f"({s['randomization_trials']} trials): differs from the baseline at α = {s['alpha']} after Holm "
-        f"correction over the {len(comparison['systems']) - 1} comparison(s) of each score. Seed {s['seed']}."
+        f"Cells: score [{100 * s['confidence']:g}% bootstrap CI]. {BOOTSTRAP_MARK}: paired "
+        f"bootstrap ({s['bootstrap_samples']} resamples), {RANDOMIZATION_MARK}: approximate "
+        f"randomization ({s['randomization_trials']} trials): differs from the baseline at α = "
+        f"{s['alpha']} after Holm correction over the {len(comparison['systems']) - 1} "
+        f"comparison(s) of each score. Seed {s['seed']}."
     )
 
 
@@ -160,15 +161,17 @@ def comparison_markdown(comparison: dict[str, Any]) -> str:
         "",
         _legend(comparison),
         "",
-        "| system | score | Δ vs baseline | p bootstrap (Holm) | "
-        "p randomization (Holm) | system > baseline in |",
+        (
+            "| system | score | Δ vs baseline | p bootstrap (Holm) | "
+            "p randomization (Holm) | system > baseline in |"
+        ),
         "|---|---|---:|---:|---:|---:|",
     ]
     for t in comparison["tests"]:
         lines.append(
             f"| {t['system']} | {_label(t['metric'], t['score'])} | {t['delta']:+.2f} | "
-            f"{t['p_bootstrap']:.4f} ({t['p_bootstrap_holm']:.4f}) | "
-            f"{t['p_randomization']:.4f} ({t['p_randomization_holm']:.4f}) | {100 * t['a_wins']:.1f}% |"
+            f"{t['p_bootstrap']:.4f} ({t['p_bootstrap_holm']:.4f}) | {t['p_randomization']:.4f} "
+            f"({t['p_randomization_holm']:.4f}) | {100 * t['a_wins']:.1f}% |"
         )
     lines += ["", "Signatures:", ""]
     lines += [

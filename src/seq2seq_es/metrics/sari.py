@@ -249,5 +249,8 @@ def sari_evaluate_stats(
         sentence_sari(s, p, refs, "evaluate")
         for s, p, refs in zip(sources, predictions, references, strict=True)
     ]
-    signature = f"sari|formula:hf-evaluate-sentence-mean|del:precision|case:lc|tok:13a|sacrebleu:{sacrebleu.__version__}"
+    signature = (
+        "sari|formula:hf-evaluate-sentence-mean|del:precision|case:lc|tok:13a|"
+        f"sacrebleu:{sacrebleu.__version__}"
+    )
     return mean_of_sentence_scores(metric, signature, ("sari",), np.asarray(scores))

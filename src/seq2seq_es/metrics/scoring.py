@@ -90,7 +90,8 @@ METRICS: dict[str, MetricSpec] = {
         ),
         MetricSpec(
             "sari",
-            "corpus SARI as EASSE (add/keep/delete F1 from corpus counts), 13a tokens (EASSE's default)",
+            "corpus SARI as EASSE (add/keep/delete F1 from corpus counts), 13a tokens (EASSE's "
+            "default)",
             lambda d: sari_stats(_sources(d), d.predictions, d.references),
             needs_sources=True,
         ),

@@ -1,4 +1,5 @@
-"""LoRA adapters through peft for every seq2seq family we fine-tune: defaults, checks, apply, merge, save.
+"""LoRA adapters through peft for every seq2seq family we fine-tune: defaults, checks, apply, merge,
+save.
 
 Why LoRA (Hu et al. 2021, arXiv 2106.09685): a frozen weight ``W`` gets a trainable update
 ``(alpha / r) · B·A`` of rank ``r``, so fine-tuning BARTO or T5S trains well under 1% of
@@ -54,13 +55,15 @@ DEFAULT_TARGET_MODULES: dict[str, tuple[str, ...]] = {
     "pegasus": _BART_ATTENTION,
     "m2m_100": _BART_ATTENTION,
     "plbart": _BART_ATTENTION,
-    # LED: the encoder's Longformer attention (local and global projections), the decoder's BART attention.
+    # LED: the encoder's Longformer attention (local and global projections), the decoder's BART
+    # attention.
     "led": ("query", "value", "query_global", "value_global", *_BART_ATTENTION),
     "t5": _T5_ATTENTION,
     "mt5": _T5_ATTENTION,
     "umt5": _T5_ATTENTION,
     "longt5": _T5_ATTENTION,
-    # Halves of a BERT2BERT (EncoderDecoderModel): its default is the union of its encoder's and decoder's.
+    # Halves of a BERT2BERT (EncoderDecoderModel): its default is the union of its encoder's and
+    # decoder's.
     "bert": _BERT_ATTENTION,
     "roberta": _BERT_ATTENTION,
     "xlm-roberta": _BERT_ATTENTION,
@@ -86,8 +89,8 @@ def default_target_modules(config: PreTrainedConfig) -> list[str]:
     if missing:
         raise ConfigError(
             f"No default LoRA target modules for model type {missing[0]!r} (known: "
-            f"{', '.join(sorted(DEFAULT_TARGET_MODULES))}). Set adapter.target_modules to the names "
-            "of its attention projections (`seq2seq-es model info` lists the model)."
+            f"{', '.join(sorted(DEFAULT_TARGET_MODULES))}). Set adapter.target_modules to the "
+            "names of its attention projections (`seq2seq-es model info` lists the model)."
         )
     return list(dict.fromkeys(name for kind in types for name in DEFAULT_TARGET_MODULES[kind]))
 
@@ -119,7 +122,8 @@ def _matches(full_name: str, target: str) -> bool:
 
 
 def resolve_target_modules(model: Any, adapter: AdapterConfig) -> list[str]:
-    """The target names for ``model``, checked: each names at least one linear layer, none the tied output layer."""
+    """The target names for ``model``, checked: each names at least one linear layer, none the
+    tied output layer."""
     targets = adapter.target_modules or default_target_modules(model.config)
     modules = _adaptable_modules(model)
     valid = ", ".join(adaptable_module_names(model))
@@ -133,9 +137,9 @@ def resolve_target_modules(model: Any, adapter: AdapterConfig) -> list[str]:
         tied = [name for name in found if _is_tied_output(model, modules[name])]
         if tied:
             raise ConfigError(
-                f"adapter.target_modules: {target!r} selects {tied[0]}, the output layer, whose weight is "
-                "the input embeddings' (tied): merging an adapter there would change the embeddings "
-                f"too. Valid names: {valid}."
+                f"adapter.target_modules: {target!r} selects {tied[0]}, the output layer, whose "
+                "weight is the input embeddings' (tied): merging an adapter there would change "
+                f"the embeddings too. Valid names: {valid}."
             )
     return list(targets)
 
@@ -164,7 +168,8 @@ def lora_config(model: Any, adapter: AdapterConfig) -> Any:
 
 
 def apply_adapter(model: Any, adapter: AdapterConfig, seed: int) -> Any:
-    """``model`` with LoRA adapters and every other weight frozen (``kind: none``: ``model`` unchanged).
+    """``model`` with LoRA adapters and every other weight frozen (``kind: none``: ``model``
+    unchanged).
 
     The adapters' random initialisation (peft: Kaiming-uniform ``A``, zero ``B``, so the
     model starts as the base) draws from a forked RNG seeded with ``seed``, as
@@ -200,11 +205,12 @@ def parameter_counts(model: Any) -> dict[str, int]:
     }
 
 
-# ---------------------------------------------------------------- checkpoints (hook for training/checkpoint.py)
+# ---------------------------------------------------- checkpoints (hook for training/checkpoint.py)
 
 
 def checkpoint_tensors(model: Any) -> dict[str, torch.Tensor] | None:
-    """What a checkpoint must store of ``model``: for an adapter model its trainable tensors only, else None
+    """What a checkpoint must store of ``model``: for an adapter model its trainable tensors only,
+    else None
     (store the whole ``state_dict``). The frozen base is rebuilt on resume from ``config.model``
     (a folder, or a preset and its seed), so storing it again would only make checkpoints big."""
     if not is_adapter_model(model):
@@ -215,14 +221,15 @@ def checkpoint_tensors(model: Any) -> dict[str, torch.Tensor] | None:
 def restore_checkpoint_tensors(
     model: Any, tensors: dict[str, torch.Tensor], source: str | Path = "checkpoint"
 ) -> None:
-    """Load what ``checkpoint_tensors`` stored into a freshly built adapter model (same names, same shapes)."""
+    """Load what ``checkpoint_tensors`` stored into a freshly built adapter model (same names,
+    same shapes)."""
     params = {name: param for name, param in model.named_parameters() if param.requires_grad}
     missing, unexpected = sorted(set(params) - set(tensors)), sorted(set(tensors) - set(params))
     if missing or unexpected:
         raise CheckpointError(
             f"{source} does not hold this run's adapter ({len(missing)} trainable tensors missing, "
-            f"e.g. {missing[:1]}; {len(unexpected)} unknown, e.g. {unexpected[:1]}). Resume with the "
-            "adapter settings it was made with, or start a new output_dir."
+            f"e.g. {missing[:1]}; {len(unexpected)} unknown, e.g. {unexpected[:1]}). Resume with "
+            "the adapter settings it was made with, or start a new output_dir."
         )
     with torch.no_grad():
         for name, tensor in tensors.items():
@@ -238,7 +245,8 @@ def restore_checkpoint_tensors(
 
 
 def save_adapter(model: Any, tokenizer: PreTrainedTokenizerBase, folder: str | Path) -> Path:
-    """Write the adapter as peft does (``adapter_config.json``, ``adapter_model.safetensors``) + tokenizer, atomically.
+    """Write the adapter as peft does (``adapter_config.json``, ``adapter_model.safetensors``) +
+    tokenizer, atomically.
 
     ``save_embedding_layers=False``: we never resize embeddings, and peft's ``"auto"`` would
     look the base model up on the Hub to find out.
@@ -252,14 +260,16 @@ def save_adapter(model: Any, tokenizer: PreTrainedTokenizerBase, folder: str | P
 def save_model_or_adapter(
     model: Any, tokenizer: PreTrainedTokenizerBase, folder: str | Path
 ) -> Path:
-    """An adapter model's adapter, or a whole model (``save_seq2seq``): what fine-tuning's selection keeps."""
+    """An adapter model's adapter, or a whole model (``save_seq2seq``): what fine-tuning's
+    selection keeps."""
     if is_adapter_model(model):
         return save_adapter(model, tokenizer, folder)
     return save_seq2seq(model, tokenizer, folder)
 
 
 def load_adapter_weights(model: Any, folder: str | Path) -> None:
-    """Put the adapter weights saved in ``folder`` into ``model`` (an adapter model with the same settings)."""
+    """Put the adapter weights saved in ``folder`` into ``model`` (an adapter model with the same
+    settings)."""
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
@@ -318,7 +328,8 @@ def merge_adapter(model: Any) -> Any:
 def keep_final_adapter(
     model: Any, tokenizer: PreTrainedTokenizerBase, output_dir: str | Path, selected: bool
 ) -> Any:
-    """End of an adapter fine-tune: ``output_dir/adapter`` (peft format) and ``output_dir/model`` (merged).
+    """End of an adapter fine-tune: ``output_dir/adapter`` (peft format) and ``output_dir/model``
+    (merged).
 
     ``selected``: selection kept a best adapter in ``best_model/``; it becomes ``adapter/``
     and its weights go into ``model`` before merging (a run killed after that rename and
@@ -376,8 +387,8 @@ def merge_adapter_folder(
     base = base or settings.get("base_model_name_or_path")
     if not base:
         raise ConfigError(
-            f"{adapter}/{ADAPTER_CONFIG_FILE} does not name its base model: pass base=<model folder or "
-            "hub id> (the model the adapter was trained on)."
+            f"{adapter}/{ADAPTER_CONFIG_FILE} does not name its base model: pass base=<model "
+            "folder or hub id> (the model the adapter was trained on)."
         )
     tokenizer_source = tokenizer or (adapter if _has_tokenizer(adapter) else base)
     model, _ = load_seq2seq(base)

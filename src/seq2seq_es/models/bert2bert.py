@@ -68,8 +68,8 @@ def wiring_ids(tokenizer: PreTrainedTokenizerBase) -> dict[str, int]:
     missing = [k for k, v in ids.items() if v is None]
     if missing:
         raise CheckpointError(
-            f"The tokenizer has no token for {', '.join(missing)}: a BERT2BERT decoder needs "
-            "CLS (or BOS) to start, SEP (or EOS) to stop and PAD. Use the checkpoint's own tokenizer."
+            f"The tokenizer has no token for {', '.join(missing)}: a BERT2BERT decoder needs CLS "
+            "(or BOS) to start, SEP (or EOS) to stop and PAD. Use the checkpoint's own tokenizer."
         )
     return {k: int(v) for k, v in ids.items() if v is not None}
 
@@ -95,8 +95,8 @@ def _pretrained_encoder_only(name: str) -> None:
         )
     if config.model_type not in WARM_START_TYPES:
         raise CheckpointError(
-            f"{name} is a {config.model_type!r} model; BERT2BERT warm starts from an encoder "
-            f"with a causal-LM variant that supports cross-attention: {', '.join(WARM_START_TYPES)}."
+            f"{name} is a {config.model_type!r} model; BERT2BERT warm starts from an encoder with "
+            f"a causal-LM variant that supports cross-attention: {', '.join(WARM_START_TYPES)}."
         )
 
 
@@ -156,7 +156,8 @@ def warm_start_bert2bert(
 
 
 def checkpoint_name(name_or_path: str | Path) -> str:
-    """A short name: a hub id's last part, or a local folder's card name (else the folder's name)."""
+    """A short name: a hub id's last part, or a local folder's card name (else the folder's
+    name)."""
     text = str(name_or_path)
     if not looks_like_path(text):
         return text.rsplit("/", 1)[-1]
@@ -164,7 +165,8 @@ def checkpoint_name(name_or_path: str | Path) -> str:
 
 
 def warm_start_card(summary: dict[str, Any]) -> dict[str, Any]:
-    """Model card facts of a warm-started BERT2BERT (named ``<encoder>2<decoder>[-shared]``, as BETO2BETO)."""
+    """Model card facts of a warm-started BERT2BERT (named ``<encoder>2<decoder>[-shared]``, as
+    BETO2BETO)."""
     encoder, decoder = summary["encoder"], summary["decoder"]
     hub_encoder = not looks_like_path(encoder)
     return {
@@ -187,8 +189,10 @@ def warm_start_card(summary: dict[str, Any]) -> dict[str, Any]:
         },
         "limitations": [
             *size_limitations(summary["parameters"]),
-            "Warm-started only: its cross-attention is random, so it generates nothing useful until "
-            "fine-tuned (`seq2seq-es finetune model=<this folder>`).",
+            (
+                "Warm-started only: its cross-attention is random, so it generates nothing useful "
+                "until fine-tuned (`seq2seq-es finetune model=<this folder>`)."
+            ),
         ],
     }
 
@@ -200,7 +204,8 @@ def build_bert2bert_checkpoint(
     share: bool = False,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Warm start, save model + tokenizer + model card to ``output`` and record where it came from."""
+    """Warm start, save model + tokenizer + model card to ``output`` and record where it came
+    from."""
     model, tokenizer = warm_start_bert2bert(encoder, decoder, share=share, seed=seed)
     save_seq2seq(model, tokenizer, output)
     summary = {

@@ -11,7 +11,8 @@ from seq2seq_es.config import StrictModel
 
 class ModelInfoConfig(StrictModel):
     path: str = Field(
-        description="A model folder, a Hugging Face Hub id, or a preset name (barto-base, t5s-base, …)."
+        description="A model folder, a Hugging Face Hub id, or a preset name (barto-base, "
+        "t5s-base, …)."
     )
 
 
@@ -54,7 +55,8 @@ class AdapterConfig(StrictModel):
 
 class MergeAdapterConfig(StrictModel):
     adapter: str = Field(
-        description="Adapter folder written by peft (adapter_config.json + adapter_model.safetensors)."
+        description="Adapter folder written by peft (adapter_config.json + "
+        "adapter_model.safetensors)."
     )
     output: str = Field(
         description="Folder to write: the merged model, loadable with AutoModelForSeq2SeqLM."

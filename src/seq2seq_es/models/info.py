@@ -25,7 +25,8 @@ def _first(config: Any, *names: str) -> Any:
 
 
 def architecture_rows(config: Any) -> dict[str, Any]:
-    """Layer counts and widths of BART / mBART / T5 / mT5 / LED / BERT2BERT configs (and the BERT preset's)."""
+    """Layer counts and widths of BART / mBART / T5 / mT5 / LED / BERT2BERT configs (and the BERT
+    preset's)."""
     if config.model_type == "encoder-decoder":
         enc, dec = config.encoder, config.decoder
         return {

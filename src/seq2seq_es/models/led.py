@@ -95,7 +95,8 @@ def led_config_from_bart(
 def led_state_dict_from_bart(
     bart_state: dict[str, torch.Tensor], max_encoder_positions: int
 ) -> dict[str, torch.Tensor]:
-    """Rename BART weights to LED names; tile the encoder positions; global projections = local ones."""
+    """Rename BART weights to LED names; tile the encoder positions; global projections = local
+    ones."""
     state: dict[str, torch.Tensor] = {}
     for name, tensor in bart_state.items():
         new = name.replace("model.", "led.", 1) if name.startswith("model.") else name
@@ -127,7 +128,8 @@ def bart_to_led(
     max_encoder_positions: int = 16_384,
     attention_window: int | list[int] = 512,
 ) -> LEDForConditionalGeneration:
-    """An LED with BART's weights, ``max_encoder_positions`` input positions and sliding-window attention."""
+    """An LED with BART's weights, ``max_encoder_positions`` input positions and sliding-window
+    attention."""
     if not isinstance(bart, BartForConditionalGeneration):
         raise CheckpointError(
             f"LED conversion needs a BART model (BartForConditionalGeneration), got "
@@ -156,7 +158,8 @@ def convert_bart_checkpoint(
     max_encoder_positions: int = 16_384,
     attention_window: int | list[int] = 512,
 ) -> Path:
-    """Load a BART folder or hub id, convert it, and save LED + tokenizer (longer ``model_max_length``)."""
+    """Load a BART folder or hub id, convert it, and save LED + tokenizer (longer
+    ``model_max_length``)."""
     bart, tokenizer = load_seq2seq(source)
     if not isinstance(bart, BartForConditionalGeneration):
         raise CheckpointError(

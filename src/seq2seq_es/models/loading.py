@@ -66,10 +66,10 @@ def unreachable_hub_error(name: str, exc: BaseException) -> CheckpointError:
     """The error for a hub id that could not be loaded: why, and how to use a local folder."""
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return CheckpointError(
-        f"Could not load {name!r} from the Hugging Face Hub ({reason}); no local folder of that name exists "
-        "either. If the id is right and this machine "
-        f"is offline, download it where there is network (`hf download {name} --local-dir models/"
-        f"{name.replace('/', '--')}`), copy the folder here and pass its path instead of the id."
+        f"Could not load {name!r} from the Hugging Face Hub ({reason}); no local folder of that "
+        "name exists either. If the id is right and this machine is offline, download it where "
+        f"there is network (`hf download {name} --local-dir models/{name.replace('/', '--')}`), "
+        "copy the folder here and pass its path instead of the id."
     )
 
 
@@ -87,7 +87,8 @@ def load_model_config(name_or_path: str | Path) -> PreTrainedConfig:
 
 
 def load_tokenizer(name_or_path: str | Path) -> PreTrainedTokenizerBase:
-    """A local folder's tokenizer (``tokenizer.save.load_tokenizer_folder``: ``TokenizerError``) or a hub id's."""
+    """A local folder's tokenizer (``tokenizer.save.load_tokenizer_folder``: ``TokenizerError``)
+    or a hub id's."""
     name = _resolve(name_or_path)
     if Path(name).is_dir():
         return load_tokenizer_folder(name)
@@ -132,9 +133,10 @@ def check_vocabulary(embedding_rows: int, tokenizer: PreTrainedTokenizerBase, so
     if tokens > embedding_rows or embedding_rows - tokens > EMBEDDING_PADDING_SLACK:
         raise CheckpointError(
             f"{source}: the tokenizer has {tokens:,} tokens but the model's embedding table has "
-            f"{embedding_rows:,} rows, so this tokenizer does not belong to this model. Use the tokenizer saved "
-            "with the checkpoint (same folder or hub id), or resize the embeddings on purpose "
-            "(`model.resize_token_embeddings(len(tokenizer))`) and fine-tune."
+            f"{embedding_rows:,} rows, so this tokenizer does not belong to this model. Use the "
+            "tokenizer saved with the checkpoint (same folder or hub id), or resize the "
+            "embeddings on purpose (`model.resize_token_embeddings(len(tokenizer))`) and "
+            "fine-tune."
         )
 
 

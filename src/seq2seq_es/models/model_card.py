@@ -17,9 +17,11 @@ The card is made from a plain dict of facts, so any stage can write one::
         "license": "apache-2.0",
         "description": "BARTO tiny fine-tuned for generative QA.",
         "architecture": {"family": "bart", "parameters": 2_100_000},
-        "training": {"objective": "cross-entropy on answers", "steps": 600, "batch_size": 16, "lr": 1e-3},
+        "training": {"objective": "cross-entropy on answers", "steps": 600, "batch_size": 16, "lr":
+        1e-3},
         "results": [{"task_type": HUB_TASK_TYPES["qa"], "task_name": "Generative QA",
-                     "dataset_name": "SQuAD-es (small)", "dataset_type": "squad-es", "split": "validation",
+                     "dataset_name": "SQuAD-es (small)", "dataset_type": "squad-es", "split":
+                     "validation",
                      "scores": scores,                          # a scores.json dict
                      "metrics": ["rouge.rouge1", "qa.token_f1"]}],  # optional: all by default
         "limitations": ["2M parameters: answers are mostly wrong."],
@@ -47,10 +49,13 @@ CARD_FILE = "README.md"
 DEFAULT_LIMITATIONS = (
     "Trained and evaluated on Spanish text only; other languages and dialects are out of scope.",
     "Scores are on the split named in the results table; they are not guarantees on other data.",
-    "Generated text can be fluent and wrong: check facts before use, and do not use it for decisions "
-    "about people.",
+    (
+        "Generated text can be fluent and wrong: check facts before use, and do not use it for "
+        "decisions about people."
+    ),
 )
-# The Hub's task type for each of our task kinds (generative QA and dialogue are text2text on the Hub).
+# The Hub's task type for each of our task kinds (generative QA and dialogue are text2text on the
+# Hub).
 SMALL_MODEL_PARAMETERS = (
     30_000_000  # below this (our tiny/small presets) a card says the model is a toy
 )
@@ -86,16 +91,19 @@ def size_limitations(parameters: int | None) -> list[str]:
     if parameters is None or parameters >= SMALL_MODEL_PARAMETERS:
         return []
     return [
-        f"Only {parameters / 1e6:.1f}M parameters, trained for minutes to hours on a CPU: a model for testing "
-        "the pipeline and for comparisons at this size, not for use. Expect frequent wrong, repetitive or "
-        "near-degenerate output (see the scores)."
+        (
+            f"Only {parameters / 1e6:.1f}M parameters, trained for minutes to hours on a CPU: a "
+            "model for testing the pipeline and for comparisons at this size, not for use. Expect "
+            "frequent wrong, repetitive or near-degenerate output (see the scores)."
+        )
     ]
 
 
 def metric_entries(
     scores: Mapping[str, Any], wanted: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
-    """``[{metric, score, value, ci, signature}]`` from a scores.json dict (every score, or ``wanted``)."""
+    """``[{metric, score, value, ci, signature}]`` from a scores.json dict (every score, or
+    ``wanted``)."""
     entries = []
     for metric, entry in scores.items():
         if not isinstance(entry, Mapping) or "signature" not in entry:
@@ -190,8 +198,10 @@ def _results_section(results: Sequence[Mapping[str, Any]]) -> list[str]:
     if not results:
         return ["No evaluation was run for this model."]
     lines = [
-        "Scores with 95% bootstrap intervals (shares ×100; NLL in nats per token); the signature says how "
-        "each was computed.",
+        (
+            "Scores with 95% bootstrap intervals (shares ×100; NLL in nats per token); the "
+            "signature says how each was computed."
+        ),
         "",
         "| data set | split | n | metric | value | 95% CI | signature |",
         "|---|---|---:|---|---:|---|---|",
@@ -204,9 +214,9 @@ def _results_section(results: Sequence[Mapping[str, Any]]) -> list[str]:
                 "|", "\\|"
             )  # a bare | would split the table cell
             lines.append(
-                f"| {result.get('dataset_name', '')} | {result.get('split', '')} | {scores.get('n', '')} "
-                f"| {_score_name(entry['metric'], entry['score'])} | {entry['value']:.2f} | {interval} "
-                f"| `{signature}` |"
+                f"| {result.get('dataset_name', '')} | {result.get('split', '')} | "
+                f"{scores.get('n', '')} | {_score_name(entry['metric'], entry['score'])} | "
+                f"{entry['value']:.2f} | {interval} | `{signature}` |"
             )
     return lines
 

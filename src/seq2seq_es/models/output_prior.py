@@ -22,7 +22,8 @@ import torch
 
 
 def unigram_log_probs(token_arrays: Iterable[np.ndarray], vocab_size: int) -> torch.Tensor:
-    """Add-one smoothed log frequencies of the ids in ``token_arrays`` (ids < 0, e.g. -100, ignored)."""
+    """Add-one smoothed log frequencies of the ids in ``token_arrays`` (ids < 0, e.g. -100,
+    ignored)."""
     counts = np.ones(vocab_size, dtype=np.int64)
     for tokens in token_arrays:
         ids = np.asarray(tokens).astype(np.int64, copy=False)

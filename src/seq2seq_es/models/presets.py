@@ -216,9 +216,9 @@ def _bert_special_ids(tokenizer: PreTrainedTokenizerBase) -> dict[str, int]:
     ]
     if missing:
         raise ConfigError(
-            f"The tokenizer has no {' / '.join(missing)} token; a BERT preset needs PAD and MASK for "
-            "masked language modelling and CLS/SEP for the BERT2BERT warm start. Train it with "
-            "`seq2seq-es tokenizer` (byte-level BPE: <s>, </s>, <pad>, <mask>)."
+            f"The tokenizer has no {' / '.join(missing)} token; a BERT preset needs PAD and MASK "
+            "for masked language modelling and CLS/SEP for the BERT2BERT warm start. Train it "
+            "with `seq2seq-es tokenizer` (byte-level BPE: <s>, </s>, <pad>, <mask>)."
         )
     return {k: int(v) for k, v in ids.items() if v is not None}
 

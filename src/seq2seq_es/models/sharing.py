@@ -1,4 +1,5 @@
-"""Encoder↔decoder weight sharing of a BERT2BERT ("Share" variants of the paper), in memory and on disk.
+"""Encoder↔decoder weight sharing of a BERT2BERT ("Share" variants of the paper), in memory and on
+disk.
 
 Why a module of its own: warm starting (``bert2bert``) creates the sharing and loading
 (``loading``) restores it; both need these two functions and neither should import the other.

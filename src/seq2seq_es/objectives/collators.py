@@ -40,7 +40,8 @@ def bart_settings(objective: ObjectiveConfig) -> BartNoiseSettings:
 def build_collator(
     objective: ObjectiveConfig, family: str, tokenizer: Any, seq_len: int, seed: int
 ) -> tuple[Collator, int]:
-    """(collator, raw block length) for a ``bart``, ``t5`` or ``bert`` preset with encoder inputs of ``seq_len``."""
+    """(collator, raw block length) for a ``bart``, ``t5`` or ``bert`` preset with encoder inputs
+    of ``seq_len``."""
     if family == "t5":
         t5 = SpanCorruptionCollator(
             seq_len,
@@ -80,12 +81,14 @@ def describe_objective(objective: ObjectiveConfig, family: str) -> str:
     if family == "bert":
         kept = 1 - objective.mask_replace_prob - objective.random_replace_prob
         return (
-            f"masked language modelling (BERT; transformers' DataCollatorForLanguageModeling): "
-            f"{objective.mlm_probability:g} of the tokens selected, of them {objective.mask_replace_prob:g} "
-            f"masked, {objective.random_replace_prob:g} random, {kept:.2g} unchanged"
+            "masked language modelling (BERT; transformers' DataCollatorForLanguageModeling): "
+            f"{objective.mlm_probability:g} of the tokens selected, of them "
+            f"{objective.mask_replace_prob:g} masked, {objective.random_replace_prob:g} random, "
+            f"{kept:.2g} unchanged"
         )
     return (
-        f"BART denoising ({objective.noise} noise): text infilling of {objective.mask_ratio:g} of the words in "
-        f"Poisson({objective.poisson_lambda:g}) spans (replace_length {objective.replace_length}, random "
-        f"{objective.random_ratio:g}), sentence permutation {objective.permute_sentence_ratio:g}"
+        f"BART denoising ({objective.noise} noise): text infilling of {objective.mask_ratio:g} of "
+        f"the words in Poisson({objective.poisson_lambda:g}) spans (replace_length "
+        f"{objective.replace_length}, random {objective.random_ratio:g}), sentence permutation "
+        f"{objective.permute_sentence_ratio:g}"
     )

@@ -22,8 +22,9 @@ class ObjectiveConfig(StrictModel):
 
     noise: Literal["fairseq", "exact-ratio"] = Field(
         "fairseq",
-        description="BART: 'fairseq' = fairseq's DenoisingDataset algorithm (BARTO's); 'exact-ratio' = "
-        "our variant masking exactly mask_ratio of the words in non-touching spans.",
+        description="BART: 'fairseq' = fairseq's DenoisingDataset algorithm (BARTO's); "
+        "'exact-ratio' = our variant masking exactly mask_ratio of the words in non-touching "
+        "spans.",
     )
     mask_ratio: float = Field(
         0.3, ge=0, lt=1, description="Share of words masked (text infilling)."
@@ -72,8 +73,8 @@ class ObjectiveConfig(StrictModel):
     def _replacements_fit(self) -> ObjectiveConfig:
         if self.mask_replace_prob + self.random_replace_prob > 1:
             raise ValueError(
-                f"mask_replace_prob + random_replace_prob = "
-                f"{self.mask_replace_prob + self.random_replace_prob:g} > 1: they are shares of the "
-                "same selected tokens (BERT: 0.8 and 0.1)"
+                "mask_replace_prob + random_replace_prob = "
+                f"{self.mask_replace_prob + self.random_replace_prob:g} > 1: they are shares of "
+                "the same selected tokens (BERT: 0.8 and 0.1)"
             )
         return self

@@ -76,7 +76,8 @@ def plan_spans(
 
 
 def random_subset(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
-    """``k`` distinct integers of ``range(n)``, sorted (cheaper than ``rng.choice(replace=False)``)."""
+    """``k`` distinct integers of ``range(n)``, sorted (cheaper than
+    ``rng.choice(replace=False)``)."""
     return np.sort(rng.permutation(n)[:k])
 
 

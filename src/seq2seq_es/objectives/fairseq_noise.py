@@ -64,7 +64,8 @@ def poisson_cdf(poisson_lambda: float) -> np.ndarray:
 
 
 def sample_lengths(cdf: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """``count`` draws from the categorical distribution with cumulative ``cdf`` (one uniform each)."""
+    """``count`` draws from the categorical distribution with cumulative ``cdf`` (one uniform
+    each)."""
     return np.minimum(np.searchsorted(cdf, rng.random(count), side="right"), len(cdf) - 1)
 
 
@@ -129,7 +130,8 @@ def mask_words(
     pool: np.ndarray,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """fairseq's ``add_whole_word_mask`` (span-poisson) on a body, then its zero-length insertions."""
+    """fairseq's ``add_whole_word_mask`` (span-poisson) on a body, then its zero-length
+    insertions."""
     starts = np.flatnonzero(word_start)
     budget = math.ceil(float(np.float32(len(starts)) * np.float32(settings.mask_ratio)))
     if budget == 0:

@@ -62,8 +62,8 @@ class MaskedLmCollator:
         missing = [name for name, value in ids.items() if value is None]
         if missing:
             raise ConfigError(
-                f"The tokenizer has no {' / '.join(missing)} token: masked language modelling (and the "
-                "BERT2BERT warm start after it) needs CLS, SEP, PAD and MASK. Train it with "
+                f"The tokenizer has no {' / '.join(missing)} token: masked language modelling (and "
+                "the BERT2BERT warm start after it) needs CLS, SEP, PAD and MASK. Train it with "
                 "`seq2seq-es tokenizer` (byte-level BPE: <s>, </s>, <pad>, <mask>)."
             )
         self.masking = DataCollatorForLanguageModeling(
@@ -89,7 +89,8 @@ class MaskedLmCollator:
         ).astype(np.int64)
 
     def mask(self, index: int, ids: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """(input ids, labels) of one wrapped example, masked by transformers' rule with its own generator."""
+        """(input ids, labels) of one wrapped example, masked by transformers' rule with its own
+        generator."""
         row = torch.from_numpy(ids.copy())[None]
         special = torch.from_numpy(np.isin(ids, self.special_ids))[None]
         self.masking.generator = torch.Generator().manual_seed(

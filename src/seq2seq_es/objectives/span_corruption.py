@@ -63,7 +63,8 @@ def span_counts(length: int, noise_density: float, mean_span_length: float) -> S
 def corrupted_lengths(
     raw_length: int, noise_density: float, mean_span_length: float
 ) -> tuple[int, int]:
-    """(input, target) lengths of the corruption of a raw block: one sentinel per span, plus ``</s>``."""
+    """(input, target) lengths of the corruption of a raw block: one sentinel per span, plus
+    ``</s>``."""
     noise, spans = span_counts(raw_length, noise_density, mean_span_length)
     return raw_length - noise + spans + 1, noise + spans + 1
 
@@ -71,7 +72,8 @@ def corrupted_lengths(
 def compute_input_and_target_lengths(
     input_length: int, noise_density: float = 0.15, mean_span_length: float = 3.0
 ) -> tuple[int, int]:
-    """(raw tokens per example, target length): t5's ``random_spans_helper`` with one sentinel per span.
+    """(raw tokens per example, target length): t5's ``random_spans_helper`` with one sentinel per
+    span.
 
     The largest raw length whose corrupted input (non-noise tokens + one sentinel per
     span + ``</s>``, counted with Python rounding and no clamping) fits ``input_length``,
@@ -104,7 +106,8 @@ def compute_input_and_target_lengths(
 
 
 def lengths_that_fit(input_length: int, noise_density: float, mean_span_length: float) -> list[int]:
-    """Input lengths near ``input_length`` whose corruption fits t5's lengths (for error messages)."""
+    """Input lengths near ``input_length`` whose corruption fits t5's lengths (for error
+    messages)."""
     fitting = []
     for candidate in sorted(
         range(max(3, input_length - 20), input_length + 21), key=lambda n: abs(n - input_length)
@@ -125,7 +128,8 @@ def random_segmentation(items: int, segments: int, rng: np.random.Generator) -> 
 def noise_masks(
     rngs: Sequence[np.random.Generator], length: int, noise_density: float, mean_span_length: float
 ) -> np.ndarray:
-    """``(len(rngs), length)`` boolean noise masks, one per generator (seqio's ``random_spans_noise_mask``)."""
+    """``(len(rngs), length)`` boolean noise masks, one per generator (seqio's
+    ``random_spans_noise_mask``)."""
     noise, spans = span_counts(length, noise_density, mean_span_length)
     interleaved = np.empty((len(rngs), 2 * spans), dtype=np.int64)
     for row, rng in enumerate(rngs):
@@ -168,7 +172,8 @@ def span_corruption(
 
 
 def t5_sentinel_ids(vocab_size: int, count: int = 100) -> np.ndarray:
-    """T5's convention: ``<extra_id_i>`` is id ``vocab_size - 1 - i`` (of the SentencePiece vocabulary)."""
+    """T5's convention: ``<extra_id_i>`` is id ``vocab_size - 1 - i`` (of the SentencePiece
+    vocabulary)."""
     return vocab_size - 1 - np.arange(count)
 
 
@@ -222,12 +227,14 @@ class SpanCorruptionCollator:
             self.raw_length, noise_density, mean_span_length
         )
         if actual_input > input_length or actual_target > self.target_length:
+            fitting = lengths_that_fit(input_length, noise_density, mean_span_length)
             raise ConfigError(
-                f"input_length={input_length} with noise_density={noise_density}, mean_span_length="
-                f"{mean_span_length}: t5's random_spans_helper gives {self.raw_length} raw tokens and "
-                f"{self.target_length} targets, but its noise mask makes {actual_input} input and {actual_target} "
-                f"target tokens of them (its float32 rounding differs), so t5 would cut tokens off. Use "
-                f"input_length {' or '.join(map(str, lengths_that_fit(input_length, noise_density, mean_span_length)))}."
+                f"input_length={input_length} with noise_density={noise_density}, "
+                f"mean_span_length={mean_span_length}: t5's random_spans_helper gives "
+                f"{self.raw_length} raw tokens and {self.target_length} targets, but its noise "
+                f"mask makes {actual_input} input and {actual_target} target tokens of them (its "
+                "float32 rounding differs), so t5 would cut tokens off. Use input_length "
+                f"{' or '.join(map(str, fitting))}."
             )
         self.sentinel_ids = np.asarray(sentinel_ids, dtype=np.int64)
         spans = span_counts(self.raw_length, noise_density, mean_span_length).noise_spans

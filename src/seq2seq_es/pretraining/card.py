@@ -25,8 +25,8 @@ PRETRAINED_SKILL = {
 NEXT_STEP = {
     "bart": "fine-tune it on a task (`seq2seq-es finetune model=<this folder>`)",
     "t5": "fine-tune it on a task (`seq2seq-es finetune model=<this folder>`)",
-    "bert": "warm-start a BERT2BERT from it (`seq2seq-es model bert2bert <this folder> --output FOLDER`) "
-    "and fine-tune that",
+    "bert": "warm-start a BERT2BERT from it (`seq2seq-es model bert2bert <this folder> --output "
+    "FOLDER`) and fine-tune that",
 }
 
 
@@ -66,16 +66,18 @@ def pretrain_card_facts(
     return {
         "name": config.model,
         "datasets": [
-            f"{config.data} (Spanish text, field '{config.text_key}'; at most {config.max_tokens:,} "
-            "tokens read, the last validation blocks held out)"
+            (
+                f"{config.data} (Spanish text, field '{config.text_key}'; at most "
+                f"{config.max_tokens:,} tokens read, the last validation blocks held out)"
+            )
         ],
         "pipeline_tag": "fill-mask" if family == "bert" else "text2text-generation",
         "auto_class": "AutoModelForMaskedLM" if family == "bert" else "AutoModelForSeq2SeqLM",
         "tags": ["pretraining", family],
         "description": (
             f"The `{config.model}` preset of seq2seq-es, pretrained from random initialisation on "
-            f"Spanish text with {describe_objective(config.objective, family)}. Not fine-tuned: to use "
-            f"it, {NEXT_STEP[family]}."
+            f"Spanish text with {describe_objective(config.objective, family)}. Not fine-tuned: to "
+            f"use it, {NEXT_STEP[family]}."
         ),
         "architecture": {
             "preset": config.model,

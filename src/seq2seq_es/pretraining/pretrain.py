@@ -62,8 +62,8 @@ def split_blocks(
     total = len(TokenBlocks(path, meta["dtype"], body))
     if total <= config.validation_blocks:
         raise DataError(
-            f"{config.data}: corpus too small: {total} blocks of {config.seq_len} tokens, need more "
-            f"than validation_blocks={config.validation_blocks}. Add text or lower seq_len."
+            f"{config.data}: corpus too small: {total} blocks of {config.seq_len} tokens, need "
+            f"more than validation_blocks={config.validation_blocks}. Add text or lower seq_len."
         )
     training = TokenBlocks(path, meta["dtype"], body, 0, total - config.validation_blocks)
     validation = TokenBlocks(path, meta["dtype"], body, total - config.validation_blocks)
@@ -73,7 +73,8 @@ def split_blocks(
 def bart_label_prior(
     collator: BartDenoisingCollator, blocks: TokenBlocks, vocab_size: int
 ) -> torch.Tensor:
-    """Log unigram distribution of the labels the collator makes of ``blocks``: ``<s> block </s>`` each.
+    """Log unigram distribution of the labels the collator makes of ``blocks``: ``<s> block </s>``
+    each.
 
     The wrappers count: a prior without them starts ``<s>`` near -17 nats, and a briefly
     trained model then pushes ``<s>`` up through its hidden states and repeats it.
@@ -83,7 +84,8 @@ def bart_label_prior(
 
 
 def other_documents_input(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The batch with every example's encoder input replaced by the next example's (rolled by one)."""
+    """The batch with every example's encoder input replaced by the next example's (rolled by
+    one)."""
     return {
         key: value.roll(1, dims=0) if key in ("input_ids", "attention_mask") else value
         for key, value in batch.items()
@@ -94,9 +96,11 @@ def other_documents_input(batch: dict[str, torch.Tensor]) -> dict[str, torch.Ten
 def validation_losses(
     model: Any, collator: Collator, blocks: TokenBlocks, batch_size: int
 ) -> dict[str, float]:
-    """Mean token loss on held-out blocks (fixed noise: a reserved epoch number), and the encoder's share.
+    """Mean token loss on held-out blocks (fixed noise: a reserved epoch number), and the encoder's
+    share.
 
-    ``validation_encoder_gain`` (encoder-decoder models only: a BERT has no decoder) is the loss with each example's encoder input swapped for
+    ``validation_encoder_gain`` (encoder-decoder models only: a BERT has no decoder) is the loss
+    with each example's encoder input swapped for
     another document's, minus the real loss: the nats per token the decoder gets from its
     encoder. Why log it: a denoising loss can fall for a long time while the decoder learns
     only a language model and the encoder collapses to a constant output (a tiny BARTO at
@@ -128,7 +132,8 @@ def validation_losses(
 
 
 def run_pretrain(config: PretrainConfig) -> dict[str, Any]:
-    """Pretrain and save a ``save_pretrained`` folder (with its model card) to ``output_dir/model``."""
+    """Pretrain and save a ``save_pretrained`` folder (with its model card) to
+    ``output_dir/model``."""
     tokenizer = load_tokenizer_folder(config.tokenizer)
     collator, body = make_collator(config, tokenizer)
     training, validation = split_blocks(config, tokenizer, body)

@@ -21,8 +21,10 @@ from seq2seq_es.training.config import OptimConfig, optim_facts
 
 
 def base_model_name(model: str) -> str:
-    """A short name for what fine-tuning started from: a preset, a hub id's name, or a folder's card name
-    (a pretrained or warm-started folder has one), else the folder's name (its parent's for ``…/model``)."""
+    """A short name for what fine-tuning started from: a preset, a hub id's name, or a folder's card
+    name
+    (a pretrained or warm-started folder has one), else the folder's name (its parent's for
+    ``…/model``)."""
     if model in PRESETS or not looks_like_path(model):
         return model.rsplit("/", 1)[-1]
     folder = Path(model)
@@ -46,8 +48,8 @@ def _method(config: FinetuneConfig) -> str:
             else "the architecture's default"
         )
         return (
-            f"LoRA (r {adapter.r}, alpha {adapter.alpha}, dropout {adapter.dropout:g}, on {targets}), "
-            "merged into these weights"
+            f"LoRA (r {adapter.r}, alpha {adapter.alpha}, dropout {adapter.dropout:g}, on "
+            f"{targets}), merged into these weights"
         )
     return "full fine-tuning (every weight)"
 
@@ -101,8 +103,9 @@ def finetune_card_facts(
         "pipeline_tag": HUB_TASK_TYPES[task.kind],
         "tags": ["fine-tuned", task.kind, *(["lora"] if config.adapter.kind == "lora" else [])],
         "description": (
-            f"Fine-tuned by seq2seq-es on the task `{task.name}` ({task.kind}"
-            f"{': ' + task.description if task.description else ''}), starting from {_start(config)}."
+            f"Fine-tuned by seq2seq-es on the task `{task.name}` "
+            f"({task.kind}{': ' + task.description if task.description else ''}), starting from "
+            f"{_start(config)}."
         ),
         "architecture": {
             "class": type(model).__name__,

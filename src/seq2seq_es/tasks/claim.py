@@ -21,7 +21,8 @@ FINAL_FILE = "scores.json"
 
 
 def finetune_inputs(config: FinetuneConfig) -> dict[str, str]:
-    """Fingerprints of what the run reads: the task's data (and task file), the starting model or tokenizer."""
+    """Fingerprints of what the run reads: the task's data (and task file), the starting model or
+    tokenizer."""
     task = get_task(config.task)
     data = Path(config.data_dir)
     paths: dict[str, str | Path] = {}

@@ -56,7 +56,8 @@ def decode_examples(
     generation: DecodingConfig,
     path: str | Path,
 ) -> Path:
-    """Decode every example with the task's (or overridden) settings; write predictions.jsonl to ``path``."""
+    """Decode every example with the task's (or overridden) settings; write predictions.jsonl to
+    ``path``."""
     settings = decoding_settings(task, generation)
     predictions = generate(
         model,

@@ -52,7 +52,8 @@ def _text(value: Any) -> str:
 
 
 def render(template: str, record: dict[str, Any]) -> str:
-    """Fill ``{field}`` / ``{a.b}`` placeholders; lists (e.g. dialogue turns) are joined with ' | '."""
+    """Fill ``{field}`` / ``{a.b}`` placeholders; lists (e.g. dialogue turns) are joined with ' |
+    '."""
     return _FIELD.sub(lambda m: _text(get_path(record, m.group(1))), template)
 
 
@@ -123,10 +124,10 @@ def _hub_records(
         )
     except Exception as exc:  # datasets raises many types for offline / missing / gated data
         raise DataError(
-            f"Task {task.name!r} needs the Hugging Face data set {where}, which could not be loaded "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}). To run offline, export "
-            f"the split as JSONL to {export} (one record per line, the data set's own fields) and pass "
-            f"data_dir={data_dir}."
+            f"Task {task.name!r} needs the Hugging Face data set {where}, which could not be "
+            f"loaded ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}). "
+            f"To run offline, export the split as JSONL to {export} (one record per line, the data "
+            f"set's own fields) and pass data_dir={data_dir}."
         ) from None
     for index, record in enumerate(dataset):
         yield f"{where}[{index}]", dict(record)
@@ -192,7 +193,8 @@ def load_examples(
 def encode_examples(
     examples: list[Example], tokenizer: PreTrainedTokenizerBase, task: TaskSpec
 ) -> list[dict[str, list[int]]]:
-    """Tokenize sources and targets with truncation to the task's lengths (labels padded later with -100)."""
+    """Tokenize sources and targets with truncation to the task's lengths (labels padded later
+    with -100)."""
     if not examples:
         raise ConfigError("No examples to encode.")
     sources = tokenizer(

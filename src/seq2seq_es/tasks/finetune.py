@@ -94,9 +94,9 @@ def initial_model(config: FinetuneConfig) -> tuple[Any, Any]:
         if get_preset(config.model).family == "bert":
             raise ConfigError(
                 f"model={config.model} is an encoder-only preset (a masked language model), not a "
-                f"seq2seq model. Pretrain it (`seq2seq-es pretrain model={config.model}`), warm-start "
-                "a BERT2BERT from the result (`seq2seq-es model bert2bert <pretrain output>/model "
-                "--output FOLDER`) and fine-tune that folder."
+                f"seq2seq model. Pretrain it (`seq2seq-es pretrain model={config.model}`), "
+                "warm-start a BERT2BERT from the result (`seq2seq-es model bert2bert <pretrain "
+                "output>/model --output FOLDER`) and fine-tune that folder."
             )
         tokenizer = load_tokenizer_folder(config.tokenizer or "runs/tokenizer")
         return build_model(config.model, tokenizer, seed=config.seed), tokenizer

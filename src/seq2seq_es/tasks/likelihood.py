@@ -26,7 +26,8 @@ def reference_nll(
     features: list[dict[str, list[int]]],
     batch_size: int = 16,
 ) -> np.ndarray:
-    """``(n, 2)`` array: summed negative log-likelihood (nats) of each example's labels, label count."""
+    """``(n, 2)`` array: summed negative log-likelihood (nats) of each example's labels, label
+    count."""
     collate = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100)
     rows = []
     model.eval()

@@ -28,7 +28,8 @@ Split = Literal["train", "validation", "test"]
 
 
 class LocalSource(StrictModel):
-    """Files relative to the data folder. ``file`` + ``validation_percent`` splits one file by id hash."""
+    """Files relative to the data folder. ``file`` + ``validation_percent`` splits one file by id
+    hash."""
 
     train: str | None = None
     validation: str | None = None

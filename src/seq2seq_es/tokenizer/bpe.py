@@ -44,7 +44,8 @@ def train_byte_level_bpe(
     max_chars: int = 50_000_000,
     normalization: Normalization = "nfc",
 ) -> PreTrainedTokenizerFast:
-    """Train a BART-style byte-level BPE tokenizer on the first ``max_chars`` characters of ``texts``.
+    """Train a BART-style byte-level BPE tokenizer on the first ``max_chars`` characters of
+    ``texts``.
 
     ``vocab_size`` counts everything (bytes, merges, special tokens); the result can be
     smaller when the sample has fewer pairs seen ``min_frequency`` times. A ready

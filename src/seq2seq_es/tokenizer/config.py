@@ -37,7 +37,8 @@ class TokenizerConfig(StrictModel):
     max_chars: int = Field(
         50_000_000,
         gt=0,
-        description="Sample size: train on the first this-many characters of the shards, read one document of each shard in turn.",
+        description="Sample size: train on the first this-many characters of the shards, read one "
+        "document of each shard in turn.",
     )
     min_frequency: int = Field(
         2, ge=1, description="bpe: a merge needs a pair seen at least this often."
@@ -66,7 +67,8 @@ class HeldOutText(StrictModel):
 
 
 class EnglishBaselineConfig(StrictModel):
-    """An English byte-level BPE trained exactly like BARTO's, to show what a Spanish vocabulary buys."""
+    """An English byte-level BPE trained exactly like BARTO's, to show what a Spanish vocabulary
+    buys."""
 
     input: str = "../shared/data/translation/tatoeba_es_en_train.jsonl.gz"
     text_key: str = "en"

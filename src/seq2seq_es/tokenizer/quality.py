@@ -27,7 +27,8 @@ from transformers import PreTrainedTokenizerBase
 
 WORD = re.compile(r"\w+")
 QUALITY_DEFINITIONS = {
-    "word": "maximal run of \\w characters (letters, digits, underscore); punctuation is not a word",
+    "word": "maximal run of \\w characters (letters, digits, underscore); punctuation is not a "
+    "word",
     "fertility": "tokens overlapping a word / words",
     "split_share": "words overlapped by 2 or more tokens / words",
     "unk_rate": "<unk> tokens / all tokens",
@@ -76,7 +77,8 @@ class TokenizerQuality:
 
 
 def tokens_per_word(text: str, offsets: Sequence[tuple[int, int]]) -> list[int]:
-    """How many tokens (given by their character ``offsets`` in ``text``) cover each word of ``text``."""
+    """How many tokens (given by their character ``offsets`` in ``text``) cover each word of
+    ``text``."""
     words = [match.span() for match in WORD.finditer(text)]
     counts = [0] * len(words)
     first = 0

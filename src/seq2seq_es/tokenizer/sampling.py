@@ -3,7 +3,8 @@
 Why a prefix and not a random sample: a prefix streams, so neither trainer has to read
 the whole corpus first, and it is deterministic. The trainers feed it the shards
 interleaved (one document of each shard in turn, ``iter_texts_interleaved``), so the
-prefix mixes every source instead of holding the first shards only. The sample counts what it yielded, so the summary can
+prefix mixes every source instead of holding the first shards only. The sample counts what it
+yielded, so the summary can
 say exactly what the tokenizer saw.
 """
 
@@ -38,7 +39,8 @@ class TrainingSample:
     encoding sees text exactly as training did.
 
     A text longer than ``max_text_chars`` raises ``TextTooLong`` (the corpus stage would
-    have dropped it). Iterable once. ``first_text_or_raise()`` checks, before a trainer starts, that the
+    have dropped it). Iterable once. ``first_text_or_raise()`` checks, before a trainer starts, that
+    the
     corpus holds at least one non-blank text, so an empty corpus fails with a clear
     ``DataError`` instead of a library error or an empty vocabulary.
     """
@@ -88,7 +90,8 @@ class TrainingSample:
 
 
 def locate_long_text(path: str, text_key: str, limit: int) -> str:
-    """``file:line`` of the first record whose text is longer than ``limit`` (to name it in an error)."""
+    """``file:line`` of the first record whose text is longer than ``limit`` (to name it in an
+    error)."""
     for file in list_jsonl_files(path):
         for line_no, record in iter_jsonl_lines(file):
             text = record.get(text_key)

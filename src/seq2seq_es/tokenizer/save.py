@@ -1,4 +1,5 @@
-"""A trained tokenizer as a Hugging Face tokenizer folder: written never half-written, read with a clear error."""
+"""A trained tokenizer as a Hugging Face tokenizer folder: written never half-written, read with
+a clear error."""
 
 from __future__ import annotations
 
@@ -44,8 +45,8 @@ def load_tokenizer_folder(path: str | Path) -> PreTrainedTokenizerBase:
     """
     path = Path(path)
     advice = (
-        "Train one with `seq2seq-es tokenizer`, or point to a model folder saved with its tokenizer "
-        "(`tokenizer.save_pretrained(folder)`)."
+        "Train one with `seq2seq-es tokenizer`, or point to a model folder saved with its "
+        "tokenizer (`tokenizer.save_pretrained(folder)`)."
     )
     if not any((path / name).is_file() for name in TOKENIZER_FILES):
         what = (

@@ -72,9 +72,9 @@ def train_unigram(
     """
     if vocab_size < min_unigram_vocab_size(extra_ids):
         raise DataError(
-            f"vocab_size {vocab_size} cannot hold T5's {len(T5_CONTROL_TOKENS)} control tokens, {BYTE_PIECES} byte "
-            f"pieces and {extra_ids} sentinels plus any learned piece (minimum {min_unigram_vocab_size(extra_ids)}). "
-            "Use a larger vocab_size (T5 uses 32128)."
+            f"vocab_size {vocab_size} cannot hold T5's {len(T5_CONTROL_TOKENS)} control tokens, "
+            f"{BYTE_PIECES} byte pieces and {extra_ids} sentinels plus any learned piece (minimum "
+            f"{min_unigram_vocab_size(extra_ids)}). Use a larger vocab_size (T5 uses 32128)."
         )
     sample = (
         texts
@@ -97,7 +97,8 @@ def _sentences(texts: Iterable[str]) -> Iterator[str]:
 def sentencepiece_unigram_proto(
     texts: Iterable[str], pieces: int, character_coverage: float
 ) -> bytes:
-    """Run sentencepiece's unigram trainer on ``texts`` (already normalized); return the model proto.
+    """Run sentencepiece's unigram trainer on ``texts`` (already normalized); return the model
+    proto.
 
     ``pieces`` counts T5's control tokens and the byte pieces, not the sentinels.
     """
@@ -126,9 +127,9 @@ def sentencepiece_unigram_proto(
         )
     except RuntimeError as exc:
         raise DataError(
-            f"sentencepiece could not train a unigram model of {pieces} pieces (+ sentinels): {str(exc).rstrip('.')}. "
-            "If the vocabulary is too small for the characters of the corpus, raise vocab_size or "
-            "lower character_coverage."
+            f"sentencepiece could not train a unigram model of {pieces} pieces (+ sentinels): "
+            f"{str(exc).rstrip('.')}. If the vocabulary is too small for the characters of the "
+            "corpus, raise vocab_size or lower character_coverage."
         ) from None
     return model.getvalue()
 
@@ -136,7 +137,8 @@ def sentencepiece_unigram_proto(
 def unigram_tokenizer_from_sentencepiece(
     proto: bytes, extra_ids: int, normalization: Normalization
 ) -> PreTrainedTokenizerFast:
-    """Turn a sentencepiece model with T5's control ids into a ``tokenizers``-backed T5 tokenizer."""
+    """Turn a sentencepiece model with T5's control ids into a ``tokenizers``-backed T5
+    tokenizer."""
     processor = spm.SentencePieceProcessor(model_proto=proto)
     vocab = [
         (
@@ -163,7 +165,8 @@ def unigram_tokenizer_from_sentencepiece(
         ]
     )
     # A sentinel takes the space before it (lstrip), like BART's <mask>: "la <extra_id_0> casa" is
-    # ▁la <extra_id_0> ▁casa, as in T5 and as span corruption builds inputs (whole ▁-pieces dropped).
+    # ▁la <extra_id_0> ▁casa, as in T5 and as span corruption builds inputs (whole ▁-pieces
+    # dropped).
     tokenizer.add_special_tokens(
         [AddedToken(token, normalized=False, special=True) for token in T5_CONTROL_TOKENS]
     )

@@ -40,7 +40,8 @@ class IndexedDataset(Dataset[tuple[int, Any]]):
 
 
 class WithoutIndex:
-    """Adapt a collator that takes plain items (e.g. ``DataCollatorForSeq2Seq``) to ``(index, item)`` pairs."""
+    """Adapt a collator that takes plain items (e.g. ``DataCollatorForSeq2Seq``) to ``(index,
+    item)`` pairs."""
 
     def __init__(self, collate: Callable[[list[Any]], Any]) -> None:
         self.collate = collate

@@ -125,14 +125,15 @@ class TrainState:
 
 
 def checkpoint_support(accelerator: Accelerator) -> str | None:
-    """None when this process layout can be checkpointed, else why not (see the module docstring)."""
+    """None when this process layout can be checkpointed, else why not (see the module
+    docstring)."""
     kind = accelerator.distributed_type
     if kind in SUPPORTED:
         return None
     return (
-        f"checkpoints are written for one process and DDP; under {kind.value} the model and optimizer "
-        "are sharded across processes and this version does not gather them (training/checkpoint.py says how "
-        "it could)"
+        f"checkpoints are written for one process and DDP; under {kind.value} the model and "
+        "optimizer are sharded across processes and this version does not gather them "
+        "(training/checkpoint.py says how it could)"
     )
 
 
@@ -261,7 +262,8 @@ def save_checkpoint(
     identity: dict[str, Any],
     keep: int,
 ) -> Path:
-    """Write checkpoint ``step-<step>`` atomically (all processes call it); prune to the last ``keep``."""
+    """Write checkpoint ``step-<step>`` atomically (all processes call it); prune to the last
+    ``keep``."""
     require_checkpoint_support(accelerator)
     final = root / f"{PREFIX}{state.step:08d}"
     tmp = root / f".{final.name}.tmp"
@@ -382,12 +384,14 @@ def check_compatible(path: Path, saved: dict[str, Any], current: dict[str, Any])
 
 
 def check_identity(path: Path, data: dict[str, Any], identity: dict[str, Any]) -> None:
-    """Refuse a checkpoint of another run (the CLI checks this earlier; library callers get it here)."""
+    """Refuse a checkpoint of another run (the CLI checks this earlier; library callers get it
+    here)."""
     saved = data.get("run_identity")
     if saved is not None and saved != identity:
         raise CheckpointError(
-            f"{path} belongs to a run with other settings ({'; '.join(identity_changes(saved, identity))}"
-            "). Resume with that run's config, or start a new output_dir."
+            f"{path} belongs to a run with other settings "
+            f"({'; '.join(identity_changes(saved, identity))}). Resume with that run's config, or "
+            "start a new output_dir."
         )
 
 

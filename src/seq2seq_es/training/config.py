@@ -37,12 +37,13 @@ class OptimConfig(StrictModel):
 
 
 def optim_facts(optim: OptimConfig) -> dict[str, Any]:
-    """The optimisation settings as rows of a model card's training table (pretraining and fine-tuning)."""
+    """The optimisation settings as rows of a model card's training table (pretraining and
+    fine-tuning)."""
     return {
-        "optimizer": f"{optim.optimizer} (betas {optim.betas[0]:g}/{optim.betas[1]:g}, weight decay "
-        f"{optim.weight_decay:g}, gradient clipping {optim.max_grad_norm:g})",
-        "learning rate": f"{optim.lr:g}, {optim.schedule} schedule, {optim.warmup_steps} warm-up steps"
-        + (f", floor {optim.min_lr_ratio:g} × lr" if optim.min_lr_ratio else ""),
+        "optimizer": f"{optim.optimizer} (betas {optim.betas[0]:g}/{optim.betas[1]:g}, weight "
+        f"decay {optim.weight_decay:g}, gradient clipping {optim.max_grad_norm:g})",
+        "learning rate": f"{optim.lr:g}, {optim.schedule} schedule, {optim.warmup_steps} warm-up "
+        "steps" + (f", floor {optim.min_lr_ratio:g} × lr" if optim.min_lr_ratio else ""),
         "batch (examples per step)": f"{optim.batch_size * optim.grad_accum_steps}"
         + (
             f" ({optim.batch_size} × {optim.grad_accum_steps} accumulated)"
@@ -70,7 +71,8 @@ class EngineConfig(StrictModel):
         None,
         ge=1,
         description=(
-            "Checkpoint every N steps and at the last step (None: no checkpoints, except one on Ctrl-C or SIGTERM)."
+            "Checkpoint every N steps and at the last step (None: no checkpoints, except one on "
+            "Ctrl-C or SIGTERM)."
         ),
     )
     keep_checkpoints: int = Field(2, ge=1, description="Keep the last N checkpoints.")
@@ -81,16 +83,17 @@ class EngineConfig(StrictModel):
     measure_mfu: bool = Field(
         True,
         description=(
-            "Log MFU = achieved FLOP/s ÷ peak, naming the peak and its source. The peak: engine.peak_flops, "
-            "else a GPU's data sheet (dense bf16), else this CPU's fp32 GEMM peak, measured and cached per "
-            "machine (a disturbed probe is not cached; `seq2seq-es bench-peak` re-measures)."
+            "Log MFU = achieved FLOP/s ÷ peak, naming the peak and its source. The peak: "
+            "engine.peak_flops, else a GPU's data sheet (dense bf16), else this CPU's fp32 GEMM "
+            "peak, measured and cached per machine (a disturbed probe is not cached; `seq2seq-es "
+            "bench-peak` re-measures)."
         ),
     )
     peak_flops: float | None = Field(
         None,
         gt=0,
         description=(
-            "Peak FLOP/s of one process's device (one GPU, or the CPU threads of one process) for MFU; "
-            "set it when you know the hardware. None: data sheet or measured probe."
+            "Peak FLOP/s of one process's device (one GPU, or the CPU threads of one process) for "
+            "MFU; set it when you know the hardware. None: data sheet or measured probe."
         ),
     )

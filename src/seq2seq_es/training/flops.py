@@ -83,7 +83,8 @@ def model_shape(model: Any) -> ModelShape:
 
 
 def step_flops(shape: ModelShape, batch_size: int, source_len: int, target_len: int) -> float:
-    """Training FLOPs (forward + backward) for one batch of padded shape (encoder-only: ``target_len`` 0)."""
+    """Training FLOPs (forward + backward) for one batch of padded shape (encoder-only:
+    ``target_len`` 0)."""
     head_len = target_len if shape.decoder_layers else source_len
     dense = 6 * (
         shape.encoder_weights * source_len
@@ -174,10 +175,10 @@ def mfu_fields(achieved_flops_per_s: float, peak: PeakFlops) -> dict[str, Any]:
             "mfu": None,
             **fields,
             "mfu_error": (
-                f"measurement error: {achieved_flops_per_s / 1e9:.1f} GFLOP/s achieved is {mfu:.2f}x the peak "
-                f"of {peak.value / 1e9:.1f} GFLOP/s (peak_source), so that peak is too low, as a CPU probe "
-                "taken while other work ran would be; re-measure it with `seq2seq-es bench-peak` on a quiet "
-                "machine, or set engine.peak_flops"
+                f"measurement error: {achieved_flops_per_s / 1e9:.1f} GFLOP/s achieved is "
+                f"{mfu:.2f}x the peak of {peak.value / 1e9:.1f} GFLOP/s (peak_source), so that "
+                "peak is too low, as a CPU probe taken while other work ran would be; re-measure "
+                "it with `seq2seq-es bench-peak` on a quiet machine, or set engine.peak_flops"
             ),
         }
     return {"mfu": mfu, **fields}

@@ -1,4 +1,5 @@
-"""Ctrl-C or SIGTERM during training: stop at the next step boundary with a checkpoint, and say how to resume.
+"""Ctrl-C or SIGTERM during training: stop at the next step boundary with a checkpoint, and say how
+to resume.
 
 Why not let ``KeyboardInterrupt`` fly: it lands anywhere (inside a backward pass, halfway
 through a checkpoint) and the run ends with a traceback and no word about where its last
@@ -27,7 +28,8 @@ SIGNAL_NAMES: dict[int, str] = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTER
 
 
 class TrainingInterrupted(Seq2SeqEsError):
-    """The run stopped on Ctrl-C or SIGTERM after writing a checkpoint (or before its first step)."""
+    """The run stopped on Ctrl-C or SIGTERM after writing a checkpoint (or before its first
+    step)."""
 
     def __init__(self, step: int, checkpoint: Path | None, signum: int = signal.SIGINT) -> None:
         where = (
@@ -36,7 +38,8 @@ class TrainingInterrupted(Seq2SeqEsError):
             else "no checkpoint could be written (see above)"
         )
         super().__init__(
-            f"Interrupted ({SIGNAL_NAMES.get(signum, f'signal {signum}')}) after step {step}; {where}."
+            f"Interrupted ({SIGNAL_NAMES.get(signum, f'signal {signum}')}) after step {step}; "
+            f"{where}."
         )
         self.step, self.checkpoint = step, checkpoint
         self.exit_code = 128 + signum
@@ -52,7 +55,8 @@ class StopFlag:
 
 @contextmanager
 def catch_interrupts(announce: bool = True) -> Iterator[StopFlag]:
-    """Turn the first Ctrl-C or SIGTERM into a flag the loop reads; restore the old handlers on exit.
+    """Turn the first Ctrl-C or SIGTERM into a flag the loop reads; restore the old handlers on
+    exit.
 
     Only the main thread of a process can install a handler; elsewhere (a notebook
     worker thread) the flag is never set and Ctrl-C behaves as before.
@@ -69,7 +73,8 @@ def catch_interrupts(announce: bool = True) -> Iterator[StopFlag]:
         if announce:
             name = SIGNAL_NAMES[signum]
             print(
-                f"\n{name}: stopping after this step and writing a checkpoint ({name} again to abort now).",
+                f"\n{name}: stopping after this step and writing a checkpoint ({name} again to "
+                "abort now).",
                 file=sys.stderr,
                 flush=True,
             )

@@ -181,7 +181,8 @@ def train(
     if engine.checkpoint_every or resume:
         require_checkpoint_support(accelerator)
     main = accelerator.is_main_process
-    # Before any random state is set or restored: whatever the probe does cannot move the run's streams.
+    # Before any random state is set or restored: whatever the probe does cannot move the run's
+    # streams.
     peak = resolve_peak(engine, processes=accelerator.num_processes) if main else NOT_MEASURED
     accelerator.wait_for_everyone()
     set_seed(seed)
@@ -295,14 +296,16 @@ class Parts:
 
 
 def tidy(output_dir: Path, keep: int) -> None:
-    """Before a run starts in its (claimed) folder: remove what killed writers left, prune checkpoints."""
+    """Before a run starts in its (claimed) folder: remove what killed writers left, prune
+    checkpoints."""
     for folder in (output_dir, output_dir / CHECKPOINTS, output_dir / "data"):
         remove_leftovers(folder)
     prune(output_dir / CHECKPOINTS, keep)
 
 
 def start_state(parts: Parts, resume: bool, planned_steps: int) -> TrainState:
-    """Step 0, or the last checkpoint's state when resuming; refuse to train over a run's checkpoints."""
+    """Step 0, or the last checkpoint's state when resuming; refuse to train over a run's
+    checkpoints."""
     existing = list_checkpoints(parts.root)
     if existing and not resume:
         raise CheckpointError(
@@ -407,7 +410,8 @@ def maybe_log(
     meter: Throughput,
     result: TrainResult,
 ) -> dict[str, Any]:
-    """Every ``log_every`` steps (and the last): the step's numbers and the throughput since the last log."""
+    """Every ``log_every`` steps (and the last): the step's numbers and the throughput since the
+    last log."""
     if step % engine.log_every and step != last_step:
         return {}
     numbers = meter.read_and_reset()
@@ -424,7 +428,8 @@ def maybe_evaluate(
     evaluate: Evaluate | None,
     should_stop: Callable[[], bool] | None,
 ) -> tuple[bool, dict[str, float], bool]:
-    """Every ``eval_every`` steps: (evaluated, numbers, stop), evaluated on the main process only."""
+    """Every ``eval_every`` steps: (evaluated, numbers, stop), evaluated on the main process
+    only."""
     if evaluate is None or not engine.eval_every or step % engine.eval_every:
         return False, {}, False
     numbers: dict[str, float] = {}
@@ -441,7 +446,8 @@ def maybe_evaluate(
 def write_record(
     log: TextIO | None, trackers: Trackers | None, record: dict[str, Any], step: int
 ) -> None:
-    """Append a record to metrics.jsonl and the trackers (main process only: the others pass None)."""
+    """Append a record to metrics.jsonl and the trackers (main process only: the others pass
+    None)."""
     if not record or log is None:
         return
     log.write(json.dumps(record) + "\n")
@@ -451,7 +457,8 @@ def write_record(
 
 
 def maybe_checkpoint(parts: Parts, state: TrainState, engine: EngineConfig, final: bool) -> bool:
-    """Every ``checkpoint_every`` steps and at the last one (early stop included), when checkpointing is on."""
+    """Every ``checkpoint_every`` steps and at the last one (early stop included), when
+    checkpointing is on."""
     if engine.checkpoint_every and (state.step % engine.checkpoint_every == 0 or final):
         parts.save(state, engine.keep_checkpoints)
         return True
@@ -479,7 +486,8 @@ def maybe_stop_on_interrupt(
 def _batch_cost(shape: ModelShape, batch: Batch) -> tuple[int, float]:
     """(source + target tokens, training FLOPs) of one padded micro-batch on this process.
 
-    An encoder-only model (masked LM) reads its tokens once: its labels are the inputs' positions."""
+    An encoder-only model (masked LM) reads its tokens once: its labels are the inputs'
+    positions."""
     rows, source_len = batch["input_ids"].shape
     target_len = batch["labels"].shape[1] if shape.decoder_layers else 0
     return rows * (source_len + target_len), step_flops(shape, rows, source_len, target_len)

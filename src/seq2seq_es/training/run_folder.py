@@ -61,7 +61,8 @@ TRAINING_VOLATILE = (
 
 
 def list_checkpoints(root: Path) -> list[Path]:
-    """Complete checkpoints under ``root``, oldest first (``trainer_state.json`` marks completeness)."""
+    """Complete checkpoints under ``root``, oldest first (``trainer_state.json`` marks
+    completeness)."""
     if not root.is_dir():
         return []
     found = [
@@ -120,7 +121,8 @@ def check_checkpoint_files(path: Path) -> dict[str, Any]:
 
 
 def safetensors_problem(file: Path) -> str | None:
-    """Why ``file`` is not a whole safetensors file (header length, JSON header, data size), or None."""
+    """Why ``file`` is not a whole safetensors file (header length, JSON header, data size), or
+    None."""
     try:
         size = file.stat().st_size
         with open(file, "rb") as handle:
@@ -151,7 +153,8 @@ def claim_training_folder(
     final_file: str,
     requested_steps: int | None,
 ) -> Claim:
-    """Decide (see the module docstring) before anything is written; raise ``ConfigError`` to refuse.
+    """Decide (see the module docstring) before anything is written; raise ``ConfigError`` to
+    refuse.
 
     ``config`` needs a ``resume`` field. ``final_file`` is what the run writes last
     (``summary.json``, ``scores.json``): its presence means the run finished.
@@ -165,8 +168,9 @@ def claim_training_folder(
     if not folder.exists() or is_empty(folder):
         if resume:
             raise ConfigError(
-                f"Nothing to resume: {folder} {'is empty' if folder.exists() else 'does not exist'}. "
-                "Run the same command without --resume to start this run."
+                f"Nothing to resume: {folder} "
+                f"{'is empty' if folder.exists() else 'does not exist'}. Run the same command "
+                "without --resume to start this run."
             )
         return Claim(inputs=dict(inputs))
     record = read_run_record(folder)
@@ -175,8 +179,8 @@ def claim_training_folder(
             other_command_error(folder, record.command if record else None, command)
             if record
             else ConfigError(
-                f"{folder} is not empty and holds no run record (config.yaml): it was not written by "
-                f"`seq2seq-es {command}`. Choose a new output_dir, or empty the folder."
+                f"{folder} is not empty and holds no run record (config.yaml): it was not written "
+                f"by `seq2seq-es {command}`. Choose a new output_dir, or empty the folder."
             )
         )
     checkpoints = list_checkpoints(folder / CHECKPOINTS)
@@ -209,8 +213,8 @@ def claim_training_folder(
                 "output_dir, or delete the folder to start this run there."
             )
         return Claim(
-            message=f"{folder}: the earlier run of this config stopped before its first checkpoint; "
-            "starting it again.",
+            message=f"{folder}: the earlier run of this config stopped before its first "
+            "checkpoint; starting it again.",
             inputs=dict(inputs),
         )
     if changes:
@@ -238,9 +242,9 @@ def claim_training_folder(
         )
     if state is None:
         raise ConfigError(
-            f"Nothing to resume: {folder} holds no checkpoint (the run stopped before its first one; "
-            "engine.checkpoint_every sets how often they are written). Run the same command without "
-            "--resume to start it again."
+            f"Nothing to resume: {folder} holds no checkpoint (the run stopped before its first "
+            "one; engine.checkpoint_every sets how often they are written). Run the same command "
+            "without --resume to start it again."
         )
     check_checkpoint_files(checkpoints[-1])
     return Claim(inputs=dict(inputs))

@@ -100,7 +100,8 @@ class TokenBlocks(Sequence[np.ndarray]):
         return np.asarray(self.tokens[start : start + self.length], dtype=np.int64)
 
     def chunks(self, size: int = 1 << 22) -> Iterator[np.ndarray]:
-        """All tokens of these blocks in slices of ``size`` tokens (counting without loading it all)."""
+        """All tokens of these blocks in slices of ``size`` tokens (counting without loading it
+        all)."""
         start, end = self.first * self.length, (self.first + len(self)) * self.length
         for offset in range(start, end, size):
             yield np.asarray(self.tokens[offset : min(offset + size, end)])

@@ -31,7 +31,8 @@ SHORT_FIELDS = {"question"}
 
 @dataclass(frozen=True)
 class PageTask:
-    """A task on the page: its key (also the served model name that answers it), label and template."""
+    """A task on the page: its key (also the served model name that answers it), label and
+    template."""
 
     key: str
     label: str
@@ -130,9 +131,11 @@ def render_page(tasks: list[PageTask], models: list[str], limits: ServeLimits) -
       <details>
         <summary>Decodificación</summary>
         <label for="num-beams">Haces (beams)</label>
-        <input id="num-beams" type="number" min="1" max="{limits.max_num_beams}" placeholder="del modelo">
+        <input id="num-beams" type="number" min="1" max="{limits.max_num_beams}"
+          placeholder="del modelo">
         <label for="max-new-tokens">Máximo de tokens nuevos</label>
-        <input id="max-new-tokens" type="number" min="1" max="{limits.max_new_tokens}" placeholder="del modelo">
+        <input id="max-new-tokens" type="number" min="1" max="{limits.max_new_tokens}"
+          placeholder="del modelo">
       </details>
       <button id="submit" type="submit">Generar</button>
       <span id="model-name" class="hint"></span>
