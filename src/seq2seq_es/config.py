@@ -90,7 +90,7 @@ def _deep_copy(data: dict[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in data.items()}
 
 
-def _valid_keys(schema: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+def valid_keys(schema: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
     """Walk ``loc`` through nested models to list the field names valid at that point."""
     model: type[BaseModel] | None = schema
     for part in loc[:-1]:
@@ -112,7 +112,7 @@ def format_validation_error(exc: ValidationError, schema: type[BaseModel], sourc
         loc = tuple(error["loc"])
         key = ".".join(str(part) for part in loc) or "<root>"
         if error["type"] == "extra_forbidden":
-            valid = _valid_keys(schema, loc)
+            valid = valid_keys(schema, loc)
             lines.append(f"  - unknown key '{key}'. Valid keys here: {', '.join(valid)}.")
         elif error["type"] == "missing":
             lines.append(f"  - missing required key '{key}'.")

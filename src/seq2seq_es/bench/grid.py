@@ -37,6 +37,12 @@ import yaml
 
 from seq2seq_es.bench.config import BenchConfig, ModelEntry, Overrides, StepTemplate, TaskEntry
 from seq2seq_es.bench.network import model_needs, task_needs
+from seq2seq_es.bench.step_settings import (
+    CONFIG_FLAGS,
+    SettingProblem,
+    refuse_problems,
+    step_problems,
+)
 from seq2seq_es.errors import ConfigError
 from seq2seq_es.tasks.registry import TaskSpec, get_task
 
@@ -51,7 +57,6 @@ DEFAULT_COLUMNS: dict[str, list[str]] = {
     "copy": ["chrf.score"],
 }
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_]+(?:\.[A-Za-z0-9_.-]+)?)\}")
-CONFIG_FLAGS = ("-c", "--config")
 PREPARE_OUTPUT = (
     "output"  # a prepare job's {output}: beside its status.json and logs/, never holding them
 )
@@ -224,7 +229,10 @@ def _selected(name: str, wanted: list[str] | None) -> bool:
     return wanted is None or any(fnmatch.fnmatchcase(name, pattern) for pattern in wanted)
 
 
-def _prepare_jobs(config: BenchConfig, root: Path) -> dict[str, Job]:
+def _prepare_jobs(
+    config: BenchConfig, root: Path, problems: list[SettingProblem]
+) -> dict[str, Job]:
+    """The prepare jobs, in order; what their commands would refuse goes into ``problems``."""
     base = f"{config.output_dir}/prepare"
     folders = {p.name: f"{base}/{slug(p.name)}" for p in config.prepare}
     jobs: dict[str, Job] = {}
@@ -235,6 +243,9 @@ def _prepare_jobs(config: BenchConfig, root: Path) -> dict[str, Job]:
             **{f"prepare.{name}": f"{folders[name]}/{PREPARE_OUTPUT}" for name in jobs},
         }
         argv = [fill(token, values, f"prepare job {entry.name!r}") for token in entry.argv]
+        problems += step_problems(
+            entry.name, argv[0], argv, root, {}, f"prepare[{entry.name}].argv"
+        )
         requires = sorted({name for token in entry.argv for name in referenced_prepare(token)})
         upstream = digest([jobs[name].hash for name in requires])
         step = make_step(
@@ -267,17 +278,44 @@ def _prepare_jobs(config: BenchConfig, root: Path) -> dict[str, Job]:
 
 def _finetune_overrides(
     config: BenchConfig, model: ModelEntry, task: TaskEntry, axes: dict[str, Any]
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The cell's merged ``finetune`` settings (later wins), and the grid key that set each."""
+    layers: list[tuple[str, Overrides]] = [
+        ("finetune", config.finetune),
+        (f"tasks[{task.name}].finetune", task.finetune),
+        (f"models[{model.name}].finetune", model.finetune),
+    ]
+    layers += [
+        (f"rules[{number}].finetune", rule.finetune)
+        for number, rule in enumerate(config.rules)
+        if fnmatch.fnmatchcase(model.name, rule.model) and fnmatch.fnmatchcase(task.name, rule.task)
+    ]
+    layers.append(("axes", axes))
     merged: dict[str, Any] = {}
-    for layer in (config.finetune, task.finetune, model.finetune):
-        merged.update(flatten(layer))
-    for rule in config.rules:
-        if fnmatch.fnmatchcase(model.name, rule.model) and fnmatch.fnmatchcase(
-            task.name, rule.task
-        ):
-            merged.update(flatten(rule.finetune))
-    merged.update(axes)
-    return merged
+    origins: dict[str, str] = {}
+    for origin, layer in layers:
+        flat = flatten(layer)
+        merged.update(flat)
+        origins.update(dict.fromkeys(flat, origin))
+    return merged, origins
+
+
+def _evaluation_origins(config: BenchConfig, task: TaskEntry) -> dict[str, str]:
+    """The grid keys behind ``_evaluation_args``' settings."""
+    examples = (
+        f"tasks[{task.name}].max_examples"
+        if task.max_examples is not None
+        else "evaluation.max_examples"
+    )
+    return {
+        "bootstrap_samples": "evaluation.bootstrap_samples",
+        "max_examples": examples,
+        "max_eval_examples": examples,
+        **{
+            f"generation.{k}": "evaluation.generation"
+            for k in flatten(config.evaluation.generation)
+        },
+    }
 
 
 def _excluded(config: BenchConfig, model: ModelEntry, task: TaskEntry) -> bool:
@@ -443,7 +481,8 @@ def cell_id(model: ModelEntry, spec: TaskSpec, seed: int, axes: dict[str, Any]) 
 def expand(config: BenchConfig, root: str | Path = ".") -> Plan:
     """Every job of the grid, in run order; ``root`` is where relative paths are read from."""
     root = Path(root)
-    prepare = _prepare_jobs(config, root)
+    problems: list[SettingProblem] = []
+    prepare = _prepare_jobs(config, root, problems)
     prepare_folders = {
         f"prepare.{name}": f"{job.folder}/{PREPARE_OUTPUT}" for name, job in prepare.items()
     }
@@ -473,7 +512,8 @@ def expand(config: BenchConfig, root: str | Path = ".") -> Plan:
         )
         identifier = cell_id(model, spec, seed, axes)
         folder = f"{config.output_dir}/cells/{identifier}"
-        finetune = _finetune_overrides(config, model, task, axes)
+        finetune, origins = _finetune_overrides(config, model, task, axes)
+        origins = {**_evaluation_origins(config, task), **origins}
         tokenizer = fill(model.tokenizer, prepare_folders, where) if model.tokenizer else None
         if config.pipeline is None:
             resolved_model = model.model_copy(update={"tokenizer": tokenizer})
@@ -495,6 +535,13 @@ def expand(config: BenchConfig, root: str | Path = ".") -> Plan:
                 **{f"axis.{k}": str(v) for k, v in axes.items()},
             }
             raw_steps = _custom_pipeline(config.pipeline, values, f"cell {identifier}")
+        for name, argv, _options in raw_steps:
+            if config.pipeline is None:  # the grid's merged settings: name the key that set one
+                problems += step_problems(
+                    identifier, name, argv, root, origins, f"models[{model.name}]"
+                )
+            else:
+                problems += step_problems(identifier, name, argv, root, {}, f"pipeline[{name}]")
         previous = digest([prepare[name].hash for name in requires])
         steps = []
         for name, argv, options in raw_steps:
@@ -537,6 +584,7 @@ def expand(config: BenchConfig, root: str | Path = ".") -> Plan:
                 resolved,
             )
         )
+    refuse_problems(problems)
     used = {name for cell in cells for name in cell.requires}
     needed = _with_dependencies(used, prepare)
     return Plan(tuple(job for name, job in prepare.items() if name in needed), tuple(cells))

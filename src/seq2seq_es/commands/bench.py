@@ -2,7 +2,9 @@
 leaderboard.
 
 A rerun computes only missing or changed cells and resumes an interrupted one;
-``--dry-run`` lists every cell with its state and command lines and runs nothing.
+``--dry-run`` lists every cell with its state and command lines and runs nothing. Both first
+check every step's settings against its command's schema (``bench/step_settings.py``): a
+misspelt key in the grid fails at once (exit 2), naming the grid key that set it.
 """
 
 from __future__ import annotations
