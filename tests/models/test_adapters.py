@@ -23,6 +23,7 @@ from seq2seq_es.errors import CheckpointError, ConfigError
 from seq2seq_es.models.adapters import (
     adaptable_module_names,
     apply_adapter,
+    checkpoint_state,
     checkpoint_tensors,
     default_target_modules,
     merge_adapter,
@@ -191,6 +192,10 @@ def test_checkpoint_tensors_are_the_adapter_and_restore_exactly(
     _train(adapted, batch, steps=3)
     tensors = checkpoint_tensors(adapted)
     assert tensors and all("lora_" in name for name in tensors)
+    assert checkpoint_state(model) is None  # the engine then stores every weight
+    state = checkpoint_state(adapted)
+    assert state is not None and state.content == "adapter"
+    assert state.state_tensors(adapted).keys() == tensors.keys()
     assert sum(t.numel() for t in tensors.values()) == parameter_counts(adapted)["trainable"]
 
     fresh = apply_adapter(load_seq2seq(bart_dir)[0], LORA, seed=99)

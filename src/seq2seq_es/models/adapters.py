@@ -241,6 +241,30 @@ def restore_checkpoint_tensors(
             params[name].copy_(tensor)
 
 
+class AdapterCheckpoint:
+    """What the training engine's checkpoints store of an adapter model (its ``ModelState``
+    protocol, ``training/checkpoint.py``): the trainable tensors only, restored by name."""
+
+    content = "adapter"
+
+    def state_tensors(self, model: Any) -> dict[str, torch.Tensor]:
+        tensors = checkpoint_tensors(model)
+        if tensors is None:
+            raise ConfigError("AdapterCheckpoint is for a model with an adapter (peft)")
+        return tensors
+
+    def load_state_tensors(
+        self, model: Any, tensors: dict[str, torch.Tensor], source: str | Path
+    ) -> None:
+        restore_checkpoint_tensors(model, tensors, source)
+
+
+def checkpoint_state(model: Any) -> AdapterCheckpoint | None:
+    """The ``model_state`` a recipe hands ``training.loop.train``: the adapter's for an adapter
+    model, else None (the engine then stores every weight)."""
+    return AdapterCheckpoint() if is_adapter_model(model) else None
+
+
 # ---------------------------------------------------------------- saving, loading, merging
 
 

@@ -34,6 +34,7 @@ from seq2seq_es.errors import ConfigError
 from seq2seq_es.files import write_json
 from seq2seq_es.models.adapters import (
     apply_adapter,
+    checkpoint_state,
     is_adapter_model,
     keep_final_adapter,
     save_model_or_adapter,
@@ -176,6 +177,7 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
         should_stop=tracker.should_stop if selecting else None,
         callback_state=tracker,
         identity=run_identity(config, (*TRAINING_VOLATILE, *VOLATILE), finetune_inputs(config)),
+        model_state=checkpoint_state(model),  # LoRA: checkpoints hold the adapter only
     )
     if not result.is_main_process:
         return {}

@@ -42,7 +42,7 @@ import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -53,11 +53,6 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 
 from seq2seq_es.errors import CheckpointError, ConfigError
 from seq2seq_es.files import write_json
-from seq2seq_es.models.adapters import (
-    checkpoint_tensors,
-    is_adapter_model,
-    restore_checkpoint_tensors,
-)
 from seq2seq_es.run_record import identity_changes, identity_digest
 from seq2seq_es.training.run_folder import (
     FORMAT,
@@ -70,6 +65,7 @@ from seq2seq_es.training.run_folder import (
 __all__ = [
     "FORMAT",
     "STATE_FILE",
+    "ModelState",
     "TrainState",
     "checkpoint_support",
     "list_checkpoints",
@@ -100,6 +96,21 @@ NON_ARCHITECTURE_KEYS = {
     "output_hidden_states",
     "return_dict",
 }
+
+
+class ModelState(Protocol):
+    """What a checkpoint stores of a model, when not every weight: the recipe's say, so this
+    module knows no model kind. Fine-tuning with LoRA hands ``models.adapters.AdapterCheckpoint``
+    (the trainable tensors only: the frozen base is rebuilt from the config on resume). None
+    (the default): the whole ``state_dict``, tied tensors once."""
+
+    content: str  # recorded in model.safetensors' metadata ("adapter")
+
+    def state_tensors(self, model: Any) -> dict[str, torch.Tensor]: ...
+
+    def load_state_tensors(
+        self, model: Any, tensors: dict[str, torch.Tensor], source: str | Path
+    ) -> None: ...
 
 
 @dataclass
@@ -261,6 +272,7 @@ def save_checkpoint(
     model_config: Any,
     identity: dict[str, Any],
     keep: int,
+    model_state: ModelState | None = None,
 ) -> Path:
     """Write checkpoint ``step-<step>`` atomically (all processes call it); prune to the last
     ``keep``."""
@@ -276,9 +288,7 @@ def save_checkpoint(
         tensors, meta = rng_states()
         _write_tensors(tensors, tmp / f"rng-rank-{accelerator.process_index:05d}.safetensors", meta)
         if main:
-            _write_main_files(
-                accelerator, tmp, state, model, optimizer, scheduler, model_config, identity
-            )
+            _write_main_files(accelerator, tmp, model, optimizer, scheduler, model_state)
         accelerator.wait_for_everyone()
         if main:
             write_json(tmp / STATE_FILE, _trainer_state(accelerator, state, model_config, identity))
@@ -301,19 +311,18 @@ def save_checkpoint(
 def _write_main_files(
     accelerator: Accelerator,
     folder: Path,
-    state: TrainState,
     model: Any,
     optimizer: Any,
     scheduler: Any,
-    model_config: Any,
-    identity: dict[str, Any],
+    model_state: ModelState | None,
 ) -> None:
     unwrapped = accelerator.unwrap_model(model)
-    adapter = checkpoint_tensors(unwrapped)
-    if (
-        adapter is not None
-    ):  # LoRA: the trainable tensors only; the frozen base is rebuilt from the config
-        _write_tensors(adapter, folder / MODEL_FILE, {"format": "pt", "content": "adapter"})
+    if model_state is not None:
+        _write_tensors(
+            model_state.state_tensors(unwrapped),
+            folder / MODEL_FILE,
+            {"format": "pt", "content": model_state.content},
+        )
     else:
         try:
             save_model(
@@ -403,8 +412,10 @@ def load_checkpoint(
     scheduler: Any,
     model_config: Any,
     identity: dict[str, Any],
+    model_state: ModelState | None = None,
 ) -> TrainState:
-    """Restore model, optimizer, scheduler and this process's random states; return the state."""
+    """Restore model, optimizer, scheduler and this process's random states; return the state.
+    ``model_state``: the one the run was saved with (see ``ModelState``)."""
     require_checkpoint_support(accelerator)
     state, data = read_state(path)
     check_compatible(path, data.get("model_config", {}), architecture_fingerprint(model_config))
@@ -417,8 +428,8 @@ def load_checkpoint(
         )
     try:
         unwrapped = accelerator.unwrap_model(model)
-        if is_adapter_model(unwrapped):
-            restore_checkpoint_tensors(
+        if model_state is not None:
+            model_state.load_state_tensors(
                 unwrapped, load_file(str(path / MODEL_FILE)), path / MODEL_FILE
             )
         else:

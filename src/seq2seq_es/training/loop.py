@@ -35,6 +35,7 @@ from seq2seq_es.files import remove_leftovers
 from seq2seq_es.progress import progress_bar
 from seq2seq_es.training.batches import EpochBatches
 from seq2seq_es.training.checkpoint import (
+    ModelState,
     TrainState,
     list_checkpoints,
     load_checkpoint,
@@ -161,6 +162,7 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     callback_state: Stateful | None = None,
     identity: dict[str, Any] | None = None,
+    model_state: ModelState | None = None,
 ) -> TrainResult:
     """Train ``model`` for ``optim.steps`` optimizer steps; see the module docstring.
 
@@ -172,7 +174,8 @@ def train(
     stopping) is asked there too, and its answer is broadcast so every process stops at
     the same step. ``callback_state`` is saved in every checkpoint and restored on resume;
     ``identity`` (the run's resolved config and input fingerprints) is saved too, and a
-    checkpoint of another identity is refused.
+    checkpoint of another identity is refused. ``model_state``: what checkpoints store of
+    the model when not every weight (LoRA: the adapter; ``checkpoint.ModelState``).
     """
     output_dir = Path(output_dir)
     checkpoints = output_dir / CHECKPOINTS
@@ -198,7 +201,9 @@ def train(
     if main:
         tidy(output_dir, engine.keep_checkpoints)
     accelerator.wait_for_everyone()
-    parts = Parts(accelerator, model, optimizer, scheduler, model_config, identity, checkpoints)
+    parts = Parts(
+        accelerator, model, optimizer, scheduler, model_config, identity, checkpoints, model_state
+    )
     state = start_state(parts, resume, optim.steps)
     if callback_state is not None and state.extra:
         callback_state.load_state_dict(state.extra)
@@ -280,6 +285,7 @@ class Parts:
     model_config: Any
     identity: dict[str, Any]
     root: Path
+    model_state: ModelState | None = None
 
     def save(self, state: TrainState, keep: int) -> Path:
         return save_checkpoint(
@@ -292,6 +298,7 @@ class Parts:
             self.model_config,
             self.identity,
             keep,
+            self.model_state,
         )
 
 
@@ -326,6 +333,7 @@ def start_state(parts: Parts, resume: bool, planned_steps: int) -> TrainState:
         parts.scheduler,
         parts.model_config,
         parts.identity,
+        parts.model_state,
     )
     parts.accelerator.print(f"resuming from {existing[-1]} (step {state.step})")
     return state
