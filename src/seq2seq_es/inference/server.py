@@ -21,6 +21,7 @@ Why it is built this way:
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Annotated, Any, Literal
@@ -43,8 +44,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from seq2seq_es.inference.batching import DynamicBatcher, QueueFull
 from seq2seq_es.inference.config import GenerationOptions, ServeConfig, ServeLimits
 from seq2seq_es.inference.engines import Engine
+from seq2seq_es.inference.token_counts import TokenCounter
 from seq2seq_es.inference.web.page import PageTask, page_asset, render_page
 
+LOG = logging.getLogger(__name__)
 MAX_SEED = 2**31 - 1
 MAX_TOP_K = 1000
 MAX_NO_REPEAT_NGRAM = 16
@@ -150,6 +153,44 @@ class BodySizeLimit:
                 return
 
 
+class CountedResponses:
+    """Count every response by route and status; answer an unhandled error with a JSON 500.
+
+    A pure ASGI middleware (not ``@app.middleware``): it sees the status of streamed
+    responses too, and an exception that escapes the app becomes a counted, logged JSON
+    500 instead of Starlette's plain-text one, so the page and clients can show it and
+    ``/metrics`` shows every 5xx.
+    """
+
+    def __init__(self, app: ASGIApp, count: Any) -> None:
+        self.app, self.count = app, count
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status: int | None = None
+
+        async def send_counted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_counted)
+        except Exception:
+            LOG.exception("unhandled error answering %s %s", scope["method"], scope["path"])
+            if status is None:
+                await _error_response(
+                    500, "Internal server error (logged on the server); retry or report it."
+                )(scope, receive, send)
+            status = 500
+        finally:
+            route = scope.get("route")
+            self.count(getattr(route, "path", "unmatched"), status or 500)
+
+
 def _error_response(
     status: int,
     message: str,
@@ -244,6 +285,7 @@ def create_app(
         )
         for name, engine in engines.items()
     }
+    counters = {name: TokenCounter(engine.tokenizer) for name, engine in engines.items()}
     GenerateRequest, _ = request_schemas(limits, names)
 
     @contextlib.asynccontextmanager
@@ -261,15 +303,10 @@ def create_app(
         description="Spanish sequence-to-sequence models: generate from text.",
     )
     app.add_middleware(BodySizeLimit, limit=limits.max_request_bytes)
-
-    @app.middleware("http")
-    async def count_requests(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        route = request.scope.get("route")
-        metrics.requests.labels(
-            getattr(route, "path", "unmatched"), str(response.status_code)
-        ).inc()
-        return response
+    app.add_middleware(
+        CountedResponses,
+        count=lambda path, status: metrics.requests.labels(path, str(status)).inc(),
+    )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -290,9 +327,8 @@ def create_app(
         started = time.perf_counter()
         request: Any = body
         name = request.model or names[0]
-        engine = engines[name]
-        await asyncio.to_thread(
-            _check_token_counts, engine, request.inputs, limits.max_input_tokens
+        counts = await asyncio.to_thread(
+            _checked_token_counts, counters[name], request.inputs, limits.max_input_tokens
         )
         options = GenerationOptions.model_validate(request.options.model_dump(exclude_unset=True))
         batcher = batchers[name]
@@ -316,6 +352,9 @@ def create_app(
         seconds = time.perf_counter() - started
         metrics.latency.labels(name).observe(seconds)
         metrics.tokens.labels(name).inc(sum(int(output["tokens"]) for output in outputs))
+        outputs = [
+            output | {"input_tokens": count} for output, count in zip(outputs, counts, strict=True)
+        ]
         return {"model": name, "outputs": outputs, "latency_ms": round(seconds * 1000, 1)}
 
     @app.get("/v1/models", summary="The served models and their limits")
@@ -386,9 +425,10 @@ def _observer(metrics: _Metrics, name: str) -> Any:
     return observe
 
 
-def _check_token_counts(engine: Engine, texts: list[str], limit: int) -> None:
-    """422 naming the first text longer than ``limit`` tokens (an empty one after all: also 422)."""
-    counts = [len(ids) for ids in engine.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+def _checked_token_counts(counter: TokenCounter, texts: list[str], limit: int) -> list[int]:
+    """Each text's token count, or a 422 naming the first text longer than ``limit`` tokens
+    (or only whitespace)."""
+    counts = counter.count(texts)
     for position, (text, count) in enumerate(zip(texts, counts, strict=True)):
         if not text.strip():
             raise HTTPException(
@@ -400,6 +440,7 @@ def _check_token_counts(engine: Engine, texts: list[str], limit: int) -> None:
                 f"Invalid request: inputs.{position}: {count:,} tokens, more than the "
                 f"limit of {limit:,} (limits.max_input_tokens). Shorten the text.",
             )
+    return counts
 
 
 @contextlib.contextmanager
