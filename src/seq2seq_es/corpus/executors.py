@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import shlex
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-from datatrove.executor import LocalPipelineExecutor
+from datatrove.executor import LocalPipelineExecutor, SlurmPipelineExecutor
 from datatrove.executor.base import PipelineExecutor
 from datatrove.pipeline.base import PipelineStep
 from loguru import logger
 
-from seq2seq_es.corpus.config import CorpusConfig
+from seq2seq_es.corpus.config import CorpusConfig, SlurmConfig
 from seq2seq_es.errors import ConfigError
 
 LOG_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {name}:{function}:{line} - {message}"
@@ -77,6 +80,33 @@ class QuietLocalExecutor(LocalPipelineExecutor):
             return super()._run_for_rank(rank, local_rank, node_rank)
 
 
+class SlurmStageExecutor(SlurmPipelineExecutor):
+    """datatrove's ``SlurmPipelineExecutor`` without its ``merge_stats`` job after each stage.
+
+    That job sums a stage's per-task stats into ``logs/<stage>/stats.json``; nothing reads
+    it (the ``report`` stage sums the per-task files into ``stats.json`` itself), and each
+    one is a job start of a few seconds competing with the next stage for a CPU.
+    """
+
+    def launch_merge_stats(self) -> None:
+        return None
+
+
+def job_environment(slurm: SlurmConfig) -> str | None:
+    """The shell line a Slurm job runs before the pipeline (``None``: activate ``venv_path``).
+
+    datatrove's jobs start ``launch_pickled_pipeline``, a script of the environment that
+    has datatrove installed; a job's shell starts from the submitting shell's environment,
+    whose ``PATH`` need not hold it (``python -m`` from a venv that was never activated).
+    Unless the config says how to get an environment, the jobs put the submitting
+    Python's folder first on ``PATH``: they run the same interpreter and packages, which
+    on a cluster's shared filesystem is what the user means.
+    """
+    if slurm.env_command or slurm.venv_path:
+        return slurm.env_command
+    return f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH"
+
+
 def make_executor(
     config: CorpusConfig,
     pipeline: list[PipelineStep | Callable[..., Any]],
@@ -101,10 +131,8 @@ def make_executor(
             quiet=quiet,
         )
     if config.executor == "slurm":
-        from datatrove.executor import SlurmPipelineExecutor
-
         slurm = config.slurm
-        return SlurmPipelineExecutor(
+        return SlurmStageExecutor(
             pipeline=pipeline,
             tasks=tasks,
             time=slurm.time,
@@ -114,7 +142,7 @@ def make_executor(
             qos=slurm.qos,
             job_name=f"{slurm.job_name}-{stage}",
             venv_path=slurm.venv_path,
-            env_command=slurm.env_command,
+            env_command=job_environment(slurm),
             sbatch_args=dict(slurm.sbatch_args) or None,
             logging_dir=logging_dir,
             slurm_logs_folder=f"{logging_dir}/slurm_logs",
