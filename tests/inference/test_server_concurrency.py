@@ -20,7 +20,8 @@ from spanish_inputs import spanish_sentences
 
 from seq2seq_es.inference.config import ServeConfig
 from seq2seq_es.inference.engines import Engine, load_engine
-from seq2seq_es.inference.server import create_app, serve_in_thread
+from seq2seq_es.inference.http_server import serve_in_thread
+from seq2seq_es.inference.server import create_app
 
 TOKEN_LIMIT = 96
 

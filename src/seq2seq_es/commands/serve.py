@@ -64,22 +64,14 @@ def open_engines(config: ServeConfig) -> dict[str, Engine]:
 
 def run(config: ServeConfig) -> dict[str, Any]:
     import torch
-    import uvicorn
 
+    from seq2seq_es.inference.http_server import build_server
     from seq2seq_es.inference.server import create_app
 
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     app = create_app(open_engines(config), config, page_tasks())
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=config.host,
-            port=config.port,
-            log_level=config.log_level,
-            timeout_graceful_shutdown=5,
-        )
-    )
+    server = build_server(app, config.limits, config.host, config.port, config.log_level)
     with contextlib.suppress(
         KeyboardInterrupt
     ):  # uvicorn re-raises Ctrl-C after its graceful shutdown

@@ -151,6 +151,27 @@ class ServeLimits(StrictModel):
         1024, ge=1, description="Texts waiting for the model (429 beyond)."
     )
     request_timeout_s: float = Field(60.0, gt=0.0, description="A request waiting longer gets 503.")
+    long_inputs: Literal["refuse", "truncate"] = Field(
+        "refuse",
+        description="A text longer than the model's source length: refuse it (422 naming both "
+        "lengths) or cut it there as the model was trained, marking the output truncated: true.",
+    )
+    read_timeout_s: float = Field(
+        10.0,
+        gt=0.0,
+        description="A request's headers, and then its body, must arrive within this time (408).",
+    )
+    keep_alive_timeout_s: int = Field(
+        5, ge=1, description="An idle kept-alive connection is closed after this many seconds."
+    )
+    max_connections: int = Field(
+        512, ge=1, description="Open connections; one more is answered 503 and closed."
+    )
+    shutdown_grace_s: float = Field(
+        10.0,
+        ge=0.0,
+        description="On SIGTERM, in-flight work may finish this long; the rest is cancelled (503).",
+    )
 
 
 class BatchingConfig(StrictModel):

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, HTTPException, Request
@@ -106,20 +106,32 @@ class _BodyTooLarge(HTTPException):
         )
 
 
-class BodySizeLimit:
-    """Refuse request bodies over ``limit`` bytes without parsing them (413).
+class _BodyTooSlow(HTTPException):
+    def __init__(self, limit: float) -> None:
+        super().__init__(
+            408,
+            f"The request body did not arrive within {limit:g} s (limits.read_timeout_s).",
+            headers={"Connection": "close"},
+        )
+
+
+class RequestBodyLimits:
+    """Refuse request bodies over ``max_bytes`` bytes (413) or slower than ``timeout_s`` (408).
 
     Checks ``Content-Length`` first, then counts the bytes of a streamed body as they arrive.
     The rest of a too-large body is read and dropped (up to ``DRAIN_FACTOR`` times the
     limit) before answering: a server that answers while the client is still sending and
     closes the connection makes most clients report a broken connection instead of the 413.
-    The error is an ``HTTPException`` so FastAPI's body reader passes it through as is.
+    The whole body must arrive within ``timeout_s`` of the first read: a client dripping a
+    byte every few seconds otherwise holds a connection for as long as it likes (the
+    headers' timeout is the protocol's, ``http_server.limited_protocol``). The errors are
+    ``HTTPException``s so FastAPI's body reader passes them through as they are.
     """
 
     DRAIN_FACTOR = 8
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float) -> None:
+        self.app, self.limit, self.timeout_s = app, max_bytes, timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -128,22 +140,35 @@ class BodySizeLimit:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             if int(declared) <= self.DRAIN_FACTOR * self.limit:
-                await self._drain(receive, 0)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.timeout_s):
+                        await self._drain(receive, 0)
             await _error_response(413, str(_BodyTooLarge(self.limit).detail))(scope, receive, send)
             return
-        seen = 0
+        seen, deadline, complete = 0, None, False
 
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
+        async def limited() -> Message:
+            nonlocal seen, deadline, complete
+            if complete:  # the body is read: what comes now is the disconnect, whenever it comes
+                return await receive()
+            loop = asyncio.get_running_loop()
+            deadline = deadline or loop.time() + self.timeout_s
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise _BodyTooSlow(self.timeout_s) from None
             seen += len(message.get("body", b""))
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
             if seen > self.limit:
-                if message.get("more_body", False):
-                    await self._drain(receive, seen)
+                if not complete:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout_at(deadline):
+                            await self._drain(receive, seen)
                 raise _BodyTooLarge(self.limit)
             return message
 
-        await self.app(scope, counted, send)
+        await self.app(scope, limited, send)
 
     async def _drain(self, receive: Receive, seen: int) -> None:
         while seen <= self.DRAIN_FACTOR * self.limit:
@@ -302,11 +327,16 @@ def create_app(
         lifespan=lifespan,
         description="Spanish sequence-to-sequence models: generate from text.",
     )
-    app.add_middleware(BodySizeLimit, limit=limits.max_request_bytes)
     app.add_middleware(
-        CountedResponses,
-        count=lambda path, status: metrics.requests.labels(path, str(status)).inc(),
+        RequestBodyLimits, max_bytes=limits.max_request_bytes, timeout_s=limits.read_timeout_s
     )
+
+    def count_response(path: str, status: int) -> None:
+        metrics.requests.labels(path, str(status)).inc()
+
+    app.add_middleware(CountedResponses, count=count_response)
+    app.state.limits, app.state.count_response = limits, count_response
+    app.state.drain = _drain_all(batchers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -330,6 +360,9 @@ def create_app(
         counts = await asyncio.to_thread(
             _checked_token_counts, counters[name], request.inputs, limits.max_input_tokens
         )
+        source_length = engines[name].max_source_length
+        if limits.long_inputs == "refuse":
+            _refuse_long_inputs(counts, source_length)
         options = GenerationOptions.model_validate(request.options.model_dump(exclude_unset=True))
         batcher = batchers[name]
         try:
@@ -353,7 +386,8 @@ def create_app(
         metrics.latency.labels(name).observe(seconds)
         metrics.tokens.labels(name).inc(sum(int(output["tokens"]) for output in outputs))
         outputs = [
-            output | {"input_tokens": count} for output, count in zip(outputs, counts, strict=True)
+            output | {"input_tokens": count, "truncated": count > source_length}
+            for output, count in zip(outputs, counts, strict=True)
         ]
         return {"model": name, "outputs": outputs, "latency_ms": round(seconds * 1000, 1)}
 
@@ -425,6 +459,27 @@ def _observer(metrics: _Metrics, name: str) -> Any:
     return observe
 
 
+def _refuse_long_inputs(counts: list[int], source_length: int) -> None:
+    """422 naming the first text longer than the model's source length (where the engine cuts)."""
+    for position, count in enumerate(counts):
+        if count > source_length:
+            raise HTTPException(
+                422,
+                f"Invalid request: inputs.{position}: {count:,} tokens, longer than the model's "
+                f"source length of {source_length:,} tokens (it would be cut there, and the rest "
+                "ignored). Shorten the text, or start the server with limits.long_inputs=truncate "
+                "to have it cut (the output then says truncated: true).",
+            )
+
+
+def _drain_all(batchers: Mapping[str, DynamicBatcher]) -> Any:
+    async def drain() -> None:
+        for batcher in batchers.values():
+            await batcher.stop()
+
+    return drain
+
+
 def _checked_token_counts(counter: TokenCounter, texts: list[str], limit: int) -> list[int]:
     """Each text's token count, or a 422 naming the first text longer than ``limit`` tokens
     (or only whitespace)."""
@@ -441,40 +496,3 @@ def _checked_token_counts(counter: TokenCounter, texts: list[str], limit: int) -
                 f"limit of {limit:,} (limits.max_input_tokens). Shorten the text.",
             )
     return counts
-
-
-@contextlib.contextmanager
-def serve_in_thread(
-    app: FastAPI, host: str = "127.0.0.1", port: int = 0, startup_timeout_s: float = 60.0
-) -> Iterator[str]:
-    """Run ``app`` with uvicorn in a background thread; yield its base URL, stop it on exit.
-
-    ``port=0`` binds a free port first (no race with other tests or servers). For tests,
-    benchmarks and notebooks; ``seq2seq-es serve`` runs uvicorn in the main thread.
-    """
-    import socket
-    import threading
-
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + startup_timeout_s
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            sock.close()
-            raise RuntimeError(f"uvicorn did not start within {startup_timeout_s:g} s")
-        time.sleep(0.01)
-    try:
-        yield f"http://{host}:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
