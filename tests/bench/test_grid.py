@@ -192,8 +192,9 @@ def test_paper_grid_dry_run_offline_lists_needs_network(
     report = run_bench(config, REPO)
     cells = [row for row in report.rows if row["kind"] == "cell"]
     assert not report.online and not (tmp_path / "paper").exists(), "a dry run writes nothing"
-    assert len(cells) == 6 * 11 + 1, (
-        "6 models × 11 tasks (EUR-Lex at 512 tokens), LEDO on EUR-Lex at 16k only"
+    assert len(cells) == 4 * 11 + 2 + 3 * 8 + 2 * 3, (
+        "BARTO, T5S, mBART, mT5 × 11 tasks (EUR-Lex at 512 tokens), LEDO on XL-Sum and EUR-Lex at "
+        "16k, three BERT2BERTs × 8 (no translation), two mBERT2mBERTs × 3 translation tasks"
     )
     tasks = {row["labels"]["task"] for row in cells}
     assert len(tasks) == 12 and {"eurlex-sum-es", "eurlex-sum-es-512"} <= tasks
@@ -204,7 +205,10 @@ def test_paper_grid_dry_run_offline_lists_needs_network(
         "T5S",
         "LEDO",
         "BETO2BETO (shared)",
+        "BETO2BETO",
         "RoBERTa-BNE2RoBERTa-BNE (shared)",
+        "mBERT2mBERT (shared)",
+        "mBERT2mBERT",
         "mBART",
         "mT5",
     }
@@ -247,9 +251,10 @@ def test_bench_command_dry_run_flag_through_the_cli_table(
         env={"COLUMNS": "250"},
     )
     assert result.exit_code == 0, result.output
-    assert (
-        "69 needs network" in result.output and "t5s__sqac__s1" in result.output
-    )  # 67 cells + 2 warm starts
+    assert "81 needs network" in result.output  # 76 cells + 5 warm starts
+    assert "t5s__sqac__s1" in result.output
+    # each cell's settings with the grid entry that set them and that entry's source
+    assert "run_generativeqa.sh:3-19" in result.output and "[bleu, chrf]" in result.output
     assert not (tmp_path / "paper").exists(), "no run record for a dry run"
 
 

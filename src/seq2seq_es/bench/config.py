@@ -89,6 +89,11 @@ class ModelEntry(StrictModel):
         None, description="Only these tasks (None: every task of the grid)."
     )
     finetune: Overrides = Field(default_factory=dict)
+    source: str = Field(
+        "",
+        description="Where these settings come from (e.g. 'run_translation.sh:3-25'); shown "
+        "beside each setting by `bench --dry-run`.",
+    )
     facts: dict[str, float | str] = Field(
         default_factory=dict,
         description="Numbers for plots, e.g. corpus_tokens (the corpus-size plot).",
@@ -101,6 +106,11 @@ class TaskEntry(StrictModel):
 
     name: str = Field(description="Registered task name or task YAML file.")
     finetune: Overrides = Field(default_factory=dict)
+    source: str = Field(
+        "",
+        description="Where these settings come from (e.g. 'run_translation.sh:3-25'); shown "
+        "beside each setting by `bench --dry-run`.",
+    )
     columns: list[str] | None = Field(
         None,
         description="Scores shown, e.g. [rouge.rouge1, rouge-paper.rouge1] "
@@ -124,6 +134,11 @@ class CellRule(StrictModel):
     task: str = "*"
     skip: bool = False
     finetune: Overrides = Field(default_factory=dict)
+    source: str = Field(
+        "",
+        description="Where these settings come from (e.g. 'run_translation.sh:3-25'); shown "
+        "beside each setting by `bench --dry-run`.",
+    )
 
 
 class EvaluationConfig(StrictModel):
@@ -232,6 +247,7 @@ class BenchConfig(StrictModel):
         "[none, lora]}.",
     )
     finetune: Overrides = Field(default_factory=dict)
+    finetune_source: str = Field("", description="Where the grid's `finetune` settings come from.")
     rules: list[CellRule] = Field(default_factory=list)
     evaluation: EvaluationConfig = EvaluationConfig()
     prepare: list[PrepareEntry] = Field(default_factory=list)

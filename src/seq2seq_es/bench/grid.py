@@ -57,6 +57,7 @@ DEFAULT_COLUMNS: dict[str, list[str]] = {
     "copy": ["chrf.score"],
 }
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_]+(?:\.[A-Za-z0-9_.-]+)?)\}")
+LENGTH_KEYS = ("max_source_length", "max_target_length")  # finetune's, passed on to eval
 PREPARE_OUTPUT = (
     "output"  # a prepare job's {output}: beside its status.json and logs/, never holding them
 )
@@ -318,6 +319,29 @@ def _evaluation_origins(config: BenchConfig, task: TaskEntry) -> dict[str, str]:
     }
 
 
+def setting_sources(
+    config: BenchConfig,
+    model: ModelEntry,
+    task: TaskEntry,
+    finetune: dict[str, Any],
+    origins: dict[str, str],
+) -> dict[str, dict[str, Any]]:
+    """Each finetune setting of a cell with the grid key that set it and that entry's
+    ``source``: what ``bench --dry-run`` shows, so a reproduction says where every number
+    comes from (the authors' script and line, or "ours")."""
+    sources = {
+        "finetune": config.finetune_source,
+        f"tasks[{task.name}].finetune": task.source,
+        f"models[{model.name}].finetune": model.source,
+        "axes": "a value of the grid's axes",
+        **{f"rules[{n}].finetune": rule.source for n, rule in enumerate(config.rules)},
+    }
+    return {
+        key: {"value": value, "from": origins[key], "source": sources.get(origins[key], "")}
+        for key, value in finetune.items()
+    }
+
+
 def _excluded(config: BenchConfig, model: ModelEntry, task: TaskEntry) -> bool:
     if model.tasks is not None and task.name not in model.tasks:
         return True
@@ -365,9 +389,9 @@ def default_pipeline(
         "output_dir": f"{cell}/finetune",
         "seed": seed,
     }
-    decoding = {
-        k: v for k, v in finetune.items() if k.startswith("generation.")
-    }  # e.g. BERT2BERT's settings
+    decoding = {  # e.g. BERT2BERT's decoding; lengths a model was fine-tuned with (BETO: 512)
+        k: v for k, v in finetune.items() if k.startswith("generation.") or k in LENGTH_KEYS
+    }
     steps: list[tuple[str, list[str], dict[str, Any]]] = [
         (
             "finetune",
@@ -569,6 +593,7 @@ def expand(config: BenchConfig, root: str | Path = ".") -> Plan:
             "seed": seed,
             "axes": axes,
             "finetune": finetune,
+            "settings": setting_sources(config, model, task, finetune, origins),
             "evaluation": config.evaluation.model_dump(),
             "steps": [list(s.argv) for s in steps],
         }

@@ -57,6 +57,7 @@ def _row(job: Job, state: str, status: dict[str, Any] | None, python: str) -> di
         "error": status.get("error"),
         "log": status.get("log"),
         "network": list(job.network),
+        "settings": job.resolved.get("settings", {}),
         "requires": list(job.requires),
         "commands": [shlex.join(cli_command(s, python)) for s in job.steps],
     }

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from seq2seq_es.bench.config import BenchConfig
+from seq2seq_es.bench.grid import format_value
 from seq2seq_es.commands.base import Command, Flag
 
 DRY_RUN = Flag("dry_run", ("--dry-run",), "List the cells and their commands; run nothing.", "bool")
@@ -48,12 +50,17 @@ def show(report: Any, console: Console) -> None:
             detail = "\n".join(row["commands"]) + (
                 f"\nneeds: {', '.join(row['network'])}" if row["network"] else ""
             )
+            lines = setting_lines(row.get("settings", {}))
+            detail += "\nsettings, by where they are set:\n" + "\n".join(lines) if lines else ""
         else:
             detail = " ".join(
                 part for part in (row.get("error") or "", row.get("log") or "") if part
             )
-        table.add_row(
-            row["id"], row["state"], f"{row['seconds']:.0f}" if row["seconds"] else "", detail
+        table.add_row(  # escaped: a value such as [bleu, chrf] is not rich markup
+            row["id"],
+            row["state"],
+            f"{row['seconds']:.0f}" if row["seconds"] else "",
+            escape(detail),
         )
     console.print(table)
     for kind, path in report.leaderboard.items():
@@ -62,6 +69,20 @@ def show(report: Any, console: Console) -> None:
         console.print(f"plots: {Path(report.plots[0]).parent} ({len(report.plots)} files)")
     if report.commands_file:
         console.print(f"commands: {report.commands_file}")
+
+
+def setting_lines(settings: dict[str, dict[str, Any]]) -> list[str]:
+    """A cell's finetune settings grouped by the grid key that set them, each group with that
+    entry's ``source`` (the authors' script and line, "ours", ...)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for key, item in settings.items():
+        groups.setdefault((item["from"], item.get("source") or ""), []).append(
+            f"{key}={format_value(item['value'])}"
+        )
+    return [
+        f"{origin}: {' '.join(keys)}" + (f"\n  source: {source}" if source else "")
+        for (origin, source), keys in groups.items()
+    ]
 
 
 def output_dir(config: BenchConfig) -> Path | None:

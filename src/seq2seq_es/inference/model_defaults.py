@@ -150,9 +150,8 @@ def _from_run(
     if base is not None:
         config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
         generation = base.generation.overridden_by(_decoding_overrides(config.get("generation")))
-        return ModelDefaults(
-            generation, base.max_source_length, task, f"task {task} ({run / 'config.yaml'})"
-        )
+        length = config.get("max_source_length") or base.max_source_length  # the run's own
+        return ModelDefaults(generation, length, task, f"task {task} ({run / 'config.yaml'})")
     own = _from_model_files(folder)
     scores = run / "scores.json"
     if scores.is_file():

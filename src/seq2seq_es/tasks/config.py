@@ -24,10 +24,39 @@ class DecodingConfig(StrictModel):
     )
     length_penalty: float | None = None
     no_repeat_ngram_size: int | None = Field(None, ge=0)
+    min_new_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="None: no minimum. The authors' BiSECT runs set min_target_length 32 "
+        "(transformers' min_length, which counts the decoder start token: 31 new tokens).",
+    )
     batch_size: int = Field(32, ge=1)
 
 
-class FinetuneConfig(StrictModel):
+class LengthOverrides(StrictModel):
+    """Token lengths that replace the task's for one run: the paper's released scripts give
+    some models other lengths than the task's (BARTO's BiSECT inputs 1,024, BETO's 512)."""
+
+    max_source_length: int | None = Field(
+        None, ge=8, description="Inputs truncated to this many tokens (None: the task's)."
+    )
+    max_target_length: int | None = Field(
+        None, ge=2, description="Targets truncated, and decoding capped, here (None: the task's)."
+    )
+
+    def lengths(self) -> dict[str, int]:
+        """The set overrides, as TaskSpec fields (``task.model_copy(update=...)``)."""
+        return {
+            key: value
+            for key, value in (
+                ("max_source_length", self.max_source_length),
+                ("max_target_length", self.max_target_length),
+            )
+            if value is not None
+        }
+
+
+class FinetuneConfig(LengthOverrides):
     task: str = Field("squad-es-qa", description="A registered task name or a task YAML file.")
     data_dir: str = "../shared/data"
     model: str = Field(
@@ -38,7 +67,9 @@ class FinetuneConfig(StrictModel):
         None, description="Tokenizer folder; needed only when `model` is a preset."
     )
     output_dir: str = "runs/finetune"
-    max_train_examples: int | None = Field(None, ge=1)
+    max_train_examples: int | None = Field(
+        None, ge=1, description="The first N training examples (transformers' max_train_samples)."
+    )
     epochs: float | None = Field(
         None, gt=0, description="If set, overrides optim.steps (paper: 6 for summarization)."
     )
@@ -79,8 +110,9 @@ class FinetuneConfig(StrictModel):
     )
 
 
-class DecodeSplit(StrictModel):
-    """What to decode: a task split and the model that decodes it."""
+class DecodeSplit(LengthOverrides):
+    """What to decode: a task split and the model that decodes it (with the lengths it was
+    fine-tuned with, when they are not the task's)."""
 
     task: str = "squad-es-qa"
     data_dir: str = "../shared/data"

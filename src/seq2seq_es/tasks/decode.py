@@ -45,6 +45,7 @@ def decoding_settings(task: TaskSpec, generation: DecodingConfig) -> dict[str, A
             if generation.no_repeat_ngram_size is None
             else generation.no_repeat_ngram_size
         ),
+        **({"min_new_tokens": generation.min_new_tokens} if generation.min_new_tokens else {}),
     }
 
 

@@ -24,7 +24,7 @@ from seq2seq_es.tasks.registry import get_task
 
 
 def run_predict(config: PredictConfig) -> Path:
-    task = get_task(config.task)
+    task = get_task(config.task).model_copy(update=config.lengths())
     model, tokenizer = load_seq2seq(config.model)
     examples = load_examples(task, config.data_dir, config.split, config.max_examples)
     return decode_examples(model, tokenizer, task, examples, config.generation, config.output)
@@ -33,7 +33,7 @@ def run_predict(config: PredictConfig) -> Path:
 def run_eval(
     config: EvalConfig, model_and_tokenizer: tuple[Any, Any] | None = None
 ) -> dict[str, Any]:
-    task = get_task(config.task)
+    task = get_task(config.task).model_copy(update=config.lengths())
     model, tokenizer = model_and_tokenizer or load_seq2seq(config.model)
     examples = load_examples(task, config.data_dir, config.split, config.max_examples)
     output_dir = Path(config.output_dir)

@@ -115,7 +115,7 @@ def steps_for(config: FinetuneConfig, train_examples: int) -> OptimConfig:
 
 def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
     """Fine-tune, select, save ``output_dir/model``, decode validation, write scores.json."""
-    task: TaskSpec = get_task(config.task)
+    task: TaskSpec = get_task(config.task).model_copy(update=config.lengths())
     model, tokenizer = initial_model(config)
     train_examples = load_examples(task, config.data_dir, "train", config.max_train_examples)
     selection = load_examples(task, config.data_dir, "validation", config.selection_examples)
