@@ -4,7 +4,9 @@
   with the resources of ``executor.slurm``. Prepare jobs go first, in waves of those
   whose inputs are done; cells follow as one array. On a machine without Slurm the same
   code runs through submitit's local executor (``cluster: local``), which is how it is
-  tested.
+  tested, and on a real one-node Slurm (``scripts/local-slurm.sh``, tests/cluster/). A
+  cluster without an accounting daemon has no ``sacct``: job states come from ``squeue``
+  (``bench/slurm_states.py``).
 * commands (``executor.kind: commands``): one shell line per job for any other scheduler
   (prepare jobs first), training steps through ``accelerate launch``. A line ends by
   touching the job's done mark, so the next ``bench`` run counts it as done.
@@ -24,6 +26,7 @@ from typing import Any
 from seq2seq_es.bench.config import BenchConfig, ExecutorConfig
 from seq2seq_es.bench.grid import Job, Plan
 from seq2seq_es.bench.job import clear_output, cli_command, run_job
+from seq2seq_es.bench.slurm_states import track_with_squeue
 from seq2seq_es.bench.status import (
     DONE_MARK,
     job_state,
@@ -128,6 +131,8 @@ def run_with_submitit(
                 (job, executor.submit(run_job, job, str(root), sys.executable, launcher))
                 for job in runnable
             ]
+        if cluster == "slurm":
+            track_with_squeue(handle for _, handle in submitted)
         for job, handle in submitted:
             _mark(job, root, "submitted", f"submitit job {handle.job_id}")
         if not wait:
