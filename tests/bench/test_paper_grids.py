@@ -86,3 +86,18 @@ def test_paper_fixed_differs_from_paper_only_in_warm_up() -> None:
         assert original["optim.warmup_steps"] > original["optim.steps"], cell_id
         same = {k: v for k, v in changed.items() if k != "optim.warmup_steps"}
         assert same == {k: v for k, v in original.items() if k != "optim.warmup_steps"}, cell_id
+
+
+def test_hub_rows_load_a_pinned_revision() -> None:
+    """T5S is pinned before the Hub's 2024-03-06 replacement; every hub row names a revision and
+    its finetune command passes it on."""
+    config = load_config(BenchConfig, REPO / "configs/bench/paper.yaml")
+    hub_rows = [m for m in config.models if not m.model.startswith("{prepare.")]
+    assert all(m.revision for m in hub_rows)
+    t5s = finetune_step(cells("paper")["t5s__sqac__s1"])
+    assert "model_revision=7d85ec235a979b51032dd488ae3b2e8352451c98" in t5s
+    assert all("revision=" in " ".join(p.argv) for p in config.prepare)
+
+
+def finetune_step(cell: Job) -> list[str]:
+    return list(next(s for s in cell.steps if s.name == "finetune").argv)

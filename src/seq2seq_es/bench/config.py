@@ -85,6 +85,11 @@ class ModelEntry(StrictModel):
         "prepare job's output such as '{prepare.pretrain-barto}/model'."
     )
     tokenizer: str | None = Field(None, description="Tokenizer folder, for a preset.")
+    revision: str | None = Field(
+        None,
+        description="Hub commit of `model` (a hub id), passed as finetune's model_revision: the "
+        "weights a row's numbers came from, even after the id is updated.",
+    )
     tasks: list[str] | None = Field(
         None, description="Only these tasks (None: every task of the grid)."
     )

@@ -386,6 +386,7 @@ def default_pipeline(
         "data_dir": config.data_dir,
         "model": model_path,
         **({"tokenizer": model.tokenizer} if model.tokenizer else {}),
+        **({"model_revision": model.revision} if model.revision else {}),
         "output_dir": f"{cell}/finetune",
         "seed": seed,
     }

@@ -31,7 +31,12 @@ def bert2bert(config: Bert2BertConfig) -> dict[str, Any]:
     return {
         "title": "bert2bert",
         "rows": build_bert2bert_checkpoint(
-            config.encoder, config.output, config.decoder, config.share, config.seed
+            config.encoder,
+            config.output,
+            config.decoder,
+            config.share,
+            config.seed,
+            config.revision,
         ),
     }
 

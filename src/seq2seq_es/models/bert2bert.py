@@ -29,6 +29,7 @@ from seq2seq_es.errors import CheckpointError
 from seq2seq_es.files import write_json
 from seq2seq_es.models.loading import (
     check_vocabulary,
+    hub_revision,
     load_model_config,
     load_tokenizer,
     looks_like_path,
@@ -86,8 +87,8 @@ def configure_generation(model: EncoderDecoderModel, tokenizer: PreTrainedTokeni
         setattr(model.generation_config, key, value)
 
 
-def _pretrained_encoder_only(name: str) -> None:
-    config = load_model_config(name)
+def _pretrained_encoder_only(name: str, revision: str | None) -> None:
+    config = load_model_config(name, revision)
     if getattr(config, "is_encoder_decoder", False):
         raise CheckpointError(
             f"{name} is already an encoder-decoder ({config.model_type}); fine-tune it directly "
@@ -100,9 +101,11 @@ def _pretrained_encoder_only(name: str) -> None:
         )
 
 
-def _load_weights(auto_class: Any, name: str, **config_overrides: bool) -> Any:
+def _load_weights(
+    auto_class: Any, name: str, revision: str | None, **config_overrides: bool
+) -> Any:
     try:
-        return auto_class.from_pretrained(name, **config_overrides)
+        return auto_class.from_pretrained(name, **hub_revision(name, revision), **config_overrides)
     except OSError as exc:
         if Path(name).is_dir():
             raise CheckpointError(f"{name}: the weights cannot be loaded ({exc}).") from exc
@@ -116,12 +119,15 @@ def warm_start_bert2bert(
     share: bool = False,
     tokenizer: str | Path | None = None,
     seed: int = 0,
+    revision: str | None = None,
 ) -> tuple[EncoderDecoderModel, PreTrainedTokenizerBase]:
     """Build a BERT2BERT from a hub id (``dccuchile/bert-base-spanish-wwm-cased``,
     ``PlanTL-GOB-ES/roberta-base-bne``) or a local folder.
 
     ``decoder`` defaults to ``encoder``; ``share=True`` needs them to be the same checkpoint.
-    ``seed`` fixes the random initialisation of the new cross-attention weights.
+    ``seed`` fixes the random initialisation of the new cross-attention weights; ``revision``
+    pins the hub checkpoint (both sides: encoder and decoder are the same hub id or it applies
+    to the encoder only).
     """
     encoder_name = str(encoder)
     decoder_name = str(decoder) if decoder is not None else encoder_name
@@ -130,16 +136,25 @@ def warm_start_bert2bert(
             f"share=True ties encoder and decoder weights, so both must be the same checkpoint; "
             f"got encoder {encoder_name} and decoder {decoder_name}."
         )
+    revisions = {encoder_name: revision, decoder_name: revision if decoder is None else None}
     for name in dict.fromkeys((encoder_name, decoder_name)):
-        _pretrained_encoder_only(name)
-    tok = load_tokenizer(tokenizer if tokenizer is not None else encoder_name)
+        _pretrained_encoder_only(name, revisions[name])
+    tok = (
+        load_tokenizer(tokenizer)
+        if tokenizer is not None
+        else load_tokenizer(encoder_name, revision)
+    )
     with torch.random.fork_rng(
         devices=[]
     ):  # seeds the new weights without touching the caller's RNG
         torch.manual_seed(seed)
-        encoder_model = _load_weights(AutoModel, encoder_name)
+        encoder_model = _load_weights(AutoModel, encoder_name, revision)
         decoder_model = _load_weights(
-            AutoModelForCausalLM, decoder_name, is_decoder=True, add_cross_attention=True
+            AutoModelForCausalLM,
+            decoder_name,
+            revisions[decoder_name],
+            is_decoder=True,
+            add_cross_attention=True,
         )
     for part, rows in (
         ("encoder", encoder_model.get_input_embeddings().num_embeddings),
@@ -203,16 +218,20 @@ def build_bert2bert_checkpoint(
     decoder: str | Path | None = None,
     share: bool = False,
     seed: int = 0,
+    revision: str | None = None,
 ) -> dict[str, Any]:
     """Warm start, save model + tokenizer + model card to ``output`` and record where it came
     from."""
-    model, tokenizer = warm_start_bert2bert(encoder, decoder, share=share, seed=seed)
+    model, tokenizer = warm_start_bert2bert(
+        encoder, decoder, share=share, seed=seed, revision=revision
+    )
     save_seq2seq(model, tokenizer, output)
     summary = {
         "encoder": str(encoder),
         "decoder": str(decoder or encoder),
         "share": share,
         "seed": seed,
+        "revision": revision,
         "parameters": count_parameters(model),
         "output": str(output),
     }

@@ -22,6 +22,9 @@ class Bert2BertConfig(StrictModel):
     decoder: str | None = Field(None, description="Decoder checkpoint (default: the encoder).")
     share: bool = Field(False, description="Tie encoder and decoder weights.")
     seed: int = Field(0, description="Seed of the new cross-attention weights.")
+    revision: str | None = Field(
+        None, description="Hub commit, tag or branch of `encoder` (None: main). Pin it."
+    )
 
 
 class ToLedConfig(StrictModel):

@@ -73,11 +73,18 @@ def unreachable_hub_error(name: str, exc: BaseException) -> CheckpointError:
     )
 
 
-def load_model_config(name_or_path: str | Path) -> PreTrainedConfig:
+def hub_revision(name: str, revision: str | None) -> dict[str, Any]:
+    """``from_pretrained``'s ``revision`` for a hub id (a commit, tag or branch); nothing for a
+    local folder or when unpinned. Why pin: a hub model can be replaced under its id (the Hub's
+    T5S was, on 2024-03-06), and a reproduction must load the weights its numbers came from."""
+    return {"revision": revision} if revision and not Path(name).is_dir() else {}
+
+
+def load_model_config(name_or_path: str | Path, revision: str | None = None) -> PreTrainedConfig:
     """The transformers config of a local folder or hub id, with clear errors."""
     name = _resolve(name_or_path)
     try:
-        return AutoConfig.from_pretrained(name)
+        return AutoConfig.from_pretrained(name, **hub_revision(name, revision))
     except (OSError, ValueError, KeyError) as exc:
         if Path(name).is_dir():
             raise CheckpointError(
@@ -86,14 +93,16 @@ def load_model_config(name_or_path: str | Path) -> PreTrainedConfig:
         raise unreachable_hub_error(name, exc) from exc
 
 
-def load_tokenizer(name_or_path: str | Path) -> PreTrainedTokenizerBase:
+def load_tokenizer(
+    name_or_path: str | Path, revision: str | None = None
+) -> PreTrainedTokenizerBase:
     """A local folder's tokenizer (``tokenizer.save.load_tokenizer_folder``: ``TokenizerError``)
-    or a hub id's."""
+    or a hub id's (at ``revision``)."""
     name = _resolve(name_or_path)
     if Path(name).is_dir():
         return load_tokenizer_folder(name)
     try:
-        return AutoTokenizer.from_pretrained(name)
+        return AutoTokenizer.from_pretrained(name, **hub_revision(name, revision))
     except (OSError, ValueError, KeyError) as exc:
         raise unreachable_hub_error(name, exc) from exc
 
@@ -141,19 +150,20 @@ def check_vocabulary(embedding_rows: int, tokenizer: PreTrainedTokenizerBase, so
 
 
 def load_seq2seq(
-    name_or_path: str | Path, tokenizer: str | Path | None = None
+    name_or_path: str | Path, tokenizer: str | Path | None = None, revision: str | None = None
 ) -> tuple[Any, PreTrainedTokenizerBase]:
-    """Load ``(model, tokenizer)`` from a local folder or hub id (mT5, mBART-50, flan-t5, ours).
+    """Load ``(model, tokenizer)`` from a local folder or hub id (mT5, mBART-50, flan-t5, ours);
+    ``revision`` pins a hub id's commit (config, tokenizer and weights alike).
 
     A BERT2BERT saved with shared encoder/decoder (``tie_encoder_decoder`` in its config)
     is shared again after loading, so fine-tuning keeps one set of weights.
     """
     name = _resolve(name_or_path)
-    config = load_model_config(name)
+    config = load_model_config(name, revision)
     require_seq2seq(config, name)
-    tok = load_tokenizer(tokenizer if tokenizer is not None else name)
+    tok = load_tokenizer(tokenizer) if tokenizer is not None else load_tokenizer(name, revision)
     try:
-        model = AutoModelForSeq2SeqLM.from_pretrained(name)
+        model = AutoModelForSeq2SeqLM.from_pretrained(name, **hub_revision(name, revision))
     except (
         OSError,
         ValueError,

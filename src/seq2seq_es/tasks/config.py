@@ -63,6 +63,11 @@ class FinetuneConfig(LengthOverrides):
         "runs/pretrain/model",
         description="save_pretrained folder, hub id, or preset (random init).",
     )
+    model_revision: str | None = Field(
+        None,
+        description="Hub commit, tag or branch of `model` when it is a hub id (None: main). Pin "
+        "it: a hub model can be replaced under its id.",
+    )
     tokenizer: str | None = Field(
         None, description="Tokenizer folder; needed only when `model` is a preset."
     )
@@ -117,6 +122,11 @@ class DecodeSplit(LengthOverrides):
     task: str = "squad-es-qa"
     data_dir: str = "../shared/data"
     model: str = "runs/finetune/model"
+    model_revision: str | None = Field(
+        None,
+        description="Hub commit, tag or branch of `model` when it is a hub id (None: main). Pin "
+        "it: a hub model can be replaced under its id.",
+    )
     split: str = Field("validation", pattern="^(train|validation|test)$")
     generation: DecodingConfig = DecodingConfig()
 

@@ -25,7 +25,7 @@ from seq2seq_es.tasks.registry import get_task
 
 def run_predict(config: PredictConfig) -> Path:
     task = get_task(config.task).model_copy(update=config.lengths())
-    model, tokenizer = load_seq2seq(config.model)
+    model, tokenizer = load_seq2seq(config.model, revision=config.model_revision)
     examples = load_examples(task, config.data_dir, config.split, config.max_examples)
     return decode_examples(model, tokenizer, task, examples, config.generation, config.output)
 
@@ -34,7 +34,9 @@ def run_eval(
     config: EvalConfig, model_and_tokenizer: tuple[Any, Any] | None = None
 ) -> dict[str, Any]:
     task = get_task(config.task).model_copy(update=config.lengths())
-    model, tokenizer = model_and_tokenizer or load_seq2seq(config.model)
+    model, tokenizer = model_and_tokenizer or load_seq2seq(
+        config.model, revision=config.model_revision
+    )
     examples = load_examples(task, config.data_dir, config.split, config.max_examples)
     output_dir = Path(config.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

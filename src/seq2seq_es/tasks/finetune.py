@@ -101,7 +101,7 @@ def initial_model(config: FinetuneConfig) -> tuple[Any, Any]:
             )
         tokenizer = load_tokenizer_folder(config.tokenizer or "runs/tokenizer")
         return build_model(config.model, tokenizer, seed=config.seed), tokenizer
-    return load_seq2seq(config.model)
+    return load_seq2seq(config.model, revision=config.model_revision)
 
 
 def steps_for(config: FinetuneConfig, train_examples: int) -> OptimConfig:
