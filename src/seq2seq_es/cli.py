@@ -164,7 +164,8 @@ def _report_failure(command: Command, folder: Path | None, debug: bool) -> None:
         if debug:
             raise
         message = str(exc)
-        stopped = exc.exit_code in (130, 143)  # Ctrl-C or SIGTERM: a training run that can resume
+        # Ctrl-C, SIGTERM or SIGUSR1: a training run that can resume
+        stopped = exc.exit_code in (130, 143, 138)
         if stopped and folder is not None:
             config_file = folder / "config.yaml"
             message += f" Resume with: seq2seq-es {command.name} --config {config_file} --resume"

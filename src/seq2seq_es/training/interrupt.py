@@ -10,11 +10,20 @@ adds the resume command. A second signal aborts at once, as usual. SIGTERM is wh
 sends before it preempts or times out a job (and what ``torchrun`` forwards to its
 workers), so a scheduled run ends with a checkpoint to resume from instead of losing the
 steps since its last one.
+
+SIGUSR1 is the warning Slurm sends ``N`` seconds before a job's time limit when it was
+submitted with ``--signal=USR1@N`` (or by hand: ``scancel --signal=USR1 JOB``). The run
+checkpoints the same way, and then puts its own job back in the queue (``scontrol
+requeue``, as submitit does): the requeued job starts with ``SLURM_RESTART_COUNT`` set,
+which ``configs/slurm/train.sbatch`` turns into ``--resume``. Preemption and ``scontrol
+requeue`` send SIGTERM instead, and Slurm requeues the job itself (``sbatch --requeue``).
 """
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -24,12 +33,16 @@ from types import FrameType
 
 from seq2seq_es.errors import Seq2SeqEsError
 
-SIGNAL_NAMES: dict[int, str] = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+SIGNAL_NAMES: dict[int, str] = {
+    signal.SIGINT: "Ctrl-C",
+    signal.SIGTERM: "SIGTERM",
+    signal.SIGUSR1: "SIGUSR1",
+}
 
 
 class TrainingInterrupted(Seq2SeqEsError):
-    """The run stopped on Ctrl-C or SIGTERM after writing a checkpoint (or before its first
-    step)."""
+    """The run stopped on Ctrl-C, SIGTERM or SIGUSR1 after writing a checkpoint (or before its
+    first step)."""
 
     def __init__(self, step: int, checkpoint: Path | None, signum: int = signal.SIGINT) -> None:
         where = (
@@ -46,7 +59,7 @@ class TrainingInterrupted(Seq2SeqEsError):
 
 
 class StopFlag:
-    """Set by the first SIGINT or SIGTERM while ``catch_interrupts`` is active."""
+    """Set by the first SIGINT, SIGTERM or SIGUSR1 while ``catch_interrupts`` is active."""
 
     def __init__(self) -> None:
         self.requested = False
@@ -55,8 +68,8 @@ class StopFlag:
 
 @contextmanager
 def catch_interrupts(announce: bool = True) -> Iterator[StopFlag]:
-    """Turn the first Ctrl-C or SIGTERM into a flag the loop reads; restore the old handlers on
-    exit.
+    """Turn the first Ctrl-C, SIGTERM or SIGUSR1 into a flag the loop reads; restore the old
+    handlers on exit.
 
     Only the main thread of a process can install a handler; elsewhere (a notebook
     worker thread) the flag is never set and Ctrl-C behaves as before.
@@ -85,3 +98,30 @@ def catch_interrupts(announce: bool = True) -> Iterator[StopFlag]:
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+
+
+def requeue_slurm_job(signum: int) -> str | None:
+    """After Slurm's time-limit warning (SIGUSR1) in a Slurm job: requeue the job; its id, or
+    ``None``.
+
+    Call it once, on the main process, after every process's part of the checkpoint is
+    written: ``scontrol requeue`` ends the running job at once. Slurm keeps the job's id,
+    ``SLURM_RESTART_COUNT`` counts the restarts.
+    """
+    job = os.environ.get("SLURM_JOB_ID")
+    if signum != signal.SIGUSR1 or not job:
+        return None
+    # Said first: once the requeue is accepted, Slurm ends this job (SIGTERM) at once.
+    print(
+        f"Requeueing Slurm job {job}: it resumes from this checkpoint.", file=sys.stderr, flush=True
+    )
+    done = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True)
+    if done.returncode != 0:
+        print(
+            f"Slurm job {job} could not be requeued ({done.stderr.strip()}); resubmit it with "
+            "--resume.",
+            file=sys.stderr,
+            flush=True,
+        )
+        return None
+    return job

@@ -53,7 +53,12 @@ from seq2seq_es.training.flops import (
     resolve_peak,
     step_flops,
 )
-from seq2seq_es.training.interrupt import StopFlag, TrainingInterrupted, catch_interrupts
+from seq2seq_es.training.interrupt import (
+    StopFlag,
+    TrainingInterrupted,
+    catch_interrupts,
+    requeue_slurm_job,
+)
 from seq2seq_es.training.optimizers import build_optimizer
 from seq2seq_es.training.run_folder import CHECKPOINTS
 from seq2seq_es.training.schedules import build_scheduler
@@ -476,8 +481,8 @@ def maybe_checkpoint(parts: Parts, state: TrainState, engine: EngineConfig, fina
 def maybe_stop_on_interrupt(
     parts: Parts, state: TrainState, engine: EngineConfig, interrupts: StopFlag, saved: bool
 ) -> None:
-    """After Ctrl-C or SIGTERM (on any process): checkpoint this step unless just done, then raise
-    ``TrainingInterrupted``."""
+    """After Ctrl-C, SIGTERM or SIGUSR1 (on any process): checkpoint this step unless just done
+    (after Slurm's SIGUSR1, requeue the job), then raise ``TrainingInterrupted``."""
     accelerator = parts.accelerator
     requested = interrupts.requested
     if accelerator.num_processes > 1:
@@ -488,6 +493,9 @@ def maybe_stop_on_interrupt(
     path = parts.root / f"step-{state.step:08d}"
     if not saved:
         path = parts.save(state, engine.keep_checkpoints)
+    accelerator.wait_for_everyone()  # every process's part of the checkpoint is on disk
+    if accelerator.is_main_process:
+        requeue_slurm_job(interrupts.signum)
     raise TrainingInterrupted(state.step, path, interrupts.signum)
 
 
