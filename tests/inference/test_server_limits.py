@@ -3,6 +3,7 @@ connections (closed), over real sockets on loopback."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import time
@@ -11,10 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from seq2seq_es.inference.config import GenerationOptions, ServeConfig
+from seq2seq_es.inference.config import ServeConfig
 from seq2seq_es.inference.engines import Engine, load_engine
 from seq2seq_es.inference.http_server import serve_in_thread
-from seq2seq_es.inference.model_defaults import ModelDefaults, write_decoding_file
 from seq2seq_es.inference.server import create_app
 
 SOURCE_LENGTH = 12
@@ -25,10 +25,12 @@ def short_engine(tiny_bart_folder: Path, tmp_path_factory: pytest.TempPathFactor
     """The tiny BART with a source length of 12 tokens (as a model trained on short inputs)."""
     folder = tmp_path_factory.mktemp("short") / "model"
     shutil.copytree(tiny_bart_folder, folder)
-    write_decoding_file(
-        folder, ModelDefaults(GenerationOptions(max_new_tokens=4), SOURCE_LENGTH, None)
-    )
-    return load_engine(folder)
+    config_file = folder / "tokenizer_config.json"
+    tokenizer_config = json.loads(config_file.read_text(encoding="utf-8"))
+    config_file.write_text(json.dumps(tokenizer_config | {"model_max_length": SOURCE_LENGTH}))
+    engine = load_engine(folder)
+    assert engine.max_source_length == SOURCE_LENGTH
+    return engine
 
 
 LONG = "el niño come pan en la casa con el perro y la niña bebe agua por la tarde"
