@@ -21,6 +21,7 @@ from spanish_inputs import spanish_sentences
 
 from seq2seq_es.inference.batching import DynamicBatcher, QueueFull
 from seq2seq_es.inference.config import GenerationOptions, ServeConfig
+from seq2seq_es.inference.decode_control import NO_CONTROL, DecodeControl
 from seq2seq_es.inference.engines import Engine, load_engine
 from seq2seq_es.inference.http_server import serve_in_thread
 from seq2seq_es.inference.server import create_app
@@ -50,11 +51,16 @@ class GatedEngine:
         self.entered = threading.Event()
         self.calls: list[list[str]] = []
 
-    def generate(self, texts: Sequence[str], options: GenerationOptions) -> list[dict[str, Any]]:
+    def generate(
+        self,
+        texts: Sequence[str],
+        options: GenerationOptions,
+        control: DecodeControl = NO_CONTROL,
+    ) -> list[dict[str, Any]]:
         self.calls.append(list(texts))
         self.entered.set()
         assert self.gate.wait(60), "the test never opened the gate"
-        return self.engine.generate(texts, options)
+        return self.engine.generate(texts, options, control)
 
 
 @pytest.fixture(scope="module")
@@ -388,19 +394,42 @@ def test_batcher_merges_queued_requests_with_the_same_options(engines: dict[str,
         ]
 
 
-def test_batcher_respects_the_batch_size_and_never_splits_a_request(
+def test_batcher_interleaves_chunks_of_large_requests_with_small_ones(
     engines: dict[str, Engine],
 ) -> None:
     engine = GatedEngine(engines["default"])
     options = GenerationOptions(max_new_tokens=3)
-    texts = spanish_sentences(12, seed=9)
-    plan = (
-        [([texts[0]], options)]
-        + [(texts[i : i + 2], options) for i in range(1, 11, 2)]
-        + [(texts[11:], options)]
-    )
-    run_batcher(engine, plan, max_batch_size=4)
-    assert [len(call) for call in engine.calls] == [1, 4, 4, 3]
+    texts = spanish_sentences(16, seed=9)
+    big, other_big, small = texts[1:9], texts[9:15], texts[15:]
+    plan = [([texts[0]], options), (big, options), (other_big, options), (small, options)]
+
+    async def scenario() -> list[list[dict[str, Any]]]:
+        batcher = DynamicBatcher(engine.generate, 4, max_wait_ms=0, max_queued=100, chunk_size=2)
+        batcher.start()
+        tasks = [asyncio.ensure_future(batcher.submit(*plan[0]))]
+        while not engine.entered.is_set():
+            await asyncio.sleep(0.01)
+        tasks += [asyncio.ensure_future(batcher.submit(*item)) for item in plan[1:]]
+        while batcher.queued_texts < 15:
+            await asyncio.sleep(0.01)
+        engine.gate.set()
+        results = await asyncio.gather(*tasks)
+        await batcher.stop()
+        return list(results)
+
+    results = asyncio.run(scenario())
+    # Round-robin over requests in chunks of 2: every request's first chunk before any second.
+    assert engine.calls == [
+        [texts[0]],
+        big[0:2] + other_big[0:2],
+        small + big[2:4],
+        other_big[2:4] + big[4:6],
+        other_big[4:6] + big[6:8],
+    ]
+    for (request_texts, request_options), result in zip(plan, results, strict=True):
+        assert [r["text"] for r in result] == [
+            r["text"] for r in engines["default"].generate(request_texts, request_options)
+        ]
 
 
 def test_batcher_queue_limit_and_cancelled_requests(engines: dict[str, Engine]) -> None:
@@ -464,17 +493,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_serve_command_runs_uvicorn_in_its_own_process(tiny_bart_folder: Path) -> None:
-    port = free_port()
+def start_serve(folder: Path, port: int, *overrides: str) -> subprocess.Popen[str]:
+    """``seq2seq-es serve`` on ``folder`` in a subprocess; returns once ``/health`` answers."""
     command = [
         sys.executable,
         "-m",
         "seq2seq_es.cli",
         "serve",
-        f"model={tiny_bart_folder}",
+        f"model={folder}",
         f"port={port}",
         "threads=1",
         "log_level=warning",
+        *overrides,
     ]
     process = subprocess.Popen(
         command,
@@ -483,16 +513,22 @@ def test_serve_command_runs_uvicorn_in_its_own_process(tiny_bart_folder: Path) -
         text=True,
         env=os.environ | {"HF_HUB_OFFLINE": "1", "COLUMNS": "200"},
     )
+    deadline = time.monotonic() + 300
+    while True:
+        assert process.poll() is None, process.communicate()[1]
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+            return process
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.2)
+
+
+def test_serve_command_runs_uvicorn_in_its_own_process(tiny_bart_folder: Path) -> None:
+    port = free_port()
+    process = start_serve(tiny_bart_folder, port)
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            assert process.poll() is None, process.communicate()[1]
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "serve did not start"
-                time.sleep(0.2)
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
         assert health.json()["models"] == ["default"]
         page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
         assert page.status_code == 200 and "Responder una pregunta" in page.text

@@ -109,7 +109,9 @@ class BrokenEngine:
             engine.max_source_length,
         )
 
-    def generate(self, texts: object, options: object) -> list[dict[str, object]]:
+    def generate(
+        self, texts: object, options: object, control: object = None
+    ) -> list[dict[str, object]]:
         raise RuntimeError("the engine broke")
 
 

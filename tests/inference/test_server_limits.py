@@ -35,6 +35,7 @@ def short_engine(tiny_bart_folder: Path, tmp_path_factory: pytest.TempPathFactor
 
 LONG = "el niño come pan en la casa con el perro y la niña bebe agua por la tarde"
 SHORT = "el niño come"
+FEW = {"max_new_tokens": 4}  # the tests check limits, not decoding: keep the work small
 
 
 def test_an_input_longer_than_the_source_length_is_refused_by_default(
@@ -45,8 +46,12 @@ def test_an_input_longer_than_the_source_length_is_refused_by_default(
     length = len(short_engine.tokenizer(LONG)["input_ids"])
     assert length > SOURCE_LENGTH
     with serve_in_thread(create_app({"default": short_engine}, config)) as url:
-        refused = httpx.post(url + "/v1/generate", json={"inputs": [SHORT, LONG]}, timeout=60)
-        accepted = httpx.post(url + "/v1/generate", json={"inputs": [SHORT]}, timeout=60)
+        refused = httpx.post(
+            url + "/v1/generate", json={"inputs": [SHORT, LONG], "options": FEW}, timeout=60
+        )
+        accepted = httpx.post(
+            url + "/v1/generate", json={"inputs": [SHORT], "options": FEW}, timeout=60
+        )
     assert refused.status_code == 422
     message = refused.json()["error"]
     assert (
@@ -60,7 +65,9 @@ def test_with_long_inputs_truncate_the_output_says_it_was_truncated(
 ) -> None:
     config = ServeConfig(model=str(tiny_bart_folder), limits={"long_inputs": "truncate"})
     with serve_in_thread(create_app({"default": short_engine}, config)) as url:
-        response = httpx.post(url + "/v1/generate", json={"inputs": [SHORT, LONG]}, timeout=60)
+        response = httpx.post(
+            url + "/v1/generate", json={"inputs": [SHORT, LONG], "options": FEW}, timeout=60
+        )
     assert response.status_code == 200, response.text
     assert [o["truncated"] for o in response.json()["outputs"]] == [False, True]
 
@@ -108,7 +115,9 @@ def test_slow_drip_connections_are_answered_408_and_closed(
                 if answer is not None:
                     answers[i] = answer
         silent_answer = read_all(silent, time.monotonic() + 5)
-        alive = httpx.post(url + "/v1/generate", json={"inputs": [SHORT]}, timeout=60)
+        alive = httpx.post(
+            url + "/v1/generate", json={"inputs": [SHORT], "options": FEW}, timeout=60
+        )
         metrics = httpx.get(url + "/metrics", timeout=60).text
     for sock in [*socks, silent]:
         sock.close()

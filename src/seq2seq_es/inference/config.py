@@ -151,6 +151,17 @@ class ServeLimits(StrictModel):
         1024, ge=1, description="Texts waiting for the model (429 beyond)."
     )
     request_timeout_s: float = Field(60.0, gt=0.0, description="A request waiting longer gets 503.")
+    max_work: int = Field(
+        16_384,
+        ge=1,
+        description="inputs × beams × new tokens of one request (422 beyond): one request "
+        "cannot hold the model for minutes.",
+    )
+    degraded_queued_inputs: int = Field(
+        256,
+        ge=0,
+        description="Texts waiting beyond which /health says degraded and /health/ready is 503.",
+    )
     long_inputs: Literal["refuse", "truncate"] = Field(
         "refuse",
         description="A text longer than the model's source length: refuse it (422 naming both "
@@ -183,6 +194,12 @@ class BatchingConfig(StrictModel):
     )
     max_wait_ms: float = Field(
         2.0, ge=0.0, description="How long a batch that is not full waits for more."
+    )
+    chunk_size: int = Field(
+        8,
+        ge=1,
+        description="A request is decoded in chunks of this many texts, interleaved with other "
+        "requests' chunks, so a large request cannot make a small one wait for all of it.",
     )
 
 

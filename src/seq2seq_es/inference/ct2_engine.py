@@ -37,6 +37,7 @@ from typing import Any
 
 from seq2seq_es.errors import CheckpointError
 from seq2seq_es.inference.config import GenerationOptions
+from seq2seq_es.inference.decode_control import NO_CONTROL, DecodeControl
 from seq2seq_es.inference.model_defaults import read_model_defaults
 
 EXPORT_INFO_FILE = "seq2seq_es_export.json"
@@ -134,13 +135,21 @@ class CT2Engine:
             )
         return options
 
-    def generate(self, texts: Sequence[str], options: GenerationOptions) -> list[dict[str, Any]]:
+    def generate(
+        self,
+        texts: Sequence[str],
+        options: GenerationOptions,
+        control: DecodeControl = NO_CONTROL,
+    ) -> list[dict[str, Any]]:
         """Per text: ``text``, ``tokens`` (generated, ``</s>`` included) and ``score`` (see
-        ``engines``)."""
+        ``engines``). ``control`` acts through CTranslate2's step callback, which exists for
+        greedy and sampled decoding only: a beam search runs to its end."""
         if not texts:
             return []
         settings = options.resolved(self.defaults)
         translate = self.translate_options(settings)
+        if translate["beam_size"] == 1 and control is not NO_CONTROL:
+            translate["callback"] = self._step_callback(control)
         sources = self.source_tokens(texts)
         if (
             translate["max_decoding_length"] == 0
@@ -180,6 +189,14 @@ class CT2Engine:
             {"text": text.strip(), "tokens": len(tokens), "score": score}
             for text, tokens, score in zip(texts_out, hypotheses, scores, strict=True)
         ]
+
+    def _step_callback(self, control: DecodeControl) -> Any:
+        def on_step(step: Any) -> bool:
+            if control.on_token is not None:
+                control.on_token(int(self.tokenizer.convert_tokens_to_ids(step.token)))
+            return bool(control.should_stop())
+
+        return on_step
 
     def _forced_eos_choice(self, result: Any, translate: dict[str, Any]) -> list[str]:
         """The finished beam ``generate`` picks when ``</s>`` is forced at the limit.

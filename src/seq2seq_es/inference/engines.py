@@ -6,7 +6,9 @@ not care which. The contract every engine keeps:
 
 * attributes ``name``, ``tokenizer`` (a transformers tokenizer) and ``max_source_length``
   (inputs are cut to this many tokens);
-* ``generate(texts, options)`` decodes all ``texts`` in one call (callers batch) and returns,
+* ``generate(texts, options, control)`` decodes all ``texts`` in one call (callers batch; the
+  optional ``decode_control.DecodeControl`` stops it between steps or streams one text's
+  tokens) and returns,
   per text and in order, ``{"text": str, "tokens": int, "score": float | None}``. ``options``
   fields left None take the model's defaults (its task's decoding: ``model_defaults.py`` for
   a model folder, the export's record for CTranslate2). ``tokens`` counts the generated
@@ -27,6 +29,7 @@ from typing import Any, Protocol
 
 from seq2seq_es.errors import CheckpointError, ConfigError
 from seq2seq_es.inference.config import GenerationOptions
+from seq2seq_es.inference.decode_control import NO_CONTROL, DecodeControl
 from seq2seq_es.inference.model_defaults import ModelDefaults, TaskLookup, read_model_defaults
 
 ENGINES = ("transformers", "ct2")
@@ -40,7 +43,7 @@ class Engine(Protocol):
     max_source_length: int
 
     def generate(
-        self, texts: Sequence[str], options: GenerationOptions
+        self, texts: Sequence[str], options: GenerationOptions, control: DecodeControl = ...
     ) -> list[dict[str, Any]]: ...
 
 
@@ -114,8 +117,17 @@ class TransformersEngine:
         self._eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
         self._pad_id = self.model.generation_config.pad_token_id
 
-    def generate(self, texts: Sequence[str], options: GenerationOptions) -> list[dict[str, Any]]:
+    def generate(
+        self,
+        texts: Sequence[str],
+        options: GenerationOptions,
+        control: DecodeControl = NO_CONTROL,
+    ) -> list[dict[str, Any]]:
+        """See ``engines``; ``control`` may stop the decoding between steps or stream its tokens
+        (one text, no beam search: transformers streams only those)."""
         import torch
+
+        from seq2seq_es.inference.transformers_control import control_kwargs
 
         if not texts:
             return []
@@ -130,7 +142,9 @@ class TransformersEngine:
         with torch.inference_mode(), torch.random.fork_rng(devices=[]):
             if settings.seed is not None:
                 torch.manual_seed(settings.seed)
-            sequences = self.model.generate(**batch, **generate_kwargs(settings))
+            sequences = self.model.generate(
+                **batch, **generate_kwargs(settings), **control_kwargs(control)
+            )
             lengths = [self._generated_length(row) for row in sequences[:, 1:].tolist()]
             scores = (
                 self._log_probs(batch, sequences, lengths)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import socket
 import threading
 import time
@@ -125,6 +126,9 @@ class GracefulServer(uvicorn.Server):
         if self._drain is not None:
             await self._drain()
         await super().shutdown(sockets)
+        # uvicorn re-raises the signal it stopped for once it is done; after a complete graceful
+        # shutdown a SIGTERM is an ordinary exit (status 0), as for a process manager it is.
+        self._captured_signals = [s for s in self._captured_signals if s != signal.SIGTERM]
 
 
 def build_server(

@@ -22,30 +22,23 @@ Why it is built this way:
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from seq2seq_es.inference.batching import DynamicBatcher, QueueFull
+from seq2seq_es.inference.compat_routes import compat_router
 from seq2seq_es.inference.config import GenerationOptions, ServeConfig, ServeLimits
 from seq2seq_es.inference.engines import Engine
-from seq2seq_es.inference.token_counts import TokenCounter
-from seq2seq_es.inference.web.page import PageTask, page_asset, render_page
+from seq2seq_es.inference.model_service import ClientGone, ModelService, client_gone
+from seq2seq_es.inference.server_metrics import ServerMetrics
+from seq2seq_es.inference.web.page import PageTask, add_page_routes, card_page_task
 
 LOG = logging.getLogger(__name__)
 MAX_SEED = 2**31 - 1
@@ -249,83 +242,92 @@ def _validation_messages(exc: RequestValidationError) -> list[str]:
     return messages
 
 
-class _Metrics:
-    """The server's Prometheus series, in a registry of its own."""
+class ErrorBody(BaseModel):
+    """Every error the server answers (4xx and 5xx): what went wrong and what to change."""
 
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "seq2seq_es_requests",
-            "HTTP requests by path and status.",
-            ["path", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "seq2seq_es_generate_latency_seconds",
-            "Time to answer POST /v1/generate.",
-            ["model"],
-            registry=self.registry,
-            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-        )
-        self.batch_size = Histogram(
-            "seq2seq_es_batch_size",
-            "Texts per generate call.",
-            ["model"],
-            registry=self.registry,
-            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
-        )
-        self.batch_seconds = Histogram(
-            "seq2seq_es_batch_seconds",
-            "Time of one generate call.",
-            ["model"],
-            registry=self.registry,
-        )
-        self.tokens = Counter(
-            "seq2seq_es_generated_tokens", "Tokens generated.", ["model"], registry=self.registry
-        )
-        self.queued = Gauge(
-            "seq2seq_es_queued_texts",
-            "Texts waiting for the model.",
-            ["model"],
-            registry=self.registry,
-        )
+    error: str
+    details: list[str] | None = None
+
+
+class GeneratedOutput(BaseModel):
+    text: str
+    tokens: int = Field(description="Generated tokens, the end token included.")
+    score: float | None = Field(description="log p(output | input); null unless output_scores.")
+    input_tokens: int = Field(description="Tokens of the input, special tokens included.")
+    truncated: bool = Field(description="The input was cut at the model's source length.")
+
+
+class GenerateResponse(BaseModel):
+    model: str
+    outputs: list[GeneratedOutput]
+    latency_ms: float
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer, each with its real body."""
+    described = {
+        400: "Unreadable request (not UTF-8), or a parameter this server does not implement",
+        404: "No such served model",
+        408: "The request (headers or body) did not arrive within limits.read_timeout_s",
+        413: "The body is larger than limits.max_request_bytes",
+        422: "The request breaks the schema or a limit (the message names it)",
+        429: "The queue is full; retry after Retry-After seconds",
+        500: "A server bug (logged; counted in /metrics)",
+        503: "No answer within limits.request_timeout_s, or the server is shutting down",
+    }
+    return {
+        status: {"model": ErrorBody, "description": described[status]}
+        for status in (*statuses, 500)
+    }
+
+
+DECODE_ERRORS = _errors(400, 408, 413, 422, 429, 503)
 
 
 def create_app(
     engines: Mapping[str, Engine], config: ServeConfig, page_tasks: list[PageTask] | None = None
 ) -> FastAPI:
-    """The FastAPI app serving ``engines`` (served name → engine) under ``config``'s limits."""
+    """The FastAPI app serving ``engines`` (served name → engine) under ``config``'s limits.
+
+    ``app.state`` carries what the HTTP server needs (``http_server.build_server``): the
+    limits, ``count_response`` (for the answers the protocol gives itself) and ``drain``.
+    """
     if not engines:
         raise ValueError("create_app needs at least one engine")
     names = list(engines)
     limits = config.limits
-    metrics = _Metrics()
-    batchers = {
-        name: DynamicBatcher(
-            _generate_with(engine, config.generation),
-            config.batching.max_batch_size,
-            config.batching.max_wait_ms,
-            limits.max_queued_inputs,
-            _observer(metrics, name),
-        )
-        for name, engine in engines.items()
+    metrics = ServerMetrics()
+    services = {
+        name: ModelService(name, engine, config, metrics) for name, engine in engines.items()
     }
-    counters = {name: TokenCounter(engine.tokenizer) for name, engine in engines.items()}
     GenerateRequest, _ = request_schemas(limits, names)
+    state = {"ready": False}
+
+    async def drain() -> None:
+        """SIGTERM: not ready any more; in-flight work finishes within the grace period."""
+        state["ready"] = False
+        await asyncio.gather(
+            *(service.batcher.drain(limits.shutdown_grace_s) for service in services.values())
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        for batcher in batchers.values():
-            batcher.start()
+        for service in services.values():
+            service.batcher.start()
+        state["ready"] = True
         yield
-        for batcher in batchers.values():
-            await batcher.stop()
+        state["ready"] = False
+        for service in services.values():
+            await service.batcher.stop()
 
     app = FastAPI(
         title="seq2seq-es",
         version="1",
         lifespan=lifespan,
-        description="Spanish sequence-to-sequence models: generate from text.",
+        description="Spanish sequence-to-sequence models: generate from text. Every error is "
+        "a JSON object with an `error` message that names the limit or field to change.",
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_middleware(
         RequestBodyLimits, max_bytes=limits.max_request_bytes, timeout_s=limits.read_timeout_s
@@ -335,8 +337,7 @@ def create_app(
         metrics.requests.labels(path, str(status)).inc()
 
     app.add_middleware(CountedResponses, count=count_response)
-    app.state.limits, app.state.count_response = limits, count_response
-    app.state.drain = _drain_all(batchers)
+    app.state.limits, app.state.count_response, app.state.drain = limits, count_response, drain
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -346,153 +347,86 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = str(exc.detail)
-        if (
-            exc.status_code == 400
-        ):  # FastAPI could not parse the body (e.g. bytes that are not UTF-8)
+        if exc.status_code == 400 and not message.startswith("The following `model_kwargs`"):
+            # FastAPI could not parse the body (e.g. bytes that are not UTF-8)
             message = f"Bad request ({message}): {BODY_HINT}, in UTF-8."
         return _error_response(exc.status_code, message, headers=exc.headers)
 
-    @app.post("/v1/generate", summary="Decode texts with a served model")
-    async def generate(body: GenerateRequest) -> dict[str, Any]:  # type: ignore[valid-type]
-        started = time.perf_counter()
-        request: Any = body
-        name = request.model or names[0]
-        counts = await asyncio.to_thread(
-            _checked_token_counts, counters[name], request.inputs, limits.max_input_tokens
-        )
-        source_length = engines[name].max_source_length
-        if limits.long_inputs == "refuse":
-            _refuse_long_inputs(counts, source_length)
-        options = GenerationOptions.model_validate(request.options.model_dump(exclude_unset=True))
-        batcher = batchers[name]
+    @app.post(
+        "/v1/generate",
+        summary="Decode texts with a served model",
+        response_model=GenerateResponse,
+        responses=DECODE_ERRORS,
+    )
+    async def generate(body: GenerateRequest, request: Request) -> Any:  # type: ignore[valid-type]
+        parsed: Any = body
+        name = parsed.model or names[0]
+        options = GenerationOptions.model_validate(parsed.options.model_dump(exclude_unset=True))
         try:
-            outputs = await asyncio.wait_for(
-                batcher.submit(request.inputs, options), limits.request_timeout_s
-            )
-        except QueueFull as exc:
-            raise HTTPException(
-                429, f"The server is busy ({exc}); retry in a moment.", headers={"Retry-After": "1"}
-            ) from None
-        except TimeoutError:
-            raise HTTPException(
-                503,
-                f"No answer within {limits.request_timeout_s:g} s "
-                "(limits.request_timeout_s): the server is saturated; retry later.",
-                headers={"Retry-After": "5"},
-            ) from None
-        finally:
-            metrics.queued.labels(name).set(batcher.queued_texts)
-        seconds = time.perf_counter() - started
-        metrics.latency.labels(name).observe(seconds)
-        metrics.tokens.labels(name).inc(sum(int(output["tokens"]) for output in outputs))
-        outputs = [
-            output | {"input_tokens": count, "truncated": count > source_length}
-            for output, count in zip(outputs, counts, strict=True)
-        ]
+            outputs, seconds = await services[name].answer(parsed.inputs, options, request.receive)
+        except ClientGone:
+            return client_gone()
         return {"model": name, "outputs": outputs, "latency_ms": round(seconds * 1000, 1)}
 
     @app.get("/v1/models", summary="The served models and their limits")
     async def models() -> dict[str, Any]:
         return {
-            "models": [
-                {
-                    "name": name,
-                    "engine": engine.name,
-                    "max_source_length": engine.max_source_length,
-                    "task": getattr(engine, "task", None),
-                }
-                for name, engine in engines.items()
-            ],
+            "models": [_model_info(service) for service in services.values()],
             "limits": limits.model_dump(),
         }
 
-    @app.get("/health", summary="Liveness: the models are loaded and the batchers run")
-    async def health() -> dict[str, Any]:
+    def health_report() -> dict[str, Any]:
+        degraded = [name for name, service in services.items() if service.degraded]
+        status = "ok" if state["ready"] and not degraded else "degraded"
+        if not any(service.batcher.accepting for service in services.values()):
+            status = "shutting down" if state["ready"] is False else status
         return {
-            "status": "ok",
+            "status": status,
             "models": names,
-            "queued_texts": {name: batcher.queued_texts for name, batcher in batchers.items()},
+            "queued_texts": {n: s.batcher.queued_texts for n, s in services.items()},
+            "running_texts": {n: s.batcher.running_texts for n, s in services.items()},
+            "degraded_queued_inputs": limits.degraded_queued_inputs,
+            "degraded_models": degraded,
         }
+
+    @app.get("/health", summary="Liveness: the process answers (status says ok or degraded)")
+    async def health() -> dict[str, Any]:
+        return health_report()
+
+    @app.get(
+        "/health/ready",
+        summary="Readiness: 200 when new work is welcome, 503 when degraded or shutting down",
+        responses={503: {"model": ErrorBody, "description": "Not ready (degraded or stopping)"}},
+    )
+    async def ready() -> Any:
+        report = health_report()
+        if report["status"] != "ok":
+            return _error_response(503, f"Not ready: {report['status']}.", headers=RETRY_SOON)
+        return report
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def prometheus() -> Response:
+        for name, service in services.items():
+            metrics.queued.labels(name).set(service.batcher.queued_texts)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    tasks = page_tasks or []
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def page() -> HTMLResponse:
-        return HTMLResponse(render_page(tasks, names, limits), headers=_PAGE_HEADERS)
-
-    @app.get("/static/{name}", include_in_schema=False)
-    async def static(name: str) -> Response:
-        asset = page_asset(name)
-        if asset is None:
-            raise HTTPException(404, f"No static file {name!r}.")
-        content, media_type = asset
-        return Response(content, media_type=media_type, headers=_PAGE_HEADERS)
-
+    app.include_router(compat_router(services, limits), responses=DECODE_ERRORS)
+    folders = config.model_folders()
+    preselected = card_page_task(folders[names[0]]) if names[0] in folders else None
+    model_infos = [_model_info(service) for service in services.values()]
+    add_page_routes(app, page_tasks or [], model_infos, limits, preselected)
     return app
 
 
-_PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-cache",
-}
+RETRY_SOON = {"Retry-After": "5"}
 
 
-def _generate_with(engine: Engine, server_options: GenerationOptions) -> Any:
-    """The batcher's generate: the server's configured options under each request's."""
-
-    def run(texts: list[str], options: GenerationOptions) -> list[dict[str, Any]]:
-        return engine.generate(texts, server_options.overridden_by(options))
-
-    return run
-
-
-def _observer(metrics: _Metrics, name: str) -> Any:
-    def observe(texts: int, seconds: float) -> None:
-        metrics.batch_size.labels(name).observe(texts)
-        metrics.batch_seconds.labels(name).observe(seconds)
-
-    return observe
-
-
-def _refuse_long_inputs(counts: list[int], source_length: int) -> None:
-    """422 naming the first text longer than the model's source length (where the engine cuts)."""
-    for position, count in enumerate(counts):
-        if count > source_length:
-            raise HTTPException(
-                422,
-                f"Invalid request: inputs.{position}: {count:,} tokens, longer than the model's "
-                f"source length of {source_length:,} tokens (it would be cut there, and the rest "
-                "ignored). Shorten the text, or start the server with limits.long_inputs=truncate "
-                "to have it cut (the output then says truncated: true).",
-            )
-
-
-def _drain_all(batchers: Mapping[str, DynamicBatcher]) -> Any:
-    async def drain() -> None:
-        for batcher in batchers.values():
-            await batcher.stop()
-
-    return drain
-
-
-def _checked_token_counts(counter: TokenCounter, texts: list[str], limit: int) -> list[int]:
-    """Each text's token count, or a 422 naming the first text longer than ``limit`` tokens
-    (or only whitespace)."""
-    counts = counter.count(texts)
-    for position, (text, count) in enumerate(zip(texts, counts, strict=True)):
-        if not text.strip():
-            raise HTTPException(
-                422, f"Invalid request: inputs.{position}: the text is only whitespace."
-            )
-        if count > limit:
-            raise HTTPException(
-                422,
-                f"Invalid request: inputs.{position}: {count:,} tokens, more than the "
-                f"limit of {limit:,} (limits.max_input_tokens). Shorten the text.",
-            )
-    return counts
+def _model_info(service: ModelService) -> dict[str, Any]:
+    engine = service.engine
+    return {
+        "name": service.name,
+        "engine": engine.name,
+        "max_source_length": engine.max_source_length,
+        "task": getattr(engine, "task", None),
+        "num_beams": service.resolved(GenerationOptions()).num_beams,
+    }

@@ -15,6 +15,12 @@ import json
 import re
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import HTMLResponse, Response
 
 from seq2seq_es.inference.config import ServeLimits
 
@@ -84,9 +90,48 @@ def _json_for_script(data: object) -> str:
     )
 
 
-def render_page(tasks: list[PageTask], models: list[str], limits: ServeLimits) -> str:
-    """The page's HTML; task and model data go to the script as JSON, never as markup."""
+# The model card's task kinds (``tags``) and pipeline tags, as the page's task keys.
+CARD_TASKS = {
+    "summarization": "summarize",
+    "translation": "translate",
+    "qa": "qa",
+    "dialogue": "reply",
+}
+
+
+def card_page_task(folder: str | Path) -> str | None:
+    """The page task a model folder's own card names (its README's YAML header: the task kind
+    in ``tags``, else ``pipeline_tag``), or None when it names none we know."""
+    readme = Path(folder) / "README.md"
+    try:
+        text = readme.read_text(encoding="utf-8")
+        header = yaml.safe_load(text.split("---", 2)[1]) if text.startswith("---") else None
+    except (OSError, UnicodeDecodeError, IndexError, yaml.YAMLError):
+        return None
+    if not isinstance(header, dict):
+        return None
+    tags = header.get("tags")
+    for label in [*(tags if isinstance(tags, list) else []), header.get("pipeline_tag")]:
+        if isinstance(label, str) and label in CARD_TASKS:
+            return CARD_TASKS[label]
+    return None
+
+
+def render_page(
+    tasks: list[PageTask],
+    models: list[dict[str, Any]],
+    limits: ServeLimits,
+    preselected: str | None = None,
+) -> str:
+    """The page's HTML; task and model data go to the script as JSON, never as markup.
+
+    ``models`` are ``/v1/models`` entries (name, and the beams the model decodes with by
+    default: the page streams tokens when that is one). The task ``preselected`` (from the
+    default model's card) is the one selected on load.
+    """
     tasks = tasks or default_page_tasks()
+    names = [model["name"] for model in models]
+    beams = {model["name"]: model.get("num_beams") or 1 for model in models}
     config = {
         "tasks": [
             {
@@ -98,16 +143,19 @@ def render_page(tasks: list[PageTask], models: list[str], limits: ServeLimits) -
                     {"name": f, "label": FIELD_LABELS.get(f, f), "short": f in SHORT_FIELDS}
                     for f in t.fields()
                 ],
-                "model": t.key if t.key in models else models[0],
+                "model": t.key if t.key in names else names[0],
             }
             for t in tasks
         ],
-        "models": models,
+        "models": names,
+        "defaultBeams": beams,
         "maxChars": limits.max_input_chars,
         "maxNewTokens": limits.max_new_tokens,
     }
+    selected = preselected if preselected in {t.key for t in tasks} else tasks[0].key
     options = "\n".join(
-        f'        <option value="{html.escape(t.key)}">{html.escape(t.label)}</option>'
+        f'        <option value="{html.escape(t.key)}"'
+        f"{' selected' if t.key == selected else ''}>{html.escape(t.label)}</option>"
         for t in tasks
     )
     return f"""<!doctype html>
@@ -143,7 +191,7 @@ def render_page(tasks: list[PageTask], models: list[str], limits: ServeLimits) -
     <section aria-live="polite">
       <h2>Resultado</h2>
       <p id="error" class="error" hidden></p>
-      <pre id="output"></pre>
+      <pre id="output" dir="auto"></pre>
       <p id="latency" class="hint"></p>
     </section>
   </main>
@@ -152,3 +200,45 @@ def render_page(tasks: list[PageTask], models: list[str], limits: ServeLimits) -
 </body>
 </html>
 """
+
+
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+DOCS_NOTE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>seq2seq-es API</title></head>
+<body><h1>seq2seq-es API</h1>
+<p>The interactive documentation (Swagger UI) is not served: it loads its scripts from a CDN,
+and this server must work offline. The API's OpenAPI schema is at
+<a href="/openapi.json">/openapi.json</a>; open it in any OpenAPI viewer.</p>
+</body></html>
+"""
+
+
+def add_page_routes(
+    app: FastAPI,
+    tasks: list[PageTask],
+    models: list[dict[str, Any]],
+    limits: ServeLimits,
+    preselected: str | None = None,
+) -> None:
+    """``GET /`` (the page), ``/static/*`` (its script and style) and ``/docs`` (a note)."""
+    page_html = render_page(tasks, models, limits, preselected)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(page_html, headers=_PAGE_HEADERS)
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static(name: str) -> Response:
+        asset = page_asset(name)
+        if asset is None:
+            raise HTTPException(404, f"No static file {name!r}.")
+        content, media_type = asset
+        return Response(content, media_type=media_type, headers=_PAGE_HEADERS)
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(DOCS_NOTE, headers=_PAGE_HEADERS)
