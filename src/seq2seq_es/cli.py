@@ -27,7 +27,7 @@ from seq2seq_es.commands.base import Command, Flag
 from seq2seq_es.config import load_config
 from seq2seq_es.errors import ConfigError, Seq2SeqEsError
 from seq2seq_es.library_logs import quiet_library_logs
-from seq2seq_es.run_record import Claim
+from seq2seq_es.training.run_folder import RunFolder
 
 # The command modules, in the order of the data flow; each exposes COMMANDS.
 COMMAND_MODULES = (
@@ -132,7 +132,8 @@ def execute(command: Command, config_file: Path | None, overrides: list[str], de
             return
         if folder is not None and is_main_process():
             from seq2seq_es.files import remove_leftovers
-            from seq2seq_es.run_record import is_empty, write_run_record
+            from seq2seq_es.run_record import write_run_record
+            from seq2seq_es.training.run_folder import is_empty
 
             if (
                 command.prepare_output is not None
@@ -146,10 +147,14 @@ def execute(command: Command, config_file: Path | None, overrides: list[str], de
                 command.name,
                 {"inputs": claim.inputs} if claim and claim.inputs else None,
             )
-        result = command.run(config)
+        result = (
+            command.run(config, claim)
+            if command.prepare_output is not None
+            else command.run(config)
+        )
     except (Seq2SeqEsError, OSError, KeyboardInterrupt):
         if recorded and folder is not None:
-            from seq2seq_es.run_record import discard_record
+            from seq2seq_es.training.run_folder import discard_record
 
             discard_record(folder, created)
         _report_failure(command, folder, debug)
@@ -221,14 +226,14 @@ def write_error_message(exc: OSError, folder: Path | None) -> str:
     )
 
 
-def claim_output(command: Command, config: Any, folder: Path | None) -> Claim | None:
+def claim_output(command: Command, config: Any, folder: Path | None) -> RunFolder | None:
     """The command's claim on its output folder, or the default one (writable, no other command's
     run)."""
     if command.prepare_output is not None:
         return command.prepare_output(config)
     if folder is None:
         return None
-    from seq2seq_es.run_record import claim_folder
+    from seq2seq_es.training.run_folder import claim_folder
 
     return claim_folder(folder, command.name, config, strict=False)
 

@@ -27,6 +27,33 @@ class StrictModel(BaseModel):
 ConfigT = TypeVar("ConfigT", bound=StrictModel)
 
 
+class Volatile:
+    """Marks a config field that may change between a run and its resume without changing what
+    the run computes: ``log_every: Annotated[int, VOLATILE] = 10``.
+
+    Why on the field: a run's identity (``run_record.run_identity``: what makes a rerun the same
+    run) is its resolved config minus these fields, and key names listed apart from the schema
+    drifted from it unchecked. A marked section (``generation``) leaves out all its keys.
+    """
+
+    def __repr__(self) -> str:
+        return "VOLATILE"
+
+
+VOLATILE = Volatile()
+
+
+def volatile_keys(schema: type[BaseModel]) -> tuple[str, ...]:
+    """The dotted keys of ``schema``'s fields marked ``VOLATILE``, nested sections included."""
+    keys: list[str] = []
+    for name, info in schema.model_fields.items():
+        if any(isinstance(item, Volatile) for item in info.metadata):
+            keys.append(name)
+        elif isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            keys += [f"{name}.{key}" for key in volatile_keys(info.annotation)]
+    return tuple(keys)
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping, with errors that name the file and what to do."""
     path = Path(path)

@@ -4,13 +4,12 @@ Why a record: a score or checkpoint without the exact config and code version th
 it cannot be reproduced. Every command writes ``config.yaml`` and ``run_info.json`` next
 to its outputs.
 
-Why claims: a run must never modify another run's files. Before a command writes
-anything (its record included), it *claims* its output folder: an empty folder is
-free; a folder holding a run of the same command with the same identity (the resolved
-config minus the keys that do not change the result, plus fingerprints of the inputs)
-is that run, which may be redone or resumed; anything else is refused with the list of
-what differs. The identity read back is the one ``config.yaml`` and ``run_info.json``
-("inputs") recorded.
+Why an identity: a run must never modify another run's files, so a command claims its
+output folder before it writes anything (``training/run_folder.py``) and compares the run
+there with this one. Two runs are the same run when their identities are equal: the
+resolved config minus the fields its schema marks ``VOLATILE`` (they do not change the
+result), plus fingerprints of the inputs. The identity read back is the one
+``config.yaml`` and ``run_info.json`` ("inputs") recorded.
 """
 
 from __future__ import annotations
@@ -24,21 +23,19 @@ import os
 import platform
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel
 
-from seq2seq_es.config import dump_config
+from seq2seq_es.config import dump_config, volatile_keys
 from seq2seq_es.errors import ConfigError
 from seq2seq_es.files import atomic_write, write_json
 
 RECORD_FILES = ("config.yaml", "run_info.json")
-# Never part of an identity: where the outputs go, and whether this invocation resumes.
-ALWAYS_VOLATILE = ("output_dir", "resume")
 
 TRACKED_PACKAGES = (
     "seq2seq-es",
@@ -105,20 +102,6 @@ def write_run_record(
 
 
 @dataclass(frozen=True)
-class Claim:
-    """What a command may do with its output folder, decided before anything is written.
-
-    ``done``: the run already finished and there is nothing to do (``message`` says so);
-    ``inputs``: fingerprints of the inputs, recorded in ``run_info.json`` so that a later
-    run can tell whether they changed; ``message``: a line to show before the work starts.
-    """
-
-    done: bool = False
-    message: str | None = None
-    inputs: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class RunRecord:
     """A folder's run record, as read back: the command, its resolved config, its input
     fingerprints."""
@@ -140,23 +123,30 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def run_identity(
-    config: BaseModel | Mapping[str, Any],
-    volatile: Iterable[str] = (),
-    inputs: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """The resolved config as dotted keys, minus ``volatile`` keys (a section name drops all its
-    keys), plus ``inputs`` fingerprints under ``inputs.<name>``: what makes two runs the same run.
+def run_identity(config: BaseModel, inputs: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """What makes two runs the same run: the resolved config as dotted keys, minus the fields its
+    schema marks ``VOLATILE`` (``config.volatile_keys``), plus ``inputs`` fingerprints under
+    ``inputs.<name>``."""
+    return _identity(config.model_dump(mode="json"), volatile_keys(type(config)), inputs)
 
-    Values go through JSON, so an identity read back from a file compares equal (tuples
-    become lists).
-    """
-    data = config.model_dump(mode="json") if isinstance(config, BaseModel) else dict(config)
-    skip = tuple({*ALWAYS_VOLATILE, *volatile})
+
+def recorded_identity(
+    data: Mapping[str, Any], schema: type[BaseModel], inputs: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """``run_identity`` of a config read back from a run record (``config.yaml``), by
+    ``schema``'s volatile fields."""
+    return _identity(data, volatile_keys(schema), inputs)
+
+
+def _identity(
+    data: Mapping[str, Any], volatile: tuple[str, ...], inputs: Mapping[str, str] | None
+) -> dict[str, Any]:
+    """A volatile section leaves out all its keys. Values go through JSON, so an identity read
+    back from a file compares equal (tuples become lists)."""
     kept = {
         key: value
         for key, value in flatten(data).items()
-        if not any(key == name or key.startswith(name + ".") for name in skip)
+        if not any(key == name or key.startswith(name + ".") for name in volatile)
     }
     kept.update({f"inputs.{name}": value for name, value in (inputs or {}).items()})
     identity: dict[str, Any] = json.loads(json.dumps(kept, sort_keys=True, default=str))
@@ -262,105 +252,3 @@ def read_run_record(folder: str | Path) -> RunRecord | None:
         config if isinstance(config, dict) else {},
         dict(info.get("inputs") or {}),
     )
-
-
-def is_empty(folder: Path) -> bool:
-    """No entry but leftovers of killed writers (``.*.tmp``)."""
-    return not any(
-        not (p.name.startswith(".") and p.name.endswith((".tmp", ".old"))) for p in folder.iterdir()
-    )
-
-
-def check_writable(folder: str | Path, key: str = "output_dir") -> None:
-    """Refuse a folder this process cannot write into (or create), before anything is written."""
-    folder = Path(folder)
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ConfigError(
-            f"{key}={folder}: {existing} is a file, not a folder. Choose another {key}."
-        )
-    if not os.access(existing, os.W_OK | os.X_OK):
-        where = "is" if existing == folder else f"cannot be created: {existing}"
-        raise ConfigError(
-            f"{key}={folder} {where} not writable (read-only, or no permission). Choose another "
-            f"{key}, or make it writable (e.g. `chmod u+w {existing}`)."
-        )
-
-
-def other_command_error(folder: Path, found: str | None, command: str) -> ConfigError:
-    what = f"a `seq2seq-es {found}` run" if found else "a run record of unknown origin"
-    return ConfigError(
-        f"{folder} holds {what}; `{command}` would overwrite its files (config.yaml, "
-        "run_info.json, ...). Choose another output_dir."
-    )
-
-
-def claim_folder(
-    folder: str | Path,
-    command: str,
-    config: BaseModel,
-    volatile: Iterable[str] = (),
-    inputs: Mapping[str, str] | None = None,
-    strict: bool = True,
-) -> Claim:
-    """Claim ``folder`` for a (re)run of ``command`` with ``config`` and ``inputs``, or refuse.
-
-    Free: a folder that does not exist or is empty. The same run: a record of ``command``
-    whose identity equals this one (rerunning it redoes or continues it). Refused: a
-    record of another command, of the same command with other settings or inputs (the
-    message lists them), or (``strict``) a non-empty folder without a record.
-    """
-    folder = Path(folder)
-    check_writable(folder)
-    current_inputs = dict(inputs or {})
-    if not folder.exists() or is_empty(folder):
-        return Claim(inputs=current_inputs)
-    record = read_run_record(folder)
-    if record is None:
-        if not strict:
-            return Claim(inputs=current_inputs)
-        raise ConfigError(
-            f"{folder} is not empty and holds no run record (config.yaml): it was not written by "
-            f"`seq2seq-es {command}`. Choose a new output_dir, or empty the folder."
-        )
-    if record.command not in (None, command):
-        raise other_command_error(folder, record.command, command)
-    if not strict:
-        return Claim(inputs=current_inputs)
-    saved = run_identity(record.config, volatile, _comparable(record.inputs, current_inputs))
-    changes = identity_changes(saved, run_identity(config, volatile, current_inputs))
-    if changes:
-        raise ConfigError(
-            f"{folder} holds a `{command}` run made with other settings or inputs "
-            f"({'; '.join(changes)}); this run would mix its outputs with that one's or "
-            "replace them. Choose a new output_dir, or delete the folder to redo it."
-        )
-    return Claim(inputs=current_inputs)
-
-
-def _comparable(saved: Mapping[str, str], current: Mapping[str, str]) -> dict[str, str]:
-    """Saved input fingerprints (a record from before fingerprints were kept compares as
-    unchanged)."""
-    return dict(saved) if saved else dict(current)
-
-
-def discard_record(folder: str | Path, created: bool) -> None:
-    """Undo ``write_run_record`` of a run that failed before writing anything else.
-
-    Why: a record left by a run that never started (a missing model, a bad data file)
-    would make the folder look like that run's, and the corrected command would be
-    refused. A folder that holds anything besides the record is a run's and is kept.
-    """
-    folder = Path(folder)
-    if not folder.is_dir() or any(
-        p.name not in RECORD_FILES
-        for p in folder.iterdir()
-        if not (p.name.startswith(".") and p.name.endswith((".tmp", ".old")))
-    ):
-        return
-    for name in RECORD_FILES:
-        (folder / name).unlink(missing_ok=True)
-    if created and not any(folder.iterdir()):
-        folder.rmdir()

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from rich.console import Console
 
 from seq2seq_es.config import StrictModel
-from seq2seq_es.run_record import Claim
+from seq2seq_es.training.run_folder import RunFolder
 
 
 def no_output_dir(config: Any) -> Path | None:
@@ -54,9 +54,11 @@ class Command:
     ``run(config)`` does the work and returns what ``show(result, console)`` prints;
     ``output_dir(config)`` is the folder that gets ``config.yaml`` and ``run_info.json``
     (None: the command writes no run folder). ``prepare_output(config)`` claims that
-    folder before anything is written (``run_record.Claim``: go on, or nothing to do) or
-    raises a ``Seq2SeqEsError`` to refuse it; None: the CLI's default claim (the folder
-    must be writable and hold no other command's run). A name with a space (``"model info"``) is a
+    folder before anything is written (a ``training.run_folder.RunFolder``: go on, or nothing
+    to do) or raises a ``Seq2SeqEsError`` to refuse it; the work of such a command is
+    ``run(config, folder)``: it gets that ``RunFolder`` (so the run's identity is computed once,
+    by the claim). None: the CLI's default claim (the folder must be writable and hold no other
+    command's run). A name with a space (``"model info"``) is a
     sub-command of a group. ``flags`` are options that set config keys; ``positional``
     names the key that takes the command line's bare words (those without ``=``).
     """
@@ -64,10 +66,10 @@ class Command:
     name: str
     help: str
     schema: type[StrictModel]
-    run: Callable[[Any], Any]
+    run: Callable[..., Any]  # (config), or (config, RunFolder) with prepare_output
     show: Callable[[Any, Console], None]
     output_dir: Callable[[Any], Path | None] = config_output_dir
-    prepare_output: Callable[[Any], Claim] | None = None
+    prepare_output: Callable[[Any], RunFolder] | None = None
     flags: tuple[Flag, ...] = ()
     positional: str | None = None
     positional_help: str = "Overrides such as optim.steps=100 or output_dir=runs/x."

@@ -11,22 +11,20 @@ from rich.console import Console
 from seq2seq_es.commands.base import Command
 from seq2seq_es.corpus.config import CorpusConfig
 from seq2seq_es.errors import DataError
-from seq2seq_es.run_record import Claim, claim_folder, file_fingerprints
-
-# How the stages run, not what they produce: may differ between a run and its continuation.
-VOLATILE = ("workers", "executor", "slurm", "ray")
+from seq2seq_es.run_record import file_fingerprints
+from seq2seq_es.training.run_folder import RunFolder, claim_folder
 
 
-def run(config: CorpusConfig) -> dict[str, Any]:
+def run(config: CorpusConfig, folder: RunFolder) -> dict[str, Any]:
     from seq2seq_es.corpus.pipeline import run_corpus
     from seq2seq_es.library_logs import requiet_after_import
 
     requiet_after_import()  # importing datatrove put its INFO sink back on stderr
 
-    return {"stats": run_corpus(config), "output_dir": config.output_dir}
+    return {"stats": run_corpus(config), "output_dir": folder.path}
 
 
-def prepare_output(config: CorpusConfig) -> Claim:
+def prepare_output(config: CorpusConfig) -> RunFolder:
     """A rerun continues the run in its folder (finished tasks are skipped), so the folder
     must hold nothing, or a corpus run of the same settings and the same input files:
     otherwise the finished tasks of another run would be reused as this one's."""
@@ -35,7 +33,7 @@ def prepare_output(config: CorpusConfig) -> Claim:
     inputs = file_fingerprints(
         {f"source.{i}": source.path for i, source in enumerate(config.resolved_sources())}
     )
-    return claim_folder(config.output_dir, "corpus", config, VOLATILE, inputs)
+    return claim_folder(config.output_dir, "corpus", config, inputs)
 
 
 def require_text(path: Path) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import shlex
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 from rich.console import Console
@@ -23,15 +23,22 @@ from rich.table import Table
 from seq2seq_es.commands import corpus, finetune, pretrain, tokenizer
 from seq2seq_es.commands.base import Command, Flag
 from seq2seq_es.commands.display import print_mapping, print_scores
-from seq2seq_es.config import StrictModel, apply_overrides, validate_config
+from seq2seq_es.config import VOLATILE, StrictModel, apply_overrides, validate_config
 from seq2seq_es.corpus.config import CorpusConfig
 from seq2seq_es.errors import DataError
 from seq2seq_es.files import read_jsonl
 from seq2seq_es.pretraining.config import PretrainConfig
-from seq2seq_es.run_record import Claim, claim_folder
 from seq2seq_es.tasks.config import DecodingConfig, FinetuneConfig
 from seq2seq_es.tokenizer.config import TokenizerConfig
 from seq2seq_es.training.config import OptimConfig
+from seq2seq_es.training.run_folder import RunFolder, claim_folder, owned_folder
+
+
+class DemoOptim(OptimConfig):
+    """A stage's optimisation settings. A demo is redone, never resumed, so its budget is part of
+    its identity: another number of steps in the same folder is refused, not mixed in."""
+
+    steps: int = Field(300, ge=1, description="Optimizer steps.")
 
 
 class DemoConfig(StrictModel):
@@ -42,18 +49,18 @@ class DemoConfig(StrictModel):
         description="key=value settings of the corpus stage, "
         "e.g. [lines.enabled=false] for text without sentence punctuation.",
     )
-    output_dir: str = "runs/demo"
+    output_dir: Annotated[str, VOLATILE] = "runs/demo"
     seed: int = 1234
     vocab_size: int = 8000
     model: str = "barto-tiny"
     seq_len: int = 128
-    pretrain: OptimConfig = OptimConfig(steps=400, lr=1e-3, warmup_steps=40, batch_size=16)
+    pretrain: DemoOptim = DemoOptim(steps=400, lr=1e-3, warmup_steps=40, batch_size=16)
     task: str = Field(
         "tatoeba-en-es", description="A local task (see `seq2seq-es tasks`), e.g. squad-es-qa."
     )
     max_train_examples: int | None = None
     max_eval_examples: int = 500
-    finetune: OptimConfig = OptimConfig(steps=1500, lr=1e-3, warmup_steps=150, batch_size=32)
+    finetune: DemoOptim = DemoOptim(steps=1500, lr=1e-3, warmup_steps=150, batch_size=32)
     examples_shown: int = Field(
         5, ge=0, description="Validation examples printed with output and reference."
     )
@@ -130,9 +137,21 @@ STAGES: dict[str, Command] = {
 }
 
 
-def run(config: DemoConfig) -> dict[str, Any]:
-    """Run every stage as its own command would; return timings, artifact paths and the final
-    scores."""
+def stage_inputs(name: str, config: StrictModel) -> dict[str, str]:
+    """The input fingerprints a stage's own claim would record (those its checkpoints keep)."""
+    from seq2seq_es.pretraining.claim import pretrain_inputs
+    from seq2seq_es.tasks.claim import finetune_inputs
+
+    if isinstance(config, PretrainConfig):
+        return pretrain_inputs(config)
+    if isinstance(config, FinetuneConfig):
+        return finetune_inputs(config)
+    return {}
+
+
+def run(config: DemoConfig, folder: RunFolder) -> dict[str, Any]:
+    """Run every stage as its own command would, in ``folder`` (claimed for the whole demo);
+    return timings, artifact paths and the final scores."""
     from seq2seq_es.run_record import write_run_record
     from seq2seq_es.training.curves import plot_loss_curves
 
@@ -142,11 +161,14 @@ def run(config: DemoConfig) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for name, stage_config in stages.items():
         output_dir = Path(stage_config.output_dir)  # type: ignore[attr-defined]
-        write_run_record(output_dir, stage_config, name)
+        stage = owned_folder(output_dir, name, stage_config, stage_inputs(name, stage_config))
+        write_run_record(
+            output_dir, stage_config, name, {"inputs": stage.inputs} if stage.inputs else None
+        )
         start = time.perf_counter()
-        results[name] = STAGES[name].run(stage_config)
+        results[name] = STAGES[name].run(stage_config, stage)
         timings[name] = time.perf_counter() - start
-    out = Path(config.output_dir)
+    out = folder.path
     artifacts = {
         "clean corpus shards": out / "corpus" / "shards",
         "corpus stats": out / "corpus" / "stats.json",
@@ -276,7 +298,7 @@ def show(report: dict[str, Any], console: Console) -> None:
         console.print(f"  {line}", highlight=False, markup=False)
 
 
-def prepare_output(config: DemoConfig) -> Claim:
+def prepare_output(config: DemoConfig) -> RunFolder:
     """One folder, one demo: the same settings redo it; other settings are refused, so a
     changed demo never overwrites the earlier one's outputs (choose another output_dir)."""
     return claim_folder(config.output_dir, "demo", config)

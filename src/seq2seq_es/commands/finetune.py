@@ -8,19 +8,19 @@ from rich.console import Console
 
 from seq2seq_es.commands.base import RESUME, Command
 from seq2seq_es.commands.display import print_scores
-from seq2seq_es.run_record import Claim
 from seq2seq_es.tasks.config import FinetuneConfig
+from seq2seq_es.training.run_folder import RunFolder
 
 
-def run(config: FinetuneConfig) -> dict[str, Any]:
+def run(config: FinetuneConfig, folder: RunFolder) -> dict[str, Any]:
     from seq2seq_es.tasks.finetune import run_finetune
     from seq2seq_es.training.runtime import prepare_runtime
 
     prepare_runtime(config.engine)
-    return run_finetune(config)
+    return run_finetune(config, folder)
 
 
-def prepare_output(config: FinetuneConfig) -> Claim:
+def prepare_output(config: FinetuneConfig) -> RunFolder:
     from seq2seq_es.tasks.claim import claim_output
 
     return claim_output(config)

@@ -10,18 +10,18 @@ from rich.console import Console
 from seq2seq_es.commands.base import RESUME, Command
 from seq2seq_es.commands.display import print_mapping
 from seq2seq_es.pretraining.config import PretrainConfig
-from seq2seq_es.run_record import Claim
+from seq2seq_es.training.run_folder import RunFolder
 
 
-def run(config: PretrainConfig) -> dict[str, Any]:
+def run(config: PretrainConfig, folder: RunFolder) -> dict[str, Any]:
     from seq2seq_es.pretraining.pretrain import run_pretrain
     from seq2seq_es.training.runtime import prepare_runtime
 
     prepare_runtime(config.engine)
-    return run_pretrain(config)
+    return run_pretrain(config, folder)
 
 
-def prepare_output(config: PretrainConfig) -> Claim:
+def prepare_output(config: PretrainConfig) -> RunFolder:
     from seq2seq_es.pretraining.claim import claim_output
 
     return claim_output(config)

@@ -10,17 +10,18 @@ from rich.console import Console
 
 from seq2seq_es.commands.base import Command
 from seq2seq_es.commands.display import print_mapping
-from seq2seq_es.run_record import Claim, claim_folder, file_fingerprints
+from seq2seq_es.run_record import file_fingerprints
 from seq2seq_es.tokenizer.config import TokenizerConfig, TokenizerReportConfig
+from seq2seq_es.training.run_folder import RunFolder, claim_folder
 
 
-def train(config: TokenizerConfig) -> dict[str, Any]:
+def train(config: TokenizerConfig, folder: RunFolder) -> dict[str, Any]:
     from seq2seq_es.tokenizer.train import run_tokenizer
 
-    return {"output_dir": config.output_dir, "summary": run_tokenizer(config)}
+    return {"output_dir": folder.path, "summary": run_tokenizer(config)}
 
 
-def prepare_training(config: TokenizerConfig) -> Claim:
+def prepare_training(config: TokenizerConfig) -> RunFolder:
     """An empty folder, or a tokenizer run of the same settings and input files (redone)."""
     return claim_folder(
         config.output_dir, "tokenizer", config, inputs=file_fingerprints({"input": config.input})

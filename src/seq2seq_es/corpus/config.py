@@ -9,11 +9,11 @@ exact dedup → MinHash dedup → perplexity scoring → perplexity sampling →
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from seq2seq_es.config import StrictModel
+from seq2seq_es.config import VOLATILE, StrictModel
 
 SourceKind = Literal["auto", "jsonl", "parquet", "text", "hf"]
 
@@ -192,7 +192,7 @@ class CorpusConfig(StrictModel):
     limit: int = Field(
         -1, description="`input` only: read at most this many documents per task (-1: all)."
     )
-    output_dir: str = "runs/corpus"
+    output_dir: Annotated[str, VOLATILE] = "runs/corpus"
     output_format: Literal["jsonl.gz", "parquet"] = "jsonl.gz"
     gzip_level: int = Field(
         3,
@@ -201,7 +201,9 @@ class CorpusConfig(StrictModel):
         description="jsonl.gz shards: 1 fastest, 9 smallest (level 3: 4x "
         "faster than 9, files 9% larger; benchmarks/RESULTS.md).",
     )
-    executor: Literal["local", "slurm", "ray"] = "local"
+    # How the stages run, not what they produce (VOLATILE): they may differ between a run and
+    # its continuation.
+    executor: Annotated[Literal["local", "slurm", "ray"], VOLATILE] = "local"
     tasks: int = Field(
         1,
         ge=1,
@@ -209,9 +211,11 @@ class CorpusConfig(StrictModel):
         "into line pieces across them (corpus/pieces.py); Parquet and text "
         "files are read whole, so at most one task per file.",
     )
-    workers: int = Field(1, ge=1, description="local: tasks running at once (processes).")
-    slurm: SlurmConfig = SlurmConfig()
-    ray: RayConfig = RayConfig()
+    workers: Annotated[int, VOLATILE] = Field(
+        1, ge=1, description="local: tasks running at once (processes)."
+    )
+    slurm: Annotated[SlurmConfig, VOLATILE] = SlurmConfig()
+    ray: Annotated[RayConfig, VOLATILE] = RayConfig()
     normalize: bool = True
     length: LengthConfig = LengthConfig()
     language: LanguageConfig = LanguageConfig()

@@ -1,18 +1,17 @@
 """What a ``pretrain`` run may do with its output folder, decided before anything is written.
 
 Light (no torch), so a refusal answers at once. The run's identity: the resolved config
-minus the keys that may change on resume (the engine's, ``training/run_folder.py``, plus
-``engine.eval_every``: validation only reports), plus fingerprints of the corpus and the
-tokenizer folder. ``summary.json`` is written last: its presence means the run finished.
+minus the fields marked ``VOLATILE`` (the engine's, plus ``engine.eval_every``: validation
+only reports), plus fingerprints of the corpus and the tokenizer folder. ``summary.json`` is
+written last: its presence means the run finished.
 """
 
 from __future__ import annotations
 
 from seq2seq_es.pretraining.config import PretrainConfig
-from seq2seq_es.run_record import Claim, file_fingerprints
-from seq2seq_es.training.run_folder import claim_training_folder
+from seq2seq_es.run_record import file_fingerprints
+from seq2seq_es.training.run_folder import RunFolder, claim_training_folder
 
-VOLATILE = ("engine.eval_every",)
 FINAL_FILE = "summary.json"
 
 
@@ -21,13 +20,12 @@ def pretrain_inputs(config: PretrainConfig) -> dict[str, str]:
     return file_fingerprints({"data": config.data, "tokenizer": config.tokenizer})
 
 
-def claim_output(config: PretrainConfig) -> Claim:
+def claim_output(config: PretrainConfig) -> RunFolder:
     """Start, restart, resume, nothing to do, or refuse (``ConfigError``)."""
     return claim_training_folder(
         config.output_dir,
         "pretrain",
         config,
-        VOLATILE,
         pretrain_inputs(config),
         FINAL_FILE,
         config.optim.steps,

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
-from seq2seq_es.config import StrictModel
+from seq2seq_es.config import VOLATILE, StrictModel
 from seq2seq_es.objectives.config import ObjectiveConfig
 from seq2seq_es.training.config import EngineConfig, OptimConfig
+
+
+class PretrainEngineConfig(EngineConfig):
+    """The engine settings of pretraining: validation only reports (nothing is selected by it),
+    so how often it runs may change when a run is resumed."""
+
+    eval_every: Annotated[int | None, VOLATILE] = Field(
+        None, ge=1, description="Validation every N steps (None: only at the end)."
+    )
 
 
 class PretrainConfig(StrictModel):
@@ -15,7 +26,7 @@ class PretrainConfig(StrictModel):
     )
     text_key: str = "text"
     tokenizer: str = "runs/tokenizer"
-    output_dir: str = "runs/pretrain"
+    output_dir: Annotated[str, VOLATILE] = "runs/pretrain"
     model: str = "barto-tiny"
     seq_len: int = Field(
         128,
@@ -39,9 +50,9 @@ class PretrainConfig(StrictModel):
         "unigram distribution (models/output_prior.py); T5 has none.",
     )
     seed: int = 1234
-    resume: bool = Field(
+    resume: Annotated[bool, VOLATILE] = Field(
         False, description="Continue from the last checkpoint in output_dir/checkpoints."
     )
     objective: ObjectiveConfig = ObjectiveConfig()
     optim: OptimConfig = OptimConfig()
-    engine: EngineConfig = EngineConfig()
+    engine: PretrainEngineConfig = PretrainEngineConfig()

@@ -31,13 +31,12 @@ from seq2seq_es.models.presets import build_model, count_parameters, get_preset
 from seq2seq_es.objectives.bart_denoising import BartDenoisingCollator
 from seq2seq_es.objectives.collators import Collator, build_collator
 from seq2seq_es.pretraining.card import pretrain_card_facts
-from seq2seq_es.pretraining.claim import FINAL_FILE, VOLATILE, pretrain_inputs
+from seq2seq_es.pretraining.claim import FINAL_FILE
 from seq2seq_es.pretraining.config import PretrainConfig
-from seq2seq_es.run_record import run_identity
 from seq2seq_es.tokenizer.save import load_tokenizer_folder
 from seq2seq_es.training.batches import EpochBatches
 from seq2seq_es.training.loop import train
-from seq2seq_es.training.run_folder import TRAINING_VOLATILE
+from seq2seq_es.training.run_folder import RunFolder
 from seq2seq_es.training.token_stream import TokenBlocks, build_token_stream
 
 VALIDATION_EPOCH = 2**31  # an epoch number training never reaches: fixed noise for validation
@@ -131,9 +130,10 @@ def validation_losses(
     return losses
 
 
-def run_pretrain(config: PretrainConfig) -> dict[str, Any]:
+def run_pretrain(config: PretrainConfig, claimed: RunFolder) -> dict[str, Any]:
     """Pretrain and save a ``save_pretrained`` folder (with its model card) to
-    ``output_dir/model``."""
+    ``output_dir/model``; ``claimed`` is its claimed output folder (its identity goes into the
+    checkpoints)."""
     tokenizer = load_tokenizer_folder(config.tokenizer)
     collator, body = make_collator(config, tokenizer)
     training, validation = split_blocks(config, tokenizer, body)
@@ -155,7 +155,7 @@ def run_pretrain(config: PretrainConfig) -> dict[str, Any]:
         evaluate=lambda m, _step: validation_losses(
             m, collator, validation, config.optim.batch_size
         ),
-        identity=run_identity(config, (*TRAINING_VOLATILE, *VOLATILE), pretrain_inputs(config)),
+        identity=claimed.identity,
     )
     if not result.is_main_process:
         return {}

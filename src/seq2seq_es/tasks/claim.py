@@ -1,22 +1,21 @@
 """What a ``finetune`` run may do with its output folder, decided before anything is written.
 
 Light (no torch), so a refusal answers at once. The run's identity: the resolved config
-minus the keys that may change on resume (the engine's, ``training/run_folder.py``, and
-those of the final decoding only), plus fingerprints of the task's data files, the task
-file, and the starting model folder (or the tokenizer of a preset). ``scores.json`` is
-written last: its presence means the run finished.
+minus the fields marked ``VOLATILE`` (the engine's, and those of the final decoding only),
+plus fingerprints of the task's data files, the task file, and the starting model folder
+(or the tokenizer of a preset). ``scores.json`` is written last: its presence means the run
+finished.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from seq2seq_es.run_record import Claim, file_fingerprints
+from seq2seq_es.run_record import file_fingerprints
 from seq2seq_es.tasks.config import FinetuneConfig
 from seq2seq_es.tasks.registry import get_task, local_export
-from seq2seq_es.training.run_folder import claim_training_folder
+from seq2seq_es.training.run_folder import RunFolder, claim_training_folder
 
-VOLATILE = ("max_eval_examples", "bootstrap_samples", "generation")
 FINAL_FILE = "scores.json"
 
 
@@ -47,13 +46,12 @@ def requested_steps(config: FinetuneConfig) -> int | None:
     return config.optim.steps if config.epochs is None else None
 
 
-def claim_output(config: FinetuneConfig) -> Claim:
+def claim_output(config: FinetuneConfig) -> RunFolder:
     """Start, restart, resume, nothing to do, or refuse (``ConfigError``)."""
     return claim_training_folder(
         config.output_dir,
         "finetune",
         config,
-        VOLATILE,
         finetune_inputs(config),
         FINAL_FILE,
         requested_steps(config),

@@ -6,9 +6,11 @@ and transformers load.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
-from seq2seq_es.config import StrictModel
+from seq2seq_es.config import VOLATILE, StrictModel
 from seq2seq_es.models.config import AdapterConfig
 from seq2seq_es.training.config import EngineConfig, OptimConfig
 
@@ -71,7 +73,7 @@ class FinetuneConfig(LengthOverrides):
     tokenizer: str | None = Field(
         None, description="Tokenizer folder; needed only when `model` is a preset."
     )
-    output_dir: str = "runs/finetune"
+    output_dir: Annotated[str, VOLATILE] = "runs/finetune"
     max_train_examples: int | None = Field(
         None, ge=1, description="The first N training examples (transformers' max_train_samples)."
     )
@@ -87,10 +89,12 @@ class FinetuneConfig(LengthOverrides):
     patience: int | None = Field(
         None, ge=1, description="Stop after this many evaluations without improvement."
     )
-    max_eval_examples: int | None = Field(
+    # The final decoding's settings (max_eval_examples, bootstrap_samples, generation) may change
+    # on resume: they act after training, so they change no step's result.
+    max_eval_examples: Annotated[int | None, VOLATILE] = Field(
         None, ge=1, description="Final validation decoding (None: all)."
     )
-    bootstrap_samples: int = Field(1000, ge=0)
+    bootstrap_samples: Annotated[int, VOLATILE] = Field(1000, ge=0)
     group_by_length: bool = Field(
         True,
         description="Batch examples of similar length (training/batches.py): "
@@ -102,12 +106,12 @@ class FinetuneConfig(LengthOverrides):
         "targets' log unigram distribution (models/output_prior.py).",
     )
     seed: int = 1234
-    resume: bool = Field(
+    resume: Annotated[bool, VOLATILE] = Field(
         False, description="Continue from the last checkpoint in output_dir/checkpoints."
     )
     optim: OptimConfig = OptimConfig(lr=5e-4, steps=300, warmup_steps=30)
     engine: EngineConfig = EngineConfig()
-    generation: DecodingConfig = DecodingConfig()
+    generation: Annotated[DecodingConfig, VOLATILE] = DecodingConfig()
     adapter: AdapterConfig = Field(
         AdapterConfig(),
         description="kind: lora trains LoRA adapters only; the run "

@@ -43,9 +43,8 @@ from seq2seq_es.models.loading import load_seq2seq, save_seq2seq
 from seq2seq_es.models.model_card import write_model_card
 from seq2seq_es.models.output_prior import set_output_prior, unigram_log_probs
 from seq2seq_es.models.presets import PRESETS, build_model, get_preset
-from seq2seq_es.run_record import run_identity
 from seq2seq_es.tasks.card import finetune_card_facts
-from seq2seq_es.tasks.claim import FINAL_FILE, VOLATILE, finetune_inputs
+from seq2seq_es.tasks.claim import FINAL_FILE
 from seq2seq_es.tasks.config import FinetuneConfig
 from seq2seq_es.tasks.decode import decode_and_score, metric_value
 from seq2seq_es.tasks.examples import encode_examples, load_examples, pair_lengths
@@ -54,7 +53,7 @@ from seq2seq_es.tokenizer.save import load_tokenizer_folder
 from seq2seq_es.training.batches import EpochBatches, WithoutIndex
 from seq2seq_es.training.config import OptimConfig
 from seq2seq_es.training.loop import train
-from seq2seq_es.training.run_folder import TRAINING_VOLATILE
+from seq2seq_es.training.run_folder import RunFolder
 
 
 class BestTracker:
@@ -113,8 +112,9 @@ def steps_for(config: FinetuneConfig, train_examples: int) -> OptimConfig:
     )
 
 
-def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
-    """Fine-tune, select, save ``output_dir/model``, decode validation, write scores.json."""
+def run_finetune(config: FinetuneConfig, claimed: RunFolder) -> dict[str, Any]:
+    """Fine-tune, select, save ``output_dir/model``, decode validation, write scores.json;
+    ``claimed`` is its claimed output folder (its identity goes into the checkpoints)."""
     task: TaskSpec = get_task(config.task).model_copy(update=config.lengths())
     model, tokenizer = initial_model(config)
     train_examples = load_examples(task, config.data_dir, "train", config.max_train_examples)
@@ -176,7 +176,7 @@ def run_finetune(config: FinetuneConfig) -> dict[str, Any]:
         evaluate=evaluate if selecting else None,
         should_stop=tracker.should_stop if selecting else None,
         callback_state=tracker,
-        identity=run_identity(config, (*TRAINING_VOLATILE, *VOLATILE), finetune_inputs(config)),
+        identity=claimed.identity,
         model_state=checkpoint_state(model),  # LoRA: checkpoints hold the adapter only
     )
     if not result.is_main_process:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from seq2seq_es.config import StrictModel
+from seq2seq_es.config import VOLATILE, StrictModel
 from seq2seq_es.tokenizer.normalization import Normalization
 
 
@@ -21,7 +21,7 @@ class TokenizerConfig(StrictModel):
         "runs/corpus/shards", description="Folder of *.jsonl.gz shards, or one JSONL(.gz) file."
     )
     text_key: str = "text"
-    output_dir: str = "runs/tokenizer"
+    output_dir: Annotated[str, VOLATILE] = "runs/tokenizer"
     kind: Literal["bpe", "unigram"] = "bpe"
     vocab_size: int = Field(
         8000,

@@ -4,19 +4,23 @@ Two sections: ``optim`` (what is optimised and how fast: batch, steps, optimizer
 schedule) and ``engine`` (how the loop runs: precision, compile, logging,
 checkpoints). ``batch_size`` is the *global* micro-batch, split across processes, so a
 run on 2 processes sees exactly the examples a single-process run sees.
+
+Fields marked ``VOLATILE`` may change when a run is resumed: how long it trains, how often it
+logs or checkpoints, where it reports, how many CPU threads and loader workers it uses. None of
+them changes a step's result, so they are not part of the run's identity.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from seq2seq_es.config import StrictModel
+from seq2seq_es.config import VOLATILE, StrictModel
 
 
 class OptimConfig(StrictModel):
-    steps: int = Field(300, ge=1, description="Optimizer steps.")
+    steps: Annotated[int, VOLATILE] = Field(300, ge=1, description="Optimizer steps.")
     batch_size: int = Field(
         16, ge=1, description="Global micro-batch (examples), split across processes."
     )
@@ -59,15 +63,17 @@ class EngineConfig(StrictModel):
     )
     compile: bool = Field(False, description="torch.compile the model.")
     tf32: bool = Field(True, description="Allow TF32 matmuls on Ampere+ GPUs (no effect on CPU).")
-    threads: int | None = Field(
+    threads: Annotated[int | None, VOLATILE] = Field(
         None, ge=1, description="torch CPU threads per process (None: torch default)."
     )
-    num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
-    log_every: int = Field(10, ge=1)
+    num_workers: Annotated[int, VOLATILE] = Field(
+        0, ge=0, description="DataLoader worker processes."
+    )
+    log_every: Annotated[int, VOLATILE] = Field(10, ge=1)
     eval_every: int | None = Field(
         None, ge=1, description="Validation every N steps (None: only at the end)."
     )
-    checkpoint_every: int | None = Field(
+    checkpoint_every: Annotated[int | None, VOLATILE] = Field(
         None,
         ge=1,
         description=(
@@ -75,12 +81,14 @@ class EngineConfig(StrictModel):
             "Ctrl-C or SIGTERM)."
         ),
     )
-    keep_checkpoints: int = Field(2, ge=1, description="Keep the last N checkpoints.")
-    tensorboard: bool = True
-    trackio: bool = Field(
+    keep_checkpoints: Annotated[int, VOLATILE] = Field(
+        2, ge=1, description="Keep the last N checkpoints."
+    )
+    tensorboard: Annotated[bool, VOLATILE] = True
+    trackio: Annotated[bool, VOLATILE] = Field(
         False, description="Also log to trackio (local-first; pip install trackio)."
     )
-    measure_mfu: bool = Field(
+    measure_mfu: Annotated[bool, VOLATILE] = Field(
         True,
         description=(
             "Log MFU = achieved FLOP/s ÷ peak, naming the peak and its source. The peak: "
@@ -89,7 +97,7 @@ class EngineConfig(StrictModel):
             "bench-peak` re-measures)."
         ),
     )
-    peak_flops: float | None = Field(
+    peak_flops: Annotated[float | None, VOLATILE] = Field(
         None,
         gt=0,
         description=(

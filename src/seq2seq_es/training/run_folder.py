@@ -1,40 +1,51 @@
-"""What a training run may do with its output folder: start, restart, resume, or nothing.
+"""What a run may do with its output folder, decided before anything is written: the one home
+of the run-folder states, for every command that claims a folder.
 
-Light on purpose (no torch): the CLI decides before it writes anything, the run record
-included, so a refused run leaves the folder exactly as it was. The decision:
+Light on purpose (no torch): the CLI claims the folder first, so a refused run leaves it
+exactly as it was. The claim returns a ``RunFolder``: the decision (``state``) and the run's
+identity (``run_record.run_identity``: the resolved config minus its schema's ``VOLATILE``
+fields, plus input fingerprints), computed once; the CLI records the inputs in
+``run_info.json`` and hands the ``RunFolder`` to the command's work, whose checkpoints store
+that identity. The states:
 
-* empty or new folder: start (``--resume`` there is refused: nothing to resume);
-* a run of another command, or of this command with another identity (the resolved
-  config minus the keys that may change on resume, plus input fingerprints): refused,
-  listing what differs;
-* the same run, with checkpoints or finished, without ``--resume``: refused (pass
-  ``--resume``, or choose a new folder);
-* the same run, stopped before its first checkpoint, without ``--resume``: started again
-  (nothing of it can be kept);
-* ``--resume`` of a finished run: nothing to do, said so; of a run with checkpoints:
-  continue from the last one; of a run without checkpoints: refused.
+* ``new``: the folder is empty or missing (a training ``--resume`` there is refused: nothing
+  to resume);
+* ``rerun``: it holds the same run of a command that redoes or continues its work
+  (corpus, tokenizer, demo; or, unchecked, any command without its own claim);
+* ``restart``: the same training run, stopped before its first checkpoint, without
+  ``--resume``: started again (nothing of it can be kept);
+* ``resume``: ``--resume`` of the same training run with checkpoints: continue from the
+  last one;
+* ``done``: ``--resume`` of a finished training run: nothing to do, said so;
+* refused (``ConfigError``, listing what differs): a run of another command, of this command
+  with another identity, or the same training run with checkpoints or finished without
+  ``--resume`` (pass ``--resume``, or choose a new folder).
 
-The identity kept in each checkpoint (``trainer_state.json``: ``run_identity`` and its
-SHA-256) is what ``--resume`` compares against; without a checkpoint, the run record.
+After the claim the run writes its record, then its work; the file it writes last (training:
+``summary.json``, ``scores.json``) means it finished. A run that fails before writing anything
+but its record takes the record back (``discard_record``), so the corrected command is not
+refused. The identity kept in each checkpoint (``trainer_state.json``: ``run_identity`` and
+its SHA-256) is what ``--resume`` compares against; without a checkpoint, the run record.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from seq2seq_es.config import volatile_keys
 from seq2seq_es.errors import CheckpointError, ConfigError
 from seq2seq_es.run_record import (
-    Claim,
-    check_writable,
+    RECORD_FILES,
     identity_changes,
-    is_empty,
-    other_command_error,
     read_run_record,
+    recorded_identity,
     run_identity,
 )
 
@@ -43,21 +54,142 @@ STATE_FILE = "trainer_state.json"
 PREFIX = "step-"
 FORMAT = 2  # of checkpoints: 1 was Accelerate's save_state (pickles); 2 is safetensors + JSON
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".bin", ".pt", ".pth")
-# Keys of every training config that may change when a run is resumed: how long it
-# trains, how often it logs, evaluates or checkpoints, where it reports, how many CPU
-# threads and loader workers it uses. None of them changes a step's result.
-TRAINING_VOLATILE = (
-    "optim.steps",
-    "engine.log_every",
-    "engine.checkpoint_every",
-    "engine.keep_checkpoints",
-    "engine.tensorboard",
-    "engine.trackio",
-    "engine.measure_mfu",
-    "engine.peak_flops",
-    "engine.threads",
-    "engine.num_workers",
-)
+
+RunState = Literal["new", "rerun", "restart", "resume", "done"]
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """A claimed output folder: what this run does there, and the run's identity.
+
+    ``inputs``: fingerprints of the inputs, recorded in ``run_info.json`` so that a later run
+    can tell whether they changed; ``identity``: what the work stores in its checkpoints;
+    ``message``: a line to show before the work starts (or, ``done``, instead of it).
+    """
+
+    path: Path
+    command: str
+    state: RunState
+    identity: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)
+    message: str | None = None
+
+    @property
+    def done(self) -> bool:
+        """The run already finished: nothing to do."""
+        return self.state == "done"
+
+
+def owned_folder(
+    folder: str | Path, command: str, config: BaseModel, inputs: Mapping[str, str]
+) -> RunFolder:
+    """A ``RunFolder`` inside a folder its caller has claimed (the demo's stages): no decision,
+    only the identity."""
+    return RunFolder(Path(folder), command, "new", run_identity(config, inputs), dict(inputs))
+
+
+def is_empty(folder: Path) -> bool:
+    """No entry but leftovers of killed writers (``.*.tmp``)."""
+    return not any(
+        not (p.name.startswith(".") and p.name.endswith((".tmp", ".old"))) for p in folder.iterdir()
+    )
+
+
+def check_writable(folder: str | Path, key: str = "output_dir") -> None:
+    """Refuse a folder this process cannot write into (or create), before anything is written."""
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(
+            f"{key}={folder}: {existing} is a file, not a folder. Choose another {key}."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "is" if existing == folder else f"cannot be created: {existing}"
+        raise ConfigError(
+            f"{key}={folder} {where} not writable (read-only, or no permission). Choose another "
+            f"{key}, or make it writable (e.g. `chmod u+w {existing}`)."
+        )
+
+
+def other_command_error(folder: Path, found: str | None, command: str) -> ConfigError:
+    what = f"a `seq2seq-es {found}` run" if found else "a run record of unknown origin"
+    return ConfigError(
+        f"{folder} holds {what}; `{command}` would overwrite its files (config.yaml, "
+        "run_info.json, ...). Choose another output_dir."
+    )
+
+
+def claim_folder(
+    folder: str | Path,
+    command: str,
+    config: BaseModel,
+    inputs: Mapping[str, str] | None = None,
+    strict: bool = True,
+) -> RunFolder:
+    """Claim ``folder`` for a (re)run of ``command`` with ``config`` and ``inputs``, or refuse.
+
+    Free: a folder that does not exist or is empty. The same run: a record of ``command``
+    whose identity equals this one (rerunning it redoes or continues it). Refused: a
+    record of another command, of the same command with other settings or inputs (the
+    message lists them), or (``strict``) a non-empty folder without a record.
+    """
+    folder = Path(folder)
+    check_writable(folder)
+    current_inputs = dict(inputs or {})
+    current = run_identity(config, current_inputs)
+    if not folder.exists() or is_empty(folder):
+        return RunFolder(folder, command, "new", current, current_inputs)
+    record = read_run_record(folder)
+    if record is None:
+        if not strict:
+            return RunFolder(folder, command, "rerun", current, current_inputs)
+        raise ConfigError(
+            f"{folder} is not empty and holds no run record (config.yaml): it was not written by "
+            f"`seq2seq-es {command}`. Choose a new output_dir, or empty the folder."
+        )
+    if record.command not in (None, command):
+        raise other_command_error(folder, record.command, command)
+    if not strict:
+        return RunFolder(folder, command, "rerun", current, current_inputs)
+    saved = recorded_identity(
+        record.config, type(config), _comparable(record.inputs, current_inputs)
+    )
+    changes = identity_changes(saved, current)
+    if changes:
+        raise ConfigError(
+            f"{folder} holds a `{command}` run made with other settings or inputs "
+            f"({'; '.join(changes)}); this run would mix its outputs with that one's or "
+            "replace them. Choose a new output_dir, or delete the folder to redo it."
+        )
+    return RunFolder(folder, command, "rerun", current, current_inputs)
+
+
+def _comparable(saved: Mapping[str, str], current: Mapping[str, str]) -> dict[str, str]:
+    """Saved input fingerprints (a record from before fingerprints were kept compares as
+    unchanged)."""
+    return dict(saved) if saved else dict(current)
+
+
+def discard_record(folder: str | Path, created: bool) -> None:
+    """Undo ``write_run_record`` of a run that failed before writing anything else.
+
+    Why: a record left by a run that never started (a missing model, a bad data file)
+    would make the folder look like that run's, and the corrected command would be
+    refused. A folder that holds anything besides the record is a run's and is kept.
+    """
+    folder = Path(folder)
+    if not folder.is_dir() or any(
+        p.name not in RECORD_FILES
+        for p in folder.iterdir()
+        if not (p.name.startswith(".") and p.name.endswith((".tmp", ".old")))
+    ):
+        return
+    for name in RECORD_FILES:
+        (folder / name).unlink(missing_ok=True)
+    if created and not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def list_checkpoints(root: Path) -> list[Path]:
@@ -148,11 +280,10 @@ def claim_training_folder(
     folder: str | Path,
     command: str,
     config: BaseModel,
-    volatile: Iterable[str],
     inputs: Mapping[str, str],
     final_file: str,
     requested_steps: int | None,
-) -> Claim:
+) -> RunFolder:
     """Decide (see the module docstring) before anything is written; raise ``ConfigError`` to
     refuse.
 
@@ -163,8 +294,8 @@ def claim_training_folder(
     folder = Path(folder)
     resume = bool(getattr(config, "resume", False))
     check_writable(folder)
-    volatile = (*TRAINING_VOLATILE, *volatile)
-    current = run_identity(config, volatile, inputs)
+    current = run_identity(config, inputs)
+    found = RunFolder(folder, command, "new", current, dict(inputs))
     if not folder.exists() or is_empty(folder):
         if resume:
             raise ConfigError(
@@ -172,7 +303,7 @@ def claim_training_folder(
                 f"{'is empty' if folder.exists() else 'does not exist'}. Run the same command "
                 "without --resume to start this run."
             )
-        return Claim(inputs=dict(inputs))
+        return found
     record = read_run_record(folder)
     if record is None or record.command not in (None, command):
         raise (
@@ -185,8 +316,8 @@ def claim_training_folder(
         )
     checkpoints = list_checkpoints(folder / CHECKPOINTS)
     state = read_trainer_state(checkpoints[-1]) if checkpoints else None
-    saved = (state.get("run_identity") if state else None) or run_identity(
-        record.config, volatile, record.inputs or inputs
+    saved = (state.get("run_identity") if state else None) or recorded_identity(
+        record.config, type(config), record.inputs or inputs
     )
     changes = identity_changes(saved, current)
     finished = (folder / final_file).is_file()
@@ -212,16 +343,18 @@ def claim_training_folder(
                 f"({'; '.join(changes)}) that stopped before its first checkpoint. Choose a new "
                 "output_dir, or delete the folder to start this run there."
             )
-        return Claim(
+        return replace(
+            found,
+            state="restart",
             message=f"{folder}: the earlier run of this config stopped before its first "
             "checkpoint; starting it again.",
-            inputs=dict(inputs),
         )
     if changes:
         raise ConfigError(
             f"Cannot resume {folder}: these settings differ from the run's: {'; '.join(changes)}. "
             f"Resume with the run's own config (`{resume_command}`, changing only keys that may "
-            f"change on resume: {', '.join(volatile)}), or start a new output_dir."
+            f"change on resume: {', '.join(volatile_keys(type(config)))}), or start a new "
+            "output_dir."
         )
     if finished and (
         state is None
@@ -235,8 +368,9 @@ def claim_training_folder(
             if state and not state.get("stopped_early")
             else ""
         )
-        return Claim(
-            done=True,
+        return replace(
+            found,
+            state="done",
             message=f"{folder}: this run already finished{step} ({final_file}); nothing to "
             f"do.{longer}",
         )
@@ -247,4 +381,4 @@ def claim_training_folder(
             "without --resume to start it again."
         )
     check_checkpoint_files(checkpoints[-1])
-    return Claim(inputs=dict(inputs))
+    return replace(found, state="resume")
