@@ -6,8 +6,9 @@ when nothing else runs to see the quiet figure), then the same number of times w
 second process of this benchmark multiplies matrices on ``--busy-threads`` threads
 (another job on the machine). Prints each probe's figure and
 readings, whether it would be cached (``disturbance``), and the ratio of the busy best to
-the quiet best. Last, a cache holding the issue's poisoned 34.1 GFLOP/s is resolved the way
-a training run resolves it (in a temporary folder: the user's cache is not touched).
+the quiet best. Last, what a training start reads (issue 34: it never probes): the peak from
+an empty cache and from one holding the best as-is probe, with how long reading it took (in a
+temporary folder: the user's cache is not touched).
 
     .venv/bin/python benchmarks/bench_peak_probe.py --rounds 3 --busy-threads 1
 """
@@ -15,7 +16,6 @@ a training run resolves it (in a temporary folder: the user's cache is not touch
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import multiprocessing
 import tempfile
 import time
@@ -23,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-from seq2seq_es.training.flops import cpu_peak
+from seq2seq_es.training.config import EngineConfig
+from seq2seq_es.training.flops import resolve_peak
 from seq2seq_es.training.peak_cache import PeakCache
 from seq2seq_es.training.peak_probe import GemmProbe, disturbance, machine_key, probe_cpu_peak
 
@@ -76,26 +77,15 @@ def main() -> None:
     )
 
     with tempfile.TemporaryDirectory() as folder:
-        cache, key = PeakCache(Path(folder)), machine_key()
-        cache.put(key, dataclasses.replace(quiet[0], best=34.1e9, median=33.0e9))
-        start = time.perf_counter()
-        peak = cpu_peak(cache, key)
-        print(
-            f"cache poisoned with 34.1 GFLOP/s ({time.perf_counter() - start:.2f} s) -> "
-            f"{peak.describe()}"
-        )
-        replacement = cache.get(key)
-        print(
-            "cache now holds: "
-            + (f"{replacement.best / 1e9:.1f} GFLOP/s" if replacement else "nothing")
-        )
-        cache.put(key, max(quiet, key=lambda p: p.best))
-        start = time.perf_counter()
-        peak = cpu_peak(cache, key)
-        print(
-            f"cache holding the best as-is probe ({time.perf_counter() - start:.2f} s, the cost of "
-            f"the fresh check at every run) -> {peak.describe()}"
-        )
+        cache = Path(folder)
+        for label in ("empty cache", "cache holding the best as-is probe"):
+            if label != "empty cache":
+                PeakCache(cache).put(machine_key(), max(quiet, key=lambda p: p.best))
+            start = time.perf_counter()
+            peak = resolve_peak(EngineConfig(), cache_dir=cache)
+            print(
+                f"training start, {label} ({time.perf_counter() - start:.3f} s): {peak.describe()}"
+            )
 
 
 if __name__ == "__main__":

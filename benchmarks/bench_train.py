@@ -39,8 +39,9 @@ from seq2seq_es.tasks.registry import get_task
 from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
 from seq2seq_es.training.batches import EpochBatches, WithoutIndex
 from seq2seq_es.training.config import EngineConfig, OptimConfig
-from seq2seq_es.training.flops import measure_cpu_peak, model_shape, step_flops
+from seq2seq_es.training.flops import model_shape, step_flops
 from seq2seq_es.training.loop import train
+from seq2seq_es.training.peak_probe import probe_cpu_peak
 
 DEFAULT_DATA = (
     Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pretrain" / "sample.jsonl.gz"
@@ -174,7 +175,7 @@ def main() -> None:
     )
     source_tokens = sum(len(e["input_ids"]) for e in examples) / len(examples)
     target_tokens = sum(len(e["labels"]) for e in examples) / len(examples)
-    peak = measure_cpu_peak(seconds=2.0)
+    peak = probe_cpu_peak(repeats=40).best  # ~2 s at 190 GFLOP/s, in this run: never cached
     print(f"torch threads {torch.get_num_threads()}, fp32 GEMM peak {peak / 1e9:.1f} GFLOP/s")
 
     runners: dict[str, Callable[..., float]] = {"ours": run_ours, "hf": run_hf}

@@ -1,26 +1,26 @@
-"""The peak an MFU divides by: cached CPU probes that one busy moment cannot poison.
+"""The peak an MFU divides by: given, read from a data sheet, or the CPU probe `bench-peak`
+cached; a training run never probes.
 
 Real GEMM probes on small matrices (size 128, a few milliseconds); the readings that
 decide whether a probe was disturbed (load, other processes' CPU) are injected through
 ``probe_cpu_peak``'s parameters, so the verdicts do not depend on how busy the test
-machine is. No assertion on timings: only on which figure is used, cached or dropped.
+machine is. No assertion on timings: only on which figure is used.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 
 import pytest
 import torch
 
+from seq2seq_es.commands import bench_peak
 from seq2seq_es.training.config import EngineConfig
 from seq2seq_es.training.flops import (
+    NO_PEAK_HINT,
     NOT_MEASURED,
-    POISON_RATIO,
     PeakFlops,
-    cpu_peak,
     gpu_peak,
     mfu_fields,
     model_shape,
@@ -28,6 +28,7 @@ from seq2seq_es.training.flops import (
 )
 from seq2seq_es.training.peak_cache import CACHE_FILE, PeakCache
 from seq2seq_es.training.peak_probe import (
+    PROBE_SIZE,
     GemmProbe,
     cpu_model,
     disturbance,
@@ -37,11 +38,6 @@ from seq2seq_es.training.peak_probe import (
 )
 
 SIZE = 128
-QUIET = functools.partial(probe_cpu_peak, load=0.0, others_cpu=0.0)
-BUSY = functools.partial(probe_cpu_peak, load=usable_cores() + 1.0, others_cpu=0.0)
-NO_SPREAD_LIMIT = float(
-    "inf"
-)  # real repeats on a shared test machine may disagree; these tests inject load instead
 
 
 def stored(best: float, **readings: float) -> GemmProbe:
@@ -59,42 +55,6 @@ def stored(best: float, **readings: float) -> GemmProbe:
     )
 
 
-def test_a_poisoned_cache_entry_is_detected_and_replaced(tmp_path: Path) -> None:
-    cache, key = PeakCache(tmp_path), machine_key(SIZE)
-    cache.put(key, stored(1e6))  # 1 MFLOP/s: what a probe beside a busy job could have cached
-    peak = cpu_peak(cache, key, size=SIZE, probe=QUIET, max_spread=NO_SPREAD_LIMIT)
-    assert peak.check is not None and peak.check > 1e6 * POISON_RATIO
-    assert peak.value is not None and peak.value > 1e6 * POISON_RATIO
-    assert peak.source.startswith("probe now") and "far below a fresh check" in (peak.warning or "")
-    replacement = cache.get(key)
-    assert (
-        replacement is not None and replacement.best == peak.value
-    )  # the fresh probe took its place
-
-
-def test_a_cached_peak_the_fresh_check_cannot_beat_is_used(tmp_path: Path) -> None:
-    cache, key = PeakCache(tmp_path), machine_key(SIZE)
-    cache.put(key, stored(1e15))
-    peak = cpu_peak(cache, key, size=SIZE, probe=QUIET)
-    assert peak.value == 1e15 and peak.warning is None
-    assert peak.source.startswith(f"cache {cache.path} (measured 2026-01-01T00:00:00Z")
-    assert peak.check is not None and peak.check < 1e15
-
-
-def test_a_disturbed_probe_is_used_once_but_not_cached(tmp_path: Path) -> None:
-    cache, key = PeakCache(tmp_path), machine_key(SIZE)
-    peak = cpu_peak(cache, key, size=SIZE, probe=BUSY, max_spread=NO_SPREAD_LIMIT)
-    assert peak.value is not None and peak.value > 0
-    assert "not cached" in (peak.warning or "") and f"> {usable_cores()} cores" in (
-        peak.warning or ""
-    )
-    assert cache.get(key) is None
-    clean = cpu_peak(cache, key, size=SIZE, probe=QUIET, max_spread=NO_SPREAD_LIMIT)
-    assert clean.warning is None and "cached in" in clean.source
-    cached = cache.get(key)
-    assert cached is not None and cached.best == clean.value and cached.load == 0.0
-
-
 def test_disturbance_reads_spread_load_and_other_processes() -> None:
     assert disturbance(stored(200e9, median=196e9, load=0.5, others_cpu=0.05)) is None
     assert "spread 50.0%" in (disturbance(stored(200e9, median=100e9)) or "")
@@ -102,39 +62,33 @@ def test_disturbance_reads_spread_load_and_other_processes() -> None:
     assert "other processes used 1.00 cores" in (disturbance(stored(200e9, others_cpu=1.0)) or "")
 
 
-def test_engine_peak_flops_overrides_the_probe(tmp_path: Path) -> None:
-    calls: list[dict[str, int]] = []
-
-    def probe(**kwargs: int) -> GemmProbe:
-        calls.append(kwargs)
-        return QUIET(**kwargs)
-
-    PeakCache(tmp_path).put(machine_key(SIZE), stored(1e6))
-    peak = resolve_peak(
-        EngineConfig(peak_flops=2.5e11), processes=2, cache_dir=tmp_path, size=SIZE, probe=probe
-    )
+def test_engine_peak_flops_overrides_the_cache(tmp_path: Path) -> None:
+    PeakCache(tmp_path).put(machine_key(PROBE_SIZE), stored(1e6))
+    peak = resolve_peak(EngineConfig(peak_flops=2.5e11), processes=2, cache_dir=tmp_path)
     assert peak == PeakFlops(5e11, "engine.peak_flops × 2 processes")
-    assert calls == []  # no probe ran, and the cached entry is left as it was
-    assert PeakCache(tmp_path).get(machine_key(SIZE)) == stored(1e6)
+    assert PeakCache(tmp_path).get(machine_key(PROBE_SIZE)) == stored(1e6), "left as it was"
     assert resolve_peak(EngineConfig(measure_mfu=False, peak_flops=2.5e11)) == NOT_MEASURED
 
 
 @pytest.mark.skipif(
     torch.cuda.is_available(), reason="the CPU path; a GPU resolves to its data sheet"
 )
-def test_resolve_peak_probes_caches_then_reads_the_cache(tmp_path: Path) -> None:
-    first = resolve_peak(
-        EngineConfig(), cache_dir=tmp_path, size=SIZE, probe=QUIET, max_spread=NO_SPREAD_LIMIT
+def test_a_run_reads_the_peak_bench_peak_cached_and_never_probes(tmp_path: Path) -> None:
+    """No figure: MFU unknown, with the one-line hint (and the cache stays empty: nothing was
+    probed). With the probe ``bench-peak`` stored for this machine: that figure, named."""
+    unknown = resolve_peak(EngineConfig(), processes=2, cache_dir=tmp_path)
+    assert unknown.value is None and unknown.describe() == NO_PEAK_HINT
+    assert "seq2seq-es bench-peak" in NO_PEAK_HINT and "engine.peak_flops" in NO_PEAK_HINT
+    assert mfu_fields(1e9, unknown)["mfu"] is None
+    assert PeakCache(tmp_path).entries() == {}, "a run does not measure (or cache) a peak"
+    result = bench_peak.run(
+        bench_peak.BenchPeakConfig(size=SIZE, repeats=3, write_cache=False, cache_dir=str(tmp_path))
     )
-    # The same spread limit for both: under the default limit a noisy first probe (a 128² GEMM
-    # can spread 40% on an idle CI machine) is a poisoned entry, re-probed (tested on its own).
-    second = resolve_peak(
-        EngineConfig(), cache_dir=tmp_path, size=SIZE, probe=QUIET, max_spread=NO_SPREAD_LIMIT
-    )
-    assert first.source.startswith("probe now") and second.source.startswith(
-        f"cache {tmp_path / CACHE_FILE}"
-    )
-    assert second.value == first.value
+    PeakCache(tmp_path).put(machine_key(PROBE_SIZE), result.fresh)  # as bench-peak writes it
+    peak = resolve_peak(EngineConfig(), processes=2, cache_dir=tmp_path)
+    assert peak.value == result.fresh.best * 2 and peak.probe == result.fresh
+    assert peak.source.startswith(f"bench-peak cache {tmp_path / CACHE_FILE} (measured ")
+    assert peak.source.endswith(" × 2 processes") and "GFLOP/s" in peak.describe()
 
 
 def test_mfu_above_one_is_reported_as_a_measurement_error() -> None:
@@ -172,7 +126,7 @@ def test_entries_of_the_old_format_are_ignored_and_dropped(tmp_path: Path) -> No
     )
     cache, key = PeakCache(tmp_path), machine_key(SIZE)
     assert cache.entries() == {}
-    cpu_peak(cache, key, size=SIZE, probe=QUIET, max_spread=NO_SPREAD_LIMIT)
+    cache.put(key, stored(1e9))
     assert list(json.loads(cache.path.read_text(encoding="utf-8"))) == [key]
 
 
@@ -210,8 +164,8 @@ def test_gpu_peaks_match_the_named_part_only(name: str, flops: float | None) -> 
 
 
 def test_the_probe_leaves_the_global_random_state_alone() -> None:
-    """A probe runs inside training (first run on a machine, or a disturbed cache): it must not
-    change the dropout masks the run draws after it."""
+    """A probe may run inside a process that trains next (a benchmark): it must not change the
+    dropout masks drawn after it."""
     import torch
 
     from seq2seq_es.training.peak_probe import probe_cpu_peak

@@ -50,3 +50,22 @@ def test_summary_has_the_whole_runs_mfu_between_its_windows(
     # Over the run's whole time (evaluations and the final checkpoint after the last window
     # included), so never faster than the fastest window.
     assert 0 < summary["tflops"] <= max(w["tflops"] for w in windows) * 1.001
+
+
+def test_a_run_without_a_known_peak_reports_mfu_unknown_and_how_to_get_one(
+    tiny_pretrain: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default (measure_mfu on, no engine.peak_flops) on a CPU whose peak `bench-peak` never
+    measured: the run does not probe; it says so in one line and records MFU as unknown."""
+    from seq2seq_es.training.flops import NO_PEAK_HINT
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # an empty peak cache
+    out = tmp_path / "run"
+    args = [a for a in tiny_pretrain if not a.startswith("engine.measure_mfu")]
+    result = CliRunner().invoke(app, ["pretrain", *args, "optim.steps=2", f"output_dir={out}"])
+    assert result.exit_code == 0, result.output
+    assert NO_PEAK_HINT in " ".join(result.output.split())
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["mfu"] is None and summary["peak_flops"] is None and summary["tflops"] > 0
+    assert summary["peak_source"].startswith("unknown")
+    assert not (tmp_path / "home").exists(), "nothing probed, nothing cached"

@@ -1,9 +1,12 @@
-"""``seq2seq-es bench-peak``: re-measure the CPU's GEMM peak and show the cached one.
+"""``seq2seq-es bench-peak``: measure the CPU's GEMM peak, cache it, and show the cached one.
 
-Why a command: the peak every MFU divides by is cached per machine (issue 29), so a user
-needs one way to see which figure that is, when and in what conditions it was measured,
-and to replace it after a quiet measurement. A probe that looks disturbed (repeats that
-disagree, load above the core count, other processes busy) is shown but never cached.
+Why a command: the CPU peak every MFU divides by is measured here and only here; training
+runs read the figure this command cached for the machine (``training/flops.py``), and report
+MFU as unknown until there is one (a probe at every training start measured whatever else ran,
+issues 29 and 34). So a user needs one way to measure it on a quiet machine, to see which
+figure is cached, when and in what conditions it was measured, and to replace it. A probe that
+looks disturbed (repeats that disagree, load above the core count, other processes busy) is
+shown but never cached. The probe and the cache: ``training/peak_probe.py``, ``peak_cache.py``.
 """
 
 from __future__ import annotations

@@ -93,8 +93,8 @@ class EngineConfig(StrictModel):
         description=(
             "Log MFU = achieved FLOP/s ÷ peak, naming the peak and its source. The peak: "
             "engine.peak_flops, else a GPU's data sheet (dense bf16), else this CPU's fp32 GEMM "
-            "peak, measured and cached per machine (a disturbed probe is not cached; `seq2seq-es "
-            "bench-peak` re-measures)."
+            "peak as `seq2seq-es bench-peak` measured and cached it (a run never probes; without "
+            "a peak, MFU is unknown)."
         ),
     )
     peak_flops: Annotated[float | None, VOLATILE] = Field(
@@ -102,6 +102,6 @@ class EngineConfig(StrictModel):
         gt=0,
         description=(
             "Peak FLOP/s of one process's device (one GPU, or the CPU threads of one process) for "
-            "MFU; set it when you know the hardware. None: data sheet or measured probe."
+            "MFU; set it when you know the hardware. None: data sheet or bench-peak's cache."
         ),
     )

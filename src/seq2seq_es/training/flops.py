@@ -1,22 +1,24 @@
 """FLOPs of an encoder-decoder training step, the peak they are divided by, and MFU.
 
-MFU (model FLOPs utilisation, PaLM / nanoGPT) = FLOPs the model needs ÷ time ÷ peak.
-A matmul with a weight of ``n`` parameters costs 2n FLOPs per token forward and 4n
-backward, so 6n per token; attention adds ``12 · layers · d · (query × key length)``.
+MFU (model FLOPs utilisation, PaLM / nanoGPT's ``estimate_mfu``) = FLOPs the model needs ÷
+time ÷ peak. A matmul with a weight of ``n`` parameters costs 2n FLOPs per token forward and
+4n backward, so 6n per token; attention adds ``12 · layers · d · (query × key length)``.
 Encoder weights see source tokens; decoder weights and the LM head see target tokens.
 
-The peak (``resolve_peak``) comes, in this order, from ``engine.peak_flops`` (a user
-who knows the hardware), a GPU's data sheet (dense bf16), or the CPU's measured fp32
-GEMM peak (``peak_probe``), cached per machine (``peak_cache``) and checked against a
-short fresh probe at every run, so one busy moment cannot set it for good. Every
-record names the peak it divided by and where it came from (``mfu_fields``), and an
-MFU above 1 is reported as what it is: an error in the peak, not a figure.
+The peak (``resolve_peak``) is a number the run is given, never one it measures: in this
+order ``engine.peak_flops`` (a user who knows the hardware), a GPU's data sheet (dense bf16),
+or this CPU's fp32 GEMM peak as ``seq2seq-es bench-peak`` measured and cached it
+(``peak_probe``, ``peak_cache``); else MFU is unknown, and the run says in one line how to get
+one. Why no probe at the start of a run: a probe beside other work measures that work (issue
+29), so it was refused for the cache and repeated at every start (16-17 s each on the shared
+2-core machine, benchmarks/RESULTS.md); measuring is ``bench-peak``'s job, on a quiet machine.
+Every record names the peak it divided by and where it came from (``mfu_fields``), and an MFU
+above 1 is reported as what it is: an error in the peak, not a figure.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,19 +27,12 @@ import torch
 
 from seq2seq_es.training.config import EngineConfig
 from seq2seq_es.training.peak_cache import PeakCache
-from seq2seq_es.training.peak_probe import (
-    MAX_OTHERS_CPU,
-    MAX_SPREAD,
-    PROBE_REPEATS,
-    PROBE_SIZE,
-    GemmProbe,
-    disturbance,
-    machine_key,
-    probe_cpu_peak,
-)
+from seq2seq_es.training.peak_probe import PROBE_SIZE, GemmProbe, machine_key
 
-QUICK_REPEATS = 5  # repeats of the fresh check a cached peak must pass at every run (~0.2 s)
-POISON_RATIO = 1.25  # a cached peak this far below the fresh check was measured on a busy machine
+NO_PEAK_HINT = (
+    "MFU unknown: no peak for this CPU; measure it once with `seq2seq-es bench-peak` (cached "
+    "per machine), or set engine.peak_flops"
+)
 
 
 @dataclass(frozen=True)
@@ -137,24 +132,20 @@ class PeakFlops:
     """The peak an MFU divides by, for the whole job, and where it came from.
 
     ``value`` is FLOP/s summed over the job's processes (None: no MFU). ``probe`` is the
-    CPU measurement behind it (fresh or cached), ``check`` the fresh check a cached
-    value passed, ``warning`` what the user should know (a disturbed probe not cached,
-    a poisoned cache entry replaced, a GPU without a data-sheet figure).
+    cached ``bench-peak`` measurement behind it, ``warning`` what the user should know (no
+    peak known, a GPU without a data-sheet figure).
     """
 
     value: float | None
     source: str
     probe: GemmProbe | None = None
-    check: float | None = None
     warning: str | None = None
 
     def describe(self) -> str:
-        """The line a run prints once: the peak, its source and any warning."""
+        """The line a run prints once: the peak and its source, or why there is none."""
         if not self.value:
-            return f"MFU peak: {self.source}" + (f" ({self.warning})" if self.warning else "")
-        check = f"; fresh check {self.check / 1e9:.1f} GFLOP/s" if self.check else ""
-        warning = f"\nwarning: {self.warning}" if self.warning else ""
-        return f"MFU peak: {self.value / 1e9:.1f} GFLOP/s from {self.source}{check}{warning}"
+            return self.warning or f"MFU peak: {self.source}"
+        return f"MFU peak: {self.value / 1e9:.1f} GFLOP/s from {self.source}"
 
 
 NOT_MEASURED = PeakFlops(None, "not measured")
@@ -185,22 +176,13 @@ def mfu_fields(achieved_flops_per_s: float, peak: PeakFlops) -> dict[str, Any]:
 
 
 def resolve_peak(
-    engine: EngineConfig,
-    *,
-    processes: int = 1,
-    cache_dir: Path | None = None,
-    size: int = PROBE_SIZE,
-    probe: Callable[..., GemmProbe] = probe_cpu_peak,
-    max_spread: float = MAX_SPREAD,
-    max_others_cpu: float = MAX_OTHERS_CPU,
+    engine: EngineConfig, *, processes: int = 1, cache_dir: Path | None = None
 ) -> PeakFlops:
-    """The peak of this job: ``engine.peak_flops``, a GPU data sheet, or the CPU probe.
+    """The peak of this job, read, not measured: ``engine.peak_flops``, a GPU data sheet, or
+    the CPU peak ``bench-peak`` cached for this machine (``cache_dir``: for tests).
 
-    Call it once per run, on the main process while the others wait (their work would
-    disturb the probe). Per-device figures are multiplied by ``processes``, as the
-    achieved FLOPs are summed over processes. ``cache_dir``, ``size``, ``probe`` and
-    the thresholds are for ``bench-peak`` and tests; ``probe(size=, repeats=)`` must
-    return a ``GemmProbe``.
+    Per-device figures are multiplied by ``processes``, as the achieved FLOPs are summed over
+    processes.
     """
     if not engine.measure_mfu:
         return NOT_MEASURED
@@ -209,15 +191,12 @@ def resolve_peak(
         return PeakFlops(engine.peak_flops * processes, f"engine.peak_flops{times}")
     if torch.cuda.is_available():
         return gpu_peak(torch.cuda.get_device_name(), processes)
-    return cpu_peak(
-        PeakCache(cache_dir),
-        machine_key(size),
-        processes=processes,
-        size=size,
-        probe=probe,
-        max_spread=max_spread,
-        max_others_cpu=max_others_cpu,
-    )
+    cache = PeakCache(cache_dir)
+    cached = cache.get(machine_key(PROBE_SIZE))
+    if cached is None:
+        return PeakFlops(None, "unknown (no bench-peak figure for this CPU)", warning=NO_PEAK_HINT)
+    source = f"bench-peak cache {cache.path} ({cached.conditions()}){times}"
+    return PeakFlops(cached.best * processes, source, probe=cached)
 
 
 def _times(processes: int) -> str:
@@ -238,68 +217,3 @@ def gpu_peak(name: str, processes: int = 1) -> PeakFlops:
     gpu = max(known, key=lambda g: len(g.words))
     times = _times(processes)
     return PeakFlops(gpu.flops * processes, f"GPU data sheet {name}: {gpu.sheet}{times}")
-
-
-def cpu_peak(
-    cache: PeakCache,
-    key: str,
-    *,
-    processes: int = 1,
-    size: int = PROBE_SIZE,
-    probe: Callable[..., GemmProbe] = probe_cpu_peak,
-    max_spread: float = MAX_SPREAD,
-    max_others_cpu: float = MAX_OTHERS_CPU,
-) -> PeakFlops:
-    """The cached CPU peak if a fresh check agrees with it, else a new probe (cached if clean).
-
-    A cached peak far below the fresh check (``POISON_RATIO``) was measured while
-    something else ran: it is dropped and replaced. A check below the cached peak is
-    expected on a busy machine and keeps the cached figure (the best is the peak).
-    """
-    times = _times(processes)
-    cached = cache.get(key)
-    replaced = None
-    check = None
-    if cached is not None:
-        check = probe(size=size, repeats=QUICK_REPEATS).best
-        if check <= cached.best * POISON_RATIO:
-            return PeakFlops(
-                cached.best * processes,
-                f"cache {cache.path} ({cached.conditions()}){times}",
-                probe=cached,
-                check=check,
-            )
-        cache.drop(key)
-        replaced = (
-            f"the cached peak {cached.best / 1e9:.1f} GFLOP/s ({cached.conditions()}) was far "
-            f"below a fresh check ({check / 1e9:.1f} GFLOP/s): dropped"
-        )
-    fresh = probe(size=size, repeats=PROBE_REPEATS)
-    disturbed = disturbance(fresh, max_spread, max_others_cpu)
-    if disturbed:
-        note = (
-            f"the probe looks disturbed ({disturbed}): used for this run only, not cached; "
-            "re-measure on a quiet machine with `seq2seq-es bench-peak`"
-        )
-    elif cache.put(key, fresh):
-        note = None
-    else:
-        note = f"could not write {cache.path}: the peak will be probed again next run"
-    warning = "; ".join(n for n in (replaced, note) if n) or None
-    stored = "" if disturbed or note else f"; cached in {cache.path}"
-    return PeakFlops(
-        fresh.best * processes,
-        f"probe now ({fresh.conditions()}{stored}){times}",
-        probe=fresh,
-        check=check,
-        warning=warning,
-    )
-
-
-def measure_cpu_peak(size: int = PROBE_SIZE, seconds: float = 1.0) -> float:
-    """Best fp32 GEMM FLOP/s of a probe of ~``seconds`` on this project's 2-core machines.
-
-    Kept for ``benchmarks/bench_train.py`` (an in-run peak, never cached); new code
-    calls ``probe_cpu_peak`` and reads its conditions too.
-    """
-    return probe_cpu_peak(size, repeats=max(3, round(PROBE_REPEATS * seconds))).best

@@ -189,8 +189,6 @@ def train(
     if engine.checkpoint_every or resume:
         require_checkpoint_support(accelerator)
     main = accelerator.is_main_process
-    # Before any random state is set or restored: whatever the probe does cannot move the run's
-    # streams.
     peak = resolve_peak(engine, processes=accelerator.num_processes) if main else NOT_MEASURED
     accelerator.wait_for_everyone()
     set_seed(seed)

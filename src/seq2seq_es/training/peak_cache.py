@@ -1,9 +1,11 @@
 """The user's cache of measured CPU peaks: one JSON file, one probe per machine key.
 
-Why a cache: a full probe costs about a second, and a run should divide by the same
-peak each time on the same machine. Why it keeps the whole probe and not a number: a
-cached figure must say when and in what conditions it was measured, so a user (and
-``resolve_peak``'s fresh check) can tell a quiet measurement from a poisoned one.
+Why a cache: ``seq2seq-es bench-peak`` measures the peak (on a quiet machine) and writes
+it here; training runs only read it (``flops.resolve_peak``), so every run on the machine
+divides by the same figure and none spends its start on a probe. Why it keeps the whole
+probe and not a number: a cached figure must say when and in what conditions it was
+measured, so a user (and each run's record, which names it) can tell a quiet measurement
+from a poisoned one.
 Entries of another format (the bare floats of earlier versions) are ignored and dropped
 at the next write: they carry no conditions to judge them by.
 """
