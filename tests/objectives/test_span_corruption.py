@@ -301,3 +301,35 @@ def test_with_a_real_t5_tokenizer(tokenizer: PreTrainedTokenizerFast) -> None:
         assert t5_tokenizer.decode(restored) == t5_tokenizer.decode(blocks[row])
     with pytest.raises(ConfigError, match="extra_id_0"):
         sentinel_ids_from_tokenizer(tokenizer)  # a BART tokenizer has no sentinels
+
+
+def test_sentinel_choice_extra_ids_or_top_of_vocabulary() -> None:
+    """objective.sentinels: `extra_ids` needs <extra_id_N> tokens; `top_of_vocabulary` takes
+    ids V-1, V-2, … whatever they are, as t5's span corruption with a SentencePiece vocabulary
+    of extra_ids=0 (the authors' T5S): there the sentinels are ordinary pieces."""
+    from seq2seq_es.objectives.collators import build_collator
+    from seq2seq_es.objectives.config import ObjectiveConfig
+
+    top = ObjectiveConfig(sentinels="top_of_vocabulary")
+    plain = train_unigram(spanish_documents(0, 200), 370, extra_ids=0)
+    vocab = len(plain)
+    with pytest.raises(ConfigError, match="extra_id_0"):
+        build_collator(ObjectiveConfig(), "t5", plain, 64, seed=0)
+    collator, raw = build_collator(top, "t5", plain, 64, seed=0)
+    documents = plain(spanish_documents(3, 20), add_special_tokens=False)["input_ids"]
+    blocks = list(pack_blocks(documents, raw, plain.eos_token_id))
+    batch = collator(list(enumerate(blocks[:4])))
+    same = SpanCorruptionCollator(
+        64, t5_sentinel_ids(vocab, 64), eos_id=plain.eos_token_id,
+        decoder_start_id=plain.pad_token_id, seed=0, pad_id=plain.pad_token_id,
+    )(list(enumerate(blocks[:4])))  # fmt: skip
+    assert all(torch.equal(batch[key], same[key]) for key in ("input_ids", "labels"))
+    for row in range(4):
+        labels = batch["labels"][row].tolist()
+        assert labels[0] == vocab - 1 and labels.count(vocab - 2) >= 1, "spans 1, 2: V-1, V-2"
+    assert not plain.convert_ids_to_tokens(vocab - 1).startswith("<extra_id"), "an ordinary piece"
+
+    with_ids = train_unigram(spanish_documents(0, 200), 470)  # <extra_id_i> at V-1-i: the same
+    by_name, _ = build_collator(ObjectiveConfig(), "t5", with_ids, 64, seed=0)
+    by_top, _ = build_collator(top, "t5", with_ids, 64, seed=0)
+    assert by_name.sentinel_ids.tolist()[:64] == by_top.sentinel_ids.tolist()

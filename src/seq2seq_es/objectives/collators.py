@@ -18,7 +18,7 @@ from seq2seq_es.objectives.config import ObjectiveConfig
 from seq2seq_es.objectives.masked_lm import MaskedLmCollator
 from seq2seq_es.objectives.span_corruption import (
     SpanCorruptionCollator,
-    sentinel_ids_from_tokenizer,
+    sentinel_ids_for,
 )
 
 Collator = BartDenoisingCollator | SpanCorruptionCollator | MaskedLmCollator
@@ -45,7 +45,7 @@ def build_collator(
     if family == "t5":
         t5 = SpanCorruptionCollator(
             seq_len,
-            sentinel_ids_from_tokenizer(tokenizer),
+            sentinel_ids_for(objective.sentinels, tokenizer, count=seq_len),
             eos_id=tokenizer.eos_token_id,
             decoder_start_id=tokenizer.pad_token_id,
             seed=seed,
@@ -76,7 +76,12 @@ def describe_objective(objective: ObjectiveConfig, family: str) -> str:
     if family == "t5":
         return (
             f"T5 span corruption: noise density {objective.noise_density:g}, mean span "
-            f"{objective.mean_span_length:g} tokens, sentinels in input and target"
+            f"{objective.mean_span_length:g} tokens, sentinels in input and target ("
+            + (
+                "<extra_id_N> tokens)"
+                if objective.sentinels == "extra_ids"
+                else "the vocabulary's top ids, as t5 with extra_ids=0)"
+            )
         )
     if family == "bert":
         kept = 1 - objective.mask_replace_prob - objective.random_replace_prob

@@ -48,6 +48,13 @@ class ObjectiveConfig(StrictModel):
         0.15, gt=0, lt=1, description="T5: share of tokens dropped into spans."
     )
     mean_span_length: float = Field(3.0, ge=1, description="T5: mean noise span length, in tokens.")
+    sentinels: Literal["extra_ids", "top_of_vocabulary"] = Field(
+        "extra_ids",
+        description="T5: extra_ids = the tokenizer's <extra_id_N> tokens (T5, our tokenizers); "
+        "top_of_vocabulary = ids vocab_size-1, vocab_size-2, … whatever pieces they are, as t5's "
+        "span_corruption does with a SentencePiece vocabulary of extra_ids=0 (the authors' T5S "
+        "t5x task.py).",
+    )
     mlm_probability: float = Field(
         0.15,
         gt=0,

@@ -191,6 +191,17 @@ def sentinel_ids_from_tokenizer(tokenizer: Any) -> np.ndarray:
     return np.asarray(ids, dtype=np.int64)
 
 
+def sentinel_ids_for(choice: str, tokenizer: Any, count: int) -> np.ndarray:
+    """The sentinels of ``objective.sentinels``: ``extra_ids`` looks the ``<extra_id_N>``
+    tokens up; ``top_of_vocabulary`` takes the ``count`` highest ids of the tokenizer, the first
+    span's being ``len(tokenizer) - 1`` (t5 ``preprocessors.sentinel_id`` and
+    ``noise_span_to_unique_sentinel``: the vocabulary's last id, then downwards), which are
+    ordinary pieces when the vocabulary has no extra ids."""
+    if choice == "extra_ids":
+        return sentinel_ids_from_tokenizer(tokenizer)
+    return t5_sentinel_ids(len(tokenizer), min(count, len(tokenizer)))
+
+
 class SpanCorruptionCollator:
     """``[(index, raw_block), ...]`` → a T5 batch with inputs of ``input_length`` and labels
     of ``target_length`` tokens (t5's ``random_spans_helper`` lengths).

@@ -25,15 +25,35 @@ class OptimConfig(StrictModel):
         16, ge=1, description="Global micro-batch (examples), split across processes."
     )
     grad_accum_steps: int = Field(1, ge=1, description="Micro-batches per optimizer step.")
-    optimizer: Literal["adamw", "adamwscale"] = Field(
-        "adamw", description="adamwscale: nanoT5's AdamW with updates scaled by each tensor's RMS."
+    optimizer: Literal["adamw", "adamwscale", "adafactor"] = Field(
+        "adamw",
+        description="adamwscale: nanoT5's AdamW with updates scaled by each tensor's RMS; "
+        "adafactor: factored second moments, no momentum, updates scaled by the parameter's RMS "
+        "(t5x's T5 1.1 pretraining; betas/eps unused).",
+    )
+    decay_rate: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="adafactor: second-moment decay 1 - t^-decay_rate at step t (t5x base.gin: "
+        "0.8).",
+    )
+    z_loss: float = Field(
+        0.0,
+        ge=0,
+        description="Adds z_loss × log(Z)² per target token to the loss, Z the softmax "
+        "normaliser: keeps logits from drifting (t5x/mesh; T5 1.1 base.gin: 1e-4). 0: off.",
     )
     lr: float = Field(1e-3, gt=0)
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = Field(1e-8, gt=0)
     weight_decay: float = Field(0.01, ge=0)
     warmup_steps: int = Field(30, ge=0)
-    schedule: Literal["linear", "cosine", "inverse_sqrt", "constant"] = "linear"
+    schedule: Literal["linear", "cosine", "inverse_sqrt", "rsqrt", "constant"] = Field(
+        "linear",
+        description="rsqrt: t5x's 'constant * rsqrt_decay', lr × sqrt(warmup / max(step, "
+        "warmup)): constant for warmup_steps, no ramp, then 1/sqrt decay.",
+    )
     min_lr_ratio: float = Field(
         0.0, ge=0, le=1, description="Floor of the decay, as a share of lr."
     )
@@ -43,9 +63,16 @@ class OptimConfig(StrictModel):
 def optim_facts(optim: OptimConfig) -> dict[str, Any]:
     """The optimisation settings as rows of a model card's training table (pretraining and
     fine-tuning)."""
+    moments = (
+        f"decay rate {optim.decay_rate:g}, no momentum"
+        if optim.optimizer == "adafactor"
+        else f"betas {optim.betas[0]:g}/{optim.betas[1]:g}"
+    )
     return {
-        "optimizer": f"{optim.optimizer} (betas {optim.betas[0]:g}/{optim.betas[1]:g}, weight "
-        f"decay {optim.weight_decay:g}, gradient clipping {optim.max_grad_norm:g})",
+        "optimizer": f"{optim.optimizer} ({moments}, weight decay {optim.weight_decay:g}, "
+        f"gradient clipping {optim.max_grad_norm:g}"
+        + (f", z-loss {optim.z_loss:g}" if optim.z_loss else "")
+        + ")",
         "learning rate": f"{optim.lr:g}, {optim.schedule} schedule, {optim.warmup_steps} warm-up "
         "steps" + (f", floor {optim.min_lr_ratio:g} × lr" if optim.min_lr_ratio else ""),
         "batch (examples per step)": f"{optim.batch_size * optim.grad_accum_steps}"

@@ -59,6 +59,7 @@ from seq2seq_es.training.interrupt import (
     catch_interrupts,
     requeue_slurm_job,
 )
+from seq2seq_es.training.losses import training_loss
 from seq2seq_es.training.optimizers import build_optimizer
 from seq2seq_es.training.run_folder import CHECKPOINTS
 from seq2seq_es.training.schedules import build_scheduler
@@ -393,7 +394,7 @@ def train_step(
         batch = {k: v.to(accelerator.device) for k, v in batch.items()}
         sync = micro == optim.grad_accum_steps - 1
         with contextlib.nullcontext() if sync else accelerator.no_sync(model):
-            loss = model(**batch).loss
+            loss = training_loss(model, batch, optim.z_loss)
             accelerator.backward(loss / optim.grad_accum_steps)
         loss_sum += loss.detach()
         meter.add(batch)

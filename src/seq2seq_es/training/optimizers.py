@@ -61,8 +61,28 @@ class AdamWScale(Optimizer):
         return loss
 
 
+def adafactor(groups: list[dict[str, Any]], optim: OptimConfig) -> Optimizer:
+    """transformers' Adafactor as t5x configures it for T5 1.1 (``adafactor.Adafactor`` in
+    base.gin): the schedule's learning rate (no relative step), multiplied by each tensor's RMS
+    (t5x ``multiply_by_parameter_scale``), factored second moments for matrices, decay
+    ``1 - t^-0.8``, no first moment (momentum), update clipping at 1.0."""
+    from transformers.optimization import Adafactor
+
+    return Adafactor(
+        groups,
+        lr=optim.lr,
+        relative_step=False,
+        scale_parameter=True,
+        warmup_init=False,
+        decay_rate=-optim.decay_rate,
+        beta1=None,
+        clip_threshold=1.0,
+    )
+
+
 def build_optimizer(model: torch.nn.Module, optim: OptimConfig) -> Optimizer:
-    """AdamW or AdamWScale; no weight decay on biases and norm weights (1-D tensors)."""
+    """AdamW, AdamWScale or Adafactor; no weight decay on biases and norm weights (1-D
+    tensors)."""
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
     groups = [
@@ -71,6 +91,8 @@ def build_optimizer(model: torch.nn.Module, optim: OptimConfig) -> Optimizer:
     ]
     if optim.optimizer == "adamwscale":
         return AdamWScale(groups, lr=optim.lr, betas=optim.betas, eps=optim.eps)
+    if optim.optimizer == "adafactor":
+        return adafactor(groups, optim)
     # fused: one kernel for all tensors instead of a Python loop over them (CPU and CUDA);
     # what the HF Trainer uses by default since torch 2.8.
     return torch.optim.AdamW(groups, lr=optim.lr, betas=optim.betas, eps=optim.eps, fused=True)

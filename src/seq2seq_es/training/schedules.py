@@ -18,6 +18,8 @@ def lr_multiplier(
     step: int, schedule: str, warmup_steps: int, total_steps: int, min_ratio: float = 0.0
 ) -> float:
     """Factor of the peak learning rate at optimizer step ``step`` (0-based)."""
+    if schedule == "rsqrt":  # t5x utils.create_learning_rate_scheduler('constant * rsqrt_decay')
+        return max(min_ratio, math.sqrt(max(warmup_steps, 1) / max(step + 1, warmup_steps, 1)))
     if warmup_steps > 0 and step < warmup_steps:
         return (step + 1) / warmup_steps
     if schedule == "constant":
