@@ -259,7 +259,8 @@ def test_bench_command_dry_run_flag_through_the_cli_table(
 
 
 @pytest.mark.parametrize(
-    "ablation", ["ablation-corpus-size", "ablation-corpus-quality", "ablation-objective"]
+    "ablation",
+    ["ablation-corpus-size", "ablation-corpus-quality", "ablation-objective", "tiny-paper-recipes"],
 )
 def test_shipped_ablations_share_tiny_grid_jobs(ablation: str) -> None:
     """The ablation grids reuse tiny.yaml's jobs (same folder → same hash), so nothing runs twice.
