@@ -12,7 +12,7 @@ import pytest
 from seq2seq_es.humaneval.store import RatingStore
 from seq2seq_es.humaneval.study import load_study
 
-from .conftest import ServerProcess, tokens_of
+from .conftest import ServerProcess, free_port, tokens_of
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -107,3 +107,49 @@ def test_annotator_rates_reloads_resumes_and_stays_private(
     stored = RatingStore(load_study(shared_server.study).database).pages("anotador-4")
     assert [p.position for p in stored] == [0, 1, 2]
     assert [set(p.answers.scores.values()) for p in stored] == [{5}, {4}, {3}]
+
+
+SPOOF = "Pago a: \u202eGNP.exe"
+
+
+def test_outputs_are_bidi_isolated_with_visible_controls_and_wrap(
+    browser: Any, server_factory: type[ServerProcess], tmp_path: Path
+) -> None:
+    from tests.conftest import write_jsonl
+
+    from seq2seq_es.humaneval.config import CreateConfig
+    from seq2seq_es.humaneval.study import create_study
+
+    rows = [
+        {"id": f"ej-{k}", "source": f"{SPOOF} fuente {k}", "reference": "la casa"} for k in range(8)
+    ]
+    paths = [
+        write_jsonl(
+            tmp_path / "a" / "predictions.jsonl", [r | {"prediction": SPOOF} for r in rows]
+        ),
+        write_jsonl(
+            tmp_path / "b" / "predictions.jsonl", [r | {"prediction": "x" * 3000} for r in rows]
+        ),
+    ]
+    study = create_study(
+        CreateConfig(
+            predictions=[str(p) for p in paths],
+            protocol="translation",
+            output_dir=str(tmp_path / "study"),
+            n_items=4,
+            annotators=1,
+            repeat_share=0.0,
+            seed=1,
+        )
+    )
+    server = server_factory(study.path, free_port()).start()
+    page = log_in(browser, server.url, next(iter(tokens_of(study.path).values())))
+    page.set_viewport_size({"width": 800, "height": 600})
+    shown = page.locator(".output .text").all_inner_texts()
+    assert "Pago a: ⟦U+202E⟧GNP.exe" in shown  # the override is shown, not obeyed
+    assert page.inner_text("#source").startswith("Pago a: ⟦U+202E⟧GNP.exe fuente")
+    assert all(d == "auto" for d in page.locator(".text").evaluate_all("e => e.map(x => x.dir)"))
+    isolation = page.locator("#source").evaluate("e => getComputedStyle(e).unicodeBidi")
+    assert isolation == "isolate"
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 800, f"the page is {width} px wide: the 3,000-character output did not wrap"

@@ -153,3 +153,58 @@ def test_the_servers_refusal_is_shown_to_the_user(page: Any) -> None:
     page.fill("#field-text", "   ")
     assert submit_and_wait(page) == "error"
     assert "Falta el campo" in page.inner_text("#error")
+
+
+def test_a_greedy_decoding_streams_one_event_per_token(
+    page: Any, engines: dict[str, Engine]
+) -> None:
+    page.select_option("#task", "summarize")
+    text = "el niño come pan en la casa con el perro"
+    page.fill("#field-text", text)
+    page.click("details summary")
+    page.fill("#num-beams", "1")
+    page.fill("#max-new-tokens", "12")
+    assert submit_and_wait(page) == "done"
+    expected = engines["default"].generate(
+        [text], GenerationOptions(num_beams=1, max_new_tokens=12)
+    )[0]
+    assert page.inner_text("#output") == expected["text"] != ""
+    assert int(page.get_attribute("#output", "data-events") or 0) == expected["tokens"] > 1
+    assert "primer token:" in page.inner_text("#latency")
+
+
+def test_outputs_are_bidi_isolated_marked_and_wrapped(page: Any) -> None:
+    from seq2seq_es.text_display import visible_text
+
+    spoof = "Pago a: \u202eGNP.exe\u200b\u0007"
+    assert page.evaluate("t => window.seq2seqEs.visibleText(t)", spoof) == visible_text(spoof)
+    assert visible_text(spoof) == "Pago a: ⟦U+202E⟧GNP.exe⟦U+200B⟧⟦U+0007⟧"
+    assert page.get_attribute("#output", "dir") == "auto"
+    style = page.locator("#output").evaluate(
+        "e => [getComputedStyle(e).unicodeBidi, getComputedStyle(e).overflowWrap]"
+    )
+    assert style == ["isolate", "anywhere"]
+    page.set_viewport_size({"width": 800, "height": 600})
+    page.evaluate("document.getElementById('output').textContent = 'x'.repeat(3000)")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 800
+
+
+def test_the_task_of_the_models_card_is_preselected(
+    browser: Any, engines: dict[str, Engine], tiny_bart_folder: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from seq2seq_es.commands.serve import page_tasks
+
+    folder = tmp_path / "translator"
+    shutil.copytree(tiny_bart_folder, folder)
+    (folder / "README.md").write_text(
+        "---\npipeline_tag: translation\ntags:\n- fine-tuned\n- translation\n---\n# m\n",
+        encoding="utf-8",
+    )
+    config = ServeConfig(model=str(folder))
+    with serve_in_thread(create_app({"default": engines["default"]}, config, page_tasks())) as url:
+        tab = browser.new_context().new_page()
+        tab.goto(url + "/")
+        assert tab.input_value("#task") == "translate"
+        tab.context.close()

@@ -14,12 +14,16 @@ from seq2seq_es.humaneval.config import Criterion, Protocol
 from seq2seq_es.humaneval.forms import field_name
 from seq2seq_es.humaneval.store import TIE, Answers
 from seq2seq_es.humaneval.study import Item, Presentation
+from seq2seq_es.text_display import DISPLAY_CSS, display_html
 
-STYLE = """
+STYLE = (
+    """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;
   line-height:1.45;color:#222}
 header{display:flex;justify-content:space-between;align-items:baseline;border-bottom:1px solid #ccc}
-.text{white-space:pre-wrap;background:#f6f6f6;border:1px solid #ddd;padding:.6rem;border-radius:4px}
+.text{background:#f6f6f6;border:1px solid #ddd;padding:.6rem;border-radius:4px;"""
+    + DISPLAY_CSS
+    + """}
 .output{border:2px solid #88a;border-radius:6px;padding:.6rem;margin:1rem 0}
 fieldset{border:1px solid #ddd;margin:.5rem 0}
 label{margin-right:1rem;white-space:nowrap}
@@ -28,6 +32,7 @@ label{margin-right:1rem;white-space:nowrap}
 nav{display:flex;gap:1.5rem;margin:1rem 0}
 button{font-size:1.05rem;padding:.4rem 1.2rem}
 """
+)
 
 
 def esc(text: object) -> str:
@@ -110,16 +115,18 @@ def item_page(
             '<p class="notice">Ya valorada: puede cambiar sus respuestas y guardar de nuevo.</p>'
         )
     parts.append(
-        f'<h2>{esc(protocol.source_label)}</h2><div class="text" '
-        f'id="source">{esc(item.source)}</div>'
+        f'<h2>{esc(protocol.source_label)}</h2><div class="text" dir="auto" '
+        f'id="source">{display_html(item.source)}</div>'
     )
     if protocol.show_reference and item.references:
-        refs = "".join(f'<div class="text">{esc(r)}</div>' for r in item.references)
+        refs = "".join(
+            f'<div class="text" dir="auto">{display_html(r)}</div>' for r in item.references
+        )
         parts.append(f"<h2>{esc(protocol.reference_label)}</h2>{refs}")
     parts.append(f'<form method="post" action="/item/{page.position}">')
     for slot, system in enumerate(page.order, start=1):
         output = item.outputs[system]
-        shown = esc(output) if output.strip() else "<em>(salida vacía)</em>"
+        shown = display_html(output) if output.strip() else "<em>(salida vacía)</em>"
         scales = "".join(
             _scale(
                 c, field_name(slot, c.name), stored.scores.get((system, c.name)) if stored else None
@@ -128,7 +135,7 @@ def item_page(
         )
         parts.append(
             f'<section class="output" id="s{slot}"><h2>Salida {slot}</h2>'
-            f'<div class="text">{shown}</div>'
+            f'<div class="text" dir="auto">{shown}</div>'
             f"{scales}</section>"
         )
     if asks_preference:

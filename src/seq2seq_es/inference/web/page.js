@@ -1,5 +1,7 @@
-// The page's behaviour: build the form of the chosen task, send its text to /v1/generate,
-// show the output and the latency. Plain browser JavaScript, no dependencies, no build step.
+// The page's behaviour: build the form of the chosen task, send its text, show the output
+// (token by token when the decoding is one hypothesis: POST /models/{model} with stream=true,
+// TGI's server-sent events; a beam search answers at the end, through /v1/generate) and the
+// latency. Plain browser JavaScript, no dependencies, no build step.
 "use strict";
 
 (function () {
@@ -13,6 +15,19 @@
   const output = document.getElementById("output");
   const latency = document.getElementById("latency");
   const error = document.getElementById("error");
+
+  // Control and bidi-formatting characters shown as a visible marker, never obeyed (the
+  // server's text_display.py applies the same rule): U+202E must not reverse what follows.
+  const CONTROL_CHARS =
+    /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
+  function visibleText(text) {
+    return text.replace(CONTROL_CHARS, (c) =>
+      "\u27e6U+" + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0") + "\u27e7");
+  }
+
+  function showOutput(text) {
+    output.textContent = text === "" ? "(salida vacía)" : visibleText(text);
+  }
 
   function currentTask() {
     return config.tasks.find((task) => task.key === taskSelect.value) || config.tasks[0];
@@ -30,6 +45,7 @@
       input.name = field.name;
       input.maxLength = config.maxChars;
       input.required = true;
+      input.dir = "auto";
       if (!field.short) input.rows = 6;
       fieldsBox.append(label, input);
     }
@@ -69,30 +85,26 @@
     const maxNewTokens = numberOption("max-new-tokens");
     if (beams !== undefined) options.num_beams = beams;
     if (maxNewTokens !== undefined) options.max_new_tokens = maxNewTokens;
-    const body = { inputs: [fill(task.template, values)], model: task.model, options: options };
+    const text = fill(task.template, values);
+    const beamsUsed = beams !== undefined ? beams : config.defaultBeams[task.model] || 1;
 
     button.disabled = true;
     error.hidden = true;
     output.textContent = "";
+    output.dataset.events = "0";
     latency.textContent = "";
     form.dataset.state = "busy";
     const started = performance.now();
     try {
-      const response = await fetch("/v1/generate", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(body),
-      });
-      const data = await response.json();
+      const result = beamsUsed === 1
+        ? await streamTokens(task.model, text, maxNewTokens)
+        : await generateAll(task.model, text, options);
+      if (result === null) return;
       const elapsed = Math.round(performance.now() - started);
-      if (!response.ok) {
-        showError(data.error || response.statusText);
-        return;
-      }
-      const result = data.outputs[0];
-      output.textContent = result.text === "" ? "(salida vacía)" : result.text;
-      latency.textContent = "Latencia: " + elapsed + " ms (modelo y cola: " + data.latency_ms + " ms, " +
-        result.tokens + " tokens)";
+      showOutput(result.text);
+      latency.textContent = "Latencia: " + elapsed + " ms (" + result.tokens + " tokens" +
+        (result.firstTokenMs !== undefined ? ", primer token: " + result.firstTokenMs + " ms" : "") +
+        ")";
       form.dataset.state = "done";
     } catch (failure) {
       showError("No se pudo contactar con el servidor: " + failure.message);
@@ -101,6 +113,77 @@
     }
   }
 
+  // A beam search: one request to the batch API, the answer at the end.
+  async function generateAll(model, text, options) {
+    const response = await fetch("/v1/generate", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ inputs: [text], model: model, options: options }),
+    });
+    const data = await response.json();
+    if (!response.ok) {
+      showError(data.error || response.statusText);
+      return null;
+    }
+    return { text: data.outputs[0].text, tokens: data.outputs[0].tokens };
+  }
+
+  // One hypothesis: TGI's event stream, each token shown as it arrives.
+  async function streamTokens(model, text, maxNewTokens) {
+    const parameters = maxNewTokens !== undefined ? { max_new_tokens: maxNewTokens } : {};
+    const started = performance.now();
+    const response = await fetch("/models/" + encodeURIComponent(model), {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ inputs: text, parameters: parameters, stream: true }),
+    });
+    if (!response.ok) {
+      const data = await response.json();
+      showError(data.error || response.statusText);
+      return null;
+    }
+    form.dataset.state = "streaming";
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    let shown = "";
+    let events = 0;
+    let firstTokenMs;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const line = buffer.slice(0, end).trim();
+        buffer = buffer.slice(end + 2);
+        if (!line.startsWith("data:")) continue;
+        const event = JSON.parse(line.slice(5));
+        if (event.error) {
+          showError(event.error);
+          return null;
+        }
+        events += 1;
+        output.dataset.events = String(events);
+        if (firstTokenMs === undefined) firstTokenMs = Math.round(performance.now() - started);
+        if (!event.token.special) {
+          shown += event.token.text;
+          output.textContent = visibleText(shown.trimStart());
+        }
+        if (event.generated_text !== null) {
+          return {
+            text: event.generated_text,
+            tokens: event.details.generated_tokens,
+            firstTokenMs: firstTokenMs,
+          };
+        }
+      }
+    }
+    showError("El servidor cerró la conexión antes de terminar.");
+    return null;
+  }
+
+  window.seq2seqEs = { visibleText: visibleText }; // for the console (and the browser tests)
   taskSelect.addEventListener("change", renderFields);
   form.addEventListener("submit", submit);
   renderFields();
