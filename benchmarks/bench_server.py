@@ -185,11 +185,12 @@ def free_port() -> int:
 
 
 def start_server(
-    model: Path, max_batch_size: int, threads: int, timeout: float
+    model: Path, max_batch_size: int, threads: int, timeout: float, engine: str = "transformers"
 ) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     config = {
         "model": str(model),
+        "engine": engine,
         "port": port,
         "threads": threads,
         "log_level": "warning",

@@ -100,7 +100,9 @@ def test_inference_client_text_generation_translation_and_summarization(
     assert answer.translation_text == translated
 
 
-def test_unimplemented_parameters_get_tgis_message_and_beams_cannot_stream(url: str) -> None:
+def test_unimplemented_parameters_get_tgis_message_and_a_beam_stream_is_one_event(
+    url: str, engines: dict[str, Engine]
+) -> None:
     body = {"inputs": TEXT, "parameters": {"stop": ["."], "repetition_penalty": 1.3}}
     refused = httpx.post(url + "/generate", json=body, timeout=60)
     assert refused.status_code == 400
@@ -108,6 +110,8 @@ def test_unimplemented_parameters_get_tgis_message_and_beams_cannot_stream(url: 
         "The following `model_kwargs` are not used by the model: ['stop', 'repetition_penalty']"
         in (refused.json()["error"])
     )
-    beams = {"inputs": TEXT, "parameters": {"num_beams": 2}}
-    assert httpx.post(url + "/generate_stream", json=beams, timeout=60).status_code == 422
+    beams = {"inputs": TEXT, "parameters": {"num_beams": 2, "max_new_tokens": 12}}
+    (event,) = sse_events(url, "/generate_stream", beams)
+    expected = engines["default"].generate([TEXT], GREEDY.model_copy(update={"num_beams": 2}))
+    assert event["generated_text"] == event["token"]["text"] == expected[0]["text"]
     assert httpx.post(url + "/models/nothing", json={"inputs": TEXT}, timeout=60).status_code == 404

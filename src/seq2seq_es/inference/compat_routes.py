@@ -18,8 +18,8 @@ source and TGI's OpenAPI schema):
   ``summary_text``): one URL serves all three and the client reads its own key.
 
 Decoding is greedy unless the request asks otherwise (TGI has no beams; HF clients may
-pass ``generate_parameters.num_beams``); a stream is always one hypothesis (a beam search
-cannot emit a token before it ends), so beams in a stream are a 422. Parameters we do not
+pass ``generate_parameters.num_beams``). A beam search cannot emit a token before it ends,
+so a stream that asks for beams is one event: the whole text, at the end. Parameters we do not
 implement (``stop``, ``repetition_penalty``, ...) are refused with TGI's own 400 message,
 ``The following `model_kwargs` are not used by the model: [...]``, from which
 ``InferenceClient`` drops them and retries (with a warning), as it does with other servers.
@@ -35,6 +35,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from seq2seq_es.inference.api_errors import errors, json_int
 from seq2seq_es.inference.config import GenerationOptions, ServeLimits
 from seq2seq_es.inference.model_service import Checked, ClientGone, ModelService, client_gone
 
@@ -59,6 +60,14 @@ UNUSED_UNLESS: dict[str, tuple[Any, ...]] = {
 }
 
 
+def _unused_field(name: str) -> Any:
+    return Field(
+        None,
+        json_schema_extra={"enum": list(UNUSED_UNLESS[name])},
+        description="Not implemented: only this value is accepted (others: 400).",
+    )
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
@@ -69,15 +78,15 @@ def compat_schemas(limits: ServeLimits) -> tuple[type[BaseModel], type[BaseModel
     class GenerateParameters(_Strict):
         """``generate_parameters`` of the HF summarization/translation tasks."""
 
-        max_new_tokens: int | None = Field(None, ge=1, le=limits.max_new_tokens)
-        num_beams: int | None = Field(None, ge=1, le=limits.max_num_beams)
+        max_new_tokens: json_int(1, limits.max_new_tokens) | None = None  # type: ignore[valid-type]
+        num_beams: json_int(1, limits.max_num_beams) | None = None  # type: ignore[valid-type]
         do_sample: bool | None = None
         temperature: float | None = Field(None, ge=0.01, le=100.0)
-        top_k: int | None = Field(None, ge=0, le=1000)
+        top_k: json_int(0, 1000) | None = None  # type: ignore[valid-type]
         top_p: float | None = Field(None, gt=0.0, le=1.0)
         length_penalty: float | None = Field(None, ge=-10.0, le=10.0)
-        no_repeat_ngram_size: int | None = Field(None, ge=0, le=16)
-        seed: int | None = Field(None, ge=0, le=2**31 - 1)
+        no_repeat_ngram_size: json_int(0, 16) | None = None  # type: ignore[valid-type]
+        seed: json_int(0, 2**31 - 1) | None = None  # type: ignore[valid-type]
 
     class CompatParameters(GenerateParameters):
         """TGI's ``parameters`` (and the HF tasks'): unset ones take the model's defaults."""
@@ -85,21 +94,22 @@ def compat_schemas(limits: ServeLimits) -> tuple[type[BaseModel], type[BaseModel
         details: bool = False
         return_full_text: bool | None = None
         generate_parameters: GenerateParameters | None = None
-        stop: list[str] | None = None
-        truncate: int | None = None
-        repetition_penalty: float | None = None
-        frequency_penalty: float | None = None
-        typical_p: float | None = None
-        watermark: bool | None = None
-        best_of: int | None = None
-        top_n_tokens: int | None = None
-        grammar: dict[str, Any] | None = None
-        adapter_id: str | None = None
-        decoder_input_details: bool | None = None
-        src_lang: str | None = None
-        tgt_lang: str | None = None
-        truncation: str | None = None
-        clean_up_tokenization_spaces: bool | None = None
+        # Accepted only "off" (the schema says which values); any other value is TGI's 400.
+        stop: Any = _unused_field("stop")
+        truncate: Any = _unused_field("truncate")
+        repetition_penalty: Any = _unused_field("repetition_penalty")
+        frequency_penalty: Any = _unused_field("frequency_penalty")
+        typical_p: Any = _unused_field("typical_p")
+        watermark: Any = _unused_field("watermark")
+        best_of: Any = _unused_field("best_of")
+        top_n_tokens: Any = _unused_field("top_n_tokens")
+        grammar: Any = _unused_field("grammar")
+        adapter_id: Any = _unused_field("adapter_id")
+        decoder_input_details: Any = _unused_field("decoder_input_details")
+        src_lang: Any = _unused_field("src_lang")
+        tgt_lang: Any = _unused_field("tgt_lang")
+        truncation: Any = _unused_field("truncation")
+        clean_up_tokenization_spaces: Any = _unused_field("clean_up_tokenization_spaces")
 
     text = Annotated[str, StringConstraints(min_length=1, max_length=limits.max_input_chars)]
 
@@ -113,9 +123,20 @@ def compat_schemas(limits: ServeLimits) -> tuple[type[BaseModel], type[BaseModel
     return CompatRequest, CompatParameters
 
 
+def _same_json(value: Any, expected: Any) -> bool:
+    """Equal as JSON values: 1 and 1.0 are, 0 and false are not (Python says 0 == False)."""
+    if isinstance(value, bool) or isinstance(expected, bool) or value is None or expected is None:
+        return type(value) is type(expected) and value == expected
+    return bool(value == expected)
+
+
 def _options(parameters: Any) -> GenerationOptions:
     """The decoding options a compat request asks for: greedy unless it says otherwise."""
-    unused = [name for name, off in UNUSED_UNLESS.items() if getattr(parameters, name) not in off]
+    unused = [
+        name
+        for name, offs in UNUSED_UNLESS.items()
+        if not any(_same_json(getattr(parameters, name), off) for off in offs)
+    ]
     if unused:
         raise HTTPException(
             400,
@@ -201,11 +222,24 @@ def compat_router(services: Mapping[str, ModelService], limits: ServeLimits) -> 
     async def tgi_generate_stream(body: CompatRequest) -> Any:  # type: ignore[valid-type]
         return await _stream(service_for(None), body)
 
-    @router.post("/", summary="Hugging Face Inference / TGI: the default model")
+    answer_content: dict[int | str, dict[str, Any]] = {
+        200: {
+            "description": "A list of one answer, or (with stream: true) TGI's event stream",
+            "content": {"application/json": {}, "text/event-stream": {}},
+        }
+    }
+
+    @router.post(
+        "/", summary="Hugging Face Inference / TGI: the default model", responses=answer_content
+    )
     async def hf_default(body: CompatRequest, request: Request) -> Any:  # type: ignore[valid-type]
         return await answer_or_stream(service_for(None), body, request)
 
-    @router.post("/models/{model}", summary="Hugging Face Inference: a served model by name")
+    @router.post(
+        "/models/{model}",
+        summary="Hugging Face Inference: a served model by name",
+        responses=answer_content | errors(404),
+    )
     async def hf_model(model: str, body: CompatRequest, request: Request) -> Any:  # type: ignore[valid-type]
         return await answer_or_stream(service_for(model), body, request)
 
@@ -245,12 +279,7 @@ def _event(data: dict[str, Any]) -> bytes:
 async def _stream(service: ModelService, body: Any) -> StreamingResponse:
     """Check and queue the request now (a refusal is a plain JSON 4xx), then stream its tokens."""
     options = _options(body.parameters)
-    if (service.resolved(options).num_beams or 1) > 1 or options.num_beams not in (None, 1):
-        raise HTTPException(
-            422,
-            "Invalid request: a stream decodes one hypothesis; leave num_beams out or set it to "
-            "1 (a beam search cannot send a token before it ends).",
-        )
+    beams = (service.resolved(options).num_beams or 1) > 1
     checked = await service.check([body.inputs], options)
     loop = asyncio.get_running_loop()
     tokens: asyncio.Queue[int] = asyncio.Queue()
@@ -258,7 +287,7 @@ async def _stream(service: ModelService, body: Any) -> StreamingResponse:
     def on_token(token_id: int) -> None:  # called from the worker thread
         loop.call_soon_threadsafe(tokens.put_nowait, token_id)
 
-    ticket = service.enqueue(checked, on_token)
+    ticket = service.enqueue(checked, None if beams else on_token)
     prefix = body.inputs if body.parameters.return_full_text else ""
     events = _token_events(service, checked, ticket, tokens, options, prefix)
     return StreamingResponse(events, media_type="text/event-stream")
@@ -311,7 +340,7 @@ async def _token_events(
         except Exception as exc:  # the engine failed: the stream says so instead of just ending
             yield _event({"error": f"generation failed: {exc}", "error_type": "generation"})
             return
-        final = held or _token_event(1, -1, "", True)
+        final = held or _token_event(1, -1, output["text"], False)  # a beam search: one event
         final["generated_text"] = prefix + output["text"]
         final["details"] = {
             "finish_reason": _details(service, output, options)["finish_reason"],

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from seq2seq_es.inference.api_errors import DECODE_ERRORS, ErrorBody, json_int
 from seq2seq_es.inference.compat_routes import compat_router
 from seq2seq_es.inference.config import GenerationOptions, ServeConfig, ServeLimits
 from seq2seq_es.inference.engines import Engine
@@ -60,18 +61,18 @@ def request_schemas(
         "GenerateOptions",
         __base__=_StrictRequest,
         __doc__="Decoding options; unset ones take the model's.",
-        max_new_tokens=(int | None, Field(None, ge=1, le=limits.max_new_tokens)),
-        num_beams=(int | None, Field(None, ge=1, le=limits.max_num_beams)),
+        max_new_tokens=(json_int(1, limits.max_new_tokens) | None, None),
+        num_beams=(json_int(1, limits.max_num_beams) | None, None),
         do_sample=(bool, False),
         temperature=(float, Field(1.0, ge=TEMPERATURE_RANGE[0], le=TEMPERATURE_RANGE[1])),
-        top_k=(int, Field(0, ge=0, le=MAX_TOP_K)),
+        top_k=(json_int(0, MAX_TOP_K), 0),
         top_p=(float, Field(1.0, gt=0.0, le=1.0)),
         length_penalty=(
             float | None,
             Field(None, ge=LENGTH_PENALTY_RANGE[0], le=LENGTH_PENALTY_RANGE[1]),
         ),
-        no_repeat_ngram_size=(int | None, Field(None, ge=0, le=MAX_NO_REPEAT_NGRAM)),
-        seed=(int | None, Field(None, ge=0, le=MAX_SEED)),
+        no_repeat_ngram_size=(json_int(0, MAX_NO_REPEAT_NGRAM) | None, None),
+        seed=(json_int(0, MAX_SEED) | None, None),
         output_scores=(bool, False),
     )
     served: Any = Literal[tuple(model_names)]
@@ -242,13 +243,6 @@ def _validation_messages(exc: RequestValidationError) -> list[str]:
     return messages
 
 
-class ErrorBody(BaseModel):
-    """Every error the server answers (4xx and 5xx): what went wrong and what to change."""
-
-    error: str
-    details: list[str] | None = None
-
-
 class GeneratedOutput(BaseModel):
     text: str
     tokens: int = Field(description="Generated tokens, the end token included.")
@@ -261,27 +255,6 @@ class GenerateResponse(BaseModel):
     model: str
     outputs: list[GeneratedOutput]
     latency_ms: float
-
-
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error statuses a route can answer, each with its real body."""
-    described = {
-        400: "Unreadable request (not UTF-8), or a parameter this server does not implement",
-        404: "No such served model",
-        408: "The request (headers or body) did not arrive within limits.read_timeout_s",
-        413: "The body is larger than limits.max_request_bytes",
-        422: "The request breaks the schema or a limit (the message names it)",
-        429: "The queue is full; retry after Retry-After seconds",
-        500: "A server bug (logged; counted in /metrics)",
-        503: "No answer within limits.request_timeout_s, or the server is shutting down",
-    }
-    return {
-        status: {"model": ErrorBody, "description": described[status]}
-        for status in (*statuses, 500)
-    }
-
-
-DECODE_ERRORS = _errors(400, 408, 413, 422, 429, 503)
 
 
 def create_app(
@@ -350,7 +323,10 @@ def create_app(
         if exc.status_code == 400 and not message.startswith("The following `model_kwargs`"):
             # FastAPI could not parse the body (e.g. bytes that are not UTF-8)
             message = f"Bad request ({message}): {BODY_HINT}, in UTF-8."
-        return _error_response(exc.status_code, message, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not only the first route's
+            headers["Allow"] = ", ".join(_methods_of(app, request.url.path))
+        return _error_response(exc.status_code, message, headers=headers)
 
     @app.post(
         "/v1/generate",
@@ -419,6 +395,23 @@ def create_app(
 
 
 RETRY_SOON = {"Retry-After": "5"}
+
+
+def _methods_of(app: FastAPI, path: str) -> list[str]:
+    """The methods some route of ``app`` answers at ``path`` (included routers too: FastAPI
+    keeps them as one entry that holds the router, ``original_router``)."""
+    methods: set[str] = set()
+    routes = list(app.routes)
+    while routes:
+        route = routes.pop()
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            routes.extend(included.routes)
+            continue
+        regex, allowed = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and allowed and regex.match(path):
+            methods |= set(allowed)
+    return sorted(methods)
 
 
 def _model_info(service: ModelService) -> dict[str, Any]:

@@ -227,7 +227,7 @@ def add_page_routes(
     """``GET /`` (the page), ``/static/*`` (its script and style) and ``/docs`` (a note)."""
     page_html = render_page(tasks, models, limits, preselected)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/", response_class=HTMLResponse, summary="The web page")
     async def page() -> HTMLResponse:
         return HTMLResponse(page_html, headers=_PAGE_HEADERS)
 
