@@ -27,7 +27,7 @@ from seq2seq_es.commands.base import Command, Flag
 from seq2seq_es.config import load_config
 from seq2seq_es.errors import ConfigError, Seq2SeqEsError
 from seq2seq_es.library_logs import quiet_library_logs
-from seq2seq_es.training.run_folder import RunFolder
+from seq2seq_es.training.run_folder import RunFolder, StartedRun
 
 # The command modules, in the order of the data flow; each exposes COMMANDS.
 COMMAND_MODULES = (
@@ -121,7 +121,7 @@ def execute(command: Command, config_file: Path | None, overrides: list[str], de
     if not debug:
         quiet_library_logs()
     folder: Path | None = None
-    recorded = created = False
+    started: StartedRun | None = None
     try:
         config = load_config(command.schema, config_file, overrides)
         folder = command.output_dir(config)
@@ -130,33 +130,18 @@ def execute(command: Command, config_file: Path | None, overrides: list[str], de
             error_console.print(claim.message, highlight=False, soft_wrap=True)
         if claim is not None and claim.done:
             return
-        if folder is not None and is_main_process():
-            from seq2seq_es.files import remove_leftovers
-            from seq2seq_es.run_record import write_run_record
-            from seq2seq_es.training.run_folder import is_empty
+        if claim is not None and is_main_process():
+            from seq2seq_es.training.run_folder import record_run
 
-            if (
-                command.prepare_output is not None
-            ):  # the folder is this run's: clean what killed writers left
-                remove_leftovers(folder)
-            created = not folder.exists()
-            recorded = created or is_empty(folder)
-            write_run_record(
-                folder,
-                config,
-                command.name,
-                {"inputs": claim.inputs} if claim and claim.inputs else None,
-            )
+            started = record_run(claim, config, owned=command.prepare_output is not None)
         result = (
             command.run(config, claim)
             if command.prepare_output is not None
             else command.run(config)
         )
     except (Seq2SeqEsError, OSError, KeyboardInterrupt):
-        if recorded and folder is not None:
-            from seq2seq_es.training.run_folder import discard_record
-
-            discard_record(folder, created)
+        if started is not None:
+            started.discard()
         _report_failure(command, folder, debug)
     command.show(result, console)
 

@@ -31,7 +31,7 @@ from seq2seq_es.pretraining.config import PretrainConfig
 from seq2seq_es.tasks.config import DecodingConfig, FinetuneConfig
 from seq2seq_es.tokenizer.config import TokenizerConfig
 from seq2seq_es.training.config import OptimConfig
-from seq2seq_es.training.run_folder import RunFolder, claim_folder, owned_folder
+from seq2seq_es.training.run_folder import RunFolder, claim_folder, owned_folder, record_run
 
 
 class DemoOptim(OptimConfig):
@@ -152,7 +152,6 @@ def stage_inputs(name: str, config: StrictModel) -> dict[str, str]:
 def run(config: DemoConfig, folder: RunFolder) -> dict[str, Any]:
     """Run every stage as its own command would, in ``folder`` (claimed for the whole demo);
     return timings, artifact paths and the final scores."""
-    from seq2seq_es.run_record import write_run_record
     from seq2seq_es.training.curves import plot_loss_curves
 
     check_data(config)
@@ -162,9 +161,7 @@ def run(config: DemoConfig, folder: RunFolder) -> dict[str, Any]:
     for name, stage_config in stages.items():
         output_dir = Path(stage_config.output_dir)  # type: ignore[attr-defined]
         stage = owned_folder(output_dir, name, stage_config, stage_inputs(name, stage_config))
-        write_run_record(
-            output_dir, stage_config, name, {"inputs": stage.inputs} if stage.inputs else None
-        )
+        record_run(stage, stage_config, owned=False)
         start = time.perf_counter()
         results[name] = STAGES[name].run(stage_config, stage)
         timings[name] = time.perf_counter() - start

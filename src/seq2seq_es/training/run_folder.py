@@ -21,11 +21,12 @@ that identity. The states:
   with another identity, or the same training run with checkpoints or finished without
   ``--resume`` (pass ``--resume``, or choose a new folder).
 
-After the claim the run writes its record, then its work; the file it writes last (training:
-``summary.json``, ``scores.json``) means it finished. A run that fails before writing anything
-but its record takes the record back (``discard_record``), so the corrected command is not
-refused. The identity kept in each checkpoint (``trainer_state.json``: ``run_identity`` and
-its SHA-256) is what ``--resume`` compares against; without a checkpoint, the run record.
+After the claim the run writes its record (``record_run``: the ``running`` state), then its
+work; the file it writes last (training: ``summary.json``, ``scores.json``) means it finished.
+A run that fails before writing anything but its record takes the record back
+(``StartedRun.discard``), so the corrected command is not refused. The identity kept in each
+checkpoint (``trainer_state.json``: ``run_identity`` and its SHA-256) is what ``--resume``
+compares against; without a checkpoint, the run record.
 """
 
 from __future__ import annotations
@@ -41,12 +42,14 @@ from pydantic import BaseModel
 
 from seq2seq_es.config import volatile_keys
 from seq2seq_es.errors import CheckpointError, ConfigError
+from seq2seq_es.files import remove_leftovers
 from seq2seq_es.run_record import (
     RECORD_FILES,
     identity_changes,
     read_run_record,
     recorded_identity,
     run_identity,
+    write_run_record,
 )
 
 CHECKPOINTS = "checkpoints"
@@ -170,6 +173,42 @@ def _comparable(saved: Mapping[str, str], current: Mapping[str, str]) -> dict[st
     """Saved input fingerprints (a record from before fingerprints were kept compares as
     unchanged)."""
     return dict(saved) if saved else dict(current)
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    """A run whose record is written (the ``running`` state): what to take back if it fails.
+
+    ``created``: the record created the folder; ``fresh``: the record is all the folder held.
+    """
+
+    path: Path
+    created: bool
+    fresh: bool
+
+    def discard(self) -> None:
+        """After a failure: take the record back if the run wrote nothing else."""
+        if self.fresh:
+            discard_record(self.path, self.created)
+
+
+def record_run(claim: RunFolder, config: BaseModel, owned: bool) -> StartedRun:
+    """Start the claimed run: write ``config.yaml`` and ``run_info.json`` (with the claim's input
+    fingerprints) into its folder.
+
+    ``owned``: the command's own claim checked the folder is this run's, so what killed writers
+    left there (``.*.tmp``, a half-renamed ``.*.old``) is removed first; the default claim checks
+    less, and leaves such files alone.
+    """
+    path = claim.path
+    if owned:
+        remove_leftovers(path)
+    created = not path.exists()
+    fresh = created or is_empty(path)
+    write_run_record(
+        path, config, claim.command, {"inputs": claim.inputs} if claim.inputs else None
+    )
+    return StartedRun(path, created, fresh)
 
 
 def discard_record(folder: str | Path, created: bool) -> None:
