@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 
-def corpus(shared_data: Path, output_dir: Path, tasks: int, *overrides: str) -> None:
+def corpus(
+    shared_data: Path, output_dir: Path, tasks: int, *overrides: str
+) -> subprocess.CompletedProcess[str]:
     """Real Spanish documents through every default step, with 2 MinHash buckets (the default 14
     would be 12 more task starts on a cluster)."""
     command = [
@@ -28,6 +30,7 @@ def corpus(shared_data: Path, output_dir: Path, tasks: int, *overrides: str) -> 
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"
+    return done
 
 
 def documents(folder: Path) -> list[str]:

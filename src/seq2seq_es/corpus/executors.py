@@ -68,6 +68,16 @@ def quiet_task_logs() -> Iterator[None]:
             module.tqdm = bar
 
 
+@contextlib.contextmanager
+def logs_off(module: str) -> Iterator[None]:
+    """No loguru records from ``module`` inside the block."""
+    logger.disable(module)
+    try:
+        yield
+    finally:
+        logger.enable(module)
+
+
 class QuietLocalExecutor(LocalPipelineExecutor):
     """``LocalPipelineExecutor`` whose tasks log to files only when ``quiet``."""
 
@@ -157,12 +167,15 @@ def make_executor(
         ) from None
     from datatrove.executor.ray import RayPipelineExecutor
 
-    return RayPipelineExecutor(
-        pipeline=pipeline,
-        tasks=tasks,
-        workers=config.workers,
-        logging_dir=logging_dir,
-        depends=depends,
-        cpus_per_task=config.ray.cpus_per_task,
-        mem_per_cpu_gb=config.ray.mem_per_cpu_gb,
-    )
+    # Each stage's executor warns that a local logging folder must be shared with the Ray
+    # workers; once (the first stage's) is enough.
+    with contextlib.nullcontext() if depends is None else logs_off("datatrove.executor.ray"):
+        return RayPipelineExecutor(
+            pipeline=pipeline,
+            tasks=tasks,
+            workers=config.workers,
+            logging_dir=logging_dir,
+            depends=depends,
+            cpus_per_task=config.ray.cpus_per_task,
+            mem_per_cpu_gb=config.ray.mem_per_cpu_gb,
+        )
