@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from seq2seq_es.files import atomic_write, write_json
+from seq2seq_es.models.language_codes import set_language_codes
 from seq2seq_es.models.loading import load_seq2seq
 from seq2seq_es.tasks.config import EvalConfig, MatrixConfig, PredictConfig
 from seq2seq_es.tasks.decode import (
@@ -26,6 +27,7 @@ from seq2seq_es.tasks.registry import get_task
 def run_predict(config: PredictConfig) -> Path:
     task = get_task(config.task).model_copy(update=config.lengths())
     model, tokenizer = load_seq2seq(config.model, revision=config.model_revision)
+    set_language_codes(model, tokenizer, task.source_language, task.target_language)
     examples = load_examples(task, config.data_dir, config.split, config.max_examples)
     return decode_examples(model, tokenizer, task, examples, config.generation, config.output)
 
@@ -37,6 +39,7 @@ def run_eval(
     model, tokenizer = model_and_tokenizer or load_seq2seq(
         config.model, revision=config.model_revision
     )
+    set_language_codes(model, tokenizer, task.source_language, task.target_language)
     examples = load_examples(task, config.data_dir, config.split, config.max_examples)
     output_dir = Path(config.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,7 @@ from seq2seq_es.models.adapters import (
     keep_final_adapter,
     save_model_or_adapter,
 )
+from seq2seq_es.models.language_codes import set_language_codes
 from seq2seq_es.models.loading import load_seq2seq, save_seq2seq
 from seq2seq_es.models.model_card import write_model_card
 from seq2seq_es.models.output_prior import set_output_prior, unigram_log_probs
@@ -117,6 +118,7 @@ def run_finetune(config: FinetuneConfig, claimed: RunFolder) -> dict[str, Any]:
     ``claimed`` is its claimed output folder (its identity goes into the checkpoints)."""
     task: TaskSpec = get_task(config.task).model_copy(update=config.lengths())
     model, tokenizer = initial_model(config)
+    set_language_codes(model, tokenizer, task.source_language, task.target_language)  # mBART-50
     train_examples = load_examples(task, config.data_dir, "train", config.max_train_examples)
     selection = load_examples(task, config.data_dir, "validation", config.selection_examples)
     features = encode_examples(train_examples, tokenizer, task)

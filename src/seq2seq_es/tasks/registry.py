@@ -90,6 +90,10 @@ class TaskSpec(StrictModel):
     max_source_length: int = Field(512, ge=8)
     max_target_length: int = Field(128, ge=2)
     decoding: DecodingSpec = DecodingSpec()
+    source_language: str = Field(
+        "es", description="ISO 639-1 language of the inputs (mBART-50's code: es → es_XX)."
+    )
+    target_language: str = Field("es", description="ISO 639-1 language of the targets.")
     model_hint: str | None = Field(
         None, description="e.g. 'led' for inputs longer than BART's 1,024 positions."
     )
@@ -222,6 +226,8 @@ PAPER_TASKS: dict[str, dict[str, object]] = {
     ),
     "wmt13-es-en": dict(
         TRANSLATION,
+        source_language="es",
+        target_language="en",
         hub=_hub("vgaraujov/wmt13", "es-en"),
         source_template="{translation.es}",
         target_field="translation.en",
@@ -229,6 +235,8 @@ PAPER_TASKS: dict[str, dict[str, object]] = {
     ),
     "wmt13-en-es": dict(
         TRANSLATION,
+        source_language="en",
+        target_language="es",
         hub=_hub("vgaraujov/wmt13", "es-en"),
         source_template="{translation.en}",
         target_field="translation.es",
@@ -236,6 +244,8 @@ PAPER_TASKS: dict[str, dict[str, object]] = {
     ),
     "fapesp-es-pt": dict(
         TRANSLATION,
+        source_language="es",
+        target_language="pt",
         hub=_hub("vgaraujov/fapesp", "es-pt"),
         source_template="{translation.es}",
         target_field="translation.pt",
@@ -258,6 +268,8 @@ LOCAL_TASKS: dict[str, dict[str, object]] = {
     ),
     "tatoeba-es-en": dict(
         TRANSLATION,
+        source_language="es",
+        target_language="en",
         local={
             "train": "translation/tatoeba_es_en_train.jsonl.gz",
             "validation": "translation/tatoeba_es_en_validation.jsonl.gz",
@@ -270,6 +282,8 @@ LOCAL_TASKS: dict[str, dict[str, object]] = {
     ),
     "tatoeba-en-es": dict(
         TRANSLATION,
+        source_language="en",
+        target_language="es",
         local={
             "train": "translation/tatoeba_es_en_train.jsonl.gz",
             "validation": "translation/tatoeba_es_en_validation.jsonl.gz",
@@ -283,6 +297,8 @@ LOCAL_TASKS: dict[str, dict[str, object]] = {
     # News-domain evaluation only (no training split): cross-domain test of Tatoeba models.
     "ntrex-es-en": dict(
         TRANSLATION,
+        source_language="es",
+        target_language="en",
         local={"validation": "translation/ntrex128_es_en_dev.jsonl"},
         source_template="{es}",
         target_field="en",
@@ -290,6 +306,8 @@ LOCAL_TASKS: dict[str, dict[str, object]] = {
     ),
     "ntrex-en-es": dict(
         TRANSLATION,
+        source_language="en",
+        target_language="es",
         local={"validation": "translation/ntrex128_es_en_dev.jsonl"},
         source_template="{en}",
         target_field="es",
