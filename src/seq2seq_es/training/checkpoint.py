@@ -26,11 +26,12 @@ when a run starts (a kill between the rename and the pruning leaves one extra).
 
 Supported: one process and DDP (gloo on CPU, NCCL on GPUs): every process holds the whole
 model and optimizer, so the main process writes them and each process writes its own
-random states. Under FSDP and DeepSpeed the model and optimizer state are sharded across
-processes; this module refuses to checkpoint them (``checkpoint_support``) rather than
-write something that cannot be resumed. The path there: gather with
-``torch.distributed.checkpoint.state_dict.get_state_dict`` (full, CPU-offloaded) and
-write the same files, or write per-process shards as safetensors with their own index.
+random states. FSDP (``engine.distributed=fsdp``, ``sharding.py``): each process writes
+its shards of the model and optimizer through DCP as safetensors under ``shards/``
+(``sharded_checkpoint.py``; ``model.safetensors`` and ``optimizer.safetensors`` are then
+absent), the main process the param groups, schedule and state. Accelerate's own FSDP
+plugin and DeepSpeed shard in ways this module does not read; it refuses to checkpoint
+them (``checkpoint_support``) rather than write something that cannot be resumed.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ from seq2seq_es.training.run_folder import (
     check_checkpoint_files,
     list_checkpoints,
 )
+from seq2seq_es.training.sharded_checkpoint import SHARDS, load_sharded, save_sharded
+from seq2seq_es.training.sharding import is_sharded
 
 __all__ = [
     "FORMAT",
@@ -142,9 +145,9 @@ def checkpoint_support(accelerator: Accelerator) -> str | None:
     if kind in SUPPORTED:
         return None
     return (
-        f"checkpoints are written for one process and DDP; under {kind.value} the model and "
-        "optimizer are sharded across processes and this version does not gather them "
-        "(training/checkpoint.py says how it could)"
+        f"checkpoints are written for one process, DDP and engine.distributed=fsdp; under "
+        f"Accelerate's {kind.value} the model and optimizer are sharded in a way this version "
+        "does not read"
     )
 
 
@@ -152,8 +155,9 @@ def require_checkpoint_support(accelerator: Accelerator) -> None:
     reason = checkpoint_support(accelerator)
     if reason:
         raise ConfigError(
-            f"Cannot checkpoint this run: {reason}. Set engine.checkpoint_every=null and do not "
-            "resume (the final model is still saved), or launch with DDP."
+            f"Cannot checkpoint this run: {reason}. Launch with a DDP config and set "
+            "engine.distributed=fsdp to shard, or set engine.checkpoint_every=null and do not "
+            "resume (the final model is still saved)."
         )
 
 
@@ -287,6 +291,8 @@ def save_checkpoint(
         accelerator.wait_for_everyone()
         tensors, meta = rng_states()
         _write_tensors(tensors, tmp / f"rng-rank-{accelerator.process_index:05d}.safetensors", meta)
+        if is_sharded(model):  # FSDP: every process writes its shards (sharded_checkpoint.py)
+            save_sharded(tmp, model, _inner(optimizer), main)
         if main:
             _write_main_files(accelerator, tmp, model, optimizer, scheduler, model_state)
         accelerator.wait_for_everyone()
@@ -316,6 +322,9 @@ def _write_main_files(
     scheduler: Any,
     model_state: ModelState | None,
 ) -> None:
+    write_json(folder / SCHEDULER_JSON, scheduler.state_dict())
+    if is_sharded(model):
+        return
     unwrapped = accelerator.unwrap_model(model)
     if model_state is not None:
         _write_tensors(
@@ -336,7 +345,6 @@ def _write_main_files(
     tensors, data = optimizer_parts(_inner(optimizer).state_dict())
     _write_tensors(tensors, folder / OPTIMIZER_TENSORS)
     write_json(folder / OPTIMIZER_JSON, data)
-    write_json(folder / SCHEDULER_JSON, scheduler.state_dict())
 
 
 def _trainer_state(
@@ -404,6 +412,22 @@ def check_identity(path: Path, data: dict[str, Any], identity: dict[str, Any]) -
         )
 
 
+def _load_whole(
+    accelerator: Accelerator, path: Path, model: Any, optimizer: Any, model_state: Any
+) -> None:
+    """One process or DDP: the model (or the recipe's ``model_state``) and the optimizer, whole."""
+    unwrapped = accelerator.unwrap_model(model)
+    if model_state is not None:
+        model_state.load_state_tensors(
+            unwrapped, load_file(str(path / MODEL_FILE)), path / MODEL_FILE
+        )
+    else:
+        load_model(unwrapped, str(path / MODEL_FILE), strict=True)
+    tensors = load_file(str(path / OPTIMIZER_TENSORS))
+    groups = json.loads((path / OPTIMIZER_JSON).read_text(encoding="utf-8"))
+    _inner(optimizer).load_state_dict(optimizer_state_dict(tensors, groups))
+
+
 def load_checkpoint(
     accelerator: Accelerator,
     path: Path,
@@ -426,17 +450,18 @@ def load_checkpoint(
             f"{accelerator.num_processes}: each process's random states resume its own dropout. "
             f"Resume with {data.get('processes')} process(es)."
         )
+    sharded = is_sharded(model)
+    if (path / SHARDS).is_dir() != sharded:
+        raise CheckpointError(
+            f"{path} was written by a {'' if sharded else 'non-'}sharded run and this one is "
+            f"{'not ' if sharded else ''}sharded. Resume with the engine.distributed it was made "
+            "with."
+        )
     try:
-        unwrapped = accelerator.unwrap_model(model)
-        if model_state is not None:
-            model_state.load_state_tensors(
-                unwrapped, load_file(str(path / MODEL_FILE)), path / MODEL_FILE
-            )
+        if sharded:
+            load_sharded(path, model, _inner(optimizer))
         else:
-            load_model(unwrapped, str(path / MODEL_FILE), strict=True)
-        tensors = load_file(str(path / OPTIMIZER_TENSORS))
-        groups = json.loads((path / OPTIMIZER_JSON).read_text(encoding="utf-8"))
-        _inner(optimizer).load_state_dict(optimizer_state_dict(tensors, groups))
+            _load_whole(accelerator, path, model, optimizer, model_state)
         scheduler.load_state_dict(json.loads((path / SCHEDULER_JSON).read_text(encoding="utf-8")))
         if accelerator.scaler is not None and data.get("scaler"):
             accelerator.scaler.load_state_dict(data["scaler"])

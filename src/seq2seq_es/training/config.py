@@ -88,6 +88,14 @@ class EngineConfig(StrictModel):
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
         "auto", description="auto: bf16 on a GPU that supports it, fp32 on CPU."
     )
+    distributed: Literal["ddp", "fsdp"] = Field(
+        "ddp",
+        description=(
+            "With several processes: ddp (each holds the whole model; gradients averaged) or "
+            "fsdp (torch FSDP2: each holds 1/N of every weight, gradient and optimizer state; "
+            "checkpoints sharded, the final model/ whole). One process: no difference."
+        ),
+    )
     compile: bool = Field(False, description="torch.compile the model.")
     tf32: bool = Field(True, description="Allow TF32 matmuls on Ampere+ GPUs (no effect on CPU).")
     threads: Annotated[int | None, VOLATILE] = Field(

@@ -30,7 +30,7 @@ from accelerate.utils import broadcast_object_list, set_seed
 from rich.console import Console
 from torch.utils.data import Dataset
 
-from seq2seq_es.errors import CheckpointError, DataError
+from seq2seq_es.errors import CheckpointError, ConfigError, DataError
 from seq2seq_es.files import remove_leftovers
 from seq2seq_es.progress import progress_bar
 from seq2seq_es.training.batches import EpochBatches
@@ -63,6 +63,7 @@ from seq2seq_es.training.losses import training_loss
 from seq2seq_es.training.optimizers import build_optimizer
 from seq2seq_es.training.run_folder import CHECKPOINTS
 from seq2seq_es.training.schedules import build_scheduler
+from seq2seq_es.training.sharding import FullCopy, local_value, shard_model
 from seq2seq_es.training.trackers import Trackers
 
 Batch = dict[str, torch.Tensor]
@@ -195,18 +196,32 @@ def train(
     set_seed(seed)
     model_config = model.config
     shape = model_shape(model)
+    full_copy = None
+    if engine.distributed == "fsdp" and accelerator.num_processes > 1:  # training/sharding.py
+        full_copy = start_sharding(accelerator, model, engine, model_state)
     if engine.compile:
         model = torch.compile(model)
     optimizer = build_optimizer(model, optim)
     scheduler = build_scheduler(
         optimizer, optim.schedule, optim.warmup_steps, optim.steps, optim.min_lr_ratio
     )
-    model, optimizer = accelerator.prepare(model, optimizer)
+    if full_copy is None:
+        model, optimizer = accelerator.prepare(model, optimizer)
+    else:  # already sharded: Accelerate would wrap it in DDP
+        optimizer = accelerator.prepare(optimizer)
     if main:
         tidy(output_dir, engine.keep_checkpoints)
     accelerator.wait_for_everyone()
     parts = Parts(
-        accelerator, model, optimizer, scheduler, model_config, identity, checkpoints, model_state
+        accelerator,
+        model,
+        optimizer,
+        scheduler,
+        model_config,
+        identity,
+        checkpoints,
+        model_state,
+        full_copy,
     )
     state = start_state(parts, resume, optim.steps)
     if callback_state is not None and state.extra:
@@ -253,7 +268,7 @@ def train(
                 result,
             )
             evaluated, numbers, stop = maybe_evaluate(
-                accelerator, model, state.step, engine, evaluate, should_stop
+                parts, state.step, engine, evaluate, should_stop
             )
             if evaluated:
                 result.last_eval = numbers
@@ -271,8 +286,9 @@ def train(
             maybe_stop_on_interrupt(parts, state, engine, interrupts, saved)
         result.seconds = time.perf_counter() - start_time
     result.final_state = state
-    result.model = accelerator.unwrap_model(model)
-    result.state_dict = accelerator.get_state_dict(model) if accelerator.num_processes > 1 else None
+    result.model = parts.plain_model()
+    gather = accelerator.num_processes > 1 and full_copy is None
+    result.state_dict = accelerator.get_state_dict(model) if gather else None
     result.is_main_process = main
     accelerator.wait_for_everyone()
     return result
@@ -290,6 +306,14 @@ class Parts:
     identity: dict[str, Any]
     root: Path
     model_state: ModelState | None = None
+    full_copy: FullCopy | None = None  # FSDP: the main process's plain twin
+
+    def plain_model(self) -> Any:
+        """The model callbacks and savers see: unwrapped from DDP/compile, or under FSDP the
+        gathered twin (every process must call it then; None on the others)."""
+        if self.full_copy is not None:
+            return self.full_copy.gather(self.model)
+        return self.accelerator.unwrap_model(self.model)
 
     def save(self, state: TrainState, keep: int) -> Path:
         return save_checkpoint(
@@ -304,6 +328,21 @@ class Parts:
             keep,
             self.model_state,
         )
+
+
+def start_sharding(
+    accelerator: Accelerator, model: Any, engine: EngineConfig, model_state: ModelState | None
+) -> FullCopy:
+    """Shard ``model`` in place (FSDP2) and return the main process's plain twin of it."""
+    if model_state is not None:
+        raise ConfigError(
+            f"engine.distributed=fsdp shards every weight, but this run checkpoints only part of "
+            f"its model ({model_state.content}): an adapter trains too few weights for sharding "
+            "to save memory. Use engine.distributed=ddp."
+        )
+    full_copy = FullCopy(model, accelerator.is_main_process, accelerator.device)
+    shard_model(model, accelerator.device, accelerator.num_processes, accelerator.mixed_precision)
+    return full_copy
 
 
 def tidy(output_dir: Path, keep: int) -> None:
@@ -398,7 +437,7 @@ def train_step(
             accelerator.backward(loss / optim.grad_accum_steps)
         loss_sum += loss.detach()
         meter.add(batch)
-    grad_norm = accelerator.clip_grad_norm_(model.parameters(), optim.max_grad_norm)
+    grad_norm = local_value(accelerator.clip_grad_norm_(model.parameters(), optim.max_grad_norm))
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
@@ -433,8 +472,7 @@ def maybe_log(
 
 
 def maybe_evaluate(
-    accelerator: Accelerator,
-    model: Any,
+    parts: Parts,
     step: int,
     engine: EngineConfig,
     evaluate: Evaluate | None,
@@ -444,10 +482,12 @@ def maybe_evaluate(
     only."""
     if evaluate is None or not engine.eval_every or step % engine.eval_every:
         return False, {}, False
+    accelerator = parts.accelerator
     numbers: dict[str, float] = {}
     stop = [False]
+    current = parts.plain_model()
     if accelerator.is_main_process:
-        numbers = evaluate(accelerator.unwrap_model(model), step)
+        numbers = evaluate(current, step)
         stop = [should_stop is not None and should_stop()]
     accelerator.wait_for_everyone()
     if accelerator.num_processes > 1:

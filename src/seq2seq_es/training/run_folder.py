@@ -56,7 +56,8 @@ CHECKPOINTS = "checkpoints"
 STATE_FILE = "trainer_state.json"
 PREFIX = "step-"
 FORMAT = 2  # of checkpoints: 1 was Accelerate's save_state (pickles); 2 is safetensors + JSON
-PICKLE_SUFFIXES = (".pkl", ".pickle", ".bin", ".pt", ".pth")
+# DCP's default format (.distcp data, a pickled .metadata index) counts too: never ours.
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".bin", ".pt", ".pth", ".metadata", ".distcp")
 
 RunState = Literal["new", "rerun", "restart", "resume", "done"]
 
@@ -281,7 +282,7 @@ def check_checkpoint_files(path: Path) -> dict[str, Any]:
             f"{path}: checkpoint format {state.get('format', 1)}, this version reads {FORMAT}. "
             "Resume it with the version that wrote it, or start a new output_dir."
         )
-    for file in sorted(path.glob("*.safetensors")):
+    for file in sorted(path.rglob("*.safetensors")):  # FSDP's shards/ included
         problem = safetensors_problem(file)
         if problem:
             raise CheckpointError(
