@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +26,7 @@ from seq2seq_es.training.checkpoint import list_checkpoints
 LAUNCH = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
 FSDP = "engine.distributed=fsdp"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+KILL_AT = Path(__file__).with_name("kill_at.py")
 
 
 def _settings(preset: str, tiny_pretrain: list[str], request: pytest.FixtureRequest) -> list[str]:
@@ -41,28 +40,18 @@ def _weights(folder: Path) -> dict[str, torch.Tensor]:
     return load_file(str(folder / "model" / "model.safetensors"))
 
 
-def _kill_after_checkpoint(args: list[str], run: Path) -> None:
-    """Start a 2-process run and SIGKILL the whole launcher group once step 4's checkpoint is
-    complete and step 5 has been logged (mid-way to the next checkpoint)."""
-    process = subprocess.Popen(
-        [*LAUNCH, "-m", "seq2seq_es.cli", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def _killed_before_the_last_checkpoint(args: list[str]) -> None:
+    """A 2-process run whose main process SIGKILLs itself as it starts writing the step-8
+    checkpoint (``kill_at.py`` as torchrun's script): steps 5-8 ran, only step 4's checkpoint
+    is complete; torchrun then ends the other process."""
+    done = subprocess.run(
+        [*LAUNCH, str(KILL_AT), r"\.step-00000008\.tmp$", "1", "--", *args],
+        capture_output=True,
+        text=True,
         env=ENV,
-        start_new_session=True,
+        timeout=600,
     )
-    deadline = time.monotonic() + 600
-    metrics = run / "metrics.jsonl"
-    while not (
-        list_checkpoints(run / "checkpoints")
-        and metrics.is_file()
-        and len(metrics.read_text(encoding="utf-8").splitlines()) >= 5
-    ):
-        assert process.poll() is None, "the run ended before it could be killed"
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    assert done.returncode != 0 and "SIGKILL" in done.stderr, done.stderr[-2000:]
 
 
 @pytest.mark.parametrize("preset", ["barto-tiny", "t5s-tiny"])  # BART noise, span corruption
@@ -97,16 +86,18 @@ def test_fsdp_matches_ddp_resumes_bit_exact_and_saves_a_plain_model(
 
     # SIGKILL after the step-4 checkpoint, resume: the same losses and weights, bit for bit
     args = ["pretrain", f"output_dir={killed}", *settings, FSDP]
-    _kill_after_checkpoint(args, killed)
-    assert not (killed / "summary.json").exists()
+    _killed_before_the_last_checkpoint(args)
+    assert [p.name for p in list_checkpoints(killed / "checkpoints")] == ["step-00000004"]
+    assert len(losses(killed)) == 8  # steps 5-8 were logged before the kill, then redone
     run_cli([*args, "--resume"], launcher=LAUNCH)
     assert losses(killed) == losses(fsdp)
     resumed, straight = _weights(killed), _weights(fsdp)
     assert resumed.keys() == straight.keys()
     assert all(bool((resumed[name] == straight[name]).all()) for name in straight)
-    assert json.loads((killed / "summary.json").read_text())["validation_loss"] == json.loads(
-        (fsdp / "summary.json").read_text()
-    )["validation_loss"]
+    assert (
+        json.loads((killed / "summary.json").read_text())["validation_loss"]
+        == json.loads((fsdp / "summary.json").read_text())["validation_loss"]
+    )
 
     # model/ is a plain save_pretrained folder
     from transformers import AutoModelForSeq2SeqLM
