@@ -46,3 +46,22 @@ def tiny_pretrain(tiny_data: Path, tiny_tokenizer: Path) -> list[str]:
         "engine.measure_mfu=false",
         "engine.tensorboard=false",
     ]
+
+
+@pytest.fixture(scope="session")
+def finetune_settings(tiny_data: Path, tiny_tokenizer: Path) -> list[str]:
+    """A fine-tune of the copy task with selection every 5 steps and early stopping (patience 2)."""
+    return [
+        f"task={tiny_data / 'copy_task.yaml'}",
+        f"data_dir={tiny_data}",
+        f"tokenizer={tiny_tokenizer}",
+        "optim.steps=30",
+        "optim.batch_size=8",
+        "optim.lr=3e-3",
+        "engine.eval_every=5",
+        "patience=2",
+        "selection_examples=8",
+        "bootstrap_samples=20",
+        "engine.measure_mfu=false",
+        "engine.tensorboard=false",
+    ]

@@ -80,31 +80,6 @@ def test_indivisible_batch_is_a_clear_error(tiny_pretrain: list[str], tmp_path: 
     assert "not divisible by the 2 processes" in done.stderr
 
 
-@pytest.fixture(scope="module")
-def finetune_settings(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """A fine-tune of the copy task with selection every 5 steps and early stopping (patience 2)."""
-    from seq2seq_es.corpus.text_files import iter_texts
-    from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
-    from seq2seq_es.tokenizer.save import save_tokenizer
-
-    folder = tmp_path_factory.mktemp("finetune_tokenizer")
-    save_tokenizer(train_byte_level_bpe(iter_texts(tiny_data / "pretrain"), vocab_size=400), folder)
-    return [
-        f"task={tiny_data / 'copy_task.yaml'}",
-        f"data_dir={tiny_data}",
-        f"tokenizer={folder}",
-        "optim.steps=30",
-        "optim.batch_size=8",
-        "optim.lr=3e-3",
-        "engine.eval_every=5",
-        "patience=2",
-        "selection_examples=8",
-        "bootstrap_samples=20",
-        "engine.measure_mfu=false",
-        "engine.tensorboard=false",
-    ]
-
-
 def _decoded_scores(scores: dict) -> dict:
     """The scores of the decoded text (the NLL differs in the last float bits: reduction order)."""
     return {k: v for k, v in scores.items() if k not in ("training", "predictions_file", "nll")}

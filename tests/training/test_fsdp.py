@@ -106,3 +106,48 @@ def test_fsdp_matches_ddp_resumes_bit_exact_and_saves_a_plain_model(
     for name, tensor in model.state_dict().items():
         if name in straight:
             assert bool((tensor == straight[name]).all()), name
+
+
+def test_fsdp_finetune_selects_like_ddp(finetune_settings: list[str], tmp_path: Path) -> None:
+    """Fine-tuning's selection decodes with the main process's gathered copy and saves
+    ``best_model/`` from it: the same evaluations, best step and final model as DDP (dropout
+    0.1, early stopping), within float tolerance."""
+    settings = ["finetune", "model=barto-tiny", *finetune_settings]
+    run_cli([*settings, f"output_dir={tmp_path / 'ddp'}"], launcher=LAUNCH)
+    run_cli([*settings, f"output_dir={tmp_path / 'fsdp'}", FSDP], launcher=LAUNCH)
+    ddp, fsdp = (
+        json.loads((tmp_path / run / "scores.json").read_text(encoding="utf-8"))
+        for run in ("ddp", "fsdp")
+    )
+    assert fsdp["training"]["steps"] == ddp["training"]["steps"]
+    selection, expected = fsdp["training"]["selection"], ddp["training"]["selection"]
+    assert selection["best_step"] == expected["best_step"]
+    assert selection["best"] == pytest.approx(expected["best"], abs=1e-6)
+    assert fsdp["nll"]["nll_per_token"] == pytest.approx(ddp["nll"]["nll_per_token"], rel=1e-4)
+    for name, tensor in _weights(tmp_path / "ddp").items():
+        torch.testing.assert_close(_weights(tmp_path / "fsdp")[name], tensor, rtol=1e-3, atol=1e-5)
+
+
+def test_a_sharded_checkpoint_with_dcp_pickles_or_a_truncated_shard_is_refused(
+    tmp_path: Path,
+) -> None:
+    """DCP's default index (``.metadata``, pickled) is never read, and a truncated shard under
+    ``shards/`` is caught before anything is written, like a truncated ``model.safetensors``."""
+    from safetensors.torch import save_file
+
+    from seq2seq_es.errors import CheckpointError
+    from seq2seq_es.training.run_folder import FORMAT, STATE_FILE, check_checkpoint_files
+
+    checkpoint = tmp_path / "step-00000004"
+    (checkpoint / "shards").mkdir(parents=True)
+    (checkpoint / STATE_FILE).write_text(json.dumps({"format": FORMAT, "step": 4}))
+    shard = checkpoint / "shards" / "shard-00001-model-00001-of-00001.safetensors"
+    save_file({"model.weight": torch.ones(64)}, str(shard))
+    assert check_checkpoint_files(checkpoint)["step"] == 4
+    (checkpoint / "shards" / ".metadata").write_bytes(b"\x80\x04N.")  # pickle.dumps(None)
+    with pytest.raises(CheckpointError, match=r"holds pickle files \(\.metadata\)"):
+        check_checkpoint_files(checkpoint)
+    (checkpoint / "shards" / ".metadata").unlink()
+    shard.write_bytes(shard.read_bytes()[:-10])
+    with pytest.raises(CheckpointError, match="truncated"):
+        check_checkpoint_files(checkpoint)

@@ -26,7 +26,7 @@ from typing import Any, Protocol, TextIO, cast
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import broadcast_object_list, set_seed
+from accelerate.utils import DistributedType, broadcast_object_list, set_seed
 from rich.console import Console
 from torch.utils.data import Dataset
 
@@ -188,6 +188,13 @@ def train(
     checkpoints = output_dir / CHECKPOINTS
     identity = identity or {}
     accelerator = make_accelerator(engine)
+    if accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):
+        raise ConfigError(
+            f"The launch config turns on Accelerate's {accelerator.distributed_type.value}, but "
+            "this engine shards the model itself, with checkpoints it can resume (DeepSpeed's "
+            "are pickles): launch with a MULTI_GPU config such as "
+            "configs/accelerate/fsdp2-8gpu.yaml and set engine.distributed=fsdp."
+        )
     if engine.checkpoint_every or resume:
         require_checkpoint_support(accelerator)
     main = accelerator.is_main_process
