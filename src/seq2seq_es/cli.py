@@ -130,7 +130,7 @@ def execute(command: Command, config_file: Path | None, overrides: list[str], de
             error_console.print(claim.message, highlight=False, soft_wrap=True)
         if claim is not None and claim.done:
             return
-        if claim is not None and is_main_process():
+        if claim is not None and is_main_process() and not command.replaces_folder:
             from seq2seq_es.training.run_folder import record_run
 
             started = record_run(claim, config, owned=command.prepare_output is not None)
@@ -139,6 +139,10 @@ def execute(command: Command, config_file: Path | None, overrides: list[str], de
             if command.prepare_output is not None
             else command.run(config)
         )
+        if claim is not None and is_main_process() and command.replaces_folder:
+            from seq2seq_es.training.run_folder import record_run
+
+            record_run(claim, config, owned=False)  # after the swap, which replaced the folder
     except (Seq2SeqEsError, OSError, KeyboardInterrupt):
         if started is not None:
             started.discard()
@@ -212,15 +216,20 @@ def write_error_message(exc: OSError, folder: Path | None) -> str:
 
 
 def claim_output(command: Command, config: Any, folder: Path | None) -> RunFolder | None:
-    """The command's claim on its output folder, or the default one (writable, no other command's
-    run)."""
+    """The command's claim on its output file and folder (``training/run_folder.py``'s
+    write-safety rule), or None when it writes nothing."""
+    from seq2seq_es.training.run_folder import claim_folder, claim_output_file
+
+    file = command.output_file(config)
+    if file is not None:
+        claim_output_file(file, command.name, config)
     if command.prepare_output is not None:
         return command.prepare_output(config)
     if folder is None:
         return None
-    from seq2seq_es.training.run_folder import claim_folder
-
-    return claim_folder(folder, command.name, config, strict=False)
+    return claim_folder(
+        folder, command.name, config, strict=command.replaces_folder, key=command.output_key
+    )
 
 
 def is_main_process() -> bool:

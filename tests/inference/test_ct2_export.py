@@ -19,7 +19,6 @@ from ctranslate2.converters import TransformersConverter
 from spanish_inputs import spanish_sentences
 from transformers import AutoConfig, BertConfig, EncoderDecoderConfig, T5Config
 
-from seq2seq_es.commands.export import run as run_export
 from seq2seq_es.config import load_config
 from seq2seq_es.errors import CheckpointError, ConfigError
 from seq2seq_es.inference.config import GenerationOptions
@@ -260,11 +259,14 @@ def test_the_command_carries_the_tasks_decoding_and_records_the_run(
     (run_folder / "config.yaml").write_text(
         yaml.safe_dump({"task": "tatoeba-en-es"})
     )  # as finetune leaves it
-    config = load_config(
-        ExportConfig, None, [f"model={run_folder / 'model'}", f"output_dir={tmp_path / 'ct2'}"]
+    from typer.testing import CliRunner
+
+    from seq2seq_es.cli import app
+
+    done = CliRunner().invoke(
+        app, ["export", f"model={run_folder / 'model'}", f"output_dir={tmp_path / 'ct2'}"]
     )
-    result = run_export(config)
-    assert result["quantization"] == "int8" and result["bytes"] > 0
+    assert done.exit_code == 0 and "int8" in done.output, done.output
     for name in ("config.yaml", "run_info.json"):
         assert (tmp_path / "ct2" / name).is_file()
     engine = CT2Engine(tmp_path / "ct2", threads=1)

@@ -30,6 +30,11 @@ def config_output_dir(config: Any) -> Path | None:
     return Path(config.output_dir)
 
 
+def no_output_file(config: Any) -> Path | None:
+    """For commands that write no single file outside their run folder."""
+    return None
+
+
 @dataclass(frozen=True)
 class Flag:
     """A command-line option that sets one config key: ``--pred FILE`` → ``predictions=FILE``.
@@ -61,6 +66,13 @@ class Command:
     command's run). A name with a space (``"model info"``) is a
     sub-command of a group. ``flags`` are options that set config keys; ``positional``
     names the key that takes the command line's bare words (those without ``=``).
+
+    Write safety (``run_record.claim_folder`` / ``claim_output_file``, applied by the CLI):
+    ``output_key`` names the key of the folder in messages; ``replaces_folder``: the work
+    writes the whole folder by an atomic swap (an export, a converted model), so only its own
+    earlier run with the same identity may be replaced, and the record is written after the
+    swap; ``output_file(config)``: a file written outside a run folder (``score``'s
+    scores.json, ``predict``'s output=), which must not replace an input or another run's file.
     """
 
     name: str
@@ -73,3 +85,6 @@ class Command:
     flags: tuple[Flag, ...] = ()
     positional: str | None = None
     positional_help: str = "Overrides such as optim.steps=100 or output_dir=runs/x."
+    output_key: str = "output_dir"
+    replaces_folder: bool = False
+    output_file: Callable[[Any], Path | None] = no_output_file

@@ -2,9 +2,10 @@
 engine=ct2.
 
 The command gives a fine-tuned folder its task's decoding settings (from the task registry,
-as ``serve`` does), so the export decodes like the model it came from; the run record
-(config.yaml, run_info.json) is written into the export folder after the atomic swap,
-since the swap replaces the folder.
+as ``serve`` does), so the export decodes like the model it came from. The export replaces
+its folder whole (an atomic swap), so the CLI lets it write only a new or empty folder or its
+own earlier export of the same model and settings (``replaces_folder``), never the model's
+folder or a folder that holds it, and writes the run record after the swap.
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from seq2seq_es.commands.base import Command, no_output_dir
+from seq2seq_es.commands.base import Command
 from seq2seq_es.inference.export_config import ExportConfig
 
 
 def run(config: ExportConfig) -> dict[str, Any]:
     from seq2seq_es.commands.serve import task_defaults
     from seq2seq_es.inference.ct2_export import export_ct2
-    from seq2seq_es.run_record import write_run_record
 
     info = export_ct2(
         config.model,
@@ -31,7 +31,6 @@ def run(config: ExportConfig) -> dict[str, Any]:
         config.tokenizer,
         task_defaults=task_defaults,
     )
-    write_run_record(config.output_dir, config, "export")
     size = sum(path.stat().st_size for path in Path(config.output_dir).iterdir() if path.is_file())
     return {"output_dir": config.output_dir, "bytes": size, **info}
 
@@ -55,6 +54,6 @@ COMMANDS = [
         ExportConfig,
         run,
         show,
-        output_dir=no_output_dir,
+        replaces_folder=True,
     )
 ]

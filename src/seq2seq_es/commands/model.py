@@ -16,6 +16,12 @@ from seq2seq_es.models.config import (
     ToLedConfig,
 )
 
+
+def output_folder(config: Any) -> Path:
+    """A converted model's folder (``output``): claimed and recorded like every run folder."""
+    return Path(config.output)
+
+
 OUTPUT = Flag("output", ("--output", "-o"), "Folder to write.")
 
 
@@ -90,7 +96,9 @@ COMMANDS = [
         Bert2BertConfig,
         bert2bert,
         show_rows,
-        output_dir=no_output_dir,
+        output_dir=output_folder,  # written whole by save_seq2seq's atomic swap
+        output_key="output",
+        replaces_folder=True,
         positional="encoder",
         positional_help="BERT/RoBERTa folder or hub id.",
         flags=(
@@ -106,7 +114,9 @@ COMMANDS = [
         ToLedConfig,
         to_led,
         show_led,
-        output_dir=no_output_dir,
+        output_dir=output_folder,  # written whole by save_seq2seq's atomic swap
+        output_key="output",
+        replaces_folder=True,
         positional="bart",
         positional_help="BART folder or hub id.",
         flags=(
@@ -121,7 +131,9 @@ COMMANDS = [
         MergeAdapterConfig,
         merge_adapter,
         show_rows,
-        output_dir=no_output_dir,
+        output_dir=output_folder,  # written whole by save_seq2seq's atomic swap
+        output_key="output",
+        replaces_folder=True,
         positional="adapter",
         positional_help="Adapter folder (adapter_config.json + adapter_model.safetensors).",
         flags=(

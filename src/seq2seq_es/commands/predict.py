@@ -75,6 +75,14 @@ def predictions_folder(config: PredictConfig | TextPredictConfig) -> Path | None
     return None if isinstance(config, TextPredictConfig) else Path(config.output).parent
 
 
+def texts_output(config: PredictConfig | TextPredictConfig) -> Path | None:
+    """Own texts' output= file: claimed so that it never replaces the input or another run's
+    file."""
+    if isinstance(config, TextPredictConfig) and config.output is not None:
+        return Path(config.output)
+    return None
+
+
 COMMANDS = [
     Command(
         "predict",
@@ -83,6 +91,7 @@ COMMANDS = [
         predict,
         show_predictions,
         output_dir=predictions_folder,
+        output_file=texts_output,
         positional_help="Overrides: task=... split=... for a task split, or model=DIR input=FILE|- "
         "(optional: output=FILE, generation.num_beams=4) for your own texts.",
     )

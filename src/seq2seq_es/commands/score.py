@@ -49,6 +49,7 @@ COMMANDS = [
         score,
         show_score,
         output_dir=no_output_dir,
+        output_file=lambda config: config.output_path(),
         flags=(
             Flag("predictions", ("--pred",), "predictions.jsonl (or .txt) to score."),
             REFERENCES,

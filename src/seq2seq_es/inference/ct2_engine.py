@@ -48,10 +48,15 @@ def read_export_info(folder: Path) -> dict[str, Any]:
     """The ``seq2seq_es_export.json`` of an export folder, or an error saying how to make one."""
     path = folder / EXPORT_INFO_FILE
     if not (folder / "model.bin").is_file() or not path.is_file():
+        is_model = any(folder.glob("*.safetensors*"))
+        source = folder if is_model else "MODEL_FOLDER"
+        export = folder.parent / f"{folder.name}-ct2"
         raise CheckpointError(
             f"{folder}: not a CTranslate2 export of this project (it needs model.bin and "
-            f"{EXPORT_INFO_FILE}). Make one with `seq2seq-es export model=MODEL_FOLDER "
-            f"output_dir={folder}`, or use engine=transformers with the model folder itself."
+            f"{EXPORT_INFO_FILE}){'; it is a transformers model folder' if is_model else ''}. "
+            "Use engine=transformers with the model folder itself, or export it into a new "
+            f"folder: `seq2seq-es export model={source} output_dir={export}`, then "
+            f"engine=ct2 model={export}."
         )
     try:
         info = json.loads(path.read_text(encoding="utf-8"))

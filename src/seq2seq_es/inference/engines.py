@@ -90,6 +90,11 @@ def require_local_safetensors(model_dir: str | Path) -> Path:
     if not any(
         (folder / name).is_file() for name in ("model.safetensors", "model.safetensors.index.json")
     ):
+        if (folder / "model.bin").is_file() and (folder / "seq2seq_es_export.json").is_file():
+            raise CheckpointError(
+                f"{folder} is a CTranslate2 export (model.bin, seq2seq_es_export.json): decode "
+                "it with engine=ct2."
+            )
         raise CheckpointError(
             f"{folder}: no model.safetensors. Only safetensors weights are loaded (pickled "
             "*.bin files can run code); re-save the model with `save_pretrained` "

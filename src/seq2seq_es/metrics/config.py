@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from seq2seq_es.config import StrictModel
+from seq2seq_es.run_record import read_run_record
 
 
 class ScoreConfig(StrictModel):
@@ -17,7 +20,9 @@ class ScoreConfig(StrictModel):
     )
     metrics: list[str] = Field(default_factory=lambda: ["bleu", "chrf", "rouge"])
     output: str | None = Field(
-        None, description="scores.json path (default: beside the predictions)."
+        None,
+        description="scores.json path (default: beside the predictions; in score/ there when "
+        "their folder is another command's run).",
     )
     bootstrap_samples: int = Field(
         1000, ge=0, description="Bootstrap resamples for the CIs (0: no CIs)."
@@ -27,6 +32,18 @@ class ScoreConfig(StrictModel):
     allow_empty_predictions: bool = Field(
         False, description="Score a file whose predictions are all empty."
     )
+
+    def output_path(self) -> Path:
+        """Where the scores go: ``output``, else ``scores.json`` beside the predictions, or
+        ``score/scores.json`` there when that folder is another command's run (a ``finetune``
+        run's scores.json holds more than this score: it must not be replaced)."""
+        if self.output:
+            return Path(self.output)
+        folder = Path(self.predictions).parent
+        record = read_run_record(folder)
+        if record is not None and record.command != "score":
+            return folder / "score" / "scores.json"
+        return folder / "scores.json"
 
 
 class CompareConfig(StrictModel):

@@ -22,9 +22,7 @@ def score_file(config: ScoreConfig) -> tuple[dict[str, Any], Path]:
         config.seed,
         config.allow_empty_predictions,
     )
-    output = (
-        Path(config.output) if config.output else Path(config.predictions).with_name("scores.json")
-    )
+    output = config.output_path()
     write_json(output, scores)
     with atomic_write(output.with_suffix(".md")) as handle:
         handle.write(scores_markdown(scores))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from seq2seq_es.errors import DataError
+from seq2seq_es.errors import ConfigError, DataError
 from seq2seq_es.files import write_json
 from seq2seq_es.models.loading import save_seq2seq
 from seq2seq_es.models.model_card import write_model_card
@@ -51,15 +52,35 @@ def make_collator(
     )
 
 
+def check_positions(config: PretrainConfig) -> None:
+    """Refuse a ``seq_len`` longer than the preset's learned positions (BART, BERT), before any
+    work: the model would fail at its first forward pass with an ``IndexError``."""
+    positions = get_preset(config.model).max_positions
+    if positions is not None and config.seq_len > positions:
+        raise ConfigError(
+            f"seq_len={config.seq_len}: the {config.model} preset has {positions} positions, so "
+            f"examples can be at most {positions} tokens. Choose seq_len<={positions}, or a "
+            "preset with more positions (`seq2seq-es model info PRESET` shows them)."
+        )
+
+
 def split_blocks(
     config: PretrainConfig, tokenizer: PreTrainedTokenizerBase, body: int
 ) -> tuple[TokenBlocks, TokenBlocks]:
-    """(training, validation) blocks of ``body`` raw tokens; validation is the stream's tail."""
+    """(training, validation) blocks of ``body`` raw tokens; validation is the stream's tail.
+
+    A corpus too small for them is refused with the token stream this call made removed: a
+    run that fails before training leaves nothing behind, so the corrected command can use
+    the same output_dir."""
+    cache = Path(config.output_dir) / "data"
+    made = not cache.exists()
     path, meta = build_token_stream(
-        config.data, config.text_key, tokenizer, Path(config.output_dir) / "data", config.max_tokens
+        config.data, config.text_key, tokenizer, cache, config.max_tokens
     )
     total = len(TokenBlocks(path, meta["dtype"], body))
     if total <= config.validation_blocks:
+        if made:
+            shutil.rmtree(cache, ignore_errors=True)
         raise DataError(
             f"{config.data}: corpus too small: {total} blocks of {config.seq_len} tokens, need "
             f"more than validation_blocks={config.validation_blocks}. Add text or lower seq_len."
@@ -134,6 +155,7 @@ def run_pretrain(config: PretrainConfig, claimed: RunFolder) -> dict[str, Any]:
     """Pretrain and save a ``save_pretrained`` folder (with its model card) to
     ``output_dir/model``; ``claimed`` is its claimed output folder (its identity goes into the
     checkpoints)."""
+    check_positions(config)
     tokenizer = load_tokenizer_folder(config.tokenizer)
     collator, body = make_collator(config, tokenizer)
     training, validation = split_blocks(config, tokenizer, body)

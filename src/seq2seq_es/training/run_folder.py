@@ -45,6 +45,7 @@ from seq2seq_es.errors import CheckpointError, ConfigError
 from seq2seq_es.files import remove_leftovers
 from seq2seq_es.run_record import (
     RECORD_FILES,
+    flatten,
     identity_changes,
     read_run_record,
     recorded_identity,
@@ -117,11 +118,84 @@ def check_writable(folder: str | Path, key: str = "output_dir") -> None:
         )
 
 
-def other_command_error(folder: Path, found: str | None, command: str) -> ConfigError:
+# The keys that name where a command writes (never one of its inputs).
+OUTPUT_KEYS = ("output_dir", "output")
+
+
+def named_paths(config: BaseModel) -> dict[str, Path]:
+    """Every config value (dotted key, list items as ``key[i]``) that names an existing file or
+    folder, except the output keys: what the run reads, found without a per-command list."""
+    found: dict[str, Path] = {}
+    for key, value in flatten(config.model_dump(mode="json")).items():
+        if key in OUTPUT_KEYS:
+            continue
+        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+        for index, item in items:
+            if not isinstance(item, str) or not item.strip() or len(item) > 4096:
+                continue
+            try:
+                path = Path(item)
+                exists = path.exists()
+            except (OSError, ValueError):  # a name too long, a NUL byte: not a path of ours
+                continue
+            if exists:
+                found[key if index is None else f"{key}[{index}]"] = path
+    return found
+
+
+def check_not_over_inputs(target: str | Path, config: BaseModel, key: str = "output_dir") -> None:
+    """Refuse an output that is one of the run's inputs, or a folder that holds one: writing it
+    would replace what the run reads (``export model=M output_dir=M`` destroyed the model)."""
+    target = Path(target)
+    resolved = target.resolve()
+    for name, path in named_paths(config).items():
+        source = path.resolve()
+        if source == resolved or resolved in source.parents:
+            how = "is" if source == resolved else "holds"
+            beside = target.parent / f"{target.stem}-{key.replace('_', '-')}{target.suffix}"
+            raise ConfigError(
+                f"{key}={target} {how} this command's input {name}={path}: writing there would "
+                f"destroy it. Choose another {key} (e.g. {key}={beside})."
+            )
+
+
+def check_output_folder(folder: str | Path, config: BaseModel, key: str = "output_dir") -> None:
+    """The checks every output folder passes before its claim: writable, not over an input."""
+    check_writable(folder, key)
+    check_not_over_inputs(folder, config, key)
+
+
+def claim_output_file(
+    path: str | Path, command: str, config: BaseModel, key: str = "output"
+) -> None:
+    """Refuse a file output that would replace an input or another run's file.
+
+    A file a command writes outside a run folder (``score``'s scores.json, ``predict``'s
+    output=) may be new, or replace a file of a folder that holds no run of another command
+    (``score`` beside a ``finetune`` run's predictions must not replace its scores.json).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{key}={path} is a folder; give a file name (e.g. {path / 'out'}).")
+    check_writable(path.parent, key)
+    check_not_over_inputs(path, config, key)
+    if not path.exists():
+        return
+    record = read_run_record(path.parent)
+    if record is not None and record.command not in (None, command):
+        raise ConfigError(
+            f"{key}={path} is a file of the `seq2seq-es {record.command}` run in {path.parent}; "
+            f"`{command}` never replaces another run's files. Choose another {key}."
+        )
+
+
+def other_command_error(
+    folder: Path, found: str | None, command: str, key: str = "output_dir"
+) -> ConfigError:
     what = f"a `seq2seq-es {found}` run" if found else "a run record of unknown origin"
     return ConfigError(
         f"{folder} holds {what}; `{command}` would overwrite its files (config.yaml, "
-        "run_info.json, ...). Choose another output_dir."
+        f"run_info.json, ...). Choose another {key}."
     )
 
 
@@ -131,30 +205,32 @@ def claim_folder(
     config: BaseModel,
     inputs: Mapping[str, str] | None = None,
     strict: bool = True,
+    key: str = "output_dir",
 ) -> RunFolder:
     """Claim ``folder`` for a (re)run of ``command`` with ``config`` and ``inputs``, or refuse.
 
-    Free: a folder that does not exist or is empty. The same run: a record of ``command``
-    whose identity equals this one (rerunning it redoes or continues it). Refused: a
-    record of another command, of the same command with other settings or inputs (the
-    message lists them), or (``strict``) a non-empty folder without a record.
+    The write-safety rule of every command that writes a folder. Free: a folder that does not
+    exist or is empty. The same run: a record of ``command`` whose identity equals this one
+    (rerunning it redoes or continues it); with ``strict=False`` any record of ``command`` (for
+    commands that keep an identity per item, as ``bench`` does per cell). Refused: a folder that
+    is or holds one of the inputs, a non-empty folder without a record, a record of another
+    command, of the same command with other settings or inputs (the message lists them).
     """
     folder = Path(folder)
-    check_writable(folder)
+    check_output_folder(folder, config, key)
     current_inputs = dict(inputs or {})
     current = run_identity(config, current_inputs)
     if not folder.exists() or is_empty(folder):
         return RunFolder(folder, command, "new", current, current_inputs)
     record = read_run_record(folder)
     if record is None:
-        if not strict:
-            return RunFolder(folder, command, "rerun", current, current_inputs)
         raise ConfigError(
-            f"{folder} is not empty and holds no run record (config.yaml): it was not written by "
-            f"`seq2seq-es {command}`. Choose a new output_dir, or empty the folder."
+            f"{key}={folder} is not empty and holds no run record (config.yaml): it was not "
+            f"written by `seq2seq-es {command}`, and writing there could replace its files. "
+            f"Choose a new {key}, or empty the folder."
         )
     if record.command not in (None, command):
-        raise other_command_error(folder, record.command, command)
+        raise other_command_error(folder, record.command, command, key)
     if not strict:
         return RunFolder(folder, command, "rerun", current, current_inputs)
     saved = recorded_identity(
@@ -165,7 +241,7 @@ def claim_folder(
         raise ConfigError(
             f"{folder} holds a `{command}` run made with other settings or inputs "
             f"({'; '.join(changes)}); this run would mix its outputs with that one's or "
-            "replace them. Choose a new output_dir, or delete the folder to redo it."
+            f"replace them. Choose a new {key}, or delete the folder to redo it."
         )
     return RunFolder(folder, command, "rerun", current, current_inputs)
 
@@ -333,7 +409,7 @@ def claim_training_folder(
     """
     folder = Path(folder)
     resume = bool(getattr(config, "resume", False))
-    check_writable(folder)
+    check_output_folder(folder, config)
     current = run_identity(config, inputs)
     found = RunFolder(folder, command, "new", current, dict(inputs))
     if not folder.exists() or is_empty(folder):
