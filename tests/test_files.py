@@ -1,4 +1,6 @@
 import gzip
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,27 @@ def test_atomic_dir_replaces_only_on_success(tmp_path: Path) -> None:
         raise RuntimeError("crash")
     assert (target / "a").read_text(encoding="utf-8") == "1"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+@pytest.mark.parametrize(
+    ("umask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)]
+)
+def test_outputs_get_the_modes_the_umask_gives(
+    tmp_path: Path, umask: int, file_mode: int, dir_mode: int
+) -> None:
+    """tempfile makes 0600 files and 0700 folders; renamed into place, other users and serving
+    containers could not read model.safetensors, config.yaml or scores.json under umask 022."""
+    old = os.umask(umask)
+    try:
+        with atomic_write(tmp_path / "scores.json") as handle:
+            handle.write("{}")
+        with atomic_write(tmp_path / "rows.jsonl.gz") as handle:
+            handle.write("{}\n")
+        with atomic_dir(tmp_path / "model") as folder:
+            (folder / "config.json").write_text("{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "scores.json").stat().st_mode) == file_mode
+    assert stat.S_IMODE((tmp_path / "rows.jsonl.gz").stat().st_mode) == file_mode
+    assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == dir_mode
+    assert stat.S_IMODE((tmp_path / "model" / "config.json").stat().st_mode) == file_mode

@@ -112,6 +112,26 @@ def _naming(exc: BaseException, path: Path) -> BaseException:
     return exc
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (``/proc``)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but brief)
+    os.umask(mask)
+    return mask
+
+
+def set_umask_mode(path: Path, directory: bool) -> None:
+    """Give a ``tempfile`` file (0600) or folder (0700) the mode a plain ``open``/``mkdir`` would:
+    an output other users and serving containers can read when the umask says so."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; rename it onto ``path`` only on success.
@@ -129,6 +149,7 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
+        set_umask_mode(tmp, directory=False)
         encoding = None if "b" in mode else "utf-8"
         if path.name.endswith(".gz"):
             gz_mode = mode if "b" in mode else mode + "t"
@@ -179,6 +200,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     except OSError as exc:
         raise _naming(exc, path) from None
     try:
+        set_umask_mode(tmp, directory=True)
         yield tmp
         if path.exists():
             old = path.with_name(f".{path.name}.old")

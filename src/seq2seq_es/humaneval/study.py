@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from seq2seq_es.errors import ConfigError, DataError
-from seq2seq_es.files import iter_jsonl, write_json
+from seq2seq_es.files import iter_jsonl, set_umask_mode, write_json
 from seq2seq_es.humaneval.config import CreateConfig, Protocol, load_protocol
 from seq2seq_es.humaneval.store import DATABASE, init_store
 
@@ -292,6 +292,7 @@ def create_study(config: CreateConfig, record: bool = True) -> Study:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
+        set_umask_mode(tmp, directory=True)
         write_json(tmp / STUDY_FILE, document)
         write_json(tmp / ANNOTATORS_FILE, annotators)
         os.chmod(tmp / ANNOTATORS_FILE, 0o600)
