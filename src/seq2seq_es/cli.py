@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Annotated, Any, get_origin
 
 import typer
-from rich.console import Console
 
 from seq2seq_es import __version__
 from seq2seq_es.commands.base import Command, Flag
+from seq2seq_es.commands.display import labelled, plain_console
 from seq2seq_es.config import load_config
 from seq2seq_es.errors import ConfigError, Seq2SeqEsError
 from seq2seq_es.library_logs import quiet_library_logs
@@ -60,8 +60,8 @@ app = typer.Typer(
     help="Spanish sequence-to-sequence models end to end: corpus → tokenizer → pretrain → "
     "finetune → predict → score.",
 )
-console = Console()
-error_console = Console(stderr=True)
+console = plain_console()
+error_console = plain_console(stderr=True)
 
 ConfigOption = Annotated[
     Path | None,
@@ -164,26 +164,25 @@ def _report_failure(command: Command, folder: Path | None, debug: bool) -> None:
             config_file = folder / "config.yaml"
             message += f" Resume with: seq2seq-es {command.name} --config {config_file} --resume"
         error_console.print(
-            f"[bold red]{'stopped' if stopped else 'error'}:[/] {message}",
-            highlight=False,
-            soft_wrap=True,
+            labelled("stopped:" if stopped else "error:", message), highlight=False, soft_wrap=True
         )
         raise typer.Exit(code=exc.exit_code) from None
     except OSError as exc:
         if debug or exc.errno not in WRITE_ERRORS:
             raise
         error_console.print(
-            f"[bold red]error:[/] {write_error_message(exc, folder)}",
-            highlight=False,
-            soft_wrap=True,
+            labelled("error:", write_error_message(exc, folder)), highlight=False, soft_wrap=True
         )
         raise typer.Exit(code=2) from None
     except KeyboardInterrupt:
         if debug:
             raise
         error_console.print(
-            "[bold red]stopped:[/] interrupted (Ctrl-C). What was being written was discarded; "
-            "a training run continues from its last complete checkpoint with --resume.",
+            labelled(
+                "stopped:",
+                "interrupted (Ctrl-C). What was being written was discarded; a training run "
+                "continues from its last complete checkpoint with --resume.",
+            ),
             highlight=False,
         )
         raise typer.Exit(code=130) from None
@@ -279,7 +278,7 @@ def typer_callback(command: Command) -> Callable[..., None]:
                 *(_flag_override(flag, flags[f"flag_{flag.key}"]) for flag in command.flags),
             ]
         except ConfigError as exc:
-            error_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            error_console.print(labelled("error:", str(exc)), highlight=False, soft_wrap=True)
             raise typer.Exit(code=exc.exit_code) from None
         execute(command, config, [*overrides, *(item for item in extra if item)], debug)
 
@@ -289,18 +288,27 @@ def typer_callback(command: Command) -> Callable[..., None]:
     return callback
 
 
+def print_version(value: bool) -> None:
+    """``--version`` is eager: it answers before Typer asks for a command."""
+    if value:
+        console.print(f"seq2seq-es {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main_options(
     ctx: typer.Context,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks and library logs.")
     ] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=print_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
     ctx.obj = {"debug": debug}
-    if version:
-        console.print(f"seq2seq-es {__version__}")
-        raise typer.Exit()
 
 
 def register(root: typer.Typer, table: list[Command]) -> None:

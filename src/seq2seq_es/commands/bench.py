@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from seq2seq_es.bench.config import BenchConfig
 from seq2seq_es.bench.grid import format_value
 from seq2seq_es.commands.base import Command, Flag
+from seq2seq_es.commands.display import labelled, plain_console
 
 DRY_RUN = Flag("dry_run", ("--dry-run",), "List the cells and their commands; run nothing.", "bool")
 
@@ -26,12 +26,14 @@ DRY_RUN = Flag("dry_run", ("--dry-run",), "List the cells and their commands; ru
 def run(config: BenchConfig) -> Any:
     from seq2seq_es.bench.runner import run_bench
 
-    progress = Console(stderr=True)
+    progress = plain_console(stderr=True)
 
     def update(event: dict[str, Any]) -> None:
         error = f": {event['error']}" if event.get("error") and event["state"] != "done" else ""
         progress.print(
-            f"[dim]bench[/] {event['id']}: {event['state']}{error}", highlight=False, soft_wrap=True
+            labelled("bench", f"{event['id']}: {event['state']}{error}", "dim"),
+            highlight=False,
+            soft_wrap=True,
         )
 
     return run_bench(config, on_update=update)
@@ -56,11 +58,11 @@ def show(report: Any, console: Console) -> None:
             detail = " ".join(
                 part for part in (row.get("error") or "", row.get("log") or "") if part
             )
-        table.add_row(  # escaped: a value such as [bleu, chrf] is not rich markup
+        table.add_row(  # plain text: a value such as [bleu, chrf] is printed as it is
             row["id"],
             row["state"],
             f"{row['seconds']:.0f}" if row["seconds"] else "",
-            escape(detail),
+            detail,
         )
     console.print(table)
     for kind, path in report.leaderboard.items():

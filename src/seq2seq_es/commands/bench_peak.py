@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from seq2seq_es.commands.base import Command, no_output_dir
 from seq2seq_es.config import StrictModel
@@ -99,8 +100,10 @@ def show(result: BenchPeakResult, console: Console) -> None:
     )
     if result.disturbed:
         console.print(
-            f"[yellow]fresh probe looks disturbed ({result.disturbed}): not cached.[/] "
-            "Run again when the machine is quiet."
+            Text.assemble(
+                (f"fresh probe looks disturbed ({result.disturbed}): not cached.", "yellow"),
+                " Run again when the machine is quiet.",
+            )
         )
     elif result.written:
         console.print(f"fresh probe cached in {result.cache}")

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from pydantic import Field
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from seq2seq_es.commands import corpus, finetune, pretrain, tokenizer
 from seq2seq_es.commands.base import Command, Flag
@@ -279,12 +280,12 @@ def show(report: dict[str, Any], console: Console) -> None:
             examples.add_column(column, overflow="fold")
         for row in report["examples"]:
             examples.add_row(
-                row["source"], row["prediction"] or "[dim](empty)[/]", row["reference"]
+                row["source"], row["prediction"] or Text("(empty)", "dim"), row["reference"]
             )
         console.print(examples)
     print_scores(console, report["scores"])
     for name, meaning in metric_meanings(report["scores"]).items():
-        console.print(f"  [bold]{name}[/]: {meaning}", highlight=False)
+        console.print(Text.assemble("  ", (name, "bold"), f": {meaning}"), highlight=False)
     console.print(
         "  [...] = 95% bootstrap interval: the range the score would take on other samples of this "
         "size."

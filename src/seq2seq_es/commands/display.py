@@ -1,4 +1,11 @@
-"""How commands print results: a key/value table, a scores table."""
+"""How commands print: consoles that never read user text as markup, a labelled line, a key/value
+table, a scores table.
+
+Why plain consoles: Rich parses ``[...]`` in every printed string, so a path or value such as
+``runs/[/x]ct2`` crashed the printer (``MarkupError``) after the work was done, and ``[bold]``
+in a value silently vanished. Every console of the CLI is made by ``plain_console``; the few
+styled words are ``Text`` spans (``labelled``), never markup mixed with user text.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,17 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+
+def plain_console(stderr: bool = False) -> Console:
+    """A console that prints strings as they are (no markup)."""
+    return Console(stderr=stderr, markup=False)
+
+
+def labelled(label: str, message: str, style: str = "bold red") -> Text:
+    """``label`` styled, then ``message`` as plain text (e.g. ``error: <message>``)."""
+    return Text.assemble((label, style), " ", message)
 
 
 def print_mapping(console: Console, title: str, mapping: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from seq2seq_es.commands.base import Command, no_output_dir
+from seq2seq_es.commands.display import plain_console
 from seq2seq_es.humaneval.config import AnalyzeConfig, CreateConfig, ExportConfig, ServeConfig
 
 
@@ -62,7 +63,7 @@ def serve(config: ServeConfig) -> None:
     from seq2seq_es.humaneval.app import build_app
 
     app = build_app(config.study)  # checks the study before the port is opened
-    Console(stderr=True).print(
+    plain_console(stderr=True).print(
         f"annotation app of {config.study} on http://{config.host}:{config.port}/ "
         "(Ctrl-C to stop; ratings are saved as they are submitted)"
     )

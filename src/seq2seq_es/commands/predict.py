@@ -17,6 +17,7 @@ from pydantic import ValidationError, model_validator
 from rich.console import Console
 
 from seq2seq_es.commands.base import Command
+from seq2seq_es.commands.display import plain_console
 from seq2seq_es.config import format_validation_error
 from seq2seq_es.errors import ConfigError
 from seq2seq_es.inference.config import TextPredictConfig
@@ -60,7 +61,7 @@ def show_predictions(result: Path | dict[str, Any], console: Console) -> None:
     if isinstance(
         result, dict
     ):  # own texts: the records may be on stdout, so the summary goes to stderr
-        Console(stderr=True).print(
+        plain_console(stderr=True).print(
             f"predicted {result['written']} of {result['inputs']} inputs "
             f"(resumed after {result['resumed_after']}) → {result['output']}, "
             f"{result['tokens_per_s']} tokens/s"

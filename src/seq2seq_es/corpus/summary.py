@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 
 def _reasons(dropped: dict[str, dict[str, int]], limit: int = 3) -> str:
@@ -58,8 +59,11 @@ def print_summary(console: Console, stats: dict[str, Any], output_dir: Path) -> 
         total = sum(entry["docs"] for entry in unreadable.values())
         detail = ", ".join(f"{reason}: {entry['docs']:,}" for reason, entry in unreadable.items())
         console.print(
-            f"[bold yellow]warning:[/] {total:,} input lines/files could not be read ({detail}); "
-            f"they are in {output_dir / 'rejects' / 'read'}.",
+            Text.assemble(
+                ("warning:", "bold yellow"),
+                f" {total:,} input lines/files could not be read ({detail}); they are in "
+                f"{output_dir / 'rejects' / 'read'}.",
+            ),
             highlight=False,
         )
     out = stats.get("output", {})
