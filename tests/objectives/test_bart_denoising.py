@@ -31,7 +31,7 @@ def test_defaults_are_fairseq_noise(
 ) -> None:
     """The config default (what `seq2seq-es pretrain` runs for BART presets) is fairseq's
     algorithm."""
-    collator, body = build_collator(ObjectiveConfig(), "bart", tokenizer, 128, seed=3)
+    collator, body = build_collator(ObjectiveConfig(), "bart-denoising", tokenizer, 128, seed=3)
     assert isinstance(collator, BartDenoisingCollator) and body == 126
     assert collator.settings == BartNoiseSettings() and collator.settings.noise == "fairseq"
     batch = collator([(5, blocks[5])])
@@ -138,5 +138,5 @@ def test_settings_are_validated() -> None:
         BartNoiseSettings(replace_length=2)
     with pytest.raises(ConfigError, match="noise=fairseq"):
         BartNoiseSettings(noise="exact-ratio", replace_length=0)
-    with pytest.raises(ConfigError, match="family"):
+    with pytest.raises(ConfigError, match="objective"):
         build_collator(ObjectiveConfig(), "gpt", None, 128, seed=0)

@@ -19,7 +19,7 @@ def test_each_example_is_what_transformers_collator_makes_with_that_examples_see
     tokenizer: PreTrainedTokenizerFast, blocks: list[np.ndarray]
 ) -> None:
     """The reference: DataCollatorForLanguageModeling(seed=s) on the one encoded example."""
-    collator, body = build_collator(ObjectiveConfig(), "bert", tokenizer, seq_len=128, seed=7)
+    collator, body = build_collator(ObjectiveConfig(), "masked-lm", tokenizer, seq_len=128, seed=7)
     assert isinstance(collator, MaskedLmCollator) and body == 126
     collator.set_epoch(3)
     batch = collator([(i, blocks[i]) for i in range(8)])

@@ -314,8 +314,8 @@ def test_sentinel_choice_extra_ids_or_top_of_vocabulary() -> None:
     plain = train_unigram(spanish_documents(0, 200), 370, extra_ids=0)
     vocab = len(plain)
     with pytest.raises(ConfigError, match="extra_id_0"):
-        build_collator(ObjectiveConfig(), "t5", plain, 64, seed=0)
-    collator, raw = build_collator(top, "t5", plain, 64, seed=0)
+        build_collator(ObjectiveConfig(), "span-corruption", plain, 64, seed=0)
+    collator, raw = build_collator(top, "span-corruption", plain, 64, seed=0)
     documents = plain(spanish_documents(3, 20), add_special_tokens=False)["input_ids"]
     blocks = list(pack_blocks(documents, raw, plain.eos_token_id))
     batch = collator(list(enumerate(blocks[:4])))
@@ -330,6 +330,6 @@ def test_sentinel_choice_extra_ids_or_top_of_vocabulary() -> None:
     assert not plain.convert_ids_to_tokens(vocab - 1).startswith("<extra_id"), "an ordinary piece"
 
     with_ids = train_unigram(spanish_documents(0, 200), 470)  # <extra_id_i> at V-1-i: the same
-    by_name, _ = build_collator(ObjectiveConfig(), "t5", with_ids, 64, seed=0)
-    by_top, _ = build_collator(top, "t5", with_ids, 64, seed=0)
+    by_name, _ = build_collator(ObjectiveConfig(), "span-corruption", with_ids, 64, seed=0)
+    by_top, _ = build_collator(top, "span-corruption", with_ids, 64, seed=0)
     assert by_name.sentinel_ids.tolist()[:64] == by_top.sentinel_ids.tolist()

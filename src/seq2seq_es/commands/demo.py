@@ -233,9 +233,10 @@ def next_steps(config: DemoConfig, sample_input: str) -> list[str]:
             "own text"
         ),
     ]
+    from seq2seq_es.models.families import get_family
     from seq2seq_es.models.presets import get_preset
 
-    if get_preset(config.model).family in ("bart", "t5"):  # the families CTranslate2 converts
+    if get_family(get_preset(config.model).family).ct2_export:
         steps.append(
             f"seq2seq-es export model={model} output_dir={out / 'ct2'} quantization=int8   "
             "# CTranslate2, several times faster"

@@ -27,6 +27,7 @@ with ``engine=transformers``.
 from __future__ import annotations
 
 import importlib.metadata
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,43 +38,55 @@ from seq2seq_es.errors import CheckpointError
 from seq2seq_es.files import atomic_dir, write_json
 from seq2seq_es.inference.ct2_engine import EXPORT_INFO_FILE
 from seq2seq_es.inference.model_defaults import TaskLookup, read_model_defaults, write_decoding_file
+from seq2seq_es.models.families import FAMILIES, family_of_model_type
 from seq2seq_es.models.loading import check_vocabulary, load_model_config
 
-EXPORTABLE_MODEL_TYPES = ("bart", "t5")
-NO_CONVERTER = {
-    "encoder-decoder": "BERT2BERT (EncoderDecoderModel)",
-    "led": "LED (Longformer encoder-decoder)",
-}
 # A tokenizer folder holds at least one vocabulary file; tokenizer_config.json alone is not one.
 VOCABULARY_FILES = ("tokenizer.json", "spiece.model", "vocab.json", "sentencepiece.bpe.model")
 
 
 def check_exportable(config: PreTrainedConfig, source: str) -> None:
-    """Raise a ``CheckpointError`` for a model CTranslate2 cannot (or we do not) convert."""
-    model_type = config.model_type
-    if model_type in EXPORTABLE_MODEL_TYPES:
+    """Raise a ``CheckpointError`` for a model CTranslate2 cannot (or we do not) convert: one
+    whose family row (``models/families.py``) is not ``ct2_export``."""
+    family = family_of_model_type(config.model_type)
+    if family is not None and family.ct2_export:
         return
-    if model_type in NO_CONVERTER:
+    if family is not None and family.encoder_decoder:
         raise CheckpointError(
-            f"{source} is a {NO_CONVERTER[model_type]} model: CTranslate2 has no converter for it, "
+            f"{source} is a {family.title} model: CTranslate2 has no converter for it, "
             "so it cannot be exported. Serve it as it is with engine=transformers (e.g. "
             "`seq2seq-es predict model=... engine=transformers`)."
         )
+    exportable = " and ".join(f.title for f in FAMILIES.values() if f.ct2_export)
     raise CheckpointError(
-        f"{source} is a {model_type!r} model; `seq2seq-es export` converts the BART and T5 "
-        "families (the project's presets and models fine-tuned from them), whose CTranslate2 "
-        "output is checked against transformers. Serve this model with engine=transformers."
+        f"{source} is a {config.model_type!r} model; `seq2seq-es export` converts the "
+        f"{exportable} families (the project's presets and models fine-tuned from them), whose "
+        "CTranslate2 output is checked against transformers. Serve this model with "
+        "engine=transformers."
     )
+
+
+def _bart_overrides(config: PreTrainedConfig) -> dict[str, Any]:
+    return {"normalize_before": bool(getattr(config, "normalize_before", False))}
+
+
+def _t5_overrides(config: PreTrainedConfig) -> dict[str, Any]:
+    scale = getattr(config, "scale_decoder_outputs", None)
+    return {"tie_word_embeddings": bool(config.tie_word_embeddings if scale is None else scale)}
+
+
+# Per exportable family (its row's name): the corrections of the module docstring.
+CONVERTER_OVERRIDES: dict[str, Callable[[PreTrainedConfig], dict[str, Any]]] = {
+    "bart": _bart_overrides,
+    "t5": _t5_overrides,
+}
 
 
 def converter_overrides(config: PreTrainedConfig) -> dict[str, Any]:
     """Config values CTranslate2's loaders read, set to what the model computes (see module doc)."""
-    if config.model_type == "bart":
-        return {"normalize_before": bool(getattr(config, "normalize_before", False))}
-    if config.model_type == "t5":
-        scale = getattr(config, "scale_decoder_outputs", None)
-        return {"tie_word_embeddings": bool(config.tie_word_embeddings if scale is None else scale)}
-    return {}
+    family = family_of_model_type(config.model_type)
+    fix = CONVERTER_OVERRIDES.get(family.name) if family is not None else None
+    return fix(config) if fix is not None else {}
 
 
 def tokenizer_folder(model_dir: Path, tokenizer_dir: Path | None) -> Path:

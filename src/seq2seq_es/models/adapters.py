@@ -32,7 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import EncoderDecoderModel, PreTrainedConfig, PreTrainedTokenizerBase
+from transformers import (
+    EncoderDecoderConfig,
+    EncoderDecoderModel,
+    PreTrainedConfig,
+    PreTrainedTokenizerBase,
+)
 from transformers.pytorch_utils import Conv1D
 
 from seq2seq_es.errors import CheckpointError, ConfigError
@@ -80,11 +85,10 @@ def is_adapter_model(model: Any) -> bool:
 
 def default_target_modules(config: PreTrainedConfig) -> list[str]:
     """The architecture's default LoRA targets; an ``EncoderDecoderModel`` takes both halves'."""
-    types = (
-        [config.encoder.model_type, config.decoder.model_type]
-        if config.model_type == "encoder-decoder"
-        else [config.model_type]
+    halves: list[Any] = (
+        [config.encoder, config.decoder] if isinstance(config, EncoderDecoderConfig) else [config]
     )
+    types = [half.model_type for half in halves]
     missing = [kind for kind in types if kind not in DEFAULT_TARGET_MODULES]
     if missing:
         raise ConfigError(

@@ -27,6 +27,7 @@ from transformers import (
 
 from seq2seq_es.errors import CheckpointError
 from seq2seq_es.files import write_json
+from seq2seq_es.models.families import get_family, tokenizer_special_ids, warm_start_types
 from seq2seq_es.models.loading import (
     check_vocabulary,
     hub_revision,
@@ -48,31 +49,20 @@ GENERATION_DEFAULTS: dict[str, Any] = {
     "early_stopping": True,
 }
 
-WARM_START_TYPES = ("bert", "roberta", "xlm-roberta", "camembert", "electra")
-
 
 def wiring_ids(tokenizer: PreTrainedTokenizerBase) -> dict[str, int]:
-    """Start/end/pad ids of a BERT-style tokenizer used as a decoder.
-
-    BERT encodes ``[CLS] text [SEP]`` and RoBERTa ``<s> text </s>``, so the decoder starts
-    from the CLS token (``[CLS]`` / ``<s>``) and stops at SEP (``[SEP]`` / ``</s>``).
-    """
-    ids = {
-        "decoder_start_token_id": tokenizer.cls_token_id
-        if tokenizer.cls_token_id is not None
-        else tokenizer.bos_token_id,
-        "eos_token_id": tokenizer.sep_token_id
-        if tokenizer.sep_token_id is not None
-        else tokenizer.eos_token_id,
-        "pad_token_id": tokenizer.pad_token_id,
+    """Start/end/pad ids of a BERT-style tokenizer used as a decoder (the ``bert2bert`` row of
+    ``models/families.py``: the decoder starts from ``[CLS]`` / ``<s>`` and stops at ``[SEP]`` /
+    ``</s>``)."""
+    family = get_family("bert2bert")
+    ids = tokenizer_special_ids(
+        family, tokenizer, "Use the checkpoint's own tokenizer.", CheckpointError
+    )
+    return {
+        "decoder_start_token_id": ids[family.decoder_start or "bos"],
+        "eos_token_id": ids["eos"],
+        "pad_token_id": ids["pad"],
     }
-    missing = [k for k, v in ids.items() if v is None]
-    if missing:
-        raise CheckpointError(
-            f"The tokenizer has no token for {', '.join(missing)}: a BERT2BERT decoder needs CLS "
-            "(or BOS) to start, SEP (or EOS) to stop and PAD. Use the checkpoint's own tokenizer."
-        )
-    return {k: int(v) for k, v in ids.items() if v is not None}
 
 
 def configure_generation(model: EncoderDecoderModel, tokenizer: PreTrainedTokenizerBase) -> None:
@@ -94,10 +84,10 @@ def _pretrained_encoder_only(name: str, revision: str | None) -> None:
             f"{name} is already an encoder-decoder ({config.model_type}); fine-tune it directly "
             "instead of warm-starting a BERT2BERT from it."
         )
-    if config.model_type not in WARM_START_TYPES:
+    if config.model_type not in warm_start_types():
         raise CheckpointError(
             f"{name} is a {config.model_type!r} model; BERT2BERT warm starts from an encoder with "
-            f"a causal-LM variant that supports cross-attention: {', '.join(WARM_START_TYPES)}."
+            f"a causal-LM variant that supports cross-attention: {', '.join(warm_start_types())}."
         )
 
 

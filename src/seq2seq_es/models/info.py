@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from transformers import PreTrainedTokenizerBase
+from transformers import EncoderDecoderConfig, PreTrainedTokenizerBase
 
 from seq2seq_es.models.loading import load_seq2seq
 from seq2seq_es.models.presets import PRESETS, build_empty_model, count_parameters
@@ -27,8 +27,9 @@ def _first(config: Any, *names: str) -> Any:
 def architecture_rows(config: Any) -> dict[str, Any]:
     """Layer counts and widths of BART / mBART / T5 / mT5 / LED / BERT2BERT configs (and the BERT
     preset's)."""
-    if config.model_type == "encoder-decoder":
-        enc, dec = config.encoder, config.decoder
+    if isinstance(config, EncoderDecoderConfig):
+        enc: Any = config.encoder
+        dec: Any = config.decoder
         return {
             "encoder": f"{enc.model_type}: {enc.num_hidden_layers} layers",
             "decoder": f"{dec.model_type}: {dec.num_hidden_layers} layers (+ cross-attention)",
@@ -49,10 +50,10 @@ def architecture_rows(config: Any) -> dict[str, Any]:
         "heads": _first(config, "encoder_attention_heads", "num_heads", "num_attention_heads"),
         "ffn": _first(config, "encoder_ffn_dim", "d_ff", "intermediate_size"),
     }
-    if config.model_type in ("t5", "mt5", "umt5"):
+    if hasattr(config, "relative_attention_num_buckets"):  # T5, mT5, umT5, LongT5
         rows["ffn"] = f"{config.d_ff} ({config.feed_forward_proj})"
         rows["positions"] = f"relative ({config.relative_attention_num_buckets} buckets)"
-    elif config.model_type == "led":
+    elif hasattr(config, "attention_window"):  # LED: Longformer attention in the encoder
         rows["positions"] = (
             f"encoder {config.max_encoder_position_embeddings}, "
             f"decoder {config.max_decoder_position_embeddings}"

@@ -25,6 +25,7 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_L
 
 from seq2seq_es.errors import CheckpointError
 from seq2seq_es.files import atomic_dir
+from seq2seq_es.models.families import warm_start_types
 from seq2seq_es.models.sharing import share_encoder_decoder, state_dict_for_saving
 from seq2seq_es.tokenizer.save import load_tokenizer_folder
 
@@ -120,7 +121,7 @@ def require_seq2seq(config: PreTrainedConfig, name: str) -> None:
         ", ".join(getattr(config, "architectures", None) or []) or "no architectures listed"
     )
     hint = ""
-    if config.model_type in ("bert", "roberta", "xlm-roberta", "electra"):
+    if config.model_type in warm_start_types():
         hint = (
             " An encoder-only checkpoint can become a seq2seq model by warm starting: "
             f"`seq2seq-es model bert2bert {name}` (BERT2BERT, optionally --share)."

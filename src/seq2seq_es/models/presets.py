@@ -19,8 +19,9 @@ so its 2 layers become a 2+2-layer encoder-decoder, the depth of ``barto-tiny``.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from transformers import (
@@ -35,8 +36,12 @@ from transformers import (
 )
 
 from seq2seq_es.errors import ConfigError
+from seq2seq_es.models.families import (
+    get_family,
+    tokenizer_special_ids,
+    transformers_class,
+)
 
-Family = Literal["bart", "t5", "bert"]
 PresetModel = BartForConditionalGeneration | T5ForConditionalGeneration | BertForMaskedLM
 
 
@@ -48,7 +53,7 @@ class Preset:
     (parameter counts, ``model info``); with a tokenizer the model takes the tokenizer's size.
     """
 
-    family: Family
+    family: str  # a row of ``models/families.py``
     d_model: int
     encoder_layers: int
     decoder_layers: int
@@ -158,15 +163,6 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 
-# Special-token ids used when no tokenizer is given: the conventions of each family's
-# reference tokenizer (BART/RoBERTa: <s>=0 <pad>=1 </s>=2; T5: <pad>=0 </s>=1;
-# BERT: [PAD]=0 [CLS]=101 [SEP]=102, as bos/eos).
-_DEFAULT_IDS: dict[Family, dict[str, int]] = {
-    "bart": {"pad": 1, "bos": 0, "eos": 2},
-    "t5": {"pad": 0, "bos": 0, "eos": 1},
-    "bert": {"pad": 0, "bos": 101, "eos": 102},
-}
-
 
 def preset_names() -> list[str]:
     return sorted(PRESETS)
@@ -180,47 +176,31 @@ def get_preset(name: str) -> Preset:
     return PRESETS[name]
 
 
-def _special_ids(preset: Preset, tokenizer: PreTrainedTokenizerBase | None) -> dict[str, int]:
+def pretraining_objective(name: str) -> str:
+    """The key of the preset's pretraining objective in ``objectives.collators.OBJECTIVES``."""
+    family = get_family(get_preset(name).family)
+    if family.objective is None:
+        raise ConfigError(f"Preset {name!r} ({family.title}) has no pretraining objective.")
+    return family.objective
+
+
+def special_ids(preset: Preset, tokenizer: PreTrainedTokenizerBase | None) -> dict[str, int]:
+    """The preset's special ids by role (``models/families.py``), ``decoder_start`` included:
+    the tokenizer's, or without one the conventions of the family's reference tokenizer."""
+    family = get_family(preset.family)
     if tokenizer is None:
-        return dict(_DEFAULT_IDS[preset.family])
-    if preset.family == "bert":
-        return _bert_special_ids(tokenizer)
-    ids = {
-        "pad": tokenizer.pad_token_id,
-        "bos": tokenizer.bos_token_id,
-        "eos": tokenizer.eos_token_id,
-    }
-    missing = [name for name in ("pad", "eos") if ids[name] is None]
-    if missing:
-        raise ConfigError(
-            f"The tokenizer has no {' / '.join(missing)} token; a seq2seq model needs pad and eos. "
-            "Train it with `seq2seq-es tokenizer` or add the special tokens."
+        assert family.default_ids is not None, f"family {family.name} has no default ids"
+        ids = dict(family.default_ids)
+    else:
+        ids = tokenizer_special_ids(
+            family,
+            tokenizer,
+            f"Train it with `seq2seq-es tokenizer kind={family.tokenizer}` or add the special "
+            "tokens.",
         )
-    if ids["bos"] is None:
-        ids["bos"] = ids["pad"]  # T5-style tokenizers have no <s>; generation starts from <pad>
-    return {k: int(v) for k, v in ids.items()}
-
-
-def _bert_special_ids(tokenizer: PreTrainedTokenizerBase) -> dict[str, int]:
-    """A BERT needs PAD, and MASK to pretrain; CLS/SEP (as bos/eos) to become a BERT2BERT later."""
-    ids = {
-        "pad": tokenizer.pad_token_id,
-        "bos": tokenizer.cls_token_id,
-        "eos": tokenizer.sep_token_id,
-        "mask": tokenizer.mask_token_id,
-    }
-    missing = [
-        name
-        for name, key in (("PAD", "pad"), ("CLS", "bos"), ("SEP", "eos"), ("MASK", "mask"))
-        if ids[key] is None
-    ]
-    if missing:
-        raise ConfigError(
-            f"The tokenizer has no {' / '.join(missing)} token; a BERT preset needs PAD and MASK "
-            "for masked language modelling and CLS/SEP for the BERT2BERT warm start. Train it "
-            "with `seq2seq-es tokenizer` (byte-level BPE: <s>, </s>, <pad>, <mask>)."
-        )
-    return {k: int(v) for k, v in ids.items() if v is not None}
+    if family.decoder_start is not None:
+        ids["decoder_start"] = ids[family.decoder_start]
+    return ids
 
 
 def build_config(
@@ -232,49 +212,56 @@ def build_config(
     ``dropout=None`` uses the preset's pretraining dropout (0 for T5S, as in T5 v1.1 / nanoT5).
     """
     row = get_preset(preset)
-    ids = _special_ids(row, tokenizer)
+    ids = special_ids(row, tokenizer)
     vocab_size = len(tokenizer) if tokenizer is not None else row.vocab_size
     rate = row.dropout if dropout is None else dropout
-    if row.family == "bert":
-        assert row.max_positions is not None, f"BERT preset {preset} needs max_positions"
-        return BertConfig(
-            vocab_size=vocab_size,
-            hidden_size=row.d_model,
-            num_hidden_layers=row.encoder_layers,
-            num_attention_heads=row.heads,
-            intermediate_size=row.ffn_dim,
-            max_position_embeddings=row.max_positions,
-            hidden_dropout_prob=rate,
-            attention_probs_dropout_prob=rate,
-            pad_token_id=ids["pad"],
-            bos_token_id=ids["bos"],
-            eos_token_id=ids["eos"],
-        )
-    if row.family == "bart":
-        assert row.max_positions is not None, f"BART preset {preset} needs max_positions"
-        return BartConfig(
-            vocab_size=vocab_size,
-            d_model=row.d_model,
-            encoder_layers=row.encoder_layers,
-            decoder_layers=row.decoder_layers,
-            encoder_attention_heads=row.heads,
-            decoder_attention_heads=row.heads,
-            encoder_ffn_dim=row.ffn_dim,
-            decoder_ffn_dim=row.ffn_dim,
-            max_position_embeddings=row.max_positions,
-            dropout=rate,
-            pad_token_id=ids["pad"],
-            bos_token_id=ids["bos"],
-            eos_token_id=ids["eos"],
-            # fairseq BART starts decoding from </s> and forces </s> last.
-            decoder_start_token_id=ids["eos"],
-            forced_eos_token_id=ids["eos"],
-        )
+    return CONFIG_BUILDERS[row.family](row, ids, vocab_size, rate)
+
+
+def _bert_config(row: Preset, ids: dict[str, int], vocab_size: int, rate: float) -> BertConfig:
+    assert row.max_positions is not None, "a BERT preset needs max_positions"
+    return BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=row.d_model,
+        num_hidden_layers=row.encoder_layers,
+        num_attention_heads=row.heads,
+        intermediate_size=row.ffn_dim,
+        max_position_embeddings=row.max_positions,
+        hidden_dropout_prob=rate,
+        attention_probs_dropout_prob=rate,
+        pad_token_id=ids["pad"],
+        bos_token_id=ids["bos"],
+        eos_token_id=ids["eos"],
+    )
+
+
+def _bart_config(row: Preset, ids: dict[str, int], vocab_size: int, rate: float) -> BartConfig:
+    assert row.max_positions is not None, "a BART preset needs max_positions"
+    return BartConfig(
+        vocab_size=vocab_size,
+        d_model=row.d_model,
+        encoder_layers=row.encoder_layers,
+        decoder_layers=row.decoder_layers,
+        encoder_attention_heads=row.heads,
+        decoder_attention_heads=row.heads,
+        encoder_ffn_dim=row.ffn_dim,
+        decoder_ffn_dim=row.ffn_dim,
+        max_position_embeddings=row.max_positions,
+        dropout=rate,
+        pad_token_id=ids["pad"],
+        bos_token_id=ids["bos"],
+        eos_token_id=ids["eos"],
+        decoder_start_token_id=ids["decoder_start"],
+        forced_eos_token_id=ids["eos"],  # fairseq BART forces </s> last
+    )
+
+
+def _t5_config(row: Preset, ids: dict[str, int], vocab_size: int, rate: float) -> T5Config:
     # T5 v1.1: gated-GELU FFN, no decoder-output rescaling (``tie_word_embeddings=False`` is
     # how transformers 5 recognises v1.1; it ties the LM head anyway, see ``build_model``).
     generic: dict[str, Any] = {
         "tie_word_embeddings": row.tie_lm_head,
-        "decoder_start_token_id": ids["pad"],
+        "decoder_start_token_id": ids["decoder_start"],
     }
     return T5Config(
         vocab_size=vocab_size,
@@ -290,6 +277,15 @@ def build_config(
         eos_token_id=ids["eos"],
         **generic,
     )
+
+
+# How a preset row becomes a transformers config, per family (the families a preset may be:
+# ``tests/models/test_families.py`` checks that every preset's family has a builder).
+CONFIG_BUILDERS: dict[str, Callable[[Preset, dict[str, int], int, float], PreTrainedConfig]] = {
+    "bart": _bart_config,
+    "t5": _t5_config,
+    "bert": _bert_config,
+}
 
 
 def untie_lm_head(model: T5ForConditionalGeneration) -> None:
@@ -321,12 +317,7 @@ def build_model(
     config = build_config(preset, tokenizer, dropout=dropout)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        if isinstance(config, BartConfig):
-            return BartForConditionalGeneration(config)
-        if isinstance(config, BertConfig):
-            return BertForMaskedLM(config)
-        assert isinstance(config, T5Config)
-        model = T5ForConditionalGeneration(config)
+        model = transformers_class(get_family(PRESETS[preset].family).model_class)(config)
         if not PRESETS[preset].tie_lm_head:
             untie_lm_head(model)  # inside the seeded fork: the head is part of the initial weights
         return model

@@ -10,24 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from seq2seq_es.models.families import get_family
 from seq2seq_es.models.model_card import size_limitations
-from seq2seq_es.models.presets import get_preset
-from seq2seq_es.objectives.collators import describe_objective
+from seq2seq_es.models.presets import get_preset, pretraining_objective
+from seq2seq_es.objectives.collators import get_objective
 from seq2seq_es.pretraining.config import PretrainConfig
 from seq2seq_es.training.config import optim_facts
-
-# After pretraining, what the model can do (and so what it is for), by family.
-PRETRAINED_SKILL = {
-    "bart": "reconstructs noised Spanish text",
-    "t5": "fills in dropped spans of Spanish text",
-    "bert": "predicts masked tokens of Spanish text",
-}
-NEXT_STEP = {
-    "bart": "fine-tune it on a task (`seq2seq-es finetune model=<this folder>`)",
-    "t5": "fine-tune it on a task (`seq2seq-es finetune model=<this folder>`)",
-    "bert": "warm-start a BERT2BERT from it (`seq2seq-es model bert2bert <this folder> --output "
-    "FOLDER`) and fine-tune that",
-}
 
 
 def _loss(value: Any) -> Any:
@@ -39,9 +27,11 @@ def pretrain_card_facts(
 ) -> dict[str, Any]:
     """Facts for ``models.model_card.write_model_card`` from a finished pretraining run."""
     preset = get_preset(config.model)
-    family = preset.family
+    family = get_family(preset.family)
+    objective = get_objective(pretraining_objective(config.model))
+    described = objective.describe(config.objective)
     training: dict[str, Any] = {
-        "objective": describe_objective(config.objective, family),
+        "objective": described,
         "steps": summary["steps"],
         "sequence length (tokens)": config.seq_len,
         "corpus tokens seen": summary["corpus_tokens_seen"],
@@ -59,9 +49,9 @@ def pretrain_card_facts(
         )
     parameters = int(summary["parameters"])
     layers = (
-        f"{preset.encoder_layers}"
-        if family == "bert"
-        else f"{preset.encoder_layers} encoder + {preset.decoder_layers} decoder"
+        f"{preset.encoder_layers} encoder + {preset.decoder_layers} decoder"
+        if family.encoder_decoder
+        else f"{preset.encoder_layers}"
     )
     return {
         "name": config.model,
@@ -71,13 +61,12 @@ def pretrain_card_facts(
                 f"{config.max_tokens:,} tokens read, the last validation blocks held out)"
             )
         ],
-        "pipeline_tag": "fill-mask" if family == "bert" else "text2text-generation",
-        "auto_class": "AutoModelForMaskedLM" if family == "bert" else "AutoModelForSeq2SeqLM",
-        "tags": ["pretraining", family],
+        "pipeline_tag": family.pipeline_tag,
+        "auto_class": family.auto_class,
+        "tags": ["pretraining", family.name],
         "description": (
             f"The `{config.model}` preset of seq2seq-es, pretrained from random initialisation on "
-            f"Spanish text with {describe_objective(config.objective, family)}. Not fine-tuned: to "
-            f"use it, {NEXT_STEP[family]}."
+            f"Spanish text with {described}. Not fine-tuned: to use it, {family.next_step}."
         ),
         "architecture": {
             "preset": config.model,
@@ -92,7 +81,7 @@ def pretrain_card_facts(
         "training": training,
         "limitations": [
             *size_limitations(parameters),
-            f"Pretrained only: it {PRETRAINED_SKILL[family]}, and does no task until fine-tuned.",
+            f"Pretrained only: it {objective.skill}, and does no task until fine-tuned.",
             "The validation loss is on held-out blocks of the same corpus, not on other text.",
         ],
     }

@@ -28,7 +28,7 @@ from seq2seq_es.files import write_json
 from seq2seq_es.models.loading import save_seq2seq
 from seq2seq_es.models.model_card import write_model_card
 from seq2seq_es.models.output_prior import set_output_prior, unigram_log_probs
-from seq2seq_es.models.presets import build_model, count_parameters, get_preset
+from seq2seq_es.models.presets import build_model, count_parameters, pretraining_objective
 from seq2seq_es.objectives.bart_denoising import BartDenoisingCollator
 from seq2seq_es.objectives.collators import Collator, build_collator
 from seq2seq_es.pretraining.card import pretrain_card_facts
@@ -48,7 +48,11 @@ def make_collator(
 ) -> tuple[Collator, int]:
     """The preset family's noise function and the raw block length it consumes."""
     return build_collator(
-        config.objective, get_preset(config.model).family, tokenizer, config.seq_len, config.seed
+        config.objective,
+        pretraining_objective(config.model),
+        tokenizer,
+        config.seq_len,
+        config.seed,
     )
 
 

@@ -39,6 +39,7 @@ from seq2seq_es.models.adapters import (
     keep_final_adapter,
     save_model_or_adapter,
 )
+from seq2seq_es.models.families import get_family
 from seq2seq_es.models.language_codes import set_language_codes
 from seq2seq_es.models.loading import load_seq2seq, save_seq2seq
 from seq2seq_es.models.model_card import write_model_card
@@ -92,7 +93,7 @@ class BestTracker:
 def initial_model(config: FinetuneConfig) -> tuple[Any, Any]:
     """A preset with random weights (baseline without pretraining), or a trained/hub model."""
     if config.model in PRESETS:
-        if get_preset(config.model).family == "bert":
+        if not get_family(get_preset(config.model).family).encoder_decoder:
             raise ConfigError(
                 f"model={config.model} is an encoder-only preset (a masked language model), not a "
                 f"seq2seq model. Pretrain it (`seq2seq-es pretrain model={config.model}`), "
