@@ -26,6 +26,25 @@ def test_unknown_key_names_it_and_lists_valid_keys(tmp_path: Path) -> None:
         load_config(PretrainConfig, path)
     message = str(info.value)
     assert "optim.lrr" in message and "lr," in message and "warmup_steps" in message
+    assert "Did you mean 'lr'?" in message
+
+
+@pytest.mark.parametrize(
+    ("override", "hint"),
+    [
+        ("only_models=[BARTO-tinny]", "Did you mean 'BARTO tiny'?"),
+        ("only_tasks=[tatoeba-es-en]", "Did you mean 'tatoeba-en-es'?"),
+    ],
+)
+def test_a_bench_selection_typo_is_refused_not_an_empty_table(override: str, hint: str) -> None:
+    """A name not in the grid selected nothing: an empty leaderboard and exit 0."""
+    from seq2seq_es.bench.config import BenchConfig
+
+    grid = Path(__file__).resolve().parents[1] / "configs" / "bench" / "tiny.yaml"
+    with pytest.raises(ConfigError) as info:
+        load_config(BenchConfig, grid, [override])
+    message = str(info.value)
+    assert hint in message and "not in this grid" in message and "(got {" not in message
 
 
 def test_wrong_type_names_key() -> None:

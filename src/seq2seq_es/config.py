@@ -9,6 +9,7 @@ they obey exactly the same rules as the file.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -117,6 +118,12 @@ def _deep_copy(data: dict[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in data.items()}
 
 
+def did_you_mean(name: str, choices: list[str] | tuple[str, ...]) -> str:
+    """`` Did you mean 'x'?`` for the closest of ``choices`` to a misspelt ``name``, else ``""``."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
 def valid_keys(schema: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
     """Walk ``loc`` through nested models to list the field names valid at that point."""
     model: type[BaseModel] | None = schema
@@ -140,9 +147,12 @@ def format_validation_error(exc: ValidationError, schema: type[BaseModel], sourc
         key = ".".join(str(part) for part in loc) or "<root>"
         if error["type"] == "extra_forbidden":
             valid = valid_keys(schema, loc)
-            lines.append(f"  - unknown key '{key}'. Valid keys here: {', '.join(valid)}.")
+            hint = did_you_mean(str(loc[-1]), valid) if loc else ""
+            lines.append(f"  - unknown key '{key}'.{hint} Valid keys here: {', '.join(valid)}.")
         elif error["type"] == "missing":
             lines.append(f"  - missing required key '{key}'.")
+        elif not loc:  # a check of the whole config: its message says what is wrong
+            lines.append(f"  - {error['msg'].removeprefix('Value error, ')}")
         else:
             lines.append(f"  - key '{key}': {error['msg']} (got {error.get('input')!r}).")
     return "\n".join(lines)

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from seq2seq_es.config import StrictModel
+from seq2seq_es.config import StrictModel, did_you_mean
 
 Overrides = dict[str, Any]
 
@@ -305,4 +305,11 @@ class BenchConfig(StrictModel):
         for key, values in self.axes.items():
             if not values:
                 raise ValueError(f"axis {key!r} has no values")
+        for key, names in (("only_models", named[0][1]), ("only_tasks", named[1][1])):
+            unknown = [name for name in getattr(self, key) or [] if name not in names]
+            if unknown:  # a typo would select nothing: an empty table and exit 0
+                raise ValueError(
+                    f"{key}: {', '.join(map(repr, unknown))} not in this grid."
+                    f"{did_you_mean(unknown[0], names)} The grid's names: {', '.join(names)}."
+                )
         return self
