@@ -28,7 +28,12 @@ from seq2seq_es.files import write_json
 from seq2seq_es.models.loading import save_seq2seq
 from seq2seq_es.models.model_card import write_model_card
 from seq2seq_es.models.output_prior import set_output_prior, unigram_log_probs
-from seq2seq_es.models.presets import build_model, count_parameters, pretraining_objective
+from seq2seq_es.models.presets import (
+    build_model,
+    count_parameters,
+    get_preset,
+    pretraining_objective,
+)
 from seq2seq_es.objectives.bart_denoising import BartDenoisingCollator
 from seq2seq_es.objectives.collators import Collator, build_collator
 from seq2seq_es.pretraining.card import pretrain_card_facts
