@@ -17,7 +17,7 @@ offered one. Then, on the transformers engine:
 
 The model is ``bench_server.py``'s: a random ``--preset`` whose outputs never end early, so
 every request generates exactly ``--max-new-tokens`` tokens. ``--smoke`` runs a bounded
-minute on the tiny preset (for CI and for checking the script), not a measurement.
+check on the tiny preset (2 s per rate; 5 min on the shared 2-core machine), not a measurement.
 
     nice -n 10 .venv/bin/python benchmarks/bench_serve_load.py --output /tmp/load.json
     .venv/bin/python benchmarks/bench_serve_load.py --smoke
