@@ -21,7 +21,33 @@ def run(config: CorpusConfig, folder: RunFolder) -> dict[str, Any]:
 
     requiet_after_import()  # importing datatrove put its INFO sink back on stderr
 
-    return {"stats": run_corpus(config), "output_dir": folder.path}
+    stats = run_corpus(config)
+    require_documents(stats, folder.path)
+    return {"stats": stats, "output_dir": folder.path}
+
+
+def require_documents(stats: dict[str, Any], output_dir: Path) -> None:
+    """A corpus that kept no document is an error, not "kept 0 documents" and exit 0: the
+    shards path it would print was never written. Says where the input went (the step that
+    dropped the last documents, the unreadable lines) and where the rejects are."""
+    if not stats or "output" not in stats or stats["output"].get("docs", 0) > 0:
+        return  # a submitted (cluster) run reports later; a run that kept documents is fine
+    read = sum(entry["docs"] for entry in stats.get("input", {}).get("unreadable", {}).values())
+    emptied = next(
+        (
+            f"the {step!r} step dropped the last {row['docs_in']:,}"
+            for step, row in stats.get("steps", {}).items()
+            if row.get("docs_in") and not row.get("docs_out")
+        ),
+        "no document was read",
+    )
+    unreadable = f"; {read:,} input lines/files could not be read" if read else ""
+    raise DataError(
+        f"the corpus kept 0 documents ({emptied}{unreadable}), so there are no shards to "
+        f"write. The counts are in {output_dir / 'stats.json'}, the dropped and unreadable "
+        f"documents under {output_dir / 'rejects'}: check the input format (text_key) and the "
+        "filters' settings, then rerun into a new output_dir."
+    )
 
 
 def prepare_output(config: CorpusConfig) -> RunFolder:

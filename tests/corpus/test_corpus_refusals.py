@@ -1,0 +1,20 @@
+"""``seq2seq-es corpus`` on input it cannot use: an error, not "kept 0 documents" and exit 0."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from seq2seq_es.cli import app
+
+
+def test_a_corpus_that_keeps_no_document_is_an_error(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b'{"id": "a", "text": "sin cerrar\n[1, 2]\n{"id": "b"}\n')
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["corpus", f"input={source}", f"output_dir={out}"])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "kept 0 documents" in text and "could not be read" in text, text
+    assert "Traceback" not in text and str(out / "rejects") in text
