@@ -27,5 +27,10 @@ class CheckpointError(Seq2SeqEsError):
     """A checkpoint is missing, partial, corrupt, or incompatible with the config."""
 
 
+class DivergenceError(Seq2SeqEsError):
+    """The training loss became NaN or infinite (the message names the step and the
+    checkpoint)."""
+
+
 class TokenizerError(DataError):
     """A tokenizer folder is missing or holds no usable tokenizer (every stage raises this one)."""

@@ -34,3 +34,25 @@ def test_seq_len_beyond_the_models_positions_names_them(
     text = " ".join(result.output.split())
     assert "seq_len=4096" in text and "512 positions" in text and "Traceback" not in text
     assert not out.exists()
+
+
+def test_a_diverging_loss_names_the_step_and_the_checkpoint(
+    tiny_pretrain: list[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "diverged"
+    result = runner.invoke(
+        app,
+        [
+            "pretrain",
+            *tiny_pretrain,
+            "optim.lr=1e12",
+            "optim.warmup_steps=0",
+            "optim.steps=30",
+            "engine.checkpoint_every=1",
+            f"output_dir={out}",
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "diverged" in text and "at step" in text and "Traceback" not in text, text
+    assert str(out / "checkpoints" / "step-") in text, text

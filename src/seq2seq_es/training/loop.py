@@ -30,7 +30,7 @@ from accelerate.utils import DistributedType, broadcast_object_list, set_seed
 from rich.console import Console
 from torch.utils.data import Dataset
 
-from seq2seq_es.errors import CheckpointError, ConfigError, DataError
+from seq2seq_es.errors import CheckpointError, ConfigError, DataError, DivergenceError
 from seq2seq_es.files import remove_leftovers
 from seq2seq_es.progress import progress_bar
 from seq2seq_es.training.batches import EpochBatches
@@ -259,9 +259,12 @@ def train(
         meter = Throughput(shape, accelerator.num_processes, peak)
         start_time = time.perf_counter()
         while state.step < optim.steps and not state.stopped_early:
-            loss_value, grad_norm = train_step(
-                accelerator, model, optimizer, scheduler, stream, state, optim, meter
-            )
+            try:
+                loss_value, grad_norm = train_step(
+                    accelerator, model, optimizer, scheduler, stream, state, optim, meter
+                )
+            except DivergenceError as exc:
+                raise DivergenceError(f"{exc} {divergence_advice(checkpoints)}") from None
             state.add_loss(loss_value)
             result.losses.append(loss_value)
             record = maybe_log(
@@ -350,6 +353,19 @@ def start_sharding(
     full_copy = FullCopy(model, accelerator.is_main_process, accelerator.device)
     shard_model(model, accelerator.device, accelerator.num_processes, accelerator.mixed_precision)
     return full_copy
+
+
+def divergence_advice(checkpoints: Path) -> str:
+    """Where a diverged run stands: its last complete checkpoint (from before the divergence),
+    or none."""
+    found = list_checkpoints(checkpoints)
+    if not found:
+        return "No checkpoint was written before it: start again with the new settings."
+    return (
+        f"The last complete checkpoint, from before it, is {found[-1]}: `--resume` continues "
+        "from it with the same settings (bit-exactly, so it may diverge again); other settings "
+        "need a new output_dir."
+    )
 
 
 def tidy(output_dir: Path, keep: int) -> None:
@@ -451,9 +467,9 @@ def train_step(
     state.step += 1
     loss_value = float(accelerator.reduce(loss_sum / optim.grad_accum_steps, reduction="mean"))
     if not math.isfinite(loss_value):
-        raise FloatingPointError(
-            f"loss became {loss_value} at step {state.step}; lower optim.lr "
-            "or raise optim.warmup_steps"
+        raise DivergenceError(
+            f"the training loss became {loss_value} at step {state.step}: the run diverged. "
+            "Lower optim.lr or raise optim.warmup_steps."
         )
     return loss_value, grad_norm
 
