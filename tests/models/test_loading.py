@@ -3,6 +3,8 @@ offline)."""
 
 from __future__ import annotations
 
+import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -12,7 +14,13 @@ import torch
 from transformers import AutoModelForSeq2SeqLM, BartForConditionalGeneration
 
 from seq2seq_es.errors import CheckpointError
-from seq2seq_es.models.loading import check_vocabulary, load_seq2seq, looks_like_path, save_seq2seq
+from seq2seq_es.models.loading import (
+    adopt_config_generation_settings,
+    check_vocabulary,
+    load_seq2seq,
+    looks_like_path,
+    save_seq2seq,
+)
 from seq2seq_es.models.presets import build_model
 from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
 
@@ -105,3 +113,53 @@ def test_padded_embedding_tables_are_accepted(bart_dir: Path) -> None:
 )
 def test_hub_ids_and_paths_are_told_apart(text: str, is_path: bool) -> None:
     assert looks_like_path(text) is is_path
+
+
+BARTO_DECODING = {  # what vgaraujov/bart-base-spanish keeps in its config.json
+    "num_beams": 4,
+    "no_repeat_ngram_size": 3,
+    "forced_bos_token_id": 0,
+    "early_stopping": True,
+}
+
+
+def barto_style_folder(bart_dir: Path, target: Path, generation_file: bool) -> Path:
+    """``bart_dir`` with BARTO's decoding in config.json; its generation config (if kept) holds
+    only the special ids, as a checkpoint re-saved by a newer transformers does."""
+    folder = Path(shutil.copytree(bart_dir, target))
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(config | BARTO_DECODING))
+    if not generation_file:
+        (folder / "generation_config.json").unlink()
+    return folder
+
+
+def test_generation_settings_left_in_config_json_are_honoured(
+    bart_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = barto_style_folder(bart_dir, tmp_path / "barto", generation_file=True)
+    # transformers 5 alone ignores them beside a generation_config.json
+    assert AutoModelForSeq2SeqLM.from_pretrained(folder).generation_config.num_beams in (None, 1)
+    with caplog.at_level(logging.WARNING, logger="seq2seq_es.models.loading"):
+        model, _ = load_seq2seq(folder)
+    for key, value in BARTO_DECODING.items():
+        assert getattr(model.generation_config, key) == value, key
+    assert model.generation_config.forced_eos_token_id == 2  # what the file said is kept
+    assert "num_beams=4" in caplog.text and "moved into its generation config" in caplog.text
+    # saved again, the folder carries them where transformers reads them
+    save_seq2seq(model, load_seq2seq(folder)[1], tmp_path / "resaved")
+    reloaded = AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "resaved").generation_config
+    assert (reloaded.num_beams, reloaded.no_repeat_ngram_size) == (4, 3)
+
+
+def test_a_generation_config_that_says_otherwise_wins(bart_dir: Path, tmp_path: Path) -> None:
+    folder = barto_style_folder(bart_dir, tmp_path / "barto", generation_file=True)
+    stored = json.loads((folder / "generation_config.json").read_text())
+    (folder / "generation_config.json").write_text(json.dumps(stored | {"num_beams": 2}))
+    assert load_seq2seq(folder)[0].generation_config.num_beams == 2
+    # without a generation_config.json transformers moves them itself: nothing left to move
+    bare = barto_style_folder(bart_dir, tmp_path / "bare", generation_file=False)
+    model = AutoModelForSeq2SeqLM.from_pretrained(bare)
+    assert model.generation_config.num_beams == 4
+    assert adopt_config_generation_settings(model, str(bare)) == {}
+    assert adopt_config_generation_settings(load_seq2seq(bart_dir)[0], str(bart_dir)) == {}

@@ -9,6 +9,7 @@ printing a stack trace.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from transformers import (
     AutoModelForSeq2SeqLM,
     AutoTokenizer,
     EncoderDecoderModel,
+    GenerationConfig,
     PreTrainedConfig,
     PreTrainedTokenizerBase,
 )
@@ -33,6 +35,7 @@ from seq2seq_es.tokenizer.save import load_tokenizer_folder
 # 32,100 tokens; mT5: 250,112 for 250,100). More spare rows than this means another
 # model's tokenizer.
 EMBEDDING_PADDING_SLACK = 128
+LOG = logging.getLogger(__name__)
 
 
 def looks_like_path(name_or_path: str) -> bool:
@@ -180,8 +183,45 @@ def load_seq2seq(
         model.config, "tie_encoder_decoder", False
     ):
         share_encoder_decoder(model)
+    adopt_config_generation_settings(model, name)
     check_vocabulary(model.get_input_embeddings().num_embeddings, tok, name)
     return model, tok
+
+
+def adopt_config_generation_settings(model: Any, name: str) -> dict[str, Any]:
+    """Move generation settings left in ``config.json`` into the model's generation config.
+
+    Why: checkpoints published before generation configs existed keep their decoding in
+    ``config.json`` (BARTO: ``num_beams`` 4, ``no_repeat_ngram_size`` 3, forced BOS/EOS).
+    transformers 5 reads them only when the checkpoint has no ``generation_config.json``;
+    beside one that holds only the special ids, it silently decodes greedily. A setting is
+    moved only where the generation config leaves it at transformers' default, so a
+    generation config that says otherwise wins. Returns what was moved (logged).
+    """
+    try:
+        raw, _ = PreTrainedConfig.get_config_dict(name)
+    except (OSError, ValueError):
+        return {}
+    legacy = GenerationConfig.from_model_config(raw).to_diff_dict()
+    default = GenerationConfig()
+    current = model.generation_config
+    moved = {
+        key: value
+        for key, value in legacy.items()
+        if key not in ("transformers_version", "_from_model_config")
+        and hasattr(default, key)
+        and getattr(current, key, None) == getattr(default, key)
+        and value != getattr(default, key)
+    }
+    if moved:
+        current.update(**moved)
+        LOG.warning(
+            "%s: generation settings found in config.json moved into its generation config "
+            "(transformers 5 ignores them there): %s",
+            name,
+            ", ".join(f"{key}={value}" for key, value in moved.items()),
+        )
+    return moved
 
 
 def save_seq2seq(
