@@ -268,12 +268,12 @@ def speed(args: argparse.Namespace) -> None:
 
 
 def quality(args: argparse.Namespace) -> None:
-    from seq2seq_es.commands.serve import task_defaults
     from seq2seq_es.files import write_jsonl
     from seq2seq_es.inference.config import GenerationOptions
-    from seq2seq_es.inference.engines import TransformersEngine
+    from seq2seq_es.inference.engines import generate_in_length_order
     from seq2seq_es.metrics.scoring import score_predictions
-    from seq2seq_es.tasks.decode import prediction_records
+    from seq2seq_es.models.loading import load_seq2seq
+    from seq2seq_es.tasks.decode import prediction_records, task_engine
     from seq2seq_es.tasks.examples import load_examples
     from seq2seq_es.tasks.registry import get_task
 
@@ -281,34 +281,22 @@ def quality(args: argparse.Namespace) -> None:
     task = get_task("tatoeba-en-es")
     examples = load_examples(task, args.data_dir, "validation", args.limit)
     sources = [e.source for e in examples]
-    defaults = task_defaults(task.name)
+    defaults = task.decoding_defaults()
     options = GenerationOptions(
-        num_beams=args.num_beams or defaults.generation.num_beams,
-        max_new_tokens=defaults.generation.max_new_tokens,
+        num_beams=args.num_beams or defaults.num_beams,
+        max_new_tokens=defaults.max_new_tokens,
     )
     out = Path(args.work_dir)
-    engines: dict[str, Any] = {"transformers": TransformersEngine(args.quality, defaults=defaults)}
+    engines: dict[str, Any] = {"transformers": task_engine(*load_seq2seq(args.quality), task)}
     for quantization in ("float32", "int8"):
-        export_ct2(
-            args.quality,
-            out / f"ct2-{quantization}",
-            quantization=quantization,
-            task_defaults=task_defaults,
-        )
+        export_ct2(args.quality, out / f"ct2-{quantization}", quantization=quantization)
         engines[f"ct2-{quantization}"] = CT2Engine(
             out / f"ct2-{quantization}", threads=args.threads
         )
     outputs, seconds, scores = {}, {}, {}
     for name, engine in engines.items():
         start = time.perf_counter()
-        order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
-        decoded: list[str] = [""] * len(sources)
-        for begin in range(0, len(order), 32):
-            chunk = order[begin : begin + 32]
-            for i, row in zip(
-                chunk, engine.generate([sources[i] for i in chunk], options), strict=True
-            ):
-                decoded[i] = row["text"]
+        decoded = [row["text"] for row in generate_in_length_order(engine, sources, options, 32)]
         seconds[name] = time.perf_counter() - start
         outputs[name] = decoded
         path = out / f"{name}.jsonl"

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from ctranslate2.converters import TransformersConverter
 from spanish_inputs import spanish_sentences
 from transformers import AutoConfig, BertConfig, EncoderDecoderConfig, T5Config
@@ -26,7 +25,11 @@ from seq2seq_es.inference.ct2_engine import EXPORT_INFO_FILE, CT2Engine
 from seq2seq_es.inference.ct2_export import converter_overrides, export_ct2
 from seq2seq_es.inference.engines import TransformersEngine
 from seq2seq_es.inference.export_config import ExportConfig
-from seq2seq_es.inference.model_defaults import DECODING_FILE
+from seq2seq_es.inference.folder_decoding import (
+    GENERATION_FILE,
+    read_decoding_defaults,
+    write_decoding_defaults,
+)
 
 TEXTS = spanish_sentences(8, seed=3)
 
@@ -75,12 +78,14 @@ def test_the_plain_converter_still_needs_the_corrections(
     with pytest.raises(AttributeError, match="normalize_before"):
         TransformersConverter(str(tiny_bart_folder)).convert(str(tmp_path / "bart"), force=True)
     TransformersConverter(str(tiny_t5_folder)).convert(str(tmp_path / "t5"), force=True)
-    for name in ("tokenizer.json", "tokenizer_config.json", DECODING_FILE, EXPORT_INFO_FILE):
+    for name in ("tokenizer.json", "tokenizer_config.json", GENERATION_FILE, EXPORT_INFO_FILE):
         shutil.copy(exports["t5"] / name, tmp_path / "t5" / name)
     plain, ours = CT2Engine(tmp_path / "t5", threads=1), CT2Engine(exports["t5"], threads=1)
     # Teacher-forced, not decoded: a random model's near-tied argmax may flip between BLAS kernels.
     targets = TEXTS[::-1]
-    expected = teacher_forced_log_probs(TransformersEngine(tiny_t5_folder), TEXTS, targets)
+    expected = teacher_forced_log_probs(
+        TransformersEngine.from_folder(tiny_t5_folder), TEXTS, targets
+    )
     for row, (theirs, corrected, uncorrected) in enumerate(
         zip(
             expected,
@@ -110,7 +115,7 @@ def test_the_export_folder_serves_on_its_own(
     exports: dict[str, Path], tiny_bart_folder: Path
 ) -> None:
     folder = exports["bart"]
-    for name in ("model.bin", "config.json", "tokenizer.json", DECODING_FILE, EXPORT_INFO_FILE):
+    for name in ("model.bin", "config.json", "tokenizer.json", GENERATION_FILE, EXPORT_INFO_FILE):
         assert (folder / name).is_file(), name
     info = json.loads((folder / EXPORT_INFO_FILE).read_text())
     assert info["quantization"] == "float32" and info["source"]["model_type"] == "bart"
@@ -124,7 +129,9 @@ def test_the_export_folder_serves_on_its_own(
     engine = CT2Engine(folder, threads=1)
     vocabulary = json.loads((folder / "shared_vocabulary.json").read_text())
     assert vocabulary == engine.tokenizer.convert_ids_to_tokens(list(range(len(engine.tokenizer))))
-    assert engine.max_source_length == 512  # barto-tiny's positions, carried by decoding.json
+    assert (
+        engine.max_source_length == 512
+    )  # barto-tiny's positions, carried by tokenizer_config.json
 
 
 @pytest.mark.parametrize("family", ["bart", "t5"])
@@ -133,7 +140,7 @@ def test_short_limits_decode_as_generate(
     family: str, num_beams: int, exports: dict[str, Path], request: pytest.FixtureRequest
 ) -> None:
     """Random models run to the limit: BART's forced </s> there is reproduced (and counted)."""
-    reference = TransformersEngine(request.getfixturevalue(f"tiny_{family}_folder"))
+    reference = TransformersEngine.from_folder(request.getfixturevalue(f"tiny_{family}_folder"))
     engine = CT2Engine(exports[family], threads=1)
     for max_new_tokens in (1, 2, 7):
         options = GenerationOptions(
@@ -151,7 +158,7 @@ def test_short_limits_decode_as_generate(
 def test_length_penalty_and_greedy_ngram_blocking_decode_as_generate(
     family: str, exports: dict[str, Path], request: pytest.FixtureRequest
 ) -> None:
-    reference = TransformersEngine(request.getfixturevalue(f"tiny_{family}_folder"))
+    reference = TransformersEngine.from_folder(request.getfixturevalue(f"tiny_{family}_folder"))
     engine = CT2Engine(exports[family], threads=1)
     batch = reference.tokenizer(TEXTS, return_tensors="pt", padding=True)
     for num_beams, length_penalty, ngrams in ((3, 0.6, 0), (3, 1.5, 0), (1, 1.0, 2)):
@@ -251,32 +258,28 @@ def test_the_engine_refuses_a_folder_that_is_not_an_export(tiny_bart_folder: Pat
         CT2Engine(tiny_bart_folder, threads=1)
 
 
-def test_the_command_carries_the_tasks_decoding_and_records_the_run(
+def test_the_command_carries_the_folders_decoding_and_records_the_run(
     tiny_bart_folder: Path, tmp_path: Path
 ) -> None:
-    run_folder = tmp_path / "run"
-    shutil.copytree(tiny_bart_folder, run_folder / "model")
-    (run_folder / "config.yaml").write_text(
-        yaml.safe_dump({"task": "tatoeba-en-es"})
-    )  # as finetune leaves it
     from typer.testing import CliRunner
 
     from seq2seq_es.cli import app
+    from seq2seq_es.tasks.registry import get_task
 
-    done = CliRunner().invoke(
-        app, ["export", f"model={run_folder / 'model'}", f"output_dir={tmp_path / 'ct2'}"]
-    )
+    model = Path(shutil.copytree(tiny_bart_folder, tmp_path / "run" / "model"))
+    task = get_task("tatoeba-en-es")  # as finetune leaves it: beam 4, 64 target tokens, 64 source
+    write_decoding_defaults(model, task.decoding_defaults(), task.max_source_length)
+    done = CliRunner().invoke(app, ["export", f"model={model}", f"output_dir={tmp_path / 'ct2'}"])
     assert done.exit_code == 0 and "int8" in done.output, done.output
     for name in ("config.yaml", "run_info.json"):
         assert (tmp_path / "ct2" / name).is_file()
     engine = CT2Engine(tmp_path / "ct2", threads=1)
-    # tatoeba-en-es in the registry: beam 4, 64 target tokens, sources cut at 64 tokens.
     assert (
         engine.defaults.num_beams,
         engine.defaults.max_new_tokens,
         engine.max_source_length,
     ) == (4, 64, 64)
-    assert engine.task == "tatoeba-en-es"
+    assert read_decoding_defaults(tmp_path / "ct2")[0] == read_decoding_defaults(model)[0]
 
 
 def test_a_quantization_typo_is_a_config_error() -> None:

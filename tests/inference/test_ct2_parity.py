@@ -105,7 +105,9 @@ def engines(
     root = tmp_path_factory.mktemp(preset)
     folder = save_seq2seq(model, tokenizer, root / "model")
     export_ct2(folder, root / "ct2", quantization="float32")
-    return TransformersEngine(folder), CT2Engine(root / "ct2", compute_type="float32", threads=1)
+    return TransformersEngine.from_folder(folder), CT2Engine(
+        root / "ct2", compute_type="float32", threads=1
+    )
 
 
 def decode(engine: Any, texts: list[str], options: GenerationOptions) -> list[dict[str, Any]]:

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from spanish_inputs import spanish_sentences
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
 from seq2seq_es.errors import CheckpointError, ConfigError
 from seq2seq_es.inference.config import GenerationOptions
 from seq2seq_es.inference.engines import TransformersEngine, generate_kwargs, load_engine
-from seq2seq_es.inference.model_defaults import (
-    DECODING_FILE,
-    ModelDefaults,
-    read_model_defaults,
-    write_decoding_file,
+from seq2seq_es.inference.folder_decoding import (
+    GENERATION_FILE,
+    read_decoding_defaults,
+    read_source_length,
+    write_decoding_defaults,
 )
 
 TEXTS = spanish_sentences(6, seed=11)
@@ -141,108 +141,82 @@ def copy_folder(source: Path, target: Path) -> Path:
     return target
 
 
-def test_decoding_file_round_trip_and_engine_default(
+def test_written_defaults_are_what_the_engine_and_plain_generate_use(
     tiny_bart_folder: Path, tmp_path: Path
 ) -> None:
     folder = copy_folder(tiny_bart_folder, tmp_path / "model")
-    defaults = ModelDefaults(GenerationOptions(num_beams=3, max_new_tokens=7), 40, "tatoeba-en-es")
-    write_decoding_file(folder, defaults)
-    read = read_model_defaults(folder)
-    assert (
-        read.generation.num_beams,
-        read.generation.max_new_tokens,
-        read.max_source_length,
-        read.task,
-    ) == (3, 7, 40, "tatoeba-en-es")
+    options = GenerationOptions(
+        num_beams=3, max_new_tokens=7, length_penalty=0.8, no_repeat_ngram_size=2
+    )
+    write_decoding_defaults(folder, options.resolved(GenerationOptions()), 9)
+    read, source = read_decoding_defaults(folder)
+    assert read == options and source.endswith(GENERATION_FILE)
+    assert read_source_length(folder) == 9
+    stored = json.loads((folder / GENERATION_FILE).read_text())
+    assert stored["forced_eos_token_id"] == stored["eos_token_id"]  # the model's own rules kept
     runner = load_engine(folder)
-    assert runner.max_source_length == 40
-    batch = runner.tokenizer(TEXTS, return_tensors="pt", padding=True)
-    expected = runner.model.generate(**batch, max_new_tokens=7, num_beams=3)  # type: ignore[attr-defined]
+    assert runner.max_source_length == 9
+    # transformers alone, told nothing: the folder's generation config and tokenizer limit
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    with torch.inference_mode():
+        expected = model.generate(
+            **tokenizer(TEXTS, truncation=True, padding=True, return_tensors="pt")
+        )
     assert [r["text"] for r in runner.generate(TEXTS, GenerationOptions())] == [
-        t.strip() for t in runner.tokenizer.batch_decode(expected, skip_special_tokens=True)
+        t.strip() for t in tokenizer.batch_decode(expected, skip_special_tokens=True)
     ]
-    assert all(r["tokens"] <= 7 for r in runner.generate(TEXTS, GenerationOptions()))
+    greedy = GenerationOptions(num_beams=1, max_new_tokens=4).resolved(GenerationOptions())
+    write_decoding_defaults(folder, greedy, 9)  # no length_penalty beside a single beam
+    assert read_decoding_defaults(folder)[0].num_beams == 1
 
 
-def test_broken_decoding_file_names_the_file(tiny_bart_folder: Path, tmp_path: Path) -> None:
+def test_a_broken_generation_config_names_the_file(tiny_bart_folder: Path, tmp_path: Path) -> None:
     folder = copy_folder(tiny_bart_folder, tmp_path / "model")
-    (folder / DECODING_FILE).write_text(
-        '{"max_source_length": -1, "generation": {}}', encoding="utf-8"
-    )
-    with pytest.raises(CheckpointError, match=DECODING_FILE):
-        read_model_defaults(folder)
+    (folder / GENERATION_FILE).write_text('{"num_beams": 0}', encoding="utf-8")
+    with pytest.raises(CheckpointError, match=GENERATION_FILE):
+        read_decoding_defaults(folder)
+    (folder / GENERATION_FILE).write_text("{", encoding="utf-8")
+    with pytest.raises(CheckpointError, match=GENERATION_FILE):
+        read_decoding_defaults(folder)
 
 
-def finetune_run(
-    source: Path, run: Path, config: dict[str, object], scores: dict[str, object] | None
-) -> Path:
-    """The layout ``finetune`` leaves: run/config.yaml, run/scores.json, run/model/."""
-    model = copy_folder(source, run / "model")
-    (run / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    if scores is not None:
-        (run / "scores.json").write_text(json.dumps(scores), encoding="utf-8")
-    return model
-
-
-def test_a_finetuned_folder_takes_its_tasks_settings(
+def test_a_folder_finetuned_before_takes_its_runs_recorded_decoding(
     tiny_bart_folder: Path, tmp_path: Path
 ) -> None:
-    from seq2seq_es.commands.serve import task_defaults
-
-    model = finetune_run(
-        tiny_bart_folder,
-        tmp_path / "run",
-        {"task": "tatoeba-en-es", "generation": {"no_repeat_ngram_size": 3}},
-        None,
-    )
-    read = read_model_defaults(model, task_defaults)
-    # tatoeba-en-es in the registry: beam 4, 64 target tokens, 64 source tokens; the run's override
-    # kept.
-    assert (read.generation.num_beams, read.generation.max_new_tokens, read.max_source_length) == (
-        4,
-        64,
-        64,
-    )
-    assert read.generation.no_repeat_ngram_size == 3 and read.task == "tatoeba-en-es"
-
-
-def test_without_the_registry_the_runs_scores_say_how_it_was_decoded(
-    tiny_bart_folder: Path, tmp_path: Path
-) -> None:
-    scores = {
-        "task": "my_task.yaml",
-        "decoding": {
-            "num_beams": 2,
-            "max_new_tokens": 20,
-            "length_penalty": 1.0,
-            "no_repeat_ngram_size": 0,
-        },
+    """The one fallback: ``<run>/model`` without max_new_tokens, and the run's scores.json."""
+    model = copy_folder(tiny_bart_folder, tmp_path / "run" / "model")
+    decoding = {
+        "num_beams": 2,
+        "max_new_tokens": 20,
+        "length_penalty": 1.0,
+        "no_repeat_ngram_size": 3,
     }
-    model = finetune_run(tiny_bart_folder, tmp_path / "run", {"task": "my_task.yaml"}, scores)
-    from seq2seq_es.commands.serve import task_defaults
-
-    read = read_model_defaults(
-        model, task_defaults
-    )  # the task YAML is not found from here: scores.json
-    assert (read.generation.num_beams, read.generation.max_new_tokens, read.task) == (
-        2,
-        20,
-        "my_task.yaml",
+    (tmp_path / "run" / "scores.json").write_text(json.dumps({"task": "x", "decoding": decoding}))
+    read, source = read_decoding_defaults(model)
+    assert read.model_dump(include=set(decoding)) == decoding and source.endswith("scores.json")
+    # once the folder says how it decodes, the run's record is not consulted
+    write_decoding_defaults(
+        model, GenerationOptions(num_beams=1, max_new_tokens=5).resolved(GenerationOptions()), 64
     )
+    assert read_decoding_defaults(model)[0].max_new_tokens == 5
+    # a folder that is not a run's model/ never looks outside itself
+    other = copy_folder(tiny_bart_folder, tmp_path / "run" / "best")
+    assert read_decoding_defaults(other)[0].num_beams is None
 
 
 def test_a_bare_folder_uses_generation_config_and_positions(
     tiny_bart_folder: Path, tmp_path: Path
 ) -> None:
     folder = copy_folder(tiny_bart_folder, tmp_path / "model")
-    read = read_model_defaults(folder)
-    assert read.generation.num_beams is None and read.task is None
-    assert read.max_source_length == 512  # barto-tiny's max_positions (the tokenizer has no limit)
-    stored = json.loads((folder / "generation_config.json").read_text())
+    read, _ = read_decoding_defaults(folder)
+    assert read.num_beams is None
+    assert read_source_length(folder) == 512  # barto-tiny's max_positions (no tokenizer limit)
+    stored = json.loads((folder / GENERATION_FILE).read_text())
     stored.update(num_beams=5, max_length=31)
-    (folder / "generation_config.json").write_text(json.dumps(stored))
-    read = read_model_defaults(folder)
-    assert (read.generation.num_beams, read.generation.max_new_tokens) == (5, 30)
+    (folder / GENERATION_FILE).write_text(json.dumps(stored))
+    read, _ = read_decoding_defaults(folder)
+    assert (read.num_beams, read.max_new_tokens) == (5, 30)
 
 
 def test_only_local_safetensors_folders_load(tiny_bart_folder: Path, tmp_path: Path) -> None:

@@ -15,8 +15,12 @@ from spanish_inputs import spanish_sentences
 
 from seq2seq_es.errors import ConfigError, DataError
 from seq2seq_es.inference.config import GenerationOptions, TextPredictConfig
-from seq2seq_es.inference.engines import Engine, TransformersEngine, load_engine
-from seq2seq_es.inference.generate import generate
+from seq2seq_es.inference.engines import (
+    Engine,
+    TransformersEngine,
+    generate_in_length_order,
+    load_engine,
+)
 from seq2seq_es.inference.predict_texts import partial_path, predict_texts
 from seq2seq_es.inference.text_inputs import read_inputs
 
@@ -114,28 +118,40 @@ def config(model: Path, **values: Any) -> TextPredictConfig:
 TEXTS = spanish_sentences(11, seed=31)
 
 
-def test_outputs_are_in_input_order_and_equal_length_sorted_generate(
+def test_outputs_are_in_input_order_and_decoded_as_eval_decodes(
     engine: TransformersEngine, tiny_bart_folder: Path, tmp_path: Path
 ) -> None:
+    """predict on texts and eval on a task split send the same batches to the same engine."""
+    from seq2seq_es.tasks.decode import decode_examples
+    from seq2seq_es.tasks.examples import Example
+
     source = write(tmp_path / "in.txt", "\n".join(TEXTS) + "\n")
     output = tmp_path / "out" / "predictions.jsonl"
+    options = GenerationOptions(max_new_tokens=6, num_beams=2)
+    predicting = CountingEngine(engine)
     summary = predict_texts(
         config(
             tiny_bart_folder,
             input=str(source),
             output=str(output),
             batch_size=4,
-            generation={"max_new_tokens": 6, "num_beams": 2},
+            generation=options.model_dump(exclude_unset=True),
         ),
-        engine,
+        predicting,
     )
     records = read_records(output)
     assert [(r["id"], r["input"]) for r in records] == [
         (i + 1, text) for i, text in enumerate(TEXTS)
     ]
-    # the lead's batched generate (also length-sorted, batch 4) is the reference
-    expected = generate(engine.model, engine.tokenizer, TEXTS, engine.max_source_length, 6, 2, 4)
-    assert [r["output"] for r in records] == expected
+    evaluating = CountingEngine(engine)
+    examples = [Example(str(i), text, text, (text,)) for i, text in enumerate(TEXTS)]
+    decode_examples(evaluating, examples, options, 4, tmp_path / "eval.jsonl")
+    assert predicting.calls == evaluating.calls and len(predicting.calls) == 3
+    lengths = [len(text) for batch, _ in predicting.calls for text in batch]
+    assert lengths == sorted(lengths)  # length-sorted batches: the eval speed path
+    evaluated = [r["prediction"] for r in read_records(tmp_path / "eval.jsonl")]
+    assert [r["output"] for r in records] == evaluated
+    assert evaluated == [r["text"] for r in generate_in_length_order(engine, TEXTS, options, 4)]
     assert set(records[0]) == {"id", "input", "output"}
     assert summary["written"] == len(TEXTS) and summary["generated_tokens"] > 0
     assert not partial_path(output).exists()
@@ -185,8 +201,10 @@ class CountingEngine:
             engine.max_source_length,
         )
         self.decoded: list[str] = []
+        self.calls: list[tuple[list[str], GenerationOptions]] = []
 
     def generate(self, texts: Sequence[str], options: GenerationOptions) -> list[dict[str, Any]]:
+        self.calls.append((list(texts), options))
         if self.fail_after_calls is not None and self.fail_after_calls == 0:
             raise Interrupted("killed")
         if self.fail_after_calls is not None:

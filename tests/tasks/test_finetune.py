@@ -6,10 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 from typer.testing import CliRunner
 
 from seq2seq_es.cli import app
 from seq2seq_es.corpus.text_files import iter_texts
+from seq2seq_es.inference.config import TextPredictConfig
+from seq2seq_es.inference.predict_texts import predict_texts
+from seq2seq_es.models.model_card import card_task
 from seq2seq_es.tasks.finetune import BestTracker
 from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
 from seq2seq_es.tokenizer.save import save_tokenizer
@@ -58,9 +63,17 @@ def test_selection_early_stopping_eval_and_matrix(
             "selection_examples=8",
             "bootstrap_samples=50",
             "engine.measure_mfu=false",
+            "generation.num_beams=2",  # over the task's greedy: the folder must say so
         ]
     )
     scores = json.loads((out / "scores.json").read_text(encoding="utf-8"))
+    assert scores["decoding"] == {
+        "num_beams": 2,
+        "max_new_tokens": 32,
+        "length_penalty": 1.0,
+        "no_repeat_ngram_size": 0,
+    }
+    assert_the_folder_decodes_as_it_was_scored(out)
     selection = scores["training"]["selection"]
     assert selection["metric"] == "chrf.score" and selection["best"] is not None
     evaluations = [
@@ -110,6 +123,36 @@ def test_selection_early_stopping_eval_and_matrix(
     assert "copy (chrf.score)" in output
     matrix = json.loads((tmp_path / "mx" / "matrix.json").read_text(encoding="utf-8"))
     assert matrix["cells"][str(out / "model")]["copy"]["metric"] == "chrf.score"
+
+
+def assert_the_folder_decodes_as_it_was_scored(run: Path) -> None:
+    """``from_pretrained(run/model).generate()`` alone, and ``predict`` on the folder, give the
+    predictions ``finetune`` scored; the card names the task."""
+    folder = run / "model"
+    records = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
+    stored = json.loads((folder / "generation_config.json").read_text())
+    assert (stored["num_beams"], stored["max_new_tokens"]) == (2, 32)
+    assert json.loads((folder / "tokenizer_config.json").read_text())["model_max_length"] == 32
+    assert card_task(folder) == "copy"
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    sources = sorted((r["source"] for r in records), key=len)  # one length-sorted batch, as eval
+    with torch.inference_mode():
+        generated = model.generate(
+            **tokenizer(sources, truncation=True, padding=True, return_tensors="pt")
+        )
+    plain = dict(
+        zip(sources, tokenizer.batch_decode(generated, skip_special_tokens=True), strict=True)
+    )
+    assert [plain[r["source"]].strip() for r in records] == [r["prediction"] for r in records]
+    texts = run / "sources.txt"
+    texts.write_text("".join(r["source"] + "\n" for r in records), encoding="utf-8")
+    predicted = predict_texts(
+        TextPredictConfig(model=str(folder), input=str(texts), output=str(run / "own.jsonl"))
+    )
+    assert predicted["written"] == len(records)
+    own = [json.loads(line)["output"] for line in (run / "own.jsonl").read_text().splitlines()]
+    assert own == [r["prediction"] for r in records]
 
 
 def test_evaluation_only_task_cannot_be_trained(

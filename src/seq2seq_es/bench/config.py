@@ -156,6 +156,9 @@ class EvaluationConfig(StrictModel):
         default_factory=dict,
         description="generation.* settings for the final decoding (None keeps the task's).",
     )
+    decode_batch_size: int | None = Field(
+        None, ge=1, description="Texts per generate call when decoding (None: the commands')."
+    )
 
 
 class LeaderboardConfig(StrictModel):

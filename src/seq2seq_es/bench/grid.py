@@ -312,6 +312,7 @@ def _evaluation_origins(config: BenchConfig, task: TaskEntry) -> dict[str, str]:
         "bootstrap_samples": "evaluation.bootstrap_samples",
         "max_examples": examples,
         "max_eval_examples": examples,
+        "decode_batch_size": "evaluation.decode_batch_size",
         **{
             f"generation.{k}": "evaluation.generation"
             for k in flatten(config.evaluation.generation)
@@ -366,6 +367,8 @@ def _evaluation_args(
     if examples is not None:
         args[examples_key] = examples
     args.update({f"generation.{k}": v for k, v in flatten(evaluation.generation).items()})
+    if evaluation.decode_batch_size is not None:
+        args["decode_batch_size"] = evaluation.decode_batch_size
     return args
 
 

@@ -28,8 +28,9 @@ from seq2seq_es.config import VOLATILE, StrictModel, apply_overrides, validate_c
 from seq2seq_es.corpus.config import CorpusConfig
 from seq2seq_es.errors import DataError
 from seq2seq_es.files import read_jsonl
+from seq2seq_es.inference.config import GenerationOptions
 from seq2seq_es.pretraining.config import PretrainConfig
-from seq2seq_es.tasks.config import DecodingConfig, FinetuneConfig
+from seq2seq_es.tasks.config import FinetuneConfig
 from seq2seq_es.tokenizer.config import TokenizerConfig
 from seq2seq_es.training.config import OptimConfig
 from seq2seq_es.training.run_folder import RunFolder, claim_folder, owned_folder, record_run
@@ -65,7 +66,7 @@ class DemoConfig(StrictModel):
     examples_shown: int = Field(
         5, ge=0, description="Validation examples printed with output and reference."
     )
-    generation: DecodingConfig = DecodingConfig(num_beams=1)
+    generation: GenerationOptions = GenerationOptions(num_beams=1)
 
 
 def stage_configs(config: DemoConfig) -> dict[str, StrictModel]:

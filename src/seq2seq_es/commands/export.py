@@ -1,11 +1,11 @@
 """``seq2seq-es export model=DIR output_dir=OUT quantization=int8``: a CTranslate2 folder for
 engine=ct2.
 
-The command gives a fine-tuned folder its task's decoding settings (from the task registry,
-as ``serve`` does), so the export decodes like the model it came from. The export replaces
-its folder whole (an atomic swap), so the CLI lets it write only a new or empty folder or its
-own earlier export of the same model and settings (``replaces_folder``), never the model's
-folder or a folder that holds it, and writes the run record after the swap.
+The export carries the decoding settings its model folder describes (``finetune`` wrote its
+task's), so it decodes like the model it came from. The export replaces its folder whole (an
+atomic swap), so the CLI lets it write only a new or empty folder or its own earlier export of
+the same model and settings (``replaces_folder``), never the model's folder or a folder that
+holds it, and writes the run record after the swap.
 """
 
 from __future__ import annotations
@@ -21,16 +21,9 @@ from seq2seq_es.inference.export_config import ExportConfig
 
 
 def run(config: ExportConfig) -> dict[str, Any]:
-    from seq2seq_es.commands.serve import task_defaults
     from seq2seq_es.inference.ct2_export import export_ct2
 
-    info = export_ct2(
-        config.model,
-        config.output_dir,
-        config.quantization,
-        config.tokenizer,
-        task_defaults=task_defaults,
-    )
+    info = export_ct2(config.model, config.output_dir, config.quantization, config.tokenizer)
     size = sum(path.stat().st_size for path in Path(config.output_dir).iterdir() if path.is_file())
     return {"output_dir": config.output_dir, "bytes": size, **info}
 

@@ -46,12 +46,11 @@ def predict(config: PredictConfig | TextPredictConfig) -> Any:
     if isinstance(config, TextPredictConfig):
         import torch
 
-        from seq2seq_es.commands.serve import task_defaults
         from seq2seq_es.inference.predict_texts import predict_texts
 
         if config.threads is not None:
             torch.set_num_threads(config.threads)
-        return predict_texts(config, task_defaults=task_defaults)
+        return predict_texts(config)
     from seq2seq_es.tasks.evaluate import run_predict
 
     return run_predict(config)

@@ -1,10 +1,9 @@
 """``seq2seq-es serve model=DIR``: the HTTP API (``/v1/generate``) and the web page (``/``).
 
 The command is where the layers meet: it opens the engines from the folders named in the
-config (nothing else can be loaded later), gives a fine-tuned folder its task's decoding
-settings from the task registry, hands the page the registry's source templates, sets
-torch's thread count (process-wide, so here and nowhere below) and runs uvicorn until
-Ctrl-C.
+config (nothing else can be loaded later; each decodes as its folder says), hands the page
+the registry's source templates, sets torch's thread count (process-wide, so here and
+nowhere below) and runs uvicorn until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -19,27 +18,7 @@ from seq2seq_es.inference.config import ServeConfig
 
 if TYPE_CHECKING:
     from seq2seq_es.inference.engines import Engine
-    from seq2seq_es.inference.model_defaults import ModelDefaults
     from seq2seq_es.inference.web.page import PageTask
-
-
-def task_defaults(name: str) -> ModelDefaults:
-    """A registered task's decoding settings and source length (what ``finetune`` evaluated
-    with)."""
-    from seq2seq_es.inference.config import GenerationOptions
-    from seq2seq_es.inference.model_defaults import ModelDefaults
-    from seq2seq_es.tasks.config import DecodingConfig
-    from seq2seq_es.tasks.decode import decoding_settings
-    from seq2seq_es.tasks.registry import get_task
-
-    task = get_task(name)
-    settings = decoding_settings(task, DecodingConfig())
-    return ModelDefaults(
-        GenerationOptions.model_validate(settings),
-        task.max_source_length,
-        task.name,
-        f"task {task.name}",
-    )
 
 
 def page_tasks() -> list[PageTask]:
@@ -57,7 +36,7 @@ def open_engines(config: ServeConfig) -> dict[str, Engine]:
     from seq2seq_es.inference.engines import load_engine
 
     return {
-        name: load_engine(folder, config.engine, config.threads, task_defaults=task_defaults)
+        name: load_engine(folder, config.engine, config.threads)
         for name, folder in config.model_folders().items()
     }
 

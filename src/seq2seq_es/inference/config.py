@@ -6,7 +6,7 @@ imports only pydantic and the project's config base.
 
 ``GenerationOptions`` is also the contract between callers and every engine
 (``engines.py``, ``ct2_engine.py``): a field left at None means "the model's default"
-(its task's decoding settings, see ``model_defaults.py``), resolved by ``resolved``.
+(what its folder says, see ``folder_decoding.py``), resolved by ``resolved``.
 """
 
 from __future__ import annotations
@@ -48,6 +48,13 @@ class GenerationOptions(StrictModel):
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass (1.0: all).")
     length_penalty: float | None = None
     no_repeat_ngram_size: int | None = Field(None, ge=0)
+    min_new_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="None: the model's (no minimum). The authors' BiSECT runs set "
+        "min_target_length 32 (transformers' min_length, which counts the decoder start token: "
+        "31 new tokens).",
+    )
     seed: int | None = Field(None, ge=0)
     output_scores: bool = False
 
@@ -60,6 +67,7 @@ class GenerationOptions(StrictModel):
                 "num_beams",
                 "length_penalty",
                 "no_repeat_ngram_size",
+                "min_new_tokens",
                 "seed",
             )
             if getattr(self, name) is None

@@ -3,7 +3,8 @@
 Why the settings below: CTranslate2 decodes like transformers' ``generate`` only when told
 what ``generate`` does by default (checked with ctranslate2 4.8.5 and transformers 5.24):
 
-* ``min_decoding_length`` defaults to 1 in CTranslate2, 0 in transformers: we pass 0.
+* ``min_decoding_length`` defaults to 1 in CTranslate2, 0 in transformers: we pass 0 (or
+  ``min_new_tokens``: both forbid the end token for that many steps).
 * transformers divides a finished beam's log-probability by its length *including* ``</s>``
   (``length_penalty``); CTranslate2 counts ``</s>`` only with ``return_end_token=True``, so
   we ask for the end token and drop it when decoding.
@@ -24,7 +25,9 @@ what ``generate`` does by default (checked with ctranslate2 4.8.5 and transforme
   sampling or n-gram processing) by a teacher-forced pass (``score_batch``) over the output.
 
 Text goes in and out through the Hugging Face tokenizer saved with the export, the same one
-``engine=transformers`` uses; the decoding defaults come from the export's ``decoding.json``.
+``engine=transformers`` uses; the decoding defaults come from the export's
+``generation_config.json`` and ``tokenizer_config.json``, read as for a model folder
+(``folder_decoding``).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from typing import Any
 from seq2seq_es.errors import CheckpointError
 from seq2seq_es.inference.config import GenerationOptions
 from seq2seq_es.inference.decode_control import NO_CONTROL, DecodeControl
-from seq2seq_es.inference.model_defaults import read_model_defaults
+from seq2seq_es.inference.folder_decoding import read_decoding_defaults, read_source_length
 
 EXPORT_INFO_FILE = "seq2seq_es_export.json"
 UNSEEDED = 2**32 - 1  # CTranslate2's "no seed": each generator draws from std::random_device
@@ -91,10 +94,8 @@ class CT2Engine:
 
         folder = Path(model_dir)
         self.info = read_export_info(folder)
-        implied = read_model_defaults(folder)
-        self.defaults = implied.generation
-        self.max_source_length = implied.max_source_length
-        self.task = implied.task
+        self.defaults = read_decoding_defaults(folder)[0]
+        self.max_source_length = read_source_length(folder)
         self.tokenizer: Any = AutoTokenizer.from_pretrained(str(folder))
         self._open = functools.partial(
             ctranslate2.Translator,
@@ -125,7 +126,7 @@ class CT2Engine:
             "patience": 1.0,
             "length_penalty": settings.length_penalty,
             "no_repeat_ngram_size": settings.no_repeat_ngram_size,
-            "min_decoding_length": 0,
+            "min_decoding_length": settings.min_new_tokens or 0,
             "max_decoding_length": settings.max_new_tokens - 1
             if self.forces_eos
             else settings.max_new_tokens,

@@ -16,8 +16,9 @@ config attributes whose meaning changed in transformers 5, and two of them go wr
 
 The corrections change the loaded model's config in memory only; nothing on disk changes.
 The export is written into a temporary folder renamed into place, with the tokenizer files
-(so the folder serves on its own), ``decoding.json`` (the decoding defaults of the model's
-task, see ``model_defaults``) and ``seq2seq_es_export.json``: the source model, the weight
+(so the folder serves on its own), the decoding defaults the model folder describes
+(``generation_config.json`` and the tokenizer's ``model_max_length``, as ``finetune`` wrote
+them: see ``folder_decoding``) and ``seq2seq_es_export.json``: the source model, the weight
 type and the generation rules the ct2 engine needs to decode as ``generate`` does.
 
 BERT2BERT (``EncoderDecoderModel``) and LED have no CTranslate2 converter: they are served
@@ -27,6 +28,7 @@ with ``engine=transformers``.
 from __future__ import annotations
 
 import importlib.metadata
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,8 +38,14 @@ from transformers import AutoTokenizer, GenerationConfig, PreTrainedConfig, PreT
 
 from seq2seq_es.errors import CheckpointError
 from seq2seq_es.files import atomic_dir, write_json
+from seq2seq_es.inference.config import GenerationOptions
 from seq2seq_es.inference.ct2_engine import EXPORT_INFO_FILE
-from seq2seq_es.inference.model_defaults import TaskLookup, read_model_defaults, write_decoding_file
+from seq2seq_es.inference.folder_decoding import (
+    GENERATION_FILE,
+    read_decoding_defaults,
+    read_source_length,
+    write_decoding_defaults,
+)
 from seq2seq_es.models.families import FAMILIES, family_of_model_type
 from seq2seq_es.models.loading import check_vocabulary, load_model_config
 
@@ -157,19 +165,18 @@ def export_ct2(
     output_dir: str | Path,
     quantization: str = "int8",
     tokenizer_dir: str | Path | None = None,
-    task_defaults: TaskLookup | None = None,
 ) -> dict[str, Any]:
     """Convert ``model_dir`` into a CTranslate2 folder at ``output_dir``; return its export record.
 
-    The folder gets the tokenizer, ``decoding.json`` (the decoding defaults the model folder
-    implies, its task's when ``task_defaults`` can look the task up: see ``model_defaults``)
-    and ``seq2seq_es_export.json`` (source, weight type, generation rules, versions).
+    The folder gets the tokenizer, the model folder's decoding defaults (its generation
+    config and source length: ``folder_decoding``) and ``seq2seq_es_export.json`` (source,
+    weight type, generation rules, versions).
     """
     model_dir = Path(model_dir)
     config = load_model_config(model_dir)
     check_exportable(config, str(model_dir))
     converter = TruthfulTransformersConverter(model_dir, tokenizer_dir)
-    defaults = read_model_defaults(model_dir, task_defaults)
+    defaults, defaults_source = read_decoding_defaults(model_dir)
     info: dict[str, Any] = {
         "format": "ct2",
         "quantization": quantization,
@@ -180,7 +187,7 @@ def export_ct2(
             "tokenizer": str(converter.tokenizer_dir),
         },
         "generation_rules": generation_rules(model_dir),
-        "decoding_defaults_from": defaults.source,
+        "decoding_defaults_from": defaults_source,
         "converter_overrides": converter_overrides(config),
         "versions": {
             name: importlib.metadata.version(name) for name in ("ctranslate2", "transformers")
@@ -189,6 +196,10 @@ def export_ct2(
     with atomic_dir(output_dir) as tmp:
         converter.convert(str(tmp), quantization=quantization, force=True)
         AutoTokenizer.from_pretrained(str(converter.tokenizer_dir)).save_pretrained(str(tmp))
-        write_decoding_file(tmp, defaults)
+        if (model_dir / GENERATION_FILE).is_file():
+            shutil.copyfile(model_dir / GENERATION_FILE, tmp / GENERATION_FILE)
+        write_decoding_defaults(
+            tmp, defaults.resolved(GenerationOptions()), read_source_length(model_dir)
+        )
         write_json(tmp / EXPORT_INFO_FILE, info)
     return info

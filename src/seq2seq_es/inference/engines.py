@@ -10,12 +10,15 @@ not care which. The contract every engine keeps:
   optional ``decode_control.DecodeControl`` stops it between steps or streams one text's
   tokens) and returns,
   per text and in order, ``{"text": str, "tokens": int, "score": float | None}``. ``options``
-  fields left None take the model's defaults (its task's decoding: ``model_defaults.py`` for
-  a model folder, the export's record for CTranslate2). ``tokens`` counts the generated
+  fields left None take the model's defaults (what its folder says: ``folder_decoding.py``;
+  ``eval`` and ``finetune`` give the task's). ``tokens`` counts the generated
   tokens, the end token included and the decoder start token not. ``score`` is
   log p(output | input) under the model: the sum of the log-softmax of the raw logits over
   those tokens, before any temperature, top-k/p or n-gram processing; an engine may leave it
   None unless ``options.output_scores``.
+
+``generate_in_length_order`` is the one way many texts are decoded (``predict``, ``eval``,
+``finetune``): batches of texts of similar length, so a batch pads little.
 
 Models load only from a local folder with safetensors weights, never with remote code:
 a server must not unpickle files or run code that a model folder brings.
@@ -23,14 +26,14 @@ a server must not unpickle files or run code that a model folder brings.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from seq2seq_es.errors import CheckpointError, ConfigError
 from seq2seq_es.inference.config import GenerationOptions
 from seq2seq_es.inference.decode_control import NO_CONTROL, DecodeControl
-from seq2seq_es.inference.model_defaults import ModelDefaults, TaskLookup, read_model_defaults
+from seq2seq_es.inference.folder_decoding import read_decoding_defaults, read_source_length
 
 ENGINES = ("transformers", "ct2")
 
@@ -48,24 +51,16 @@ class Engine(Protocol):
 
 
 def load_engine(
-    model_dir: str | Path,
-    engine: str = "transformers",
-    threads: int | None = None,
-    task_defaults: TaskLookup | None = None,
+    model_dir: str | Path, engine: str = "transformers", threads: int | None = None
 ) -> Engine:
-    """Open ``model_dir`` with ``engine``.
-
-    ``task_defaults`` looks up a task's decoding settings, for a fine-tuned folder whose run
-    names its task (``model_defaults.read_model_defaults``); a CTranslate2 export carries the
-    settings it was exported with.
+    """Open ``model_dir`` with ``engine``; its decoding defaults are what the folder says.
 
     ``threads`` is CTranslate2's per-model thread count. torch's thread count is
     process-wide, so the transformers engine leaves it alone: the entry point (the
     ``predict``/``serve`` command, a benchmark) calls ``torch.set_num_threads``.
     """
     if engine == "transformers":
-        defaults = read_model_defaults(require_local_safetensors(model_dir), task_defaults)
-        return TransformersEngine(model_dir, defaults=defaults)
+        return TransformersEngine.from_folder(model_dir)
     if engine == "ct2":
         from seq2seq_es.inference.ct2_engine import CT2Engine
 
@@ -104,23 +99,34 @@ def require_local_safetensors(model_dir: str | Path) -> Path:
 
 
 class TransformersEngine:
-    """``model.generate`` on CPU (or wherever torch puts the model), in fp32 as trained."""
+    """``model.generate`` on CPU (or wherever torch puts the model), in fp32 as trained.
+
+    Built over a loaded model (``eval`` and ``finetune`` pass theirs, with the task's
+    decoding as ``defaults``) or from a folder (``from_folder``). A model in training mode
+    is put in eval mode for each call and back afterwards.
+    """
 
     name = "transformers"
 
-    def __init__(self, model_dir: str | Path, defaults: ModelDefaults | None = None) -> None:
-        from seq2seq_es.models.loading import load_seq2seq
-
-        folder = require_local_safetensors(model_dir)
-        self.model, self.tokenizer = load_seq2seq(folder)
-        self.model.eval()
-        implied = defaults or read_model_defaults(folder)
-        self.defaults = implied.generation
-        self.max_source_length = implied.max_source_length
-        self.task = implied.task
+    def __init__(
+        self, model: Any, tokenizer: Any, defaults: GenerationOptions, max_source_length: int
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.defaults = defaults
+        self.max_source_length = max_source_length
         eos = self.model.generation_config.eos_token_id
         self._eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
         self._pad_id = self.model.generation_config.pad_token_id
+
+    @classmethod
+    def from_folder(cls, model_dir: str | Path) -> TransformersEngine:
+        """The model of a local safetensors folder, with the decoding its folder describes."""
+        from seq2seq_es.models.loading import load_seq2seq
+
+        folder = require_local_safetensors(model_dir)
+        model, tokenizer = load_seq2seq(folder)
+        return cls(model, tokenizer, read_decoding_defaults(folder)[0], read_source_length(folder))
 
     def generate(
         self,
@@ -144,18 +150,23 @@ class TransformersEngine:
             padding=True,
             return_tensors="pt",
         )
-        with torch.inference_mode(), torch.random.fork_rng(devices=[]):
-            if settings.seed is not None:
-                torch.manual_seed(settings.seed)
-            sequences = self.model.generate(
-                **batch, **generate_kwargs(settings), **control_kwargs(control)
-            )
-            lengths = [self._generated_length(row) for row in sequences[:, 1:].tolist()]
-            scores = (
-                self._log_probs(batch, sequences, lengths)
-                if settings.output_scores
-                else [None] * len(texts)
-            )
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode(), torch.random.fork_rng(devices=[]):
+                if settings.seed is not None:
+                    torch.manual_seed(settings.seed)
+                sequences = self.model.generate(
+                    **batch, **generate_kwargs(settings), **control_kwargs(control)
+                )
+                lengths = [self._generated_length(row) for row in sequences[:, 1:].tolist()]
+                scores = (
+                    self._log_probs(batch, sequences, lengths)
+                    if settings.output_scores
+                    else [None] * len(texts)
+                )
+        finally:
+            self.model.train(was_training)
         decoded = self.tokenizer.batch_decode(sequences, skip_special_tokens=True)
         return [
             {"text": text.strip(), "tokens": length, "score": score}
@@ -195,9 +206,37 @@ def generate_kwargs(settings: GenerationOptions) -> dict[str, Any]:
         "do_sample": settings.do_sample,
         "no_repeat_ngram_size": settings.no_repeat_ngram_size,
     }
+    if settings.min_new_tokens:
+        kwargs["min_new_tokens"] = settings.min_new_tokens
     if settings.num_beams and settings.num_beams > 1:
         kwargs["length_penalty"] = settings.length_penalty
     if settings.do_sample:
         # top_k=0 switches transformers' top-k (default 50) off: the whole vocabulary, as in ct2.
         kwargs.update(temperature=settings.temperature, top_k=settings.top_k, top_p=settings.top_p)
     return kwargs
+
+
+def generate_in_length_order(
+    engine: Engine,
+    texts: Sequence[str],
+    options: GenerationOptions,
+    batch_size: int,
+    advance: Callable[[int], object] | None = None,
+) -> list[dict[str, Any]]:
+    """``engine.generate`` over ``texts`` in batches of similar length; results in input order.
+
+    Texts are sorted by length in characters (stable: equal lengths keep their order) and
+    cut into batches of ``batch_size``, so a batch pads little: the speed of decoding a
+    whole split. ``advance(n)`` is told each finished batch's size (a progress bar).
+    """
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    results: list[dict[str, Any]] = [{}] * len(texts)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        for i, result in zip(
+            chunk, engine.generate([texts[i] for i in chunk], options), strict=True
+        ):
+            results[i] = result
+        if advance is not None:
+            advance(len(chunk))
+    return results

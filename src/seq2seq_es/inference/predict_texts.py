@@ -30,8 +30,7 @@ from typing import IO, Any
 
 from seq2seq_es.errors import ConfigError, DataError
 from seq2seq_es.inference.config import TextPredictConfig
-from seq2seq_es.inference.engines import Engine, load_engine
-from seq2seq_es.inference.model_defaults import TaskLookup
+from seq2seq_es.inference.engines import Engine, generate_in_length_order, load_engine
 from seq2seq_es.inference.text_inputs import TextInput, read_inputs
 from seq2seq_es.progress import progress_bar
 
@@ -47,14 +46,13 @@ def partial_path(output: str | Path) -> Path:
 def predict_texts(
     config: TextPredictConfig,
     engine: Engine | None = None,
-    task_defaults: TaskLookup | None = None,
     stdin: IO[bytes] | None = None,
     stdout: IO[str] | None = None,
 ) -> dict[str, Any]:
     """Decode every input of ``config.input``; write JSONL to ``config.output`` (or ``stdout``).
 
-    ``engine`` is opened from ``config.model`` when not given; ``task_defaults`` lets a
-    fine-tuned folder take its task's decoding settings (see ``model_defaults``).
+    ``engine`` is opened from ``config.model`` when not given (with the decoding its folder
+    describes, see ``folder_decoding``).
     Returns a summary: counts, where the output went, time and tokens per second.
     """
     if config.resume and config.output is None:
@@ -70,9 +68,7 @@ def predict_texts(
     if config.output is not None and done == len(inputs):
         os.replace(partial_path(config.output), config.output)
         return _summary(config, inputs, done, 0, 0, 0.0)
-    runner = engine or load_engine(
-        config.model, config.engine, config.threads, task_defaults=task_defaults
-    )
+    runner = engine or load_engine(config.model, config.engine, config.threads)
     started = time.perf_counter()
     with _output(config, done, stdout) as sink, _bar(config) as bar:
         task = bar.add_task("generating", total=len(inputs), completed=done, status="")
@@ -97,18 +93,12 @@ def _decode_window(
 ) -> tuple[list[dict[str, Any]], int]:
     """Records of ``window`` in its order, decoded in length-sorted batches; and the tokens
     generated."""
-    order = sorted(range(len(window)), key=lambda i: len(window[i].text))
-    results: list[dict[str, Any]] = [{}] * len(window)
     options = config.generation.model_copy(
         update={"output_scores": config.scores or config.generation.output_scores}
     )
-    for start in range(0, len(order), config.batch_size):
-        chunk = order[start : start + config.batch_size]
-        for i, result in zip(
-            chunk, runner.generate([window[i].text for i in chunk], options), strict=True
-        ):
-            results[i] = result
-        advance(len(chunk))
+    results = generate_in_length_order(
+        runner, [item.text for item in window], options, config.batch_size, advance
+    )
     records = []
     for item, result in zip(window, results, strict=True):
         record: dict[str, Any] = {"id": item.id, "input": item.text, "output": result["text"]}

@@ -32,8 +32,10 @@ Known keys: ``name`` (required), ``base_model``, ``language`` (default ``["es"]`
 ``text2text-generation``), ``auto_class`` (the transformers class of the usage snippet,
 default ``AutoModelForSeq2SeqLM``), ``tags``, ``description``, ``architecture`` and
 ``training`` (mappings shown as tables), ``results``, ``limitations``, ``intended_use``,
-``citation``. The stages that train (``pretraining``, ``tasks``) build the facts;
-``size_limitations`` gives them one honest sentence for the size of the model.
+``citation``, ``task`` (the seq2seq-es task a model was fine-tuned on, kept in the metadata
+as ``seq2seq_es: {task: NAME}``; how it decodes is in its ``generation_config.json``). The
+stages that train (``pretraining``, ``tasks``) build the facts; ``size_limitations`` gives
+them one honest sentence for the size of the model.
 """
 
 from __future__ import annotations
@@ -181,6 +183,8 @@ def card_metadata(facts: Mapping[str, Any]) -> str:
         model_name=str(name),
         eval_results=results or None,
     )
+    if facts.get("task"):
+        data.seq2seq_es = {"task": str(facts["task"])}  # type: ignore[attr-defined]
     return str(data.to_yaml())
 
 
@@ -269,19 +273,31 @@ def render_model_card(facts: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def card_name(folder: str | Path) -> str | None:
-    """The ``model_name`` in the card of a model folder (None without a card or a name): how a
-    fine-tuned model names the pretrained model it starts from."""
+def _card_data(folder: str | Path) -> Any:
+    """The metadata of a model folder's card (None without a card or valid YAML metadata)."""
     from huggingface_hub import ModelCard
 
     path = Path(folder) / CARD_FILE
     if not path.is_file():
         return None
     try:
-        name = getattr(ModelCard.load(path).data, "model_name", None)
+        return ModelCard.load(path).data
     except (ValueError, OSError):  # a hand-written README without (valid) YAML metadata
         return None
+
+
+def card_name(folder: str | Path) -> str | None:
+    """The ``model_name`` in the card of a model folder (None without a card or a name): how a
+    fine-tuned model names the pretrained model it starts from."""
+    name = getattr(_card_data(folder), "model_name", None)
     return str(name) if name else None
+
+
+def card_task(folder: str | Path) -> str | None:
+    """The seq2seq-es task named in the card of a model folder (None: not fine-tuned here)."""
+    ours = getattr(_card_data(folder), "seq2seq_es", None)
+    task = ours.get("task") if isinstance(ours, dict) else None
+    return str(task) if task else None
 
 
 def write_model_card(folder: str | Path, facts: Mapping[str, Any]) -> Path:

@@ -98,6 +98,7 @@ def finetune_card_facts(
     hub_base = config.model not in PRESETS and not looks_like_path(config.model)
     return {
         "name": f"{base_model_name(config.model)}-{task.name}",
+        "task": task.name,
         "base_model": config.model if hub_base else None,
         "datasets": [_dataset(task)],
         "pipeline_tag": HUB_TASK_TYPES[task.kind],

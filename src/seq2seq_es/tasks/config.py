@@ -11,28 +11,14 @@ from typing import Annotated
 from pydantic import Field
 
 from seq2seq_es.config import VOLATILE, StrictModel
+from seq2seq_es.inference.config import GenerationOptions
 from seq2seq_es.models.config import AdapterConfig
 from seq2seq_es.training.config import EngineConfig, OptimConfig
 
-
-class DecodingConfig(StrictModel):
-    """Decoding overrides for a task; None keeps the task's setting (paper: beam 4).
-
-    (Not transformers' ``GenerationConfig``: this is the ``generation:`` section of our configs.)"""
-
-    num_beams: int | None = Field(None, ge=1)
-    max_new_tokens: int | None = Field(
-        None, ge=1, description="None: the task's max_target_length."
-    )
-    length_penalty: float | None = None
-    no_repeat_ngram_size: int | None = Field(None, ge=0)
-    min_new_tokens: int | None = Field(
-        None,
-        ge=1,
-        description="None: no minimum. The authors' BiSECT runs set min_target_length 32 "
-        "(transformers' min_length, which counts the decoder start token: 31 new tokens).",
-    )
-    batch_size: int = Field(32, ge=1)
+# The ``generation:`` section of the task commands: overrides of the task's decoding (None
+# keeps the task's setting: ``TaskSpec.decoding_defaults``, paper: beam 4).
+GENERATION_HELP = "Decoding overrides; None keeps the task's (beam 4, max_target_length tokens)."
+DECODE_BATCH_HELP = "Texts per generate call when decoding (sorted by length)."
 
 
 class LengthOverrides(StrictModel):
@@ -111,7 +97,10 @@ class FinetuneConfig(LengthOverrides):
     )
     optim: OptimConfig = OptimConfig(lr=5e-4, steps=300, warmup_steps=30)
     engine: EngineConfig = EngineConfig()
-    generation: Annotated[DecodingConfig, VOLATILE] = DecodingConfig()
+    generation: Annotated[GenerationOptions, VOLATILE] = Field(
+        GenerationOptions(), description=GENERATION_HELP
+    )
+    decode_batch_size: Annotated[int, VOLATILE] = Field(32, ge=1, description=DECODE_BATCH_HELP)
     adapter: AdapterConfig = Field(
         AdapterConfig(),
         description="kind: lora trains LoRA adapters only; the run "
@@ -132,7 +121,8 @@ class DecodeSplit(LengthOverrides):
         "it: a hub model can be replaced under its id.",
     )
     split: str = Field("validation", pattern="^(train|validation|test)$")
-    generation: DecodingConfig = DecodingConfig()
+    generation: GenerationOptions = Field(GenerationOptions(), description=GENERATION_HELP)
+    decode_batch_size: int = Field(32, ge=1, description=DECODE_BATCH_HELP)
 
 
 class PredictConfig(DecodeSplit):
@@ -154,7 +144,8 @@ class MatrixConfig(StrictModel):
     output_dir: str = "runs/eval-matrix"
     max_examples: int | None = Field(None, ge=1)
     bootstrap_samples: int = Field(1000, ge=0)
-    generation: DecodingConfig = DecodingConfig()
+    generation: GenerationOptions = Field(GenerationOptions(), description=GENERATION_HELP)
+    decode_batch_size: int = Field(32, ge=1, description=DECODE_BATCH_HELP)
 
 
 class TasksConfig(StrictModel):

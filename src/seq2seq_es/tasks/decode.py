@@ -1,4 +1,10 @@
-"""Decode a task split with a model and score it: the shared core of finetune, predict and eval."""
+"""Decode a task split with a model and score it: the shared core of finetune, predict and eval.
+
+Decoding goes through the same engine as ``predict`` on your own texts and ``serve``
+(``inference.engines``: ``TransformersEngine`` and ``generate_in_length_order``), given the
+task's decoding (``TaskSpec.decoding_defaults``) and source length, so there is one way a
+model decodes.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,28 @@ from pathlib import Path
 from typing import Any
 
 from seq2seq_es.files import write_json, write_jsonl
-from seq2seq_es.inference.generate import generate
+from seq2seq_es.inference.config import GenerationOptions
+from seq2seq_es.inference.engines import Engine, TransformersEngine, generate_in_length_order
+from seq2seq_es.inference.folder_decoding import DECODING_KEYS
 from seq2seq_es.metrics.scoring import score_predictions, scores_with_intervals
-from seq2seq_es.tasks.config import DecodingConfig
+from seq2seq_es.progress import progress_bar
 from seq2seq_es.tasks.examples import Example, encode_examples
 from seq2seq_es.tasks.likelihood import nll_stats, reference_nll
 from seq2seq_es.tasks.registry import TaskSpec
+
+SAMPLING_KEYS = ("do_sample", "temperature", "top_k", "top_p", "seed")
+
+
+def task_engine(model: Any, tokenizer: Any, task: TaskSpec) -> TransformersEngine:
+    """``model`` as an engine that decodes with ``task``'s settings and source length."""
+    return TransformersEngine(model, tokenizer, task.decoding_defaults(), task.max_source_length)
+
+
+def decoding_record(settings: GenerationOptions) -> dict[str, Any]:
+    """How resolved ``settings`` decode, as ``scores.json`` records it (``decoding``)."""
+    keys = DECODING_KEYS + (SAMPLING_KEYS if settings.do_sample else ())
+    record = {key: getattr(settings, key) for key in keys}
+    return {key: value for key, value in record.items() if key != "min_new_tokens" or value}
 
 
 def prediction_records(
@@ -32,54 +54,34 @@ def prediction_records(
     ]
 
 
-def decoding_settings(task: TaskSpec, generation: DecodingConfig) -> dict[str, Any]:
-    spec = task.decoding
-    return {
-        "num_beams": generation.num_beams or spec.num_beams,
-        "max_new_tokens": generation.max_new_tokens or task.max_target_length,
-        "length_penalty": spec.length_penalty
-        if generation.length_penalty is None
-        else generation.length_penalty,
-        "no_repeat_ngram_size": (
-            spec.no_repeat_ngram_size
-            if generation.no_repeat_ngram_size is None
-            else generation.no_repeat_ngram_size
-        ),
-        **({"min_new_tokens": generation.min_new_tokens} if generation.min_new_tokens else {}),
-    }
-
-
 def decode_examples(
-    model: Any,
-    tokenizer: Any,
-    task: TaskSpec,
+    engine: Engine,
     examples: list[Example],
-    generation: DecodingConfig,
+    generation: GenerationOptions,
+    batch_size: int,
     path: str | Path,
 ) -> Path:
-    """Decode every example with the task's (or overridden) settings; write predictions.jsonl to
-    ``path``."""
-    settings = decoding_settings(task, generation)
-    predictions = generate(
-        model,
-        tokenizer,
-        [e.source for e in examples],
-        task.max_source_length,
-        settings.pop("max_new_tokens"),
-        settings.pop("num_beams"),
-        generation.batch_size,
-        **settings,
-    )
-    write_jsonl(path, prediction_records(examples, predictions))
+    """Decode every example (``generation`` over the engine's defaults); write
+    predictions.jsonl to ``path``."""
+    with progress_bar() as bar:
+        task = bar.add_task("generating", total=len(examples), status="")
+        results = generate_in_length_order(
+            engine,
+            [e.source for e in examples],
+            generation,
+            batch_size,
+            lambda n: bar.update(task, advance=n),
+        )
+    write_jsonl(path, prediction_records(examples, [r["text"] for r in results]))
     return Path(path)
 
 
 def decode_and_score(
-    model: Any,
-    tokenizer: Any,
+    engine: TransformersEngine,
     task: TaskSpec,
     examples: list[Example],
-    generation: DecodingConfig,
+    generation: GenerationOptions,
+    batch_size: int,
     output_dir: Path,
     bootstrap_samples: int = 1000,
     name: str = "predictions",
@@ -91,13 +93,12 @@ def decode_and_score(
     the (first) reference per target token, with its interval: the validation loss, which
     still separates models whose decoded text all scores near zero.
     """
-    path = decode_examples(
-        model, tokenizer, task, examples, generation, output_dir / f"{name}.jsonl"
-    )
+    path = decode_examples(engine, examples, generation, batch_size, output_dir / f"{name}.jsonl")
     scores = score_predictions(path, task.metrics, bootstrap_samples=bootstrap_samples)
     if likelihood:
+        tokenizer = engine.tokenizer
         rows = reference_nll(
-            model, tokenizer, encode_examples(examples, tokenizer, task), generation.batch_size
+            engine.model, tokenizer, encode_examples(examples, tokenizer, task), batch_size
         )
         scores.update(
             scores_with_intervals(
@@ -105,7 +106,7 @@ def decode_and_score(
             )
         )
     scores["task"] = task.name
-    scores["decoding"] = decoding_settings(task, generation)
+    scores["decoding"] = decoding_record(generation.resolved(engine.defaults))
     write_json(
         output_dir / ("scores.json" if name == "predictions" else f"{name}.scores.json"), scores
     )

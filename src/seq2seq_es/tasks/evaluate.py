@@ -15,11 +15,7 @@ from seq2seq_es.files import atomic_write, write_json
 from seq2seq_es.models.language_codes import set_language_codes
 from seq2seq_es.models.loading import load_seq2seq
 from seq2seq_es.tasks.config import EvalConfig, MatrixConfig, PredictConfig
-from seq2seq_es.tasks.decode import (
-    decode_and_score,
-    decode_examples,
-    metric_value,
-)
+from seq2seq_es.tasks.decode import decode_and_score, decode_examples, metric_value, task_engine
 from seq2seq_es.tasks.examples import load_examples
 from seq2seq_es.tasks.registry import get_task
 
@@ -28,8 +24,11 @@ def run_predict(config: PredictConfig) -> Path:
     task = get_task(config.task).model_copy(update=config.lengths())
     model, tokenizer = load_seq2seq(config.model, revision=config.model_revision)
     set_language_codes(model, tokenizer, task.source_language, task.target_language)
+    engine = task_engine(model, tokenizer, task)
     examples = load_examples(task, config.data_dir, config.split, config.max_examples)
-    return decode_examples(model, tokenizer, task, examples, config.generation, config.output)
+    return decode_examples(
+        engine, examples, config.generation, config.decode_batch_size, config.output
+    )
 
 
 def run_eval(
@@ -44,7 +43,13 @@ def run_eval(
     output_dir = Path(config.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     scores = decode_and_score(
-        model, tokenizer, task, examples, config.generation, output_dir, config.bootstrap_samples
+        task_engine(model, tokenizer, task),
+        task,
+        examples,
+        config.generation,
+        config.decode_batch_size,
+        output_dir,
+        config.bootstrap_samples,
     )
     scores["model"] = config.model
     scores["split"] = config.split
@@ -78,6 +83,7 @@ def run_matrix(config: MatrixConfig) -> dict[str, Any]:
                     max_examples=config.max_examples,
                     bootstrap_samples=config.bootstrap_samples,
                     generation=config.generation,
+                    decode_batch_size=config.decode_batch_size,
                 ),
                 loaded,
             )

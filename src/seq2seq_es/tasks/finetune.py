@@ -32,6 +32,7 @@ from transformers import DataCollatorForSeq2Seq
 
 from seq2seq_es.errors import ConfigError
 from seq2seq_es.files import write_json
+from seq2seq_es.inference.folder_decoding import write_decoding_defaults
 from seq2seq_es.models.adapters import (
     apply_adapter,
     checkpoint_state,
@@ -48,7 +49,7 @@ from seq2seq_es.models.presets import PRESETS, build_model, get_preset
 from seq2seq_es.tasks.card import finetune_card_facts
 from seq2seq_es.tasks.claim import FINAL_FILE
 from seq2seq_es.tasks.config import FinetuneConfig
-from seq2seq_es.tasks.decode import decode_and_score, metric_value
+from seq2seq_es.tasks.decode import decode_and_score, metric_value, task_engine
 from seq2seq_es.tasks.examples import encode_examples, load_examples, pair_lengths
 from seq2seq_es.tasks.registry import TaskSpec, get_task
 from seq2seq_es.tokenizer.save import load_tokenizer_folder
@@ -146,11 +147,11 @@ def run_finetune(config: FinetuneConfig, claimed: RunFolder) -> dict[str, Any]:
 
     def evaluate(current: Any, step: int) -> dict[str, float]:
         scores = decode_and_score(
-            current,
-            tokenizer,
+            task_engine(current, tokenizer, task),
             task,
             selection,
             quick,
+            config.decode_batch_size,
             output_dir,
             bootstrap_samples=0,
             name="selection",
@@ -195,12 +196,13 @@ def run_finetune(config: FinetuneConfig, claimed: RunFolder) -> dict[str, Any]:
             output_dir, selecting and tracker.best is not None, result, tokenizer
         )
     evaluation = load_examples(task, config.data_dir, "validation", config.max_eval_examples)
+    engine = task_engine(final_model, tokenizer, task)
     scores = decode_and_score(
-        final_model,
-        tokenizer,
+        engine,
         task,
         evaluation,
         config.generation,
+        config.decode_batch_size,
         output_dir,
         config.bootstrap_samples,
     )
@@ -224,6 +226,10 @@ def run_finetune(config: FinetuneConfig, claimed: RunFolder) -> dict[str, Any]:
         # this invocation's time and speed (a resumed run: since the resume)
         "efficiency": {"seconds": result.seconds, **result.efficiency()},
     }
+    # model/ decodes on its own as it was just scored (from_pretrained(...).generate() included)
+    write_decoding_defaults(
+        output_dir / "model", config.generation.resolved(engine.defaults), task.max_source_length
+    )
     write_model_card(
         output_dir / "model",
         finetune_card_facts(config, task, scores, model=final_model, optim=optim),

@@ -23,6 +23,7 @@ from pydantic import Field, model_validator
 
 from seq2seq_es.config import StrictModel, read_yaml, validate_config
 from seq2seq_es.errors import ConfigError
+from seq2seq_es.inference.config import GenerationOptions
 
 Split = Literal["train", "validation", "test"]
 
@@ -57,10 +58,8 @@ class HubSource(StrictModel):
     revision: str | None = None
 
 
-class DecodingSpec(StrictModel):
-    num_beams: int = Field(4, ge=1)
-    length_penalty: float = 1.0
-    no_repeat_ngram_size: int = Field(0, ge=0)
+# Every task decodes this way unless its ``decoding`` says otherwise: the paper's beam of 4.
+PAPER_DECODING = GenerationOptions(num_beams=4, length_penalty=1.0, no_repeat_ngram_size=0)
 
 
 class TaskSpec(StrictModel):
@@ -89,7 +88,10 @@ class TaskSpec(StrictModel):
     )
     max_source_length: int = Field(512, ge=8)
     max_target_length: int = Field(128, ge=2)
-    decoding: DecodingSpec = DecodingSpec()
+    decoding: GenerationOptions = Field(
+        GenerationOptions(),
+        description="How to decode, over the paper's beam of 4 and max_target_length new tokens.",
+    )
     source_language: str = Field(
         "es", description="ISO 639-1 language of the inputs (mBART-50's code: es → es_XX)."
     )
@@ -98,6 +100,13 @@ class TaskSpec(StrictModel):
         None, description="e.g. 'led' for inputs longer than BART's 1,024 positions."
     )
     licence: str | None = None
+
+    def decoding_defaults(self) -> GenerationOptions:
+        """The task's decoding, every field the engines need filled: ``PAPER_DECODING`` and
+        ``max_target_length`` new tokens, overridden by what ``decoding`` sets."""
+        return PAPER_DECODING.model_copy(
+            update={"max_new_tokens": self.max_target_length}
+        ).overridden_by(self.decoding)
 
     @model_validator(mode="after")
     def _one_source(self) -> TaskSpec:
