@@ -30,6 +30,7 @@ from seq2seq_es.inference.folder_decoding import (
     read_decoding_defaults,
     write_decoding_defaults,
 )
+from seq2seq_es.models.loading import load_seq2seq, save_seq2seq
 
 TEXTS = spanish_sentences(8, seed=3)
 
@@ -152,6 +153,23 @@ def test_short_limits_decode_as_generate(
         assert [row["score"] for row in got] == pytest.approx(
             [row["score"] for row in expected], abs=1e-3
         )
+
+
+def test_a_minimum_length_decodes_as_generate(tiny_bart_folder: Path, tmp_path: Path) -> None:
+    """``min_new_tokens`` (the authors' BiSECT runs) forbids </s> as long in both engines, on a
+    model that wants to stop at once (greedy: a beam search over such a model can differ)."""
+    model, tokenizer = load_seq2seq(tiny_bart_folder)
+    with torch.no_grad():
+        model.final_logits_bias[0, tokenizer.eos_token_id] = 100.0
+    folder = save_seq2seq(model, tokenizer, tmp_path / "eager")
+    export_ct2(folder, tmp_path / "ct2", quantization="float32")
+    reference = TransformersEngine.from_folder(folder)
+    engine = CT2Engine(tmp_path / "ct2", threads=1)
+    assert {row["tokens"] for row in engine.generate(TEXTS, GenerationOptions())} == {1}
+    options = GenerationOptions(max_new_tokens=8, min_new_tokens=5, num_beams=1)
+    expected, got = reference.generate(TEXTS, options), engine.generate(TEXTS, options)
+    assert [row["text"] for row in got] == [row["text"] for row in expected]
+    assert {row["tokens"] for row in got} == {row["tokens"] for row in expected} == {6}
 
 
 @pytest.mark.parametrize("family", ["bart", "t5"])

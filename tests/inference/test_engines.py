@@ -146,7 +146,7 @@ def test_written_defaults_are_what_the_engine_and_plain_generate_use(
 ) -> None:
     folder = copy_folder(tiny_bart_folder, tmp_path / "model")
     options = GenerationOptions(
-        num_beams=3, max_new_tokens=7, length_penalty=0.8, no_repeat_ngram_size=2
+        num_beams=3, max_new_tokens=7, length_penalty=0.8, no_repeat_ngram_size=2, min_new_tokens=3
     )
     write_decoding_defaults(folder, options.resolved(GenerationOptions()), 9)
     read, source = read_decoding_defaults(folder)
@@ -168,7 +168,8 @@ def test_written_defaults_are_what_the_engine_and_plain_generate_use(
     ]
     greedy = GenerationOptions(num_beams=1, max_new_tokens=4).resolved(GenerationOptions())
     write_decoding_defaults(folder, greedy, 9)  # no length_penalty beside a single beam
-    assert read_decoding_defaults(folder)[0].num_beams == 1
+    rewritten = read_decoding_defaults(folder)[0]
+    assert (rewritten.num_beams, rewritten.min_new_tokens) == (1, None)
 
 
 def test_a_broken_generation_config_names_the_file(tiny_bart_folder: Path, tmp_path: Path) -> None:

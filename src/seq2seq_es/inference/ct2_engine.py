@@ -4,7 +4,8 @@ Why the settings below: CTranslate2 decodes like transformers' ``generate`` only
 what ``generate`` does by default (checked with ctranslate2 4.8.5 and transformers 5.24):
 
 * ``min_decoding_length`` defaults to 1 in CTranslate2, 0 in transformers: we pass 0 (or
-  ``min_new_tokens``: both forbid the end token for that many steps).
+  ``min_new_tokens``: both forbid the end token for that many steps; greedy outputs are
+  identical, tested; a beam search over a model that wants to stop earlier can differ).
 * transformers divides a finished beam's log-probability by its length *including* ``</s>``
   (``length_penalty``); CTranslate2 counts ``</s>`` only with ``return_end_token=True``, so
   we ask for the end token and drop it when decoding.
