@@ -166,10 +166,19 @@ def test_written_defaults_are_what_the_engine_and_plain_generate_use(
     assert [r["text"] for r in runner.generate(TEXTS, GenerationOptions())] == [
         t.strip() for t in tokenizer.batch_decode(expected, skip_special_tokens=True)
     ]
+    # a checkpoint's beam and sampling knobs (BERT2BERT's early_stopping, a hub do_sample) do not
+    # survive greedy defaults: transformers would refuse to save them, or plain generate sample
+    stored = json.loads((folder / GENERATION_FILE).read_text())
+    stored.update(early_stopping=True, do_sample=True, top_k=5)
+    (folder / GENERATION_FILE).write_text(json.dumps(stored))
     greedy = GenerationOptions(num_beams=1, max_new_tokens=4).resolved(GenerationOptions())
-    write_decoding_defaults(folder, greedy, 9)  # no length_penalty beside a single beam
+    write_decoding_defaults(folder, greedy, 9)
     rewritten = read_decoding_defaults(folder)[0]
     assert (rewritten.num_beams, rewritten.min_new_tokens) == (1, None)
+    saved = json.loads((folder / GENERATION_FILE).read_text())
+    assert not saved.get("do_sample") and not {"early_stopping", "length_penalty", "top_k"} & set(
+        saved
+    )
 
 
 def test_a_broken_generation_config_names_the_file(tiny_bart_folder: Path, tmp_path: Path) -> None:

@@ -127,9 +127,11 @@ def write_decoding_defaults(
     """Store resolved ``options`` in the folder's generation config and ``max_source_length``
     as its tokenizer's ``model_max_length`` (each file replaced atomically).
 
-    The generation config keeps everything else it holds (special ids, forced BOS/EOS);
-    ``length_penalty`` is kept only for a beam search, where it means something
-    (transformers refuses to save one beside ``num_beams=1``).
+    The generation config keeps everything else it holds (special ids, forced BOS/EOS).
+    Settings of a beam search (``length_penalty``, ``early_stopping``) or of sampling are
+    reset to transformers' defaults when the options do neither: transformers refuses to
+    save them beside ``num_beams=1`` or ``do_sample=False``, and a checkpoint's own
+    ``do_sample=True`` must not make plain ``generate`` sample where our engines do not.
     """
     from transformers import GenerationConfig
 
@@ -142,14 +144,20 @@ def write_decoding_defaults(
         if (folder / GENERATION_FILE).is_file()
         else GenerationConfig()
     )
+    default = GenerationConfig()
+    beam, sampling = options.num_beams > 1, options.do_sample
     generation.update(
         num_beams=options.num_beams,
         max_new_tokens=options.max_new_tokens,
         no_repeat_ngram_size=options.no_repeat_ngram_size,
         min_new_tokens=options.min_new_tokens,
-        length_penalty=options.length_penalty
-        if options.num_beams > 1
-        else GenerationConfig().length_penalty,
+        do_sample=sampling,
+        # beam-only and sampling-only knobs: as decoded, else transformers' defaults
+        length_penalty=options.length_penalty if beam else default.length_penalty,
+        early_stopping=generation.early_stopping if beam else default.early_stopping,
+        temperature=options.temperature if sampling else default.temperature,
+        top_k=options.top_k if sampling else default.top_k,
+        top_p=options.top_p if sampling else default.top_p,
     )
     generation._from_model_config = False  # ours now, no longer derived from config.json
     generation.validate(strict=True)
