@@ -55,6 +55,7 @@ EXPECTED_VOLATILE = {
         "max_eval_examples",
         "bootstrap_samples",
         "generation",
+        "decode_batch_size",
         *ENGINE,
     },
     "demo": {"output_dir"},

@@ -183,12 +183,14 @@ def load_seq2seq(
         model.config, "tie_encoder_decoder", False
     ):
         share_encoder_decoder(model)
-    adopt_config_generation_settings(model, name)
+    adopt_config_generation_settings(model, name, revision)
     check_vocabulary(model.get_input_embeddings().num_embeddings, tok, name)
     return model, tok
 
 
-def adopt_config_generation_settings(model: Any, name: str) -> dict[str, Any]:
+def adopt_config_generation_settings(
+    model: Any, name: str, revision: str | None = None
+) -> dict[str, Any]:
     """Move generation settings left in ``config.json`` into the model's generation config.
 
     Why: checkpoints published before generation configs existed keep their decoding in
@@ -196,10 +198,11 @@ def adopt_config_generation_settings(model: Any, name: str) -> dict[str, Any]:
     transformers 5 reads them only when the checkpoint has no ``generation_config.json``;
     beside one that holds only the special ids, it silently decodes greedily. A setting is
     moved only where the generation config leaves it at transformers' default, so a
-    generation config that says otherwise wins. Returns what was moved (logged).
+    generation config that says otherwise wins; ``revision`` is the hub commit the model was
+    loaded at. Returns what was moved (logged).
     """
     try:
-        raw, _ = PreTrainedConfig.get_config_dict(name)
+        raw, _ = PreTrainedConfig.get_config_dict(name, **hub_revision(name, revision))
     except (OSError, ValueError):
         return {}
     legacy = GenerationConfig.from_model_config(raw).to_diff_dict()
