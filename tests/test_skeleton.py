@@ -124,7 +124,10 @@ def test_pipeline_end_to_end_on_tiny_generated_data(tiny_data: Path, tmp_path: P
         ]
     )
     assert "chrf" in output
-    assert (runs / "pred" / "scores.json").is_file()
+    # The predictions belong to a predict run: its folder is not score's to fill, so the scores go
+    # to a score/ folder inside it (and the command says where).
+    assert (runs / "pred" / "score" / "scores.json").is_file()
+    assert not (runs / "pred" / "scores.json").exists()
 
 
 @pytest.mark.shared_data
