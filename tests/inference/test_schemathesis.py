@@ -54,6 +54,9 @@ def url(tiny_t5_folder: Path, tiny_bart_folder: Path) -> Iterator[str]:
     config = ServeConfig(
         model=str(tiny_t5_folder),
         limits={"max_inputs": 2, "max_new_tokens": 4, "max_num_beams": 2, "max_input_chars": 200},
+        # the server-wide decoding a request without options gets: the schema is under test, not
+        # the models' own defaults (hundreds of ms a request with them)
+        generation={"max_new_tokens": 4, "num_beams": 1},
     )
     with serve_in_thread(create_app(engines, config)) as base:
         yield base

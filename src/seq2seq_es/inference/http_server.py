@@ -49,6 +49,16 @@ def raw_json_response(status: int, reason: str, message: str) -> bytes:
     return head.encode("ascii") + body
 
 
+def _no_delay(transport: asyncio.Transport) -> None:
+    """Send each write at once (TCP_NODELAY). asyncio sets it only on sockets it made itself
+    for TCP (``proto == IPPROTO_TCP``); on the ones accepted from a socket bound by hand, as
+    ``serve_in_thread`` binds, every answer on a kept-alive connection waited 40 ms for the
+    client's delayed ACK (44 ms for ``/health`` against 1.7 ms on a fresh connection)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def limited_protocol(limits: ServeLimits, count: CountResponse) -> type[asyncio.Protocol]:
     """uvicorn's h11 protocol with a header read timeout and a cap on open connections."""
     timed_out = raw_json_response(
@@ -68,6 +78,7 @@ def limited_protocol(limits: ServeLimits, count: CountResponse) -> type[asyncio.
         _deadline: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            _no_delay(transport)
             super().connection_made(transport)
             if len(self.connections) > limits.max_connections:
                 count(CONNECTION_PATH, 503)
