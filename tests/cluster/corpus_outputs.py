@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,9 @@ def corpus(
         f"output_dir={output_dir}",
         *overrides,
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    # Ray's usage statistics would be sent over the network: tests run offline
+    env = os.environ | {"RAY_USAGE_STATS_ENABLED": "0"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"
     return done
 
