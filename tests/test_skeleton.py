@@ -207,3 +207,11 @@ def test_demo_on_tiny_generated_data_shows_scores_examples_and_curves(
     assert (out / "finetune" / "scores.json").read_bytes() == before, (
         "a refused demo leaves the earlier one alone"
     )
+
+    # Each stage went through its own command's claim: the same demo again continues this one,
+    # and the finished trainings are nothing to do (not redone), their results read back.
+    scores_written = (out / "finetune" / "scores.json").stat().st_mtime_ns
+    again = _run(args)
+    assert again.count("nothing to do") == 2, again
+    assert (out / "finetune" / "scores.json").stat().st_mtime_ns == scores_written
+    assert "bleu" in again and "what next:" in again

@@ -14,7 +14,6 @@ import errno
 import importlib
 import inspect
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, get_origin
@@ -22,12 +21,11 @@ from typing import Annotated, Any, get_origin
 import typer
 
 from seq2seq_es import __version__
-from seq2seq_es.commands.base import Command, Flag
+from seq2seq_es.commands.base import NOTHING_TO_DO, Command, Flag, run_command
 from seq2seq_es.commands.display import labelled, plain_console
 from seq2seq_es.config import load_config
 from seq2seq_es.errors import ConfigError, Seq2SeqEsError
 from seq2seq_es.library_logs import quiet_library_logs
-from seq2seq_es.training.run_folder import RunFolder, StartedRun
 
 # The command modules, in the order of the data flow; each exposes COMMANDS.
 COMMAND_MODULES = (
@@ -121,33 +119,14 @@ def execute(command: Command, config_file: Path | None, overrides: list[str], de
     if not debug:
         quiet_library_logs()
     folder: Path | None = None
-    started: StartedRun | None = None
     try:
         config = load_config(command.schema, config_file, overrides)
         folder = command.output_dir(config)
-        claim = claim_output(command, config, folder)
-        if claim is not None and claim.message and is_main_process():
-            error_console.print(claim.message, highlight=False, soft_wrap=True)
-        if claim is not None and claim.done:
-            return
-        if claim is not None and is_main_process() and not command.replaces_folder:
-            from seq2seq_es.training.run_folder import record_run
-
-            started = record_run(claim, config, owned=command.prepare_output is not None)
-        result = (
-            command.run(config, claim)
-            if command.prepare_output is not None
-            else command.run(config)
-        )
-        if claim is not None and is_main_process() and command.replaces_folder:
-            from seq2seq_es.training.run_folder import record_run
-
-            record_run(claim, config, owned=False)  # after the swap, which replaced the folder
+        result = run_command(command, config, error_console)
     except (Seq2SeqEsError, OSError, KeyboardInterrupt):
-        if started is not None:
-            started.discard()
         _report_failure(command, folder, debug)
-    command.show(result, console)
+    if result is not NOTHING_TO_DO:
+        command.show(result, console)
 
 
 def _report_failure(command: Command, folder: Path | None, debug: bool) -> None:
@@ -212,28 +191,6 @@ def write_error_message(exc: OSError, folder: Path | None) -> str:
         f"cannot write{where}: {what}. {advice} Files are written whole or not at all, "
         "so nothing is half-written."
     )
-
-
-def claim_output(command: Command, config: Any, folder: Path | None) -> RunFolder | None:
-    """The command's claim on its output file and folder (``training/run_folder.py``'s
-    write-safety rule), or None when it writes nothing."""
-    from seq2seq_es.training.run_folder import claim_folder, claim_output_file
-
-    file = command.output_file(config)
-    if file is not None:
-        claim_output_file(file, command.name, config)
-    if command.prepare_output is not None:
-        return command.prepare_output(config)
-    if folder is None:
-        return None
-    return claim_folder(
-        folder, command.name, config, strict=command.replaces_folder, key=command.output_key
-    )
-
-
-def is_main_process() -> bool:
-    """Only the main process of a torchrun/accelerate launch writes the run record."""
-    return os.environ.get("RANK", "0") == "0"
 
 
 def typer_callback(command: Command) -> Callable[..., None]:

@@ -36,6 +36,9 @@ from seq2seq_es.errors import ConfigError
 from seq2seq_es.files import atomic_write, write_json
 
 RECORD_FILES = ("config.yaml", "run_info.json")
+# What a run writes about itself besides its record (with timings): not part of its output as an
+# input of a later run, so redoing the run keeps that input's fingerprint.
+RUN_REPORT_FILES = ("summary.json",)
 
 TRACKED_PACKAGES = (
     "seq2seq-es",
@@ -188,9 +191,9 @@ def file_fingerprints(paths: Mapping[str, str | Path]) -> dict[str, str]:
     fingerprint (a stat-based one made every run on a re-mounted data folder refuse to
     resume), while any edit, even one that keeps the size, changes it. Reading costs about
     1.5 s per GB (SHA-256 at 0.66 GB/s on these machines), paid once per run start. A folder
-    counts every file under it except hidden ones and run records (a folder that is another
-    run's output, e.g. a tokenizer, keeps its fingerprint when that run's record is
-    rewritten). A path that does not exist locally (e.g. a Hub dataset id) gets none.
+    counts every file under it except hidden ones, run records and reports (a folder that is
+    another run's output, e.g. a tokenizer, keeps its fingerprint when that run is redone: its
+    record is rewritten and its summary.json holds new timings). A path that does not exist locally (e.g. a Hub dataset id) gets none.
     """
     found: dict[str, str] = {}
     for name, raw in paths.items():
@@ -202,7 +205,7 @@ def file_fingerprints(paths: Mapping[str, str | Path]) -> dict[str, str]:
                 p
                 for p in path.rglob("*")
                 if p.is_file()
-                and p.name not in RECORD_FILES
+                and p.name not in RECORD_FILES + RUN_REPORT_FILES
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
         else:

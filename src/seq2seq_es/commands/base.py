@@ -9,6 +9,7 @@ library code they call is imported inside ``run``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,13 @@ from typing import Any, Literal
 from rich.console import Console
 
 from seq2seq_es.config import StrictModel
-from seq2seq_es.training.run_folder import RunFolder
+from seq2seq_es.training.run_folder import (
+    RunFolder,
+    StartedRun,
+    claim_folder,
+    claim_output_file,
+    record_run,
+)
 
 
 def no_output_dir(config: Any) -> Path | None:
@@ -88,3 +95,64 @@ class Command:
     output_key: str = "output_dir"
     replaces_folder: bool = False
     output_file: Callable[[Any], Path | None] = no_output_file
+
+
+class NothingToDo:
+    """What ``run_command`` returns when the claimed folder holds this run, finished."""
+
+
+NOTHING_TO_DO = NothingToDo()
+
+
+def is_main_process() -> bool:
+    """Only the main process of a torchrun/accelerate launch writes the run record."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def claim_output(command: Command, config: Any) -> RunFolder | None:
+    """The command's claim on its output file and folder (``training/run_folder.py``'s
+    write-safety rule), or None when it writes no folder."""
+    file = command.output_file(config)
+    if file is not None:
+        claim_output_file(file, command.name, config)
+    if command.prepare_output is not None:
+        return command.prepare_output(config)
+    folder = command.output_dir(config)
+    if folder is None:
+        return None
+    return claim_folder(
+        folder, command.name, config, strict=command.replaces_folder, key=command.output_key
+    )
+
+
+def run_command(command: Command, config: Any, messages: Console) -> Any:
+    """Claim the output, record the run, do the work: what every run of ``command`` goes
+    through, from the command line or as a stage of ``demo``.
+
+    Nothing is written before the claim, so a refused run leaves every folder as it was;
+    a run that fails before writing anything but its record takes the record back. Errors
+    are raised (the caller decides how to report them); the claim's message goes to
+    ``messages``. Returns the work's result, or ``NOTHING_TO_DO`` for a finished run.
+    """
+    claim = claim_output(command, config)
+    main = is_main_process()
+    if claim is not None and claim.message and main:
+        messages.print(claim.message, highlight=False, soft_wrap=True, markup=False)
+    if claim is not None and claim.done:
+        return NOTHING_TO_DO
+    started: StartedRun | None = None
+    if claim is not None and main and not command.replaces_folder:
+        started = record_run(claim, config, owned=command.prepare_output is not None)
+    try:
+        result = (
+            command.run(config, claim)
+            if command.prepare_output is not None
+            else command.run(config)
+        )
+    except BaseException:
+        if started is not None:
+            started.discard()
+        raise
+    if claim is not None and main and command.replaces_folder:
+        record_run(claim, config, owned=False)  # after the swap, which replaced the folder
+    return result

@@ -1,8 +1,11 @@
 """``make demo``: the whole pipeline, tiny, on real Spanish data, in a few CPU minutes.
 
 corpus → tokenizer → pretrain (BART text infilling) → finetune (a task) → predict →
-score. Each stage writes its own folder under ``output_dir`` with its resolved
-config and run record, exactly as if run alone with its own command. The default task
+score. Each stage runs through the CLI's own path (``commands.base.run_command``: claim its
+folder, record the run, run it) and writes its own folder under ``output_dir``, exactly as if
+run alone with its own command. The same demo again continues the one in its folder: a
+finished stage is kept (its result read back), a stopped training resumes from its last
+checkpoint. The default task
 is English → Spanish translation (Tatoeba), which a 2M-parameter model visibly learns in
 the demo's budget; ``task=squad-es-qa`` (or any local task) is one override away. The
 final screen shows the scores with their intervals, what each one means, five example
@@ -11,6 +14,7 @@ outputs beside their references, the loss curves as a PNG, and what to run next.
 
 from __future__ import annotations
 
+import json
 import shlex
 import time
 from pathlib import Path
@@ -22,7 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from seq2seq_es.commands import corpus, finetune, pretrain, tokenizer
-from seq2seq_es.commands.base import Command, Flag
+from seq2seq_es.commands.base import NOTHING_TO_DO, Command, Flag, run_command
 from seq2seq_es.commands.display import print_mapping, print_scores
 from seq2seq_es.config import VOLATILE, StrictModel, apply_overrides, validate_config
 from seq2seq_es.corpus.config import CorpusConfig
@@ -33,12 +37,12 @@ from seq2seq_es.pretraining.config import PretrainConfig
 from seq2seq_es.tasks.config import FinetuneConfig
 from seq2seq_es.tokenizer.config import TokenizerConfig
 from seq2seq_es.training.config import OptimConfig
-from seq2seq_es.training.run_folder import RunFolder, claim_folder, owned_folder, record_run
+from seq2seq_es.training.run_folder import RunFolder, claim_folder
 
 
 class DemoOptim(OptimConfig):
-    """A stage's optimisation settings. A demo is redone, never resumed, so its budget is part of
-    its identity: another number of steps in the same folder is refused, not mixed in."""
+    """A stage's optimisation settings. A demo is continued, never extended, so its budget is part
+    of its identity: another number of steps in the same folder is refused, not mixed in."""
 
     steps: int = Field(300, ge=1, description="Optimizer steps.")
 
@@ -69,6 +73,22 @@ class DemoConfig(StrictModel):
     generation: GenerationOptions = GenerationOptions(num_beams=1)
 
 
+def final_file(stage: str) -> str:
+    """The file a training stage writes last, holding its result (present: it finished)."""
+    from seq2seq_es.pretraining import claim as pretrain_claim
+    from seq2seq_es.tasks import claim as finetune_claim
+
+    return {"pretrain": pretrain_claim.FINAL_FILE, "finetune": finetune_claim.FINAL_FILE}[stage]
+
+
+def continues(folder: Path, stage: str) -> bool:
+    """Whether a training stage's folder holds a run to continue (``--resume``): one that
+    finished, or one with a checkpoint. Otherwise the stage starts (again)."""
+    from seq2seq_es.training.run_folder import CHECKPOINTS, list_checkpoints
+
+    return (folder / final_file(stage)).is_file() or bool(list_checkpoints(folder / CHECKPOINTS))
+
+
 def stage_configs(config: DemoConfig) -> dict[str, StrictModel]:
     out = Path(config.output_dir)
     data = Path(config.data)
@@ -94,6 +114,7 @@ def stage_configs(config: DemoConfig) -> dict[str, StrictModel]:
             seq_len=config.seq_len,
             seed=config.seed,
             optim=config.pretrain,
+            resume=continues(out / "pretrain", "pretrain"),
         ),
         "finetune": FinetuneConfig(
             task=config.task,
@@ -105,6 +126,7 @@ def stage_configs(config: DemoConfig) -> dict[str, StrictModel]:
             seed=config.seed,
             optim=config.finetune,
             generation=config.generation,
+            resume=continues(out / "finetune", "finetune"),
         ),
     }
 
@@ -139,16 +161,14 @@ STAGES: dict[str, Command] = {
 }
 
 
-def stage_inputs(name: str, config: StrictModel) -> dict[str, str]:
-    """The input fingerprints a stage's own claim would record (those its checkpoints keep)."""
-    from seq2seq_es.pretraining.claim import pretrain_inputs
-    from seq2seq_es.tasks.claim import finetune_inputs
-
-    if isinstance(config, PretrainConfig):
-        return pretrain_inputs(config)
-    if isinstance(config, FinetuneConfig):
-        return finetune_inputs(config)
-    return {}
+def run_stage(command: Command, config: Any) -> Any:
+    """``command`` as the CLI runs it (claim → record → run); a stage an earlier run of this demo
+    finished is not redone, and its result is read back from the file it wrote last."""
+    result = run_command(command, config, Console(stderr=True))
+    if result is NOTHING_TO_DO:
+        path = Path(config.output_dir) / final_file(command.name)
+        return json.loads(path.read_text(encoding="utf-8"))
+    return result
 
 
 def run(config: DemoConfig, folder: RunFolder) -> dict[str, Any]:
@@ -161,11 +181,8 @@ def run(config: DemoConfig, folder: RunFolder) -> dict[str, Any]:
     timings: dict[str, float] = {}
     results: dict[str, Any] = {}
     for name, stage_config in stages.items():
-        output_dir = Path(stage_config.output_dir)  # type: ignore[attr-defined]
-        stage = owned_folder(output_dir, name, stage_config, stage_inputs(name, stage_config))
-        record_run(stage, stage_config, owned=False)
         start = time.perf_counter()
-        results[name] = STAGES[name].run(stage_config, stage)
+        results[name] = run_stage(STAGES[name], stage_config)
         timings[name] = time.perf_counter() - start
     out = folder.path
     artifacts = {
@@ -299,8 +316,9 @@ def show(report: dict[str, Any], console: Console) -> None:
 
 
 def prepare_output(config: DemoConfig) -> RunFolder:
-    """One folder, one demo: the same settings redo it; other settings are refused, so a
-    changed demo never overwrites the earlier one's outputs (choose another output_dir)."""
+    """One folder, one demo: the same settings continue it (each stage's own claim decides
+    what is left to do); other settings are refused, so a changed demo never overwrites the
+    earlier one's outputs (choose another output_dir)."""
     return claim_folder(config.output_dir, "demo", config)
 
 

@@ -85,14 +85,6 @@ class RunFolder:
         return self.state == "done"
 
 
-def owned_folder(
-    folder: str | Path, command: str, config: BaseModel, inputs: Mapping[str, str]
-) -> RunFolder:
-    """A ``RunFolder`` inside a folder its caller has claimed (the demo's stages): no decision,
-    only the identity."""
-    return RunFolder(Path(folder), command, "new", run_identity(config, inputs), dict(inputs))
-
-
 def is_empty(folder: Path) -> bool:
     """No entry but leftovers of killed writers (``.*.tmp``)."""
     return not any(
