@@ -193,7 +193,8 @@ def file_fingerprints(paths: Mapping[str, str | Path]) -> dict[str, str]:
     1.5 s per GB (SHA-256 at 0.66 GB/s on these machines), paid once per run start. A folder
     counts every file under it except hidden ones, run records and reports (a folder that is
     another run's output, e.g. a tokenizer, keeps its fingerprint when that run is redone: its
-    record is rewritten and its summary.json holds new timings). A path that does not exist locally (e.g. a Hub dataset id) gets none.
+    record is rewritten and its summary.json holds new timings). A path that does not exist
+    locally (e.g. a Hub dataset id) gets none.
     """
     found: dict[str, str] = {}
     for name, raw in paths.items():
