@@ -104,6 +104,19 @@ def write_run_record(
     write_json(output_dir / "run_info.json", info)
 
 
+def add_run_facts(output_dir: str | Path, facts: Mapping[str, Any]) -> None:
+    """Add what a run learns only once it has started (the attention kernel its model runs) to
+    the ``run_info.json`` of ``output_dir``; nothing when the folder has no run record (a
+    library call outside a command)."""
+    path = Path(output_dir) / "run_info.json"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(info, dict):
+        write_json(path, {**info, **facts})
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """A folder's run record, as read back: the command, its resolved config, its input

@@ -87,6 +87,8 @@ def test_selection_early_stopping_eval_and_matrix(
             "stopped early only after no improvement"
         )
     assert (out / "model" / "config.json").is_file() and not (out / "best_model").exists()
+    run_info = json.loads((out / "run_info.json").read_text(encoding="utf-8"))
+    assert run_info["attn_implementation"] == "sdpa"
     assert "ci" in scores["chrf"] and scores["n"] == 16
     nll = scores["nll"]  # teacher-forced validation loss, with its interval
     assert (

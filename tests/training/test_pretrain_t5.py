@@ -49,6 +49,8 @@ def test_t5_tiny_pretrains_with_exact_lengths(
     assert summary["validation_loss"] < losses[0]
     # The encoder's share of the loss is logged: finite, and zero only if the encoder is ignored.
     assert abs(summary["validation_encoder_gain"]) < summary["validation_loss"]
+    run_info = json.loads((out / "run_info.json").read_text(encoding="utf-8"))
+    assert run_info["attn_implementation"] == "sdpa", "the default kernel, recorded as it ran"
 
 
 def test_t5x_preset_pretrains_tiny_with_adafactor_z_loss_and_top_sentinels(

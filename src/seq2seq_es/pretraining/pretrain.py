@@ -25,6 +25,7 @@ from transformers import PreTrainedTokenizerBase
 
 from seq2seq_es.errors import ConfigError, DataError
 from seq2seq_es.files import write_json
+from seq2seq_es.models.attention import use_attention
 from seq2seq_es.models.loading import save_seq2seq
 from seq2seq_es.models.model_card import write_model_card
 from seq2seq_es.models.output_prior import set_output_prior, unigram_log_probs
@@ -39,6 +40,7 @@ from seq2seq_es.objectives.collators import Collator, build_collator
 from seq2seq_es.pretraining.card import pretrain_card_facts
 from seq2seq_es.pretraining.claim import FINAL_FILE
 from seq2seq_es.pretraining.config import PretrainConfig
+from seq2seq_es.run_record import add_run_facts
 from seq2seq_es.tokenizer.save import load_tokenizer_folder
 from seq2seq_es.training.batches import EpochBatches
 from seq2seq_es.training.loop import train
@@ -169,6 +171,7 @@ def run_pretrain(config: PretrainConfig, claimed: RunFolder) -> dict[str, Any]:
     collator, body = make_collator(config, tokenizer)
     training, validation = split_blocks(config, tokenizer, body)
     model = build_model(config.model, tokenizer, seed=config.seed, dropout=config.dropout)
+    attention = use_attention(model, config.engine.attn_implementation)
     if config.unigram_output_bias and isinstance(collator, BartDenoisingCollator):
         set_output_prior(model, bart_label_prior(collator, training, model.config.vocab_size))
     batches = EpochBatches(
@@ -190,6 +193,7 @@ def run_pretrain(config: PretrainConfig, claimed: RunFolder) -> dict[str, Any]:
     )
     if not result.is_main_process:
         return {}
+    add_run_facts(config.output_dir, {"attn_implementation": attention})
     model = result.model
     validation_scores = validation_losses(model, collator, validation, config.optim.batch_size)
     folder = save_seq2seq(model, tokenizer, Path(config.output_dir) / "model", result.state_dict)

@@ -40,12 +40,14 @@ from seq2seq_es.models.adapters import (
     keep_final_adapter,
     save_model_or_adapter,
 )
+from seq2seq_es.models.attention import use_attention
 from seq2seq_es.models.families import get_family
 from seq2seq_es.models.language_codes import set_language_codes
 from seq2seq_es.models.loading import load_seq2seq, save_seq2seq
 from seq2seq_es.models.model_card import write_model_card
 from seq2seq_es.models.output_prior import set_output_prior, unigram_log_probs
 from seq2seq_es.models.presets import PRESETS, build_model, get_preset
+from seq2seq_es.run_record import add_run_facts
 from seq2seq_es.tasks.card import finetune_card_facts
 from seq2seq_es.tasks.claim import FINAL_FILE
 from seq2seq_es.tasks.config import FinetuneConfig
@@ -120,6 +122,7 @@ def run_finetune(config: FinetuneConfig, claimed: RunFolder) -> dict[str, Any]:
     ``claimed`` is its claimed output folder (its identity goes into the checkpoints)."""
     task: TaskSpec = get_task(config.task).model_copy(update=config.lengths())
     model, tokenizer = initial_model(config)
+    attention = use_attention(model, config.engine.attn_implementation)
     set_language_codes(model, tokenizer, task.source_language, task.target_language)  # mBART-50
     train_examples = load_examples(task, config.data_dir, "train", config.max_train_examples)
     selection = load_examples(task, config.data_dir, "validation", config.selection_examples)
@@ -185,6 +188,7 @@ def run_finetune(config: FinetuneConfig, claimed: RunFolder) -> dict[str, Any]:
     )
     if not result.is_main_process:
         return {}
+    add_run_facts(output_dir, {"attn_implementation": attention})
     if is_adapter_model(
         result.model
     ):  # adapter/ (peft) and model/ (merged: what predict/export/serve load)
@@ -193,7 +197,7 @@ def run_finetune(config: FinetuneConfig, claimed: RunFolder) -> dict[str, Any]:
         )
     else:
         final_model = keep_final_model(
-            output_dir, selecting and tracker.best is not None, result, tokenizer
+            output_dir, selecting and tracker.best is not None, result, tokenizer, attention
         )
     evaluation = load_examples(task, config.data_dir, "validation", config.max_eval_examples)
     engine = task_engine(final_model, tokenizer, task)
@@ -238,8 +242,11 @@ def run_finetune(config: FinetuneConfig, claimed: RunFolder) -> dict[str, Any]:
     return scores
 
 
-def keep_final_model(output_dir: Path, selected: bool, result: Any, tokenizer: Any) -> Any:
-    """``model/``: the selected ``best_model/`` (renamed) or the last weights; return the model.
+def keep_final_model(
+    output_dir: Path, selected: bool, result: Any, tokenizer: Any, attention: str
+) -> Any:
+    """``model/``: the selected ``best_model/`` (renamed) or the last weights; return the model
+    (read back, it attends with ``attention``, as in training).
 
     A run killed after the rename and resumed finds ``model/`` holding the selected model
     and no ``best_model/``: it keeps it (its selection state, from the checkpoint, says a
@@ -250,6 +257,8 @@ def keep_final_model(output_dir: Path, selected: bool, result: Any, tokenizer: A
         shutil.rmtree(final, ignore_errors=True)
         best.rename(final)
     if selected and final.is_dir():
-        return load_seq2seq(final)[0]
+        model = load_seq2seq(final)[0]
+        use_attention(model, attention)
+        return model
     save_seq2seq(result.model, tokenizer, final, result.state_dict)
     return result.model

@@ -97,6 +97,12 @@ class EngineConfig(StrictModel):
         ),
     )
     compile: bool = Field(False, description="torch.compile the model.")
+    attn_implementation: Literal["sdpa", "eager"] = Field(
+        "sdpa",
+        description="sdpa: torch's fused scaled_dot_product_attention (transformers' default for "
+        "BART, T5, BERT2BERT); eager: the plain matmul-softmax reference. An architecture "
+        "without SDPA in transformers (LED) runs eager; run_info.json records what ran.",
+    )
     tf32: bool = Field(True, description="Allow TF32 matmuls on Ampere+ GPUs (no effect on CPU).")
     threads: Annotated[int | None, VOLATILE] = Field(
         None, ge=1, description="torch CPU threads per process (None: torch default)."
