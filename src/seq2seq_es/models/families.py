@@ -227,6 +227,39 @@ def tokenizer_special_ids(
     return ids
 
 
+# The tokenizers library's model classes, by the ``Family.tokenizer`` kind they are.
+TOKENIZER_MODEL_KINDS = {"BPE": "bpe", "Unigram": "unigram"}
+
+
+def tokenizer_kind(tokenizer: Any) -> str | None:
+    """``bpe`` or ``unigram``: the vocabulary model inside a fast tokenizer (None: neither, such as
+    BERT's WordPiece, or no tokenizers backend to ask)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    model = getattr(backend, "model", None)
+    return TOKENIZER_MODEL_KINDS.get(type(model).__name__) if model is not None else None
+
+
+def check_tokenizer_family(family: Family, tokenizer: Any, model: str, source: str) -> None:
+    """Refuse a tokenizer of another family's kind (a BART trained through T5's unigram ids).
+
+    Why: ids alone cannot tell; a T5 tokenizer has a pad and an eos, so a BART config built
+    from it is valid, trains, and is not a BART (no ``<s>``, no ``<mask>``, another
+    segmentation), and nothing downstream can load it as one. The one rule of every command
+    that pairs a model with a tokenizer it did not come with (``pretrain``, ``finetune``).
+    A tokenizer whose kind cannot be read, or a family without a kind, passes.
+    """
+    kind = tokenizer_kind(tokenizer)
+    if family.tokenizer is None or kind is None or kind == family.tokenizer:
+        return
+    users = [row.title for row in FAMILIES.values() if row.tokenizer == kind]
+    raise ConfigError(
+        f"model={model} is a {family.title} model but tokenizer={source} is a {kind} tokenizer "
+        f"(the kind of {', '.join(users)}), so its ids would not mean what a {family.title} "
+        f"expects. Use a {family.tokenizer} tokenizer: train one with `seq2seq-es tokenizer "
+        f"kind={family.tokenizer}`, or pass the tokenizer saved with the model."
+    )
+
+
 def transformers_class(name: str) -> Any:
     """A transformers class by the name a row gives (imports transformers: call it late)."""
     import transformers

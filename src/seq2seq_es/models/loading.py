@@ -27,7 +27,11 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_L
 
 from seq2seq_es.errors import CheckpointError
 from seq2seq_es.files import atomic_dir
-from seq2seq_es.models.families import warm_start_types
+from seq2seq_es.models.families import (
+    check_tokenizer_family,
+    family_of_model_type,
+    warm_start_types,
+)
 from seq2seq_es.models.sharing import share_encoder_decoder, state_dict_for_saving
 from seq2seq_es.tokenizer.save import load_tokenizer_folder
 
@@ -101,10 +105,11 @@ def load_tokenizer(
     name_or_path: str | Path, revision: str | None = None
 ) -> PreTrainedTokenizerBase:
     """A local folder's tokenizer (``tokenizer.save.load_tokenizer_folder``: ``TokenizerError``)
-    or a hub id's (at ``revision``)."""
+    or a hub id's (at ``revision``). A tokenizer folder needs no config.json."""
+    folder = Path(name_or_path).expanduser()
+    if folder.is_dir():
+        return load_tokenizer_folder(folder)
     name = _resolve(name_or_path)
-    if Path(name).is_dir():
-        return load_tokenizer_folder(name)
     try:
         return AutoTokenizer.from_pretrained(name, **hub_revision(name, revision))
     except (OSError, ValueError, KeyError) as exc:
@@ -157,7 +162,8 @@ def load_seq2seq(
     name_or_path: str | Path, tokenizer: str | Path | None = None, revision: str | None = None
 ) -> tuple[Any, PreTrainedTokenizerBase]:
     """Load ``(model, tokenizer)`` from a local folder or hub id (mT5, mBART-50, flan-t5, ours);
-    ``revision`` pins a hub id's commit (config, tokenizer and weights alike).
+    ``revision`` pins a hub id's commit (config, tokenizer and weights alike); ``tokenizer``
+    replaces the model's own, and must be of its family's kind and fit its embeddings.
 
     A BERT2BERT saved with shared encoder/decoder (``tie_encoder_decoder`` in its config)
     is shared again after loading, so fine-tuning keeps one set of weights.
@@ -166,6 +172,9 @@ def load_seq2seq(
     config = load_model_config(name, revision)
     require_seq2seq(config, name)
     tok = load_tokenizer(tokenizer) if tokenizer is not None else load_tokenizer(name, revision)
+    family = family_of_model_type(config.model_type)
+    if tokenizer is not None and family is not None:
+        check_tokenizer_family(family, tok, name, str(tokenizer))
     try:
         model = AutoModelForSeq2SeqLM.from_pretrained(name, **hub_revision(name, revision))
     except (

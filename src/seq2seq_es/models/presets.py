@@ -37,10 +37,12 @@ from transformers import (
 
 from seq2seq_es.errors import ConfigError
 from seq2seq_es.models.families import (
+    check_tokenizer_family,
     get_family,
     tokenizer_special_ids,
     transformers_class,
 )
+from seq2seq_es.tokenizer.save import load_tokenizer_folder
 
 PresetModel = BartForConditionalGeneration | T5ForConditionalGeneration | BertForMaskedLM
 
@@ -182,6 +184,14 @@ def pretraining_objective(name: str) -> str:
     if family.objective is None:
         raise ConfigError(f"Preset {name!r} ({family.title}) has no pretraining objective.")
     return family.objective
+
+
+def preset_tokenizer(preset: str, folder: str) -> PreTrainedTokenizerBase:
+    """The tokenizer folder a preset is built on (``pretrain``, ``finetune`` from random weights),
+    refused when it is another family's kind (``families.check_tokenizer_family``)."""
+    tokenizer = load_tokenizer_folder(folder)
+    check_tokenizer_family(get_family(get_preset(preset).family), tokenizer, preset, folder)
+    return tokenizer
 
 
 def special_ids(preset: Preset, tokenizer: PreTrainedTokenizerBase | None) -> dict[str, int]:

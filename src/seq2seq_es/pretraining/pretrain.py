@@ -33,6 +33,7 @@ from seq2seq_es.models.presets import (
     build_model,
     count_parameters,
     get_preset,
+    preset_tokenizer,
     pretraining_objective,
 )
 from seq2seq_es.objectives.bart_denoising import BartDenoisingCollator
@@ -41,7 +42,6 @@ from seq2seq_es.pretraining.card import pretrain_card_facts
 from seq2seq_es.pretraining.claim import FINAL_FILE
 from seq2seq_es.pretraining.config import PretrainConfig
 from seq2seq_es.run_record import add_run_facts
-from seq2seq_es.tokenizer.save import load_tokenizer_folder
 from seq2seq_es.training.batches import EpochBatches
 from seq2seq_es.training.loop import train
 from seq2seq_es.training.run_folder import RunFolder
@@ -167,7 +167,7 @@ def run_pretrain(config: PretrainConfig, claimed: RunFolder) -> dict[str, Any]:
     ``output_dir/model``; ``claimed`` is its claimed output folder (its identity goes into the
     checkpoints)."""
     check_positions(config)
-    tokenizer = load_tokenizer_folder(config.tokenizer)
+    tokenizer = preset_tokenizer(config.model, config.tokenizer)
     collator, body = make_collator(config, tokenizer)
     training, validation = split_blocks(config, tokenizer, body)
     model = build_model(config.model, tokenizer, seed=config.seed, dropout=config.dropout)

@@ -2,8 +2,8 @@
 
 Light (no torch), so a refusal answers at once. The run's identity: the resolved config
 minus the fields marked ``VOLATILE`` (the engine's, and those of the final decoding only),
-plus fingerprints of the task's data files, the task file, and the starting model folder
-(or the tokenizer of a preset). ``scores.json`` is written last: its presence means the run
+plus fingerprints of the task's data files, the task file, the starting model folder and the
+tokenizer folder when one is given. ``scores.json`` is written last: its presence means the run
 finished.
 """
 
@@ -36,7 +36,7 @@ def finetune_inputs(config: FinetuneConfig) -> dict[str, str]:
             paths[f"data.{split}"] = local_export(task, data, split)
     if Path(config.model).exists():
         paths["model"] = config.model
-    elif config.tokenizer is not None:
+    if config.tokenizer is not None:
         paths["tokenizer"] = config.tokenizer
     return file_fingerprints(paths)
 

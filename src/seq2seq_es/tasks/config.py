@@ -57,7 +57,9 @@ class FinetuneConfig(LengthOverrides):
         "it: a hub model can be replaced under its id.",
     )
     tokenizer: str | None = Field(
-        None, description="Tokenizer folder; needed only when `model` is a preset."
+        None,
+        description="Tokenizer folder: a preset's (None: runs/tokenizer), or one replacing the "
+        "model's own (of its family's kind).",
     )
     output_dir: Annotated[str, VOLATILE] = "runs/finetune"
     max_train_examples: int | None = Field(

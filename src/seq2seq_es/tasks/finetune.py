@@ -46,7 +46,7 @@ from seq2seq_es.models.language_codes import set_language_codes
 from seq2seq_es.models.loading import load_seq2seq, save_seq2seq
 from seq2seq_es.models.model_card import write_model_card
 from seq2seq_es.models.output_prior import set_output_prior, unigram_log_probs
-from seq2seq_es.models.presets import PRESETS, build_model, get_preset
+from seq2seq_es.models.presets import PRESETS, build_model, get_preset, preset_tokenizer
 from seq2seq_es.run_record import add_run_facts
 from seq2seq_es.tasks.card import finetune_card_facts
 from seq2seq_es.tasks.claim import FINAL_FILE
@@ -54,7 +54,6 @@ from seq2seq_es.tasks.config import FinetuneConfig
 from seq2seq_es.tasks.decode import decode_and_score, metric_value, task_engine
 from seq2seq_es.tasks.examples import encode_examples, load_examples, pair_lengths
 from seq2seq_es.tasks.registry import TaskSpec, get_task
-from seq2seq_es.tokenizer.save import load_tokenizer_folder
 from seq2seq_es.training.batches import EpochBatches, WithoutIndex
 from seq2seq_es.training.config import OptimConfig
 from seq2seq_es.training.loop import train
@@ -103,9 +102,9 @@ def initial_model(config: FinetuneConfig) -> tuple[Any, Any]:
                 "warm-start a BERT2BERT from the result (`seq2seq-es model bert2bert <pretrain "
                 "output>/model --output FOLDER`) and fine-tune that folder."
             )
-        tokenizer = load_tokenizer_folder(config.tokenizer or "runs/tokenizer")
+        tokenizer = preset_tokenizer(config.model, config.tokenizer or "runs/tokenizer")
         return build_model(config.model, tokenizer, seed=config.seed), tokenizer
-    return load_seq2seq(config.model, revision=config.model_revision)
+    return load_seq2seq(config.model, config.tokenizer, revision=config.model_revision)
 
 
 def steps_for(config: FinetuneConfig, train_examples: int) -> OptimConfig:
