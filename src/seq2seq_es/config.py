@@ -118,10 +118,16 @@ def _deep_copy(data: dict[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in data.items()}
 
 
+def closest(name: str, choices: list[str] | tuple[str, ...]) -> str | None:
+    """The closest of ``choices`` to a misspelt ``name`` (None: none is close)."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def did_you_mean(name: str, choices: list[str] | tuple[str, ...]) -> str:
     """`` Did you mean 'x'?`` for the closest of ``choices`` to a misspelt ``name``, else ``""``."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""
+    close = closest(name, choices)
+    return f" Did you mean {close!r}?" if close else ""
 
 
 def valid_keys(schema: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:

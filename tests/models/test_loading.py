@@ -109,10 +109,31 @@ def test_padded_embedding_tables_are_accepted(bart_dir: Path) -> None:
         ("runs/pretrain/model", True),
         ("./model", True),
         ("/abs", True),
+        ("../model", True),
+        ("~/model", True),
     ],
 )
 def test_hub_ids_and_paths_are_told_apart(text: str, is_path: bool) -> None:
     assert looks_like_path(text) is is_path
+
+
+def test_local_looking_names_are_never_tried_on_the_hub(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A typo of a folder beside an existing one, or a name written as a path, is "no such
+    folder" at once (before: 30 s of Hub retries); offline, so a Hub attempt would say "Hub"."""
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    work = tmp_path / "work"
+    (work / "runs" / "my-model").mkdir(parents=True)
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(CheckpointError, match="no such model folder") as typo:
+        load_seq2seq("runs/my-modle")
+    assert "Did you mean 'runs/my-model'?" in str(typo.value)
+    for name in ("./x", "../x", str(tmp_path / "x"), "~/x"):
+        with pytest.raises(CheckpointError, match="no such model folder"):
+            load_seq2seq(name)
+    assert looks_like_path("runs/anything") and not looks_like_path("someorg/model")
 
 
 BARTO_DECODING = {  # what vgaraujov/bart-base-spanish keeps in its config.json

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import huggingface_hub.constants
 import pytest
 from transformers import AutoModelForSeq2SeqLM, EncoderDecoderModel, LEDForConditionalGeneration
 from typer.testing import CliRunner
@@ -90,3 +91,13 @@ def test_info_errors_are_one_line_without_traceback(bert_dir: Path, tmp_path: Pa
         result = runner.invoke(app, ["model", "info", str(target)])
         assert result.exit_code == 2
         assert expected in result.output and "Traceback" not in result.output
+
+
+def test_info_on_a_misspelt_preset_says_did_you_mean_instead_of_asking_the_hub(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # before: a Hub error
+    result = runner.invoke(app, ["model", "info", "barto-tinny"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "Did you mean 'barto-tiny'?" in text and "Hub" in text and "Traceback" not in text

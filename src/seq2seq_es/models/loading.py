@@ -25,6 +25,7 @@ from transformers import (
 )
 from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
 
+from seq2seq_es.config import closest, did_you_mean
 from seq2seq_es.errors import CheckpointError
 from seq2seq_es.files import atomic_dir
 from seq2seq_es.models.families import (
@@ -32,6 +33,7 @@ from seq2seq_es.models.families import (
     family_of_model_type,
     warm_start_types,
 )
+from seq2seq_es.models.presets import preset_names
 from seq2seq_es.models.sharing import share_encoder_decoder, state_dict_for_saving
 from seq2seq_es.tokenizer.save import load_tokenizer_folder
 
@@ -43,23 +45,33 @@ LOG = logging.getLogger(__name__)
 
 
 def looks_like_path(name_or_path: str) -> bool:
-    """A string the user meant as a folder: it exists, or is written as a path, not ``org/name``."""
+    """A string the user meant as a folder, never to be tried on the Hub: it exists; or it is
+    written as a path (``./``, ``../``, ``/``, ``~``, a backslash, more than one ``/``); or its
+    first component is a local folder (``runs/my-modle`` beside ``runs/``). Anything else with one
+    ``/`` is a Hub id (``google/mt5-small``)."""
+    first, slash, _ = name_or_path.partition("/")
     return (
         Path(name_or_path).exists()
         or name_or_path.startswith((".", "/", "~"))
         or name_or_path.count("/") > 1
         or "\\" in name_or_path
+        or (bool(slash) and Path(first).expanduser().is_dir())
     )
 
 
-def _resolve(name_or_path: str | Path) -> str:
+def resolve_name(name_or_path: str | Path) -> str:
+    """The one rule of every model and tokenizer name: a local folder (checked at once, with a
+    did-you-mean among its siblings) or a Hub id (left to transformers). Why here: a typo of a
+    folder or a preset was tried on the Hub, 30 s of retries ending in a message about the
+    network."""
     name = str(name_or_path)
     if looks_like_path(name):
         path = Path(name).expanduser()
         if not path.is_dir():
             raise CheckpointError(
-                f"{path}: no such model folder. Pass a folder written by `save_pretrained` "
-                "(it holds config.json) or a Hugging Face Hub id such as google/mt5-small."
+                f"{path}: no such model folder.{sibling_hint(path)} Pass a folder written by "
+                "`save_pretrained` (it holds config.json) or a Hugging Face Hub id such as "
+                "google/mt5-small."
             )
         if not (path / "config.json").is_file():
             raise CheckpointError(
@@ -67,7 +79,22 @@ def _resolve(name_or_path: str | Path) -> str:
                 "`seq2seq-es pretrain`, `finetune` or `save_pretrained`."
             )
         return str(path)
+    hint = did_you_mean(name, preset_names()) if "/" not in name else ""
+    if hint:
+        raise CheckpointError(
+            f"{name!r} is no preset and no local folder.{hint} Presets: "
+            f"{', '.join(preset_names())}. A Hugging Face Hub model is written with its "
+            "organisation (google-t5/t5-small); a folder as a path (./model)."
+        )
     return name
+
+
+def sibling_hint(path: Path) -> str:
+    """`` Did you mean 'runs/my-model'?`` when a folder beside ``path`` has a close name."""
+    if not path.parent.is_dir():
+        return ""
+    close = closest(path.name, sorted(c.name for c in path.parent.iterdir() if c.is_dir()))
+    return f" Did you mean {str(path.parent / close)!r}?" if close else ""
 
 
 def unreachable_hub_error(name: str, exc: BaseException) -> CheckpointError:
@@ -90,7 +117,7 @@ def hub_revision(name: str, revision: str | None) -> dict[str, Any]:
 
 def load_model_config(name_or_path: str | Path, revision: str | None = None) -> PreTrainedConfig:
     """The transformers config of a local folder or hub id, with clear errors."""
-    name = _resolve(name_or_path)
+    name = resolve_name(name_or_path)
     try:
         return AutoConfig.from_pretrained(name, **hub_revision(name, revision))
     except (OSError, ValueError, KeyError) as exc:
@@ -109,7 +136,7 @@ def load_tokenizer(
     folder = Path(name_or_path).expanduser()
     if folder.is_dir():
         return load_tokenizer_folder(folder)
-    name = _resolve(name_or_path)
+    name = resolve_name(name_or_path)
     try:
         return AutoTokenizer.from_pretrained(name, **hub_revision(name, revision))
     except (OSError, ValueError, KeyError) as exc:
@@ -168,7 +195,7 @@ def load_seq2seq(
     A BERT2BERT saved with shared encoder/decoder (``tie_encoder_decoder`` in its config)
     is shared again after loading, so fine-tuning keeps one set of weights.
     """
-    name = _resolve(name_or_path)
+    name = resolve_name(name_or_path)
     config = load_model_config(name, revision)
     require_seq2seq(config, name)
     tok = load_tokenizer(tokenizer) if tokenizer is not None else load_tokenizer(name, revision)
