@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from seq2seq_es.corpus.arpa import write_bigram_arpa
+from seq2seq_es.corpus.config import CorpusConfig
 from seq2seq_es.corpus.perplexity import cc_net_normalize
+from seq2seq_es.corpus.pipeline import run_corpus
 
 from .conftest import read_rejects, read_shards, run, spanish_doc, write_jsonl
 
@@ -210,3 +212,19 @@ def test_shared_sample_few_hundred_docs(shared_data: Path, tmp_path: Path) -> No
     assert stats["steps"]["language"]["docs_out"] >= 0.97 * stats["steps"]["language"]["docs_in"]
     assert stats["steps"]["quality"]["docs_out"] >= 0.95 * stats["steps"]["quality"]["docs_in"]
     assert stats["output"]["docs"] >= 240
+
+
+def test_limit_caps_every_source(tmp_path: Path, rng: random.Random) -> None:
+    """``limit=`` with ``sources:`` reads at most that many documents of each source (it was
+    ignored); a source's own smaller limit wins."""
+    write_jsonl(tmp_path / "a.jsonl", _corpus(rng, 12, "a"))
+    write_jsonl(tmp_path / "b.jsonl", _corpus(rng, 12, "b"))
+    sources = [{"path": str(tmp_path / "a.jsonl")}, {"path": str(tmp_path / "b.jsonl"), "limit": 2}]
+    config = CorpusConfig.model_validate(
+        {"sources": sources, "limit": 5, "output_dir": str(tmp_path / "out")}
+    )
+    assert [source.limit for source in config.resolved_sources()] == [5, 2]
+    stats = run_corpus(config)
+    kept = [record["id"] for record in read_shards(tmp_path / "out")]
+    assert stats["input"]["docs"] == 7 and len(kept) <= 7, stats["input"]
+    assert sum(name.startswith("b") for name in kept) <= 2

@@ -190,7 +190,9 @@ class CorpusConfig(StrictModel):
     text_key: str = "text"
     id_key: str = "id"
     limit: int = Field(
-        -1, description="`input` only: read at most this many documents per task (-1: all)."
+        -1,
+        description="Read at most this many documents per task of each source (-1: all); a "
+        "source's own smaller limit wins.",
     )
     output_dir: Annotated[str, VOLATILE] = "runs/corpus"
     output_format: Literal["jsonl.gz", "parquet"] = "jsonl.gz"
@@ -226,9 +228,10 @@ class CorpusConfig(StrictModel):
     perplexity: PerplexityConfig = PerplexityConfig()
 
     def resolved_sources(self) -> list[SourceConfig]:
-        """``sources``, or the single source that ``input`` stands for."""
+        """``sources`` (each capped at ``limit``), or the single source that ``input`` stands
+        for."""
         if self.sources:
-            return list(self.sources)
+            return [self._capped(source) for source in self.sources]
         if self.input is None:
             return []
         return [
@@ -236,6 +239,14 @@ class CorpusConfig(StrictModel):
                 path=self.input, text_key=self.text_key, id_key=self.id_key, limit=self.limit
             )
         ]
+
+    def _capped(self, source: SourceConfig) -> SourceConfig:
+        """``source`` reading at most ``limit`` documents per task: why a cap, not a default, is
+        that ``corpus -c paper-mix.yaml limit=1000`` is a quick try of every source (it was
+        ignored with ``sources:``)."""
+        if self.limit == -1 or -1 < source.limit <= self.limit:
+            return source
+        return source.model_copy(update={"limit": self.limit})
 
     @model_validator(mode="after")
     def _one_kind_of_input(self) -> CorpusConfig:
