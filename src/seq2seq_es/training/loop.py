@@ -26,6 +26,7 @@ from typing import Any, Protocol, TextIO, cast
 
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 from accelerate.utils import DistributedType, broadcast_object_list, set_seed
 from rich.console import Console
 from torch.utils.data import Dataset
@@ -116,11 +117,19 @@ def as_dataset(items: Sequence[Any]) -> Dataset[Any]:
 
 
 def make_accelerator(engine: EngineConfig) -> Accelerator:
-    """An Accelerator with the precision the hardware supports (bf16 on GPU, fp32 on CPU)."""
+    """An Accelerator with the precision the hardware supports (bf16 on GPU, fp32 on CPU).
+
+    Accelerate keeps one precision per process (a shared ``AcceleratorState``) and refuses an
+    Accelerator of another, so a process that trains twice (``demo``: pretraining, then
+    fine-tuning) could not change precision between its runs. The precision is that state's
+    only per-run part here, so it is reset; the processes' state (``PartialState``: the
+    process group, the device) is kept."""
     cuda = torch.cuda.is_available()
     precision = engine.mixed_precision
     if precision == "auto":
         precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else "no"
+    if AcceleratorState._shared_state and AcceleratorState().mixed_precision != precision:
+        AcceleratorState._reset_state()
     return Accelerator(cpu=not cuda, mixed_precision=precision)
 
 
