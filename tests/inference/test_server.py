@@ -544,6 +544,25 @@ def test_serve_command_runs_uvicorn_in_its_own_process(tiny_bart_folder: Path) -
     assert f"served default at http://127.0.0.1:{port}/ (stopped)" in out
 
 
+def test_a_busy_port_is_refused_before_the_model_is_loaded(tmp_path: Path) -> None:
+    """A port another socket listens on: exit 2 naming host:port and what to do. The model
+    folder does not exist, so an answer about the port proves the port came first (before:
+    the model was loaded, then uvicorn's raw line, exit 3)."""
+    from typer.testing import CliRunner
+
+    from seq2seq_es.cli import app
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(app, ["serve", f"model={tmp_path / 'nowhere'}", f"port={port}"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert f"cannot listen on 127.0.0.1:{port}" in text and "port=0" in text, text
+    assert "nowhere" not in text and "Traceback" not in text
+
+
 def test_a_ctranslate2_export_is_served_with_engine_ct2(
     tiny_bart_folder: Path, tmp_path: Path, engines: dict[str, Engine]
 ) -> None:

@@ -42,20 +42,27 @@ def open_engines(config: ServeConfig) -> dict[str, Engine]:
 
 
 def run(config: ServeConfig) -> dict[str, Any]:
-    import torch
+    """Bind the port, then load the models (a busy port is refused before a minute of
+    loading), then serve on that socket until Ctrl-C."""
+    from seq2seq_es.inference.listen import listening_socket
 
-    from seq2seq_es.inference.http_server import build_server
-    from seq2seq_es.inference.server import create_app
+    sock = listening_socket(config.host, config.port)
+    port = sock.getsockname()[1]  # port=0: the free one it got
+    with sock:  # uvicorn closes it when it stops; this closes it if loading fails
+        import torch
 
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
-    app = create_app(open_engines(config), config, page_tasks())
-    server = build_server(app, config.limits, config.host, config.port, config.log_level)
-    with contextlib.suppress(
-        KeyboardInterrupt
-    ):  # uvicorn re-raises Ctrl-C after its graceful shutdown
-        server.run()
-    return {"url": f"http://{config.host}:{config.port}/", "models": config.model_folders()}
+        from seq2seq_es.inference.http_server import build_server
+        from seq2seq_es.inference.server import create_app
+
+        if config.threads is not None:
+            torch.set_num_threads(config.threads)
+        app = create_app(open_engines(config), config, page_tasks())
+        server = build_server(app, config.limits, config.host, config.port, config.log_level)
+        with contextlib.suppress(
+            KeyboardInterrupt
+        ):  # uvicorn re-raises Ctrl-C after its graceful shutdown
+            server.run(sockets=[sock])
+    return {"url": f"http://{config.host}:{port}/", "models": config.model_folders()}
 
 
 def show(result: dict[str, Any], console: Console) -> None:

@@ -33,6 +33,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from seq2seq_es.inference.config import ServeLimits
+from seq2seq_es.inference.listen import listening_socket
 
 CountResponse = Callable[[str, int], None]
 Drain = Callable[[], Awaitable[None]]
@@ -52,8 +53,8 @@ def raw_json_response(status: int, reason: str, message: str) -> bytes:
 def _no_delay(transport: asyncio.Transport) -> None:
     """Send each write at once (TCP_NODELAY). asyncio sets it only on sockets it made itself
     for TCP (``proto == IPPROTO_TCP``); on the ones accepted from a socket bound by hand, as
-    ``serve_in_thread`` binds, every answer on a kept-alive connection waited 40 ms for the
-    client's delayed ACK (44 ms for ``/health`` against 1.7 ms on a fresh connection)."""
+    ``serve`` and ``serve_in_thread`` bind, every answer on a kept-alive connection waited 40 ms
+    for the client's delayed ACK (44 ms for ``/health`` against 1.7 ms on a fresh connection)."""
     sock = transport.get_extra_info("socket")
     if sock is not None:
         with contextlib.suppress(OSError):  # a Unix socket has no TCP options
@@ -132,6 +133,13 @@ class GracefulServer(uvicorn.Server):
         super().__init__(config)
         self._drain = drain
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if sockets is not None and self.started:
+            # uvicorn says where it listens only on sockets it bound itself; ``serve`` hands it
+            # the one it bound before loading the models (``listen.py``).
+            self._log_started_message(sockets)
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:
             server.close()  # stop accepting first: nothing new arrives while draining
@@ -176,9 +184,7 @@ def serve_in_thread(
     Binds a free port first (no race with other tests or servers). For tests, benchmarks
     and notebooks; ``seq2seq-es serve`` runs the server in the main thread.
     """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
+    sock = listening_socket(host, 0)
     server = build_server(app, limits or app.state.limits, host=host)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True
