@@ -13,6 +13,10 @@ the fp32 GEMM peak measured in the same run.
     .venv/bin/python benchmarks/bench_train.py --preset barto-tiny --steps 30
     .venv/bin/python benchmarks/bench_train.py --preset barto-base --steps 6 --batch 4 --seq-len 256
     .venv/bin/python benchmarks/bench_train.py --task tatoeba-en-es --steps 40 --batch 32
+
+``--smoke`` runs every loop of the chosen mode at tiny sizes in seconds: it checks that the
+benchmark runs to its ratio line (CI: ``tests/benchmarks/test_bench_smoke.py``), and its
+numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -48,11 +52,17 @@ DEFAULT_DATA = (
 )
 
 
+# --smoke: sizes that make a run take seconds (a tokenizer of 400 tokens trained on 200 texts,
+# 3 steps of 4 examples, one repeat, a short GEMM probe).
+SMOKE = {"steps": 3, "batch": 4, "seq_len": 32, "vocab": 400, "texts": 200, "repeats": 1}
+PROBE_REPEATS = {False: 40, True: 2}
+
+
 def make_examples(
-    tokenizer: Any, data: Path, seq_len: int, count: int, seed: int
+    tokenizer: Any, data: Path, seq_len: int, count: int, seed: int, texts_read: int
 ) -> list[dict[str, list[int]]]:
     """Pack the corpus into blocks and noise each once: the fixed data both loops train on."""
-    texts = itertools.islice(iter_texts(data), 2000)
+    texts = itertools.islice(iter_texts(data), texts_read)
     stream: list[int] = []
     for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]:
         stream.extend([*ids, tokenizer.eos_token_id])
@@ -95,6 +105,7 @@ def run_ours(
     engine = EngineConfig(
         log_every=args.steps, tensorboard=False, measure_mfu=False, compile=args.compile
     )
+    folder.mkdir(parents=True)  # the loop writes into the folder its caller claimed and made
     start = time.perf_counter()
     train(model, batches, optim, engine, folder, seed=0, description="ours")
     return time.perf_counter() - start
@@ -161,21 +172,34 @@ def main() -> None:
     parser.add_argument(
         "--data-dir", default=str(DEFAULT_DATA.parents[1]), help="Task data folder (with --task)."
     )
+    parser.add_argument(
+        "--texts", type=int, default=2000, help="Corpus texts read for the tokenizer and blocks."
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="Tiny sizes, seconds: check that the benchmark runs (its numbers mean nothing).",
+    )
     args = parser.parse_args()
+    if args.smoke:
+        vars(args).update(SMOKE)
     if not args.data.is_file():
         sys.exit(f"{args.data} not found: pass --data with a JSONL(.gz) file of Spanish text")
     hf_logging.set_verbosity_error()
 
-    tokenizer = train_byte_level_bpe(itertools.islice(iter_texts(args.data), 2000), args.vocab)
+    tokenizer = train_byte_level_bpe(
+        itertools.islice(iter_texts(args.data), args.texts), args.vocab
+    )
     count = args.batch * args.steps  # one epoch: every example once in both loops
     examples = (
         task_examples(tokenizer, args.task, args.data_dir, count)
         if args.task
-        else make_examples(tokenizer, args.data, args.seq_len, count, seed=0)
+        else make_examples(tokenizer, args.data, args.seq_len, count, seed=0, texts_read=args.texts)
     )
     source_tokens = sum(len(e["input_ids"]) for e in examples) / len(examples)
     target_tokens = sum(len(e["labels"]) for e in examples) / len(examples)
-    peak = probe_cpu_peak(repeats=40).best  # ~2 s at 190 GFLOP/s, in this run: never cached
+    # ~2 s at 190 GFLOP/s, in this run: never cached
+    peak = probe_cpu_peak(repeats=PROBE_REPEATS[args.smoke]).best
     print(f"torch threads {torch.get_num_threads()}, fp32 GEMM peak {peak / 1e9:.1f} GFLOP/s")
 
     runners: dict[str, Callable[..., float]] = {"ours": run_ours, "hf": run_hf}
