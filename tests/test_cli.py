@@ -103,3 +103,48 @@ def test_debug_shows_traceback(tmp_path: Path) -> None:
     result = runner.invoke(app, ["--debug", "pretrain", "--config", str(tmp_path / "missing.yaml")])
     assert result.exit_code != 0
     assert result.exception is not None
+
+
+def show_config(command: list[str], where: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """``COMMAND --show-config`` run in an empty folder: exit 0, nothing written."""
+    monkeypatch.chdir(where)
+    result = runner.invoke(app, [*command, "--show-config"])
+    assert result.exit_code == 0, result.output
+    assert list(where.iterdir()) == []  # no work done, no run folder
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80, [line for line in lines if len(line) > 80]
+    return lines
+
+
+def test_show_config_lists_nested_keys_with_this_commands_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """finetune's ``optim`` starts at lr=5e-4 and 300 steps, not at the section class's own
+    defaults; a section's keys are dotted; descriptions come from the schema, wrapped."""
+    from seq2seq_es.config import config_keys
+    from seq2seq_es.tasks.config import FinetuneConfig
+
+    lines = show_config(["finetune"], tmp_path, monkeypatch)
+    text = "\n".join(lines)
+    assert "  optim.lr = 0.0005" in lines and "  optim.steps = 300" in lines
+    assert "  engine.distributed = ddp" in lines and "(one of: ddp, fsdp)" in " ".join(text.split())
+    assert "      A registered task name or a task YAML file." in lines
+    for key in config_keys(FinetuneConfig):
+        assert f"  {key.key} " in text or f"  {key.key}:" in text, key.key
+
+
+def test_show_config_of_a_subcommand_ignores_a_broken_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = show_config(["model", "bert2bert", "no_such_key=1"], tmp_path, monkeypatch)
+    assert "  share = false" in lines and any(line.startswith("  encoder =") for line in lines)
+
+
+def test_every_command_shows_its_config_in_80_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seq2seq_es.cli import commands
+
+    for command in commands():
+        lines = show_config(command.name.split(" "), tmp_path, monkeypatch)
+        assert lines[0].startswith(f"{command.name}: every config key"), lines[0]

@@ -22,8 +22,8 @@ import typer
 
 from seq2seq_es import __version__
 from seq2seq_es.commands.base import NOTHING_TO_DO, Command, Flag, run_command
-from seq2seq_es.commands.display import labelled, plain_console
-from seq2seq_es.config import load_config
+from seq2seq_es.commands.display import config_key_lines, labelled, plain_console
+from seq2seq_es.config import config_keys, load_config
 from seq2seq_es.errors import ConfigError, Seq2SeqEsError
 from seq2seq_es.library_logs import quiet_library_logs
 
@@ -61,6 +61,12 @@ app = typer.Typer(
 console = plain_console()
 error_console = plain_console(stderr=True)
 
+ShowConfigOption = Annotated[
+    bool,
+    typer.Option(
+        "--show-config", help="List every config key with its default and description, and exit."
+    ),
+]
 ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="YAML config file (default: built-in defaults)."),
@@ -193,6 +199,14 @@ def write_error_message(exc: OSError, folder: Path | None) -> str:
     )
 
 
+def show_config_keys(command: Command) -> None:
+    """``--show-config``: every key of the command's schema with its default and description,
+    then exit 0 without reading a config or doing any work."""
+    for line in config_key_lines(command.name, config_keys(command.schema)):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit()
+
+
 def typer_callback(command: Command) -> Callable[..., None]:
     """A function whose signature Typer reads: ``--config``, the command's flags, then bare
     words."""
@@ -210,6 +224,12 @@ def typer_callback(command: Command) -> Callable[..., None]:
         inspect.Parameter(
             "config", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=ConfigOption
         ),
+        inspect.Parameter(
+            "show_config",
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            default=False,
+            annotation=ShowConfigOption,
+        ),
     ]
     for flag in command.flags:
         kind: Any = {"bool": bool, "text": str | None, "list": list[str] | None}[flag.kind]
@@ -223,8 +243,14 @@ def typer_callback(command: Command) -> Callable[..., None]:
         )
 
     def callback(
-        ctx: typer.Context, words: list[str] | None, config: Path | None, **flags: Any
+        ctx: typer.Context,
+        words: list[str] | None,
+        config: Path | None,
+        show_config: bool,
+        **flags: Any,
     ) -> None:
+        if show_config:
+            show_config_keys(command)
         words = list(words or [])
         overrides = [word for word in words if "=" in word or command.positional is None]
         bare = [word for word in words if word not in overrides]

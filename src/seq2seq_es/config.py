@@ -10,11 +10,14 @@ they obey exactly the same rules as the file.
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined, to_jsonable_python
 
 from seq2seq_es.errors import ConfigError
 
@@ -53,6 +56,68 @@ def volatile_keys(schema: type[BaseModel]) -> tuple[str, ...]:
         elif isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
             keys += [f"{name}.{key}" for key in volatile_keys(info.annotation)]
     return tuple(keys)
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    """One key of a command's config as ``--show-config`` lists it: dotted name, default as
+    YAML (``required`` when there is none; empty for a section's own description),
+    description (with the choices of a Literal)."""
+
+    key: str
+    default: str
+    description: str
+
+
+def config_keys(schema: type[BaseModel], defaults: BaseModel | None = None) -> list[ConfigKey]:
+    """Every key of ``schema``, nested sections dotted, with the defaults *this* schema gives.
+
+    Why the section's default instance and not the section class: ``finetune`` starts
+    ``optim`` at ``lr=5e-4, steps=300``, not at ``OptimConfig``'s own defaults."""
+    keys: list[ConfigKey] = []
+    for name, info in schema.model_fields.items():
+        value = _default_of(info) if defaults is None else getattr(defaults, name)
+        section = info.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel) and value is not None:
+            if info.description:
+                keys.append(ConfigKey(name, "", info.description))  # the section's own
+            nested = config_keys(section, value if isinstance(value, BaseModel) else None)
+            keys += [ConfigKey(f"{name}.{k.key}", k.default, k.description) for k in nested]
+            continue
+        choices = get_args(info.annotation) if get_origin(info.annotation) is Literal else ()
+        described = " ".join(
+            part
+            for part in (
+                info.description or "",
+                f"(one of: {', '.join(map(str, choices))})" if choices else "",
+            )
+            if part
+        )
+        keys.append(ConfigKey(name, _as_yaml(value), described))
+    return keys
+
+
+REQUIRED = object()
+
+
+def _default_of(info: FieldInfo) -> Any:
+    if info.default_factory is not None:
+        return info.default_factory()  # type: ignore[call-arg]
+    return REQUIRED if info.default is PydanticUndefined else info.default
+
+
+def _as_yaml(value: Any) -> str:
+    """A default as it would be written in an override (``null``, ``true``, ``[a, b]``)."""
+    if value is REQUIRED:
+        return "required"
+    text = yaml.safe_dump(
+        to_jsonable_python(value),
+        default_flow_style=True,
+        allow_unicode=True,
+        sort_keys=False,
+        width=10**6,
+    )
+    return text.strip().removesuffix("...").strip()
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:

@@ -9,11 +9,14 @@ styled words are ``Text`` spans (``labelled``), never markup mixed with user tex
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from seq2seq_es.config import ConfigKey
 
 
 def plain_console(stderr: bool = False) -> Console:
@@ -41,3 +44,29 @@ def print_scores(console: Console, scores: dict[str, Any]) -> None:
     from seq2seq_es.metrics.report import scores_table
 
     console.print(scores_table(scores))
+
+
+def config_key_lines(command: str, keys: list[ConfigKey], width: int = 80) -> list[str]:
+    """``--show-config``: each key with its default, its description wrapped under it, in
+    ``width`` columns (long words are broken too, so no line is wider)."""
+
+    def wrap(text: str, indent: str, then: str) -> list[str]:
+        return textwrap.wrap(
+            text,
+            width,
+            initial_indent=indent,
+            subsequent_indent=then,
+            break_on_hyphens=False,
+        )
+
+    intro = (
+        f"{command}: every config key with its default. Set keys as key=value (sections "
+        "dotted: optim.lr=3e-4) or in a YAML file given with --config."
+    )
+    lines = [*wrap(intro, "", ""), ""]
+    for key in keys:
+        head = f"{key.key}:" if not key.default else f"{key.key} = {key.default}"
+        lines += ([""] if not key.default else []) + wrap(head, "  ", "      ")
+        if key.description:
+            lines += wrap(key.description, "      ", "      ")
+    return lines
