@@ -19,6 +19,7 @@ from seq2seq_es.models.loading import (
     check_vocabulary,
     load_seq2seq,
     looks_like_path,
+    resolve_name,
     save_seq2seq,
 )
 from seq2seq_es.models.presets import build_model
@@ -134,6 +135,26 @@ def test_local_looking_names_are_never_tried_on_the_hub(
         with pytest.raises(CheckpointError, match="no such model folder"):
             load_seq2seq(name)
     assert looks_like_path("runs/anything") and not looks_like_path("someorg/model")
+
+
+@pytest.mark.parametrize(
+    ("name", "typo_of"),
+    [
+        ("barto-tinny", "barto-tiny"),
+        ("t5s-smal", "t5s-small"),
+        # Hub ids without an organisation, close to presets but not misspelling one: the Hub's
+        ("t5-small", None),
+        ("roberta-base", None),
+        ("bert-base-cased", None),
+        ("bert-base-multilingual-cased", None),
+    ],
+)
+def test_a_misspelt_preset_is_refused_and_a_hub_id_passes(name: str, typo_of: str | None) -> None:
+    if typo_of is None:
+        assert resolve_name(name) == name
+    else:
+        with pytest.raises(CheckpointError, match=f"Did you mean '{typo_of}'"):
+            resolve_name(name)
 
 
 BARTO_DECODING = {  # what vgaraujov/bart-base-spanish keeps in its config.json

@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from seq2seq_es.humaneval import pages
 from seq2seq_es.humaneval.forms import FormError, parse_answers
@@ -31,6 +32,35 @@ from seq2seq_es.humaneval.study import Study, load_study
 COOKIE = "humaneval_token"
 MAX_BODY = 64 * 1024
 FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def _page(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+# What each route answers, for /openapi.json (every answer is an HTML page or a redirect).
+SEE_OTHER = {
+    "description": "Where to go next (the Location header).",
+    "headers": {"Location": {"schema": {"type": "string"}}},
+}
+LOGIN_PAGE = _page("No valid access code (cookie or Authorization: Bearer): the login page.")
+NO_PAGE = _page("No such page in the caller's queue.")
+NOT_YET = _page("A page ahead of the first unrated one, or a stale or repeated submission.")
+BAD_ADDRESS = _page("The address or the answers are not valid (the page says why).")
+TOO_LARGE = _page(f"A form body over {MAX_BODY:,} bytes.")
+NOT_A_FORM = _page(f"The body is not {FORM_TYPE}.")
+
+
+def _form(fields: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """An ``openapi_extra`` request body: the routes read their form themselves (its fields
+    depend on the study's protocol), so FastAPI cannot describe it."""
+    schema = {
+        "type": "object",
+        "properties": fields,
+        "required": required,
+        "additionalProperties": {"type": "string"},  # the protocol's criteria, the preference
+    }
+    return {"requestBody": {"required": True, "content": {FORM_TYPE: {"schema": schema}}}}
 
 
 class PageError(Exception):
@@ -48,7 +78,13 @@ def build_app(study_dir: str | Path) -> FastAPI:
     study = load_study(study_dir)
     store = RatingStore(study.database)
     title = study.protocol.title
-    app = FastAPI(title=f"humaneval: {title}", docs_url=None, redoc_url=None, openapi_url=None)
+    # The schema is served (for API clients and schemathesis); no Swagger UI: it loads from a CDN.
+    app = FastAPI(
+        title=f"humaneval: {title}",
+        docs_url=None,
+        redoc_url=None,
+        default_response_class=HTMLResponse,
+    )
 
     def annotator_of(request: Request) -> str | None:
         token = request.cookies.get(COOKIE, "")
@@ -105,10 +141,13 @@ def build_app(study_dir: str | Path) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # every method of the path, not only its first route's
+            headers["Allow"] = ", ".join(_allowed_methods(app, request))
         return HTMLResponse(
             pages.message_page(title, f"Error {exc.status_code}: {exc.detail}"),
             status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
+            headers=headers or None,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -121,13 +160,19 @@ def build_app(study_dir: str | Path) -> FastAPI:
     def healthz() -> str:
         return "ok"
 
-    @app.get("/", response_class=HTMLResponse)
+    @app.get("/", responses={303: SEE_OTHER})
     def home(request: Request) -> Response:
         if annotator_of(request) is not None:
             return RedirectResponse("/next", status_code=303)
         return HTMLResponse(pages.login_page(title))
 
-    @app.post("/login")
+    @app.post(
+        "/login",
+        status_code=303,
+        response_class=RedirectResponse,
+        responses={303: SEE_OTHER, 401: LOGIN_PAGE, 413: TOO_LARGE, 415: NOT_A_FORM},
+        openapi_extra=_form({"token": {"type": "string"}}, ["token"]),
+    )
     async def login(request: Request) -> Response:
         body = await _form_body(request)
         try:
@@ -142,13 +187,20 @@ def build_app(study_dir: str | Path) -> FastAPI:
         )
         return response
 
-    @app.post("/logout")
+    @app.post(
+        "/logout", status_code=303, response_class=RedirectResponse, responses={303: SEE_OTHER}
+    )
     def logout() -> Response:
         response = RedirectResponse("/", status_code=303)
         response.delete_cookie(COOKIE)
         return response
 
-    @app.get("/next")
+    @app.get(
+        "/next",
+        status_code=303,
+        response_class=RedirectResponse,
+        responses={303: SEE_OTHER, 401: LOGIN_PAGE},
+    )
     def next_page(request: Request) -> Response:
         annotator = require_annotator(request)
         position = first_unrated(annotator)
@@ -156,15 +208,38 @@ def build_app(study_dir: str | Path) -> FastAPI:
             "/done" if position is None else f"/item/{position}", status_code=303
         )
 
-    @app.get("/instructions", response_class=HTMLResponse)
+    @app.get("/instructions", responses={401: LOGIN_PAGE})
     def instructions(request: Request) -> str:
         return pages.instructions_page(study.protocol, require_annotator(request))
 
-    @app.get("/item/{position}", response_class=HTMLResponse)
+    @app.get(
+        "/item/{position}",
+        responses={401: LOGIN_PAGE, 404: NO_PAGE, 409: NOT_YET, 422: BAD_ADDRESS},
+    )
     def show_item(request: Request, position: int) -> str:
         return render_item(require_annotator(request), position)
 
-    @app.post("/item/{position}")
+    @app.post(
+        "/item/{position}",
+        status_code=303,
+        response_class=RedirectResponse,
+        responses={
+            303: SEE_OTHER,
+            401: LOGIN_PAGE,
+            404: NO_PAGE,
+            409: NOT_YET,
+            413: TOO_LARGE,
+            415: NOT_A_FORM,
+            422: BAD_ADDRESS,
+        },
+        openapi_extra=_form(
+            {
+                "revision": {"type": "string", "pattern": "^[0-9]+$"},
+                "shown_at": {"type": "string"},
+            },
+            ["revision"],
+        ),
+    )
     async def rate_item(request: Request, position: int) -> Response:
         annotator = require_annotator(request)
         page = await run_in_threadpool(presentation, annotator, position)
@@ -189,7 +264,7 @@ def build_app(study_dir: str | Path) -> FastAPI:
             ) from None
         return RedirectResponse("/next", status_code=303)
 
-    @app.get("/done", response_class=HTMLResponse)
+    @app.get("/done", responses={303: SEE_OTHER, 401: LOGIN_PAGE})
     def done(request: Request) -> Response:
         annotator = require_annotator(request)
         if first_unrated(annotator) is not None:
@@ -204,6 +279,17 @@ def build_app(study_dir: str | Path) -> FastAPI:
         )
 
     return app
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """The methods of every route on the request's path (a path served by a GET and a POST
+    route gets ``Allow: GET, POST`` from either)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
 
 
 def _match_token(study: Study, token: str) -> str | None:

@@ -25,7 +25,7 @@ from transformers import (
 )
 from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
 
-from seq2seq_es.config import closest, did_you_mean
+from seq2seq_es.config import closest
 from seq2seq_es.errors import CheckpointError
 from seq2seq_es.files import atomic_dir
 from seq2seq_es.models.families import (
@@ -79,14 +79,26 @@ def resolve_name(name_or_path: str | Path) -> str:
                 "`seq2seq-es pretrain`, `finetune` or `save_pretrained`."
             )
         return str(path)
-    hint = did_you_mean(name, preset_names()) if "/" not in name else ""
-    if hint:
+    typo = preset_typo(name)
+    if typo is not None:
         raise CheckpointError(
-            f"{name!r} is no preset and no local folder.{hint} Presets: "
+            f"{name!r} is no preset and no local folder. Did you mean {typo!r}? Presets: "
             f"{', '.join(preset_names())}. A Hugging Face Hub model is written with its "
             "organisation (google-t5/t5-small); a folder as a path (./model)."
         )
     return name
+
+
+def preset_typo(name: str) -> str | None:
+    """The preset a bare ``name`` misspells: same family prefix (``barto-``, ``t5s-``), a close
+    rest (``barto-tinny``). Only then: Hub ids without an organisation are close to presets too
+    (``t5-small``, ``roberta-base``, ``bert-base-cased``) and must still reach the Hub."""
+    if "/" in name:
+        return None
+    head, _, rest = name.partition("-")
+    sizes = [p.partition("-")[2] for p in preset_names() if p.partition("-")[0] == head]
+    close = closest(rest, sizes) if rest else None
+    return f"{head}-{close}" if close else None
 
 
 def sibling_hint(path: Path) -> str:
