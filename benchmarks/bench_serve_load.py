@@ -10,7 +10,8 @@ more than 3× the p99 of the lowest rate or whose achieved rate falls below 90% 
 offered one. Then, on the transformers engine:
 
 * dynamic batching vs batch-1 serving: completed requests/s when offered ``--overload``
-  times the fastest rate, with ``batching.max_batch_size`` 16 and 1 (same run);
+  times the fastest rate, with ``batching.max_batch_size`` at its default (32) and 1 (same
+  run);
 * streaming: time to the first token event of ``/generate_stream`` vs the time to the
   whole answer of ``/generate``, one request at a time;
 * the server's RSS after each of 3 rounds at the middle rate.
@@ -40,6 +41,10 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_server import build_model, percentile, spanish_inputs, start_server
+
+from seq2seq_es.inference.config import BatchingConfig
+
+DEFAULT_BATCH = BatchingConfig().max_batch_size  # what `serve` batches by default
 
 
 async def open_loop(url: str, texts: list[str], rate: float, duration: float, new: int) -> dict:
@@ -153,7 +158,7 @@ def main() -> None:
             export_ct2(folder, Path(tmp) / "ct2", quantization="int8")
             models["ct2"] = Path(tmp) / "ct2"
         for engine in args.engines.split(","):
-            process, url = served(models[engine], args, 16, engine)
+            process, url = served(models[engine], args, DEFAULT_BATCH, engine)
             try:
                 asyncio.run(open_loop(url, texts, rates[0], 1.0, args.max_new_tokens))  # warm-up
                 rows = []
@@ -179,7 +184,7 @@ def main() -> None:
             finally:
                 stop(process)
         overload = rates[-1] * args.overload
-        for mode, batch in (("dynamic", 16), ("batch-1", 1)):
+        for mode, batch in (("dynamic", DEFAULT_BATCH), ("batch-1", 1)):
             process, url = served(folder, args, batch, "transformers")
             try:
                 row = asyncio.run(
