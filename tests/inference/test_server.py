@@ -487,6 +487,55 @@ def test_a_saturated_server_answers_503_and_429_not_5xx_crashes(
         assert session.get("/health").status_code == 200
 
 
+class SlowEngine(GatedEngine):
+    """A real engine that takes at least ``seconds`` per generate call (a slow model)."""
+
+    def __init__(self, engine: Engine, seconds: float) -> None:
+        super().__init__(engine)
+        self.seconds = seconds
+        self.gate.set()
+
+    def generate(
+        self,
+        texts: Sequence[str],
+        options: GenerationOptions,
+        control: DecodeControl = NO_CONTROL,
+    ) -> list[dict[str, Any]]:
+        time.sleep(self.seconds)
+        return super().generate(texts, options, control)
+
+
+def test_work_that_cannot_be_answered_in_time_is_refused_429_at_once(
+    engines: dict[str, Engine], tiny_t5_folder: Path
+) -> None:
+    """Batch-1 serving, 0.2 s a text, a 2 s deadline: of 30 requests at once about 10 can be
+    answered in time; the rest get a 429 with Retry-After instead of a 503 after waiting 2 s."""
+    engine = SlowEngine(engines["default"], 0.2)
+    config = ServeConfig(
+        model=str(tiny_t5_folder),
+        limits=LIMITS | {"request_timeout_s": 2.0},
+        batching={"max_batch_size": 1},
+    )
+    body = {"inputs": ["el niño come"], "options": {"max_new_tokens": 2}}
+    with serve_in_thread(create_app({"default": engine}, config)) as url:
+        warm = [httpx.post(url + "/v1/generate", json=body, timeout=60) for _ in range(3)]
+
+        async def flood() -> list[httpx.Response]:
+            async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+                return await asyncio.gather(
+                    *(client.post("/v1/generate", json=body) for _ in range(30))
+                )
+
+        answers = asyncio.run(flood())
+    assert [r.status_code for r in warm] == [200, 200, 200]  # a cold server refuses nothing
+    statuses = [r.status_code for r in answers]
+    assert set(statuses) <= {200, 429, 503} and statuses.count(200) >= 3, statuses
+    refused = [r for r in answers if r.status_code == 429]
+    assert len(refused) >= 10, statuses
+    assert all("limits.request_timeout_s" in r.json()["error"] for r in refused)
+    assert all(int(r.headers["retry-after"]) >= 1 for r in refused)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

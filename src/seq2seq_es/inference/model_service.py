@@ -8,7 +8,10 @@ the server's limit. Each check raises an ``HTTPException`` a client can act on:
   source length (422, unless ``long_inputs=truncate``: then cut, ``truncated: true``);
 * work: inputs × beams × new tokens over ``max_work`` (422), so one request cannot hold
   the only worker for a minute;
-* queue full (429), shutting down (503), no answer within ``request_timeout_s`` (503).
+* queue full (429), or more work queued than the model answers within ``request_timeout_s``
+  at the rate it has been answering (429 at once, with ``Retry-After``: a saturated batch-1
+  server otherwise held every such request 60 s, then gave it a 503); shutting down (503), no
+  answer within ``request_timeout_s`` (503).
 
 Waiting is cancelled as soon as the client disconnects or the deadline passes: the request
 leaves the queue, and a running batch no one waits for any more stops at its next step.
@@ -17,6 +20,7 @@ leaves the queue, and a running batch no one waits for any more stops at its nex
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,6 +53,38 @@ class Checked:
     options: GenerationOptions
 
 
+class AnswerRate:
+    """Texts per second the model has been answering: an exponential average over batches.
+
+    Why per batch: a batch of 32 texts takes longer than one of 1 but answers more texts per
+    second; the average follows the batch sizes the current load makes. ``None`` until a few
+    batches have run (a cold server refuses nothing on a guess).
+    """
+
+    SMOOTHING = 0.2
+    WARM_UP_BATCHES = 3
+
+    def __init__(self) -> None:
+        self.texts_per_s: float | None = None
+        self.batches = 0
+
+    def observe(self, texts: int, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        rate = texts / seconds
+        previous = self.texts_per_s
+        self.texts_per_s = (
+            rate if previous is None else previous + self.SMOOTHING * (rate - previous)
+        )
+        self.batches += 1
+
+    def seconds_for(self, texts: int) -> float | None:
+        """How long ``texts`` texts take at the current rate (None: not known yet)."""
+        if self.batches < self.WARM_UP_BATCHES or not self.texts_per_s:
+            return None
+        return texts / self.texts_per_s
+
+
 class ModelService:
     """A served model: its engine, its batcher and the server's own tokenizer for it."""
 
@@ -66,6 +102,7 @@ class ModelService:
             return engine.generate(texts, server_options.overridden_by(options), control)
 
         self.server_options = server_options
+        self.rate = AnswerRate()
         self.batcher = DynamicBatcher(
             generate,
             config.batching.max_batch_size,
@@ -76,6 +113,7 @@ class ModelService:
         )
 
     def _observe(self, texts: int, seconds: float) -> None:
+        self.rate.observe(texts, seconds)
         self.metrics.batch_size.labels(self.name).observe(texts)
         self.metrics.batch_seconds.labels(self.name).observe(seconds)
 
@@ -130,7 +168,9 @@ class ModelService:
             )
 
     def enqueue(self, checked: Checked, on_token: TokenCallback | None = None) -> Any:
-        """Queue a checked request (429 when the queue is full, 503 when shutting down)."""
+        """Queue a checked request (429 when the queue is full or its answer could not come in
+        time, 503 when shutting down)."""
+        self._check_wait(len(checked.texts))
         try:
             return self.batcher.enqueue(checked.texts, checked.options, on_token)
         except QueueFull as exc:
@@ -139,6 +179,19 @@ class ModelService:
             ) from None
         except ShuttingDown:
             raise _shutting_down() from None
+
+    def _check_wait(self, texts: int) -> None:
+        """429 now for a request that would wait past its deadline behind the queued work."""
+        ahead = self.batcher.queued_texts + self.batcher.running_texts + texts
+        wait = self.rate.seconds_for(ahead)
+        timeout = self.limits.request_timeout_s
+        if wait is not None and wait > timeout:
+            raise HTTPException(
+                429,
+                f"The server is saturated: about {wait:.0f} s of work is ahead of this request, "
+                f"more than limits.request_timeout_s = {timeout:g} s; retry in a moment.",
+                headers={"Retry-After": str(max(1, math.ceil(wait - timeout)))},
+            )
 
     async def wait(self, ticket: Any, receive: Receive | None = None) -> list[dict[str, Any]]:
         """The engine's outputs for ``ticket``, unless the client leaves (``ClientGone``), the
