@@ -158,7 +158,12 @@ class ServeLimits(StrictModel):
     max_queued_inputs: int = Field(
         1024, ge=1, description="Texts waiting for the model (429 beyond)."
     )
-    request_timeout_s: float = Field(60.0, gt=0.0, description="A request waiting longer gets 503.")
+    request_timeout_s: float = Field(
+        60.0,
+        gt=0.0,
+        description="A request waiting longer gets 503; one that could not be answered in this "
+        "time behind the queued work gets 429 at once.",
+    )
     max_work: int = Field(
         16_384,
         ge=1,
