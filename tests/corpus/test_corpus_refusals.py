@@ -18,3 +18,17 @@ def test_a_corpus_that_keeps_no_document_is_an_error(tmp_path: Path) -> None:
     text = " ".join(result.output.split())
     assert "kept 0 documents" in text and "could not be read" in text, text
     assert "Traceback" not in text and str(out / "rejects") in text
+
+
+def test_keys_of_the_input_shorthand_beside_sources_are_refused(tmp_path: Path) -> None:
+    """``text_key=body`` with ``sources:`` was silently ignored (each source reads its own)."""
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": "a", "body": "Hola."}\n', encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["corpus", f"sources=[{{path: {source}}}]", "text_key=body", f"output_dir={out}"]
+    )
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "text_key is for the single `input`" in text and "Traceback" not in text, text
+    assert not out.exists()

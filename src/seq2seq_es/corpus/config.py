@@ -252,4 +252,12 @@ class CorpusConfig(StrictModel):
     def _one_kind_of_input(self) -> CorpusConfig:
         if not self.sources and self.input is None:
             raise ValueError("give `input` (a file or folder) or `sources` (a list)")
+        # keys of the `input` shorthand, given beside `sources:`, would be silently ignored
+        shorthand = sorted({"input", "text_key", "id_key"} & self.model_fields_set)
+        if self.sources and shorthand:
+            raise ValueError(
+                f"{', '.join(shorthand)} {'is' if len(shorthand) == 1 else 'are'} for the "
+                "single `input`, and `sources:` replaces it: set the path and keys on each "
+                "source instead (sources: [{path: ..., text_key: ..., id_key: ...}])"
+            )
         return self
