@@ -5,7 +5,9 @@ Each test runs a reference to the end, then the same run killed again and again 
 different moments (at a random point during a step, inside a checkpoint write, between a
 checkpoint's rename and the pruning of old ones, inside the final model save or the
 save of the best model) and resumed with ``--resume`` each time; the losses of every
-step, the final weights and the summaries must be equal, bit for bit (CPU).
+step, the final weights and the summaries must be equal, bit for bit (CPU). The write points
+are killed for BART's objective only (the same checkpoint code serves every objective); span
+corruption and MLM are killed during a step, where their random streams matter.
 """
 
 from __future__ import annotations
@@ -124,23 +126,24 @@ def test_pretraining_killed_anywhere_resumes_bit_exact(
 
     killed_during_a_step(args, run, rng, (5, 9))
     assert list_checkpoints(run / "checkpoints") and not (run / "summary.json").exists()
-    killed_at(
-        r"\.step-\d+\.tmp/\.optimizer\.json", [*args, "--resume"]
-    )  # inside a checkpoint write
-    assert leftovers(run / "checkpoints"), "a half-written checkpoint is left (under its .tmp name)"
-    # after the final checkpoint's rename, before the oldest is pruned: one checkpoint too many
-    killed_at(r"checkpoints/step-00000004$", [*args, "--resume"])
-    assert [p.name for p in list_checkpoints(run / "checkpoints")] == [
-        "step-00000004",
-        "step-00000008",
-        "step-00000012",
-    ]
-    killed_at(r"\.model\.[^/]+\.tmp/tokenizer", [*args, "--resume"])  # inside the final model save
-    assert leftovers(run), "a half-written model folder is left"
-    assert [p.name for p in list_checkpoints(run / "checkpoints")] == [
-        "step-00000008",
-        "step-00000012",
-    ], "keep_checkpoints=2 is honoured on the next start"
+    if preset == "barto-tiny":  # the write points are the same code for every objective
+        killed_at(
+            r"\.step-\d+\.tmp/\.optimizer\.json", [*args, "--resume"]
+        )  # inside a checkpoint write
+        assert leftovers(run / "checkpoints"), "a half-written checkpoint is left (.tmp name)"
+        # after the final checkpoint's rename, before the oldest is pruned: one too many
+        killed_at(r"checkpoints/step-00000004$", [*args, "--resume"])
+        assert [p.name for p in list_checkpoints(run / "checkpoints")] == [
+            "step-00000004",
+            "step-00000008",
+            "step-00000012",
+        ]
+        killed_at(r"\.model\.[^/]+\.tmp/tokenizer", [*args, "--resume"])  # in the final save
+        assert leftovers(run), "a half-written model folder is left"
+        assert [p.name for p in list_checkpoints(run / "checkpoints")] == [
+            "step-00000008",
+            "step-00000012",
+        ], "keep_checkpoints=2 is honoured on the next start"
     run_cli([*args, "--resume"])
 
     assert losses(run) == losses(reference)  # exact float equality, every step
