@@ -66,6 +66,8 @@ OTHER_VALUES: dict[str, Any] = {
     "sources": [{"path": "other.jsonl"}],
     "model": "t5s-tiny",
 }
+# Keys changed together with one (`sources:` replaces the `input` shorthand, refused beside it).
+PAIRED: dict[str, dict[str, Any]] = {"sources": {"input": None}}
 # resume: the switch itself (it is not part of the identity, but changing it asks for another
 # action); perplexity.sampling: valid only with perplexity.model and median set (tested there).
 NOT_ALONE = {"resume", "perplexity.sampling"}
@@ -131,6 +133,7 @@ def changed(schema: type[BaseModel], data: dict[str, Any], key: str) -> BaseMode
         for part in parts[:-1]:
             node = node[part]
         node[parts[-1]] = value
+        new.update(PAIRED.get(key, {}))
         try:
             config = schema.model_validate(new)
         except ValueError:

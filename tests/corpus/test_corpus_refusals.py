@@ -7,6 +7,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from seq2seq_es.cli import app
+from seq2seq_es.corpus.config import CorpusConfig
 
 
 def test_a_corpus_that_keeps_no_document_is_an_error(tmp_path: Path) -> None:
@@ -32,3 +33,11 @@ def test_keys_of_the_input_shorthand_beside_sources_are_refused(tmp_path: Path) 
     text = " ".join(result.output.split())
     assert "text_key is for the single `input`" in text and "Traceback" not in text, text
     assert not out.exists()
+
+
+def test_a_dumped_config_with_sources_validates_again() -> None:
+    """config.yaml holds every key, the shorthand's defaults included: reading it back (a
+    resume, ``--show-config`` piped into ``-c``) must not be refused."""
+    config = CorpusConfig.model_validate({"sources": [{"path": "a.jsonl"}], "text_key": "text"})
+    again = CorpusConfig.model_validate(config.model_dump(mode="json"))
+    assert again == config and [s.path for s in again.resolved_sources()] == ["a.jsonl"]

@@ -252,8 +252,15 @@ class CorpusConfig(StrictModel):
     def _one_kind_of_input(self) -> CorpusConfig:
         if not self.sources and self.input is None:
             raise ValueError("give `input` (a file or folder) or `sources` (a list)")
-        # keys of the `input` shorthand, given beside `sources:`, would be silently ignored
-        shorthand = sorted({"input", "text_key", "id_key"} & self.model_fields_set)
+        # keys of the `input` shorthand, set beside `sources:`, would be silently ignored; a
+        # default (or null) is not refused, so a dumped config (config.yaml) validates again
+        fields = type(self).model_fields
+        shorthand = [
+            key
+            for key in ("input", "text_key", "id_key")
+            if key in self.model_fields_set
+            and getattr(self, key) not in (None, fields[key].default)
+        ]
         if self.sources and shorthand:
             raise ValueError(
                 f"{', '.join(shorthand)} {'is' if len(shorthand) == 1 else 'are'} for the "
