@@ -72,9 +72,13 @@ def test_with_long_inputs_truncate_the_output_says_it_was_truncated(
     assert [o["truncated"] for o in response.json()["outputs"]] == [False, True]
 
 
-def read_all(sock: socket.socket, deadline: float) -> bytes | None:
-    """What the server sent until it closed the connection; None if still open at deadline."""
-    received = b""
+def read_all(sock: socket.socket, deadline: float, into: bytearray | None = None) -> bytes | None:
+    """What the server sent until it closed the connection; None if still open at deadline.
+
+    ``into`` keeps what has arrived across calls: a 408 can arrive before the close, and a
+    short read that timed out in between must not lose it (the next call sees only the EOF).
+    """
+    received = bytearray() if into is None else into
     while (left := deadline - time.monotonic()) > 0:
         sock.settimeout(left)
         try:
@@ -82,9 +86,9 @@ def read_all(sock: socket.socket, deadline: float) -> bytes | None:
         except TimeoutError:
             return None
         except ConnectionResetError:
-            return received
+            return bytes(received)
         if not chunk:
-            return received
+            return bytes(received)
         received += chunk
     return None
 
@@ -102,20 +106,22 @@ def test_slow_drip_connections_are_answered_408_and_closed(
         for i, sock in enumerate(socks):
             sock.sendall(head[:3] if i < 10 else head + b"Content-Length: 40\r\n\r\n{")
         answers: dict[int, bytes] = {}
+        arrived = [bytearray() for _ in socks]
         stop = time.monotonic() + 20
         while len(answers) < len(socks) and time.monotonic() < stop:
             # as a client does: read what has come, then send the next byte
             for i, sock in enumerate(socks):
                 if i in answers:
                     continue
-                answer = read_all(sock, time.monotonic() + 0.05)
+                answer = read_all(sock, time.monotonic() + 0.05, arrived[i])
                 if answer is not None:
                     answers[i] = answer
                     continue
                 try:
                     sock.sendall(b" ")
                 except OSError as error:
-                    answers[i] = read_all(sock, time.monotonic() + 5) or repr(error).encode()
+                    answer = read_all(sock, time.monotonic() + 5, arrived[i])
+                    answers[i] = answer or repr(error).encode()
         silent_answer = read_all(silent, time.monotonic() + 5)
         alive = httpx.post(
             url + "/v1/generate", json={"inputs": [SHORT], "options": FEW}, timeout=60
