@@ -56,6 +56,7 @@ EXPECTED_VOLATILE = {
         "bootstrap_samples",
         "generation",
         "decode_batch_size",
+        "decode_max_tokens",
         *ENGINE,
     },
     "demo": {"output_dir"},

@@ -20,6 +20,7 @@ from seq2seq_es.inference.engines import (
     TransformersEngine,
     generate_in_length_order,
     load_engine,
+    source_token_counts,
 )
 from seq2seq_es.inference.predict_texts import partial_path, predict_texts
 from seq2seq_es.inference.text_inputs import read_inputs
@@ -173,6 +174,24 @@ def test_scores_add_log_probability_and_token_count(
     assert [r["id"] for r in records] == ["x0", "x1", "x2"]
     assert [r["score"] for r in records] == pytest.approx([a["score"] for a in alone], abs=1e-4)
     assert [r["tokens"] for r in records] == [a["tokens"] for a in alone]
+
+
+def test_max_tokens_cuts_batches_by_padded_tokens_and_keeps_the_records(
+    engine: TransformersEngine, tiny_bart_folder: Path, tmp_path: Path
+) -> None:
+    source = write(tmp_path / "in.txt", "\n".join(TEXTS) + "\n")
+    plain, budgeted = tmp_path / "plain.jsonl", tmp_path / "budgeted.jsonl"
+    predict_texts(config(tiny_bart_folder, input=str(source), output=str(plain)), engine)
+    counting = CountingEngine(engine)
+    predict_texts(
+        config(tiny_bart_folder, input=str(source), output=str(budgeted), max_tokens=40),
+        counting,
+    )
+    assert read_records(budgeted) == read_records(plain)
+    for batch, _ in counting.calls:
+        padded = len(batch) * max(source_token_counts(engine, batch))
+        assert len(batch) == 1 or padded <= 40
+    assert len(counting.calls) > 1  # the 11 texts fit one batch of 32 without a budget
 
 
 def test_stdin_to_stdout(engine: TransformersEngine, tiny_bart_folder: Path) -> None:

@@ -116,7 +116,13 @@ class TextPredictConfig(StrictModel):
     threads: int | None = Field(
         None, ge=1, description="CPU threads (None: the library's default)."
     )
-    batch_size: int = Field(32, ge=1)
+    batch_size: int = Field(32, ge=1, description="Texts per generate call (sorted by length).")
+    max_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="Padded source tokens per generate call (None: no budget); batch_size stays "
+        "the cap on texts (fairseq's --max-tokens and --batch-size).",
+    )
     sort_window: int = Field(
         1024, ge=1, description="Inputs sorted by length together; output keeps input order."
     )

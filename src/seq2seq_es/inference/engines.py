@@ -18,7 +18,8 @@ not care which. The contract every engine keeps:
   None unless ``options.output_scores``.
 
 ``generate_in_length_order`` is the one way many texts are decoded (``predict``, ``eval``,
-``finetune``): batches of texts of similar length, so a batch pads little.
+``finetune``): batches of texts of similar length, so a batch pads little, optionally within a
+token budget (``length_batches``).
 
 Models load only from a local folder with safetensors weights, never with remote code:
 a server must not unpickle files or run code that a model folder brings.
@@ -34,6 +35,7 @@ from seq2seq_es.errors import CheckpointError, ConfigError
 from seq2seq_es.inference.config import GenerationOptions
 from seq2seq_es.inference.decode_control import NO_CONTROL, DecodeControl
 from seq2seq_es.inference.folder_decoding import read_decoding_defaults, read_source_length
+from seq2seq_es.inference.length_batches import length_sorted_batches
 
 ENGINES = ("transformers", "ct2")
 
@@ -222,17 +224,19 @@ def generate_in_length_order(
     options: GenerationOptions,
     batch_size: int,
     advance: Callable[[int], object] | None = None,
+    max_tokens: int | None = None,
 ) -> list[dict[str, Any]]:
     """``engine.generate`` over ``texts`` in batches of similar length; results in input order.
 
     Texts are sorted by length in characters (stable: equal lengths keep their order) and
     cut into batches of ``batch_size``, so a batch pads little: the speed of decoding a
-    whole split. ``advance(n)`` is told each finished batch's size (a progress bar).
+    whole split. ``max_tokens`` also caps each batch's padded source tokens
+    (``length_batches``): more short texts a batch, fewer long ones. ``advance(n)`` is told
+    each finished batch's size (a progress bar).
     """
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    counts = source_token_counts(engine, texts) if max_tokens is not None else None
     results: list[dict[str, Any]] = [{}] * len(texts)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
+    for chunk in length_sorted_batches(texts, batch_size, max_tokens, counts):
         for i, result in zip(
             chunk, engine.generate([texts[i] for i in chunk], options), strict=True
         ):
@@ -240,3 +244,12 @@ def generate_in_length_order(
         if advance is not None:
             advance(len(chunk))
     return results
+
+
+def source_token_counts(engine: Engine, texts: Sequence[str]) -> list[int]:
+    """Each text's token count as the engine encodes it (special tokens in, cut at its source
+    length): the rows of the padded source tensor."""
+    encoded = engine.tokenizer(list(texts), max_length=engine.max_source_length, truncation=True)[
+        "input_ids"
+    ]
+    return [len(ids) for ids in encoded]

@@ -97,7 +97,12 @@ def _decode_window(
         update={"output_scores": config.scores or config.generation.output_scores}
     )
     results = generate_in_length_order(
-        runner, [item.text for item in window], options, config.batch_size, advance
+        runner,
+        [item.text for item in window],
+        options,
+        config.batch_size,
+        advance,
+        max_tokens=config.max_tokens,
     )
     records = []
     for item, result in zip(window, results, strict=True):

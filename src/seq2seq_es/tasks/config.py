@@ -19,6 +19,10 @@ from seq2seq_es.training.config import EngineConfig, OptimConfig
 # keeps the task's setting: ``TaskSpec.decoding_defaults``, paper: beam 4).
 GENERATION_HELP = "Decoding overrides; None keeps the task's (beam 4, max_target_length tokens)."
 DECODE_BATCH_HELP = "Texts per generate call when decoding (sorted by length)."
+DECODE_TOKENS_HELP = (
+    "Padded source tokens per generate call (None: no budget, decode_batch_size texts a call); "
+    "decode_batch_size stays the cap on texts (fairseq's --max-tokens and --batch-size)."
+)
 
 
 class LengthOverrides(StrictModel):
@@ -103,6 +107,9 @@ class FinetuneConfig(LengthOverrides):
         GenerationOptions(), description=GENERATION_HELP
     )
     decode_batch_size: Annotated[int, VOLATILE] = Field(32, ge=1, description=DECODE_BATCH_HELP)
+    decode_max_tokens: Annotated[int | None, VOLATILE] = Field(
+        None, ge=1, description=DECODE_TOKENS_HELP
+    )
     adapter: AdapterConfig = Field(
         AdapterConfig(),
         description="kind: lora trains LoRA adapters only; the run "
@@ -125,6 +132,7 @@ class DecodeSplit(LengthOverrides):
     split: str = Field("validation", pattern="^(train|validation|test)$")
     generation: GenerationOptions = Field(GenerationOptions(), description=GENERATION_HELP)
     decode_batch_size: int = Field(32, ge=1, description=DECODE_BATCH_HELP)
+    decode_max_tokens: int | None = Field(None, ge=1, description=DECODE_TOKENS_HELP)
 
 
 class PredictConfig(DecodeSplit):
@@ -148,6 +156,7 @@ class MatrixConfig(StrictModel):
     bootstrap_samples: int = Field(1000, ge=0)
     generation: GenerationOptions = Field(GenerationOptions(), description=GENERATION_HELP)
     decode_batch_size: int = Field(32, ge=1, description=DECODE_BATCH_HELP)
+    decode_max_tokens: int | None = Field(None, ge=1, description=DECODE_TOKENS_HELP)
 
 
 class TasksConfig(StrictModel):

@@ -60,8 +60,10 @@ def decode_examples(
     generation: GenerationOptions,
     batch_size: int,
     path: str | Path,
+    max_tokens: int | None = None,
 ) -> Path:
-    """Decode every example (``generation`` over the engine's defaults); write
+    """Decode every example (``generation`` over the engine's defaults) in length-sorted
+    batches of ``batch_size`` (within ``max_tokens`` padded source tokens when set); write
     predictions.jsonl to ``path``."""
     with progress_bar() as bar:
         task = bar.add_task("generating", total=len(examples), status="")
@@ -71,6 +73,7 @@ def decode_examples(
             generation,
             batch_size,
             lambda n: bar.update(task, advance=n),
+            max_tokens=max_tokens,
         )
     write_jsonl(path, prediction_records(examples, [r["text"] for r in results]))
     return Path(path)
@@ -86,6 +89,7 @@ def decode_and_score(
     bootstrap_samples: int = 1000,
     name: str = "predictions",
     likelihood: bool = True,
+    max_tokens: int | None = None,
 ) -> dict[str, Any]:
     """Write ``<name>.jsonl`` and ``<name>.scores.json`` (or ``scores.json``) into ``output_dir``.
 
@@ -93,7 +97,9 @@ def decode_and_score(
     the (first) reference per target token, with its interval: the validation loss, which
     still separates models whose decoded text all scores near zero.
     """
-    path = decode_examples(engine, examples, generation, batch_size, output_dir / f"{name}.jsonl")
+    path = decode_examples(
+        engine, examples, generation, batch_size, output_dir / f"{name}.jsonl", max_tokens
+    )
     scores = score_predictions(path, task.metrics, bootstrap_samples=bootstrap_samples)
     if likelihood:
         tokenizer = engine.tokenizer

@@ -27,7 +27,12 @@ def run_predict(config: PredictConfig) -> Path:
     engine = task_engine(model, tokenizer, task)
     examples = load_examples(task, config.data_dir, config.split, config.max_examples)
     return decode_examples(
-        engine, examples, config.generation, config.decode_batch_size, config.output
+        engine,
+        examples,
+        config.generation,
+        config.decode_batch_size,
+        config.output,
+        config.decode_max_tokens,
     )
 
 
@@ -50,6 +55,7 @@ def run_eval(
         config.decode_batch_size,
         output_dir,
         config.bootstrap_samples,
+        max_tokens=config.decode_max_tokens,
     )
     scores["model"] = config.model
     scores["split"] = config.split
@@ -84,6 +90,7 @@ def run_matrix(config: MatrixConfig) -> dict[str, Any]:
                     bootstrap_samples=config.bootstrap_samples,
                     generation=config.generation,
                     decode_batch_size=config.decode_batch_size,
+                    decode_max_tokens=config.decode_max_tokens,
                 ),
                 loaded,
             )

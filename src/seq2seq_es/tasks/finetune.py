@@ -158,6 +158,7 @@ def run_finetune(config: FinetuneConfig, claimed: RunFolder) -> dict[str, Any]:
             bootstrap_samples=0,
             name="selection",
             likelihood=False,
+            max_tokens=config.decode_max_tokens,
         )
         value = metric_value(scores, task.selection_metric)
         if tracker.update(value, step):
@@ -208,6 +209,7 @@ def run_finetune(config: FinetuneConfig, claimed: RunFolder) -> dict[str, Any]:
         config.decode_batch_size,
         output_dir,
         config.bootstrap_samples,
+        max_tokens=config.decode_max_tokens,
     )
     scores["training"] = {
         "steps": result.final_state.step,
