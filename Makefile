@@ -18,9 +18,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/seq2seq-es demo $(ARGS)
 
+# Two pytest workers (pytest-xdist): CI's two cores. Most tests are single-threaded Python;
+# the cluster tests share one worker (``xdist_group``), and thus one Slurm cluster.
+PYTEST_WORKERS ?= 2
+
 test: $(STAMP)
 	# pytest exits 5 when it collects no test; that alone is not a failure.
-	$(PY) -m pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

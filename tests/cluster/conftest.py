@@ -53,3 +53,12 @@ def slurm_cluster() -> Iterator[LocalSlurm]:
     finally:
         subprocess.run([str(SCRIPT), "stop"], env=env, capture_output=True, timeout=120)
         shutil.rmtree(state, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """One worker runs every cluster test (pytest-xdist's ``--dist loadgroup``, as ``make test``
+    runs): they share one Slurm cluster, started once per worker, and the machine's Ray."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group("cluster"))
