@@ -26,6 +26,7 @@ from seq2seq_es.commands.display import config_key_lines, labelled, plain_consol
 from seq2seq_es.config import config_keys, load_config
 from seq2seq_es.errors import ConfigError, Seq2SeqEsError
 from seq2seq_es.library_logs import quiet_library_logs
+from seq2seq_es.verbose_notes import set_verbose
 
 # The command modules, in the order of the data flow; each exposes COMMANDS.
 COMMAND_MODULES = (
@@ -284,6 +285,12 @@ def main_options(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks and library logs.")
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", help="Also print notes for tuning (the MFU peak and where it came from)."
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -291,6 +298,7 @@ def main_options(
         ),
     ] = False,
 ) -> None:
+    set_verbose(verbose)
     ctx.obj = {"debug": debug}
 
 

@@ -28,7 +28,6 @@ import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from accelerate.utils import DistributedType, broadcast_object_list, set_seed
-from rich.console import Console
 from torch.utils.data import Dataset
 
 from seq2seq_es.errors import CheckpointError, ConfigError, DataError, DivergenceError
@@ -66,6 +65,7 @@ from seq2seq_es.training.run_folder import CHECKPOINTS
 from seq2seq_es.training.schedules import build_scheduler
 from seq2seq_es.training.sharding import FullCopy, local_value, shard_model
 from seq2seq_es.training.trackers import Trackers
+from seq2seq_es.verbose_notes import verbose_note
 
 Batch = dict[str, torch.Tensor]
 Evaluate = Callable[[Any, int], dict[str, float]]  # (unwrapped model, step) → numbers to log
@@ -243,7 +243,7 @@ def train(
     if callback_state is not None and state.extra:
         callback_state.load_state_dict(state.extra)
     if main and engine.measure_mfu:
-        Console(stderr=True).print(f"[dim]{peak.describe()}[/]", highlight=False)
+        verbose_note(peak.describe())
     result = TrainResult(losses=list(state.recent_losses), peak=peak)
     stream = micro_batches(batches, state, accelerator.process_index, accelerator.num_processes)
     model.train()
