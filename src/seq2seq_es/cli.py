@@ -21,7 +21,7 @@ from typing import Annotated, Any, get_origin
 import typer
 
 from seq2seq_es import __version__
-from seq2seq_es.commands.base import NOTHING_TO_DO, Command, Flag, run_command
+from seq2seq_es.commands.base import NOTHING_TO_DO, RESUME, Command, Flag, run_command
 from seq2seq_es.commands.display import config_key_lines, labelled, plain_console
 from seq2seq_es.config import config_keys, load_config
 from seq2seq_es.errors import ConfigError, Seq2SeqEsError
@@ -164,14 +164,21 @@ def _report_failure(command: Command, folder: Path | None, debug: bool) -> None:
         if debug:
             raise
         error_console.print(
-            labelled(
-                "stopped:",
-                "interrupted (Ctrl-C). What was being written was discarded; a training run "
-                "continues from its last complete checkpoint with --resume.",
-            ),
-            highlight=False,
+            labelled("stopped:", interrupted_message(command)), highlight=False, soft_wrap=True
         )
         raise typer.Exit(code=130) from None
+
+
+def interrupted_message(command: Command) -> str:
+    """What a Ctrl-C outside a training step left (inside one, the loop checkpoints and says so;
+    ``predict`` on texts keeps its finished lines and says so itself)."""
+    said = (
+        f"interrupted (Ctrl-C) before `{command.name}` finished. Its files are written whole or "
+        "not at all: the one being written was discarded, nothing is half-written"
+    )
+    if RESUME in command.flags:
+        return f"{said}; a training run continues from its last complete checkpoint with --resume."
+    return f"{said}."
 
 
 # Errors of the file system a user can fix: disk full, file size limit, quota, permissions,

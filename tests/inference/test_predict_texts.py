@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import re
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from seq2seq_es.inference.engines import (
     load_engine,
     source_token_counts,
 )
-from seq2seq_es.inference.predict_texts import partial_path, predict_texts
+from seq2seq_es.inference.predict_texts import PredictionInterrupted, partial_path, predict_texts
 from seq2seq_es.inference.text_inputs import read_inputs
 
 
@@ -232,12 +233,19 @@ class CountingEngine:
         return self.engine.generate(texts, options)
 
 
+def windows_of_four(tmp_path: Path) -> dict[str, Any]:
+    """TEXTS to predictions.jsonl in windows of 4 (batches of 2): a stop at the engine's fifth
+    call leaves two windows, 8 records, written."""
+    source = write(tmp_path / "in.txt", "\n".join(TEXTS) + "\n")
+    output = tmp_path / "predictions.jsonl"
+    return {"input": str(source), "output": str(output), "batch_size": 2, "sort_window": 4}
+
+
 def test_resume_continues_after_the_last_written_id_without_duplicates(
     engine: TransformersEngine, tiny_bart_folder: Path, tmp_path: Path
 ) -> None:
-    source = write(tmp_path / "in.txt", "\n".join(TEXTS) + "\n")
-    output = tmp_path / "predictions.jsonl"
-    settings = {"input": str(source), "output": str(output), "batch_size": 2, "sort_window": 4}
+    settings = windows_of_four(tmp_path)
+    output = Path(settings["output"])
     with pytest.raises(Interrupted):  # windows of 4: two written, the third interrupted
         predict_texts(
             config(tiny_bart_folder, **settings), CountingEngine(engine, fail_after_calls=5)
@@ -258,6 +266,42 @@ def test_resume_continues_after_the_last_written_id_without_duplicates(
     again = CountingEngine(engine)
     assert predict_texts(config(tiny_bart_folder, resume=True, **settings), again)["written"] == 0
     assert again.decoded == [] and read_records(output) == records
+
+
+class CtrlCEngine(CountingEngine):
+    """A real engine, and a real Ctrl-C (SIGINT to this process) at its call ``press_at``."""
+
+    def __init__(self, engine: Engine, press_at: int) -> None:
+        super().__init__(engine)
+        self.press_at = press_at
+
+    def generate(self, texts: Sequence[str], options: GenerationOptions) -> list[dict[str, Any]]:
+        if len(self.calls) == self.press_at:
+            signal.raise_signal(signal.SIGINT)
+        return super().generate(texts, options)
+
+
+def test_ctrl_c_keeps_the_finished_records_and_says_how_to_continue(
+    engine: TransformersEngine, tiny_bart_folder: Path, tmp_path: Path
+) -> None:
+    """Issue 39: the message said output was discarded while the finished lines were kept."""
+    settings = windows_of_four(tmp_path)
+    output = Path(settings["output"])
+    with pytest.raises(PredictionInterrupted) as stopped:  # one window written, the second cut
+        predict_texts(config(tiny_bart_folder, **settings), CtrlCEngine(engine, press_at=2))
+    message = str(stopped.value)
+    assert stopped.value.exit_code == 130 and "discarded" not in message
+    assert "after 4 of 11 inputs" in message and str(partial_path(output)) in message
+    assert "resume=true" in message and "the other 7" in message
+    assert [r["id"] for r in read_records(partial_path(output))] == [1, 2, 3, 4]
+    out = io.StringIO()
+    with pytest.raises(PredictionInterrupted, match="stdout cannot be resumed") as stopped:
+        predict_texts(
+            config(tiny_bart_folder, **settings | {"output": None}),
+            CtrlCEngine(engine, press_at=0),
+            stdout=out,
+        )
+    assert "after 0 of 11 inputs" in str(stopped.value) and out.getvalue() == ""
 
 
 def test_resume_refuses_a_partial_output_of_other_inputs(

@@ -28,13 +28,35 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from seq2seq_es.errors import ConfigError, DataError
+from seq2seq_es.errors import ConfigError, DataError, Seq2SeqEsError
 from seq2seq_es.inference.config import TextPredictConfig
 from seq2seq_es.inference.engines import Engine, generate_in_length_order, load_engine
 from seq2seq_es.inference.text_inputs import TextInput, read_inputs
 from seq2seq_es.progress import progress_bar
 
 PARTIAL_SUFFIX = ".partial"
+
+
+class PredictionInterrupted(Seq2SeqEsError):
+    """Ctrl-C during decoding: the finished windows are kept, and the message says where and
+    how to continue (the CLI's generic "discarded" would be wrong here)."""
+
+    exit_code = 130
+
+    def __init__(self, config: TextPredictConfig, kept: int, total: int) -> None:
+        said = f"interrupted (Ctrl-C) after {kept} of {total} inputs."
+        if config.output is None:
+            advice = (
+                f" The {kept} finished records were written to stdout; stdout cannot be resumed, "
+                "so give output=FILE to be able to continue a run with resume=true."
+            )
+        else:
+            advice = (
+                f" The {kept} finished records are kept in {partial_path(config.output)}; the same "
+                f"command with resume=true decodes only the other {total - kept} and then writes "
+                f"{config.output}."
+            )
+        super().__init__(said + advice)
 
 
 def partial_path(output: str | Path) -> Path:
@@ -70,19 +92,24 @@ def predict_texts(
         return _summary(config, inputs, done, 0, 0, 0.0)
     runner = engine or load_engine(config.model, config.engine, config.threads)
     started = time.perf_counter()
-    with _output(config, done, stdout) as sink, _bar(config) as bar:
-        task = bar.add_task("generating", total=len(inputs), completed=done, status="")
-        tokens = 0
-        for start in range(done, len(inputs), config.sort_window):
-            window = inputs[start : start + config.sort_window]
-            records, window_tokens = _decode_window(
-                runner, window, config, lambda n: bar.update(task, advance=n)
-            )
-            tokens += window_tokens
-            sink.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-            sink.flush()
-            if config.output is not None:
-                os.fsync(sink.fileno())
+    kept = done
+    try:
+        with _output(config, done, stdout) as sink, _bar(config) as bar:
+            task = bar.add_task("generating", total=len(inputs), completed=done, status="")
+            tokens = 0
+            for start in range(done, len(inputs), config.sort_window):
+                window = inputs[start : start + config.sort_window]
+                records, window_tokens = _decode_window(
+                    runner, window, config, lambda n: bar.update(task, advance=n)
+                )
+                tokens += window_tokens
+                sink.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+                sink.flush()
+                if config.output is not None:
+                    os.fsync(sink.fileno())
+                kept = start + len(window)
+    except KeyboardInterrupt:
+        raise PredictionInterrupted(config, kept, len(inputs)) from None
     if config.output is not None:
         os.replace(partial_path(config.output), config.output)
     return _summary(config, inputs, done, len(inputs) - done, tokens, time.perf_counter() - started)
