@@ -6,6 +6,7 @@ Only that it completes and prints the line is checked: the numbers of a smoke ru
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -43,3 +45,49 @@ def test_bench_train_smoke_on_a_task_prints_its_ratios(shared_data: Path) -> Non
     assert re.search(
         r"^ratio ours / HF with group_by_length: \d+\.\d+x$", done.stdout, re.MULTILINE
     )
+
+
+@pytest.mark.shared_data
+def test_gpu_check_smoke_on_cpu_trains_and_decodes_both_presets(shared_data: Path) -> None:
+    """--device cpu --smoke: the GPU check's code (pretraining configs, the loop's MFU meter,
+    the decoding engine) end to end at tiny sizes; a row per training run, a decode line each."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "gpu_check.py"),
+            "--device",
+            "cpu",
+            "--smoke",
+            "--data",
+            str(shared_data / "pretrain" / "sample.jsonl.gz"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for preset in ("barto-tiny", "t5s-tiny"):
+        assert re.search(
+            rf"^{preset} +eager +2 x \d+ +\d+\.\d+ +\d+\.\d+ +\d+ ", done.stdout, re.MULTILINE
+        ), done.stdout
+        assert re.search(rf"^decode {preset}: 4 texts .* \d+ tokens/s", done.stdout, re.MULTILINE)
+    assert done.stdout.rstrip().endswith("gpu check: done")
+
+
+def test_gpu_check_without_a_gpu_says_so_and_exits_0(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default device on a machine without CUDA: one clear line, exit 0, nothing trained
+    (in this process: the script's imports are already loaded here)."""
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    spec = importlib.util.spec_from_file_location("gpu_check", BENCHMARKS / "gpu_check.py")
+    assert spec is not None and spec.loader is not None
+    gpu_check = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "gpu_check", gpu_check)  # its dataclasses look it up
+    spec.loader.exec_module(gpu_check)
+    monkeypatch.setattr(sys, "argv", ["gpu_check.py"])
+    assert gpu_check.main() == 0
+    out = capsys.readouterr().out
+    assert out.startswith("no CUDA GPU found") and "--device cpu --smoke" in out

@@ -150,6 +150,7 @@ def test_a_probe_records_its_conditions() -> None:
         ("NVIDIA H100 NVL", 835e12),
         ("NVIDIA A10", 125e12),
         ("NVIDIA L4", 121e12),
+        ("NVIDIA GeForce RTX 4090", 165.2e12),
         ("NVIDIA A10G", None),
     ],
 )

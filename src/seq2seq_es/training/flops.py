@@ -106,7 +106,30 @@ class GpuPeak:
     sheet: str
 
 
-# Dense figures: data sheets list the 2:4-sparsity figure first; dense is half of it.
+# Dense figures: data sheets list the 2:4-sparsity figure first; dense is half of it. Sources
+# (checked 2026-12 through reproductions of the vendor tables; the PDFs themselves were not
+# reachable from here):
+# - A100: NVIDIA A100 data sheet, BF16 Tensor Core 312 | 624* TFLOPS, SXM and PCIe alike,
+#   https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf
+#   (table as quoted at https://glennklockwood.com/garden/processors/A100).
+# - H100: NVIDIA H100 data sheet, BFLOAT16 Tensor Core 1,979* (SXM) / 1,513* (PCIe) TFLOPS,
+#   "* shown with sparsity, 1/2 lower without" (table as reproduced by an NVIDIA partner,
+#   https://archive-lib.hpctech.co.jp/gpuproduct/nvidia-h100.html); NVL 1,671*.
+# - L4: NVIDIA L4 data sheet, BF16 Tensor Core 242* TFLOPS (https://www.nvidia.com/en-us/data-center/l4/;
+#   "242 TFLOPS ... with sparsity" as quoted at https://grokipedia.com/page/NVIDIA_L4_vs_L40S).
+# - A10: NVIDIA A10 data sheet, BF16 Tensor Core 125 | 250* TFLOPS. The A10G (AWS G5) is not an
+#   A10: NVIDIA publishes no data sheet for it and its tensor rate is lower
+#   (https://www.baseten.co/blog/nvidia-a10-vs-a10g-for-ml-model-inference/), so it has no row
+#   here (its name does not match "A10"): pass its peak as engine.peak_flops.
+# - RTX 4090: NVIDIA Ada GPU architecture whitepaper (v2.01, appendix table): peak BF16 Tensor
+#   TFLOPS with FP32 accumulate 165.2 | 330.4* (https://www.scribd.com/document/656196379/004,
+#   a copy of images.nvidia.com/aem-dam/Solutions/geforce/ada/nvidia-ada-gpu-architecture.pdf;
+#   165.15 also at https://waredb.com/processor/nvidia-geforce-rtx-4090). GeForce cards halve
+#   the FP32-accumulate rate, which is what bf16 training uses.
+# - V100: "up to 125 Tensor TFLOPS" of FP16 with FP32 accumulate
+#   (https://developer.nvidia.com/programming-tensor-cores-cuda-9-0); Volta has no bf16
+#   (https://www.nvidia.com/de-de/data-center/tensorcore: FP16 and FP32 only).
+# - L40S: the row predates this check and was not re-checked.
 GPU_PEAKS_BF16 = (
     GpuPeak(("A100",), 312e12, "NVIDIA A100 Tensor Core GPU data sheet: BF16 312 TFLOPS dense"),
     GpuPeak(("H100",), 989e12, "NVIDIA H100 data sheet, SXM: BF16 1,979 TFLOPS with sparsity"),
@@ -119,6 +142,11 @@ GPU_PEAKS_BF16 = (
     GpuPeak(("L4",), 121e12, "NVIDIA L4 data sheet: BF16 242 TFLOPS with sparsity"),
     GpuPeak(("A10",), 125e12, "NVIDIA A10 data sheet: BF16 125 TFLOPS dense"),
     GpuPeak(("L40S",), 362e12, "NVIDIA L40S data sheet: BF16 733 TFLOPS with sparsity"),
+    GpuPeak(
+        ("RTX", "4090"),
+        165.2e12,
+        "NVIDIA Ada architecture whitepaper, RTX 4090: BF16 165.2 TFLOPS dense (FP32 accumulate)",
+    ),
     GpuPeak(
         ("V100",),
         125e12,
