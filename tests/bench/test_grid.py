@@ -246,6 +246,7 @@ def test_bench_command_dry_run_flag_through_the_cli_table(
             "-c",
             "configs/bench/paper.yaml",
             "--dry-run",
+            "--all",
             f"output_dir={tmp_path / 'paper'}",
         ],
         env={"COLUMNS": "250"},

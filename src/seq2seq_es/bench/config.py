@@ -274,7 +274,12 @@ class BenchConfig(StrictModel):
         None, description="Run only these rows (the others keep their results)."
     )
     only_tasks: list[str] | None = Field(None, description="Run only these tasks.")
-    dry_run: bool = Field(False, description="List the cells and their commands; run nothing.")
+    dry_run: bool = Field(
+        False, description="Summarize the jobs a run would do (models, tasks, seeds); run nothing."
+    )
+    all_cells: bool = Field(
+        False, description="With dry_run: list every job with its state, commands and settings."
+    )
 
     @property
     def results_dir(self) -> str:

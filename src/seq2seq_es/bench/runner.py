@@ -31,6 +31,7 @@ class BenchReport:
     output_dir: str
     online: bool
     dry_run: bool
+    all_cells: bool = False  # a dry run lists every job (else a summary)
     rows: list[dict[str, Any]] = field(default_factory=list)
     leaderboard: dict[str, str] = field(default_factory=dict)
     plots: list[str] = field(default_factory=list)
@@ -158,7 +159,9 @@ def run_bench(
     plan = expand(config, root)
     online = hub_reachable(config.network)
     python = config.executor.python if config.executor.kind == "commands" else sys.executable
-    report = BenchReport(config.name, config.results_dir, online, config.dry_run)
+    report = BenchReport(
+        config.name, config.results_dir, online, config.dry_run, all_cells=config.all_cells
+    )
     if config.dry_run:
         for job in plan.jobs:
             status = read_status(root / job.folder)

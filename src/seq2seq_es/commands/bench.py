@@ -1,10 +1,11 @@
 """``seq2seq-es bench -c configs/bench/<grid>.yaml``: run a models × tasks × seeds grid, write the
 leaderboard.
 
-A rerun computes only missing or changed cells and resumes an interrupted one;
-``--dry-run`` lists every cell with its state and command lines and runs nothing. Both first
-check every step's settings against its command's schema (``bench/step_settings.py``): a
-misspelt key in the grid fails at once (exit 2), naming the grid key that set it.
+A rerun computes only missing or changed cells and resumes an interrupted one; ``--dry-run``
+runs nothing and summarizes the jobs (``--all``: every job with its state, command lines and
+settings). Both first check every step's settings against its command's schema
+(``bench/step_settings.py``): a misspelt key in the grid fails at once (exit 2), naming the grid
+key that set it.
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from seq2seq_es.bench.config import BenchConfig
 from seq2seq_es.bench.grid import format_value
 from seq2seq_es.commands.base import Command, Flag
-from seq2seq_es.commands.display import labelled, plain_console
+from seq2seq_es.commands.display import labelled, plain_console, print_rows
 
-DRY_RUN = Flag("dry_run", ("--dry-run",), "List the cells and their commands; run nothing.", "bool")
+DRY_RUN = Flag("dry_run", ("--dry-run",), "Summarize the jobs a run would do; run nothing.", "bool")
+ALL_CELLS = Flag(
+    "all_cells", ("--all",), "With --dry-run: every job with its commands and settings.", "bool"
+)
 
 
 def run(config: BenchConfig) -> Any:
@@ -40,37 +45,67 @@ def run(config: BenchConfig) -> Any:
 
 
 def show(report: Any, console: Console) -> None:
-    table = Table(
-        title=f"bench {report.name}: "
+    """The jobs as a table (blocks when it would not fit the console); a dry run shows a summary
+    unless ``--all`` asks for every job with its commands and settings."""
+    title = (
+        f"bench {report.name}: "
         + ", ".join(f"{n} {s}" for s, n in report.counts().items())
         + ("" if report.online else " (offline)")
     )
-    for column in ("job", "state", "seconds", "error / log" if not report.dry_run else "commands"):
-        table.add_column(column, overflow="fold")
-    for row in report.rows:
-        if report.dry_run:
-            detail = "\n".join(row["commands"]) + (
-                f"\nneeds: {', '.join(row['network'])}" if row["network"] else ""
-            )
-            lines = setting_lines(row.get("settings", {}))
-            detail += "\nsettings, by where they are set:\n" + "\n".join(lines) if lines else ""
-        else:
-            detail = " ".join(
-                part for part in (row.get("error") or "", row.get("log") or "") if part
-            )
-        table.add_row(  # plain text: a value such as [bleu, chrf] is printed as it is
-            row["id"],
-            row["state"],
-            f"{row['seconds']:.0f}" if row["seconds"] else "",
-            detail,
-        )
-    console.print(table)
+    if report.dry_run and not report.all_cells:
+        print_summary(report, console, title)
+    else:
+        detail = "commands" if report.dry_run else "error / log"
+        rows = [
+            [
+                row["id"],
+                row["state"],
+                f"{row['seconds']:.0f}" if row["seconds"] else "",
+                dry_run_detail(row) if report.dry_run else run_detail(row),
+            ]
+            for row in report.rows
+        ]
+        print_rows(console, title, ["job", "state", "seconds", detail], rows)
     for kind, path in report.leaderboard.items():
         console.print(f"leaderboard ({kind}): {path}")
     if report.plots:
         console.print(f"plots: {Path(report.plots[0]).parent} ({len(report.plots)} files)")
     if report.commands_file:
         console.print(f"commands: {report.commands_file}")
+
+
+def print_summary(report: Any, console: Console, title: str) -> None:
+    """What a dry run would do, in a screen: how many jobs, over which models, tasks and
+    seeds."""
+    cells = [row for row in report.rows if row["kind"] == "cell"]
+
+    def listed(label: str) -> str:
+        values = list(dict.fromkeys(str(row["labels"][label]) for row in cells))
+        return f"({len(values)}) {', '.join(values)}"
+
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(no_wrap=True, style="dim")
+    summary.add_column(overflow="fold")
+    summary.add_row("jobs", f"{len(report.rows) - len(cells)} prepare jobs, {len(cells)} cells")
+    if cells:
+        for label in ("model", "task", "seed"):
+            summary.add_row(f"{label}s", Text(listed(label)))
+    console.print(Text(title, style="bold"))
+    console.print(summary)
+    console.print("--all: every job with its state, commands and settings")
+
+
+def dry_run_detail(row: dict[str, Any]) -> str:
+    """A job's command lines, what it needs from the network and its settings by origin."""
+    detail = "\n".join(row["commands"]) + (
+        f"\nneeds: {', '.join(row['network'])}" if row["network"] else ""
+    )
+    lines = setting_lines(row.get("settings", {}))
+    return detail + ("\nsettings, by where they are set:\n" + "\n".join(lines) if lines else "")
+
+
+def run_detail(row: dict[str, Any]) -> str:
+    return " ".join(part for part in (row.get("error") or "", row.get("log") or "") if part)
 
 
 def setting_lines(settings: dict[str, dict[str, Any]]) -> list[str]:
@@ -101,6 +136,6 @@ COMMANDS = [
         run,
         show,
         output_dir=output_dir,
-        flags=(DRY_RUN,),
+        flags=(DRY_RUN, ALL_CELLS),
     )
 ]

@@ -13,6 +13,7 @@ import textwrap
 from typing import Any
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -37,6 +38,42 @@ def print_mapping(console: Console, title: str, mapping: dict[str, Any]) -> None
     for key, value in mapping.items():
         table.add_row(str(key), f"{value:.4g}" if isinstance(value, float) else str(value))
     console.print(table)
+
+
+def print_rows(
+    console: Console,
+    title: str,
+    header: list[str],
+    rows: list[list[str]],
+    caption: str | None = None,
+) -> None:
+    """A table when every cell fits the console unwrapped; else one block per row.
+
+    Why: a table squeezed into 80 columns folds paths and names into cells a few letters wide
+    (issue 39: ``tasks --wide``, ``compare``, ``bench --dry-run``). A block names the row by its
+    first cell, then each other column as ``column  value``, a value wrapping under itself.
+    """
+    table = Table(title=title, caption=caption)
+    for column in header:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    unwrapped = Measurement.get(console, console.options.update(max_width=10**6), table)
+    if unwrapped.maximum <= console.width:
+        console.print(table)
+        return
+    console.print(Text(title, style="bold"))
+    for row in rows:
+        console.print(Text(row[0], style="bold"))
+        block = Table.grid(padding=(0, 2))
+        block.add_column(no_wrap=True)
+        block.add_column(overflow="fold")
+        for column, cell in zip(header[1:], row[1:], strict=True):
+            if cell:
+                block.add_row(Text(f"  {column}", style="dim"), Text(cell))
+        console.print(block)
+    if caption:
+        console.print(Text(caption))
 
 
 def print_scores(console: Console, scores: dict[str, Any]) -> None:

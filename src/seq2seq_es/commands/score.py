@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 
 from seq2seq_es.commands.base import Command, Flag, no_output_dir
-from seq2seq_es.commands.display import print_scores
+from seq2seq_es.commands.display import print_rows, print_scores
 from seq2seq_es.metrics.config import CompareConfig, ScoreConfig
 
 REFERENCES = Flag("references", ("--ref",), "Separate references (JSONL by id, or .txt).")
@@ -35,9 +35,12 @@ def compare(config: CompareConfig) -> dict[str, Any]:
 
 
 def show_comparison(result: dict[str, Any], console: Console) -> None:
-    from seq2seq_es.metrics.report import comparison_table
+    from seq2seq_es.metrics.report import comparison_cells, comparison_legend
 
-    console.print(comparison_table(result["comparison"]))
+    comparison = result["comparison"]
+    header, rows = comparison_cells(comparison)
+    title = f"comparison (n={comparison['n']})"
+    print_rows(console, title, header, rows, caption=comparison_legend(comparison))
     console.print(f"report: {result['report']}")
 
 

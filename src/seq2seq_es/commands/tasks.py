@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from seq2seq_es.commands.base import Command, Flag, no_output_dir
+from seq2seq_es.commands.display import print_rows
 from seq2seq_es.tasks.config import TasksConfig
 
 
@@ -38,22 +38,16 @@ def run(config: TasksConfig) -> dict[str, Any]:
 
 
 def show(result: dict[str, Any], console: Console) -> None:
-    """Names never truncated: 80 columns get task, kind and selection metric; --wide adds the
-    rest."""
+    """Names never truncated: 80 columns get task, kind and selection metric as a table; --wide
+    adds the rest, as one block per task when the table would not fit."""
     columns = (
         ["task", "kind", "source", "src/tgt", "metrics", "selection"]
         if result["wide"]
         else ["task", "kind", "selection"]
     )
-    table = Table(
-        title="registered tasks"
-        + ("" if result["wide"] else " (--wide: sources, lengths, metrics)")
-    )
-    for column in columns:
-        table.add_column(column, no_wrap=column in ("task", "kind"), overflow="fold")
-    for row in result["rows"]:
-        table.add_row(*(row[column] for column in columns))
-    console.print(table)
+    title = "registered tasks" + ("" if result["wide"] else " (--wide: sources, lengths, metrics)")
+    rows = [[row[column] for column in columns] for row in result["rows"]]
+    print_rows(console, title, columns, rows)
 
 
 COMMANDS = [

@@ -98,7 +98,7 @@ def scores_markdown(scores: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _comparison_cells(comparison: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+def comparison_cells(comparison: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Header and rows (one per system) of a comparison, markers included."""
     alpha = comparison["settings"]["alpha"]
     tests = {(t["system"], t["metric"], t["score"]): t for t in comparison["tests"]}
@@ -125,7 +125,7 @@ def _comparison_cells(comparison: dict[str, Any]) -> tuple[list[str], list[list[
     return header, rows
 
 
-def _legend(comparison: dict[str, Any]) -> str:
+def comparison_legend(comparison: dict[str, Any]) -> str:
     s = comparison["settings"]
     return (
         f"Cells: score [{100 * s['confidence']:g}% bootstrap CI]. {BOOTSTRAP_MARK}: paired "
@@ -136,18 +136,8 @@ def _legend(comparison: dict[str, Any]) -> str:
     )
 
 
-def comparison_table(comparison: dict[str, Any]) -> Table:
-    header, rows = _comparison_cells(comparison)
-    table = Table(title=f"comparison (n={comparison['n']})", caption=_legend(comparison))
-    for column in header:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
-    return table
-
-
 def comparison_markdown(comparison: dict[str, Any]) -> str:
-    header, rows = _comparison_cells(comparison)
+    header, rows = comparison_cells(comparison)
     lines = [
         "# Comparison",
         "",
@@ -159,7 +149,7 @@ def comparison_markdown(comparison: dict[str, Any]) -> str:
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     lines += [
         "",
-        _legend(comparison),
+        comparison_legend(comparison),
         "",
         (
             "| system | score | Δ vs baseline | p bootstrap (Holm) | "
