@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from spanish_inputs import spanish_sentences
 
+from seq2seq_es.errors import ConfigError
 from seq2seq_es.inference.config import GenerationOptions
 from seq2seq_es.inference.engines import (
     TransformersEngine,
@@ -97,3 +98,28 @@ def test_a_token_budget_decodes_the_same_outputs_in_input_order(
     assert [r["score"] for r in budgeted] == pytest.approx([r["score"] for r in today], abs=1e-4)
     assert len(recording.batch_sizes) > 1 and recording.batch_sizes[-1] <= 4
     assert recording.batch_sizes[0] > 4  # short texts share a batch the budget would cut
+    assert engine.model.config._attn_implementation == "sdpa"  # as loaded for eval and serve
+
+
+@pytest.mark.parametrize(("family", "num_beams"), [("bart", 1), ("t5", 3)])
+def test_a_static_kv_cache_decodes_the_same_outputs(
+    family: str, num_beams: int, tiny_bart_folder: Path, tiny_t5_folder: Path
+) -> None:
+    engine = load_engine(tiny_bart_folder if family == "bart" else tiny_t5_folder)
+    assert isinstance(engine, TransformersEngine)
+    static = TransformersEngine(
+        engine.model, engine.tokenizer, engine.defaults, engine.max_source_length, cache="static"
+    )
+    options = GenerationOptions(max_new_tokens=8, num_beams=num_beams)
+    expected = [
+        (r["text"], r["tokens"]) for r in generate_in_length_order(engine, TEXTS, options, 16)
+    ]
+    got = [(r["text"], r["tokens"]) for r in generate_in_length_order(static, TEXTS, options, 16)]
+    assert got == expected
+
+
+def test_an_unknown_cache_is_a_config_error(tiny_bart_folder: Path) -> None:
+    engine = load_engine(tiny_bart_folder)
+    assert isinstance(engine, TransformersEngine)
+    with pytest.raises(ConfigError, match=r"Unknown cache 'paged'\. Valid caches: dynamic, static"):
+        TransformersEngine(engine.model, engine.tokenizer, engine.defaults, 64, cache="paged")

@@ -38,6 +38,7 @@ from seq2seq_es.inference.folder_decoding import read_decoding_defaults, read_so
 from seq2seq_es.inference.length_batches import length_sorted_batches
 
 ENGINES = ("transformers", "ct2")
+KV_CACHES = ("dynamic", "static", "static-compiled")  # the transformers engine's ``cache``
 
 
 class Engine(Protocol):
@@ -111,12 +112,20 @@ class TransformersEngine:
     name = "transformers"
 
     def __init__(
-        self, model: Any, tokenizer: Any, defaults: GenerationOptions, max_source_length: int
+        self,
+        model: Any,
+        tokenizer: Any,
+        defaults: GenerationOptions,
+        max_source_length: int,
+        cache: str = "dynamic",
     ) -> None:
+        if cache not in KV_CACHES:
+            raise ConfigError(f"Unknown cache {cache!r}. Valid caches: {', '.join(KV_CACHES)}.")
         self.model = model
         self.tokenizer = tokenizer
         self.defaults = defaults
         self.max_source_length = max_source_length
+        self.cache = cache
         eos = self.model.generation_config.eos_token_id
         self._eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
         self._pad_id = self.model.generation_config.pad_token_id
@@ -159,7 +168,10 @@ class TransformersEngine:
                 if settings.seed is not None:
                     torch.manual_seed(settings.seed)
                 sequences = self.model.generate(
-                    **batch, **generate_kwargs(settings), **control_kwargs(control)
+                    **batch,
+                    **generate_kwargs(settings),
+                    **cache_kwargs(self.cache),
+                    **control_kwargs(control),
                 )
                 lengths = [self._generated_length(row) for row in sequences[:, 1:].tolist()]
                 scores = (
@@ -197,6 +209,27 @@ class TransformersEngine:
         scored = torch.tensor(lengths)
         mask = torch.arange(token_log_probs.shape[1]).unsqueeze(0) < scored.unsqueeze(1)
         return [float(value) for value in (token_log_probs * mask).sum(dim=1)]
+
+
+def cache_kwargs(cache: str) -> dict[str, Any]:
+    """``model.generate`` arguments of a KV cache kind (``KV_CACHES``).
+
+    ``static`` preallocates the decoder's self-attention cache at the full output length
+    (transformers' ``StaticCache``, cross-attention sized to the batch's source);
+    ``static-compiled`` also runs each decoding step through ``torch.compile``, which
+    transformers does by itself only on accelerators (``_valid_auto_compile_criteria``):
+    ``_compile_all_devices`` asks for it on CPU too. Outputs equal the dynamic cache's; the
+    speed is measured in ``benchmarks/bench_decode.py`` (RESULTS.md).
+    """
+    if cache == "dynamic":
+        return {}
+    if cache == "static":
+        return {"cache_implementation": "static"}
+    from transformers import CompileConfig
+
+    compiled = CompileConfig()
+    compiled._compile_all_devices = True  # type: ignore[assignment]  # declared None
+    return {"cache_implementation": "static", "compile_config": compiled}
 
 
 def generate_kwargs(settings: GenerationOptions) -> dict[str, Any]:
