@@ -80,6 +80,14 @@ def finetune_card_facts(
         + (" (stopped early)" if run.get("steps", 0) < optim.steps else ""),
         "training examples": run.get("train_examples"),
         **optim_facts(optim),
+        **(
+            {
+                "batches": f"token budget: {config.train_max_tokens} padded source + target "
+                f"tokens per micro-batch, at most {optim.batch_size} examples"
+            }
+            if config.train_max_tokens is not None
+            else {}
+        ),
         "checkpoint selection": (
             f"best {selection['metric']} ({selection['best']:.2f}) at step {selection['best_step']}"
             f" on {config.selection_examples} validation examples"

@@ -92,6 +92,15 @@ class FinetuneConfig(LengthOverrides):
         description="Batch examples of similar length (training/batches.py): "
         "fewer pad tokens, same examples per epoch.",
     )
+    train_max_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="Token-budget batches (fairseq's --max-tokens; training/token_batches.py): "
+        "each micro-batch holds as many similar-length examples as fit this many padded source + "
+        "target tokens (global, split across processes), optim.batch_size the cap on examples; "
+        "the loss is averaged over the step's target tokens. None (the default): "
+        "optim.batch_size examples per micro-batch, grouped by length (group_by_length).",
+    )
     unigram_output_bias: bool = Field(
         True,
         description="A BART preset (random init): start its output bias at the "

@@ -58,6 +58,7 @@ from seq2seq_es.training.batches import EpochBatches, WithoutIndex
 from seq2seq_es.training.config import OptimConfig
 from seq2seq_es.training.loop import train
 from seq2seq_es.training.run_folder import RunFolder
+from seq2seq_es.training.token_batches import TokenBatches
 
 
 class BestTracker:
@@ -107,13 +108,40 @@ def initial_model(config: FinetuneConfig) -> tuple[Any, Any]:
     return load_seq2seq(config.model, config.tokenizer, revision=config.model_revision)
 
 
-def steps_for(config: FinetuneConfig, train_examples: int) -> OptimConfig:
+def training_batches(
+    config: FinetuneConfig, features: list[dict[str, Any]], collator: Any
+) -> EpochBatches:
+    """Token-budget batches with ``train_max_tokens``, else ``optim.batch_size`` examples."""
+    if config.train_max_tokens is not None:
+        return TokenBatches(
+            features,
+            collator,
+            config.train_max_tokens,
+            config.optim.batch_size,
+            config.seed,
+            config.engine.num_workers,
+        )
+    return EpochBatches(
+        features,
+        collator,
+        config.optim.batch_size,
+        config.seed,
+        config.engine.num_workers,
+        lengths=pair_lengths(features) if config.group_by_length else None,
+    )
+
+
+def steps_for(config: FinetuneConfig, train_examples: int, batches: EpochBatches) -> OptimConfig:
+    """``optim`` with its steps set by ``epochs`` when given (token budgets: from the number of
+    batches of an epoch, as their size varies)."""
     if config.epochs is None:
         return config.optim
-    per_step = config.optim.batch_size * config.optim.grad_accum_steps
-    return config.optim.model_copy(
-        update={"steps": max(1, math.ceil(config.epochs * train_examples / per_step))}
-    )
+    accum = config.optim.grad_accum_steps
+    if isinstance(batches, TokenBatches):
+        steps = math.ceil(config.epochs * batches.batches_per_epoch() / accum)
+    else:
+        steps = math.ceil(config.epochs * train_examples / (config.optim.batch_size * accum))
+    return config.optim.model_copy(update={"steps": max(1, steps)})
 
 
 def run_finetune(config: FinetuneConfig, claimed: RunFolder) -> dict[str, Any]:
@@ -133,16 +161,8 @@ def run_finetune(config: FinetuneConfig, claimed: RunFolder) -> dict[str, Any]:
         )
     collator = WithoutIndex(DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100))
     model = apply_adapter(model, config.adapter, seed=config.seed)  # LoRA: only the adapters train
-    optim = steps_for(config, len(features))
-    lengths = pair_lengths(features) if config.group_by_length else None
-    batches = EpochBatches(
-        features,
-        collator,
-        optim.batch_size,
-        config.seed,
-        config.engine.num_workers,
-        lengths=lengths,
-    )
+    batches = training_batches(config, features, collator)
+    optim = steps_for(config, len(features), batches)
     output_dir = Path(config.output_dir)
     tracker = BestTracker(config.patience)
     quick = config.generation.model_copy(update={"num_beams": config.selection_num_beams})

@@ -126,7 +126,11 @@ class EpochBatches:
     """Everything the loop needs to produce the batches of any epoch, from any batch.
 
     ``lengths`` (one per item, e.g. source + target tokens) turns on length-grouped batches.
+    ``per_token_loss``: whether the loop weighs micro-batches by their target tokens (their
+    sizes vary only with token-budget batches; fixed-size ones keep the plain mean of means).
     """
+
+    per_token_loss = False
 
     def __init__(
         self,
@@ -153,13 +157,12 @@ class EpochBatches:
     def batches_per_epoch(self) -> int:
         return len(self.dataset) // self.batch_size
 
-    def epoch(
-        self, epoch: int, start_batch: int, rank: int = 0, world_size: int = 1
-    ) -> DataLoader[Any]:
-        set_epoch = getattr(self.collate, "set_epoch", None)
-        if set_epoch is not None:
-            set_epoch(epoch)
-        sampler = ShardedBatchSampler(
+    def sampler(
+        self, epoch: int, start_batch: int, rank: int, world_size: int
+    ) -> Sampler[list[int]]:
+        """This process's batches of ``epoch`` from ``start_batch`` on (token_batches.py: by a
+        token budget)."""
+        return ShardedBatchSampler(
             len(self.dataset),
             self.batch_size,
             self.seed,
@@ -170,6 +173,14 @@ class EpochBatches:
             self.shuffle,
             self.lengths,
         )
+
+    def epoch(
+        self, epoch: int, start_batch: int, rank: int = 0, world_size: int = 1
+    ) -> DataLoader[Any]:
+        set_epoch = getattr(self.collate, "set_epoch", None)
+        if set_epoch is not None:
+            set_epoch(epoch)
+        sampler = self.sampler(epoch, start_batch, rank, world_size)
         loader_seed = torch.Generator().manual_seed(
             self.seed * 100_003 + epoch + LOADER_SEED_OFFSET
         )

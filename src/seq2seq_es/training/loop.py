@@ -59,7 +59,7 @@ from seq2seq_es.training.interrupt import (
     catch_interrupts,
     requeue_slurm_job,
 )
-from seq2seq_es.training.losses import training_loss
+from seq2seq_es.training.losses import IGNORE_INDEX, training_loss
 from seq2seq_es.training.optimizers import build_optimizer
 from seq2seq_es.training.run_folder import CHECKPOINTS
 from seq2seq_es.training.schedules import build_scheduler
@@ -270,7 +270,15 @@ def train(
         while state.step < optim.steps and not state.stopped_early:
             try:
                 loss_value, grad_norm = train_step(
-                    accelerator, model, optimizer, scheduler, stream, state, optim, meter
+                    accelerator,
+                    model,
+                    optimizer,
+                    scheduler,
+                    stream,
+                    state,
+                    optim,
+                    meter,
+                    batches.per_token_loss,
                 )
             except DivergenceError as exc:
                 raise DivergenceError(f"{exc} {divergence_advice(checkpoints)}") from None
@@ -454,33 +462,59 @@ def train_step(
     state: TrainState,
     optim: OptimConfig,
     meter: Throughput,
+    per_token: bool = False,
 ) -> tuple[float, Any]:
     """One optimizer step over ``grad_accum_steps`` micro-batches; advances ``state``.
+    ``per_token``: weigh the micro-batches by their target tokens (``loss_divisors``).
 
     Returns the mean loss and the gradient norm (a tensor: read only when logged, so a GPU
     does not wait for it every step)."""
     loss_sum = torch.zeros((), device=accelerator.device)
-    for micro in range(optim.grad_accum_steps):
+    micro_list = []
+    for _ in range(optim.grad_accum_steps):
         batch, state.epoch, state.batch_in_epoch = next(stream)
-        batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+        micro_list.append({k: v.to(accelerator.device) for k, v in batch.items()})
+    divisors = loss_divisors(accelerator, micro_list, per_token)
+    for micro, (batch, divisor) in enumerate(zip(micro_list, divisors, strict=True)):
         sync = micro == optim.grad_accum_steps - 1
         with contextlib.nullcontext() if sync else accelerator.no_sync(model):
             loss = training_loss(model, batch, optim.z_loss)
-            accelerator.backward(loss / optim.grad_accum_steps)
-        loss_sum += loss.detach()
+            accelerator.backward(loss / divisor)
+        loss_sum += loss.detach() / divisor
         meter.add(batch)
     grad_norm = local_value(accelerator.clip_grad_norm_(model.parameters(), optim.max_grad_norm))
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
     state.step += 1
-    loss_value = float(accelerator.reduce(loss_sum / optim.grad_accum_steps, reduction="mean"))
+    loss_value = float(accelerator.reduce(loss_sum, reduction="mean"))
     if not math.isfinite(loss_value):
         raise DivergenceError(
             f"the training loss became {loss_value} at step {state.step}: the run diverged. "
             "Lower optim.lr or raise optim.warmup_steps."
         )
     return loss_value, grad_norm
+
+
+def loss_divisors(
+    accelerator: Accelerator, micro: list[Batch], per_token: bool
+) -> list[torch.Tensor | int]:
+    """What each micro-batch's mean loss is divided by, so that the step's gradient is that of
+    the step's loss.
+
+    Fixed-size batches: the micro-batch count (a mean of means, as before token budgets).
+    ``per_token``: micro-batches hold different numbers of target tokens (token-budget
+    batches), and a mean of their means would weigh a token of a small batch more than one of a
+    large batch; dividing by ``total / (processes × own tokens)``, ``total`` the step's target
+    tokens over every micro-batch and process, makes the gradient (which DDP averages over the
+    processes) the mean over the step's tokens. One micro-batch on one process: 1, exactly."""
+    if not per_token:
+        return [len(micro)] * len(micro)
+    counts = torch.stack([(batch["labels"] != IGNORE_INDEX).sum() for batch in micro]).double()
+    total = counts.sum()
+    if accelerator.num_processes > 1:
+        total = accelerator.reduce(total, reduction="sum")
+    return list((total / (counts.clamp(min=1) * accelerator.num_processes)).float())
 
 
 def maybe_log(
