@@ -13,8 +13,8 @@ import pytest
 from datatrove.executor import SlurmPipelineExecutor
 
 from seq2seq_es.corpus.config import CorpusConfig
-from seq2seq_es.corpus.executors import QuietLocalExecutor, make_executor
-from seq2seq_es.corpus.pipeline import build_stages
+from seq2seq_es.corpus.executors import QuietLocalExecutor
+from seq2seq_es.corpus.pipeline import build_stages, chain_executors
 from seq2seq_es.errors import ConfigError
 
 from .conftest import spanish_doc, write_jsonl
@@ -37,20 +37,7 @@ def _config(tmp_path: Path, rng: random.Random, executor: str) -> CorpusConfig:
 
 def _chain(config: CorpusConfig) -> list:
     out = Path(config.output_dir)
-    executors: list = []
-    for stage in build_stages(config, out):
-        executors.append(
-            make_executor(
-                config,
-                stage.pipeline,
-                stage.name,
-                stage.tasks,
-                str(out / "logs" / stage.name),
-                executors[-1] if executors else None,
-                quiet=True,
-            )
-        )
-    return executors
+    return chain_executors(config, build_stages(config, out), out)
 
 
 def test_slurm_runs_the_same_stages_as_local_chained_by_dependencies(

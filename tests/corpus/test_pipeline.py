@@ -228,3 +228,23 @@ def test_limit_caps_every_source(tmp_path: Path, rng: random.Random) -> None:
     kept = [record["id"] for record in read_shards(tmp_path / "out")]
     assert stats["input"]["docs"] == 7 and len(kept) <= 7, stats["input"]
     assert sum(name.startswith("b") for name in kept) <= 2
+
+
+def test_the_command_shows_which_stage_runs(tmp_path: Path, rng: random.Random) -> None:
+    """Issue 39: the corpus command printed nothing until its report. One bar over the stages,
+    named as they run; outside a terminal (a log, this runner) it is printed once, finished."""
+    from typer.testing import CliRunner
+
+    from seq2seq_es.cli import app
+    from seq2seq_es.corpus.pipeline import build_stages
+
+    write_jsonl(tmp_path / "in.jsonl", _corpus(rng, 8))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["corpus", f"input={tmp_path / 'in.jsonl'}", f"output_dir={out}"]
+    )
+    assert result.exit_code == 0, result.output
+    stages = len(build_stages(CorpusConfig(input=str(tmp_path / "in.jsonl")), out))
+    bar = next(line for line in result.output.splitlines() if "corpus stages" in line)
+    assert f"{stages}/{stages}" in bar and "done" in bar and stages > 3
+    assert "\x1b[" not in result.output, "no terminal control codes in a log"

@@ -99,6 +99,23 @@ def test_cli_trains_a_unigram_and_prints_its_ids(spanish_jsonl: Path, tmp_path: 
     assert (tmp_path / "run_info.json").is_file() and (tmp_path / "tokenizer.json").is_file()
 
 
+def test_cli_shows_progress_reading_the_sample_and_learning(
+    spanish_jsonl: Path, tmp_path: Path
+) -> None:
+    """Issue 39: training a tokenizer printed nothing until the end. Outside a terminal (a log
+    file, this runner) Rich prints the bar once, finished, so a log holds one line per phase."""
+    result = runner.invoke(
+        app, ["tokenizer", f"input={spanish_jsonl}", f"output_dir={tmp_path}", "vocab_size=400"]
+    )
+    assert result.exit_code == 0, result.output
+    chars = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))["trained_on"]
+    reading = next(line for line in result.output.splitlines() if "reading texts" in line)
+    assert f"{chars['chars']}/{chars['chars']}" in reading and "characters read" in reading
+    learning = next(line for line in result.output.splitlines() if "learning the vocab" in line)
+    assert "1/1" in learning and "tokens" in learning
+    assert "\x1b[" not in result.output, "no terminal control codes in a log"
+
+
 def test_cli_vocab_too_small_is_a_clear_error(spanish_jsonl: Path, tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["tokenizer", f"input={spanish_jsonl}", f"output_dir={tmp_path}", "vocab_size=100"]

@@ -64,6 +64,7 @@ from seq2seq_es.corpus.report import WriteReport
 from seq2seq_es.corpus.shards import GzipJsonlWriter, document_record
 from seq2seq_es.corpus.steps import LengthFilter, NormalizeText, RejectWriter, Tally
 from seq2seq_es.errors import DataError
+from seq2seq_es.progress import progress_bar
 
 __all__ = ["CorpusConfig", "build_stages", "run_corpus"]
 
@@ -267,6 +268,39 @@ def _with_report(config: CorpusConfig, out: Path, stages: list[Stage]) -> list[S
     return stages
 
 
+def chain_executors(
+    config: CorpusConfig, stages: list[Stage], out: Path, quiet: bool = True
+) -> list[PipelineExecutor]:
+    """One executor per stage, each depending on the one before (its logs in
+    ``out/logs/<stage>``)."""
+    executors: list[PipelineExecutor] = []
+    for stage in stages:
+        executors.append(
+            make_executor(
+                config,
+                stage.pipeline,
+                stage.name,
+                stage.tasks,
+                str(out / "logs" / stage.name),
+                executors[-1] if executors else None,
+                quiet,
+            )
+        )
+    return executors
+
+
+def _run_with_progress(stages: list[Stage], executors: list[PipelineExecutor]) -> None:
+    """Run the local stages in order under one bar (a stage's ``run`` then finds the one it
+    depends on finished). Redrawn per stage, without a refresh thread: the tasks are forked."""
+    with progress_bar(auto_refresh=False) as bar:
+        task = bar.add_task("corpus stages", total=len(stages), status="")
+        for stage, executor in zip(stages, executors, strict=True):
+            bar.update(task, status=stage.name, refresh=True)
+            executor.run()
+            bar.update(task, advance=1, refresh=True)
+        bar.update(task, status="done", refresh=True)
+
+
 def run_corpus(config: CorpusConfig, quiet: bool = True) -> dict[str, Any]:
     """Run (or resume) the pipeline; return the ``stats.json`` report.
 
@@ -278,20 +312,12 @@ def run_corpus(config: CorpusConfig, quiet: bool = True) -> dict[str, Any]:
         config, out
     )  # builds readers: fails early, with a clear message, on a bad path
     out.mkdir(parents=True, exist_ok=True)
-    executor: PipelineExecutor | None = None
-    for stage in stages:
-        executor = make_executor(
-            config,
-            stage.pipeline,
-            stage.name,
-            stage.tasks,
-            str(out / "logs" / stage.name),
-            executor,
-            quiet,
-        )
-    assert executor is not None
+    executors = chain_executors(config, stages, out, quiet)
     try:
-        executor.run()
+        if config.executor == "local":
+            _run_with_progress(stages, executors)
+        else:  # submitted: the last stage's executor submits the chain it depends on
+            executors[-1].run()
     except Exception as exc:
         raise DataError(
             f"The corpus pipeline failed ({type(exc).__name__}: {exc}). Task logs: "

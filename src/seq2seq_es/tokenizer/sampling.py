@@ -11,7 +11,7 @@ say exactly what the tokenizer saw.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from seq2seq_es.corpus.text_files import list_jsonl_files
 from seq2seq_es.errors import DataError
@@ -38,6 +38,9 @@ class TrainingSample:
     ``normalization`` is public: the trainers give the tokenizer the same normalizer, so
     encoding sees text exactly as training did.
 
+    ``on_text(chars)`` is told of each text yielded (a progress bar: the trainers read the
+    sample themselves, so this is the only place that sees them go by).
+
     A text longer than ``max_text_chars`` raises ``TextTooLong`` (the corpus stage would
     have dropped it). Iterable once. ``first_text_or_raise()`` checks, before a trainer starts, that
     the
@@ -51,8 +54,10 @@ class TrainingSample:
         max_chars: int,
         normalization: Normalization = "nfc",
         max_text_chars: int = MAX_TEXT_CHARS,
+        on_text: Callable[[int], None] | None = None,
     ) -> None:
         self._texts = iter(texts)
+        self._on_text = on_text
         self._max_chars = max_chars
         self._max_text_chars = max_text_chars
         self.normalization: Normalization = normalization
@@ -83,6 +88,8 @@ class TrainingSample:
             text = normalize_text(text, self.normalization)
             self.chars += len(text)
             self.texts += 1
+            if self._on_text is not None:
+                self._on_text(len(text))
             yield text
 
     def stats(self) -> dict[str, int]:

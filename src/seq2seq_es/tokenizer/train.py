@@ -10,6 +10,7 @@ from transformers import PreTrainedTokenizerBase
 
 from seq2seq_es.corpus.text_files import iter_texts_interleaved
 from seq2seq_es.files import write_json
+from seq2seq_es.progress import progress_bar
 from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
 from seq2seq_es.tokenizer.config import TokenizerConfig
 from seq2seq_es.tokenizer.sampling import TextTooLong, TrainingSample, too_long_error
@@ -20,22 +21,33 @@ KIND_NAMES = {"bpe": "byte-level-bpe", "unigram": "unigram"}
 
 
 def run_tokenizer(config: TokenizerConfig) -> dict[str, Any]:
-    """Train the configured kind of tokenizer, save it to ``output_dir``, return its summary."""
-    sample = TrainingSample(
-        iter_texts_interleaved(config.input, config.text_key),
-        config.max_chars,
-        config.normalization,
-    )
+    """Train the configured kind of tokenizer, save it to ``output_dir``, return its summary.
+
+    The bar counts the characters the trainer has read of its sample (up to ``max_chars``);
+    once the sample is read, the trainer learns the vocabulary from what it counted.
+    """
     start = time.perf_counter()
-    try:
-        if config.kind == "bpe":
-            tokenizer = train_byte_level_bpe(sample, config.vocab_size, config.min_frequency)
-        else:
-            tokenizer = train_unigram(
-                sample, config.vocab_size, config.extra_ids, config.character_coverage
-            )
-    except TextTooLong as exc:
-        raise too_long_error(exc, config.input, config.text_key) from None
+    with progress_bar() as bar:
+        reading = bar.add_task("reading texts", total=config.max_chars, status="characters")
+        learning = bar.add_task("learning the vocabulary", total=None, status="")
+        sample = TrainingSample(
+            iter_texts_interleaved(config.input, config.text_key),
+            config.max_chars,
+            config.normalization,
+            on_text=lambda chars: bar.update(reading, advance=chars),
+        )
+        try:
+            if config.kind == "bpe":
+                tokenizer = train_byte_level_bpe(sample, config.vocab_size, config.min_frequency)
+            else:
+                tokenizer = train_unigram(
+                    sample, config.vocab_size, config.extra_ids, config.character_coverage
+                )
+        except TextTooLong as exc:
+            raise too_long_error(exc, config.input, config.text_key) from None
+        # a corpus smaller than max_chars was read whole
+        bar.update(reading, total=sample.chars, completed=sample.chars, status="characters read")
+        bar.update(learning, total=1, completed=1, status=f"{len(tokenizer)} tokens")
     seconds = time.perf_counter() - start
     save_tokenizer(tokenizer, config.output_dir)
     summary = {
