@@ -115,6 +115,20 @@ def _positional_override(command: Command, words: list[str]) -> str | None:
     return f"{command.positional}={json.dumps(words[0])}"
 
 
+def command_overrides(command: Command, words: list[str], flags: dict[str, Any]) -> list[str]:
+    """The ``key=value`` overrides a command line stands for: its own, then its bare words (the
+    positional key), then its flags (Typer's ``flag_<key>`` parameters). One function, so a tool
+    that checks a command line without running it (tests/test_readme_commands.py) reads it as
+    the command does."""
+    overrides = [word for word in words if "=" in word or command.positional is None]
+    bare = [word for word in words if word not in overrides]
+    extra = [
+        _positional_override(command, bare),
+        *(_flag_override(flag, flags[f"flag_{flag.key}"]) for flag in command.flags),
+    ]
+    return [*overrides, *(item for item in extra if item)]
+
+
 def execute(command: Command, config_file: Path | None, overrides: list[str], debug: bool) -> None:
     """Validate the config, claim the output folder, record the run, do the work, show the result.
 
@@ -259,19 +273,13 @@ def typer_callback(command: Command) -> Callable[..., None]:
     ) -> None:
         if show_config:
             show_config_keys(command)
-        words = list(words or [])
-        overrides = [word for word in words if "=" in word or command.positional is None]
-        bare = [word for word in words if word not in overrides]
         debug = bool(ctx.obj and ctx.obj.get("debug"))
         try:
-            extra = [
-                _positional_override(command, bare),
-                *(_flag_override(flag, flags[f"flag_{flag.key}"]) for flag in command.flags),
-            ]
+            overrides = command_overrides(command, list(words or []), flags)
         except ConfigError as exc:
             error_console.print(labelled("error:", str(exc)), highlight=False, soft_wrap=True)
             raise typer.Exit(code=exc.exit_code) from None
-        execute(command, config, [*overrides, *(item for item in extra if item)], debug)
+        execute(command, config, overrides, debug)
 
     callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     callback.__annotations__ = {p.name: p.annotation for p in parameters}
