@@ -160,11 +160,13 @@ class TransformersEngine:
             truncation=True,
             padding=True,
             return_tensors="pt",
-        )
+        ).to(self.model.device)  # the tokenizer gives CPU tensors; a GPU model needs its own
+        # a seeded sample must not move the training's random streams, the GPU's included
+        gpu = [self.model.device] if self.model.device.type == "cuda" else []
         was_training = self.model.training
         self.model.eval()
         try:
-            with torch.inference_mode(), torch.random.fork_rng(devices=[]):
+            with torch.inference_mode(), torch.random.fork_rng(devices=gpu):
                 if settings.seed is not None:
                     torch.manual_seed(settings.seed)
                 sequences = self.model.generate(
@@ -206,8 +208,10 @@ class TransformersEngine:
             .gather(-1, sequences[:, 1:].unsqueeze(-1))
             .squeeze(-1)
         )
-        scored = torch.tensor(lengths)
-        mask = torch.arange(token_log_probs.shape[1]).unsqueeze(0) < scored.unsqueeze(1)
+        device = token_log_probs.device
+        scored = torch.tensor(lengths, device=device)
+        positions = torch.arange(token_log_probs.shape[1], device=device)
+        mask = positions.unsqueeze(0) < scored.unsqueeze(1)
         return [float(value) for value in (token_log_probs * mask).sum(dim=1)]
 
 

@@ -34,6 +34,7 @@ def reference_nll(
     with torch.inference_mode():
         for start in range(0, len(features), batch_size):
             batch = collate([dict(f) for f in features[start : start + batch_size]])
+            batch = batch.to(model.device)  # the collator gives CPU tensors
             logits = model(**batch).logits.float()
             labels = batch["labels"]
             nll = torch.nn.functional.cross_entropy(
@@ -42,6 +43,7 @@ def reference_nll(
             rows.append(
                 torch.stack([nll.sum(dim=1), (labels != -100).sum(dim=1).float()], dim=1)
                 .double()
+                .cpu()
                 .numpy()
             )
     return np.concatenate(rows) if rows else np.zeros((0, 2))
