@@ -148,3 +148,22 @@ def test_every_command_shows_its_config_in_80_columns(
     for command in commands():
         lines = show_config(command.name.split(" "), tmp_path, monkeypatch)
         assert lines[0].startswith(f"{command.name}: every config key"), lines[0]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["corpus", "output_dir=runs/a\x00b"],
+        ["tokenizer", "output_dir=runs/a\x00b"],
+        ["score", "--pred", "p.jsonl", "output=s\x00.json"],
+    ],
+)
+def test_a_nul_character_in_a_value_is_a_config_error(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by tests/test_cli_fuzz.py: a NUL in a path was a ValueError traceback (exit 1)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.jsonl").write_text('{"id": "1", "prediction": "a", "reference": "a"}\n')
+    output = _error(args)
+    assert "holds a NUL character" in output and ("output_dir" in output or "output'" in output)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.jsonl"]

@@ -229,8 +229,23 @@ def format_validation_error(exc: ValidationError, schema: type[BaseModel], sourc
     return "\n".join(lines)
 
 
+def nul_keys(data: Any, prefix: str = "") -> list[str]:
+    """Keys whose text holds a NUL character: no path can, and the OS refuses it with a
+    ``ValueError`` deep in the work (found by tests/test_cli_fuzz.py)."""
+    if isinstance(data, dict):
+        return [k for key, value in data.items() for k in nul_keys(value, f"{prefix}{key}.")]
+    if isinstance(data, list):
+        return [k for i, value in enumerate(data) for k in nul_keys(value, f"{prefix}{i}.")]
+    return [prefix.rstrip(".")] if isinstance(data, str) and "\x00" in data else []
+
+
 def validate_config(schema: type[ConfigT], data: dict[str, Any], source: str) -> ConfigT:
     """Validate a plain mapping into ``schema`` or raise a readable ``ConfigError``."""
+    if bad := nul_keys(data):
+        raise ConfigError(
+            f"Invalid config ({source!r}): key {bad[0]!r} holds a NUL character (\\x00), "
+            "which no file name or text setting may contain. Remove it."
+        )
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
