@@ -7,6 +7,7 @@ saved with the project's own ``save_seq2seq`` as safetensors, once per session (
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,14 @@ def tiny_t5_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         tokenizer,
         tmp_path_factory.mktemp("tiny-t5") / "model",
     )
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Tiny matmuls on 2 threads stall (20x here) when another process shares the cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

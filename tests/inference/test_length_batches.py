@@ -4,7 +4,7 @@ same outputs as the fixed-size batches of before."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ from seq2seq_es.inference.engines import (
     source_token_counts,
 )
 from seq2seq_es.inference.length_batches import length_sorted_batches
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 lengths = st.lists(st.integers(1, 60), min_size=0, max_size=40)
 
@@ -54,17 +56,6 @@ def test_fixed_batches_are_the_sorted_order_cut_every_batch_size() -> None:
 # Short and long inputs mixed: 3 to 14 words, and paragraphs of several such sentences.
 SHORT = spanish_sentences(24, seed=5)
 TEXTS = SHORT + [" ".join(SHORT[i : i + 4]) for i in range(0, 24, 3)]
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny matmuls on 2 threads stall (20x here) when another process shares the cores."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class RecordingEngine:

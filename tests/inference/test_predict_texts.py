@@ -177,6 +177,7 @@ def test_scores_add_log_probability_and_token_count(
     assert [r["tokens"] for r in records] == [a["tokens"] for a in alone]
 
 
+@pytest.mark.usefixtures("one_thread")
 def test_max_tokens_cuts_batches_by_padded_tokens_and_keeps_the_records(
     engine: TransformersEngine, tiny_bart_folder: Path, tmp_path: Path
 ) -> None:
