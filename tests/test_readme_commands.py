@@ -6,6 +6,8 @@ The rule, as the README states it:
   joined to the next; a ``#`` outside quotes starts a comment, and comment-only lines are not
   commands. ``NAME=value`` lines set ``$NAME`` for the later lines of the same file. Other
   blocks (``text``: output; ``python``: code for a running server) hold no commands.
+- **Commands named in prose** (inline code starting with ``seq2seq-es``, outside tables, which
+  hold synopses) are parsed and validated like marked ones when they have arguments.
 - **Marked commands** have a comment starting with ``long:`` (minutes or more even at a tiny
   size, or a server that runs until stopped) or ``needs:`` (the network, a GPU, a cluster,
   root, a running server), followed by the reason. They are not run; their ``seq2seq-es``
@@ -45,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import torch
 import typer.main
 from typer.testing import CliRunner
 
@@ -56,13 +59,18 @@ REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 MARKERS = ("long:", "needs:")
 
+# How much of the machine, not what is computed: on 2 cores shared with other jobs, torch's two
+# spinning threads made the tiny pretrain and finetune 3-6x slower than one (26 -> 8 s and
+# 23 -> 4 s wall at load 9). The test puts torch's thread count back afterwards.
+ONE_THREAD = ["engine.threads=1"]
 # Appended to a command's own words (see the module docstring): only how much work, never what.
 TINY: dict[str, list[str]] = {
     "corpus": ["limit=10", "workers=1", "tasks=1"],
     "tokenizer": ["vocab_size=1000"],
     "tokenizer-report": ["english_baseline.vocab_size=1000", "english_baseline.max_chars=100000"],
-    "pretrain": ["optim.steps=2", "optim.warmup_steps=1", "validation_blocks=2"],
+    "pretrain": ["optim.steps=2", "optim.warmup_steps=1", "validation_blocks=2", *ONE_THREAD],
     "finetune": [
+        *ONE_THREAD,
         "optim.steps=2",
         "optim.warmup_steps=1",
         "max_train_examples=64",
@@ -223,6 +231,39 @@ def test_a_misspelt_marked_command_fails_its_check(monkeypatch: pytest.MonkeyPat
         check_command_line(["pretrain", "-c", "configs/pretrain/barto-tiny.yaml", "optim.stpes=3"])
 
 
+def prose_commands(path: Path) -> list[tuple[str, list[str]]]:
+    """``seq2seq-es ...`` in inline code of a document's prose (not in code blocks or tables)."""
+    found, inside = [], False
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip().startswith("```"):
+            inside = not inside
+        elif not inside and not line.startswith("|"):
+            for span in re.findall(r"`seq2seq-es ([^`]*)`", line):
+                found.append((f"{path.relative_to(REPO)}:{number}", shlex.split(span)))
+    return found
+
+
+def test_commands_named_in_prose_parse_and_validate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prose names commands too (`seq2seq-es bench -c configs/bench/tiny.yaml`): each one's
+    options exist, and one with arguments parses and validates like a marked command."""
+    monkeypatch.chdir(REPO)
+    root = typer.main.get_command(app)
+    root_options = {"--help"} | {name for param in root.params for name in param.opts}
+    names = {command.name for command in commands()} | {"model", "humaneval"}
+    checked = 0
+    for where, words in [found for path in DOCS for found in prose_commands(path)]:
+        while words and words[0].startswith("-"):
+            assert words.pop(0) in root_options, f"{where}: no such option"
+        if not words:
+            continue
+        name = command_name(words)
+        assert name in names, f"{where}: no command {name!r}"
+        if len(words) > len(name.split(" ")):
+            check_command_line(words)
+            checked += 1
+    assert checked >= 3
+
+
 def lay_out_clone(root: Path, shared_data: Path) -> Path:
     """A folder as a fresh clone beside the shared data, plus what the reader brings."""
     clone = root / "clone"
@@ -257,6 +298,16 @@ def test_readme_commands_run_as_written(
 ) -> None:
     clone = lay_out_clone(tmp_path, shared_data)
     monkeypatch.chdir(clone)
+    threads = torch.get_num_threads()
+    try:
+        ran = run_every_unmarked_command(clone)
+    finally:
+        torch.set_num_threads(threads)  # engine.threads=1 is process-wide: later tests get theirs
+    assert ran == sum(line.marker is None for line in ALL_LINES)
+
+
+def run_every_unmarked_command(clone: Path) -> int:
+    """Run the unmarked commands in order, each expected to exit 0; how many ran."""
     runner = CliRunner()
     ran = 0
     for line in ALL_LINES:
@@ -274,9 +325,10 @@ def test_readme_commands_run_as_written(
                 [sys.executable, *words[1:]], capture_output=True, text=True, env=os.environ
             )
             assert done.returncode == 0, f"{line.where}: `{line.text}`\n{done.stderr}"
+            assert done.stdout.strip(), f"{line.where}: `{line.text}` printed nothing"
         else:
             args = [*words[1:], *TINY.get(command_name(words[1:]), [])]
             result = runner.invoke(app, args, input=stdin)
             assert result.exit_code == 0, f"{line.where}: `{line.text}`\n{result.output}"
         ran += 1
-    assert ran == sum(line.marker is None for line in ALL_LINES)
+    return ran
