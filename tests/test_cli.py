@@ -167,3 +167,25 @@ def test_a_nul_character_in_a_value_is_a_config_error(
     output = _error(args)
     assert "holds a NUL character" in output and ("output_dir" in output or "output'" in output)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.jsonl"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["score", "bootstrap_samples=1000000000000"],
+        ["compare", "randomization_trials=1000000000000", "a.jsonl", "b.jsonl"],
+        ["eval", "bootstrap_samples=1000000000000"],
+        ["humaneval", "analyze", "study", "bootstrap_samples=1000000000000"],
+        ["bench", "leaderboard.samples=1000000000000"],
+    ],
+)
+def test_resamples_beyond_a_million_are_refused_before_the_work(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by fuzzing: score with bootstrap_samples=10**12 on 3 lines ran for over 10
+    minutes (and would end out of memory); the key is now bounded, exit 2 naming it."""
+    monkeypatch.chdir(tmp_path)
+    output = _error(args)
+    key = args[1] if args[0] != "humaneval" else args[3]
+    assert f"'{key.partition('=')[0]}'" in output and "1000000" in output
+    assert list(tmp_path.iterdir()) == []

@@ -99,6 +99,11 @@ def config_keys(schema: type[BaseModel], defaults: BaseModel | None = None) -> l
 
 REQUIRED = object()
 
+# Bootstrap resamples and randomization trials: the literature uses 1,000-10,000; far more
+# never finishes (10**12 on 3 lines ran for over 10 minutes, found by tests/test_cli_fuzz.py),
+# so a config asking for more is refused before the work.
+MAX_RESAMPLES = 1_000_000
+
 
 def _default_of(info: FieldInfo) -> Any:
     if info.default_factory is not None:

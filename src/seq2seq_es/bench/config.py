@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from seq2seq_es.config import StrictModel, did_you_mean
+from seq2seq_es.config import MAX_RESAMPLES, StrictModel, did_you_mean
 
 Overrides = dict[str, Any]
 
@@ -151,7 +151,7 @@ class EvaluationConfig(StrictModel):
         "validation", description="Split decoded and scored."
     )
     max_examples: int | None = Field(None, ge=1, description="None: the whole split.")
-    bootstrap_samples: int = Field(1000, ge=0)
+    bootstrap_samples: int = Field(1000, ge=0, le=MAX_RESAMPLES)
     generation: Overrides = Field(
         default_factory=dict,
         description="generation.* settings for the final decoding (None keeps the task's).",
@@ -169,7 +169,9 @@ class LeaderboardConfig(StrictModel):
         "randomization", description="Paired test against the best model of a column."
     )
     alpha: float = Field(0.05, gt=0, lt=1)
-    samples: int = Field(1000, ge=10, description="Bootstrap resamples and randomization trials.")
+    samples: int = Field(
+        1000, ge=10, le=MAX_RESAMPLES, description="Bootstrap resamples and randomization trials."
+    )
     seed: int = 12345
     nll: bool = Field(
         True,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from seq2seq_es.config import StrictModel
+from seq2seq_es.config import MAX_RESAMPLES, StrictModel
 from seq2seq_es.run_record import read_run_record
 
 
@@ -25,7 +25,7 @@ class ScoreConfig(StrictModel):
         "their folder is another command's run).",
     )
     bootstrap_samples: int = Field(
-        1000, ge=0, description="Bootstrap resamples for the CIs (0: no CIs)."
+        1000, ge=0, le=MAX_RESAMPLES, description="Bootstrap resamples for the CIs (0: no CIs)."
     )
     confidence: float = Field(0.95, gt=0.0, lt=1.0)
     seed: int = 12345
@@ -54,8 +54,8 @@ class CompareConfig(StrictModel):
         None, description="Separate references for every system (JSONL by id, or .txt)."
     )
     metrics: list[str] = Field(default_factory=lambda: ["bleu", "chrf", "rouge"])
-    bootstrap_samples: int = Field(1000, ge=10)
-    randomization_trials: int = Field(10000, ge=10)
+    bootstrap_samples: int = Field(1000, ge=10, le=MAX_RESAMPLES)
+    randomization_trials: int = Field(10000, ge=10, le=MAX_RESAMPLES)
     confidence: float = Field(0.95, gt=0.0, lt=1.0)
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
     seed: int = 12345

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from seq2seq_es.config import VOLATILE, StrictModel
+from seq2seq_es.config import MAX_RESAMPLES, VOLATILE, StrictModel
 from seq2seq_es.inference.config import GenerationOptions
 from seq2seq_es.models.config import AdapterConfig
 from seq2seq_es.training.config import EngineConfig, OptimConfig
@@ -86,7 +86,7 @@ class FinetuneConfig(LengthOverrides):
     max_eval_examples: Annotated[int | None, VOLATILE] = Field(
         None, ge=1, description="Final validation decoding (None: all)."
     )
-    bootstrap_samples: Annotated[int, VOLATILE] = Field(1000, ge=0)
+    bootstrap_samples: Annotated[int, VOLATILE] = Field(1000, ge=0, le=MAX_RESAMPLES)
     group_by_length: bool = Field(
         True,
         description="Batch examples of similar length (training/batches.py): "
@@ -152,7 +152,7 @@ class PredictConfig(DecodeSplit):
 class EvalConfig(DecodeSplit):
     output_dir: str = "runs/eval"
     max_examples: int | None = Field(None, ge=1)
-    bootstrap_samples: int = Field(1000, ge=0)
+    bootstrap_samples: int = Field(1000, ge=0, le=MAX_RESAMPLES)
 
 
 class MatrixConfig(StrictModel):
@@ -162,7 +162,7 @@ class MatrixConfig(StrictModel):
     split: str = Field("validation", pattern="^(train|validation|test)$")
     output_dir: str = "runs/eval-matrix"
     max_examples: int | None = Field(None, ge=1)
-    bootstrap_samples: int = Field(1000, ge=0)
+    bootstrap_samples: int = Field(1000, ge=0, le=MAX_RESAMPLES)
     generation: GenerationOptions = Field(GenerationOptions(), description=GENERATION_HELP)
     decode_batch_size: int = Field(32, ge=1, description=DECODE_BATCH_HELP)
     decode_max_tokens: int | None = Field(None, ge=1, description=DECODE_TOKENS_HELP)
