@@ -89,3 +89,36 @@ def test_presets_in_configs_folder_validate() -> None:
 def test_a_lone_dash_is_the_string_dash() -> None:
     """``input=-`` means stdin: YAML alone would read it as the list [None]."""
     assert apply_overrides({}, ["input=-", "x=-1"]) == {"input": "-", "x": -1}
+
+
+# --- renamed keys (docs/naming.md) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("schema", "given"),
+    [
+        ("ToLedConfig", ["bart=b"]),
+        ("Bert2BertConfig", ["encoder=e"]),
+        ("MergeAdapterConfig", ["adapter=a"]),
+    ],
+)
+def test_an_old_key_name_still_loads_as_the_new_one_with_one_note(
+    schema: str, given: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`model to-led|bert2bert|merge-adapter` wrote a folder named by `output`; every other
+    command calls its folder `output_dir`. Old configs and run records keep working."""
+    from seq2seq_es.models import config as model_configs
+    from seq2seq_es.run_record import recorded_identity, run_identity
+
+    cls = getattr(model_configs, schema)
+    old = load_config(cls, None, [*given, "output=runs/x"])
+    assert old.output_dir == "runs/x"
+    assert capsys.readouterr().err.count("`output` is deprecated, use `output_dir`") == 1
+    new = load_config(cls, None, [*given, "output_dir=runs/x"])
+    assert new == old and "deprecated" not in capsys.readouterr().err
+    recorded = {("output" if k == "output_dir" else k): v for k, v in old.model_dump().items()}
+    assert recorded_identity(recorded, cls) == run_identity(new), (
+        "an old run record is the same run"
+    )
+    with pytest.raises(ConfigError, match="`output` and `output_dir` are the same key"):
+        load_config(cls, None, [*given, "output=a", "output_dir=b"])

@@ -10,12 +10,13 @@ they obey exactly the same rules as the file.
 from __future__ import annotations
 
 import difflib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args, get_origin
+from typing import Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined, to_jsonable_python
 
@@ -23,9 +24,37 @@ from seq2seq_es.errors import ConfigError
 
 
 class StrictModel(BaseModel):
-    """Base for every config section: unknown keys are errors, values are validated."""
+    """Base for every config section: unknown keys are errors, values are validated.
+
+    ``RENAMED`` maps a key's old name to its new one (docs/naming.md): the old name still
+    loads, as the new one, so old config files and run records keep working; ``load_config``
+    prints a deprecation note for it.
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+    RENAMED: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        return renamed(cls, data)[0] if cls.RENAMED else data
+
+
+def renamed(schema: type[BaseModel], data: Any) -> tuple[Any, list[str]]:
+    """``data`` with the old names of ``schema.RENAMED`` replaced by the new ones (top-level
+    keys, order kept), and the old names found. Both names given is an error: which one
+    counts would be a guess."""
+    table: dict[str, str] = getattr(schema, "RENAMED", {})
+    if not isinstance(data, dict) or not table:
+        return data, []
+    found = [old for old in table if old in data]
+    for old in found:
+        if table[old] in data:
+            raise ConfigError(
+                f"`{old}` and `{table[old]}` are the same key (`{old}` is its old name): give "
+                f"`{table[old]}` only."
+            )
+    return {table.get(key, key): value for key, value in data.items()}, found
 
 
 ConfigT = TypeVar("ConfigT", bound=StrictModel)
@@ -263,6 +292,12 @@ def load_config(
     """Load ``path`` (or the schema defaults when None), apply overrides, validate."""
     data = read_yaml(path) if path is not None else {}
     data = apply_overrides(data, overrides or [])
+    for old in renamed(schema, data)[1]:
+        print(
+            f"note: `{old}` is deprecated, use `{schema.RENAMED[old]}` "
+            "(the old name still works, for now).",
+            file=sys.stderr,
+        )
     source = str(path) if path is not None else "defaults"
     if overrides:
         source += " + overrides " + " ".join(overrides)

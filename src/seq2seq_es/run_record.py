@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from seq2seq_es.config import dump_config, volatile_keys
+from seq2seq_es.config import dump_config, renamed, volatile_keys
 from seq2seq_es.errors import ConfigError
 from seq2seq_es.files import atomic_write, write_json
 
@@ -150,8 +150,8 @@ def recorded_identity(
     data: Mapping[str, Any], schema: type[BaseModel], inputs: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """``run_identity`` of a config read back from a run record (``config.yaml``), by
-    ``schema``'s volatile fields."""
-    return _identity(data, volatile_keys(schema), inputs)
+    ``schema``'s volatile fields (a key recorded under its old name counts as the new one)."""
+    return _identity(renamed(schema, dict(data))[0], volatile_keys(schema), inputs)
 
 
 def _identity(

@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.console import Console
 
-from seq2seq_es.commands.base import Command, Flag, no_output_dir
+from seq2seq_es.commands.base import Command, Flag, config_output_dir, no_output_dir
 from seq2seq_es.commands.display import print_mapping
 from seq2seq_es.models.config import (
     Bert2BertConfig,
@@ -16,13 +16,7 @@ from seq2seq_es.models.config import (
     ToLedConfig,
 )
 
-
-def output_folder(config: Any) -> Path:
-    """A converted model's folder (``output``): claimed and recorded like every run folder."""
-    return Path(config.output)
-
-
-OUTPUT = Flag("output", ("--output", "-o"), "Folder to write.")
+OUTPUT = Flag("output_dir", ("--output", "-o"), "Folder to write.")
 
 
 def info(config: ModelInfoConfig) -> dict[str, Any]:
@@ -38,7 +32,7 @@ def bert2bert(config: Bert2BertConfig) -> dict[str, Any]:
         "title": "bert2bert",
         "rows": build_bert2bert_checkpoint(
             config.encoder,
-            config.output,
+            config.output_dir,
             config.decoder,
             config.share,
             config.seed,
@@ -55,7 +49,7 @@ def to_led(config: ToLedConfig) -> dict[str, Any]:
     from seq2seq_es.models.led import convert_bart_checkpoint
 
     folder = convert_bart_checkpoint(
-        config.bart, config.output, config.max_positions, config.attention_window
+        config.bart, config.output_dir, config.max_positions, config.attention_window
     )
     return {
         "folder": str(folder),
@@ -74,8 +68,8 @@ def show_led(result: dict[str, Any], console: Console) -> None:
 def merge_adapter(config: MergeAdapterConfig) -> dict[str, Any]:
     from seq2seq_es.models.adapters import merge_adapter_folder
 
-    result = merge_adapter_folder(config.adapter, config.output, config.base, config.tokenizer)
-    return {"title": f"merged adapter: {config.output}", "rows": result}
+    result = merge_adapter_folder(config.adapter, config.output_dir, config.base, config.tokenizer)
+    return {"title": f"merged adapter: {config.output_dir}", "rows": result}
 
 
 COMMANDS = [
@@ -96,8 +90,7 @@ COMMANDS = [
         Bert2BertConfig,
         bert2bert,
         show_rows,
-        output_dir=output_folder,  # written whole by save_seq2seq's atomic swap
-        output_key="output",
+        output_dir=config_output_dir,  # written whole by save_seq2seq's atomic swap
         replaces_folder=True,
         positional="encoder",
         positional_help="BERT/RoBERTa folder or hub id.",
@@ -114,8 +107,7 @@ COMMANDS = [
         ToLedConfig,
         to_led,
         show_led,
-        output_dir=output_folder,  # written whole by save_seq2seq's atomic swap
-        output_key="output",
+        output_dir=config_output_dir,  # written whole by save_seq2seq's atomic swap
         replaces_folder=True,
         positional="bart",
         positional_help="BART folder or hub id.",
@@ -131,8 +123,7 @@ COMMANDS = [
         MergeAdapterConfig,
         merge_adapter,
         show_rows,
-        output_dir=output_folder,  # written whole by save_seq2seq's atomic swap
-        output_key="output",
+        output_dir=config_output_dir,  # written whole by save_seq2seq's atomic swap
         replaces_folder=True,
         positional="adapter",
         positional_help="Adapter folder (adapter_config.json + adapter_model.safetensors).",

@@ -16,9 +16,14 @@ class ModelInfoConfig(StrictModel):
     )
 
 
+# docs/naming.md: a folder a command writes is `output_dir`; these three said `output`.
+OUTPUT_RENAMED = {"output": "output_dir"}
+
+
 class Bert2BertConfig(StrictModel):
+    RENAMED = OUTPUT_RENAMED
     encoder: str = Field(description="BERT/RoBERTa folder or hub id.")
-    output: str = Field(description="Folder to write.")
+    output_dir: str = Field(description="Folder to write.")
     decoder: str | None = Field(None, description="Decoder checkpoint (default: the encoder).")
     share: bool = Field(False, description="Tie encoder and decoder weights.")
     seed: int = Field(0, description="Seed of the new cross-attention weights.")
@@ -28,8 +33,9 @@ class Bert2BertConfig(StrictModel):
 
 
 class ToLedConfig(StrictModel):
+    RENAMED = OUTPUT_RENAMED
     bart: str = Field(description="BART folder or hub id.")
-    output: str = Field(description="Folder to write.")
+    output_dir: str = Field(description="Folder to write.")
     max_positions: int = Field(16_384, description="Encoder positions of the LED.")
     attention_window: int = Field(512, description="Sliding-window size (even).")
 
@@ -57,11 +63,12 @@ class AdapterConfig(StrictModel):
 
 
 class MergeAdapterConfig(StrictModel):
+    RENAMED = OUTPUT_RENAMED
     adapter: str = Field(
         description="Adapter folder written by peft (adapter_config.json + "
         "adapter_model.safetensors)."
     )
-    output: str = Field(
+    output_dir: str = Field(
         description="Folder to write: the merged model, loadable with AutoModelForSeq2SeqLM."
     )
     base: str | None = Field(
