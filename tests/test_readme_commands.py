@@ -7,7 +7,8 @@ The rule, as the README states it:
   commands. ``NAME=value`` lines set ``$NAME`` for the later lines of the same file. Other
   blocks (``text``: output; ``python``: code for a running server) hold no commands.
 - **Commands named in prose** (inline code starting with ``seq2seq-es``, outside tables, which
-  hold synopses) are parsed and validated like marked ones when they have arguments.
+  hold synopses; and lines starting with it in other blocks, such as the demo's "what next")
+  are parsed and validated like marked ones when they have arguments.
 - **Marked commands** have a comment starting with ``long:`` (minutes or more even at a tiny
   size, or a server that runs until stopped) or ``needs:`` (the network, a GPU, a cluster,
   root, a running server), followed by the reason. They are not run; their ``seq2seq-es``
@@ -232,11 +233,16 @@ def test_a_misspelt_marked_command_fails_its_check(monkeypatch: pytest.MonkeyPat
 
 
 def prose_commands(path: Path) -> list[tuple[str, list[str]]]:
-    """``seq2seq-es ...`` in inline code of a document's prose (not in code blocks or tables)."""
-    found, inside = [], False
+    """``seq2seq-es ...`` in inline code of a document's prose (not in tables), and the lines of
+    its other blocks that start with it (the demo's "what next" in the output it shows)."""
+    found: list[tuple[str, list[str]]] = []
+    inside, tag = False, ""
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if line.strip().startswith("```"):
-            inside = not inside
+            inside, tag = not inside, line.strip()[3:]
+        elif inside and tag != "bash" and line.strip().startswith("seq2seq-es "):
+            command = split_comment(line)[0].removeprefix("seq2seq-es ")
+            found.append((f"{path.relative_to(REPO)}:{number}", shlex.split(command)))
         elif not inside and not line.startswith("|"):
             for span in re.findall(r"`seq2seq-es ([^`]*)`", line):
                 found.append((f"{path.relative_to(REPO)}:{number}", shlex.split(span)))
@@ -261,7 +267,7 @@ def test_commands_named_in_prose_parse_and_validate(monkeypatch: pytest.MonkeyPa
         if len(words) > len(name.split(" ")):
             check_command_line(words)
             checked += 1
-    assert checked >= 3
+    assert checked >= 6
 
 
 def lay_out_clone(root: Path, shared_data: Path) -> Path:
