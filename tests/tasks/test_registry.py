@@ -77,6 +77,8 @@ def test_single_file_tasks_split_without_overlap(shared_data: Path) -> None:
 def test_unknown_task_and_bad_yaml(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="Registered tasks"):
         get_task("mlsum")
+    with pytest.raises(ConfigError, match="Did you mean 'tatoeba-es-en'"):  # issue 39
+        get_task("tatoeba-es-enn")
     bad = tmp_path / "t.yaml"
     bad.write_text("name: x\nkind: qa\nsource_template: '{q}'\ntarget_field: a\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="exactly one of `local` or `hub`"):

@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from seq2seq_es.config import StrictModel, read_yaml, validate_config
+from seq2seq_es.config import StrictModel, did_you_mean, read_yaml, validate_config
 from seq2seq_es.errors import ConfigError
 from seq2seq_es.inference.config import GenerationOptions
 
@@ -364,7 +364,8 @@ def get_task(name: str) -> TaskSpec:
         return validate_config(TaskSpec, read_yaml(name), name)
     if name not in REGISTRY:
         raise ConfigError(
-            f"Unknown task {name!r}. Registered tasks: {', '.join(task_names())}; "
+            f"Unknown task {name!r}.{did_you_mean(name, task_names())} Registered tasks: "
+            f"{', '.join(task_names())}; "
             "or pass the path of a task YAML file."
         )
     return validate_config(
