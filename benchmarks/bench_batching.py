@@ -8,16 +8,19 @@ Three ``finetune`` runs of the same preset, task, examples, steps and seed, in o
   ``--batch`` examples on average (searched on the epoch's batch plan), cap 4 × ``--batch``.
 
 Reported for each: examples per step, the padding share of the source + target tokens, real
-(non-pad) tokens/s and padded tokens/s over the training loop's time (``scores.json``'s
-``training.efficiency.seconds``), and the final score of the run's own decoding of the
-validation examples (BLEU and chrF with their bootstrap 95% intervals); then the ratios of real
-tokens/s against ``random`` and ``group_by_length`` measured in the same run. The token counts
-come from replaying each run's batch plan (a pure function of the seed), not from the loop.
+(non-pad) and padded tokens/s, and the final scores of the run's own decoding of the validation
+examples (BLEU, chrF, and the teacher-forced NLL per target token, with bootstrap 95% intervals:
+over examples, not over training seeds; run another ``--seed`` for that). Then the ratios of real
+tokens/s against ``random`` and ``group_by_length``, measured in the same run from the median of
+the loop's 20 logged windows (a load spike from another process moves a window, not the median;
+the whole-loop figure, from ``scores.json``'s ``training.efficiency.seconds``, is printed too).
+The token counts come from replaying each run's batch plan (a pure function of the seed).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_batching.py --steps 300 --batch 32
 
 ``--smoke`` runs the three at tiny sizes in seconds: it checks that the benchmark runs to its
-ratio lines (CI: ``tests/benchmarks/test_bench_smoke.py``), and its numbers mean nothing.
+ratio lines, and its numbers mean nothing (30 s wall on a loaded 2-core machine: too slow for
+``tests/benchmarks/test_bench_smoke.py``'s 10 s budget).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import statistics
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -86,11 +90,24 @@ def replay(config: FinetuneConfig, features: list[dict[str, Any]], tokenizer: An
     return {"examples": examples, "real": real, "padded": padded}
 
 
+def median_window_speed(folder: Path) -> float:
+    """The median of the loop's per-window padded tokens/s (``metrics.jsonl``), the first window
+    left out (warm-up): a load spike from another process on a shared machine moves a window,
+    not the median."""
+    lines = (folder / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    speeds = [
+        record["tokens_per_s"] for record in map(json.loads, lines) if "tokens_per_s" in record
+    ]
+    return statistics.median(speeds[1:] or speeds)
+
+
 def score_text(scores: dict[str, Any], metric: str) -> str:
-    """The score and its bootstrap 95% interval, e.g. ``12.34 [11.02, 13.70]``."""
-    found = scores[metric]
-    low, high = found.get("ci", {}).get("score", (float("nan"), float("nan")))
-    return f"{found['score']:.2f} [{low:.2f}, {high:.2f}]"
+    """``metric`` (``bleu``, ``nll.nll_per_token``) and its bootstrap 95% interval, e.g.
+    ``12.34 [11.02, 13.70]``."""
+    name, _, key = metric.partition(".")
+    found, key = scores[name], key or "score"
+    low, high = found.get("ci", {}).get(key, (float("nan"), float("nan")))
+    return f"{found[key]:.2f} [{low:.2f}, {high:.2f}]"
 
 
 def main() -> None:
@@ -133,7 +150,11 @@ def main() -> None:
         "bootstrap_samples": 200,
         "seed": args.seed,
         "optim": {"steps": args.steps, "batch_size": args.batch, "lr": 5e-4, "warmup_steps": 30},
-        "engine": {"measure_mfu": False, "tensorboard": False, "log_every": args.steps},
+        "engine": {
+            "measure_mfu": False,
+            "tensorboard": False,
+            "log_every": max(args.steps // 20, 1),
+        },
     }
     settings = {
         "random": {"group_by_length": False},
@@ -152,28 +173,42 @@ def main() -> None:
         scores = run_command(COMMANDS[0], config, console)
         seconds = scores["training"]["efficiency"]["seconds"]
         counts = replay(config, features, tokenizer)
-        rows[mode] = {**counts, "seconds": seconds, "scores": scores}
+        rows[mode] = {
+            **counts,
+            "seconds": seconds,
+            "median_padded_per_s": median_window_speed(work / mode),
+            "scores": scores,
+        }
         (work / f"{mode}.json").write_text(json.dumps(counts), encoding="utf-8")
 
     print(
         f"{args.preset} on {args.task}: {args.steps} steps, {count} training examples, seed "
         f"{args.seed}; token budget {budget} (cap {4 * args.batch} examples); runs in {work}"
     )
-    print("mode | examples/step | padding | real tok/s | padded tok/s | train s | BLEU | chrF")
+    print(
+        "mode | examples/step | padding | real tok/s (whole loop) | real tok/s (median window) "
+        "| padded tok/s (median window) | train s | BLEU | chrF | validation NLL/token"
+    )
+    speed = {}
     for mode, row in rows.items():
+        real_share = row["real"] / row["padded"]
+        speed[mode] = row["median_padded_per_s"] * real_share
         print(
-            f"{mode} | {row['examples'] / args.steps:.1f} | "
-            f"{1 - row['real'] / row['padded']:.1%} | {row['real'] / row['seconds']:,.0f} | "
-            f"{row['padded'] / row['seconds']:,.0f} | {row['seconds']:.1f} | "
-            f"{score_text(row['scores'], 'bleu')} | {score_text(row['scores'], 'chrf')}"
+            f"{mode} | {row['examples'] / args.steps:.1f} | {1 - real_share:.1%} | "
+            f"{row['real'] / row['seconds']:,.0f} | {speed[mode]:,.0f} | "
+            f"{row['median_padded_per_s']:,.0f} | {row['seconds']:.1f} | "
+            f"{score_text(row['scores'], 'bleu')} | {score_text(row['scores'], 'chrf')} | "
+            f"{score_text(row['scores'], 'nll.nll_per_token')}"
         )
-    speed = {mode: row["real"] / row["seconds"] for mode, row in rows.items()}
     for mode, baseline in (
         ("group_by_length", "random"),
         ("tokens", "random"),
         ("tokens", "group_by_length"),
     ):
-        print(f"ratio {mode} / {baseline} (real tokens/s): {speed[mode] / speed[baseline]:.2f}x")
+        print(
+            f"ratio {mode} / {baseline} (real tokens/s, median window): "
+            f"{speed[mode] / speed[baseline]:.2f}x"
+        )
 
 
 if __name__ == "__main__":
