@@ -189,3 +189,32 @@ def test_resamples_beyond_a_million_are_refused_before_the_work(
     key = args[1] if args[0] != "humaneval" else args[3]
     assert f"'{key.partition('=')[0]}'" in output and "1000000" in output
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "key"),
+    [
+        (["score", "--pred", "p.jsonl", "seed=-1", "output=s.json"], "seed"),
+        (["compare", "p.jsonl", "q.jsonl", "seed=-1", "output_dir=c"], "seed"),
+        (
+            ["tokenizer", "input=p.jsonl", "output_dir=t", "vocab_size=10000000000000000000"],
+            "vocab_size",
+        ),
+        (
+            ["tokenizer", "input=p.jsonl", "output_dir=t", "min_frequency=10000000000000000000"],
+            "min_frequency",
+        ),
+    ],
+)
+def test_a_negative_seed_or_a_size_beyond_32_bits_is_a_config_error(
+    args: list[str], key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by fuzzing: numpy's ValueError (seed=-1) and the tokenizers library's
+    OverflowError (sizes of 10**19) were tracebacks, exit 1, after reading the inputs."""
+    monkeypatch.chdir(tmp_path)
+    line = '{"id": "1", "prediction": "el niño", "reference": "el niño come", "text": "hola"}\n'
+    for name in ("p.jsonl", "q.jsonl"):
+        (tmp_path / name).write_text(line, encoding="utf-8")
+    output = _error(args)
+    assert f"key '{key}'" in output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.jsonl", "q.jsonl"]

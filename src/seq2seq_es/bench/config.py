@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from seq2seq_es.config import MAX_RESAMPLES, StrictModel, did_you_mean
+from seq2seq_es.config import MAX_RESAMPLES, Seed, StrictModel, did_you_mean
 
 Overrides = dict[str, Any]
 
@@ -172,7 +172,7 @@ class LeaderboardConfig(StrictModel):
     samples: int = Field(
         1000, ge=10, le=MAX_RESAMPLES, description="Bootstrap resamples and randomization trials."
     )
-    seed: int = 12345
+    seed: Seed = 12345
     nll: bool = Field(
         True,
         description="Also list each cell's reference NLL per token (not comparable across "
@@ -249,7 +249,7 @@ class BenchConfig(StrictModel):
     data_dir: str = "../shared/data"
     models: list[ModelEntry] = Field(min_length=1)
     tasks: list[TaskEntry] = Field(min_length=1)
-    seeds: list[int] = Field(default_factory=lambda: [1234], min_length=1)
+    seeds: list[Seed] = Field(default_factory=lambda: [1234], min_length=1)
     axes: dict[str, list[Any]] = Field(
         default_factory=dict,
         description="Extra finetune settings to cross "

@@ -28,7 +28,7 @@ from rich.text import Text
 from seq2seq_es.commands import corpus, finetune, pretrain, tokenizer
 from seq2seq_es.commands.base import NOTHING_TO_DO, Command, Flag, run_command
 from seq2seq_es.commands.display import print_mapping, print_scores
-from seq2seq_es.config import VOLATILE, StrictModel, apply_overrides, validate_config
+from seq2seq_es.config import VOLATILE, Seed, StrictModel, apply_overrides, validate_config
 from seq2seq_es.corpus.config import CorpusConfig
 from seq2seq_es.errors import DataError
 from seq2seq_es.files import read_jsonl
@@ -56,7 +56,7 @@ class DemoConfig(StrictModel):
         "e.g. [lines.enabled=false] for text without sentence punctuation.",
     )
     output_dir: Annotated[str, VOLATILE] = "runs/demo"
-    seed: int = 1234
+    seed: Seed = 1234
     vocab_size: int = 8000
     model: str = "barto-tiny"
     seq_len: int = 128

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from seq2seq_es.config import VOLATILE, StrictModel
+from seq2seq_es.config import VOLATILE, Seed, StrictModel
 
 SourceKind = Literal["auto", "jsonl", "parquet", "text", "hf"]
 
@@ -113,7 +113,7 @@ class DedupConfig(StrictModel):
     n_grams: int = Field(5, ge=1)
     num_buckets: int = Field(14, ge=1)
     hashes_per_bucket: int = Field(8, ge=1)
-    seed: int = 1
+    seed: Seed = 1
 
 
 class PerplexityConfig(StrictModel):
@@ -144,7 +144,7 @@ class PerplexityConfig(StrictModel):
     )
     width: float = Field(4.5, gt=0)
     factor: float = Field(0.78, gt=0, le=1)
-    seed: int = 1234
+    seed: Seed = 1234
 
     @model_validator(mode="after")
     def _sampling_needs_median(self) -> PerplexityConfig:

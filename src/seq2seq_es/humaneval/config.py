@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from seq2seq_es.config import MAX_RESAMPLES, StrictModel, read_yaml, validate_config
+from seq2seq_es.config import MAX_RESAMPLES, Seed, StrictModel, read_yaml, validate_config
 from seq2seq_es.errors import ConfigError
 
 TaskKind = Literal["summarization", "translation", "dialogue", "qa", "split_rephrase", "copy"]
@@ -124,7 +124,7 @@ class CreateConfig(StrictModel):
         description="Share of items shown twice to each annotator (intra-annotator consistency).",
     )
     annotators: int | list[str] = Field(3, description="How many annotators, or their names.")
-    seed: int = 12345
+    seed: Seed = 12345
 
     @model_validator(mode="after")
     def _names(self) -> CreateConfig:
@@ -161,7 +161,7 @@ class AnalyzeConfig(StrictModel):
     output_dir: str | None = Field(None, description="Default: <study>/analysis.")
     bootstrap_samples: int = Field(2000, ge=100, le=MAX_RESAMPLES)
     confidence: float = Field(0.95, gt=0, lt=1)
-    seed: int = 12345
+    seed: Seed = 12345
     min_share_rated: float = Field(
         0.5,
         ge=0,

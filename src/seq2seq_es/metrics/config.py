@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from seq2seq_es.config import MAX_RESAMPLES, StrictModel
+from seq2seq_es.config import MAX_RESAMPLES, Seed, StrictModel
 from seq2seq_es.run_record import read_run_record
 
 
@@ -28,7 +28,7 @@ class ScoreConfig(StrictModel):
         1000, ge=0, le=MAX_RESAMPLES, description="Bootstrap resamples for the CIs (0: no CIs)."
     )
     confidence: float = Field(0.95, gt=0.0, lt=1.0)
-    seed: int = 12345
+    seed: Seed = 12345
     allow_empty_predictions: bool = Field(
         False, description="Score a file whose predictions are all empty."
     )
@@ -58,5 +58,5 @@ class CompareConfig(StrictModel):
     randomization_trials: int = Field(10000, ge=10, le=MAX_RESAMPLES)
     confidence: float = Field(0.95, gt=0.0, lt=1.0)
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
-    seed: int = 12345
+    seed: Seed = 12345
     output_dir: str = "runs/compare"

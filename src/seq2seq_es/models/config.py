@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from seq2seq_es.config import StrictModel
+from seq2seq_es.config import Seed, StrictModel
 
 
 class ModelInfoConfig(StrictModel):
@@ -26,7 +26,7 @@ class Bert2BertConfig(StrictModel):
     output_dir: str = Field(description="Folder to write.")
     decoder: str | None = Field(None, description="Decoder checkpoint (default: the encoder).")
     share: bool = Field(False, description="Tie encoder and decoder weights.")
-    seed: int = Field(0, description="Seed of the new cross-attention weights.")
+    seed: Seed = Field(0, description="Seed of the new cross-attention weights.")
     revision: str | None = Field(
         None, description="Hub commit, tag or branch of `encoder` (None: main). Pin it."
     )

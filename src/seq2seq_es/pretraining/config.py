@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from seq2seq_es.config import VOLATILE, StrictModel
+from seq2seq_es.config import VOLATILE, Seed, StrictModel
 from seq2seq_es.objectives.config import ObjectiveConfig
 from seq2seq_es.training.config import EngineConfig, OptimConfig
 
@@ -49,7 +49,7 @@ class PretrainConfig(StrictModel):
         description="BART: start the output bias at the training labels' log "
         "unigram distribution (models/output_prior.py); T5 has none.",
     )
-    seed: int = 1234
+    seed: Seed = 1234
     resume: Annotated[bool, VOLATILE] = Field(
         False, description="Continue from the last checkpoint in output_dir/checkpoints."
     )

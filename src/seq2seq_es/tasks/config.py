@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from seq2seq_es.config import MAX_RESAMPLES, VOLATILE, StrictModel
+from seq2seq_es.config import MAX_RESAMPLES, VOLATILE, Seed, StrictModel
 from seq2seq_es.inference.config import GenerationOptions
 from seq2seq_es.models.config import AdapterConfig
 from seq2seq_es.training.config import EngineConfig, OptimConfig
@@ -106,7 +106,7 @@ class FinetuneConfig(LengthOverrides):
         description="A BART preset (random init): start its output bias at the "
         "targets' log unigram distribution (models/output_prior.py).",
     )
-    seed: int = 1234
+    seed: Seed = 1234
     resume: Annotated[bool, VOLATILE] = Field(
         False, description="Continue from the last checkpoint in output_dir/checkpoints."
     )

@@ -9,6 +9,10 @@ from pydantic import Field
 from seq2seq_es.config import VOLATILE, StrictModel
 from seq2seq_es.tokenizer.normalization import Normalization
 
+# The tokenizers library takes 32-bit sizes (vocab_size=10**20 was an OverflowError traceback,
+# found by tests/test_cli_fuzz.py); the largest vocabularies in use are ~256k (mT5, Gemma).
+MAX_VOCAB = 1_000_000
+
 
 class TokenizerConfig(StrictModel):
     """Train a tokenizer on corpus shards (or any JSONL(.gz) files with a text field).
@@ -26,6 +30,7 @@ class TokenizerConfig(StrictModel):
     vocab_size: int = Field(
         8000,
         gt=0,
+        le=MAX_VOCAB,
         description="Size of the whole vocabulary, special tokens and sentinels included "
         "(BART 50264, T5 32128); an upper bound: a small sample gives fewer.",
     )
@@ -41,7 +46,7 @@ class TokenizerConfig(StrictModel):
         "document of each shard in turn.",
     )
     min_frequency: int = Field(
-        2, ge=1, description="bpe: a merge needs a pair seen at least this often."
+        2, ge=1, le=2**31 - 1, description="bpe: a merge needs a pair seen at least this often."
     )
     character_coverage: float = Field(
         0.9995,
@@ -72,8 +77,8 @@ class EnglishBaselineConfig(StrictModel):
 
     input: str = "../shared/data/translation/tatoeba_es_en_train.jsonl.gz"
     text_key: str = "en"
-    vocab_size: int = Field(8000, gt=0)
-    min_frequency: int = Field(2, ge=1)
+    vocab_size: int = Field(8000, gt=0, le=MAX_VOCAB)
+    min_frequency: int = Field(2, ge=1, le=2**31 - 1)
     max_chars: int = Field(50_000_000, gt=0)
 
 
