@@ -81,7 +81,7 @@ def test_pipeline_end_to_end_on_tiny_generated_data(tiny_data: Path, tmp_path: P
     )  # loads with plain transformers
 
     task = tiny_data / "copy_task.yaml"
-    _run(
+    finetuned = _run(
         [
             "finetune",
             f"task={task}",
@@ -93,8 +93,11 @@ def test_pipeline_end_to_end_on_tiny_generated_data(tiny_data: Path, tmp_path: P
             "optim.lr=2e-3",
         ]
     )
+    assert f"model: {runs / 'ft' / 'model'} " in finetuned, "finetune says where its model is"
     scores = json.loads((runs / "ft" / "scores.json").read_text(encoding="utf-8"))
-    assert scores["n"] == 16 and {"bleu", "chrf", "rouge"} <= set(scores)
+    assert (
+        "model_dir" not in scores and scores["n"] == 16 and {"bleu", "chrf", "rouge"} <= set(scores)
+    )
     assert "nrefs:1" in scores["bleu"]["signature"]
 
     _run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -17,7 +18,9 @@ def run(config: FinetuneConfig, folder: RunFolder) -> dict[str, Any]:
     from seq2seq_es.training.runtime import prepare_runtime
 
     prepare_runtime(config.engine)
-    return run_finetune(config, folder)
+    scores = run_finetune(config, folder)
+    # where the fine-tuned model is, for show (scores.json itself stays where-free)
+    return {**scores, "model_dir": str(Path(config.output_dir) / "model")} if scores else scores
 
 
 def prepare_output(config: FinetuneConfig) -> RunFolder:
@@ -27,8 +30,16 @@ def prepare_output(config: FinetuneConfig) -> RunFolder:
 
 
 def show(scores: dict[str, Any], console: Console) -> None:
+    """The scores, then where the model is and how to use it (issue 39: the run never said)."""
     if scores:  # empty on the non-main processes of a distributed run
         print_scores(console, scores)
+    if scores.get("model_dir"):
+        model = scores["model_dir"]
+        console.print(
+            f"model: {model} (loads with from_pretrained; seq2seq-es predict model={model} "
+            "input=FILE)",
+            soft_wrap=True,
+        )
 
 
 COMMANDS = [
