@@ -159,7 +159,8 @@ def invocations(draw: st.DrawFn, name: str, root: Path) -> list[str]:
             words.append(f"{output_key}={draw(st.sampled_from(OUTPUTS))}")
     for key in input_keys(name):
         if draw(st.integers(0, 3)):
-            words.append(f"{key}={sandbox_path(draw(st.sampled_from(PATHS)), False, root)}")
+            path = draw(st.sampled_from(["valid.jsonl", "valid.txt", *PATHS]))  # valid: deeper
+            words.append(f"{key}={sandbox_path(path, False, root)}")
     for _ in range(draw(st.sampled_from([0, 0, 1, 2]))):
         key = draw(keys(name))
         words.append(f"{key}={draw(values(name, key, root))}")
