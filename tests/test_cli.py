@@ -218,3 +218,8 @@ def test_a_negative_seed_or_a_size_beyond_32_bits_is_a_config_error(
     output = _error(args)
     assert f"key '{key}'" in output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.jsonl", "q.jsonl"]
+
+
+def test_a_yaml_value_that_holds_itself_is_a_config_error() -> None:
+    """Found by fuzzing: ``&a [*a]`` (a list holding itself) recursed until RecursionError."""
+    assert "path" in _error(["model", "info", "path=&a [*a]"])

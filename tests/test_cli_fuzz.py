@@ -209,7 +209,9 @@ def allowed_outputs(name: str, words: list[str], root: Path) -> list[Path]:
         config = load_config(command.schema, config_file, [*overrides, *([extra] if extra else [])])
     except Seq2SeqEsError:
         return []
-    places = [command.output_dir(config), command.output_file(config)]
+    file = command.output_file(config)
+    # score writes its Markdown twin beside the output file (metrics/score_file.py)
+    places = [command.output_dir(config), file, file and Path(file).with_suffix(".md")]
     places += [getattr(config, key, None) for key in ("output_dir", "output")]
     return [(root / str(place)).resolve() for place in places if place]
 

@@ -266,13 +266,20 @@ def format_validation_error(exc: ValidationError, schema: type[BaseModel], sourc
     return "\n".join(lines)
 
 
-def nul_keys(data: Any, prefix: str = "") -> list[str]:
+def nul_keys(data: Any, prefix: str = "", above: frozenset[int] = frozenset()) -> list[str]:
     """Keys whose text holds a NUL character: no path can, and the OS refuses it with a
-    ``ValueError`` deep in the work (found by tests/test_cli_fuzz.py)."""
+    ``ValueError`` deep in the work (found by tests/test_cli_fuzz.py). ``above``: the
+    containers on the way here, as a YAML alias can make a list that holds itself
+    (``&a [*a]``), which validation then refuses."""
+    if id(data) in above:
+        return []
+    inner = above | {id(data)}
     if isinstance(data, dict):
-        return [k for key, value in data.items() for k in nul_keys(value, f"{prefix}{key}.")]
+        items = [(f"{prefix}{key}.", value) for key, value in data.items()]
+        return [k for where, value in items for k in nul_keys(value, where, inner)]
     if isinstance(data, list):
-        return [k for i, value in enumerate(data) for k in nul_keys(value, f"{prefix}{i}.")]
+        items = [(f"{prefix}{i}.", value) for i, value in enumerate(data)]
+        return [k for where, value in items for k in nul_keys(value, where, inner)]
     return [prefix.rstrip(".")] if isinstance(data, str) and "\x00" in data else []
 
 
