@@ -211,7 +211,8 @@ def allowed_outputs(name: str, words: list[str], root: Path) -> list[Path]:
         return []
     file = command.output_file(config)
     # score writes its Markdown twin beside the output file (metrics/score_file.py)
-    places = [command.output_dir(config), file, file and Path(file).with_suffix(".md")]
+    twin = Path(file).with_suffix(".md") if file and Path(file).name else None
+    places = [command.output_dir(config), file, twin]
     places += [getattr(config, key, None) for key in ("output_dir", "output")]
     return [(root / str(place)).resolve() for place in places if place]
 
