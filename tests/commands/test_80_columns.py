@@ -40,11 +40,23 @@ def test_tasks_wide_names_every_task_and_source_whole() -> None:
     )
 
 
-def test_compare_names_each_system_and_score_whole(tmp_path: Path) -> None:
+def test_compare_names_each_system_and_score_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sys.path.insert(0, str(REPO / "tests" / "metrics"))
     from test_score_commands import _write_systems
 
-    base, good, _ = _write_systems(tmp_path, n=10)
+    # names too long for a table row at 80 columns, yet shorter than a line: a test's absolute
+    # tmp path alone (a pytest-xdist worker's is longer) can be wider than 80 columns
+    monkeypatch.chdir(tmp_path)
+    written = _write_systems(tmp_path, n=10)
+    base, good = (
+        Path(f"runs/finetune-{name}-on-tatoeba-es-en-with-three-seeds/predictions.jsonl")
+        for name in ("baseline", "improved")
+    )
+    for source, path in zip(written, (base, good), strict=False):
+        path.parent.mkdir(parents=True)
+        source.rename(path)
     lines = narrow(
         [
             "compare",

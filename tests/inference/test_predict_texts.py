@@ -286,6 +286,18 @@ def test_ctrl_c_keeps_the_finished_records_and_says_how_to_continue(
     engine: TransformersEngine, tiny_bart_folder: Path, tmp_path: Path
 ) -> None:
     """Issue 39: the message said output was discarded while the finished lines were kept."""
+    # Ctrl-C as a terminal delivers it: pytest-xdist's workers ignore SIGINT (their controller
+    # takes it), so the test gives this process Python's own handler while it runs.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _ctrl_c_keeps_the_finished_records(engine, tiny_bart_folder, tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _ctrl_c_keeps_the_finished_records(
+    engine: TransformersEngine, tiny_bart_folder: Path, tmp_path: Path
+) -> None:
     settings = windows_of_four(tmp_path)
     output = Path(settings["output"])
     with pytest.raises(PredictionInterrupted) as stopped:  # one window written, the second cut
