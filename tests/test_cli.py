@@ -223,3 +223,23 @@ def test_a_negative_seed_or_a_size_beyond_32_bits_is_a_config_error(
 def test_a_yaml_value_that_holds_itself_is_a_config_error() -> None:
     """Found by fuzzing: ``&a [*a]`` (a list holding itself) recursed until RecursionError."""
     assert "path" in _error(["model", "info", "path=&a [*a]"])
+
+
+def test_eval_names_missing_task_data_before_it_loads_a_model(tmp_path: Path) -> None:
+    """The data is read first: with no data and a model folder that cannot load, the error is
+    the data's (it was the model's, reported only after the load)."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}", encoding="utf-8")  # not a loadable model
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            f"model={model}",
+            "task=tatoeba-es-en",
+            f"data_dir={tmp_path / 'no-data'}",
+            f"output_dir={tmp_path / 'out'}",
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "no-data" in " ".join(result.output.split()).replace(" ", ""), result.output

@@ -40,11 +40,12 @@ def run_eval(
     config: EvalConfig, model_and_tokenizer: tuple[Any, Any] | None = None
 ) -> dict[str, Any]:
     task = get_task(config.task).model_copy(update=config.lengths())
+    # the data first: a missing or broken split is named at once, not after a model load
+    examples = load_examples(task, config.data_dir, config.split, config.max_examples)
     model, tokenizer = model_and_tokenizer or load_seq2seq(
         config.model, revision=config.model_revision
     )
     set_language_codes(model, tokenizer, task.source_language, task.target_language)
-    examples = load_examples(task, config.data_dir, config.split, config.max_examples)
     output_dir = Path(config.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     scores = decode_and_score(
