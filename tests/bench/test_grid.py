@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from seq2seq_es.bench.config import BenchConfig
-from seq2seq_es.bench.grid import expand, fill, format_value
+from seq2seq_es.bench.grid import Plan, expand, fill, format_value
 from seq2seq_es.bench.runner import run_bench
 from seq2seq_es.commands.bench import COMMANDS
 from seq2seq_es.config import apply_overrides, load_config, parse_override
@@ -259,9 +259,42 @@ def test_bench_command_dry_run_flag_through_the_cli_table(
     assert not (tmp_path / "paper").exists(), "no run record for a dry run"
 
 
+def test_recipes_grid_ours_rows_run_tiny_quick_cells_but_for_threads_and_folder() -> None:
+    """tiny-paper-recipes.yaml's "ours" rows are tiny-quick.yaml's cells with one thread.
+
+    Why: the grid claims to compare the authors' recipe shape with tiny-quick's fine-tuning; its
+    own folder (one thread a job gives other hashes) must not let the two drift apart. Every
+    pretraining and cell step is the same command once the folder and thread count are set aside.
+    """
+    quick = expand(load_config(BenchConfig, REPO / "configs/bench/tiny-quick.yaml"), REPO)
+    recipes = expand(load_config(BenchConfig, REPO / "configs/bench/tiny-paper-recipes.yaml"), REPO)
+
+    def commands(plan: Plan, job_id: str, out: str) -> list[tuple[str, ...]]:
+        """The job's command lines with its grid's folder as ``<out>``, threads left out."""
+        return [
+            tuple(
+                word.replace(out, "<out>").replace("bart-random-init-quick", "bart-random-init")
+                for word in step.argv
+                if not word.startswith("engine.threads=")
+            )
+            for step in plan.job(job_id).steps
+        ]
+
+    shared = {job.id for job in recipes.jobs} & {job.id for job in quick.jobs}
+    ours = {"barto-tiny-300-steps", "bart-random-init"}
+    assert "pretrain-barto-tiny-300" in shared
+    cells = {job.id for job in recipes.cells if job.id.split("__")[0] in ours}
+    assert len(cells) == 8  # 2 models × 2 tasks × 2 seeds
+    quick_ids = {job.id.replace("-quick", ""): job.id for job in quick.cells}
+    for job_id in ["corpus", "tokenizer-bpe", "pretrain-barto-tiny-300", *sorted(cells)]:
+        assert commands(recipes, job_id, "runs/bench/tiny-recipes") == commands(
+            quick, quick_ids.get(job_id, job_id), "runs/bench/tiny"
+        ), job_id
+
+
 @pytest.mark.parametrize(
     "ablation",
-    ["ablation-corpus-size", "ablation-corpus-quality", "ablation-objective", "tiny-paper-recipes"],
+    ["ablation-corpus-size", "ablation-corpus-quality", "ablation-objective"],
 )
 def test_shipped_ablations_share_tiny_grid_jobs(ablation: str) -> None:
     """The ablation grids reuse tiny.yaml's jobs (same folder → same hash), so nothing runs twice.
