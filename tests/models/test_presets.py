@@ -3,6 +3,7 @@ head."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,27 @@ def test_t5_lm_head_stays_untied_after_save_and_plain_reload(tmp_path: Path) -> 
         torch.testing.assert_close(
             reloaded(input_ids=ids, labels=ids).logits, model(input_ids=ids, labels=ids).logits
         )
+
+
+@pytest.mark.parametrize("preset", ["t5s-tiny", "t5s-small"])
+def test_t5_untied_head_starts_as_t5x_does_not_at_the_embedding_scale(preset: str) -> None:
+    """t5x's ``logits_dense`` kernel: truncated normal at two deviations, std ``d_model**-0.5``.
+
+    transformers' std 1.0 (huggingface/transformers#26441) made the first loss 43 (tiny) and 62
+    (small) nats on random tokens; a head at t5x's scale starts near ln(vocab) as a uniform guess.
+    """
+    model = build_model(preset, seed=0).eval()
+    head = model.lm_head.weight.detach()
+    d_model = model.config.d_model
+    assert head.std().item() == pytest.approx(d_model**-0.5, rel=0.02)
+    assert head.abs().max().item() <= 2 * d_model**-0.5 / 0.87962566103423978
+    generator = torch.Generator().manual_seed(0)
+    vocab = model.config.vocab_size
+    inputs = torch.randint(3, vocab, (4, 64), generator=generator)
+    labels = torch.randint(3, vocab, (4, 16), generator=generator)
+    with torch.no_grad():
+        loss = model(input_ids=inputs, labels=labels).loss.item()
+    assert abs(loss - math.log(vocab)) < 1.0
 
 
 def test_unknown_preset_lists_the_valid_ones() -> None:

@@ -298,17 +298,30 @@ CONFIG_BUILDERS: dict[str, Callable[[Preset, dict[str, int], int, float], PreTra
 }
 
 
+# jax's ``variance_scaling(..., "truncated_normal")`` draws from a normal cut at two standard
+# deviations and divides by that distribution's standard deviation, so the draws keep the
+# intended one: this constant (scipy.stats.truncnorm.std(-2, 2)).
+_TRUNCATED_NORMAL_STD = 0.87962566103423978
+
+
 def untie_lm_head(model: T5ForConditionalGeneration) -> None:
     """Give a T5 model its own LM head, as T5 v1.1 has (the 24.7M extra parameters of T5S).
 
     transformers 5 always ties ``lm_head`` to ``shared`` when building a T5 from a config
     (the flag only controls output scaling, huggingface/transformers#42815). Checkpoints
-    that store a different ``lm_head`` load untied, so a fresh head, initialised as the T5
-    reference does (normal, std = initializer_factor), saves and reloads untied.
+    that store a different ``lm_head`` load untied, so a fresh head saves and reloads untied.
+
+    The head is initialised as t5x initialises ``logits_dense`` (``DenseGeneral``'s default,
+    ``variance_scaling(1.0, "fan_in", "truncated_normal")``: std ``d_model ** -0.5``), not as
+    transformers does (normal, std 1.0, the tied embedding's scale, huggingface/transformers
+    #26441, nanoT5#25): an untied v1.1 head is not rescaled by ``d_model ** -0.5``, so std 1.0
+    gives logits of std about ``sqrt(d_model)`` and a first loss of 114 for t5s-base instead of
+    about ln(vocab) = 10.4 (tests/models/test_presets.py).
     """
     head = torch.empty_like(model.shared.weight)
     if head.device.type != "meta":
-        head.normal_(mean=0.0, std=model.config.initializer_factor)
+        std = model.config.initializer_factor * model.config.d_model**-0.5 / _TRUNCATED_NORMAL_STD
+        torch.nn.init.trunc_normal_(head, mean=0.0, std=std, a=-2 * std, b=2 * std)
     model.lm_head.weight = torch.nn.Parameter(head)
     model.all_tied_weights_keys.pop("lm_head.weight", None)
 
