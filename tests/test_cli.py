@@ -204,6 +204,15 @@ def test_resamples_beyond_a_million_are_refused_before_the_work(
             ["tokenizer", "input=p.jsonl", "output_dir=t", "min_frequency=10000000000000000000"],
             "min_frequency",
         ),
+        # exit 2 came only after the pipeline had written its work files into output_dir
+        (
+            ["corpus", "input=p.jsonl", "output_dir=c", "dedup.num_buckets=" + "1" + "0" * 20],
+            "dedup.num_buckets",
+        ),
+        (
+            ["corpus", "input=p.jsonl", "output_dir=c", "dedup.hashes_per_bucket=1000000000"],
+            "dedup.hashes_per_bucket",
+        ),
     ],
 )
 def test_a_negative_seed_or_a_size_beyond_32_bits_is_a_config_error(

@@ -110,9 +110,12 @@ class DedupConfig(StrictModel):
 
     exact: bool = True
     minhash: bool = True
-    n_grams: int = Field(5, ge=1)
-    num_buckets: int = Field(14, ge=1)
-    hashes_per_bucket: int = Field(8, ge=1)
+    # Upper bounds so that a typo is a config error before anything is written: each bucket is
+    # a pipeline task with its own files, and a document's signature holds num_buckets ×
+    # hashes_per_bucket 64-bit hashes (datatrove's default: 14 × 8).
+    n_grams: int = Field(5, ge=1, le=1000)
+    num_buckets: int = Field(14, ge=1, le=1024, description="LSH bands: one pipeline task each.")
+    hashes_per_bucket: int = Field(8, ge=1, le=1024, description="Rows per band.")
     seed: Seed = 1
 
 
