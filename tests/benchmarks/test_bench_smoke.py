@@ -91,3 +91,26 @@ def test_gpu_check_without_a_gpu_says_so_and_exits_0(
     assert gpu_check.main() == 0
     out = capsys.readouterr().out
     assert out.startswith("no CUDA GPU found") and "--device cpu --smoke" in out
+
+
+@pytest.mark.shared_data
+def test_bench_inference_smoke_prints_its_ratios(shared_data: Path) -> None:
+    """--smoke: a tiny BART built, exported (fp32, int8) and timed against transformers; the
+    ratio lines and the outputs check are printed."""
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_inference.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=600,  # 14 s of CPU; 2 minutes of wall time at load 11 on 2 cores
+        env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for engine in ("ct2-float32", "ct2-int8"):
+        for batch in (1, 32):
+            assert re.search(
+                rf"^ratio {engine} / transformers, batch {batch} \(tokens/s\): \d+\.\d+x "
+                r"\(CPU time \d+\.\d+x\)$",
+                done.stdout,
+                re.MULTILINE,
+            ), done.stdout
+    assert "Outputs identical to transformers on 32 inputs: ct2-float32 " in done.stdout
