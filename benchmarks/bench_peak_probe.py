@@ -11,6 +11,9 @@ an empty cache and from one holding the best as-is probe, with how long reading 
 temporary folder: the user's cache is not touched).
 
     .venv/bin/python benchmarks/bench_peak_probe.py --rounds 3 --busy-threads 1
+
+A probe of the machine, not a benchmark of our code: no ``--smoke`` (its figures are the
+machine's state; the probe itself is tested in tests/training).
 """
 
 from __future__ import annotations

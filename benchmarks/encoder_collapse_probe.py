@@ -15,6 +15,9 @@ embedding layer first; ~1 when every position carries its own token, ~0 when the
 emits the same vector everywhere), the validation loss and the encoder gain (loss with
 another document's input minus the real loss). Why a plain loop: it rules out our
 training engine as the cause.
+
+A diagnostic probe, not a benchmark: no ratio line and no ``--smoke`` (it needs a pretraining
+run's config and minutes of training to show anything).
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@ blocks in four settings:
 The gap "mismatched − matched" is what the encoder contributes, in nats per token. A
 model that has learned to copy has a copy loss near 0 and a large gap; a model that has
 only learned the decoder-side language model has a gap near 0.
+
+A diagnostic probe, not a benchmark: no ratio line and no ``--smoke`` (it reads finished
+pretraining runs).
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@
 
 Both runs of a panel see the same batches in the same order (same seed), so the gap
 between the curves at a step is the effect of the initialisation alone.
+
+A plot of finished runs, not a benchmark: no ``--smoke``.
 """
 
 from __future__ import annotations

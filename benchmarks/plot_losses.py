@@ -5,6 +5,8 @@ the nats per token the decoder gets from its encoder (0 for a collapsed encoder)
 
     .venv/bin/python benchmarks/plot_losses.py runs/pretrain-barto-tiny runs/pretrain-t5s-tiny \
         --out benchmarks/pretrain_tiny_losses.png
+
+A plot of finished runs, not a benchmark: no ``--smoke``.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ and the paired bootstrap / approximate randomization p-values (Holm over the pai
 Why next to BLEU/ROUGE: tiny models decode near-degenerate text, where generation
 metrics cannot separate two systems but the likelihood of the reference still can.
 ``ntrex-en-es`` scores the Tatoeba en→es models on news (cross-domain).
+
+A report over the ablation's finished runs, not a benchmark: no ``--smoke``.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ architecture × task × score: both values with their 95%
 bootstrap intervals, the difference, and the Holm-corrected p-values of the paired
 bootstrap and approximate randomization tests. Nothing is computed here that the
 ``compare`` command did not already write.
+
+A report over the ablation's finished runs, not a benchmark: no ``--smoke``.
 """
 
 from __future__ import annotations
