@@ -9,7 +9,8 @@ the per-token reference, tests/objectives/reference_noise.py), T5 span corruptio
 Defaults are barto-tiny's pretraining shape (configs/pretrain/barto-tiny.yaml: 4 × 512).
 
     .venv/bin/python benchmarks/bench_objectives.py            # full run (~2-3 min)
-    .venv/bin/python benchmarks/bench_objectives.py --quick    # smoke run
+    .venv/bin/python benchmarks/bench_objectives.py --quick    # a short run
+    .venv/bin/python benchmarks/bench_objectives.py --smoke    # seconds: runs to its ratio lines
 
 Numbers are printed; copy them into benchmarks/RESULTS.md (## objectives).
 """
@@ -310,6 +311,7 @@ def main() -> None:
         "--stat-blocks", type=int, default=2000, help="blocks for the noise statistics"
     )
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="Tiny sizes, seconds.")
     parser.add_argument(
         "--runs",
         type=Path,
@@ -329,6 +331,15 @@ def main() -> None:
             2000,
             100,
         )
+    if args.smoke:  # 128-token examples, 1 thread; its numbers mean nothing
+        args.documents, args.seconds, args.steps, args.vocab_size, args.stat_blocks = (
+            60,
+            0.1,
+            1,
+            500,
+            20,
+        )
+        args.seq_len, args.t5_input_length, args.threads = 128, 128, 1
     torch.set_num_threads(args.threads)
 
     texts = load_texts(args.data / "pretrain" / "sample.jsonl.gz", args.documents)
@@ -376,8 +387,9 @@ def main() -> None:
             f"{name:16s} collator {fast['examples_per_s']:7.0f} examples/s "
             f"({fast['ms_per_batch']:6.2f} ms wall, {fast['cpu_ms_per_batch']:6.2f} ms CPU per "
             f"batch of {size}) | reference {slow['examples_per_s']:6.0f} examples/s "
-            f"({slow['cpu_ms_per_batch']:6.2f} ms CPU) | speed-up x{speedup:.1f}"
+            f"({slow['cpu_ms_per_batch']:6.2f} ms CPU)"
         )
+        print(f"ratio {name} collator / reference (examples/s): {speedup:.2f}x")
 
     step, step_cpu = training_step_seconds(tokenizer, bart(batches(bart_blocks)[0]), args.steps)
     print(

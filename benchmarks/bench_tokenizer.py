@@ -19,6 +19,9 @@ of each and the ratio to the baseline.
     tokenizers
     .venv/bin/python benchmarks/bench_tokenizer.py --keep runs/bench-tokenizers --reuse --repeats 5
     # encode only
+    .venv/bin/python benchmarks/bench_tokenizer.py --smoke         # 0.1 MB, vocab 1000: seconds
+
+``--smoke`` checks that the benchmark runs to its ratio lines; its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -210,6 +213,7 @@ def main() -> None:
         "--reuse", action="store_true", help="Skip training: encode with the tokenizers in --keep."
     )
     parser.add_argument("--quick", action="store_true", help="1 MB, vocab 8000, 1 MB encoded.")
+    parser.add_argument("--smoke", action="store_true", help="0.1 MB, vocab 1000, 0.1 MB encoded.")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -230,6 +234,9 @@ def main() -> None:
         parser.error("--reuse needs --keep DIR (a folder filled by an earlier run with --keep)")
     if args.quick:
         args.sizes_mb, args.bpe_vocab, args.unigram_vocab, args.encode_mb = [1], 8000, 8000, 1.0
+    if args.smoke:
+        args.sizes_mb, args.bpe_vocab, args.unigram_vocab, args.encode_mb = [0.1], 1000, 1000, 0.1
+        args.repeats, args.batch_size = 1, 100
     if not (args.data / HELD_OUT_FILE).is_file():
         sys.exit(f"needs the Spanish pretraining files in {args.data} (pass --data)")
     print(f"cpus: {os.cpu_count()}  data: {args.data}  python: {sys.version.split()[0]}")
@@ -268,6 +275,7 @@ def main() -> None:
             f"{'kind':8} {'texts':10} {'n':>6} {'tokens':>9} {'one-by-one':>11} "
             f"{'batched 1 thr':>14} {'ratio':>6} {'batched all':>12} {'ratio':>6}"
         )
+        ratios = []
         for name, texts in held_out_texts(args.data, args.encode_mb * 1e6).items():
             for kind in args.kinds:
                 r = encoding_throughput(
@@ -280,6 +288,12 @@ def main() -> None:
                     f"{r['batched_parallel'] / r['single']:6.2f}",
                     flush=True,
                 )
+                ratios.append(
+                    f"ratio batched / one-by-one ({kind}, {name}, tokens/s): "
+                    f"{r['batched_one_thread'] / r['single']:.2f}x on 1 thread, "
+                    f"{r['batched_parallel'] / r['single']:.2f}x on all"
+                )
+        print("\n".join(ratios))
 
 
 if __name__ == "__main__":
