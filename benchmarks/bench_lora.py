@@ -25,6 +25,10 @@ batch, the last weights decoded on the same validation examples; then ``seq2seq-
     nice -n 10 .venv/bin/python benchmarks/bench_lora.py cost --steps 12 --base-steps 6 --repeats 3
     nice -n 10 .venv/bin/python benchmarks/bench_lora.py quality --model runs/noise-fairseq/model
     --steps 600
+    .venv/bin/python benchmarks/bench_lora.py cost --smoke   # barto-tiny, 3 steps of 4: seconds
+
+``cost --smoke`` checks that the cost part runs to its ratio lines (its numbers mean nothing);
+``quality`` has no smoke: it needs a pretrained model and hundreds of steps to mean anything.
 """
 
 from __future__ import annotations
@@ -83,7 +87,7 @@ def bench_tokenizer(folder: Path, pairs: int) -> Path:
 
 
 def one_run(
-    preset: str, mode: str, steps: int, batch: int, tokenizer_dir: Path, work: Path
+    preset: str, mode: str, steps: int, batch: int, tokenizer_dir: Path, work: Path, threads: int
 ) -> dict[str, Any]:
     """Train ``preset`` for ``steps`` steps in ``mode`` (full | lora) and measure it (runs in a
     child process)."""
@@ -101,7 +105,7 @@ def one_run(
     from seq2seq_es.training.config import EngineConfig, OptimConfig
     from seq2seq_es.training.loop import train
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     tokenizer = load_tokenizer_folder(tokenizer_dir)
     task = get_task("tatoeba-en-es")
     features = encode_examples(
@@ -180,7 +184,7 @@ def one_run(
 
 def cost(args: argparse.Namespace) -> None:
     work = Path(args.work or tempfile.mkdtemp(prefix="bench_lora_"))
-    tokenizer_dir = bench_tokenizer(work / "tokenizer", 20_000)
+    tokenizer_dir = bench_tokenizer(work / "tokenizer", args.tokenizer_pairs)
     rows: list[dict[str, Any]] = []
     for preset in args.presets:
         steps = args.base_steps if preset == "barto-base" else args.steps
@@ -202,6 +206,8 @@ def cost(args: argparse.Namespace) -> None:
                     str(tokenizer_dir),
                     "--work",
                     str(work / "runs"),
+                    "--threads",
+                    str(args.threads),
                 ]
                 done = subprocess.run(command, capture_output=True, text=True, check=False)
                 if done.returncode:
@@ -209,7 +215,7 @@ def cost(args: argparse.Namespace) -> None:
                 rows.append({**json.loads(done.stdout.strip().splitlines()[-1]), "repeat": repeat})
                 shutil.rmtree(work / "runs" / f"{preset}-{mode}")
                 print(json.dumps({k: v for k, v in rows[-1].items() if k != "losses"}), flush=True)
-    print_cost(rows, args.batch)
+    print_cost(rows, args.batch, args.threads)
     (work / "cost.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
     print(f"\nraw numbers: {work / 'cost.json'}")
 
@@ -237,8 +243,11 @@ def mib(n: float) -> str:
     return f"{n / 2**20:,.1f}"
 
 
-def print_cost(rows: list[dict[str, Any]], batch: int) -> None:
-    print(f"\nLoRA vs full fine-tuning, same model/data/batch ({batch} pairs), fp32 CPU, 2 threads")
+def print_cost(rows: list[dict[str, Any]], batch: int, threads: int) -> None:
+    print(
+        f"\nLoRA vs full fine-tuning, same model/data/batch ({batch} pairs), fp32 CPU, "
+        f"{threads} threads"
+    )
     print(
         "| model | params | trainable full / LoRA (ratio) | peak RSS MiB full / LoRA (ratio) | RSS "
         "rise in training MiB full / LoRA (ratio) | step wall s full / LoRA (ratio) | step CPU s "
@@ -246,6 +255,7 @@ def print_cost(rows: list[dict[str, Any]], batch: int) -> None:
         "| LoRA checkpoint with the hook MiB (ratio to full) |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
+    ratios = []
     for preset in dict.fromkeys(r["preset"] for r in rows):
         full, lora = (
             merge_repeats([r for r in rows if (r["preset"], r["mode"]) == (preset, mode)])
@@ -265,6 +275,13 @@ def print_cost(rows: list[dict[str, Any]], batch: int) -> None:
             f"{pair('checkpoint_bytes')} | {mib(lora['checkpoint_bytes_with_hook'])} "
             f"({lora['checkpoint_bytes_with_hook'] / full['checkpoint_bytes']:.3g}) |"
         )
+        ratios.append(
+            f"ratio LoRA / full ({preset}): trainable parameters "
+            f"{lora['trainable'] / full['trainable']:.4f}x, step CPU "
+            f"{lora['step_cpu_seconds'] / full['step_cpu_seconds']:.2f}x, peak RSS "
+            f"{lora['peak_rss'] / full['peak_rss']:.2f}x"
+        )
+    print("\n".join(ratios))
 
 
 # ------------------------------------------------------------------------------------------ quality
@@ -331,6 +348,8 @@ def main() -> None:
         p.add_argument("--steps", type=int, default=12)
         p.add_argument("--batch", type=int, default=16)
         p.add_argument("--work", default=None, help="working folder (default: a new temporary one)")
+    for p in (one, sub.choices["cost"]):
+        p.add_argument("--threads", type=int, default=2, help="torch threads of each run")
     one.add_argument("--tokenizer", required=True)
     cost_parser = sub.choices["cost"]
     cost_parser.add_argument(
@@ -339,6 +358,12 @@ def main() -> None:
     cost_parser.add_argument("--presets", nargs="+", default=list(PRESETS))
     cost_parser.add_argument(
         "--repeats", type=int, default=1, help="runs of each preset and mode, interleaved"
+    )
+    cost_parser.add_argument(
+        "--tokenizer-pairs", type=int, default=20_000, help="tatoeba pairs the tokenizer learns"
+    )
+    cost_parser.add_argument(
+        "--smoke", action="store_true", help="barto-tiny, 3 steps of 4, 1 thread: seconds"
     )
     quality_parser = sub.choices["quality"]
     quality_parser.add_argument(
@@ -350,6 +375,9 @@ def main() -> None:
     quality_parser.add_argument("--lora-lr", type=float, default=2e-3, help="the second LoRA run's")
     quality_parser.add_argument("--eval-examples", type=int, default=1000)
     args = parser.parse_args()
+    if args.part == "cost" and args.smoke:
+        args.presets, args.steps, args.batch, args.threads = ["barto-tiny"], 3, 4, 1
+        args.tokenizer_pairs = 500
     if args.part == "one":
         print(
             json.dumps(
@@ -360,6 +388,7 @@ def main() -> None:
                     args.batch,
                     Path(args.tokenizer),
                     Path(args.work),
+                    args.threads,
                 )
             )
         )

@@ -19,6 +19,11 @@ Every measurement runs in a fresh process, so its peak resident memory is its ow
     .venv/bin/python benchmarks/bench_models.py              # everything (several minutes on 2
     cores)
     .venv/bin/python benchmarks/bench_models.py --quick      # tiny presets, lengths up to 4k
+    .venv/bin/python benchmarks/bench_models.py --smoke      # part 2 at 256 tokens: seconds
+
+``--smoke`` checks that the benchmark runs to its ratio line (part 2's; part 1 has none and runs
+the same ``measure``): 256 tokens, LED window 64, eager full attention only, 2 steps, 1 thread,
+the plot in a temporary folder. Its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import json
 import multiprocessing
 import os
 import resource
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -181,7 +187,7 @@ def length_specs(args: argparse.Namespace) -> list[dict[str, Any]]:
                     "name": f"led-tiny w{args.attention_window} (1-row mask, diagnostic)",
                 }
             )
-        for attention in ("eager", "sdpa"):
+        for attention in args.full_attentions:
             if length <= args.full_attention_max:
                 specs.append(
                     {
@@ -228,8 +234,8 @@ def print_lengths(rows: list[dict[str, Any]]) -> None:
     if shared:
         n = shared[-1]
         print(
-            f"\nbaseline ratio at {n} tokens: full-attention (eager) BART step memory / LED step "
-            f"memory = {eager[n]['step_memory_mb'] / led[n]['step_memory_mb']:.2f}x; time ratio = "
+            f"\nratio full-attention (eager) BART / LED at {n} tokens: step memory "
+            f"{eager[n]['step_memory_mb'] / led[n]['step_memory_mb']:.2f}x, step time "
             f"{eager[n]['seconds'] / led[n]['seconds']:.2f}x"
         )
 
@@ -283,6 +289,9 @@ def main() -> None:
     )
     parser.add_argument("--attention-window", type=int, default=512)
     parser.add_argument(
+        "--full-attentions", nargs="+", default=["eager", "sdpa"], choices=["eager", "sdpa"]
+    )
+    parser.add_argument(
         "--diagnose-mask",
         action="store_true",
         help="Add LED rows without transformers' transient L×L encoder mask (see "
@@ -292,9 +301,14 @@ def main() -> None:
     parser.add_argument("--skip-lengths", action="store_true")
     parser.add_argument("--json", type=Path, default=None, help="Also write all rows here.")
     parser.add_argument("--plot", type=Path, default=HERE / "bench_models.png")
+    parser.add_argument("--smoke", action="store_true", help="Tiny sizes, seconds.")
     args = parser.parse_args()
     if args.quick:
         args.lengths = [n for n in args.lengths if n <= 4096]
+    if args.smoke:
+        args.skip_presets, args.steps, args.threads = True, 2, 1
+        args.lengths, args.attention_window, args.full_attentions = [256], 64, ["eager"]
+        args.plot = Path(tempfile.mkdtemp(prefix="bench_models_")) / "bench_models.png"
 
     print(f"torch threads: {args.threads}; cores visible: {os.cpu_count()}")
     preset_rows = [] if args.skip_presets else [_run(spec) for spec in preset_specs(args)]
