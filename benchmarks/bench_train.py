@@ -8,7 +8,10 @@ pairs (lengths vary: there our loop batches by length, as ``finetune`` does by d
 and the Trainer is also run with its own ``train_sampling_strategy="group_by_length"``). Reported:
 examples/s
 and tokens/s (real tokens, padding excluded) of each, their ratio, and the MFU against
-the fp32 GEMM peak measured in the same run.
+the fp32 GEMM peak measured in the same run; then each loop's median step (wall and CPU
+time between two optimizer steps, so setup and teardown are out of it) and their ratios.
+CPU time is the process's: on a shared machine it moves less than the wall clock (with one
+torch thread, ``OMP_NUM_THREADS=1``, nothing else runs in the process).
 
     .venv/bin/python benchmarks/bench_train.py --preset barto-tiny --steps 30
     .venv/bin/python benchmarks/bench_train.py --preset barto-base --steps 6 --batch 4 --seq-len 256
@@ -24,14 +27,17 @@ from __future__ import annotations
 import argparse
 import functools
 import itertools
+import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
 from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments
 from transformers.utils import logging as hf_logging
 
@@ -56,6 +62,64 @@ DEFAULT_DATA = (
 # 3 steps of 4 examples, one repeat, a short GEMM probe).
 SMOKE = {"steps": 3, "batch": 4, "seq_len": 32, "vocab": 400, "texts": 200, "repeats": 1}
 PROBE_REPEATS = {False: 40, True: 2}
+
+
+@dataclass
+class StepClock:
+    """Wall and CPU time at the end of every optimizer step, in either loop.
+
+    A global post-step hook on every torch optimizer (``register_optimizer_step_post_hook``)
+    sees both loops' optimizers without touching either loop, so the interval between two
+    hooks is one whole training step as each loop runs it: data, forward, backward, clipping,
+    optimizer, schedule, logging."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    def __enter__(self) -> StepClock:
+        self.handle = register_optimizer_step_post_hook(self.tick)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.remove()
+
+    def tick(self, *_: object) -> None:
+        self.wall.append(time.perf_counter())
+        self.cpu.append(time.process_time())
+
+    def median_steps(self) -> tuple[float, float]:
+        """(wall, CPU) seconds of the median step; the first step (no interval) is left out."""
+        return (
+            statistics.median(b - a for a, b in itertools.pairwise(self.wall)),
+            statistics.median(b - a for a, b in itertools.pairwise(self.cpu)),
+        )
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One run of one loop: whole-run wall and CPU seconds, median step wall and CPU seconds."""
+
+    seconds: float
+    cpu_seconds: float
+    step: float
+    step_cpu: float
+
+
+def timed(runner: Callable[[], float]) -> Timing:
+    """Run one loop (``runner`` returns its wall seconds) under a ``StepClock``."""
+    cpu_start = time.process_time()
+    with StepClock() as clock:
+        seconds = runner()
+    return Timing(seconds, time.process_time() - cpu_start, *clock.median_steps())
+
+
+def rotated(names: list[str], repeat: int) -> list[str]:
+    """The loops' order in repeat ``repeat``: each goes first in turn. The first loop of a
+    process pays for the heap's growth (glibc returns freed memory to the system until its
+    thresholds adapt: thousands of page faults a step, measured), so a fixed order would
+    charge it to one loop."""
+    shift = repeat % len(names)
+    return names[shift:] + names[:shift]
 
 
 def make_examples(
@@ -149,9 +213,10 @@ def run_hf(
     return time.perf_counter() - start
 
 
-def main() -> None:
+def build_parser(description: str | None = __doc__) -> argparse.ArgumentParser:
+    """The options of this benchmark (``profile_train_step.py`` shares them)."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--preset", default="barto-tiny")
     parser.add_argument("--steps", type=int, default=30)
@@ -162,7 +227,7 @@ def main() -> None:
         "--repeats",
         type=int,
         default=2,
-        help="Alternate the two loops this many times; best of each.",
+        help="Alternate the loops this many times (each first in turn); best of each.",
     )
     parser.add_argument("--compile", action="store_true", help="torch.compile in both loops.")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -180,22 +245,31 @@ def main() -> None:
         action="store_true",
         help="Tiny sizes, seconds: check that the benchmark runs (its numbers mean nothing).",
     )
-    args = parser.parse_args()
+    return parser
+
+
+def load_data(args: argparse.Namespace) -> tuple[Any, list[dict[str, list[int]]]]:
+    """(tokenizer, examples) both loops train on: one epoch, every example once in both."""
     if args.smoke:
         vars(args).update(SMOKE)
     if not args.data.is_file():
         sys.exit(f"{args.data} not found: pass --data with a JSONL(.gz) file of Spanish text")
     hf_logging.set_verbosity_error()
-
     tokenizer = train_byte_level_bpe(
         itertools.islice(iter_texts(args.data), args.texts), args.vocab
     )
-    count = args.batch * args.steps  # one epoch: every example once in both loops
+    count = args.batch * args.steps
     examples = (
         task_examples(tokenizer, args.task, args.data_dir, count)
         if args.task
         else make_examples(tokenizer, args.data, args.seq_len, count, seed=0, texts_read=args.texts)
     )
+    return tokenizer, examples
+
+
+def main() -> None:
+    args = build_parser().parse_args()
+    tokenizer, examples = load_data(args)
     source_tokens = sum(len(e["input_ids"]) for e in examples) / len(examples)
     target_tokens = sum(len(e["labels"]) for e in examples) / len(examples)
     # ~2 s at 190 GFLOP/s, in this run: never cached
@@ -205,16 +279,18 @@ def main() -> None:
     runners: dict[str, Callable[..., float]] = {"ours": run_ours, "hf": run_hf}
     if args.task:
         runners["hf-grouped"] = functools.partial(run_hf, group_by_length=True)
-    times: dict[str, list[float]] = {name: [] for name in runners}
+    times: dict[str, list[Timing]] = {name: [] for name in runners}
     params = 0
     with tempfile.TemporaryDirectory() as tmp:
         for repeat in range(args.repeats):
-            for name, runner in runners.items():
+            for name in rotated(list(runners), repeat):
+                runner = runners[name]
                 model = build_model(args.preset, tokenizer, seed=0)
                 params = count_parameters(model)
                 shape = model_shape(model)
+                folder = Path(tmp) / f"{name}{repeat}"
                 times[name].append(
-                    runner(model, tokenizer, examples, args, Path(tmp) / f"{name}{repeat}")
+                    timed(functools.partial(runner, model, tokenizer, examples, args, folder))
                 )
     examples_done = args.batch * args.steps
     flops = step_flops(shape, examples_done, int(source_tokens), int(target_tokens))
@@ -223,22 +299,38 @@ def main() -> None:
         f"\npreset {args.preset} ({params / 1e6:.1f}M parameters), batch {args.batch}, {data}, "
         f"{args.steps} steps, mean source/target tokens {source_tokens:.0f}/{target_tokens:.0f}"
     )
-    print(f"{'loop':<22}{'best s':>9}{'examples/s':>12}{'tokens/s':>11}{'MFU':>8}")
-    best = {name: min(values) for name, values in times.items()}
-    for name, seconds in best.items():
+    print(
+        f"{'loop':<22}{'best s':>9}{'CPU s':>8}{'examples/s':>12}{'tokens/s':>11}{'MFU':>8}"
+        f"{'step ms':>9}{'CPU ms':>8}"
+    )
+    best = {name: min(values, key=lambda t: t.seconds) for name, values in times.items()}
+    # each loop's fastest median step over the repeats (wall, CPU)
+    step = {name: min(t.step for t in values) for name, values in times.items()}
+    step_cpu = {name: min(t.step_cpu for t in values) for name, values in times.items()}
+    for name, timing in best.items():
         label = {
             "ours": "ours (Accelerate)",
             "hf": "HF Seq2SeqTrainer",
             "hf-grouped": "HF, group_by_length",
         }[name]
-        rate = examples_done / seconds
+        rate = examples_done / timing.seconds
         print(
-            f"{label:<22}{seconds:>9.2f}{rate:>12.1f}"
-            f"{rate * (source_tokens + target_tokens):>11.0f}{flops / seconds / peak:>8.1%}"
+            f"{label:<22}{timing.seconds:>9.2f}{timing.cpu_seconds:>8.2f}{rate:>12.1f}"
+            f"{rate * (source_tokens + target_tokens):>11.0f}{flops / timing.seconds / peak:>8.1%}"
+            f"{step[name] * 1e3:>9.1f}{step_cpu[name] * 1e3:>8.1f}"
         )
-    print(f"\nratio ours / HF (tokens/s): {best['hf'] / best['ours']:.2f}x")
+    others = {"hf": "HF", "hf-grouped": "HF with group_by_length"}
+    print(f"\nratio ours / HF (tokens/s): {best['hf'].seconds / best['ours'].seconds:.2f}x")
     if "hf-grouped" in best:
-        print(f"ratio ours / HF with group_by_length: {best['hf-grouped'] / best['ours']:.2f}x")
+        print(
+            "ratio ours / HF with group_by_length: "
+            f"{best['hf-grouped'].seconds / best['ours'].seconds:.2f}x"
+        )
+    for name in (n for n in others if n in best):
+        print(
+            f"median step ratio ours / {others[name]}: wall {step[name] / step['ours']:.2f}x, "
+            f"CPU {step_cpu[name] / step_cpu['ours']:.2f}x"
+        )
 
 
 if __name__ == "__main__":

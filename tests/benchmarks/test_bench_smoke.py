@@ -19,13 +19,12 @@ import torch
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-@pytest.mark.shared_data
-def test_bench_train_smoke_on_a_task_prints_its_ratios(shared_data: Path) -> None:
-    """--task: the mode that crashed when the loop stopped making its output folder."""
-    done = subprocess.run(
+def run_task_smoke(script: str, shared_data: Path) -> subprocess.CompletedProcess[str]:
+    """``script --smoke --task tatoeba-en-es`` on the shared data, one torch thread."""
+    return subprocess.run(
         [
             sys.executable,
-            str(BENCHMARKS / "bench_train.py"),
+            str(BENCHMARKS / script),
             "--smoke",
             "--task",
             "tatoeba-en-es",
@@ -40,11 +39,31 @@ def test_bench_train_smoke_on_a_task_prints_its_ratios(shared_data: Path) -> Non
         # One thread: tiny matmuls on 2 threads stall when another process shares the cores.
         env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"},
     )
+
+
+@pytest.mark.shared_data
+def test_bench_train_smoke_on_a_task_prints_its_ratios(shared_data: Path) -> None:
+    """--task: the mode that crashed when the loop stopped making its output folder."""
+    done = run_task_smoke("bench_train.py", shared_data)
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"^ratio ours / HF \(tokens/s\): \d+\.\d+x$", done.stdout, re.MULTILINE)
     assert re.search(
         r"^ratio ours / HF with group_by_length: \d+\.\d+x$", done.stdout, re.MULTILINE
     )
+    assert re.search(
+        r"^median step ratio ours / HF: wall \d+\.\d+x, CPU \d+\.\d+x$", done.stdout, re.MULTILINE
+    )
+
+
+@pytest.mark.shared_data
+def test_profile_train_step_smoke_prints_its_phase_table(shared_data: Path) -> None:
+    """--smoke: both loops run under the phase clock and the profilers to the end."""
+    done = run_task_smoke("profile_train_step.py", shared_data)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^forward +\d+\.\d+ +\d+\.\d+ +\d+\.\d+$", done.stdout, re.MULTILINE)
+    assert re.search(r"^step \(median\) +\d+\.\d+ +\d+\.\d+ +\d+\.\d+$", done.stdout, re.MULTILINE)
+    assert "--- torch.profiler, step 3, HF grouped" in done.stdout
+    assert done.stdout.rstrip().endswith("profile: done")
 
 
 @pytest.mark.shared_data
