@@ -7,9 +7,9 @@ assert timings. A benchmark whose optional extra (``serve``, ``ct2``) is not ins
 skipped with the extra's name. Smokes that start several processes importing torch (over 30 s
 of CPU each on the 2-core machine) are marked ``slow``. ``bench_corpus_slurm.py``'s smoke needs
 a Slurm cluster: it is in ``tests/cluster/test_bench_corpus_slurm_smoke.py``, on the session's
-cluster. ``bench_train.py`` and ``gpu_check.py`` have theirs in ``test_bench_smoke.py``. Not
-benchmarks (no ratio to check; their docstrings say so): ``encoder_*_probe.py``,
-``bench_peak_probe.py``, ``plot_*.py``, ``pretraining_ablation_*.py``.
+cluster. ``bench_train.py``, ``profile_train_step.py`` and ``gpu_check.py`` have theirs in
+``test_bench_smoke.py``. Not benchmarks (no ratio to check; their docstrings say so):
+``encoder_*_probe.py``, ``bench_peak_probe.py``, ``plot_*.py``, ``pretraining_ablation_*.py``.
 """
 
 from __future__ import annotations
