@@ -325,7 +325,8 @@ def _write_main_files(
     write_json(folder / SCHEDULER_JSON, scheduler.state_dict())
     if is_sharded(model):
         return
-    unwrapped = accelerator.unwrap_model(model)
+    # keep_torch_compile=False: a compiled model's state_dict prefixes every key with _orig_mod.
+    unwrapped = accelerator.unwrap_model(model, keep_torch_compile=False)
     if model_state is not None:
         _write_tensors(
             model_state.state_tensors(unwrapped),
@@ -416,7 +417,7 @@ def _load_whole(
     accelerator: Accelerator, path: Path, model: Any, optimizer: Any, model_state: Any
 ) -> None:
     """One process or DDP: the model (or the recipe's ``model_state``) and the optimizer, whole."""
-    unwrapped = accelerator.unwrap_model(model)
+    unwrapped = accelerator.unwrap_model(model, keep_torch_compile=False)
     if model_state is not None:
         model_state.load_state_tensors(
             unwrapped, load_file(str(path / MODEL_FILE)), path / MODEL_FILE

@@ -96,7 +96,17 @@ class EngineConfig(StrictModel):
             "checkpoints sharded, the final model/ whole). One process: no difference."
         ),
     )
-    compile: bool = Field(False, description="torch.compile the model.")
+    compile: bool = Field(
+        False,
+        description="torch.compile the model (inductor; one graph with dynamic lengths). The "
+        "first step compiles: ~1-2 CPU minutes for a tiny preset on an empty inductor cache.",
+    )
+    compile_exact_random: bool = Field(
+        False,
+        description="With compile: draw dropout masks from torch's random stream as eager does "
+        "(inductor's fallback_random), so a compiled run's losses equal eager's to float "
+        "rounding; slower dropout. False: inductor's own masks (resume stays exact).",
+    )
     attn_implementation: Literal["sdpa", "eager"] = Field(
         "sdpa",
         description="sdpa: torch's fused scaled_dot_product_attention (transformers' default for "

@@ -43,6 +43,7 @@ from seq2seq_es.training.checkpoint import (
     require_checkpoint_support,
     save_checkpoint,
 )
+from seq2seq_es.training.compiled import compile_model, mark_lengths_dynamic
 from seq2seq_es.training.config import EngineConfig, OptimConfig
 from seq2seq_es.training.flops import (
     NOT_MEASURED,
@@ -216,7 +217,7 @@ def train(
     if engine.distributed == "fsdp" and accelerator.num_processes > 1:  # training/sharding.py
         full_copy = start_sharding(accelerator, model, engine, model_state)
     if engine.compile:
-        model = torch.compile(model)
+        model = compile_model(model, engine.compile_exact_random)
     optimizer = build_optimizer(model, optim)
     scheduler = build_scheduler(
         optimizer, optim.schedule, optim.warmup_steps, optim.steps, optim.min_lr_ratio
@@ -279,6 +280,7 @@ def train(
                     optim,
                     meter,
                     batches.per_token_loss,
+                    engine.compile,
                 )
             except DivergenceError as exc:
                 raise DivergenceError(f"{exc} {divergence_advice(checkpoints)}") from None
@@ -337,10 +339,14 @@ class Parts:
 
     def plain_model(self) -> Any:
         """The model callbacks and savers see: unwrapped from DDP/compile, or under FSDP the
-        gathered twin (every process must call it then; None on the others)."""
+        gathered twin (every process must call it then; None on the others).
+
+        Uncompiled too (Accelerate keeps ``torch.compile``'s wrapper by default): validation
+        under ``no_grad`` compiled a graph of its own, and the model card named the class
+        ``OptimizedModule``."""
         if self.full_copy is not None:
             return self.full_copy.gather(self.model)
-        return self.accelerator.unwrap_model(self.model)
+        return self.accelerator.unwrap_model(self.model, keep_torch_compile=False)
 
     def save(self, state: TrainState, keep: int) -> Path:
         return save_checkpoint(
@@ -463,9 +469,11 @@ def train_step(
     optim: OptimConfig,
     meter: Throughput,
     per_token: bool = False,
+    compiled: bool = False,
 ) -> tuple[float, Any]:
     """One optimizer step over ``grad_accum_steps`` micro-batches; advances ``state``.
-    ``per_token``: weigh the micro-batches by their target tokens (``loss_divisors``).
+    ``per_token``: weigh the micro-batches by their target tokens (``loss_divisors``);
+    ``compiled``: the model is compiled (``training/compiled.py``).
 
     Returns the mean loss and the gradient norm (a tensor: read only when logged, so a GPU
     does not wait for it every step)."""
@@ -473,7 +481,8 @@ def train_step(
     micro_list = []
     for _ in range(optim.grad_accum_steps):
         batch, state.epoch, state.batch_in_epoch = next(stream)
-        micro_list.append({k: v.to(accelerator.device) for k, v in batch.items()})
+        moved = {k: v.to(accelerator.device) for k, v in batch.items()}
+        micro_list.append(mark_lengths_dynamic(moved) if compiled else moved)
     divisors = loss_divisors(accelerator, micro_list, per_token)
     for micro, (batch, divisor) in enumerate(zip(micro_list, divisors, strict=True)):
         sync = micro == optim.grad_accum_steps - 1
