@@ -16,6 +16,11 @@ torch thread, ``OMP_NUM_THREADS=1``, nothing else runs in the process).
     .venv/bin/python benchmarks/bench_train.py --preset barto-tiny --steps 30
     .venv/bin/python benchmarks/bench_train.py --preset barto-base --steps 6 --batch 4 --seq-len 256
     .venv/bin/python benchmarks/bench_train.py --task tatoeba-en-es --steps 40 --batch 32
+    .venv/bin/python benchmarks/bench_train.py --task tatoeba-en-es --steps 40 --token-budget
+
+``--token-budget`` adds our loop on token-budget batches (``finetune train_max_tokens``, the
+padding-free path of issue 38): its tokens/s counts the real tokens it drew, so it compares
+with the fixed-size batches on the work done, not on the number of examples.
 
 ``--smoke`` runs every loop of the chosen mode at tiny sizes in seconds: it checks that the
 benchmark runs to its ratio line (CI: ``tests/benchmarks/test_bench_smoke.py``), and its
@@ -52,6 +57,7 @@ from seq2seq_es.training.config import EngineConfig, OptimConfig
 from seq2seq_es.training.flops import model_shape, step_flops
 from seq2seq_es.training.loop import train
 from seq2seq_es.training.peak_probe import probe_cpu_peak
+from seq2seq_es.training.token_batches import TokenBatches
 
 DEFAULT_DATA = (
     Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pretrain" / "sample.jsonl.gz"
@@ -159,10 +165,15 @@ def run_ours(
     examples: list[dict[str, list[int]]],
     args: argparse.Namespace,
     folder: Path,
+    token_budget: int | None = None,
 ) -> float:
     collate = WithoutIndex(DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100))
-    lengths = pair_lengths(examples) if args.task else None
-    batches = EpochBatches(examples, collate, args.batch, seed=0, lengths=lengths)
+    batches: EpochBatches
+    if token_budget:
+        batches = TokenBatches(examples, collate, token_budget, args.batch, seed=0)
+    else:
+        lengths = pair_lengths(examples) if args.task else None
+        batches = EpochBatches(examples, collate, args.batch, seed=0, lengths=lengths)
     optim = OptimConfig(
         steps=args.steps, batch_size=args.batch, lr=1e-4, warmup_steps=2, weight_decay=0.0
     )
@@ -173,6 +184,22 @@ def run_ours(
     start = time.perf_counter()
     train(model, batches, optim, engine, folder, seed=0, description="ours")
     return time.perf_counter() - start
+
+
+def budget_tokens(
+    examples: list[dict[str, list[int]]], budget: int, batch: int, steps: int
+) -> tuple[int, int]:
+    """(examples, real source + target tokens) of the first ``steps`` token-budget batches, in
+    the order our loop draws them (epoch after epoch): what its tokens/s counts."""
+    lengths = [len(e["input_ids"]) + len(e["labels"]) for e in examples]
+    sampler = TokenBatches(examples, lambda rows: {}, budget, batch, seed=0)
+    rows: list[int] = []
+    epoch = 0
+    while len(rows) < steps:
+        rows += list(sampler.sampler(epoch, 0, 0, 1))
+        epoch += 1
+    drawn = [i for batch_rows in rows[:steps] for i in batch_rows]
+    return len(drawn), sum(lengths[i] for i in drawn)
 
 
 def run_hf(
@@ -241,6 +268,12 @@ def build_parser(description: str | None = __doc__) -> argparse.ArgumentParser:
         "--texts", type=int, default=2000, help="Corpus texts read for the tokenizer and blocks."
     )
     parser.add_argument(
+        "--token-budget",
+        action="store_true",
+        help="With --task: also our loop on token-budget batches (finetune's train_max_tokens) of "
+        "batch × mean real tokens, at most --batch rows; tokens/s counts the real tokens it drew.",
+    )
+    parser.add_argument(
         "--smoke",
         action="store_true",
         help="Tiny sizes, seconds: check that the benchmark runs (its numbers mean nothing).",
@@ -277,8 +310,11 @@ def main() -> None:
     print(f"torch threads {torch.get_num_threads()}, fp32 GEMM peak {peak / 1e9:.1f} GFLOP/s")
 
     runners: dict[str, Callable[..., float]] = {"ours": run_ours, "hf": run_hf}
+    budget = round(args.batch * (source_tokens + target_tokens))
     if args.task:
         runners["hf-grouped"] = functools.partial(run_hf, group_by_length=True)
+        if args.token_budget:
+            runners["ours-tokens"] = functools.partial(run_ours, token_budget=budget)
     times: dict[str, list[Timing]] = {name: [] for name in runners}
     params = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -294,11 +330,20 @@ def main() -> None:
                 )
     examples_done = args.batch * args.steps
     flops = step_flops(shape, examples_done, int(source_tokens), int(target_tokens))
+    drawn = {
+        name: (examples_done, examples_done * (source_tokens + target_tokens)) for name in times
+    }
+    if "ours-tokens" in times:
+        drawn["ours-tokens"] = budget_tokens(examples, budget, args.batch, args.steps)
+    # the FLOP count is for the fixed batches' tokens; a token budget's run drew other tokens
+    share = {name: drawn[name][1] / drawn["ours"][1] for name in drawn}
     data = f"task {args.task}" if args.task else f"seq_len {args.seq_len}"
     print(
         f"\npreset {args.preset} ({params / 1e6:.1f}M parameters), batch {args.batch}, {data}, "
         f"{args.steps} steps, mean source/target tokens {source_tokens:.0f}/{target_tokens:.0f}"
     )
+    if "ours-tokens" in drawn:
+        print(f"token budget {budget} (batch × mean real tokens), at most {args.batch} rows")
     print(
         f"{'loop':<22}{'best s':>9}{'CPU s':>8}{'examples/s':>12}{'tokens/s':>11}{'MFU':>8}"
         f"{'step ms':>9}{'CPU ms':>8}"
@@ -312,11 +357,13 @@ def main() -> None:
             "ours": "ours (Accelerate)",
             "hf": "HF Seq2SeqTrainer",
             "hf-grouped": "HF, group_by_length",
+            "ours-tokens": "ours, token budget",
         }[name]
-        rate = examples_done / timing.seconds
+        rate = drawn[name][0] / timing.seconds
         print(
             f"{label:<22}{timing.seconds:>9.2f}{timing.cpu_seconds:>8.2f}{rate:>12.1f}"
-            f"{rate * (source_tokens + target_tokens):>11.0f}{flops / timing.seconds / peak:>8.1%}"
+            f"{drawn[name][1] / timing.seconds:>11.0f}"
+            f"{share[name] * flops / timing.seconds / peak:>8.1%}"
             f"{step[name] * 1e3:>9.1f}{step_cpu[name] * 1e3:>8.1f}"
         )
     others = {"hf": "HF", "hf-grouped": "HF with group_by_length"}
@@ -325,6 +372,12 @@ def main() -> None:
         print(
             "ratio ours / HF with group_by_length: "
             f"{best['hf-grouped'].seconds / best['ours'].seconds:.2f}x"
+        )
+    if "ours-tokens" in best:
+        real = {name: drawn[name][1] / best[name].cpu_seconds for name in best}
+        print(
+            "ratio ours with a token budget / HF with group_by_length (real tokens per CPU s): "
+            f"{real['ours-tokens'] / real['hf-grouped']:.2f}x"
         )
     for name in (n for n in others if n in best):
         print(

@@ -19,8 +19,10 @@ import torch
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-def run_task_smoke(script: str, shared_data: Path) -> subprocess.CompletedProcess[str]:
-    """``script --smoke --task tatoeba-en-es`` on the shared data, one torch thread."""
+def run_task_smoke(
+    script: str, shared_data: Path, *options: str
+) -> subprocess.CompletedProcess[str]:
+    """``script --smoke --task tatoeba-en-es [options]`` on the shared data, one torch thread."""
     return subprocess.run(
         [
             sys.executable,
@@ -32,10 +34,11 @@ def run_task_smoke(script: str, shared_data: Path) -> subprocess.CompletedProces
             str(shared_data / "pretrain" / "sample.jsonl.gz"),
             "--data-dir",
             str(shared_data),
+            *options,
         ],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,  # 300 s was reached at load 10 (three loops, a tokenizer, a GEMM probe)
         # One thread: tiny matmuls on 2 threads stall when another process shares the cores.
         env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"},
     )
@@ -44,8 +47,14 @@ def run_task_smoke(script: str, shared_data: Path) -> subprocess.CompletedProces
 @pytest.mark.shared_data
 def test_bench_train_smoke_on_a_task_prints_its_ratios(shared_data: Path) -> None:
     """--task: the mode that crashed when the loop stopped making its output folder."""
-    done = run_task_smoke("bench_train.py", shared_data)
+    done = run_task_smoke("bench_train.py", shared_data, "--token-budget")
     assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(
+        r"^ratio ours with a token budget / HF with group_by_length \(real tokens per CPU s\): "
+        r"\d+\.\d+x$",
+        done.stdout,
+        re.MULTILINE,
+    )
     assert re.search(r"^ratio ours / HF \(tokens/s\): \d+\.\d+x$", done.stdout, re.MULTILINE)
     assert re.search(
         r"^ratio ours / HF with group_by_length: \d+\.\d+x$", done.stdout, re.MULTILINE
