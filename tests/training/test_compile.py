@@ -1,6 +1,6 @@
 """engine.compile=true through the shared loop on CPU (inductor, the default backend): the
-compiled run's losses equal eager's to float rounding with the preset's dropout, it resumes
-exactly, and the model it saves loads with plain ``from_pretrained``.
+compiled run's losses equal eager's to float rounding with the preset's dropout, a resume
+from its checkpoint continues them to float rounding (not bit for bit, see below), and the model it saves loads with plain ``from_pretrained``.
 
 One compilation is the cost (about 2 CPU minutes with an empty inductor cache, on this test's
 sizes; seconds with a warm one), so one run answers every question: it is a fine-tuning run (the
@@ -71,7 +71,7 @@ def fine_tune(
     )
 
 
-def test_compiled_run_equals_eager_resumes_exactly_and_saves_a_plain_model(
+def test_compiled_run_equals_eager_resumes_to_rounding_and_saves_a_plain_model(
     tiny_data: Path, tiny_tokenizer: Path, tmp_path: Path
 ) -> None:
     eager = fine_tune(tiny_data, tiny_tokenizer, tmp_path / "eager", compiled=False)
@@ -86,7 +86,11 @@ def test_compiled_run_equals_eager_resumes_exactly_and_saves_a_plain_model(
     assert not [key for key in load_file(checkpoint) if "_orig_mod" in key]
     shutil.rmtree(tmp_path / "compiled" / "checkpoints" / "step-00000006")
     resumed = fine_tune(tiny_data, tiny_tokenizer, tmp_path / "compiled", True, resume=True)
-    assert resumed.losses == compiled.losses, "bit-exact, the same graph after the resume"
+    # Not bit-exact: in a clean-clone CI run at load ~8 the resumed step 6 differed by 4.8e-7
+    # (5.556772708892822 vs 5.556772232055664; equal in the helper's run): the resumed process
+    # re-enters the compiled graph, whose kernels may pick other reduction orders. Float rounding.
+    resume_gaps = [abs(a - b) for a, b in zip(resumed.losses, compiled.losses, strict=True)]
+    assert max(resume_gaps) < 1e-5, resume_gaps
     for (name, a), b in zip(
         resumed.model.state_dict().items(), compiled.model.state_dict().values(), strict=True
     ):
