@@ -1,6 +1,7 @@
 """engine.compile=true through the shared loop on CPU (inductor, the default backend): the
 compiled run's losses equal eager's to float rounding with the preset's dropout, a resume
-from its checkpoint continues them to float rounding (not bit for bit, see below), and the model it saves loads with plain ``from_pretrained``.
+from its checkpoint continues them to float rounding (not bit for bit, see below), and the
+model it saves loads with plain ``from_pretrained``.
 
 One compilation is the cost (about 2 CPU minutes with an empty inductor cache, on this test's
 sizes; seconds with a warm one), so one run answers every question: it is a fine-tuning run (the
