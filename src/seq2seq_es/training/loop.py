@@ -487,7 +487,7 @@ def train_step(
     for micro, (batch, divisor) in enumerate(zip(micro_list, divisors, strict=True)):
         sync = micro == optim.grad_accum_steps - 1
         with contextlib.nullcontext() if sync else accelerator.no_sync(model):
-            loss = training_loss(model, batch, optim.z_loss)
+            loss = training_loss(model, batch, optim.z_loss, targets_only=not compiled)
             accelerator.backward(loss / divisor)
         loss_sum += loss.detach() / divisor
         meter.add(batch)

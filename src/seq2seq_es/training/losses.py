@@ -4,13 +4,26 @@ z-loss (Mesh TensorFlow / t5x ``cross_entropy_with_logits``): ``z_loss * log(Z)*
 target token, ``log Z = logsumexp(logits)`` its softmax normaliser, averaged over the target
 tokens like the cross-entropy. It pulls log Z towards 0, so the logits cannot drift together in
 bf16; the T5 1.1 recipe the authors pretrained T5S with sets 1e-4 (t5x base.gin ``Z_LOSS``).
+
+The output layer runs only where there is a target (``labels != -100``): a model's forward
+multiplies every decoder position's hidden state by the vocabulary matrix, padding included,
+and then the loss throws the padded rows away. Here a pre-hook on the model's output layer
+(``get_output_embeddings()``: BART's and T5's ``lm_head``, BERT's prediction decoder) gathers
+the target positions first, so the largest matrix product of a step, its softmax and their
+gradients skip the padding (and, in MLM pretraining, the 85% of positions that are not
+masked). The loss is transformers' own cross-entropy on the same rows, so it equals the
+model's ``output.loss`` up to float summation order (``tests/training/test_losses.py``).
+A compiled model keeps the full layer: a data-dependent shape would break its graph.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 IGNORE_INDEX = -100  # labels that are padding, as transformers' losses skip them
 
@@ -22,9 +35,56 @@ def z_loss_term(logits: torch.Tensor, labels: torch.Tensor, weight: float) -> to
     return weight * (log_z.square() * real).sum() / real.sum().clamp(min=1)
 
 
-def training_loss(model: Any, batch: dict[str, torch.Tensor], z_loss: float) -> torch.Tensor:
-    """What one micro-batch contributes to the gradient."""
-    output = model(**batch)
+def training_loss(
+    model: Any, batch: dict[str, torch.Tensor], z_loss: float, targets_only: bool = True
+) -> torch.Tensor:
+    """What one micro-batch contributes to the gradient. ``targets_only``: the output layer runs
+    at target positions only (the module docstring); False: the model's own full forward."""
+    if not targets_only:
+        output = model(**batch)
+        if not z_loss:
+            return output.loss
+        return output.loss + z_loss_term(output.logits, batch["labels"], z_loss)
+    inner = plain_module(model)
+    labels = batch["labels"]
+    targets = labels != IGNORE_INDEX
+    inputs: dict[str, Any] = {key: value for key, value in batch.items() if key != "labels"}
+    shift = getattr(inner, "prepare_decoder_input_ids_from_labels", None)
+    if shift is not None:  # an encoder-decoder: its decoder reads the labels shifted right
+        inputs.setdefault("decoder_input_ids", shift(labels=labels))
+        inputs["use_cache"] = False  # as the model's forward sets it when given labels
+    with output_layer_at(inner, targets):
+        logits = model(**inputs).logits  # (targets, vocabulary)
+    kept = labels[targets]
+    loss = F.cross_entropy(logits, kept)  # transformers' CrossEntropyLoss: mean over targets
     if not z_loss:
-        return output.loss
-    return output.loss + z_loss_term(output.logits, batch["labels"], z_loss)
+        return loss
+    return loss + z_loss_term(logits, kept, z_loss)
+
+
+def plain_module(model: Any) -> Any:
+    """The transformers model inside DDP's (``.module``) and torch.compile's (``._orig_mod``)
+    wrappers, whose methods (``get_output_embeddings``, …) they do not forward."""
+    while True:
+        for wrapped in ("module", "_orig_mod"):
+            inner = getattr(model, wrapped, None)
+            if isinstance(inner, torch.nn.Module):
+                model = inner
+                break
+        else:
+            return model
+
+
+@contextlib.contextmanager
+def output_layer_at(model: Any, positions: torch.Tensor) -> Iterator[None]:
+    """While inside, ``model``'s output layer sees only the hidden states at ``positions`` (a
+    boolean mask over the label grid): its logits are ``(positions.sum(), vocabulary)``."""
+
+    def gather(_module: torch.nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (args[0][positions], *args[1:])
+
+    handle = model.get_output_embeddings().register_forward_pre_hook(gather)
+    try:
+        yield
+    finally:
+        handle.remove()
