@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from accelerate.utils import extract_model_from_parallel
 
 IGNORE_INDEX = -100  # labels that are padding, as transformers' losses skip them
 
@@ -45,7 +46,7 @@ def training_loss(
         if not z_loss:
             return output.loss
         return output.loss + z_loss_term(output.logits, batch["labels"], z_loss)
-    inner = plain_module(model)
+    inner = extract_model_from_parallel(model, keep_torch_compile=False)  # DDP, compile
     labels = batch["labels"]
     targets = labels != IGNORE_INDEX
     inputs: dict[str, Any] = {key: value for key, value in batch.items() if key != "labels"}
@@ -60,19 +61,6 @@ def training_loss(
     if not z_loss:
         return loss
     return loss + z_loss_term(logits, kept, z_loss)
-
-
-def plain_module(model: Any) -> Any:
-    """The transformers model inside DDP's (``.module``) and torch.compile's (``._orig_mod``)
-    wrappers, whose methods (``get_output_embeddings``, …) they do not forward."""
-    while True:
-        for wrapped in ("module", "_orig_mod"):
-            inner = getattr(model, wrapped, None)
-            if isinstance(inner, torch.nn.Module):
-                model = inner
-                break
-        else:
-            return model
 
 
 @contextlib.contextmanager
