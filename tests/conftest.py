@@ -9,12 +9,30 @@ from __future__ import annotations
 import json
 import os
 import random
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SEQ2SEQ_ES_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse ``--dist loadgroup`` where it does not group: the cluster tests share one Slurm
+    cluster per worker, and several tests share 2-process reference runs made once per worker
+    (``xdist_group`` marks). pytest 9.2's structured node ids keep pytest-xdist 3.8 from tagging
+    them (``@group``), so it silently spreads every group over the workers (pytest-xdist#1386)."""
+    if config.getoption("dist", "no") != "loadgroup" or hasattr(config, "workerinput"):
+        return
+    pytest_version, xdist_version = (version(name) for name in ("pytest", "pytest-xdist"))
+    if Version(pytest_version) >= Version("9.2") and Version(xdist_version) <= Version("3.8.0"):
+        raise pytest.UsageError(
+            f"--dist loadgroup does not group tests with pytest {pytest_version} and pytest-xdist "
+            f"{xdist_version} (pytest-xdist#1386). Install the pinned test tools: "
+            "pip install -e '.[dev]' (pytest<9.2)."
+        )
 
 
 @pytest.fixture(scope="session")
