@@ -8,14 +8,18 @@ On CPU the launcher is torchrun (Accelerate's own multi-CPU launcher needs MPI);
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from safetensors.torch import load_file
-from training_helpers import losses, run_cli
-
-LAUNCH = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+from training_helpers import (
+    DDP_PRETRAIN,
+    DDP_REFERENCES,
+    LAUNCH,
+    killed_before_the_last_checkpoint,
+    losses,
+    run_cli,
+)
 
 
 def test_two_processes_match_one_with_the_same_global_batch(
@@ -33,51 +37,27 @@ def test_two_processes_match_one_with_the_same_global_batch(
     assert (tmp_path / "two" / "model" / "config.json").is_file(), "rank 0 saved the model"
 
 
+@pytest.mark.xdist_group(DDP_REFERENCES)
 def test_two_processes_checkpoint_and_resume_exactly_with_dropout(
-    tiny_pretrain: list[str], tmp_path: Path
+    ddp_pretrain: Path, tiny_pretrain: list[str], tmp_path: Path
 ) -> None:
     """DDP checkpoints: the main process writes model and optimizer, every process its own random
-    states; a 2-process run stopped at step 3 and resumed to step 6 (a longer ``optim.steps`` is
-    allowed on resume) equals a 2-process run of 6 steps, dropout (0.1) included. The constant
-    schedule keeps the learning rates independent of the planned steps."""
-    settings = [*tiny_pretrain, "optim.schedule=constant", "engine.checkpoint_every=3"]
-    run_cli(
-        ["pretrain", f"output_dir={tmp_path / 'six'}", *settings, "optim.steps=6"], launcher=LAUNCH
-    )
-    run_cli(
-        ["pretrain", f"output_dir={tmp_path / 'three'}", *settings, "optim.steps=3"],
-        launcher=LAUNCH,
-    )
-    checkpoint = tmp_path / "three" / "checkpoints" / "step-00000003"
+    states; a 2-process run SIGKILLed as it writes its step-8 checkpoint and resumed from step 4
+    equals the uninterrupted 2-process run, bit for bit, dropout (0.1) included."""
+    args = ["pretrain", f"output_dir={tmp_path / 'killed'}", *tiny_pretrain, *DDP_PRETRAIN]
+    killed_before_the_last_checkpoint(args)
+    checkpoint = tmp_path / "killed" / "checkpoints" / "step-00000004"
     assert sorted(p.name for p in checkpoint.glob("rng-rank-*")) == [
         "rng-rank-00000.safetensors",
         "rng-rank-00001.safetensors",
     ]
-    run_cli(
-        ["pretrain", "--resume", f"output_dir={tmp_path / 'three'}", *settings, "optim.steps=6"],
-        launcher=LAUNCH,
-    )
-    assert losses(tmp_path / "three") == losses(tmp_path / "six")
+    run_cli([*args, "--resume"], launcher=LAUNCH)
+    assert losses(tmp_path / "killed") == losses(ddp_pretrain)
     resumed, straight = (
-        load_file(str(tmp_path / run / "model" / "model.safetensors")) for run in ("three", "six")
+        load_file(str(run / "model" / "model.safetensors"))
+        for run in (tmp_path / "killed", ddp_pretrain)
     )
     assert all(bool((resumed[name] == straight[name]).all()) for name in straight)
-
-
-def test_indivisible_batch_is_a_clear_error(tiny_pretrain: list[str], tmp_path: Path) -> None:
-    done = run_cli(
-        [
-            "pretrain",
-            f"output_dir={tmp_path / 'odd'}",
-            *tiny_pretrain,
-            "optim.steps=2",
-            "optim.batch_size=7",
-        ],
-        launcher=LAUNCH,
-        check=False,
-    )
-    assert done.returncode != 0
-    assert "not divisible by the 2 processes" in done.stderr
 
 
 def _decoded_scores(scores: dict) -> dict:
@@ -133,16 +113,14 @@ def test_two_process_finetune_selects_like_one_process(
     )
 
 
+@pytest.mark.xdist_group(DDP_REFERENCES)
 def test_two_process_finetune_with_default_dropout_selects_and_saves(
-    finetune_settings: list[str], tmp_path: Path
+    ddp_finetune: tuple[Path, str],
 ) -> None:
     """The preset's default dropout (0.1), 2 processes, selection + early stopping: no crash, one
     model."""
-    done = run_cli(
-        ["finetune", f"output_dir={tmp_path / 'run'}", "model=barto-tiny", *finetune_settings],
-        launcher=LAUNCH,
-    )
-    scores = json.loads((tmp_path / "run" / "scores.json").read_text(encoding="utf-8"))
+    run, stderr = ddp_finetune
+    scores = json.loads((run / "scores.json").read_text(encoding="utf-8"))
     assert scores["training"]["selection"]["best"] is not None
-    assert (tmp_path / "run" / "model" / "config.json").is_file()
-    assert "Traceback" not in done.stderr
+    assert (run / "model" / "config.json").is_file()
+    assert "Traceback" not in stderr

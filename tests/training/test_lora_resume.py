@@ -19,11 +19,12 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from training_helpers import losses, run_cli
+from training_helpers import LAUNCH, losses, run_cli
 
 from seq2seq_es.training.checkpoint import list_checkpoints
 
-LAUNCH = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+# One worker runs the module, so the module-scoped reference run is made once, not per worker.
+pytestmark = pytest.mark.xdist_group("lora_resume")
 STEPS = ["optim.steps=24", "engine.checkpoint_every=6", "engine.eval_every=6", "engine.log_every=1"]
 
 

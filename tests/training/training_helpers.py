@@ -1,4 +1,5 @@
-"""Run the CLI in a fresh process and read its losses (shared by the training tests)."""
+"""Run the CLI in a fresh process (alone or as 2 torchrun processes) and read its losses
+(shared by the training tests)."""
 
 from __future__ import annotations
 
@@ -8,24 +9,53 @@ import subprocess
 import sys
 from pathlib import Path
 
+# Two gloo processes on CPU. torchrun, not ``accelerate launch``: Accelerate's own multi-CPU
+# launcher needs MPI; ``Accelerator`` detects torchrun's environment and uses gloo.
+LAUNCH = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+KILL_AT = Path(__file__).with_name("kill_at.py")
+# The 2-process references several tests compare with (conftest's ``ddp_pretrain`` and
+# ``ddp_finetune``) run once: the tests that use them share one xdist group, so one worker runs
+# them all and the session fixtures once.
+DDP_REFERENCES = "ddp_references"
+DDP_PRETRAIN = ["model=barto-tiny", "optim.steps=8", "engine.checkpoint_every=4"]
 
-def run_cli(
-    args: list[str], launcher: list[str] | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    """Run ``seq2seq-es`` in a fresh process (optionally under ``accelerate launch``)."""
-    env = {
+
+def cli_env() -> dict[str, str]:
+    """The environment of a CLI run: one thread per process (2 cores, 2 test workers), offline."""
+    return {
         **os.environ,
         "OMP_NUM_THREADS": "1",
         "TOKENIZERS_PARALLELISM": "false",
         "HF_HUB_OFFLINE": "1",
     }
+
+
+def run_cli(
+    args: list[str], launcher: list[str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``seq2seq-es`` in a fresh process (optionally under ``launcher``, e.g. ``LAUNCH``)."""
     command = [*(launcher or [sys.executable]), "-m", "seq2seq_es.cli", *args]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    done = subprocess.run(command, capture_output=True, text=True, env=cli_env(), timeout=600)
     if check and done.returncode != 0:
         raise AssertionError(
             f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
         )
     return done
+
+
+def killed_before_the_last_checkpoint(args: list[str]) -> None:
+    """A 2-process run of the CLI ``args`` (8 steps, checkpoints every 4) whose main process
+    SIGKILLs itself as it starts writing the step-8 checkpoint (``kill_at.py`` as torchrun's
+    script): steps 5-8 ran, only step 4's checkpoint is complete; torchrun then ends the other
+    process."""
+    done = subprocess.run(
+        [*LAUNCH, str(KILL_AT), r"\.step-00000008\.tmp$", "1", "--", *args],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=600,
+    )
+    assert done.returncode != 0 and "SIGKILL" in done.stderr, done.stderr[-2000:]
 
 
 def losses(output_dir: Path) -> list[tuple[int, float]]:
