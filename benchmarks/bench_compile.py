@@ -12,6 +12,16 @@ with plain ``AutoModelForSeq2SeqLM.from_pretrained``.
 
     .venv/bin/python benchmarks/bench_compile.py --steps 30
     .venv/bin/python benchmarks/bench_compile.py --steps 30 --dropout 0
+    .venv/bin/python benchmarks/bench_compile.py --steps 30 --preset t5s-tiny
+    .venv/bin/python benchmarks/bench_compile.py --steps 30 --preset bert2bert-tiny
+    .venv/bin/python benchmarks/bench_compile.py --smoke   # 6 steps of 4 x 32 tokens
+
+``--smoke`` checks that the benchmark runs to its ratio line (one compilation, about a CPU
+minute with an empty inductor cache); its numbers mean nothing.
+
+``bert2bert-tiny`` is not a preset: a BERT2BERT of two randomly initialised bert-tiny BERTs (the
+decoder with cross-attention), the model ``seq2seq-es model bert2bert`` makes of a bert-tiny
+checkpoint, without the checkpoint.
 """
 
 from __future__ import annotations
@@ -28,16 +38,38 @@ from typing import Any
 
 import torch
 from bench_train import DEFAULT_DATA, make_examples
-from transformers import AutoModelForSeq2SeqLM, DataCollatorForSeq2Seq
+from transformers import (
+    AutoModelForSeq2SeqLM,
+    BertConfig,
+    BertLMHeadModel,
+    BertModel,
+    DataCollatorForSeq2Seq,
+    EncoderDecoderModel,
+)
 from transformers.utils import logging as hf_logging
 
 from seq2seq_es.corpus.text_files import iter_texts
 from seq2seq_es.models.loading import save_seq2seq
-from seq2seq_es.models.presets import build_model
+from seq2seq_es.models.presets import build_config, build_model
 from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
 from seq2seq_es.training.batches import EpochBatches, WithoutIndex
 from seq2seq_es.training.config import EngineConfig, OptimConfig
 from seq2seq_es.training.loop import train
+
+
+def make_model(preset: str, tokenizer: Any, dropout: float | None) -> Any:
+    """The preset's model, or for ``bert2bert-tiny`` a BERT2BERT of bert-tiny's shape."""
+    if preset != "bert2bert-tiny":
+        return build_model(preset, tokenizer, seed=0, dropout=dropout)
+    encoder = build_config("bert-tiny", tokenizer, dropout)
+    decoder = BertConfig(**{**encoder.to_dict(), "is_decoder": True, "add_cross_attention": True})
+    torch.manual_seed(0)
+    model = EncoderDecoderModel(
+        encoder=BertModel(encoder, add_pooling_layer=False), decoder=BertLMHeadModel(decoder)
+    )
+    model.config.decoder_start_token_id = tokenizer.bos_token_id
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model
 
 
 def timed_run(
@@ -48,7 +80,7 @@ def timed_run(
     folder: Path,
 ) -> tuple[list[float], list[float], Any]:
     """(wall seconds of each step, losses, trained model) of one run of our loop."""
-    model = build_model(args.preset, tokenizer, seed=0, dropout=args.dropout)
+    model = make_model(args.preset, tokenizer, args.dropout)
     collate = WithoutIndex(DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100))
     batches = EpochBatches(examples, collate, args.batch, seed=0)
     optim = OptimConfig(steps=args.steps, batch_size=args.batch, lr=1e-4, warmup_steps=2)
@@ -86,7 +118,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--preset", default="barto-tiny")
+    parser.add_argument("--preset", default="barto-tiny", help="a preset, or bert2bert-tiny")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--seq-len", type=int, default=128)
@@ -95,13 +127,17 @@ def main() -> None:
         "--dropout", type=float, default=None, help="None: the preset's (barto-tiny: 0.1)."
     )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--smoke", action="store_true", help="6 steps of 4 x 32 tokens")
     args = parser.parse_args()
+    texts = 2000
+    if args.smoke:
+        args.steps, args.batch, args.seq_len, args.vocab, texts = 6, 4, 32, 1000, 200
     if not args.data.is_file():
         sys.exit(f"{args.data} not found: pass --data with a JSONL(.gz) file of Spanish text")
     hf_logging.set_verbosity_error()
-    tokenizer = train_byte_level_bpe(itertools.islice(iter_texts(args.data), 2000), args.vocab)
+    tokenizer = train_byte_level_bpe(itertools.islice(iter_texts(args.data), texts), args.vocab)
     examples = make_examples(
-        tokenizer, args.data, args.seq_len, args.batch * args.steps, seed=0, texts_read=2000
+        tokenizer, args.data, args.seq_len, args.batch * args.steps, seed=0, texts_read=texts
     )
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:

@@ -44,6 +44,8 @@ SERVE = (("fastapi", "serve"), ("uvicorn", "serve"), ("httpx", "serve"))
 SMOKES = [
     Smoke("bench_batching.py", ("--data-dir", "{data}"), ratios=3),
     Smoke("bench_checkpoint.py", ("--data", "{data}/pretrain/sample.jsonl.gz"), ratios=2),
+    # one torch.compile (about a CPU minute with an empty inductor cache)
+    Smoke("bench_compile.py", ("--data", "{data}/pretrain/sample.jsonl.gz"), slow=True),
     Smoke("bench_corpus.py", ("--input", "{data}/pretrain", "--out", "{tmp}")),
     Smoke("bench_decode.py", ("--data-dir", "{data}"), ratios=2),
     Smoke("bench_fsdp.py", ("--data", "{data}/pretrain/sample.jsonl.gz"), slow=True),

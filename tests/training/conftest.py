@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from training_helpers import DDP_PRETRAIN, LAUNCH, run_cli
 
 from seq2seq_es.corpus.text_files import iter_texts
 from seq2seq_es.tokenizer.bpe import train_byte_level_bpe
@@ -72,6 +71,9 @@ def finetune_settings(tiny_data: Path, tiny_tokenizer: Path) -> list[str]:
 def ddp_pretrain(tiny_pretrain: list[str], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """barto-tiny pretrained for 8 steps by 2 DDP processes (checkpoints every 4, the preset's
     dropout 0.1): ``[*tiny_pretrain, *DDP_PRETRAIN]``."""
+    # Imported here: tests/cluster imports this module's fixtures from outside tests/training.
+    from training_helpers import DDP_PRETRAIN, LAUNCH, run_cli
+
     out = tmp_path_factory.mktemp("ddp_pretrain") / "run"
     run_cli(["pretrain", f"output_dir={out}", *tiny_pretrain, *DDP_PRETRAIN], launcher=LAUNCH)
     return out
@@ -83,6 +85,8 @@ def ddp_finetune(
 ) -> tuple[Path, str]:
     """(output folder, stderr) of barto-tiny fine-tuned on the copy task by 2 DDP processes
     (``finetune_settings``: selection, early stopping, the preset's dropout)."""
+    from training_helpers import LAUNCH, run_cli
+
     out = tmp_path_factory.mktemp("ddp_finetune") / "run"
     done = run_cli(
         ["finetune", f"output_dir={out}", "model=barto-tiny", *finetune_settings], launcher=LAUNCH
