@@ -2,8 +2,9 @@
 
 Here and not in ``tests/benchmarks/test_bench_smokes.py`` with the other smokes: it needs a
 Slurm cluster, and with ``SLURM_CONF`` set (``slurm_cluster`` sets it) the benchmark uses the
-running one instead of starting its own. Only completion and the line are checked. Slow: 14
-chained Slurm jobs (7 stages, 1 and 2 tasks), each a Python start that imports the pipeline.
+running one instead of starting its own. Only completion and the line are checked. Slow: two
+runs of 7 chained stages (1 and 2 tasks, 2 MinHash buckets), each job a Python start that
+imports the pipeline.
 """
 
 from __future__ import annotations
