@@ -5,6 +5,7 @@ target tokens; written here from that definition, independently of the code unde
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import pytest
@@ -69,22 +70,33 @@ def test_training_loss_adds_the_z_loss_to_the_cross_entropy() -> None:
 def test_the_output_layer_at_targets_only_gives_the_models_loss_and_gradients(
     family: str,
 ) -> None:
-    """Against each model's own full forward (its ``output.loss``): same loss and same
-    gradients to float rounding, with padded targets, dropout on, z-loss on."""
+    """Against each model's own full forward (its ``output.loss``, given the labels): same loss
+    and same gradients to float rounding, with padded targets, dropout on, and z-loss on (the
+    reference adds ``z_loss_term`` of the model's logits), from the full output layer (a
+    compiled model's path) and from the targets only."""
     model, batch = _model_and_batch(family)
     losses, grads = [], []
-    for targets_only in (False, True):
-        torch.manual_seed(1)  # the same dropout masks in both forwards
+    for targets_only in (None, False, True):  # None: the model's own loss
+        torch.manual_seed(1)  # the same dropout masks in every forward
         model.zero_grad()
-        loss = training_loss(model, batch, 1e-2, targets_only=targets_only)
+        if targets_only is None:
+            with warnings.catch_warnings():  # BERT2BERT's FutureWarning when given labels
+                warnings.simplefilter("ignore", FutureWarning)
+                output = model(**batch)
+            loss = output.loss + z_loss_term(output.logits, batch["labels"], 1e-2)
+        else:
+            with warnings.catch_warnings():  # a warning would be a graph break when compiled
+                warnings.simplefilter("error")
+                loss = training_loss(model, batch, 1e-2, targets_only=targets_only)
         loss.backward()
         losses.append(loss.detach())
         grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
     assert (batch["labels"] == -100).any()  # the case that matters: padding is skipped
-    torch.testing.assert_close(losses[1], losses[0], rtol=1e-5, atol=1e-6)
-    assert len(grads[0]) == len(grads[1]) > 0
-    for full, sparse in zip(grads[0], grads[1], strict=True):
-        torch.testing.assert_close(sparse, full, rtol=1e-4, atol=1e-6)
+    for loss, grad in zip(losses[1:], grads[1:], strict=True):
+        torch.testing.assert_close(loss, losses[0], rtol=1e-5, atol=1e-6)
+        assert len(grad) == len(grads[0]) > 0
+        for ours, reference in zip(grad, grads[0], strict=True):
+            torch.testing.assert_close(ours, reference, rtol=1e-4, atol=1e-6)
 
 
 def _model_and_batch(family: str) -> tuple[Any, dict[str, torch.Tensor]]:

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from accelerate.utils import extract_model_from_parallel
 
+from seq2seq_es.training.compiled import mark_lengths_dynamic
+
 IGNORE_INDEX = -100  # labels that are padding, as transformers' losses skip them
 
 
@@ -40,27 +42,35 @@ def training_loss(
     model: Any, batch: dict[str, torch.Tensor], z_loss: float, targets_only: bool = True
 ) -> torch.Tensor:
     """What one micro-batch contributes to the gradient. ``targets_only``: the output layer runs
-    at target positions only (the module docstring); False: the model's own full forward."""
-    if not targets_only:
-        output = model(**batch)
-        if not z_loss:
-            return output.loss
-        return output.loss + z_loss_term(output.logits, batch["labels"], z_loss)
+    at target positions only (the module docstring); False: at every position, as the model's
+    own forward does (a compiled model: the shapes stay the batch's).
+
+    The labels never go into the model: the loss is computed here, from its logits. Given
+    labels, ``EncoderDecoderModel`` (BERT2BERT) calls ``warnings.warn`` on every forward, and a
+    warning is a graph break for ``torch.compile``: 4 graphs a step instead of one."""
     inner = extract_model_from_parallel(model, keep_torch_compile=False)  # DDP, compile
     labels = batch["labels"]
-    targets = labels != IGNORE_INDEX
     inputs: dict[str, Any] = {key: value for key, value in batch.items() if key != "labels"}
     shift = getattr(inner, "prepare_decoder_input_ids_from_labels", None)
-    if shift is not None:  # an encoder-decoder: its decoder reads the labels shifted right
-        inputs.setdefault("decoder_input_ids", shift(labels=labels))
+    if shift is not None and "decoder_input_ids" not in inputs:
+        # an encoder-decoder: its decoder reads the labels shifted right. Dynamic like the
+        # batch's own tensors, or a compiled model recompiles at the first new length.
+        inputs.update(mark_lengths_dynamic({"decoder_input_ids": shift(labels=labels)}))
+    if shift is not None:
         inputs["use_cache"] = False  # as the model's forward sets it when given labels
-    with output_layer_at(inner, targets):
-        logits = model(**inputs).logits  # (targets, vocabulary)
-    kept = labels[targets]
-    loss = F.cross_entropy(logits, kept)  # transformers' CrossEntropyLoss: mean over targets
+    if targets_only:
+        targets = labels != IGNORE_INDEX
+        with output_layer_at(inner, targets):
+            logits = model(**inputs).logits  # (targets, vocabulary)
+        labels = labels[targets]
+    else:
+        logits = model(**inputs).logits.flatten(0, -2)  # (positions, vocabulary)
+        labels = labels.flatten()
+    # transformers' CrossEntropyLoss: the mean over the labels that are not -100
+    loss = F.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX)
     if not z_loss:
         return loss
-    return loss + z_loss_term(logits, kept, z_loss)
+    return loss + z_loss_term(logits, labels, z_loss)
 
 
 @contextlib.contextmanager
