@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import warm_python
 from seq2seq_es.cli import app
 
 runner = CliRunner()
@@ -66,6 +67,12 @@ def refused(args: list[str], *roots: Path, code: int = 2) -> str:
 
 
 def cli(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """The CLI in a new process: forked from the warm server unless ``kwargs`` (``preexec_fn``)
+    need ``subprocess``."""
+    if not kwargs:
+        return warm_python.run(
+            [sys.executable, "-m", "seq2seq_es.cli", *args], env=ENV, timeout=600
+        )
     return subprocess.run(
         [sys.executable, "-m", "seq2seq_es.cli", *args],
         capture_output=True,

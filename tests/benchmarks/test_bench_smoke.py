@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
+import warm_python
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
@@ -23,7 +25,7 @@ def run_task_smoke(
     script: str, shared_data: Path, *options: str
 ) -> subprocess.CompletedProcess[str]:
     """``script --smoke --task tatoeba-en-es [options]`` on the shared data, one torch thread."""
-    return subprocess.run(
+    return warm_python.run(
         [
             sys.executable,
             str(BENCHMARKS / script),
@@ -36,8 +38,6 @@ def run_task_smoke(
             str(shared_data),
             *options,
         ],
-        capture_output=True,
-        text=True,
         timeout=600,  # 300 s was reached at load 10 (three loops, a tokenizer, a GEMM probe)
         # One thread: tiny matmuls on 2 threads stall when another process shares the cores.
         env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"},
@@ -79,7 +79,7 @@ def test_profile_train_step_smoke_prints_its_phase_table(shared_data: Path) -> N
 def test_gpu_check_smoke_on_cpu_trains_and_decodes_both_presets(shared_data: Path) -> None:
     """--device cpu --smoke: the GPU check's code (pretraining configs, the loop's MFU meter,
     the decoding engine) end to end at tiny sizes; a row per training run, a decode line each."""
-    done = subprocess.run(
+    done = warm_python.run(
         [
             sys.executable,
             str(BENCHMARKS / "gpu_check.py"),
@@ -89,8 +89,6 @@ def test_gpu_check_smoke_on_cpu_trains_and_decodes_both_presets(shared_data: Pat
             "--data",
             str(shared_data / "pretrain" / "sample.jsonl.gz"),
         ],
-        capture_output=True,
-        text=True,
         timeout=300,
         env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"},
     )
@@ -125,10 +123,8 @@ def test_gpu_check_without_a_gpu_says_so_and_exits_0(
 def test_bench_inference_smoke_prints_its_ratios(shared_data: Path) -> None:
     """--smoke: a tiny BART built, exported (fp32, int8) and timed against transformers; the
     ratio lines and the outputs check are printed."""
-    done = subprocess.run(
+    done = warm_python.run(
         [sys.executable, str(BENCHMARKS / "bench_inference.py"), "--smoke"],
-        capture_output=True,
-        text=True,
         timeout=600,  # 14 s of CPU; 2 minutes of wall time at load 11 on 2 cores
         env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"},
     )

@@ -17,12 +17,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+import warm_python
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 RATIO = re.compile(r"^ratio .+ / .+: .*\d\.\d+x", re.MULTILINE)
@@ -76,10 +77,8 @@ def test_benchmark_smoke_runs_to_its_ratio_lines(
     args = [a.format(data=shared_data, tmp=tmp_path) for a in smoke.args]
     # --smoke goes after a subcommand (bench_lora.py cost --smoke)
     command = [sys.executable, str(BENCHMARKS / smoke.script), *args, "--smoke"]
-    done = subprocess.run(
+    done = warm_python.run(
         command,
-        capture_output=True,
-        text=True,
         timeout=600,
         # One thread: tiny matmuls on 2 threads stall when another process shares the cores.
         env={

@@ -343,10 +343,12 @@ def test_the_predict_command_reads_stdin_and_writes_only_jsonl_to_stdout(
     tiny_bart_folder: Path, tmp_path: Path
 ) -> None:
     import os
-    import subprocess
     import sys
 
-    done = subprocess.run(
+    import warm_python
+
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    done = warm_python.run(
         [
             sys.executable,
             "-m",
@@ -358,17 +360,15 @@ def test_the_predict_command_reads_stdin_and_writes_only_jsonl_to_stdout(
             "scores=true",
         ],
         input="\n".join(TEXTS[:3]) + "\n",
-        capture_output=True,
-        text=True,
         timeout=300,
-        env=os.environ | {"HF_HUB_OFFLINE": "1"},
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(r["id"], r["input"]) for r in records] == [(1, TEXTS[0]), (2, TEXTS[1]), (3, TEXTS[2])]
     assert all(r["tokens"] <= 4 and r["score"] < 0 for r in records)
     assert "predicted 3 of 3 inputs" in done.stderr
-    bad = subprocess.run(
+    bad = warm_python.run(
         [
             sys.executable,
             "-m",
@@ -377,9 +377,8 @@ def test_the_predict_command_reads_stdin_and_writes_only_jsonl_to_stdout(
             f"model={tiny_bart_folder}",
             f"input={tmp_path / 'missing.txt'}",
         ],
-        capture_output=True,
-        text=True,
         timeout=300,
+        env=env,
     )
     assert (
         bad.returncode == 2

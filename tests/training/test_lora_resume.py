@@ -9,9 +9,7 @@ q/v, selection every 6 steps. Only the 1-vs-2-process comparison switches dropou
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,8 +17,9 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from training_helpers import LAUNCH, losses, run_cli
+from training_helpers import LAUNCH, cli_env, losses, run_cli
 
+import warm_python
 from seq2seq_es.training.checkpoint import list_checkpoints
 
 # One worker runs the module, so the module-scoped reference run is made once, not per worker.
@@ -78,13 +77,7 @@ def test_lora_sigkill_then_resume_is_bit_identical(
 ) -> None:
     killed = tmp_path / "killed"
     args = ["finetune", f"output_dir={killed}", "model=barto-tiny", *lora_settings, *STEPS]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "seq2seq_es.cli", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
+    process = warm_python.popen_quiet([sys.executable, "-m", "seq2seq_es.cli", *args], cli_env())
     deadline = time.monotonic() + 600
     while not (killed / "checkpoints" / "step-00000012").is_dir():
         assert process.poll() is None, "the run ended before it could be killed"

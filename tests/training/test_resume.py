@@ -16,7 +16,6 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 from training_helpers import losses, run_cli
 
+import warm_python
 from seq2seq_es.errors import CheckpointError
 from seq2seq_es.training.checkpoint import check_compatible, list_checkpoints
 from seq2seq_es.training.run_folder import PICKLE_SUFFIXES
@@ -42,12 +42,8 @@ ENV = {
 def killed_at(pattern: str, args: list[str]) -> None:
     """Run the CLI until it touches a path matching ``pattern``: SIGKILLed there (see
     kill_at.py)."""
-    done = subprocess.run(
-        [sys.executable, str(KILL_AT), pattern, "1", "--", *args],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=600,
+    done = warm_python.run(
+        [sys.executable, str(KILL_AT), pattern, "1", "--", *args], env=ENV, timeout=600
     )
     assert done.returncode == -signal.SIGKILL, f"not killed at {pattern}:\n{done.stderr[-2000:]}"
 
@@ -58,12 +54,7 @@ def killed_during_a_step(
     """SIGKILL the run at a random moment once it has logged a random number of steps; return
     that number."""
     steps = rng.randint(*after_steps)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "seq2seq_es.cli", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=ENV,
-    )
+    process = warm_python.popen_quiet([sys.executable, "-m", "seq2seq_es.cli", *args], ENV)
     deadline = time.monotonic() + 600
     metrics = folder / "metrics.jsonl"
     while not (

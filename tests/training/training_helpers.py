@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import warm_python
+
 # Two gloo processes on CPU. torchrun, not ``accelerate launch``: Accelerate's own multi-CPU
 # launcher needs MPI; ``Accelerator`` detects torchrun's environment and uses gloo.
 LAUNCH = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
@@ -33,9 +35,10 @@ def cli_env() -> dict[str, str]:
 def run_cli(
     args: list[str], launcher: list[str] | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``seq2seq-es`` in a fresh process (optionally under ``launcher``, e.g. ``LAUNCH``)."""
+    """Run ``seq2seq-es`` in a new process (optionally under ``launcher``, e.g. ``LAUNCH``):
+    forked from the warm server (``tests/warm_python.py``; torchrun's workers start fresh)."""
     command = [*(launcher or [sys.executable]), "-m", "seq2seq_es.cli", *args]
-    done = subprocess.run(command, capture_output=True, text=True, env=cli_env(), timeout=600)
+    done = warm_python.run(command, env=cli_env(), timeout=600)
     if check and done.returncode != 0:
         raise AssertionError(
             f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
@@ -48,10 +51,8 @@ def killed_before_the_last_checkpoint(args: list[str]) -> None:
     SIGKILLs itself as it starts writing the step-8 checkpoint (``kill_at.py`` as torchrun's
     script): steps 5-8 ran, only step 4's checkpoint is complete; torchrun then ends the other
     process."""
-    done = subprocess.run(
+    done = warm_python.run(
         [*LAUNCH, str(KILL_AT), r"\.step-00000008\.tmp$", "1", "--", *args],
-        capture_output=True,
-        text=True,
         env=cli_env(),
         timeout=600,
     )
