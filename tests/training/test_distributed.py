@@ -16,10 +16,15 @@ from training_helpers import (
     DDP_PRETRAIN,
     DDP_REFERENCES,
     LAUNCH,
+    cli_env,
     killed_before_the_last_checkpoint,
     losses,
     run_cli,
 )
+
+import warm_python
+
+LATE_MAIN = Path(__file__).with_name("late_main.py")
 
 
 def test_two_processes_match_one_with_the_same_global_batch(
@@ -35,6 +40,24 @@ def test_two_processes_match_one_with_the_same_global_batch(
     for (_, a), (_, b) in zip(one, two, strict=True):
         assert b == pytest.approx(a, rel=1e-5, abs=1e-5)
     assert (tmp_path / "two" / "model" / "config.json").is_file(), "rank 0 saved the model"
+
+
+def test_a_main_process_that_starts_last_still_starts_the_run(
+    tiny_pretrain: list[str], tmp_path: Path
+) -> None:
+    """Rank 0 starts once rank 1 has written into the new output folder, or after 10 s
+    (``late_main.py``): every process claims before any writes, so rank 1 waits for rank 0 and
+    rank 0 finds the folder new (the 10 s are spent). Before: rank 1 wrote its token cache
+    (``output_dir/data``) and rank 0 refused the folder, "is not empty and holds no run
+    record", exit 2; the warm workers' near-simultaneous starts found it."""
+    out = tmp_path / "late"
+    args = ["pretrain", f"output_dir={out}", *tiny_pretrain, "model=barto-tiny", "optim.steps=2"]
+    done = warm_python.run_launched(
+        LAUNCH, [str(LATE_MAIN), "10", "--", *args], cli_env(), timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert [step for step, _ in losses(out)] == [1, 2]
+    assert (out / "summary.json").is_file() and (out / "config.yaml").is_file()
 
 
 @pytest.mark.xdist_group(DDP_REFERENCES)

@@ -109,6 +109,23 @@ def is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
+def wait_for_every_process() -> None:
+    """In a launch of several processes (torchrun: ``WORLD_SIZE`` > 1), return once every one
+    has called it; alone, at once.
+
+    Why: every process claims the output folder (the same read-only decision), and then each
+    writes into it (the main process its record; every process its token cache,
+    ``output_dir/data``). A process that claimed after another had started writing found a
+    folder "not empty and with no run record" and refused: a rank 0 that started a moment
+    after rank 1 stopped the launch. Waiting here orders every claim before every write."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        import torch
+        from accelerate import PartialState
+
+        # the process group Accelerator() uses later (the same shared state, the same device)
+        PartialState(cpu=not torch.cuda.is_available()).wait_for_everyone()
+
+
 def claim_output(command: Command, config: Any) -> RunFolder | None:
     """The command's claim on its output file and folder (``training/run_folder.py``'s
     write-safety rule), or None when it writes no folder."""
@@ -135,6 +152,7 @@ def run_command(command: Command, config: Any, messages: Console) -> Any:
     ``messages``. Returns the work's result, or ``NOTHING_TO_DO`` for a finished run.
     """
     claim = claim_output(command, config)
+    wait_for_every_process()  # only now may a process write: every one has claimed
     main = is_main_process()
     if claim is not None and claim.message and main:
         messages.print(claim.message, highlight=False, soft_wrap=True, markup=False)
