@@ -27,6 +27,7 @@ import contextlib
 import json
 import os
 import runpy
+import select
 import signal
 import socket
 import struct
@@ -59,10 +60,19 @@ IMPORT_TIME_ENV = (
     "LD_", "HOME", "XDG_", "TMPDIR", "USE_",
 )  # fmt: skip
 FD_COUNT = 3  # stdin, stdout, stderr
+WORKER = Path(__file__).with_name("warm_worker.py")
+
+
+# What torchrun sets for its workers, read when the process group starts, not at import.
+RUN_TIME_ENV = ("TORCHELASTIC_", "TORCH_NCCL_")
 
 
 def import_time_env(env: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in env.items() if k.startswith(IMPORT_TIME_ENV)}
+    return {
+        k: v
+        for k, v in env.items()
+        if k.startswith(IMPORT_TIME_ENV) and not k.startswith(RUN_TIME_ENV)
+    }
 
 
 # -- the server -------------------------------------------------------------------------------
@@ -89,6 +99,12 @@ def serve(path: str) -> None:
         connection.settimeout(None)
         message, fds, _, _ = socket.recv_fds(connection, 1 << 20, FD_COUNT)
         request = json.loads(message)
+        if import_time_env(request["env"]) != import_time_env(os.environ):
+            for fd in fds:
+                os.close(fd)
+            connection.sendall(struct.pack("!i", -1))  # not warm: the client starts it fresh
+            connection.close()
+            continue
         pid = os.fork()
         if pid == 0:
             listener.close()
@@ -101,9 +117,20 @@ def serve(path: str) -> None:
 
 
 def report_exit(connection: socket.socket, pid: int) -> None:
-    _, status = os.waitpid(pid, 0)
-    with contextlib.suppress(OSError):
-        connection.sendall(struct.pack("!i", os.waitstatus_to_exitcode(status)))
+    """Send the child's exit status to its client; kill the child if the client goes first (a
+    torchrun that SIGKILLs ``warm_worker.py`` must not leave its worker running)."""
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            with contextlib.suppress(OSError):
+                connection.sendall(struct.pack("!i", os.waitstatus_to_exitcode(status)))
+            break
+        readable, _, _ = select.select([connection], [], [], 0.1)
+        if readable and not connection.recv(1):  # the client closed its end
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            break
     connection.close()
 
 
@@ -162,56 +189,62 @@ def exit_code(code: object) -> int:
 # -- the client -------------------------------------------------------------------------------
 
 
-class WarmPython:
-    """One server per test worker, started at first use, stopped at exit."""
+class Server:
+    """One warm server: its process and the folder of its socket."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._server: subprocess.Popen[bytes] | None = None
-        self._folder: tempfile.TemporaryDirectory[str] | None = None
-        self._env: dict[str, str] = {}
-
-    def socket_for(self, env: Mapping[str, str]) -> str | None:
-        """The server's socket if a run with ``env`` can be warm, else None."""
-        if os.environ.get("WARM_PYTHON", "1") == "0":
-            return None
-        with self._lock:
-            if self._server is None:
-                self._start(env)
-            if self._server is None or self._server.poll() is not None:
-                return None
-            if import_time_env(env) != import_time_env(self._env):
-                return None
-            assert self._folder is not None
-            return str(Path(self._folder.name) / "socket")
-
-    def _start(self, env: Mapping[str, str]) -> None:
-        self._folder = tempfile.TemporaryDirectory(prefix="warm-python-")
-        path = Path(self._folder.name) / "socket"
-        self._env = dict(env)
-        self._server = subprocess.Popen(
-            [sys.executable, __file__, "serve", str(path)],
-            env=self._env,
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.folder = tempfile.TemporaryDirectory(prefix="warm-python-")
+        self.socket = str(Path(self.folder.name) / "socket")
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "serve", self.socket],
+            env=dict(env),
             # nothing of the worker's: a pipe held open would keep its reader waiting
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        atexit.register(self.stop)
         deadline = time.monotonic() + 300
-        while not path.exists():
-            if self._server.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                return
+        while not Path(self.socket).exists() and self.up() and time.monotonic() < deadline:
             time.sleep(0.05)
 
+    def up(self) -> bool:
+        return self.process.poll() is None
+
     def stop(self) -> None:
-        if self._server is not None and self._server.poll() is None:
-            self._server.kill()
-            self._server.wait()
-        if self._folder is not None:
-            self._folder.cleanup()
+        if self.up():
+            self.process.kill()
+            self.process.wait()
+        self.folder.cleanup()
+
+
+class WarmPython:
+    """The test worker's servers, one per environment that the preloaded modules read at
+    import (at most ``MAX_SERVERS``), each started at first use and stopped at exit."""
+
+    MAX_SERVERS = 3
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._servers: dict[tuple[tuple[str, str], ...], Server] = {}
+        atexit.register(self.stop)
+
+    def socket_for(self, env: Mapping[str, str]) -> str | None:
+        """The socket of the server for ``env``, or None without one."""
+        if os.environ.get("WARM_PYTHON", "1") == "0":
+            return None
+        key = tuple(sorted(import_time_env(env).items()))
+        with self._lock:
+            if key not in self._servers and len(self._servers) < self.MAX_SERVERS:
+                self._servers[key] = Server(env)
+            server = self._servers.get(key)
+            if server is None or not server.up() or not Path(server.socket).exists():
+                return None
+            return server.socket
+
+    def stop(self) -> None:
+        for server in self._servers.values():
+            server.stop()
 
 
 WARM = WarmPython()
@@ -263,13 +296,29 @@ def start(
     these file descriptors; None when it cannot be warm (start it as a subprocess then)."""
     env = dict(os.environ if env is None else env)
     path = WARM.socket_for(env)
-    if path is None:
-        return None
-    request = {"argv": list(argv), "env": env, "cwd": str(cwd or os.getcwd())}
+    return None if path is None else start_at(path, argv, (stdin, stdout, stderr), env, cwd)
+
+
+def start_at(
+    path: str,
+    argv: Sequence[str],
+    fds: tuple[int, int, int],
+    env: Mapping[str, str],
+    cwd: str | Path | None = None,
+) -> WarmProcess | None:
+    """``start`` on the server listening at ``path`` (``warm_worker.py`` has no ``WARM``)."""
+    request = {"argv": list(argv), "env": dict(env), "cwd": str(cwd or os.getcwd())}
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    connection.connect(path)
-    socket.send_fds(connection, [json.dumps(request).encode()], [stdin, stdout, stderr])
-    (pid,) = struct.unpack("!i", connection.recv(4))
+    try:
+        connection.connect(path)
+        socket.send_fds(connection, [json.dumps(request).encode()], list(fds))
+        (pid,) = struct.unpack("!i", connection.recv(4))
+    except (OSError, struct.error):  # the server is gone
+        connection.close()
+        return None
+    if pid == -1:
+        connection.close()
+        return None
     return WarmProcess(connection, pid)
 
 
@@ -305,6 +354,19 @@ def run(
     if check:
         done.check_returncode()
     return done
+
+
+def run_launched(
+    launcher: Sequence[str], program: Sequence[str], env: Mapping[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """``launcher`` (torchrun) running ``program`` (``-m module ...`` or ``script ...``) in each
+    of its workers, as ``run([*launcher, *program])``: torchrun is forked from the warm server
+    and each worker is, through ``warm_worker.py``."""
+    path = WARM.socket_for(env)
+    if path is None:
+        return run([*launcher, *program], env=env, timeout=timeout)
+    worker_env = {**env, "WARM_PYTHON_SOCKET": path}
+    return run([*launcher, str(WORKER), *program], env=worker_env, timeout=timeout)
 
 
 def popen_quiet(

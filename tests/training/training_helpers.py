@@ -1,4 +1,4 @@
-"""Run the CLI in a fresh process (alone or as 2 torchrun processes) and read its losses
+"""Run the CLI in a new process (alone or as 2 torchrun processes) and read its losses
 (shared by the training tests)."""
 
 from __future__ import annotations
@@ -35,10 +35,14 @@ def cli_env() -> dict[str, str]:
 def run_cli(
     args: list[str], launcher: list[str] | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``seq2seq-es`` in a new process (optionally under ``launcher``, e.g. ``LAUNCH``):
-    forked from the warm server (``tests/warm_python.py``; torchrun's workers start fresh)."""
-    command = [*(launcher or [sys.executable]), "-m", "seq2seq_es.cli", *args]
-    done = warm_python.run(command, env=cli_env(), timeout=600)
+    """Run ``seq2seq-es`` in a new process (optionally under ``launcher``, e.g. ``LAUNCH``),
+    forked from the warm server (``tests/warm_python.py``), torchrun's workers too."""
+    program = ["-m", "seq2seq_es.cli", *args]
+    command = [*(launcher or [sys.executable]), *program]
+    if launcher:
+        done = warm_python.run_launched(launcher, program, cli_env(), timeout=600)
+    else:
+        done = warm_python.run(command, env=cli_env(), timeout=600)
     if check and done.returncode != 0:
         raise AssertionError(
             f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
@@ -51,11 +55,8 @@ def killed_before_the_last_checkpoint(args: list[str]) -> None:
     SIGKILLs itself as it starts writing the step-8 checkpoint (``kill_at.py`` as torchrun's
     script): steps 5-8 ran, only step 4's checkpoint is complete; torchrun then ends the other
     process."""
-    done = warm_python.run(
-        [*LAUNCH, str(KILL_AT), r"\.step-00000008\.tmp$", "1", "--", *args],
-        env=cli_env(),
-        timeout=600,
-    )
+    program = [str(KILL_AT), r"\.step-00000008\.tmp$", "1", "--", *args]
+    done = warm_python.run_launched(LAUNCH, program, cli_env(), timeout=600)
     assert done.returncode != 0 and "SIGKILL" in done.stderr, done.stderr[-2000:]
 
 
