@@ -171,7 +171,7 @@ def run_child(request: dict[str, Any], fds: list[int]) -> None:
     with contextlib.suppress(BaseException):
         sys.stdout.flush()
         sys.stderr.flush()
-    if code < 0:  # ended by a signal: die of it, as the interpreter does
+    if code < 0:  # ended by KeyboardInterrupt: die of SIGINT, as the interpreter does
         signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
     os._exit(code)

@@ -31,8 +31,9 @@ def main(argv: list[str]) -> None:
     for number in FORWARDED:
         signal.signal(number, lambda received, _frame: process.send_signal(received))
     code = process.wait()
-    if code < 0:
-        signal.signal(-code, signal.SIG_DFL)
+    if code < 0:  # die of the worker's signal (SIGKILL's disposition cannot be set, nor needs to)
+        if -code not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
     sys.exit(code)
 

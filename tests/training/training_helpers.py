@@ -57,7 +57,9 @@ def killed_before_the_last_checkpoint(args: list[str]) -> None:
     process."""
     program = [str(KILL_AT), r"\.step-00000008\.tmp$", "1", "--", *args]
     done = warm_python.run_launched(LAUNCH, program, cli_env(), timeout=600)
-    assert done.returncode != 0 and "SIGKILL" in done.stderr, done.stderr[-2000:]
+    assert done.returncode != 0 and "SIGKILL" in done.stderr, (
+        done.stderr[:3000] + "\n...\n" + done.stderr[-2000:]
+    )
 
 
 def losses(output_dir: Path) -> list[tuple[int, float]]:
